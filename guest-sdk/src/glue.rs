@@ -1,0 +1,405 @@
+//! The export glue behind [`export_source_connector!`](crate::export_source_connector) and
+//! [`export_sink_connector!`](crate::export_sink_connector): implementations of the
+//! wit-bindgen `Guest` traits, generic over the author's connector and task types, that convert
+//! between WIT and SDK types and keep the one connector or task of this instance in a
+//! thread-local cell.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+
+use wasm_connect_sdk_sink_bindings::exports::wasm_connect::connector::{
+    connector as sink_connector_wit, sink_task as sink_task_wit,
+};
+use wasm_connect_sdk_source_bindings::exports::wasm_connect::connector::{
+    connector as source_connector_wit, source_task as source_task_wit,
+};
+use wasm_connect_sdk_source_bindings::wasm_connect::connector::config_def as config_wit;
+use wasm_connect_sdk_source_bindings::wasm_connect::connector::types as wit;
+
+use crate::config::Config;
+use crate::connector::{
+    PluginInfo, SinkConnector, SinkTask, SourceConnector, SourceTask,
+};
+use crate::data::codec::{SchemaResolver, SchemaTable};
+use crate::host::{self, World};
+use crate::records::{
+    RecordMetadata, SinkRecord, SourceRecord, TopicPartition, TopicPartitionOffset,
+};
+use crate::Error;
+
+thread_local! {
+    /// The connector of this instance, once started.
+    static CONNECTOR: RefCell<Option<Box<dyn Any>>> = RefCell::new(None);
+    /// The task of this instance, once started.
+    static TASK: RefCell<Option<Box<dyn Any>>> = RefCell::new(None);
+}
+
+fn store(cell: &'static std::thread::LocalKey<RefCell<Option<Box<dyn Any>>>>, value: Box<dyn Any>) {
+    cell.with_borrow_mut(|slot| *slot = Some(value));
+}
+
+/// Runs `f` on the started instance of type `S` in `cell`.
+fn with_started<S: 'static, R>(
+    cell: &'static std::thread::LocalKey<RefCell<Option<Box<dyn Any>>>>,
+    call: &str,
+    f: impl FnOnce(&mut S) -> Result<R, Error>,
+) -> Result<R, Error> {
+    cell.with_borrow_mut(|slot| {
+        match slot.as_mut().and_then(|s| s.downcast_mut::<S>()) {
+            Some(state) => f(state),
+            None => Err(Error::fatal(format!("`{call}` called before `start`"))),
+        }
+    })
+}
+
+/// Takes the instance out of `cell` and stops it.
+fn stop_started<S: 'static>(
+    cell: &'static std::thread::LocalKey<RefCell<Option<Box<dyn Any>>>>,
+    stop: impl FnOnce(&mut S),
+) {
+    let taken = cell.with_borrow_mut(Option::take);
+    if let Some(mut state) = taken.and_then(|s| s.downcast::<S>().ok()) {
+        stop(&mut state);
+    }
+}
+
+fn config_keys(def: crate::config::ConfigDef) -> Vec<config_wit::ConfigKey> {
+    def.into_wit()
+}
+
+fn config_values(values: Vec<crate::config::ConfigValue>) -> Vec<config_wit::ConfigValue> {
+    values
+        .into_iter()
+        .map(crate::config::ConfigValue::into_wit)
+        .collect()
+}
+
+fn task_configs(configs: Vec<Config>) -> Vec<wit::Config> {
+    configs.into_iter().map(Config::into_pairs).collect()
+}
+
+/// The glue for a source connector component.
+pub struct SourceGlue<C, T>(PhantomData<fn() -> (C, T)>);
+
+/// A source task with what the glue keeps beside it.
+struct SourceTaskState<T> {
+    task: T,
+    /// Polled records awaiting `commit-records`, when the task asked for them.
+    awaiting_commit: Option<VecDeque<SourceRecord>>,
+}
+
+impl<C: SourceConnector, T: SourceTask> source_connector_wit::Guest for SourceGlue<C, T> {
+    fn describe() -> source_connector_wit::PluginInfo {
+        host::enter(World::Source);
+        let PluginInfo {
+            class_name,
+            aliases,
+            description,
+        } = C::describe();
+        source_connector_wit::PluginInfo {
+            class_name,
+            aliases,
+            description,
+        }
+    }
+
+    fn version() -> String {
+        host::enter(World::Source);
+        C::version()
+    }
+
+    fn config_def() -> Vec<config_wit::ConfigKey> {
+        host::enter(World::Source);
+        config_keys(C::config_def())
+    }
+
+    fn validate(config: wit::Config) -> Vec<config_wit::ConfigValue> {
+        host::enter(World::Source);
+        config_values(C::validate(&Config::from(config)))
+    }
+
+    fn start(config: wit::Config) -> Result<(), wit::ConnectorError> {
+        host::enter(World::Source);
+        let connector = C::start(Config::from(config)).map_err(Error::into_wit)?;
+        store(&CONNECTOR, Box::new(connector));
+        Ok(())
+    }
+
+    fn task_configs(max_tasks: u32) -> Result<Vec<wit::Config>, wit::ConnectorError> {
+        host::enter(World::Source);
+        with_started(&CONNECTOR, "task-configs", |c: &mut C| c.task_configs(max_tasks))
+            .map(task_configs)
+            .map_err(Error::into_wit)
+    }
+
+    fn stop() {
+        host::enter(World::Source);
+        stop_started(&CONNECTOR, C::stop);
+    }
+}
+
+/// Encodes a poll result, each distinct schema once.
+pub(crate) fn encode_source_batch(records: Vec<SourceRecord>) -> source_task_wit::SourceBatch {
+    let mut table = SchemaTable::default();
+    let records = records
+        .into_iter()
+        .map(|r| r.into_wit(&mut table))
+        .collect();
+    source_task_wit::SourceBatch {
+        schemas: table.into_schemas(),
+        records,
+    }
+}
+
+/// Finds the polled original of a committed record: the first awaiting record with the same
+/// source partition and offset. Records before it were skipped by the host and are dropped.
+fn take_original(
+    awaiting: &mut VecDeque<SourceRecord>,
+    committed: &source_task_wit::SourceRecord,
+) -> Option<SourceRecord> {
+    let position = awaiting.iter().position(|r| {
+        r.source_offset == committed.source_offset
+            && r.source_partition == committed.source_partition
+    })?;
+    awaiting.drain(..position);
+    awaiting.pop_front()
+}
+
+impl<C: SourceConnector, T: SourceTask> source_task_wit::Guest for SourceGlue<C, T> {
+    fn start(config: wit::Config) -> Result<source_task_wit::TaskOptions, wit::ConnectorError> {
+        host::enter(World::Source);
+        let task = T::start(Config::from(config)).map_err(Error::into_wit)?;
+        let options = task.options();
+        let state = SourceTaskState {
+            task,
+            awaiting_commit: options.wants_commit_records.then(VecDeque::new),
+        };
+        store(&TASK, Box::new(state));
+        Ok(source_task_wit::TaskOptions {
+            wants_commit_records: options.wants_commit_records,
+        })
+    }
+
+    fn poll() -> Result<source_task_wit::SourceBatch, wit::ConnectorError> {
+        host::enter(World::Source);
+        with_started(&TASK, "poll", |state: &mut SourceTaskState<T>| {
+            let records = state.task.poll()?;
+            if let Some(awaiting) = &mut state.awaiting_commit {
+                awaiting.extend(records.iter().cloned());
+            }
+            Ok(encode_source_batch(records))
+        })
+        .map_err(Error::into_wit)
+    }
+
+    fn commit() -> Result<(), wit::ConnectorError> {
+        host::enter(World::Source);
+        with_started(&TASK, "commit", |state: &mut SourceTaskState<T>| {
+            state.task.commit()
+        })
+        .map_err(Error::into_wit)
+    }
+
+    fn commit_records(
+        records: Vec<source_task_wit::CommittedRecord>,
+    ) -> Result<(), wit::ConnectorError> {
+        host::enter(World::Source);
+        with_started(&TASK, "commit-records", |state: &mut SourceTaskState<T>| {
+            for committed in records {
+                let original = state
+                    .awaiting_commit
+                    .as_mut()
+                    .and_then(|awaiting| take_original(awaiting, &committed.record));
+                let record = match original {
+                    Some(record) => record,
+                    // Not one we kept: decode what came back. Its schema indices refer to a
+                    // table that commit-records does not carry, so only schemaless data
+                    // survives.
+                    None => SourceRecord::from_wit(committed.record, &mut SchemaResolver::new(&[]))
+                        .map_err(|e| Error::fatal(format!("committed record: {e}")))?,
+                };
+                let metadata = committed.metadata.map(RecordMetadata::from_wit);
+                state.task.commit_record(record, metadata)?;
+            }
+            Ok(())
+        })
+        .map_err(Error::into_wit)
+    }
+
+    fn stop() {
+        host::enter(World::Source);
+        stop_started(&TASK, |state: &mut SourceTaskState<T>| state.task.stop());
+    }
+}
+
+/// The glue for a sink connector component.
+pub struct SinkGlue<C, T>(PhantomData<fn() -> (C, T)>);
+
+impl<C: SinkConnector, T: SinkTask> sink_connector_wit::Guest for SinkGlue<C, T> {
+    fn describe() -> sink_connector_wit::PluginInfo {
+        host::enter(World::Sink);
+        let PluginInfo {
+            class_name,
+            aliases,
+            description,
+        } = C::describe();
+        sink_connector_wit::PluginInfo {
+            class_name,
+            aliases,
+            description,
+        }
+    }
+
+    fn version() -> String {
+        host::enter(World::Sink);
+        C::version()
+    }
+
+    fn config_def() -> Vec<config_wit::ConfigKey> {
+        host::enter(World::Sink);
+        config_keys(C::config_def())
+    }
+
+    fn validate(config: wit::Config) -> Vec<config_wit::ConfigValue> {
+        host::enter(World::Sink);
+        config_values(C::validate(&Config::from(config)))
+    }
+
+    fn start(config: wit::Config) -> Result<(), wit::ConnectorError> {
+        host::enter(World::Sink);
+        let connector = C::start(Config::from(config)).map_err(Error::into_wit)?;
+        store(&CONNECTOR, Box::new(connector));
+        Ok(())
+    }
+
+    fn task_configs(max_tasks: u32) -> Result<Vec<wit::Config>, wit::ConnectorError> {
+        host::enter(World::Sink);
+        with_started(&CONNECTOR, "task-configs", |c: &mut C| c.task_configs(max_tasks))
+            .map(task_configs)
+            .map_err(Error::into_wit)
+    }
+
+    fn stop() {
+        host::enter(World::Sink);
+        stop_started(&CONNECTOR, C::stop);
+    }
+}
+
+/// Decodes a `put` batch.
+pub(crate) fn decode_sink_batch(batch: sink_task_wit::SinkBatch) -> Result<Vec<SinkRecord>, Error> {
+    let mut schemas = SchemaResolver::new(&batch.schemas);
+    batch
+        .records
+        .into_iter()
+        .map(|r| SinkRecord::from_wit(r, &mut schemas))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::fatal(format!("malformed sink batch: {e}")))
+}
+
+fn partitions(list: Vec<wit::TopicPartition>) -> Vec<TopicPartition> {
+    list.into_iter().map(TopicPartition::from_wit).collect()
+}
+
+impl<C: SinkConnector, T: SinkTask> sink_task_wit::Guest for SinkGlue<C, T> {
+    fn start(config: wit::Config) -> Result<(), wit::ConnectorError> {
+        host::enter(World::Sink);
+        let task = T::start(Config::from(config)).map_err(Error::into_wit)?;
+        store(&TASK, Box::new(task));
+        Ok(())
+    }
+
+    fn open(list: Vec<wit::TopicPartition>) -> Result<(), wit::ConnectorError> {
+        host::enter(World::Sink);
+        with_started(&TASK, "open", |t: &mut T| t.open(partitions(list))).map_err(Error::into_wit)
+    }
+
+    fn put(batch: sink_task_wit::SinkBatch) -> Result<(), wit::ConnectorError> {
+        host::enter(World::Sink);
+        with_started(&TASK, "put", |t: &mut T| t.put(decode_sink_batch(batch)?))
+            .map_err(Error::into_wit)
+    }
+
+    fn pre_commit(
+        offsets: Vec<wit::TopicPartitionOffset>,
+    ) -> Result<Vec<wit::TopicPartitionOffset>, wit::ConnectorError> {
+        host::enter(World::Sink);
+        let offsets = offsets
+            .into_iter()
+            .map(TopicPartitionOffset::from_wit)
+            .collect();
+        with_started(&TASK, "pre-commit", |t: &mut T| t.pre_commit(offsets))
+            .map(|list| {
+                list.into_iter()
+                    .map(TopicPartitionOffset::into_wit)
+                    .collect()
+            })
+            .map_err(Error::into_wit)
+    }
+
+    fn close(list: Vec<wit::TopicPartition>) -> Result<(), wit::ConnectorError> {
+        host::enter(World::Sink);
+        with_started(&TASK, "close", |t: &mut T| t.close(partitions(list)))
+            .map_err(Error::into_wit)
+    }
+
+    fn stop() {
+        host::enter(World::Sink);
+        stop_started(&TASK, T::stop);
+    }
+}
+
+/// Type-checks a source connector and task on targets where nothing is exported.
+pub fn assert_source<C: SourceConnector, T: SourceTask>() {}
+
+/// Type-checks a sink connector and task on targets where nothing is exported.
+pub fn assert_sink<C: SinkConnector, T: SinkTask>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Data, SchemaBuilder, Struct};
+    use crate::records::Scalar;
+
+    #[test]
+    fn poll_batch_carries_one_schema_for_many_records() {
+        let schema = SchemaBuilder::struct_()
+            .field("a", SchemaBuilder::string().build())
+            .build();
+        let records: Vec<SourceRecord> = (0..100)
+            .map(|i| {
+                let value = Struct::new(schema.clone())
+                    .unwrap()
+                    .with("a", format!("{i}"))
+                    .unwrap();
+                SourceRecord::new(
+                    vec![("p".into(), Scalar::Int(0))],
+                    vec![("o".into(), Scalar::Int(i))],
+                    "t",
+                    Data::from_struct(value),
+                )
+            })
+            .collect();
+        let batch = encode_source_batch(records);
+        assert_eq!(batch.schemas.len(), 2); // the struct and its one field
+        assert!(batch.records.iter().all(|r| r.value.as_ref().unwrap().schema == Some(0)));
+    }
+
+    #[test]
+    fn committed_records_are_matched_by_source_offset() {
+        let record = |i: i64| {
+            SourceRecord::new(
+                vec![],
+                vec![("o".into(), Scalar::Int(i))],
+                "t",
+                Data::string(i.to_string()),
+            )
+        };
+        let mut awaiting: VecDeque<_> = (0..5).map(record).collect();
+        let batch = encode_source_batch(vec![record(2)]);
+        let found = take_original(&mut awaiting, &batch.records[0]).unwrap();
+        assert_eq!(found, record(2));
+        assert_eq!(awaiting.len(), 2);
+    }
+}

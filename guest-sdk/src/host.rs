@@ -1,0 +1,342 @@
+//! What the host offers a connector: logging, the connector context, the offset reader (source
+//! world), the sink task context and the errant record reporter (sink world), wrapped in plain
+//! Rust types.
+//!
+//! On `wasm32` these call the WIT imports. On any other target they call the in-process test
+//! double in [`crate::testing`], so connector logic runs under plain `cargo test`.
+//!
+//! # World-specific imports
+//!
+//! A source component may only call [`offset`]/[`offsets`]; a sink component may only call
+//! [`sink_context`] and [`errant_record_reporter`]. Every such function returns a `Result`, and
+//! calling one from the other world returns [`Error::Fatal`] naming the function, without
+//! touching the import. (The check happens at run time: one SDK crate serves both worlds, so it
+//! cannot be a compile error. Natively the double only checks once a test has called
+//! [`crate::testing::set_world`].)
+
+use std::cell::Cell;
+
+use crate::Error;
+use crate::records::{OffsetMap, Scalar};
+
+/// The world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum World {
+    /// `source-connector`.
+    Source,
+    /// `sink-connector`.
+    Sink,
+}
+
+impl World {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::Sink => "sink",
+        }
+    }
+}
+
+thread_local! {
+    static WORLD: Cell<Option<World>> = const { Cell::new(None) };
+}
+
+/// Records the world of the running component; the export glue calls it on every entry.
+pub(crate) fn enter(world: World) {
+    WORLD.set(Some(world));
+}
+
+/// Forgets the world (for the test double).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn leave() {
+    WORLD.set(None);
+}
+
+/// The world of the running component, once the host has called into it.
+pub fn world() -> Option<World> {
+    WORLD.get()
+}
+
+fn require(world: World, function: &str) -> Result<(), Error> {
+    match WORLD.get() {
+        Some(current) if current != world => Err(Error::fatal(format!(
+            "`{function}` is only available to {} connectors, and this is a {} connector",
+            world.name(),
+            current.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Log levels, lowest to highest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    /// Trace.
+    Trace,
+    /// Debug.
+    Debug,
+    /// Info.
+    Info,
+    /// Warn.
+    Warn,
+    /// Error.
+    Error,
+}
+
+/// Writes a log line attributed to the calling connector or task. See also the
+/// [`info!`](crate::info) family of macros.
+pub fn log(level: Level, message: &str) {
+    imp::log(level, message);
+}
+
+/// [`log`] at [`Level::Trace`].
+pub fn trace(message: &str) {
+    log(Level::Trace, message);
+}
+
+/// [`log`] at [`Level::Debug`].
+pub fn debug(message: &str) {
+    log(Level::Debug, message);
+}
+
+/// [`log`] at [`Level::Info`].
+pub fn info(message: &str) {
+    log(Level::Info, message);
+}
+
+/// [`log`] at [`Level::Warn`].
+pub fn warn(message: &str) {
+    log(Level::Warn, message);
+}
+
+/// [`log`] at [`Level::Error`].
+pub fn error(message: &str) {
+    log(Level::Error, message);
+}
+
+/// Asks the host to call `task_configs` again and restart the tasks if their configurations
+/// changed. Returns at once. From a task, it is forwarded to the task's connector.
+pub fn request_task_reconfiguration() {
+    imp::request_task_reconfiguration();
+}
+
+/// Fails the calling connector or task with `message` as its trace, as Kafka Connect's
+/// `raiseError`. The host stops calling the instance.
+pub fn raise_error(message: &str) {
+    imp::raise_error(message);
+}
+
+/// The last committed offset of one source partition of this connector, or none (source
+/// world only).
+pub fn offset(partition: &[(String, Scalar)]) -> Result<Option<OffsetMap>, Error> {
+    require(World::Source, "offset")?;
+    Ok(imp::offset(partition))
+}
+
+/// The last committed offsets of several source partitions, in the order asked for (source
+/// world only).
+pub fn offsets(partitions: &[OffsetMap]) -> Result<Vec<Option<OffsetMap>>, Error> {
+    require(World::Source, "offsets")?;
+    Ok(imp::offsets(partitions))
+}
+
+/// Kafka Connect's `SinkTaskContext` (sink world only).
+pub mod sink_context {
+    use std::time::Duration;
+
+    use super::{World, imp, require};
+    use crate::Error;
+    use crate::records::{TopicPartition, TopicPartitionOffset};
+
+    /// The partitions currently assigned to this task.
+    pub fn assignment() -> Result<Vec<TopicPartition>, Error> {
+        require(World::Sink, "sink_context::assignment")?;
+        Ok(imp::assignment())
+    }
+
+    /// Rewinds (or forwards) consumption of these partitions, for tasks that keep their own
+    /// offsets in the target system. Takes effect before the next `put`.
+    pub fn reset_offsets(offsets: &[TopicPartitionOffset]) -> Result<(), Error> {
+        require(World::Sink, "sink_context::reset_offsets")?;
+        imp::reset_offsets(offsets);
+        Ok(())
+    }
+
+    /// Stops delivering records from these partitions until [`resume`].
+    pub fn pause(partitions: &[TopicPartition]) -> Result<(), Error> {
+        require(World::Sink, "sink_context::pause")?;
+        imp::pause(partitions);
+        Ok(())
+    }
+
+    /// Delivers records from these partitions again.
+    pub fn resume(partitions: &[TopicPartition]) -> Result<(), Error> {
+        require(World::Sink, "sink_context::resume")?;
+        imp::resume(partitions);
+        Ok(())
+    }
+
+    /// Asks for an offset commit (`pre_commit`) as soon as possible.
+    pub fn request_commit() -> Result<(), Error> {
+        require(World::Sink, "sink_context::request_commit")?;
+        imp::request_commit();
+        Ok(())
+    }
+
+    /// How long to wait before redelivering a batch after `put` returned a retriable error.
+    pub fn timeout(timeout: Duration) -> Result<(), Error> {
+        require(World::Sink, "sink_context::timeout")?;
+        imp::timeout(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        Ok(())
+    }
+}
+
+/// Kafka Connect's `ErrantRecordReporter` (KIP-610), sink world only: sends records the task
+/// cannot process to the dead letter queue. The host waits for every report before it commits
+/// offsets past the reported record.
+pub mod errant_record_reporter {
+    use super::{World, imp, require};
+    use crate::Error;
+    use crate::records::SinkRecord;
+
+    /// A handle for one report.
+    pub type ReportId = u64;
+
+    /// Where a report stands.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum ReportStatus {
+        /// Not yet durably written.
+        Pending,
+        /// Durably written to the dead letter queue (or logged, if no queue is configured).
+        Written,
+        /// Could not be written; the message says why.
+        Failed(String),
+    }
+
+    /// Reports `record` (of the current or previous `put` batch; named by its original topic,
+    /// partition and offset) with the error that made it unprocessable. Fails if the host does
+    /// not know the record, or if `errors.tolerance` is `none` (then the task fails too).
+    pub fn report(record: &SinkRecord, error: &str) -> Result<ReportId, Error> {
+        require(World::Sink, "errant_record_reporter::report")?;
+        imp::report(
+            &record.original_topic,
+            record.original_partition,
+            record.original_offset,
+            error,
+        )
+        .map_err(Error::Fatal)
+    }
+
+    /// Where one report stands. Returns at once.
+    pub fn status(id: ReportId) -> Result<ReportStatus, Error> {
+        require(World::Sink, "errant_record_reporter::status")?;
+        Ok(imp::status(id))
+    }
+
+    /// Waits until every report so far is written or failed (up to the host's timeout);
+    /// returns the first failure.
+    pub fn flush() -> Result<(), Error> {
+        require(World::Sink, "errant_record_reporter::flush")?;
+        imp::flush().map_err(Error::Fatal)
+    }
+}
+
+/// The real imports.
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use wasm_connect_sdk_sink_bindings::wasm_connect::connector::{
+        errant_record_reporter as reporter, sink_task_context,
+    };
+    use wasm_connect_sdk_source_bindings::wasm_connect::connector::{
+        connector_context, logging, offset_storage_reader, types as wit,
+    };
+
+    use super::Level;
+    use super::errant_record_reporter::ReportStatus;
+    use crate::records::{OffsetMap, Scalar, TopicPartition, TopicPartitionOffset};
+
+    pub(super) fn log(level: Level, message: &str) {
+        let level = match level {
+            Level::Trace => wit::Level::Trace,
+            Level::Debug => wit::Level::Debug,
+            Level::Info => wit::Level::Info,
+            Level::Warn => wit::Level::Warn,
+            Level::Error => wit::Level::Error,
+        };
+        logging::log(level, message);
+    }
+
+    pub(super) fn request_task_reconfiguration() {
+        connector_context::request_task_reconfiguration();
+    }
+
+    pub(super) fn raise_error(message: &str) {
+        connector_context::raise_error(message);
+    }
+
+    pub(super) fn offset(partition: &[(String, Scalar)]) -> Option<OffsetMap> {
+        offset_storage_reader::offset(partition)
+    }
+
+    pub(super) fn offsets(partitions: &[OffsetMap]) -> Vec<Option<OffsetMap>> {
+        offset_storage_reader::offsets(partitions)
+    }
+
+    fn tps(partitions: &[TopicPartition]) -> Vec<wit::TopicPartition> {
+        partitions.iter().cloned().map(TopicPartition::into_wit).collect()
+    }
+
+    pub(super) fn assignment() -> Vec<TopicPartition> {
+        sink_task_context::assignment()
+            .into_iter()
+            .map(TopicPartition::from_wit)
+            .collect()
+    }
+
+    pub(super) fn reset_offsets(offsets: &[TopicPartitionOffset]) {
+        let offsets: Vec<_> = offsets
+            .iter()
+            .cloned()
+            .map(TopicPartitionOffset::into_wit)
+            .collect();
+        sink_task_context::reset_offsets(&offsets);
+    }
+
+    pub(super) fn pause(partitions: &[TopicPartition]) {
+        sink_task_context::pause(&tps(partitions));
+    }
+
+    pub(super) fn resume(partitions: &[TopicPartition]) {
+        sink_task_context::resume(&tps(partitions));
+    }
+
+    pub(super) fn request_commit() {
+        sink_task_context::request_commit();
+    }
+
+    pub(super) fn timeout(milliseconds: u64) {
+        sink_task_context::timeout(milliseconds);
+    }
+
+    pub(super) fn report(topic: &str, partition: i32, offset: i64, error: &str) -> Result<u64, String> {
+        reporter::report(topic, partition, offset, error)
+    }
+
+    pub(super) fn status(id: u64) -> ReportStatus {
+        match reporter::status(id) {
+            reporter::ReportStatus::Pending => ReportStatus::Pending,
+            reporter::ReportStatus::Written => ReportStatus::Written,
+            reporter::ReportStatus::Failed(m) => ReportStatus::Failed(m),
+        }
+    }
+
+    pub(super) fn flush() -> Result<(), String> {
+        reporter::flush()
+    }
+}
+
+/// The in-process test double.
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    pub(super) use crate::testing::double::*;
+}

@@ -1,0 +1,36 @@
+//! Configuration: what users write (worker and connector properties or JSON) and the validated
+//! forms the rest of the host trusts, plus the `ConfigDef` vocabulary.
+
+pub mod connector;
+pub mod def;
+pub mod properties;
+pub mod worker;
+
+use std::path::PathBuf;
+
+pub use connector::{ConnectorConfig, ConnectorSubmission, InitialState};
+pub use properties::{Settings, SettingsExt};
+pub use worker::WorkerConfig;
+
+/// Why a configuration could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("failed to read `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to parse `{path}`: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("missing required setting `{0}`")]
+    Missing(String),
+    #[error("invalid value `{value}` for setting `{key}`: expected {expected}")]
+    Invalid {
+        key: String,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{0}")]
+    Other(String),
+}

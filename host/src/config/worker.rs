@@ -1,0 +1,193 @@
+//! Worker settings: Kafka Connect's worker keys (`bootstrap.servers`, `offset.flush.interval.ms`,
+//! `plugin.path`, converters, client prefixes) plus this host's own (`data.dir`, `sandbox.*`).
+
+use std::{path::PathBuf, time::Duration};
+
+use super::{ConfigError, Settings, SettingsExt};
+use crate::runtime::{DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_MAX_BYTES, DEFAULT_TIMEOUT_MS, SandboxLimits};
+
+/// Where records live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogBackend {
+    /// Kafka at these bootstrap servers.
+    Kafka { bootstrap_servers: String },
+    /// The embedded durable log in this directory.
+    Embedded { dir: PathBuf },
+}
+
+/// A converter class and its own settings (prefix stripped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConverterSpec {
+    pub class: String,
+    pub settings: Settings,
+}
+
+/// Validated worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Everything as written, for client prefixes and connector-level defaults.
+    pub raw: Settings,
+    pub log: LogBackend,
+    /// Directory for the embedded log, the compile cache and other worker state.
+    pub data_dir: PathBuf,
+    /// Where compiled components are cached (`cache.dir`, default `<data.dir>/cache`).
+    pub cache_dir: PathBuf,
+    pub offset_file: PathBuf,
+    pub offset_flush_interval: Duration,
+    pub offset_flush_timeout: Duration,
+    pub task_shutdown_timeout: Duration,
+    pub plugin_path: Vec<PathBuf>,
+    pub key_converter: ConverterSpec,
+    pub value_converter: ConverterSpec,
+    pub header_converter: ConverterSpec,
+    /// Sandbox limits connectors get unless they set their own.
+    pub sandbox: SandboxLimits,
+}
+
+/// The worker's identity in statuses (`worker_id`), as Kafka Connect's `<host>:<port>`.
+pub const DEFAULT_WORKER_ID: &str = "127.0.0.1:8083";
+
+impl WorkerConfig {
+    pub fn from_settings(raw: Settings) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(raw.string("data.dir").unwrap_or("/tmp/wasm-connect"));
+        let log = match raw.string("bootstrap.servers") {
+            Some(servers) => LogBackend::Kafka {
+                bootstrap_servers: servers.to_owned(),
+            },
+            None => LogBackend::Embedded {
+                dir: raw
+                    .string("log.dir")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("log")),
+            },
+        };
+        let offset_file = raw
+            .string("offset.storage.file.filename")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("connect.offsets"));
+        let sandbox = sandbox_limits(&raw, SandboxLimits {
+            fuel_per_call: Some(DEFAULT_FUEL_PER_CALL),
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            memory_max_bytes: DEFAULT_MEMORY_MAX_BYTES,
+        })?;
+        Ok(Self {
+            log,
+            offset_file,
+            offset_flush_interval: raw.millis_or("offset.flush.interval.ms", 60_000)?,
+            offset_flush_timeout: raw.millis_or("offset.flush.timeout.ms", 5_000)?,
+            task_shutdown_timeout: raw.millis_or("task.shutdown.graceful.timeout.ms", 5_000)?,
+            plugin_path: raw.list("plugin.path").into_iter().map(PathBuf::from).collect(),
+            key_converter: converter_spec(&raw, "key.converter", DEFAULT_CONVERTER),
+            value_converter: converter_spec(&raw, "value.converter", DEFAULT_CONVERTER),
+            header_converter: converter_spec(&raw, "header.converter", DEFAULT_HEADER_CONVERTER),
+            cache_dir: raw
+                .string("cache.dir")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("cache")),
+            data_dir,
+            sandbox,
+            raw,
+        })
+    }
+
+    /// Client properties for the Kafka backend: `bootstrap.servers` and the worker's
+    /// `producer.*`, `consumer.*`, `admin.*` prefixes.
+    pub fn client_settings(&self, prefix: &str) -> Settings {
+        self.raw.with_prefix(prefix)
+    }
+}
+
+/// Kafka Connect requires `key.converter`/`value.converter`; this host defaults to JSON, the
+/// converter every sample configuration uses.
+pub const DEFAULT_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+pub const DEFAULT_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
+
+/// `<key>` and its `<key>.*` settings.
+pub fn converter_spec(raw: &Settings, key: &str, default: &str) -> ConverterSpec {
+    ConverterSpec {
+        class: raw.string(key).unwrap_or(default).to_owned(),
+        settings: raw.with_prefix(&format!("{key}.")),
+    }
+}
+
+/// Reads `sandbox.fuel.per.call` (0 = unmetered), `sandbox.timeout.ms` and
+/// `sandbox.memory.max.bytes` over `defaults`.
+pub fn sandbox_limits(raw: &Settings, defaults: SandboxLimits) -> Result<SandboxLimits, ConfigError> {
+    let fuel = raw.parse_or(
+        "sandbox.fuel.per.call",
+        defaults.fuel_per_call.unwrap_or(0),
+        "a number of fuel units (0 = unmetered)",
+    )?;
+    let timeout = raw.parse_or(
+        "sandbox.timeout.ms",
+        defaults.timeout.as_millis() as u64,
+        "a positive number of milliseconds",
+    )?;
+    if timeout == 0 {
+        return Err(ConfigError::Invalid {
+            key: "sandbox.timeout.ms".into(),
+            value: "0".into(),
+            expected: "a positive number of milliseconds",
+        });
+    }
+    let memory = raw.parse_or(
+        "sandbox.memory.max.bytes",
+        defaults.memory_max_bytes,
+        "a number of bytes",
+    )?;
+    if memory < 1 << 20 {
+        return Err(ConfigError::Invalid {
+            key: "sandbox.memory.max.bytes".into(),
+            value: memory.to_string(),
+            expected: "at least 1048576 bytes (1 MiB)",
+        });
+    }
+    Ok(SandboxLimits {
+        fuel_per_call: (fuel > 0).then_some(fuel),
+        timeout: Duration::from_millis(timeout),
+        memory_max_bytes: memory,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn embedded_log_is_the_default_and_kafka_when_bootstrap_servers_is_set() {
+        let worker = WorkerConfig::from_settings(settings(&[("data.dir", "/d")])).unwrap();
+        assert_eq!(worker.log, LogBackend::Embedded { dir: "/d/log".into() });
+        assert_eq!(worker.offset_file, PathBuf::from("/d/connect.offsets"));
+        assert_eq!(worker.offset_flush_interval, Duration::from_secs(60));
+        let worker = WorkerConfig::from_settings(settings(&[("bootstrap.servers", "h:9092")])).unwrap();
+        assert_eq!(worker.log, LogBackend::Kafka { bootstrap_servers: "h:9092".into() });
+    }
+
+    #[test]
+    fn converter_settings_are_taken_from_their_prefix() {
+        let worker = WorkerConfig::from_settings(settings(&[
+            ("value.converter", "StringConverter"),
+            ("value.converter.converter.encoding", "UTF-8"),
+            ("key.converter.schemas.enable", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(worker.value_converter.class, "StringConverter");
+        assert_eq!(worker.value_converter.settings.get("converter.encoding").unwrap(), "UTF-8");
+        assert_eq!(worker.key_converter.class, DEFAULT_CONVERTER);
+        assert_eq!(worker.key_converter.settings.get("schemas.enable").unwrap(), "false");
+    }
+
+    #[test]
+    fn sandbox_limits_reject_nonsense() {
+        let error = WorkerConfig::from_settings(settings(&[("sandbox.memory.max.bytes", "12")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("sandbox.memory.max.bytes"), "{error}");
+        let worker = WorkerConfig::from_settings(settings(&[("sandbox.fuel.per.call", "0")])).unwrap();
+        assert_eq!(worker.sandbox.fuel_per_call, None);
+    }
+}

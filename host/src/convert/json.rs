@@ -1,0 +1,1560 @@
+//! `JsonConverter`: Connect data as JSON, byte-for-byte what Kafka Connect's
+//! `org.apache.kafka.connect.json.JsonConverter` writes, with its `schemas.enable` envelope
+//! (`{"schema":…,"payload":…}`), `decimal.format` and `replace.null.with.default` settings.
+//!
+//! Choices where Kafka's behaviour is not worth copying:
+//! - Doubles and floats are written as Java's `Double.toString`/`Float.toString` (JDK 19+
+//!   shortest form: `1.0`, `1.0E10`). NaN and ±Infinity are written as Jackson does by default
+//!   (`QUOTE_NON_NUMERIC_NUMBERS`): the strings `"NaN"`, `"Infinity"`, `"-Infinity"`; they are
+//!   read back as floats (Kafka would read 0.0).
+//! - Reading is strict where Kafka silently coerces: a payload of the wrong JSON type for its
+//!   schema, an integer out of range for int8/16/32/64, a fractional number for an integer
+//!   schema, or a Decimal number with more fractional digits than the schema's scale is an
+//!   error. Schemaless integers beyond int64 are an error too (Kafka truncates).
+//! - Trailing content after the JSON document is an error, and input must be UTF-8.
+//! - Schemaless `Struct` values are written with their own schema (Kafka rejects them).
+//! - No schema cache (`schemas.cache.size` is accepted and ignored).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use super::java_text::{
+    DecimalText, big_decimal_to_string, digits_to_twos_complement, double_to_string,
+    float_to_string, minimal_twos_complement, twos_complement_to_digits,
+};
+use super::json_text::{self, Json, object_set};
+use super::{
+    ConvertError, Converter, DataError, HeaderConverter, bool_setting, decimal_scale, value_kind,
+    value_matches,
+};
+use crate::data::{Data, Field, Schema, SchemaRef, SchemaType, Struct, Value};
+
+const NAME: &str = "JsonConverter";
+
+/// Kafka's exact message for a value that is not a `schema`/`payload` envelope.
+pub const ENVELOPE_ERROR: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.";
+
+/// Standard alphabet; writes padding (as Java's and Jackson's encoders), reads with or without.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// How Decimal values are written (`decimal.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecimalFormat {
+    /// Base64 of the big-endian two's-complement unscaled value (Kafka's default).
+    #[default]
+    Base64,
+    /// A JSON number with the schema's scale, e.g. `123.45`.
+    Numeric,
+}
+
+/// `JsonConverter` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonConverterConfig {
+    /// `schemas.enable` (default true).
+    pub schemas_enable: bool,
+    /// `decimal.format` (default BASE64).
+    pub decimal_format: DecimalFormat,
+    /// `replace.null.with.default` (default true).
+    pub replace_null_with_default: bool,
+}
+
+impl Default for JsonConverterConfig {
+    fn default() -> Self {
+        Self {
+            schemas_enable: true,
+            decimal_format: DecimalFormat::Base64,
+            replace_null_with_default: true,
+        }
+    }
+}
+
+/// Kafka Connect's `JsonConverter`; also a header converter (same rules per header value).
+#[derive(Debug, Clone, Default)]
+pub struct JsonConverter {
+    config: JsonConverterConfig,
+}
+
+impl JsonConverter {
+    pub fn new(config: JsonConverterConfig) -> Self {
+        Self { config }
+    }
+
+    /// Reads `schemas.enable`, `decimal.format` and `replace.null.with.default`; other keys
+    /// are ignored.
+    pub fn from_settings(settings: &BTreeMap<String, String>) -> Result<Self, ConvertError> {
+        let decimal_format = match settings.get("decimal.format") {
+            None => DecimalFormat::Base64,
+            Some(value) => match value.trim().to_ascii_uppercase().as_str() {
+                "BASE64" => DecimalFormat::Base64,
+                "NUMERIC" => DecimalFormat::Numeric,
+                _ => {
+                    return Err(ConvertError::InvalidSetting {
+                        converter: NAME,
+                        key: "decimal.format".into(),
+                        value: value.clone(),
+                        reason: "expected BASE64 or NUMERIC",
+                    });
+                }
+            },
+        };
+        Ok(Self::new(JsonConverterConfig {
+            schemas_enable: bool_setting(settings, NAME, "schemas.enable", true)?,
+            decimal_format,
+            replace_null_with_default: bool_setting(
+                settings,
+                NAME,
+                "replace.null.with.default",
+                true,
+            )?,
+        }))
+    }
+
+    pub fn config(&self) -> &JsonConverterConfig {
+        &self.config
+    }
+
+    fn serialize(&self, data: Option<&Data>) -> Result<Option<Vec<u8>>, DataError> {
+        let Some(data) = data else {
+            return Ok(None);
+        };
+        if data.schema.is_none() && data.value.is_null() {
+            return Ok(None);
+        }
+        let schema = data.schema.as_deref();
+        let payload = self.value_to_json(schema, &data.value)?;
+        let json = if self.config.schemas_enable {
+            let schema_json = match schema {
+                Some(schema) => self.schema_to_json(schema)?,
+                None => Json::Null,
+            };
+            Json::Object(vec![
+                ("schema".into(), schema_json),
+                ("payload".into(), payload),
+            ])
+        } else {
+            payload
+        };
+        Ok(Some(json.to_text().into_bytes()))
+    }
+
+    fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<Data>, DataError> {
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let json = json_text::parse(bytes).map_err(|e| {
+            DataError::new(format!(
+                "converting bytes to Kafka Connect data failed due to serialization error: {e}"
+            ))
+        })?;
+        if !self.config.schemas_enable {
+            return Ok(Some(match json {
+                None => Data::schemaless(Value::Null),
+                Some(json) => Data::schemaless(self.json_to_value(None, Some(&json))?),
+            }));
+        }
+        let envelope = json.as_ref().and_then(|json| match json {
+            Json::Object(members) if members.len() == 2 => {
+                Some((json.get("schema")?, json.get("payload")?))
+            }
+            _ => None,
+        });
+        let Some((schema_json, payload)) = envelope else {
+            return Err(DataError::new(ENVELOPE_ERROR));
+        };
+        let schema = self.json_to_schema(schema_json)?;
+        let value = self.json_to_value(schema.as_ref(), Some(payload))?;
+        Ok(Some(Data::new(schema, value)))
+    }
+
+    /// The JSON schema node (Kafka's `asJsonSchema`), keys in Kafka's order.
+    fn schema_to_json(&self, schema: &Schema) -> Result<Json, DataError> {
+        let mut members: Vec<(String, Json)> = vec![(
+            "type".into(),
+            Json::String(json_type_name(schema.ty).into()),
+        )];
+        match schema.ty {
+            SchemaType::Array => {
+                let items = schema
+                    .value_schema
+                    .as_deref()
+                    .ok_or_else(|| DataError::new("array schema has no element schema"))?;
+                members.push(("items".into(), self.schema_to_json(items)?));
+            }
+            SchemaType::Map => {
+                let (Some(keys), Some(values)) =
+                    (schema.key_schema.as_deref(), schema.value_schema.as_deref())
+                else {
+                    return Err(DataError::new("map schema has no key or value schema"));
+                };
+                members.push(("keys".into(), self.schema_to_json(keys)?));
+                members.push(("values".into(), self.schema_to_json(values)?));
+            }
+            SchemaType::Struct => {
+                let mut fields = Vec::with_capacity(schema.fields.len());
+                for field in &schema.fields {
+                    let mut field_json = self
+                        .schema_to_json(&field.schema)
+                        .map_err(|e| e.in_field(&field.name))?;
+                    if let Json::Object(field_members) = &mut field_json {
+                        object_set(
+                            field_members,
+                            "field".into(),
+                            Json::String(field.name.clone()),
+                        );
+                    }
+                    fields.push(field_json);
+                }
+                members.push(("fields".into(), Json::Array(fields)));
+            }
+            _ => {}
+        }
+        members.push(("optional".into(), Json::Bool(schema.optional)));
+        if let Some(name) = &schema.name {
+            members.push(("name".into(), Json::String(name.clone())));
+        }
+        if let Some(version) = schema.version {
+            members.push(("version".into(), Json::Number(version.to_string())));
+        }
+        if let Some(doc) = &schema.doc {
+            members.push(("doc".into(), Json::String(doc.clone())));
+        }
+        if !schema.parameters.is_empty() {
+            let mut parameters = Vec::with_capacity(schema.parameters.len());
+            for (key, value) in &schema.parameters {
+                object_set(&mut parameters, key.clone(), Json::String(value.clone()));
+            }
+            members.push(("parameters".into(), Json::Object(parameters)));
+        }
+        if let Some(default) = schema.default.as_ref().filter(|d| !d.is_null()) {
+            let default_json = self
+                .value_to_json(Some(schema), default)
+                .map_err(|e| DataError::new(format!("invalid default value: {e}")))?;
+            members.push(("default".into(), default_json));
+        }
+        Ok(Json::Object(members))
+    }
+
+    /// The payload node for a value (Kafka's `convertToJson`).
+    fn value_to_json(&self, schema: Option<&Schema>, value: &Value) -> Result<Json, DataError> {
+        let Some(schema) = schema else {
+            return self.schemaless_to_json(value);
+        };
+        if value.is_null() {
+            if let Some(default) = schema.default.as_ref().filter(|d| !d.is_null())
+                && self.config.replace_null_with_default
+            {
+                return self.value_to_json(Some(schema), default);
+            }
+            if schema.optional {
+                return Ok(Json::Null);
+            }
+            return Err(DataError::new(
+                "conversion error: null value for field that is required and has no default value",
+            ));
+        }
+        if !value_matches(schema.ty, value) {
+            return Err(DataError::new(format!(
+                "invalid type for {}: {}",
+                schema.ty.name(),
+                value_kind(value)
+            )));
+        }
+        if let Some(scale) = decimal_scale(schema) {
+            let scale = scale?;
+            let Value::Bytes(bytes) = value else {
+                return unreachable_type();
+            };
+            return self.decimal_to_json(bytes, scale);
+        }
+        Ok(match value {
+            Value::Null => Json::Null,
+            Value::Boolean(b) => Json::Bool(*b),
+            Value::Int8(v) => Json::Number(v.to_string()),
+            Value::Int16(v) => Json::Number(v.to_string()),
+            Value::Int32(v) => Json::Number(v.to_string()),
+            Value::Int64(v) => Json::Number(v.to_string()),
+            Value::Float32(v) => float_json(float_to_string(*v), v.is_finite()),
+            Value::Float64(v) => float_json(double_to_string(*v), v.is_finite()),
+            Value::String(s) => Json::String(s.clone()),
+            Value::Bytes(b) => Json::String(BASE64.encode(b)),
+            Value::Array(items) => {
+                let item_schema = schema
+                    .value_schema
+                    .as_deref()
+                    .ok_or_else(|| DataError::new("array schema has no element schema"))?;
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(
+                        self.value_to_json(Some(item_schema), item)
+                            .map_err(|e| e.at_index(i))?,
+                    );
+                }
+                Json::Array(out)
+            }
+            Value::Map(entries) => {
+                let (Some(key_schema), Some(value_schema)) =
+                    (schema.key_schema.as_deref(), schema.value_schema.as_deref())
+                else {
+                    return Err(DataError::new("map schema has no key or value schema"));
+                };
+                self.map_to_json(
+                    entries,
+                    key_schema.ty == SchemaType::String,
+                    Some(key_schema),
+                    Some(value_schema),
+                )?
+            }
+            Value::Struct(s) => {
+                if !std::ptr::eq(s.schema.as_ref(), schema) && *s.schema != *schema {
+                    return Err(DataError::new("mismatching schema"));
+                }
+                self.struct_to_json(s)?
+            }
+        })
+    }
+
+    fn schemaless_to_json(&self, value: &Value) -> Result<Json, DataError> {
+        Ok(match value {
+            Value::Null => Json::Null,
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(self.schemaless_to_json(item).map_err(|e| e.at_index(i))?);
+                }
+                Json::Array(out)
+            }
+            Value::Map(entries) => {
+                let object_mode = entries.iter().all(|(k, _)| matches!(k, Value::String(_)));
+                self.map_to_json(entries, object_mode, None, None)?
+            }
+            Value::Struct(s) => self.struct_to_json(s)?,
+            primitive => {
+                // A primitive with a schema of its own type behaves exactly as schemaless.
+                let schema = Schema::primitive(primitive_type(primitive)).optional();
+                self.value_to_json(Some(&schema), primitive)?
+            }
+        })
+    }
+
+    fn map_to_json(
+        &self,
+        entries: &[(Value, Value)],
+        object_mode: bool,
+        key_schema: Option<&Schema>,
+        value_schema: Option<&Schema>,
+    ) -> Result<Json, DataError> {
+        let convert = |schema: Option<&Schema>, value: &Value| match schema {
+            Some(schema) => self.value_to_json(Some(schema), value),
+            None => self.schemaless_to_json(value),
+        };
+        if object_mode {
+            let mut members = Vec::with_capacity(entries.len());
+            for (key, value) in entries {
+                let Value::String(name) = key else {
+                    return Err(DataError::new(format!(
+                        "invalid type for string map key: {}",
+                        value_kind(key)
+                    )));
+                };
+                let value_json = convert(value_schema, value).map_err(|e| e.in_field(name))?;
+                object_set(&mut members, name.clone(), value_json);
+            }
+            Ok(Json::Object(members))
+        } else {
+            let mut pairs = Vec::with_capacity(entries.len());
+            for (i, (key, value)) in entries.iter().enumerate() {
+                let key_json = convert(key_schema, key).map_err(|e| e.at_index(i))?;
+                let value_json = convert(value_schema, value).map_err(|e| e.at_index(i))?;
+                pairs.push(Json::Array(vec![key_json, value_json]));
+            }
+            Ok(Json::Array(pairs))
+        }
+    }
+
+    fn struct_to_json(&self, value: &Struct) -> Result<Json, DataError> {
+        if value.values.len() != value.schema.fields.len() {
+            return Err(DataError::new(format!(
+                "struct has {} values for {} fields",
+                value.values.len(),
+                value.schema.fields.len()
+            )));
+        }
+        let mut members = Vec::with_capacity(value.values.len());
+        for (field, field_value) in value.schema.fields.iter().zip(&value.values) {
+            let json = self
+                .value_to_json(Some(&field.schema), field_value)
+                .map_err(|e| e.in_field(&field.name))?;
+            object_set(&mut members, field.name.clone(), json);
+        }
+        Ok(Json::Object(members))
+    }
+
+    fn decimal_to_json(&self, bytes: &[u8], scale: i32) -> Result<Json, DataError> {
+        if bytes.is_empty() {
+            return Err(DataError::new("invalid decimal: no unscaled value bytes"));
+        }
+        let bytes = minimal_twos_complement(bytes.to_vec());
+        Ok(match self.config.decimal_format {
+            DecimalFormat::Base64 => Json::String(BASE64.encode(&bytes)),
+            DecimalFormat::Numeric => {
+                let (negative, digits) = twos_complement_to_digits(&bytes);
+                Json::Number(big_decimal_to_string(negative, &digits, i64::from(scale)))
+            }
+        })
+    }
+
+    /// Parses a JSON schema node (Kafka's `asConnectSchema`); `null` is no schema.
+    fn json_to_schema(&self, node: &Json) -> Result<Option<SchemaRef>, DataError> {
+        if matches!(node, Json::Null) {
+            return Ok(None);
+        }
+        let Some(Json::String(type_name)) = node.get("type") else {
+            return Err(DataError::new("schema must contain 'type' field"));
+        };
+        let mut schema = match type_name.as_str() {
+            "boolean" => Schema::primitive(SchemaType::Boolean),
+            "int8" => Schema::primitive(SchemaType::Int8),
+            "int16" => Schema::primitive(SchemaType::Int16),
+            "int32" => Schema::primitive(SchemaType::Int32),
+            "int64" => Schema::primitive(SchemaType::Int64),
+            "float" => Schema::primitive(SchemaType::Float32),
+            "double" => Schema::primitive(SchemaType::Float64),
+            "bytes" => Schema::primitive(SchemaType::Bytes),
+            "string" => Schema::primitive(SchemaType::String),
+            "array" => {
+                let items = node
+                    .get("items")
+                    .map(|items| self.json_to_schema(items))
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| {
+                        DataError::new("array schema did not specify the element type")
+                    })?;
+                Schema::array(items)
+            }
+            "map" => {
+                let keys = node
+                    .get("keys")
+                    .map(|keys| self.json_to_schema(keys))
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| DataError::new("map schema did not specify the key type"))?;
+                let values = node
+                    .get("values")
+                    .map(|values| self.json_to_schema(values))
+                    .transpose()?
+                    .flatten()
+                    .ok_or_else(|| DataError::new("map schema did not specify the value type"))?;
+                Schema::map(keys, values)
+            }
+            "struct" => {
+                let Some(Json::Array(field_nodes)) = node.get("fields") else {
+                    return Err(DataError::new(
+                        "struct schema's \"fields\" argument is not an array",
+                    ));
+                };
+                let mut fields: Vec<Field> = Vec::with_capacity(field_nodes.len());
+                for field_node in field_nodes {
+                    let Some(Json::String(name)) = field_node.get("field") else {
+                        return Err(DataError::new(
+                            "struct schema's field name not specified properly",
+                        ));
+                    };
+                    if fields.iter().any(|f| f.name == *name) {
+                        return Err(DataError::new(format!(
+                            "cannot create field because of field name duplication {name}"
+                        )));
+                    }
+                    let field_schema = self
+                        .json_to_schema(field_node)
+                        .map_err(|e| e.in_field(name))?
+                        .ok_or_else(|| {
+                            DataError::new("struct field has a null schema").in_field(name)
+                        })?;
+                    fields.push(Field {
+                        name: name.clone(),
+                        schema: field_schema,
+                    });
+                }
+                Schema::structure(fields)
+            }
+            other => return Err(DataError::new(format!("unknown schema type: {other}"))),
+        };
+        schema.optional = matches!(node.get("optional"), Some(Json::Bool(true)));
+        if let Some(Json::String(name)) = node.get("name") {
+            schema.name = Some(name.clone());
+        }
+        if let Some(version) = node.get("version").filter(|v| v.is_integral_number()) {
+            let Json::Number(text) = version else {
+                return unreachable_type();
+            };
+            schema.version = Some(text.parse().map_err(|_| {
+                DataError::new(format!("schema version {text} is out of range for int32"))
+            })?);
+        }
+        if let Some(Json::String(doc)) = node.get("doc") {
+            schema.doc = Some(doc.clone());
+        }
+        if let Some(Json::Object(parameters)) = node.get("parameters") {
+            for (key, value) in parameters {
+                let Json::String(value) = value else {
+                    return Err(DataError::new("schema parameters must have string values"));
+                };
+                schema.parameters.push((key.clone(), value.clone()));
+            }
+        }
+        if let Some(default) = node.get("default").filter(|d| !matches!(d, Json::Null)) {
+            let without_default = Arc::new(schema.clone());
+            let value = self
+                .json_to_value(Some(&without_default), Some(default))
+                .map_err(|e| DataError::new(format!("invalid default value: {e}")))?;
+            if !value.is_null() {
+                schema.default = Some(value);
+            }
+        }
+        Ok(Some(Arc::new(schema)))
+    }
+
+    /// The Connect value of a payload node (Kafka's `convertToConnect`); `None` is a missing
+    /// node (an absent struct field).
+    fn json_to_value(
+        &self,
+        schema: Option<&SchemaRef>,
+        node: Option<&Json>,
+    ) -> Result<Value, DataError> {
+        let Some(schema) = schema else {
+            return schemaless_value(node.unwrap_or(&Json::Null));
+        };
+        let node = match node {
+            None | Some(Json::Null) => {
+                if let Some(default) = &schema.default
+                    && self.config.replace_null_with_default
+                {
+                    return Ok(default.clone());
+                }
+                if schema.optional {
+                    return Ok(Value::Null);
+                }
+                return Err(DataError::new(format!(
+                    "invalid null value for required {} field",
+                    schema.ty.name()
+                )));
+            }
+            Some(node) => node,
+        };
+        if let Some(scale) = decimal_scale(schema) {
+            return decimal_from_json(node, scale?);
+        }
+        let mismatch = |expected: &str| {
+            DataError::new(format!(
+                "invalid type for {}: expected {expected} but found {}",
+                schema.ty.name(),
+                node.node_type()
+            ))
+        };
+        Ok(match schema.ty {
+            SchemaType::Boolean => match node {
+                Json::Bool(b) => Value::Boolean(*b),
+                _ => return Err(mismatch("a boolean")),
+            },
+            SchemaType::Int8 => {
+                Value::Int8(integer(node, schema.ty).ok_or_else(|| mismatch("an integer"))??)
+            }
+            SchemaType::Int16 => {
+                Value::Int16(integer(node, schema.ty).ok_or_else(|| mismatch("an integer"))??)
+            }
+            SchemaType::Int32 => {
+                Value::Int32(integer(node, schema.ty).ok_or_else(|| mismatch("an integer"))??)
+            }
+            SchemaType::Int64 => {
+                Value::Int64(integer(node, schema.ty).ok_or_else(|| mismatch("an integer"))??)
+            }
+            SchemaType::Float32 => Value::Float32(
+                float_text(node)
+                    .ok_or_else(|| mismatch("a number"))?
+                    .parse()
+                    .map_err(|_| mismatch("a number"))?,
+            ),
+            SchemaType::Float64 => Value::Float64(
+                float_text(node)
+                    .ok_or_else(|| mismatch("a number"))?
+                    .parse()
+                    .map_err(|_| mismatch("a number"))?,
+            ),
+            SchemaType::String => match node {
+                Json::String(s) => Value::String(s.clone()),
+                _ => return Err(mismatch("a string")),
+            },
+            SchemaType::Bytes => match node {
+                Json::String(s) => Value::Bytes(decode_base64(s)?),
+                _ => return Err(mismatch("a base64 string")),
+            },
+            SchemaType::Array => {
+                let Json::Array(items) = node else {
+                    return Err(mismatch("an array"));
+                };
+                let item_schema = schema
+                    .value_schema
+                    .as_ref()
+                    .ok_or_else(|| DataError::new("array schema has no element schema"))?;
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    out.push(
+                        self.json_to_value(Some(item_schema), Some(item))
+                            .map_err(|e| e.at_index(i))?,
+                    );
+                }
+                Value::Array(out)
+            }
+            SchemaType::Map => {
+                let (Some(key_schema), Some(value_schema)) =
+                    (schema.key_schema.as_ref(), schema.value_schema.as_ref())
+                else {
+                    return Err(DataError::new("map schema has no key or value schema"));
+                };
+                let mut entries = Vec::new();
+                if key_schema.ty == SchemaType::String {
+                    let Json::Object(members) = node else {
+                        return Err(DataError::new(format!(
+                            "maps with string fields should be encoded as JSON objects, but found {}",
+                            node.node_type()
+                        )));
+                    };
+                    for (key, value) in members {
+                        let value = self
+                            .json_to_value(Some(value_schema), Some(value))
+                            .map_err(|e| e.in_field(key))?;
+                        entries.push((Value::String(key.clone()), value));
+                    }
+                } else {
+                    let Json::Array(pairs) = node else {
+                        return Err(DataError::new(format!(
+                            "maps with non-string fields should be encoded as JSON array of tuples, but found {}",
+                            node.node_type()
+                        )));
+                    };
+                    for (i, pair) in pairs.iter().enumerate() {
+                        let Json::Array(pair) = pair else {
+                            return Err(DataError::new(format!(
+                                "found invalid map entry instead of array tuple: {}",
+                                pair.node_type()
+                            ))
+                            .at_index(i));
+                        };
+                        let [key, value] = pair.as_slice() else {
+                            return Err(DataError::new(format!(
+                                "found invalid map entry, expected length 2 but found {}",
+                                pair.len()
+                            ))
+                            .at_index(i));
+                        };
+                        let key = self
+                            .json_to_value(Some(key_schema), Some(key))
+                            .map_err(|e| e.at_index(i))?;
+                        let value = self
+                            .json_to_value(Some(value_schema), Some(value))
+                            .map_err(|e| e.at_index(i))?;
+                        entries.push((key, value));
+                    }
+                }
+                Value::Map(entries)
+            }
+            SchemaType::Struct => {
+                let Json::Object(_) = node else {
+                    return Err(DataError::new(format!(
+                        "structs should be encoded as JSON objects, but found {}",
+                        node.node_type()
+                    )));
+                };
+                let mut values = Vec::with_capacity(schema.fields.len());
+                for field in &schema.fields {
+                    values.push(
+                        self.json_to_value(Some(&field.schema), node.get(&field.name))
+                            .map_err(|e| e.in_field(&field.name))?,
+                    );
+                }
+                Value::Struct(Struct {
+                    schema: schema.clone(),
+                    values,
+                })
+            }
+        })
+    }
+}
+
+/// Kafka's JSON schema type names (`float`/`double` for FLOAT32/FLOAT64).
+fn json_type_name(ty: SchemaType) -> &'static str {
+    match ty {
+        SchemaType::Float32 => "float",
+        SchemaType::Float64 => "double",
+        other => other.name(),
+    }
+}
+
+fn primitive_type(value: &Value) -> SchemaType {
+    match value {
+        Value::Boolean(_) => SchemaType::Boolean,
+        Value::Int8(_) => SchemaType::Int8,
+        Value::Int16(_) => SchemaType::Int16,
+        Value::Int32(_) => SchemaType::Int32,
+        Value::Int64(_) => SchemaType::Int64,
+        Value::Float32(_) => SchemaType::Float32,
+        Value::Float64(_) => SchemaType::Float64,
+        Value::Bytes(_) => SchemaType::Bytes,
+        Value::Array(_) => SchemaType::Array,
+        Value::Map(_) => SchemaType::Map,
+        Value::Struct(_) => SchemaType::Struct,
+        Value::Null | Value::String(_) => SchemaType::String,
+    }
+}
+
+/// An impossible branch after a type check; an error rather than a panic.
+fn unreachable_type<T>() -> Result<T, DataError> {
+    Err(DataError::new(
+        "internal error: value type changed after check",
+    ))
+}
+
+/// Finite floats as JSON numbers; NaN and infinities as Jackson's quoted strings.
+fn float_json(text: String, finite: bool) -> Json {
+    if finite {
+        Json::Number(text)
+    } else {
+        Json::String(text)
+    }
+}
+
+/// The text of a float payload: any number, or Jackson's quoted NaN/Infinity strings.
+fn float_text(node: &Json) -> Option<&str> {
+    match node {
+        Json::Number(text) => Some(text),
+        Json::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
+            Some(match s.as_str() {
+                "NaN" => "NaN",
+                "Infinity" => "inf",
+                _ => "-inf",
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An integral payload, range-checked for `ty`: `None` if the node is not an integral number.
+fn integer<T: TryFrom<i64>>(node: &Json, ty: SchemaType) -> Option<Result<T, DataError>> {
+    let Json::Number(text) = node else {
+        return None;
+    };
+    if !node.is_integral_number() {
+        return None;
+    }
+    let out_of_range = || DataError::new(format!("value {text} is out of range for {}", ty.name()));
+    Some(
+        text.parse::<i64>()
+            .map_err(|_| out_of_range())
+            .and_then(|v| T::try_from(v).map_err(|_| out_of_range())),
+    )
+}
+
+fn decode_base64(text: &str) -> Result<Vec<u8>, DataError> {
+    BASE64
+        .decode(text)
+        .map_err(|e| DataError::new(format!("invalid base64 for bytes: {e}")))
+}
+
+/// A Decimal from a JSON number or a base64 string, as unscaled bytes at the schema's scale.
+fn decimal_from_json(node: &Json, scale: i32) -> Result<Value, DataError> {
+    match node {
+        Json::Number(text) => {
+            let decimal = DecimalText::parse(text)
+                .ok_or_else(|| DataError::new(format!("invalid decimal number {text}")))?;
+            let unscaled = decimal.unscaled_at(i64::from(scale)).ok_or_else(|| {
+                DataError::new(format!(
+                    "decimal {text} does not fit the schema's scale {scale} without rounding"
+                ))
+            })?;
+            Ok(Value::Bytes(digits_to_twos_complement(
+                decimal.negative,
+                &unscaled,
+            )))
+        }
+        Json::String(text) => {
+            let bytes = decode_base64(text)?;
+            if bytes.is_empty() {
+                return Err(DataError::new("invalid decimal: no unscaled value bytes"));
+            }
+            Ok(Value::Bytes(minimal_twos_complement(bytes)))
+        }
+        other => Err(DataError::new(format!(
+            "invalid type for Decimal, underlying representation should be numeric or bytes but was {}",
+            other.node_type()
+        ))),
+    }
+}
+
+/// Schemaless reading: integral numbers → int64, other numbers → float64, objects → maps with
+/// string keys, arrays → arrays.
+fn schemaless_value(node: &Json) -> Result<Value, DataError> {
+    Ok(match node {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(text) if node.is_integral_number() => Value::Int64(
+            text.parse()
+                .map_err(|_| DataError::new(format!("value {text} is out of range for int64")))?,
+        ),
+        Json::Number(text) => Value::Float64(
+            text.parse()
+                .map_err(|_| DataError::new(format!("invalid number {text}")))?,
+        ),
+        Json::String(s) => Value::String(s.clone()),
+        Json::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| schemaless_value(item).map_err(|e| e.at_index(i)))
+                .collect::<Result<_, _>>()?,
+        ),
+        Json::Object(members) => Value::Map(
+            members
+                .iter()
+                .map(|(key, value)| {
+                    Ok((
+                        Value::String(key.clone()),
+                        schemaless_value(value).map_err(|e| e.in_field(key))?,
+                    ))
+                })
+                .collect::<Result<_, DataError>>()?,
+        ),
+    })
+}
+
+impl Converter for JsonConverter {
+    fn from_connect(
+        &self,
+        topic: &str,
+        data: Option<&Data>,
+    ) -> Result<Option<Vec<u8>>, ConvertError> {
+        self.serialize(data)
+            .map_err(|source| ConvertError::FromConnect {
+                converter: NAME,
+                topic: topic.to_string(),
+                source,
+            })
+    }
+
+    fn to_connect(&self, topic: &str, bytes: Option<&[u8]>) -> Result<Option<Data>, ConvertError> {
+        self.deserialize(bytes)
+            .map_err(|source| ConvertError::ToConnect {
+                converter: NAME,
+                topic: topic.to_string(),
+                source,
+            })
+    }
+}
+
+impl HeaderConverter for JsonConverter {
+    fn from_connect_header(
+        &self,
+        topic: &str,
+        key: &str,
+        data: &Data,
+    ) -> Result<Option<Vec<u8>>, ConvertError> {
+        self.serialize(Some(data))
+            .map_err(|source| ConvertError::FromConnectHeader {
+                converter: NAME,
+                topic: topic.to_string(),
+                key: key.to_string(),
+                source,
+            })
+    }
+
+    fn to_connect_header(
+        &self,
+        topic: &str,
+        key: &str,
+        bytes: Option<&[u8]>,
+    ) -> Result<Data, ConvertError> {
+        self.deserialize(bytes)
+            .map(|data| data.unwrap_or_else(|| Data::schemaless(Value::Null)))
+            .map_err(|source| ConvertError::ToConnectHeader {
+                converter: NAME,
+                topic: topic.to_string(),
+                key: key.to_string(),
+                source,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prim(ty: SchemaType) -> Schema {
+        Schema::primitive(ty)
+    }
+
+    fn field(name: &str, schema: Schema) -> Field {
+        Field {
+            name: name.into(),
+            schema: Arc::new(schema),
+        }
+    }
+
+    fn with_default(mut schema: Schema, default: Value) -> Schema {
+        schema.default = Some(default);
+        schema
+    }
+
+    fn converter(pairs: &[(&str, &str)]) -> JsonConverter {
+        let settings = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        JsonConverter::from_settings(&settings).unwrap()
+    }
+
+    fn write_with(converter: &JsonConverter, schema: Option<&Schema>, value: Value) -> String {
+        let data = Data::new(schema.cloned().map(Arc::new), value);
+        let bytes = converter.from_connect("t", Some(&data)).unwrap().unwrap();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    fn read_with(converter: &JsonConverter, text: &str) -> Data {
+        converter
+            .to_connect("t", Some(text.as_bytes()))
+            .unwrap()
+            .unwrap()
+    }
+
+    fn read_err(converter: &JsonConverter, text: &str) -> DataError {
+        converter
+            .to_connect("t", Some(text.as_bytes()))
+            .unwrap_err()
+            .data_error()
+            .unwrap()
+            .clone()
+    }
+
+    /// Writes with the default converter, checks the exact bytes, reads them back and checks
+    /// the schema and value survive.
+    fn golden(schema: Schema, value: Value, expected: &str) {
+        golden_with(&JsonConverter::default(), schema, value, expected);
+    }
+
+    fn golden_with(converter: &JsonConverter, schema: Schema, value: Value, expected: &str) {
+        let written = write_with(converter, Some(&schema), value.clone());
+        assert_eq!(written, expected);
+        let read = read_with(converter, &written);
+        assert_eq!(
+            read.schema.as_deref(),
+            Some(&schema),
+            "schema of {expected}"
+        );
+        assert_eq!(read.value, value, "value of {expected}");
+    }
+
+    #[test]
+    fn golden_primitives() {
+        golden(
+            prim(SchemaType::Boolean),
+            Value::Boolean(true),
+            r#"{"schema":{"type":"boolean","optional":false},"payload":true}"#,
+        );
+        golden(
+            prim(SchemaType::Int8),
+            Value::Int8(12),
+            r#"{"schema":{"type":"int8","optional":false},"payload":12}"#,
+        );
+        golden(
+            prim(SchemaType::Int16),
+            Value::Int16(-12345),
+            r#"{"schema":{"type":"int16","optional":false},"payload":-12345}"#,
+        );
+        golden(
+            prim(SchemaType::Int32),
+            Value::Int32(i32::MAX),
+            r#"{"schema":{"type":"int32","optional":false},"payload":2147483647}"#,
+        );
+        golden(
+            prim(SchemaType::Int64),
+            Value::Int64(i64::MIN),
+            r#"{"schema":{"type":"int64","optional":false},"payload":-9223372036854775808}"#,
+        );
+        golden(
+            prim(SchemaType::Float32),
+            Value::Float32(12.34),
+            r#"{"schema":{"type":"float","optional":false},"payload":12.34}"#,
+        );
+        golden(
+            prim(SchemaType::Float64),
+            Value::Float64(1.0),
+            r#"{"schema":{"type":"double","optional":false},"payload":1.0}"#,
+        );
+        golden(
+            prim(SchemaType::Float64),
+            Value::Float64(1e20),
+            r#"{"schema":{"type":"double","optional":false},"payload":1.0E20}"#,
+        );
+        golden(
+            prim(SchemaType::Bytes),
+            Value::Bytes(b"test-string".to_vec()),
+            r#"{"schema":{"type":"bytes","optional":false},"payload":"dGVzdC1zdHJpbmc="}"#,
+        );
+        golden(
+            prim(SchemaType::String),
+            Value::String("test \"string\"\n".into()),
+            r#"{"schema":{"type":"string","optional":false},"payload":"test \"string\"\n"}"#,
+        );
+    }
+
+    #[test]
+    fn golden_logical_types() {
+        golden(
+            Schema::decimal(2),
+            Value::Bytes(vec![0x00, 0x9c]),
+            r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":"AJw="}"#,
+        );
+        golden(
+            Schema::date(),
+            Value::Int32(10000),
+            r#"{"schema":{"type":"int32","optional":false,"name":"org.apache.kafka.connect.data.Date","version":1},"payload":10000}"#,
+        );
+        golden(
+            Schema::time(),
+            Value::Int32(14_400_000),
+            r#"{"schema":{"type":"int32","optional":false,"name":"org.apache.kafka.connect.data.Time","version":1},"payload":14400000}"#,
+        );
+        golden(
+            Schema::timestamp(),
+            Value::Int64(4_000_000_000),
+            r#"{"schema":{"type":"int64","optional":false,"name":"org.apache.kafka.connect.data.Timestamp","version":1},"payload":4000000000}"#,
+        );
+    }
+
+    #[test]
+    fn golden_decimal_numeric() {
+        let numeric = converter(&[("decimal.format", "numeric")]);
+        golden_with(
+            &numeric,
+            Schema::decimal(2),
+            Value::Bytes(vec![0x30, 0x39]),
+            r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":123.45}"#,
+        );
+        golden_with(
+            &numeric,
+            Schema::decimal(2),
+            Value::Bytes(vec![0xcf, 0xc7]),
+            r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":-123.45}"#,
+        );
+        // BigDecimal.toString switches to scientific notation for tiny values.
+        golden_with(
+            &numeric,
+            Schema::decimal(8),
+            Value::Bytes(vec![0x01]),
+            r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"8"}},"payload":1E-8}"#,
+        );
+        // Reading accepts a number at a smaller scale, or base64, whatever the setting.
+        let read = read_with(
+            &numeric,
+            r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":123}"#,
+        );
+        assert_eq!(read.value, Value::Bytes(vec![0x30, 0x0c]));
+        let read = read_with(
+            &numeric,
+            r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":"MDk="}"#,
+        );
+        assert_eq!(read.value, Value::Bytes(vec![0x30, 0x39]));
+        let err = read_err(
+            &numeric,
+            r#"{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":1.234}"#,
+        );
+        assert!(err.message().contains("scale 2"), "{err}");
+    }
+
+    #[test]
+    fn golden_optional_and_default() {
+        golden(
+            prim(SchemaType::String).optional(),
+            Value::Null,
+            r#"{"schema":{"type":"string","optional":true},"payload":null}"#,
+        );
+        let mut documented = with_default(prim(SchemaType::Int32).optional(), Value::Int32(42));
+        documented.name = Some("com.example.Answer".into());
+        documented.version = Some(3);
+        documented.doc = Some("the answer".into());
+        documented.parameters = vec![("a".into(), "1".into()), ("b".into(), "2".into())];
+        golden(
+            documented.clone(),
+            Value::Int32(7),
+            r#"{"schema":{"type":"int32","optional":true,"name":"com.example.Answer","version":3,"doc":"the answer","parameters":{"a":"1","b":"2"},"default":42},"payload":7}"#,
+        );
+        // A null with a default is written as the default (replace.null.with.default=true) …
+        let written = write_with(&JsonConverter::default(), Some(&documented), Value::Null);
+        assert!(written.ends_with(r#""payload":42}"#), "{written}");
+        // … or as null when that is off.
+        let keep_null = converter(&[("replace.null.with.default", "false")]);
+        let written = write_with(&keep_null, Some(&documented), Value::Null);
+        assert!(written.ends_with(r#""payload":null}"#), "{written}");
+        assert_eq!(read_with(&keep_null, &written).value, Value::Null);
+        assert_eq!(
+            read_with(&JsonConverter::default(), &written).value,
+            Value::Int32(42)
+        );
+    }
+
+    #[test]
+    fn golden_arrays_and_maps() {
+        golden(
+            Schema::array(Arc::new(prim(SchemaType::Int32))),
+            Value::Array(vec![Value::Int32(1), Value::Int32(2), Value::Int32(3)]),
+            r#"{"schema":{"type":"array","items":{"type":"int32","optional":false},"optional":false},"payload":[1,2,3]}"#,
+        );
+        golden(
+            Schema::map(
+                Arc::new(prim(SchemaType::String)),
+                Arc::new(prim(SchemaType::Int32)),
+            ),
+            Value::Map(vec![
+                (Value::String("key1".into()), Value::Int32(12)),
+                (Value::String("key2".into()), Value::Int32(15)),
+            ]),
+            r#"{"schema":{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int32","optional":false},"optional":false},"payload":{"key1":12,"key2":15}}"#,
+        );
+        golden(
+            Schema::map(
+                Arc::new(prim(SchemaType::Int32)),
+                Arc::new(prim(SchemaType::String)),
+            ),
+            Value::Map(vec![
+                (Value::Int32(1), Value::String("a".into())),
+                (Value::Int32(2), Value::String("b".into())),
+            ]),
+            r#"{"schema":{"type":"map","keys":{"type":"int32","optional":false},"values":{"type":"string","optional":false},"optional":false},"payload":[[1,"a"],[2,"b"]]}"#,
+        );
+    }
+
+    #[test]
+    fn golden_nested_structs() {
+        let inner = Arc::new(Schema::structure(vec![
+            field("x", prim(SchemaType::Int16)),
+            field("y", prim(SchemaType::String).optional()),
+        ]));
+        let outer = Schema::structure(vec![
+            field("flag", prim(SchemaType::Boolean)),
+            Field {
+                name: "inner".into(),
+                schema: inner.clone(),
+            },
+            field("list", Schema::array(inner.clone()).optional()),
+        ]);
+        let mut inner_value = Struct::new(inner.clone());
+        inner_value.put("x", Value::Int16(5));
+        let outer_ref = Arc::new(outer.clone());
+        let mut outer_value = Struct::new(outer_ref);
+        outer_value.put("flag", Value::Boolean(false));
+        outer_value.put("inner", Value::Struct(inner_value.clone()));
+        outer_value.put("list", Value::Array(vec![Value::Struct(inner_value)]));
+        golden(
+            outer,
+            Value::Struct(outer_value),
+            concat!(
+                r#"{"schema":{"type":"struct","fields":[{"type":"boolean","optional":false,"field":"flag"},"#,
+                r#"{"type":"struct","fields":[{"type":"int16","optional":false,"field":"x"},{"type":"string","optional":true,"field":"y"}],"optional":false,"field":"inner"},"#,
+                r#"{"type":"array","items":{"type":"struct","fields":[{"type":"int16","optional":false,"field":"x"},{"type":"string","optional":true,"field":"y"}],"optional":false},"optional":true,"field":"list"}],"optional":false},"#,
+                r#""payload":{"flag":false,"inner":{"x":5,"y":null},"list":[{"x":5,"y":null}]}}"#
+            ),
+        );
+    }
+
+    /// The example of the spec §5.3 (its whitespace removed).
+    const SPEC_EXAMPLE: &str = concat!(
+        r#"{"schema":{"type":"struct","fields":["#,
+        r#"{"type":"int64","optional":false,"field":"id"},"#,
+        r#"{"type":"string","optional":true,"default":"n/a","field":"note"},"#,
+        r#"{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"},"field":"amount"},"#,
+        r#"{"type":"int32","optional":false,"name":"org.apache.kafka.connect.data.Date","version":1,"field":"day"},"#,
+        r#"{"type":"int32","optional":true,"name":"org.apache.kafka.connect.data.Time","version":1,"field":"at"},"#,
+        r#"{"type":"int64","optional":false,"name":"org.apache.kafka.connect.data.Timestamp","version":1,"field":"ts"},"#,
+        r#"{"type":"array","items":{"type":"string","optional":false},"optional":false,"field":"tags"},"#,
+        r#"{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int32","optional":false},"optional":false,"field":"counts"}"#,
+        r#"],"optional":false,"name":"com.example.Order","version":1},"#,
+        r#""payload":{"id":42,"note":"n/a","amount":"MDk=","day":19723,"at":3600000,"ts":1704067200000,"tags":["a","b"],"counts":{"x":1}}}"#
+    );
+
+    fn spec_order() -> (Schema, Struct) {
+        let mut schema = Schema::structure(vec![
+            field("id", prim(SchemaType::Int64)),
+            field(
+                "note",
+                with_default(
+                    prim(SchemaType::String).optional(),
+                    Value::String("n/a".into()),
+                ),
+            ),
+            field("amount", Schema::decimal(2)),
+            field("day", Schema::date()),
+            field("at", Schema::time().optional()),
+            field("ts", Schema::timestamp()),
+            field("tags", Schema::array(Arc::new(prim(SchemaType::String)))),
+            field(
+                "counts",
+                Schema::map(
+                    Arc::new(prim(SchemaType::String)),
+                    Arc::new(prim(SchemaType::Int32)),
+                ),
+            ),
+        ]);
+        schema.name = Some("com.example.Order".into());
+        schema.version = Some(1);
+        let mut order = Struct::new(Arc::new(schema.clone()));
+        order.put("id", Value::Int64(42));
+        order.put("amount", Value::Bytes(vec![0x30, 0x39]));
+        order.put("day", Value::Int32(19723));
+        order.put("at", Value::Int32(3_600_000));
+        order.put("ts", Value::Int64(1_704_067_200_000));
+        order.put(
+            "tags",
+            Value::Array(vec![Value::String("a".into()), Value::String("b".into())]),
+        );
+        order.put(
+            "counts",
+            Value::Map(vec![(Value::String("x".into()), Value::Int32(1))]),
+        );
+        (schema, order)
+    }
+
+    #[test]
+    fn golden_spec_example_byte_for_byte() {
+        let (schema, mut order) = spec_order();
+        // `note` is null: written as its default.
+        let written = write_with(
+            &JsonConverter::default(),
+            Some(&schema),
+            Value::Struct(order.clone()),
+        );
+        assert_eq!(written, SPEC_EXAMPLE);
+        let read = read_with(&JsonConverter::default(), SPEC_EXAMPLE);
+        assert_eq!(read.schema.as_deref(), Some(&schema));
+        order.put("note", Value::String("n/a".into()));
+        assert_eq!(read.value, Value::Struct(order.clone()));
+        // With decimal.format=NUMERIC the amount is 123.45.
+        let numeric = converter(&[("decimal.format", "NUMERIC")]);
+        let written = write_with(&numeric, Some(&schema), Value::Struct(order.clone()));
+        assert_eq!(written, SPEC_EXAMPLE.replace(r#""MDk=""#, "123.45"));
+        assert_eq!(read_with(&numeric, &written).value, Value::Struct(order));
+    }
+
+    #[test]
+    fn null_field_without_replacement_is_null() {
+        let (schema, order) = spec_order();
+        let keep_null = converter(&[("replace.null.with.default", "false")]);
+        let written = write_with(&keep_null, Some(&schema), Value::Struct(order.clone()));
+        assert!(written.contains(r#""note":null"#), "{written}");
+        assert_eq!(read_with(&keep_null, &written).value, Value::Struct(order));
+    }
+
+    #[test]
+    fn schemaless_with_envelope() {
+        let converter = JsonConverter::default();
+        let value = Value::Map(vec![
+            (Value::String("a".into()), Value::Int64(1)),
+            (
+                Value::String("b".into()),
+                Value::Array(vec![Value::Float64(1.5)]),
+            ),
+        ]);
+        let written = write_with(&converter, None, value.clone());
+        assert_eq!(written, r#"{"schema":null,"payload":{"a":1,"b":[1.5]}}"#);
+        assert_eq!(read_with(&converter, &written), Data::schemaless(value));
+        let pairs = Value::Map(vec![(Value::Int64(1), Value::String("a".into()))]);
+        assert_eq!(
+            write_with(&converter, None, pairs),
+            r#"{"schema":null,"payload":[[1,"a"]]}"#
+        );
+    }
+
+    #[test]
+    fn schemas_disabled_writes_and_reads_bare_json() {
+        let converter = converter(&[("schemas.enable", "false")]);
+        let (schema, order) = spec_order();
+        let written = write_with(&converter, Some(&schema), Value::Struct(order));
+        assert_eq!(
+            written,
+            r#"{"id":42,"note":"n/a","amount":"MDk=","day":19723,"at":3600000,"ts":1704067200000,"tags":["a","b"],"counts":{"x":1}}"#
+        );
+        assert_eq!(
+            write_with(
+                &converter,
+                Some(&prim(SchemaType::Float32)),
+                Value::Float32(2.0)
+            ),
+            "2.0"
+        );
+        let read = read_with(
+            &converter,
+            r#"{"i":1,"f":1.5,"e":1e2,"s":"x","b":true,"n":null,"a":[1,"y"],"o":{}}"#,
+        );
+        assert_eq!(
+            read,
+            Data::schemaless(Value::Map(vec![
+                (Value::String("i".into()), Value::Int64(1)),
+                (Value::String("f".into()), Value::Float64(1.5)),
+                (Value::String("e".into()), Value::Float64(100.0)),
+                (Value::String("s".into()), Value::String("x".into())),
+                (Value::String("b".into()), Value::Boolean(true)),
+                (Value::String("n".into()), Value::Null),
+                (
+                    Value::String("a".into()),
+                    Value::Array(vec![Value::Int64(1), Value::String("y".into())])
+                ),
+                (Value::String("o".into()), Value::Map(vec![])),
+            ]))
+        );
+        assert_eq!(read_with(&converter, "null"), Data::schemaless(Value::Null));
+        assert_eq!(read_with(&converter, ""), Data::schemaless(Value::Null));
+        // A schema'd null without the envelope is the JSON literal null.
+        assert_eq!(
+            write_with(
+                &converter,
+                Some(&prim(SchemaType::Int32).optional()),
+                Value::Null
+            ),
+            "null"
+        );
+    }
+
+    #[test]
+    fn tombstones() {
+        let converter = JsonConverter::default();
+        assert_eq!(converter.from_connect("t", None).unwrap(), None);
+        let schemaless_null = Data::schemaless(Value::Null);
+        assert_eq!(
+            converter.from_connect("t", Some(&schemaless_null)).unwrap(),
+            None
+        );
+        assert_eq!(converter.to_connect("t", None).unwrap(), None);
+        let optional = Data::new(
+            Some(Arc::new(prim(SchemaType::String).optional())),
+            Value::Null,
+        );
+        assert_eq!(
+            converter
+                .from_connect("t", Some(&optional))
+                .unwrap()
+                .unwrap(),
+            br#"{"schema":{"type":"string","optional":true},"payload":null}"#.to_vec()
+        );
+        assert_eq!(
+            converter.to_connect_header("t", "h", None).unwrap(),
+            Data::schemaless(Value::Null)
+        );
+    }
+
+    #[test]
+    fn non_finite_floats_are_jackson_strings() {
+        let converter = JsonConverter::default();
+        let schema = prim(SchemaType::Float64);
+        let written = write_with(&converter, Some(&schema), Value::Float64(f64::NAN));
+        assert_eq!(
+            written,
+            r#"{"schema":{"type":"double","optional":false},"payload":"NaN"}"#
+        );
+        let Value::Float64(back) = read_with(&converter, &written).value else {
+            panic!("not a double");
+        };
+        assert!(back.is_nan());
+        let written = write_with(&converter, Some(&schema), Value::Float64(f64::NEG_INFINITY));
+        assert!(written.ends_with(r#""payload":"-Infinity"}"#), "{written}");
+        assert_eq!(
+            read_with(&converter, &written).value,
+            Value::Float64(f64::NEG_INFINITY)
+        );
+    }
+
+    #[test]
+    fn headers_use_the_same_rules() {
+        let converter = JsonConverter::default();
+        let data = Data::new(Some(Arc::new(prim(SchemaType::Int8))), Value::Int8(3));
+        let bytes = converter
+            .from_connect_header("t", "h", &data)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            bytes,
+            br#"{"schema":{"type":"int8","optional":false},"payload":3}"#.to_vec()
+        );
+        assert_eq!(
+            converter.to_connect_header("t", "h", Some(&bytes)).unwrap(),
+            data
+        );
+    }
+
+    #[test]
+    fn rejects_envelopes_that_are_not_exactly_schema_and_payload() {
+        let converter = JsonConverter::default();
+        for text in [
+            r#"{"schema":null,"payload":1,"extra":2}"#,
+            r#"{"schema":null}"#,
+            r#"{"payload":1,"other":null}"#,
+            r#"[1,2]"#,
+            r#"42"#,
+            "",
+        ] {
+            let err = read_err(&converter, text);
+            assert_eq!(err.message(), ENVELOPE_ERROR, "{text}");
+        }
+        let err = converter.to_connect("orders", Some(b"{")).unwrap_err();
+        assert!(err.to_string().contains("`orders`"), "{err}");
+        assert!(
+            err.data_error()
+                .unwrap()
+                .message()
+                .contains("serialization error")
+        );
+    }
+
+    #[test]
+    fn rejects_payloads_of_the_wrong_type() {
+        let converter = JsonConverter::default();
+        let cases = [
+            (
+                r#"{"schema":{"type":"int32","optional":false},"payload":"12"}"#,
+                "expected an integer but found STRING",
+            ),
+            (
+                r#"{"schema":{"type":"int8","optional":false},"payload":128}"#,
+                "out of range for int8",
+            ),
+            (
+                r#"{"schema":{"type":"int8","optional":false},"payload":-129}"#,
+                "out of range for int8",
+            ),
+            (
+                r#"{"schema":{"type":"int16","optional":false},"payload":1.5}"#,
+                "expected an integer",
+            ),
+            (
+                r#"{"schema":{"type":"boolean","optional":false},"payload":1}"#,
+                "expected a boolean",
+            ),
+            (
+                r#"{"schema":{"type":"bytes","optional":false},"payload":"!!"}"#,
+                "invalid base64",
+            ),
+            (
+                r#"{"schema":{"type":"string","optional":false},"payload":null}"#,
+                "invalid null value for required string field",
+            ),
+            (
+                r#"{"schema":{"type":"array","items":{"type":"int32","optional":false},"optional":false},"payload":{}}"#,
+                "expected an array",
+            ),
+            (
+                r#"{"schema":{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int32","optional":false},"optional":false},"payload":[]}"#,
+                "should be encoded as JSON objects",
+            ),
+            (
+                r#"{"schema":{"type":"map","keys":{"type":"int32","optional":false},"values":{"type":"int32","optional":false},"optional":false},"payload":[[1]]}"#,
+                "expected length 2",
+            ),
+            (
+                r#"{"schema":{"type":"struct","fields":[],"optional":false},"payload":[]}"#,
+                "structs should be encoded as JSON objects",
+            ),
+            (
+                r#"{"schema":{"type":"float32","optional":false},"payload":1.0}"#,
+                "unknown schema type: float32",
+            ),
+            (
+                r#"{"schema":{"optional":false},"payload":1}"#,
+                "schema must contain 'type' field",
+            ),
+            (
+                r#"{"schema":{"type":"array","optional":false},"payload":[]}"#,
+                "array schema did not specify the element type",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = read_err(&converter, text);
+            assert!(err.to_string().contains(expected), "{text}: {err}");
+        }
+        let nested = read_err(
+            &converter,
+            r#"{"schema":{"type":"struct","fields":[{"type":"array","items":{"type":"int8","optional":false},"optional":false,"field":"xs"}],"optional":false},"payload":{"xs":[1,1000]}}"#,
+        );
+        assert_eq!(nested.path(), "xs[1]");
+    }
+
+    #[test]
+    fn struct_fields_missing_from_the_payload() {
+        let converter = JsonConverter::default();
+        let read = read_with(
+            &converter,
+            r#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":true,"field":"a"},{"type":"int32","optional":false,"default":7,"field":"b"}],"optional":false},"payload":{"extra":1}}"#,
+        );
+        let Value::Struct(value) = read.value else {
+            panic!("not a struct");
+        };
+        assert_eq!(value.values, vec![Value::Null, Value::Int32(7)]);
+        let err = read_err(
+            &converter,
+            r#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"a"}],"optional":false},"payload":{}}"#,
+        );
+        assert_eq!(err.path(), "a");
+    }
+
+    #[test]
+    fn rejects_values_that_do_not_fit_their_schema() {
+        let converter = JsonConverter::default();
+        let write_err = |schema: Schema, value: Value| {
+            let data = Data::new(Some(Arc::new(schema)), value);
+            converter
+                .from_connect("t", Some(&data))
+                .unwrap_err()
+                .data_error()
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            write_err(prim(SchemaType::Int32), Value::Null).message(),
+            "conversion error: null value for field that is required and has no default value"
+        );
+        assert_eq!(
+            write_err(prim(SchemaType::Int32), Value::String("1".into())).message(),
+            "invalid type for int32: string"
+        );
+        let schema = Schema::structure(vec![field("a", prim(SchemaType::Int8))]);
+        let other = Arc::new(Schema::structure(vec![field("b", prim(SchemaType::Int8))]));
+        assert_eq!(
+            write_err(schema.clone(), Value::Struct(Struct::new(other))).message(),
+            "mismatching schema"
+        );
+        let err = write_err(schema.clone(), Value::Struct(Struct::new(Arc::new(schema))));
+        assert_eq!(err.path(), "a");
+    }
+
+    #[test]
+    fn float32_and_unicode_round_trip() {
+        for value in [0.1f32, -3.4028235e38, 1e-10, 7.0] {
+            golden_with(
+                &JsonConverter::default(),
+                prim(SchemaType::Float32),
+                Value::Float32(value),
+                &format!(
+                    r#"{{"schema":{{"type":"float","optional":false}},"payload":{}}}"#,
+                    float_to_string(value)
+                ),
+            );
+        }
+        golden(
+            prim(SchemaType::String),
+            Value::String("é😀\u{1}".into()),
+            "{\"schema\":{\"type\":\"string\",\"optional\":false},\"payload\":\"é😀\\u0001\"}",
+        );
+    }
+}

@@ -1,0 +1,855 @@
+//! The Kafka log backend, through rdkafka (librdkafka): producers, group consumers and topic
+//! administration against the cluster named by `bootstrap.servers`.
+//!
+//! Producers use a `ThreadedProducer` whose delivery callback fills a per-batch state, so a
+//! batch costs one future rather than one per record. Consumers are `BaseConsumer`s polled on
+//! the blocking pool; a custom context turns librdkafka's rebalance callbacks into
+//! [`Rebalance`] events returned by the next poll.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use rdkafka::{
+    ClientConfig, ClientContext, Message, Offset, TopicPartitionList,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    consumer::{
+        BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance as KafkaRebalance,
+    },
+    error::KafkaError,
+    message::{BorrowedMessage, Header, Headers, OwnedHeaders},
+    producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer},
+    types::RDKafkaErrorCode,
+};
+use tokio::sync::oneshot;
+
+use super::{
+    ConsumedRecord, Delivery, LogConsumer, LogError, LogHeader, LogProducer, Polled,
+    ProduceRecord, Rebalance, RecordLog, RecordMetadata, TimestampType, TopicPartition,
+    TopicPartitionOffset,
+};
+
+/// Client properties for the Kafka log, without the worker's `producer.`/`consumer.`/`admin.`
+/// prefixes. Later maps override earlier ones: defaults, then `common`, then the role's map.
+#[derive(Debug, Clone)]
+pub struct KafkaSettings {
+    /// Properties of every client, at least `bootstrap.servers`.
+    pub common: BTreeMap<String, String>,
+    /// Overrides for producers.
+    pub producer: BTreeMap<String, String>,
+    /// Overrides for consumers.
+    pub consumer: BTreeMap<String, String>,
+    /// Overrides for the admin client.
+    pub admin: BTreeMap<String, String>,
+    /// The replication factor of topics created by [`RecordLog::create_topic`].
+    pub replication_factor: i32,
+    /// How long admin and metadata requests, commits and committed-offset lookups may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            common: BTreeMap::new(),
+            producer: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+            admin: BTreeMap::new(),
+            replication_factor: 1,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl KafkaSettings {
+    /// Settings with these common properties and the defaults for everything else.
+    pub fn new(common: BTreeMap<String, String>) -> Self {
+        Self {
+            common,
+            ..Self::default()
+        }
+    }
+
+    fn config(
+        &self,
+        defaults: &[(&str, &str)],
+        role: &BTreeMap<String, String>,
+        forced: &[(&str, &str)],
+    ) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        for (key, value) in defaults {
+            config.set(*key, *value);
+        }
+        for (key, value) in self.common.iter().chain(role) {
+            config.set(key, value);
+        }
+        for (key, value) in forced {
+            config.set(*key, *value);
+        }
+        config
+    }
+
+    /// Producer properties. Like Kafka Connect's task producers: every replica acknowledges
+    /// (`acks=all`), one request in flight per connection so retries cannot reorder a partition,
+    /// no idempotence, and no delivery timeout: Connect sets `delivery.timeout.ms` to
+    /// `Integer.MAX_VALUE` so records are retried rather than dropped; librdkafka spells
+    /// "forever" `message.timeout.ms=0`. `partitioner=murmur2_random` places keyed records
+    /// where the Java client (and the embedded log) would; librdkafka's default hashes with
+    /// CRC32. `linger.ms=5` batches for throughput. All of these can be overridden.
+    fn producer_config(&self, client_id: &str) -> ClientConfig {
+        self.config(
+            &[
+                ("acks", "all"),
+                ("enable.idempotence", "false"),
+                ("max.in.flight.requests.per.connection", "1"),
+                ("message.timeout.ms", "0"),
+                ("linger.ms", "5"),
+                ("partitioner", "murmur2_random"),
+                ("client.id", client_id),
+            ],
+            &self.producer,
+            &[],
+        )
+    }
+
+    /// Consumer properties: the group and client id are the caller's, offsets are committed
+    /// only explicitly, and a group without committed offsets starts at the earliest offset.
+    fn consumer_config(&self, group: &str, client_id: &str) -> ClientConfig {
+        self.config(
+            &[
+                ("auto.offset.reset", "earliest"),
+                ("client.id", client_id),
+            ],
+            &self.consumer,
+            &[("group.id", group), ("enable.auto.commit", "false")],
+        )
+    }
+
+    /// Admin properties. Metadata requests must not create the topic they ask about.
+    fn admin_config(&self) -> ClientConfig {
+        self.config(
+            &[("client.id", "wasm-connect-admin")],
+            &self.admin,
+            &[("allow.auto.create.topics", "false")],
+        )
+    }
+}
+
+/// A Kafka cluster as the record log.
+#[derive(Clone)]
+pub struct KafkaLog {
+    settings: Arc<KafkaSettings>,
+    admin: Arc<AdminClient<DefaultClientContext>>,
+}
+
+impl KafkaLog {
+    /// Creates the admin client; connections are made lazily, so this does not check that the
+    /// cluster is reachable.
+    pub fn new(settings: KafkaSettings) -> Result<Self, LogError> {
+        let admin = settings.admin_config().create()?;
+        Ok(Self {
+            settings: Arc::new(settings),
+            admin: Arc::new(admin),
+        })
+    }
+}
+
+fn kafka_partitions(partitions: &TopicPartitionList) -> Vec<TopicPartition> {
+    partitions
+        .elements()
+        .iter()
+        .map(|element| TopicPartition::new(element.topic(), element.partition()))
+        .collect()
+}
+
+fn partition_list(partitions: &[TopicPartition]) -> TopicPartitionList {
+    let mut list = TopicPartitionList::with_capacity(partitions.len());
+    for partition in partitions {
+        list.add_partition(&partition.topic, partition.partition);
+    }
+    list
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LogError> + Send + 'static,
+) -> Result<T, LogError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| LogError::Other(format!("kafka client call failed: {error}")))?
+}
+
+#[async_trait]
+impl RecordLog for KafkaLog {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    async fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), LogError> {
+        let new_topic = NewTopic::new(
+            topic,
+            partitions,
+            TopicReplication::Fixed(self.settings.replication_factor),
+        );
+        let options =
+            AdminOptions::new().operation_timeout(Some(self.settings.request_timeout));
+        let results = self.admin.create_topics([&new_topic], &options).await?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, RDKafkaErrorCode::InvalidTopic)) => {
+                    return Err(LogError::InvalidTopic(name));
+                }
+                Err((name, code)) => {
+                    return Err(LogError::Other(format!(
+                        "failed to create topic `{name}`: {code}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn partition_count(&self, topic: &str) -> Result<Option<i32>, LogError> {
+        let admin = Arc::clone(&self.admin);
+        let timeout = self.settings.request_timeout;
+        let topic = topic.to_owned();
+        blocking(move || {
+            let metadata = admin.inner().fetch_metadata(Some(&topic), timeout)?;
+            Ok(metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic && t.error().is_none())
+                .map(|t| t.partitions().len() as i32)
+                .filter(|&count| count > 0))
+        })
+        .await
+    }
+
+    fn producer(&self, client_id: &str) -> Result<Arc<dyn LogProducer>, LogError> {
+        let producer: ThreadedProducer<DeliveryContext> = self
+            .settings
+            .producer_config(client_id)
+            .create_with_context(DeliveryContext)?;
+        Ok(Arc::new(KafkaProducer {
+            producer: Arc::new(producer),
+            send_order: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError> {
+        let consumer: BaseConsumer<RebalanceRecorder> = self
+            .settings
+            .consumer_config(group, client_id)
+            .create_with_context(RebalanceRecorder::default())?;
+        Ok(Box::new(KafkaConsumer {
+            consumer: Some(Arc::new(consumer)),
+        }))
+    }
+
+    /// Looks up the group's committed offsets for every partition of every non-internal topic
+    /// in the cluster's metadata, with a short-lived consumer of the group that does not join
+    /// it. Partitions without a committed offset are left out.
+    async fn committed_offsets(&self, group: &str) -> Result<Vec<TopicPartitionOffset>, LogError> {
+        let config = self
+            .settings
+            .consumer_config(group, "wasm-connect-offsets");
+        let timeout = self.settings.request_timeout;
+        blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            let metadata = consumer.fetch_metadata(None, timeout)?;
+            let mut partitions = TopicPartitionList::new();
+            for topic in metadata.topics() {
+                if topic.name().starts_with("__") || topic.error().is_some() {
+                    continue;
+                }
+                for partition in topic.partitions() {
+                    partitions.add_partition(topic.name(), partition.id());
+                }
+            }
+            if partitions.count() == 0 {
+                return Ok(Vec::new());
+            }
+            let committed = consumer.committed_offsets(partitions, timeout)?;
+            let mut offsets: Vec<TopicPartitionOffset> = committed
+                .elements()
+                .iter()
+                .filter_map(|element| match element.offset() {
+                    Offset::Offset(offset) => Some(TopicPartitionOffset {
+                        topic: element.topic().to_owned(),
+                        partition: element.partition(),
+                        offset,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+            Ok(offsets)
+        })
+        .await
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The outcome of one batch, filled in by delivery callbacks in any order.
+struct BatchState {
+    results: Mutex<Vec<Option<Result<RecordMetadata, LogError>>>>,
+    remaining: AtomicUsize,
+    done: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl BatchState {
+    fn complete(&self, index: usize, result: Result<RecordMetadata, LogError>) {
+        if let Some(slot) = lock(&self.results).get_mut(index) {
+            *slot = Some(result);
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+            && let Some(done) = lock(&self.done).take()
+        {
+            let _ = done.send(());
+        }
+    }
+
+    fn take_results(&self) -> Vec<Result<RecordMetadata, LogError>> {
+        lock(&self.results)
+            .drain(..)
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    Err(LogError::Other(
+                        "the producer was dropped before reporting this record".into(),
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Which record of which batch a delivery report is about.
+struct Slot {
+    batch: Arc<BatchState>,
+    index: usize,
+}
+
+struct DeliveryContext;
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Slot>;
+
+    fn delivery(&self, delivery_result: &DeliveryResult<'_>, slot: Self::DeliveryOpaque) {
+        let result = match delivery_result {
+            Ok(message) => Ok(RecordMetadata {
+                topic: message.topic().to_owned(),
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp: message.timestamp().to_millis(),
+            }),
+            Err((error, _)) => Err(LogError::Kafka(error.clone())),
+        };
+        slot.batch.complete(slot.index, result);
+    }
+}
+
+/// Produces through a `ThreadedProducer`, whose thread runs the delivery callbacks.
+pub struct KafkaProducer {
+    producer: Arc<ThreadedProducer<DeliveryContext>>,
+    /// Keeps concurrent `send` calls from interleaving their records while one waits for room.
+    send_order: tokio::sync::Mutex<()>,
+}
+
+fn base_record<'a>(record: &'a ProduceRecord, slot: Box<Slot>) -> BaseRecord<'a, [u8], [u8], Box<Slot>> {
+    let mut base = BaseRecord::with_opaque_to(&record.topic, slot);
+    if let Some(partition) = record.partition {
+        base = base.partition(partition);
+    }
+    if let Some(key) = &record.key {
+        base = base.key(key.as_slice());
+    }
+    if let Some(value) = &record.value {
+        base = base.payload(value.as_slice());
+    }
+    if let Some(timestamp) = record.timestamp {
+        base = base.timestamp(timestamp);
+    }
+    if !record.headers.is_empty() {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for header in &record.headers {
+            headers = headers.insert(Header {
+                key: &header.key,
+                value: header.value.as_deref(),
+            });
+        }
+        base = base.headers(headers);
+    }
+    base
+}
+
+#[async_trait]
+impl LogProducer for KafkaProducer {
+    async fn send(&self, records: Vec<ProduceRecord>) -> Result<Delivery, LogError> {
+        if records.is_empty() {
+            return Ok(Box::pin(async { Vec::new() }));
+        }
+        let (done, finished) = oneshot::channel();
+        let batch = Arc::new(BatchState {
+            results: Mutex::new((0..records.len()).map(|_| None).collect()),
+            remaining: AtomicUsize::new(records.len()),
+            done: Mutex::new(Some(done)),
+        });
+        let _order = self.send_order.lock().await;
+        for (index, record) in records.iter().enumerate() {
+            loop {
+                let slot = Box::new(Slot {
+                    batch: Arc::clone(&batch),
+                    index,
+                });
+                match self.producer.send(base_record(record, slot)) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        // The queue drains as deliveries are reported; wait, never drop.
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err((error, _)) => {
+                        batch.complete(index, Err(LogError::Kafka(error)));
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Box::pin(async move {
+            // The sender fires when the last record is reported; if it is dropped instead,
+            // the unreported records come back as errors.
+            let _ = finished.await;
+            batch.take_results()
+        }))
+    }
+
+    async fn flush(&self, timeout: Duration) -> Result<(), LogError> {
+        let producer = Arc::clone(&self.producer);
+        blocking(move || {
+            producer.flush(timeout).map_err(|error| match error {
+                KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut) => {
+                    LogError::Timeout(timeout)
+                }
+                error => LogError::Kafka(error),
+            })
+        })
+        .await
+    }
+}
+
+/// Records librdkafka's rebalance callbacks for the next poll to report.
+#[derive(Default)]
+struct RebalanceRecorder {
+    rebalances: Mutex<Vec<Rebalance>>,
+}
+
+impl ClientContext for RebalanceRecorder {}
+
+impl ConsumerContext for RebalanceRecorder {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &KafkaRebalance<'_>) {
+        match rebalance {
+            KafkaRebalance::Revoke(partitions) if partitions.count() > 0 => {
+                lock(&self.rebalances).push(Rebalance::Revoked(kafka_partitions(partitions)));
+            }
+            KafkaRebalance::Error(error) => {
+                tracing::warn!(error = %error, "Consumer rebalance failed.");
+            }
+            _ => {}
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &KafkaRebalance<'_>) {
+        if let KafkaRebalance::Assign(partitions) = rebalance
+            && partitions.count() > 0
+        {
+            lock(&self.rebalances).push(Rebalance::Assigned(kafka_partitions(partitions)));
+        }
+    }
+}
+
+impl RebalanceRecorder {
+    fn len(&self) -> usize {
+        lock(&self.rebalances).len()
+    }
+
+    fn take(&self) -> Vec<Rebalance> {
+        std::mem::take(&mut *lock(&self.rebalances))
+    }
+
+    /// Partitions revoked by the events from `from` on.
+    fn revoked_since(&self, from: usize) -> HashSet<TopicPartition> {
+        lock(&self.rebalances)
+            .iter()
+            .skip(from)
+            .filter_map(|event| match event {
+                Rebalance::Revoked(partitions) => Some(partitions.iter().cloned()),
+                Rebalance::Assigned(_) => None,
+            })
+            .flatten()
+            .collect()
+    }
+}
+
+fn consumed(message: &BorrowedMessage<'_>) -> ConsumedRecord {
+    let (timestamp, timestamp_type) = match message.timestamp() {
+        rdkafka::Timestamp::NotAvailable => (None, TimestampType::NoTimestampType),
+        rdkafka::Timestamp::CreateTime(ms) => (Some(ms), TimestampType::CreateTime),
+        rdkafka::Timestamp::LogAppendTime(ms) => (Some(ms), TimestampType::LogAppendTime),
+    };
+    ConsumedRecord {
+        topic: message.topic().to_owned(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers: message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|header| LogHeader {
+                        key: header.key.to_owned(),
+                        value: header.value.map(<[u8]>::to_vec),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        timestamp,
+        timestamp_type,
+    }
+}
+
+/// A group consumer on the blocking pool.
+pub struct KafkaConsumer {
+    /// None once closed.
+    consumer: Option<Arc<BaseConsumer<RebalanceRecorder>>>,
+}
+
+impl KafkaConsumer {
+    fn consumer(&self) -> Result<&Arc<BaseConsumer<RebalanceRecorder>>, LogError> {
+        self.consumer.as_ref().ok_or(LogError::Closed)
+    }
+}
+
+impl Drop for KafkaConsumer {
+    fn drop(&mut self) {
+        // Dropping a consumer leaves the group, which blocks: not on the async runtime.
+        if let Some(consumer) = self.consumer.take() {
+            let _ = std::thread::Builder::new()
+                .name("kafka-consumer-close".into())
+                .spawn(move || drop(consumer));
+        }
+    }
+}
+
+#[async_trait]
+impl LogConsumer for KafkaConsumer {
+    async fn subscribe(&mut self, topics: &[String]) -> Result<(), LogError> {
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        self.consumer()?.subscribe(&topics)?;
+        Ok(())
+    }
+
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Result<Polled, LogError> {
+        let consumer = Arc::clone(self.consumer()?);
+        let max = max.max(1);
+        blocking(move || {
+            let events = consumer.context();
+            let mut seen_events = events.len();
+            let mut records: Vec<ConsumedRecord> = Vec::new();
+            let mut error = None;
+            let mut wait = timeout;
+            while records.len() < max {
+                match consumer.poll(wait) {
+                    None => break,
+                    Some(Ok(message)) => records.push(consumed(&message)),
+                    Some(Err(kafka_error)) => {
+                        error = Some(kafka_error);
+                        break;
+                    }
+                }
+                wait = Duration::ZERO;
+                // Records fetched before a revocation belong to the partition's next owner
+                // (or to this consumer again, from the committed offset): drop them.
+                if events.len() != seen_events {
+                    let revoked = events.revoked_since(seen_events);
+                    seen_events = events.len();
+                    records.retain(|record| {
+                        !revoked.contains(&TopicPartition::new(
+                            record.topic.clone(),
+                            record.partition,
+                        ))
+                    });
+                }
+            }
+            let rebalances = events.take();
+            match error {
+                // Report the error only when nothing else came back, so no record is lost.
+                Some(error) if records.is_empty() && rebalances.is_empty() => {
+                    Err(LogError::Kafka(error))
+                }
+                Some(error) => {
+                    tracing::warn!(error = %error, "Kafka consumer poll reported an error.");
+                    Ok(Polled {
+                        rebalances,
+                        records,
+                    })
+                }
+                None => Ok(Polled {
+                    rebalances,
+                    records,
+                }),
+            }
+        })
+        .await
+    }
+
+    fn assignment(&self) -> Vec<TopicPartition> {
+        self.consumer()
+            .and_then(|consumer| Ok(consumer.assignment()?))
+            .map(|partitions| kafka_partitions(&partitions))
+            .unwrap_or_default()
+    }
+
+    async fn commit(&mut self, offsets: &[TopicPartitionOffset]) -> Result<(), LogError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::with_capacity(offsets.len());
+        for offset in offsets {
+            list.add_partition_offset(&offset.topic, offset.partition, Offset::Offset(offset.offset))?;
+        }
+        let consumer = Arc::clone(self.consumer()?);
+        blocking(move || Ok(consumer.commit(&list, CommitMode::Sync)?)).await
+    }
+
+    fn seek(&mut self, partition: &TopicPartition, offset: i64) -> Result<(), LogError> {
+        // A zero timeout makes the seek asynchronous: it does not block the runtime, and
+        // messages fetched before it are discarded by librdkafka.
+        self.consumer()?.seek(
+            &partition.topic,
+            partition.partition,
+            Offset::Offset(offset),
+            Duration::ZERO,
+        )?;
+        Ok(())
+    }
+
+    fn pause(&mut self, partitions: &[TopicPartition]) -> Result<(), LogError> {
+        self.consumer()?.pause(&partition_list(partitions))?;
+        Ok(())
+    }
+
+    fn resume(&mut self, partitions: &[TopicPartition]) -> Result<(), LogError> {
+        self.consumer()?.resume(&partition_list(partitions))?;
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<(), LogError> {
+        if let Some(consumer) = self.consumer.take() {
+            blocking(move || {
+                consumer.unsubscribe();
+                // The last reference: dropping closes the consumer and leaves the group.
+                drop(consumer);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use futures::{StreamExt, stream::FuturesOrdered};
+    use rdkafka::mocking::MockCluster;
+
+    use super::*;
+
+    fn log_for(cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>) -> KafkaLog {
+        let mut common = BTreeMap::new();
+        common.insert("bootstrap.servers".to_owned(), cluster.bootstrap_servers());
+        KafkaLog::new(KafkaSettings {
+            request_timeout: Duration::from_secs(10),
+            ..KafkaSettings::new(common)
+        })
+        .unwrap()
+    }
+
+    fn record(topic: &str, key: &str, value: String) -> ProduceRecord {
+        ProduceRecord {
+            topic: topic.into(),
+            partition: None,
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(value.into_bytes()),
+            headers: vec![LogHeader {
+                key: "h".into(),
+                value: Some(b"v".to_vec()),
+            }],
+            timestamp: Some(1_700_000_000_000),
+        }
+    }
+
+    async fn poll_records(
+        consumer: &mut dyn LogConsumer,
+        count: usize,
+    ) -> (Vec<Rebalance>, Vec<ConsumedRecord>) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut rebalances = Vec::new();
+        let mut records = Vec::new();
+        while records.len() < count {
+            assert!(
+                Instant::now() < deadline,
+                "got {} of {count} records",
+                records.len()
+            );
+            let polled = consumer
+                .poll(count - records.len(), Duration::from_millis(500))
+                .await
+                .unwrap();
+            rebalances.extend(polled.rebalances);
+            records.extend(polled.records);
+        }
+        (rebalances, records)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ten_thousand_records_come_back_in_order() {
+        let cluster = MockCluster::new(1).unwrap();
+        let log = log_for(&cluster);
+        log.create_topic("orders", 3).await.unwrap();
+        let producer = log.producer("p").unwrap();
+
+        let mut deliveries = FuturesOrdered::new();
+        for batch in 0..10 {
+            let records = (0..1000)
+                .map(|i| {
+                    let n = batch * 1000 + i;
+                    record("orders", &format!("key-{}", n % 7), n.to_string())
+                })
+                .collect();
+            deliveries.push_back(producer.send(records).await.unwrap());
+        }
+        let mut sent: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+        let mut n = 0;
+        while let Some(results) = deliveries.next().await {
+            for result in results {
+                let metadata = result.unwrap();
+                assert_eq!(metadata.topic, "orders");
+                assert_eq!(metadata.timestamp, Some(1_700_000_000_000));
+                sent.entry(metadata.partition)
+                    .or_default()
+                    .push((metadata.offset, n.to_string()));
+                n += 1;
+            }
+        }
+        producer.flush(Duration::from_secs(10)).await.unwrap();
+        for records in sent.values() {
+            let offsets: Vec<i64> = records.iter().map(|(offset, _)| *offset).collect();
+            assert_eq!(offsets, (0..offsets.len() as i64).collect::<Vec<_>>());
+        }
+        // Keys land where the Java client would put them.
+        let key_partition = crate::log::embedded::partition_for_key(b"key-0", 3);
+        assert!(sent[&key_partition].iter().any(|(_, value)| value == "0"));
+
+        let mut consumer = log.consumer("g", "c").unwrap();
+        consumer.subscribe(&["orders".into()]).await.unwrap();
+        let (rebalances, records) = poll_records(consumer.as_mut(), 10_000).await;
+        assert_eq!(
+            rebalances,
+            vec![Rebalance::Assigned(
+                (0..3).map(|p| TopicPartition::new("orders", p)).collect()
+            )]
+        );
+        let mut received: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+        for record in &records {
+            received.entry(record.partition).or_default().push((
+                record.offset,
+                String::from_utf8(record.value.clone().unwrap()).unwrap(),
+            ));
+        }
+        assert_eq!(received, sent);
+        let first = &records[0];
+        assert_eq!(first.timestamp, Some(1_700_000_000_000));
+        assert_eq!(first.timestamp_type, TimestampType::CreateTime);
+        assert_eq!(
+            first.headers,
+            vec![LogHeader {
+                key: "h".into(),
+                value: Some(b"v".to_vec())
+            }]
+        );
+        consumer.close().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_consumer_resumes_from_the_committed_offset() {
+        let cluster = MockCluster::new(1).unwrap();
+        let log = log_for(&cluster);
+        log.create_topic("t", 1).await.unwrap();
+        let producer = log.producer("p").unwrap();
+        let records = (0..20).map(|i| record("t", "k", i.to_string())).collect();
+        let results = producer.send(records).await.unwrap().await;
+        assert!(results.iter().all(Result::is_ok));
+
+        let mut consumer = log.consumer("g", "c1").unwrap();
+        consumer.subscribe(&["t".into()]).await.unwrap();
+        let (_, records) = poll_records(consumer.as_mut(), 20).await;
+        assert_eq!(records.len(), 20);
+        consumer
+            .commit(&[TopicPartitionOffset {
+                topic: "t".into(),
+                partition: 0,
+                offset: 10,
+            }])
+            .await
+            .unwrap();
+        consumer.close().await.unwrap();
+        assert_eq!(
+            log.committed_offsets("g").await.unwrap(),
+            vec![TopicPartitionOffset {
+                topic: "t".into(),
+                partition: 0,
+                offset: 10
+            }]
+        );
+        assert!(log.committed_offsets("other").await.unwrap().is_empty());
+
+        let mut consumer = log.consumer("g", "c2").unwrap();
+        consumer.subscribe(&["t".into()]).await.unwrap();
+        let (_, records) = poll_records(consumer.as_mut(), 10).await;
+        let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+        assert_eq!(offsets, (10..20).collect::<Vec<_>>());
+
+        // Seek back, then pause: nothing more arrives until resumed.
+        let partition = TopicPartition::new("t", 0);
+        consumer.seek(&partition, 18).unwrap();
+        let (_, records) = poll_records(consumer.as_mut(), 2).await;
+        assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), [18, 19]);
+        consumer.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn create_topic_is_idempotent_and_partitions_are_counted() {
+        let cluster = MockCluster::new(1).unwrap();
+        let log = log_for(&cluster);
+        assert_eq!(log.kind(), "kafka");
+        assert_eq!(log.partition_count("missing").await.unwrap(), None);
+        log.create_topic("x", 3).await.unwrap();
+        log.create_topic("x", 5).await.unwrap();
+        assert_eq!(log.partition_count("x").await.unwrap(), Some(3));
+        assert_eq!(log.partition_count("missing").await.unwrap(), None);
+    }
+}

@@ -1,0 +1,109 @@
+//! The `wasm-connect` command line: parse arguments, set up logging, run the worker until
+//! SIGTERM or Ctrl-C, then stop tasks gracefully (flushing offsets). Nothing else lives here.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use wasm_connect::{
+    config::{ConnectorSubmission, WorkerConfig, properties::read_properties},
+    coordinator::Herder,
+};
+
+/// A Kafka Connect-compatible connector runtime in which every connector is a sandboxed
+/// WebAssembly component.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a single worker, like `connect-standalone.sh`.
+    Standalone {
+        /// Worker properties (Kafka Connect's keys: bootstrap.servers, offset.storage.file.filename, ...).
+        worker: PathBuf,
+        /// Connector configurations: .properties, or .json (a POST /connectors body or a flat config).
+        connectors: Vec<PathBuf>,
+    },
+    /// Runs a worker of a distributed cluster, like `connect-distributed.sh` (not yet available).
+    Distributed {
+        /// Worker properties.
+        worker: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Standalone { worker, connectors } => standalone(worker, connectors).await,
+        Command::Distributed { .. } => anyhow::bail!(
+            "distributed mode is not available yet; run `wasm-connect standalone WORKER.properties [CONNECTOR ...]`"
+        ),
+    }
+}
+
+async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
+    let settings = read_properties(&worker)?;
+    let config = WorkerConfig::from_settings(settings).with_context(|| format!("invalid worker config `{}`", worker.display()))?;
+    let submissions = connectors
+        .iter()
+        .map(|path| ConnectorSubmission::read(path).with_context(|| format!("invalid connector config `{}`", path.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let herder = Herder::start(config).await.context("failed to start the worker")?;
+    for (submission, path) in submissions.into_iter().zip(&connectors) {
+        let name = submission.name.clone();
+        if let Err(error) = herder.create_connector(submission).await {
+            herder.shutdown().await;
+            return Err(anyhow::Error::new(error))
+                .with_context(|| format!("failed to create connector `{name}` from `{}`", path.display()));
+        }
+        tracing::info!(connector = %name, "Connector created.");
+    }
+    wait_for_signal().await;
+    tracing::info!("Shutting down: stopping tasks and flushing offsets.");
+    herder.shutdown().await;
+    tracing::info!("Worker stopped.");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(error = %error, "Cannot listen for SIGTERM; only Ctrl-C stops the worker.");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

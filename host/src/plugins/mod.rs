@@ -1,0 +1,287 @@
+//! The plugin registry: the connectors built into the binary and the `.wasm` components found
+//! on `plugin.path`, resolved by class name or alias (and version) as Kafka Connect resolves
+//! `connector.class`.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, RwLock},
+};
+
+use crate::runtime::{Plugin, PluginInfo, Runtime, RuntimeError};
+
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error(
+        "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {available}"
+    )]
+    Unknown { class: String, available: String },
+    #[error("connector {class} has no version {version}; available versions: {available}")]
+    UnknownVersion {
+        class: String,
+        version: String,
+        available: String,
+    },
+    #[error("failed to load plugin `{path}`")]
+    Load {
+        path: PathBuf,
+        #[source]
+        source: RuntimeError,
+    },
+    #[error("failed to read plugin `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "built-in connector `{0}` is not in this binary: run `cargo build-connectors`, then rebuild wasm-connect"
+    )]
+    NotBuilt(String),
+}
+
+/// Where a plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    Builtin,
+    Path(PathBuf),
+}
+
+#[derive(Clone)]
+pub struct Registered {
+    pub plugin: Arc<Plugin>,
+    pub source: PluginSource,
+}
+
+/// Every plugin this worker can run.
+pub struct PluginRegistry {
+    runtime: Runtime,
+    plugins: RwLock<Vec<Registered>>,
+    /// Built-ins that were not compiled into this binary, by class names they would answer to.
+    missing_builtins: Vec<(&'static str, &'static [&'static str])>,
+}
+
+/// The class names each built-in answers to, to explain a missing artifact.
+const BUILTIN_CLASSES: &[(&str, &[&str])] = &[
+    ("file_source", &["FileStreamSource", "FileStreamSourceConnector", "org.apache.kafka.connect.file.FileStreamSourceConnector"]),
+    ("file_sink", &["FileStreamSink", "FileStreamSinkConnector", "org.apache.kafka.connect.file.FileStreamSinkConnector"]),
+    ("datagen_source", &["DatagenSource", "DatagenSourceConnector"]),
+];
+
+impl PluginRegistry {
+    /// A registry with the built-in connectors loaded.
+    pub async fn with_builtins(runtime: Runtime) -> Result<Self, PluginError> {
+        let mut plugins = Vec::new();
+        let mut missing_builtins = Vec::new();
+        for (name, bytes) in BUILTIN_COMPONENTS {
+            match bytes {
+                Some(bytes) => {
+                    let plugin = runtime
+                        .load(bytes, &format!("built-in {name}"))
+                        .await
+                        .map_err(|source| PluginError::Load {
+                            path: PathBuf::from(format!("<built-in {name}>")),
+                            source,
+                        })?;
+                    plugins.push(Registered {
+                        plugin,
+                        source: PluginSource::Builtin,
+                    });
+                }
+                None => {
+                    let classes = BUILTIN_CLASSES
+                        .iter()
+                        .find(|(builtin, _)| builtin == name)
+                        .map_or(&[][..], |(_, classes)| *classes);
+                    missing_builtins.push((*name, classes));
+                }
+            }
+        }
+        Ok(Self {
+            runtime,
+            plugins: RwLock::new(plugins),
+            missing_builtins,
+        })
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Loads every `.wasm` file in these directories (and their immediate subdirectories, as
+    /// Kafka Connect scans plugin directories). A file that fails to load is logged and
+    /// skipped, as Kafka Connect does with broken plugins.
+    pub async fn load_plugin_path(&self, dirs: &[PathBuf]) -> Vec<PluginError> {
+        let mut errors = Vec::new();
+        for dir in dirs {
+            for path in wasm_files(dir) {
+                if let Err(error) = self.load_file(&path).await {
+                    tracing::error!(path = %path.display(), error = %crate::error_chain(&error), "Skipping plugin.");
+                    errors.push(error);
+                }
+            }
+        }
+        errors
+    }
+
+    /// Loads one component file and registers it.
+    pub async fn load_file(&self, path: &Path) -> Result<Arc<Plugin>, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let plugin = self
+            .runtime
+            .load(&bytes, &path.display().to_string())
+            .await
+            .map_err(|source| PluginError::Load {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        tracing::info!(
+            class = %plugin.info.class_name,
+            version = %plugin.info.version,
+            kind = plugin.info.kind.name(),
+            path = %path.display(),
+            "Loaded plugin."
+        );
+        self.register(plugin.clone(), PluginSource::Path(path.to_path_buf()));
+        Ok(plugin)
+    }
+
+    fn register(&self, plugin: Arc<Plugin>, source: PluginSource) {
+        let mut plugins = self.plugins.write().expect("plugin registry lock poisoned");
+        plugins.retain(|existing| {
+            !(existing.plugin.info.class_name == plugin.info.class_name
+                && existing.plugin.info.version == plugin.info.version)
+        });
+        plugins.push(Registered { plugin, source });
+    }
+
+    /// Where a loaded plugin came from.
+    pub fn source_of(&self, plugin: &Arc<Plugin>) -> Option<PluginSource> {
+        let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        plugins
+            .iter()
+            .find(|registered| Arc::ptr_eq(&registered.plugin, plugin))
+            .map(|registered| registered.source.clone())
+    }
+
+    /// Every registered plugin.
+    pub fn list(&self) -> Vec<PluginInfo> {
+        let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        plugins.iter().map(|registered| registered.plugin.info.clone()).collect()
+    }
+
+    /// The plugin a `connector.class` (and optional `connector.plugin.version`) names: the
+    /// class name, an alias, or either without its `Connector` suffix, compared exactly first
+    /// and then case-insensitively. Without a version the newest is chosen.
+    pub fn resolve(&self, class: &str, version: Option<&str>) -> Result<Arc<Plugin>, PluginError> {
+        let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        let mut matches: Vec<&Arc<Plugin>> = plugins
+            .iter()
+            .map(|registered| &registered.plugin)
+            .filter(|plugin| names(&plugin.info).any(|name| name == class))
+            .collect();
+        if matches.is_empty() {
+            matches = plugins
+                .iter()
+                .map(|registered| &registered.plugin)
+                .filter(|plugin| names(&plugin.info).any(|name| name.eq_ignore_ascii_case(class)))
+                .collect();
+        }
+        if matches.is_empty() {
+            if let Some((name, _)) = self
+                .missing_builtins
+                .iter()
+                .find(|(_, classes)| classes.iter().any(|c| c.eq_ignore_ascii_case(class)))
+            {
+                return Err(PluginError::NotBuilt(name.replace('_', "-")));
+            }
+            let mut available: Vec<String> = plugins
+                .iter()
+                .map(|registered| registered.plugin.info.class_name.clone())
+                .collect();
+            available.sort();
+            available.dedup();
+            return Err(PluginError::Unknown {
+                class: class.to_owned(),
+                available: available.join(", "),
+            });
+        }
+        match version {
+            Some(version) => matches
+                .iter()
+                .find(|plugin| plugin.info.version == version)
+                .map(|plugin| Arc::clone(plugin))
+                .ok_or_else(|| PluginError::UnknownVersion {
+                    class: class.to_owned(),
+                    version: version.to_owned(),
+                    available: matches
+                        .iter()
+                        .map(|plugin| plugin.info.version.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+            None => Ok(Arc::clone(
+                matches
+                    .into_iter()
+                    .max_by(|a, b| compare_versions(&a.info.version, &b.info.version))
+                    .expect("matches is not empty"),
+            )),
+        }
+    }
+}
+
+/// Every name a plugin answers to.
+fn names(info: &PluginInfo) -> impl Iterator<Item = &str> {
+    std::iter::once(info.class_name.as_str())
+        .chain(info.aliases.iter().map(String::as_str))
+        .flat_map(|name| {
+            let simple = name.rsplit('.').next().unwrap_or(name);
+            let pruned = simple.strip_suffix("Connector");
+            [Some(name), Some(simple), pruned].into_iter().flatten()
+        })
+}
+
+/// Orders dotted versions numerically where possible (`1.10.0` > `1.9.2`).
+fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |v: &str| -> Vec<u64> { v.split(['.', '-']).map(|p| p.parse().unwrap_or(0)).collect() };
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
+fn wasm_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "Plugin path entry is not a readable directory.");
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Ok(inner) = std::fs::read_dir(&path) {
+                files.extend(inner.flatten().map(|e| e.path()).filter(|p| is_wasm(p)));
+            }
+        } else if is_wasm(&path) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+fn is_wasm(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "wasm")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(compare_versions("1.10.0", "1.9.2").is_gt());
+        assert!(compare_versions("2.0", "2.0.1").is_lt());
+    }
+}

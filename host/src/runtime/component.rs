@@ -1,0 +1,386 @@
+//! Loading a connector component: check that the bytes are a component, compile it (through
+//! the cache), check which connector world it targets and that it imports nothing the host
+//! does not provide, pre-instantiate it, and probe a throwaway instance for its
+//! [`PluginInfo`]. A [`Plugin`] then makes connector and task instances.
+
+use std::sync::Arc;
+
+use wasmtime::component::{Component, InstancePre};
+
+use super::{
+    InstanceContext, PluginInfo, PluginKind, RuntimeError, SandboxLimits,
+    bindings::{
+        sink::{SinkConnector, SinkConnectorPre},
+        source::{SourceConnector, SourceConnectorPre},
+    },
+    engine::{Runtime, Shared, sha256_hex},
+    instance::{ConnectorGuest, ConnectorInstance, Sandbox, SinkTaskInstance, SourceTaskInstance},
+    state::HostState,
+};
+
+/// WIT package of the connector interfaces, without version.
+const PACKAGE: &str = "wasm-connect:connector";
+/// The connector interfaces' major version (semver-compatible versions are accepted).
+const PACKAGE_VERSION_PREFIX: &str = "0.1.";
+/// Host interfaces a connector may import.
+const HOST_INTERFACES: &[&str] = &[
+    "types",
+    "config-def",
+    "logging",
+    "connector-context",
+    "offset-storage-reader",
+    "sink-task-context",
+    "errant-record-reporter",
+];
+/// WASI 0.2 packages the host links (`wasmtime_wasi::p2`).
+const WASI_PACKAGES: &[&str] = &[
+    "wasi:io",
+    "wasi:clocks",
+    "wasi:filesystem",
+    "wasi:random",
+    "wasi:cli",
+    "wasi:sockets",
+];
+const WASI_VERSION_PREFIX: &str = "0.2.";
+
+/// A loaded connector component, ready to make instances. Share it with `Arc`.
+pub struct Plugin {
+    pub info: PluginInfo,
+    origin: String,
+    shared: Arc<Shared>,
+    pre: WorldPre,
+}
+
+enum WorldPre {
+    Source(SourceConnectorPre<HostState>),
+    Sink(SinkConnectorPre<HostState>),
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("info", &self.info)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Loads a connector component: checks, compiles (or loads from the cache) and probes it.
+    /// `origin` names it in errors (e.g. its path).
+    pub async fn load(&self, bytes: &[u8], origin: &str) -> Result<Arc<Plugin>, RuntimeError> {
+        check_header(bytes, origin)?;
+        let digest = sha256_hex(bytes);
+        let component = {
+            let shared = self.shared.clone();
+            let bytes = bytes.to_vec();
+            let digest = digest.clone();
+            tokio::task::spawn_blocking(move || shared.compile(&bytes, &digest))
+                .await
+                .map_err(|e| RuntimeError::Compile {
+                    origin: origin.to_owned(),
+                    source: anyhow::Error::new(e),
+                })?
+                .map_err(|source| RuntimeError::Compile {
+                    origin: origin.to_owned(),
+                    source,
+                })?
+        };
+        let kind =
+            check_world(self.engine(), &component).map_err(|reason| wrong_world(origin, reason))?;
+        let instance_pre: InstancePre<HostState> =
+            self.shared
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| wrong_world(origin, format!("{e:#}")))?;
+        let pre = match kind {
+            PluginKind::Source => WorldPre::Source(
+                SourceConnectorPre::new(instance_pre)
+                    .map_err(|e| wrong_world(origin, format!("{e:#}")))?,
+            ),
+            PluginKind::Sink => WorldPre::Sink(
+                SinkConnectorPre::new(instance_pre)
+                    .map_err(|e| wrong_world(origin, format!("{e:#}")))?,
+            ),
+        };
+        let mut plugin = Plugin {
+            info: PluginInfo {
+                class_name: String::new(),
+                aliases: Vec::new(),
+                description: String::new(),
+                version: String::new(),
+                kind,
+                config_def: Vec::new(),
+                digest: format!("sha256:{digest}"),
+            },
+            origin: origin.to_owned(),
+            shared: self.shared.clone(),
+            pre,
+        };
+        plugin.probe().await?;
+        Ok(Arc::new(plugin))
+    }
+}
+
+fn wrong_world(origin: &str, reason: String) -> RuntimeError {
+    RuntimeError::WrongWorld {
+        origin: origin.to_owned(),
+        reason,
+    }
+}
+
+/// Checks the binary header: `\0asm`, then the component encoding (version 0x0d, layer 1).
+pub(crate) fn check_header(bytes: &[u8], origin: &str) -> Result<(), RuntimeError> {
+    let not_a_component = |reason: &str| RuntimeError::NotAComponent {
+        origin: origin.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(not_a_component(
+            "not a WebAssembly binary (it does not start with `\\0asm`)",
+        ));
+    }
+    match &bytes[4..8] {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => Err(not_a_component(
+            "this is a core wasm module; build a component (e.g. cargo build --target wasm32-wasip2)",
+        )),
+        other => Err(not_a_component(&format!(
+            "unknown WebAssembly encoding (version bytes {})",
+            hex::encode(other)
+        ))),
+    }
+}
+
+/// Splits `ns:pkg/iface@1.2.3` into `ns:pkg/iface` and `1.2.3`.
+fn split_version(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (name, None),
+    }
+}
+
+fn is_host_import(name: &str) -> bool {
+    let (path, version) = split_version(name);
+    let Some((package, interface)) = path.split_once('/') else {
+        return false;
+    };
+    if package == PACKAGE {
+        return HOST_INTERFACES.contains(&interface)
+            && version.is_some_and(|v| v.starts_with(PACKAGE_VERSION_PREFIX));
+    }
+    WASI_PACKAGES.contains(&package) && version.is_some_and(|v| v.starts_with(WASI_VERSION_PREFIX))
+}
+
+/// Which connector world the component targets, or why it targets none.
+pub(crate) fn check_world(
+    engine: &wasmtime::Engine,
+    component: &Component,
+) -> Result<PluginKind, String> {
+    let ty = component.component_type();
+    let mut connector = false;
+    let mut source = false;
+    let mut sink = false;
+    let mut exports = Vec::new();
+    for (name, _) in ty.exports(engine) {
+        exports.push(format!("`{name}`"));
+        let (path, version) = split_version(name);
+        let Some(interface) = path
+            .strip_prefix(PACKAGE)
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            continue;
+        };
+        if !matches!(interface, "connector" | "source-task" | "sink-task") {
+            continue;
+        }
+        if !version.is_some_and(|v| v.starts_with(PACKAGE_VERSION_PREFIX)) {
+            return Err(format!(
+                "it exports `{name}`, but this host supports only {PACKAGE}@{PACKAGE_VERSION_PREFIX}x"
+            ));
+        }
+        match interface {
+            "connector" => connector = true,
+            "source-task" => source = true,
+            _ => sink = true,
+        }
+    }
+    let kind = match (source, sink) {
+        (true, false) => PluginKind::Source,
+        (false, true) => PluginKind::Sink,
+        (true, true) => {
+            return Err(format!(
+                "it exports both `{PACKAGE}/source-task` and `{PACKAGE}/sink-task`; a component \
+                 is either a source or a sink connector"
+            ));
+        }
+        (false, false) => {
+            return Err(format!(
+                "it exports neither `{PACKAGE}/source-task` nor `{PACKAGE}/sink-task` (build it \
+                 for the `source-connector` or `sink-connector` world); its exports are: {}",
+                if exports.is_empty() {
+                    "none".to_owned()
+                } else {
+                    exports.join(", ")
+                }
+            ));
+        }
+    };
+    if !connector {
+        return Err(format!(
+            "it exports `{PACKAGE}/{}` but not `{PACKAGE}/connector`",
+            if source { "source-task" } else { "sink-task" }
+        ));
+    }
+    for (name, _) in ty.imports(engine) {
+        if !is_host_import(name) {
+            return Err(format!(
+                "it imports `{name}`, which the host does not provide (a connector may import \
+                 only WASI 0.2 interfaces ({}) and `{PACKAGE}` {PACKAGE_VERSION_PREFIX}x \
+                 interfaces)",
+                WASI_PACKAGES.join(", ")
+            ));
+        }
+    }
+    Ok(kind)
+}
+
+impl Plugin {
+    pub fn kind(&self) -> PluginKind {
+        self.info.kind
+    }
+
+    /// Where the component came from, as given to [`Runtime::load`].
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Fills `info` from a throwaway connector instance.
+    async fn probe(&mut self) -> Result<(), RuntimeError> {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        let ctx = InstanceContext {
+            connector: format!("(loading {})", self.origin),
+            task: None,
+            limits: SandboxLimits::default(),
+            preopens: Vec::new(),
+            events,
+            offsets: None,
+            sink_context: None,
+            reporter: None,
+        };
+        let mut instance = self.connector(ctx).await?;
+        let described = instance.describe().await?;
+        self.info.class_name = described.class_name;
+        self.info.aliases = described.aliases;
+        self.info.description = described.description;
+        self.info.version = instance.version().await?;
+        self.info.config_def = instance.config_def().await?;
+        Ok(())
+    }
+
+    /// A new instance for the connector itself (either kind of plugin).
+    pub async fn connector(&self, ctx: InstanceContext) -> Result<ConnectorInstance, RuntimeError> {
+        Ok(match &self.pre {
+            WorldPre::Source(pre) => {
+                let (sandbox, bindings) = self.instantiate_source(pre, ctx).await?;
+                ConnectorInstance::new(sandbox, ConnectorGuest::Source(Box::new(bindings)))
+            }
+            WorldPre::Sink(pre) => {
+                let (sandbox, bindings) = self.instantiate_sink(pre, ctx).await?;
+                ConnectorInstance::new(sandbox, ConnectorGuest::Sink(Box::new(bindings)))
+            }
+        })
+    }
+
+    /// A new instance for one source task; fails for a sink plugin.
+    pub async fn source_task(
+        &self,
+        ctx: InstanceContext,
+    ) -> Result<SourceTaskInstance, RuntimeError> {
+        match &self.pre {
+            WorldPre::Source(pre) => {
+                let (sandbox, bindings) = self.instantiate_source(pre, ctx).await?;
+                Ok(SourceTaskInstance::new(sandbox, bindings))
+            }
+            WorldPre::Sink(_) => Err(self.not_a(PluginKind::Source)),
+        }
+    }
+
+    /// A new instance for one sink task; fails for a source plugin.
+    pub async fn sink_task(&self, ctx: InstanceContext) -> Result<SinkTaskInstance, RuntimeError> {
+        match &self.pre {
+            WorldPre::Sink(pre) => {
+                let (sandbox, bindings) = self.instantiate_sink(pre, ctx).await?;
+                Ok(SinkTaskInstance::new(sandbox, bindings))
+            }
+            WorldPre::Source(_) => Err(self.not_a(PluginKind::Sink)),
+        }
+    }
+
+    fn not_a(&self, wanted: PluginKind) -> RuntimeError {
+        wrong_world(
+            &self.origin,
+            format!(
+                "`{}` is a {} connector, not a {} connector",
+                self.info.class_name,
+                self.info.kind.name(),
+                wanted.name()
+            ),
+        )
+    }
+
+    async fn instantiate_source(
+        &self,
+        pre: &SourceConnectorPre<HostState>,
+        ctx: InstanceContext,
+    ) -> Result<(Sandbox, SourceConnector), RuntimeError> {
+        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin)?;
+        let deadline = sandbox.begin("instantiate")?;
+        let outcome =
+            tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
+        let bindings = sandbox.finish_instantiate(&self.origin, outcome)?;
+        Ok((sandbox, bindings))
+    }
+
+    async fn instantiate_sink(
+        &self,
+        pre: &SinkConnectorPre<HostState>,
+        ctx: InstanceContext,
+    ) -> Result<(Sandbox, SinkConnector), RuntimeError> {
+        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin)?;
+        let deadline = sandbox.begin("instantiate")?;
+        let outcome =
+            tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
+        let bindings = sandbox.finish_instantiate(&self.origin, outcome)?;
+        Ok((sandbox, bindings))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_core_module_is_not_a_component() {
+        let error = check_header(b"\0asm\x01\0\0\0", "m.wasm").unwrap_err();
+        assert!(
+            error.to_string().contains("m.wasm")
+                && format!("{error:?}").contains("core wasm module"),
+            "{error:?}"
+        );
+        assert!(check_header(b"\0asm\x0d\0\x01\0", "c.wasm").is_ok());
+        assert!(check_header(b"hello", "h").is_err());
+    }
+
+    #[test]
+    fn host_imports_are_wasi_02_and_our_interfaces() {
+        assert!(is_host_import("wasi:io/streams@0.2.6"));
+        assert!(is_host_import("wasi:cli/environment@0.2.0"));
+        assert!(is_host_import("wasm-connect:connector/logging@0.1.0"));
+        assert!(!is_host_import("wasi:http/outgoing-handler@0.2.0"));
+        assert!(!is_host_import("wasi:io/streams@0.3.0"));
+        assert!(!is_host_import("wasm-connect:connector/logging@0.2.0"));
+        assert!(!is_host_import("wasm-connect:connector/secrets@0.1.0"));
+        assert!(!is_host_import("env"));
+    }
+}

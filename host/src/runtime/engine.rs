@@ -1,0 +1,228 @@
+//! The process's one wasmtime [`Engine`] (component model, fuel, epoch interruption, async),
+//! the epoch ticker that drives deadlines and fair yielding, the [`Linker`] with every host
+//! import, and the on-disk cache of compiled components.
+
+use std::{
+    hash::{Hash, Hasher},
+    path::{Path, PathBuf},
+    sync::{Arc, mpsc},
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use sha2::{Digest, Sha256};
+use wasmtime::{
+    Engine,
+    component::{Component, HasSelf, Linker},
+};
+
+use super::{RuntimeConfig, bindings, state::HostState};
+
+/// Wasm stack per call. Set explicitly so deep recursion traps as a stack overflow well
+/// before it can touch the host's stack.
+pub const MAX_WASM_STACK: usize = 1 << 20;
+/// Stack of the fiber a call runs on: the wasm stack plus room for host functions.
+const ASYNC_STACK_SIZE: usize = 2 << 20;
+
+/// The wasm sandbox of the process. Cheap to clone.
+///
+/// The epoch ticker runs while the `Runtime` or any [`super::Plugin`] made by it is alive.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What the runtime, its plugins and their instances share.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) config: RuntimeConfig,
+    /// Hex of the engine's precompile compatibility hash, part of every cache file name.
+    engine_hash: String,
+    _ticker: Ticker,
+}
+
+impl Runtime {
+    /// Creates the engine, the linker and the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let mut wasmtime_config = wasmtime::Config::new();
+        wasmtime_config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .async_stack_size(ASYNC_STACK_SIZE);
+        let engine = Engine::new(&wasmtime_config)
+            .map_err(anyhow::Error::from)
+            .context("failed to create the wasm engine")?;
+        let linker = new_linker(&engine)
+            .map_err(anyhow::Error::from)
+            .context("failed to link the host imports")?;
+        let engine_hash = {
+            let mut hasher = Sha256Hasher::default();
+            engine.precompile_compatibility_hash().hash(&mut hasher);
+            hex::encode(&hasher.0.finalize()[..16])
+        };
+        let ticker = Ticker::start(engine.clone(), config.epoch_tick)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                config,
+                engine_hash,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.shared.config
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+}
+
+/// Every import a connector may use: WASI 0.2 and the host interfaces of both worlds.
+fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    use bindings::{
+        sink::wasm_connect::connector as sink, source::wasm_connect::connector as source,
+    };
+
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    source::logging::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    source::connector_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    source::offset_storage_reader::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    sink::sink_task_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    sink::errant_record_reporter::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+impl Shared {
+    /// Compiles `bytes`, or loads the compiled form from the cache. Blocking: run it on
+    /// `spawn_blocking`.
+    pub(crate) fn compile(&self, bytes: &[u8], sha256_hex: &str) -> anyhow::Result<Component> {
+        let Some(dir) = &self.config.cache_dir else {
+            return Component::new(&self.engine, bytes).map_err(anyhow::Error::from);
+        };
+        let path = dir.join(format!("{sha256_hex}-{}.cwasm", self.engine_hash));
+        if path.is_file() {
+            match self.deserialize(&path) {
+                Ok(component) => return Ok(component),
+                Err(error) => tracing::warn!(
+                    path = %path.display(),
+                    error = %format!("{error:#}"),
+                    "Cached component is unusable; compiling it again."
+                ),
+            }
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(anyhow::Error::from)?;
+        if let Err(error) = write_atomically(dir, &path, &compiled) {
+            tracing::warn!(
+                path = %path.display(),
+                error = %format!("{error:#}"),
+                "Could not cache the compiled component."
+            );
+        }
+        // Load the compiled bytes we just made rather than the file, so a cache that cannot
+        // be written or read costs nothing but time.
+        #[allow(unsafe_code)]
+        // SAFETY: `compiled` was produced by `precompile_component` of this very engine a
+        // moment ago; it is not outside input.
+        let component = unsafe { Component::deserialize(&self.engine, &compiled) };
+        component.map_err(anyhow::Error::from)
+    }
+
+    fn deserialize(&self, path: &Path) -> anyhow::Result<Component> {
+        #[allow(unsafe_code)]
+        // SAFETY: the cache directory is ours and holds only files this process wrote with
+        // `precompile_component` (written to a temporary file, then renamed); the file name
+        // carries the engine's compatibility hash, and wasmtime checks the header (version and
+        // engine settings) again and fails cleanly on a mismatch.
+        let component = unsafe { Component::deserialize_file(&self.engine, path) };
+        component.map_err(anyhow::Error::from)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in `dir` and a rename, so readers never
+/// see a partial file.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the cache directory `{}`", dir.display()))?;
+    let temp: PathBuf = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&temp, bytes).with_context(|| format!("cannot write `{}`", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| {
+        let _ = std::fs::remove_file(&temp);
+        format!("cannot rename `{}` to `{}`", temp.display(), path.display())
+    })
+}
+
+/// Feeds `Hash` output into SHA-256, so the engine hash is stable across Rust versions
+/// (`DefaultHasher` is not).
+#[derive(Default)]
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+}
+
+/// Advances the engine's epoch every tick on a small thread; stops when dropped.
+struct Ticker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine, tick: Duration) -> anyhow::Result<Self> {
+        let tick = tick.max(Duration::from_micros(100));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })
+            .context("failed to start the epoch ticker thread")?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        // Dropping the sender wakes the thread at once.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `sha256` of `bytes` as lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

@@ -1,0 +1,483 @@
+//! Connector and task instances: one `Store` each, and typed calls that enforce the sandbox
+//! limits on every call.
+//!
+//! Every call sets the fuel budget, starts the wall clock the epoch callback checks (the
+//! guest yields to tokio at every tick and is interrupted once the time is up), and is also
+//! wrapped in a tokio timeout for time spent blocked in host calls. Any trap or contract
+//! breach poisons the instance: later calls fail at once with [`TrapCause::Poisoned`].
+
+use std::time::Duration;
+
+use wasmtime::{Store, Trap};
+
+use super::{
+    CallError, ConfigMap, InstanceContext, RuntimeError, SandboxLimits, TaskOptions, TrapCause,
+    bindings::{sink::SinkConnector, source::SourceConnector, wit},
+    convert,
+    engine::Shared,
+    state::{HostState, new_store, truncate_message},
+};
+use crate::{
+    config::def::{ConfigKey, ConfigValue},
+    data::{RecordMetadata, SinkRecord, SourceRecord, TopicPartition, TopicPartitionOffset},
+};
+
+/// Longest trap message kept (wasmtime's message, the wasm backtrace and the guest's stderr).
+const MAX_TRAP_MESSAGE_BYTES: usize = 16 << 10;
+
+/// One store and the limits applied to each call on it.
+pub(crate) struct Sandbox {
+    store: Store<HostState>,
+    limits: SandboxLimits,
+    /// Extra time the tokio timeout allows over `limits.timeout`, so a guest running wasm is
+    /// stopped by the epoch callback (which reports where it was) rather than dropped.
+    grace: Duration,
+    poisoned: bool,
+    fuel_used: Option<u64>,
+}
+
+impl Sandbox {
+    pub(crate) fn new(
+        shared: &Shared,
+        ctx: InstanceContext,
+        origin: &str,
+    ) -> Result<Self, RuntimeError> {
+        let limits = ctx.limits;
+        let store = new_store(&shared.engine, ctx).map_err(|e| RuntimeError::Instantiate {
+            origin: origin.to_owned(),
+            source: e.into(),
+        })?;
+        Ok(Self {
+            store,
+            limits,
+            grace: shared.config.epoch_tick * 4 + Duration::from_millis(20),
+            poisoned: false,
+            fuel_used: None,
+        })
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut Store<HostState> {
+        &mut self.store
+    }
+
+    /// Prepares a call: refuses if poisoned, refuels, restarts the clock. Returns the
+    /// timeout for the whole call future.
+    pub(crate) fn begin(&mut self, call: &'static str) -> Result<Duration, CallError> {
+        if self.poisoned {
+            return Err(CallError::Trap {
+                call,
+                cause: TrapCause::Poisoned,
+            });
+        }
+        let fuel = self.limits.fuel_per_call.unwrap_or(u64::MAX);
+        if let Err(error) = self.store.set_fuel(fuel) {
+            self.poisoned = true;
+            return Err(CallError::Trap {
+                call,
+                cause: TrapCause::Trap(format!("cannot set fuel: {error:?}")),
+            });
+        }
+        self.store.set_epoch_deadline(1);
+        self.store.data_mut().begin_call(self.limits.timeout);
+        Ok(self.limits.timeout + self.grace)
+    }
+
+    /// Ends a call: maps a trap or timeout to its cause and poisons the instance.
+    pub(crate) fn finish<R>(
+        &mut self,
+        call: &'static str,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, CallError> {
+        self.store.data_mut().flush_output();
+        if let Some(budget) = self.limits.fuel_per_call {
+            self.fuel_used = self
+                .store
+                .get_fuel()
+                .ok()
+                .map(|left| budget.saturating_sub(left));
+        }
+        let cause = match outcome {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) => self.classify(&error),
+            Err(_elapsed) => TrapCause::Timeout {
+                limit: self.limits.timeout,
+            },
+        };
+        self.poisoned = true;
+        let connector = &self.store.data().ctx.connector;
+        tracing::debug!(connector = %connector, task = self.store.data().ctx.task, call, %cause, "Guest call trapped.");
+        Err(CallError::Trap { call, cause })
+    }
+
+    /// Ends instantiation: limits and traps become [`RuntimeError::Call`], link errors
+    /// [`RuntimeError::Instantiate`].
+    pub(crate) fn finish_instantiate<R>(
+        &mut self,
+        origin: &str,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, RuntimeError> {
+        if let Ok(Err(error)) = &outcome
+            && error.downcast_ref::<Trap>().is_none()
+            && !self.store.data().clock.timed_out
+            && error
+                .downcast_ref::<super::limits::MemoryRefusal>()
+                .is_none()
+        {
+            self.poisoned = true;
+            return Err(RuntimeError::Instantiate {
+                origin: origin.to_owned(),
+                source: anyhow::anyhow!("{error:?}"),
+            });
+        }
+        Ok(self.finish("instantiate", outcome)?)
+    }
+
+    /// The guest broke the data contract: poison the instance and say what was wrong.
+    pub(crate) fn invalid(&mut self, call: &'static str, message: String) -> CallError {
+        self.poisoned = true;
+        CallError::Trap {
+            call,
+            cause: TrapCause::InvalidData(message),
+        }
+    }
+
+    fn classify(&mut self, error: &wasmtime::Error) -> TrapCause {
+        let limits = self.limits;
+        let state = self.store.data_mut();
+        if let Some(refusal) = state.limiter.take_refusal() {
+            return TrapCause::MemoryLimit {
+                limit: refusal.limit,
+                requested: refusal.requested,
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => {
+                return TrapCause::FuelExhausted {
+                    budget: limits.fuel_per_call.unwrap_or(u64::MAX),
+                };
+            }
+            Some(Trap::StackOverflow) => return TrapCause::StackOverflow,
+            _ => {}
+        }
+        if state.clock.timed_out {
+            return TrapCause::Timeout {
+                limit: limits.timeout,
+            };
+        }
+        // The root cause first (e.g. "wasm trap: wasm `unreachable` instruction executed"),
+        // then what the guest printed (a Rust panic message), then the wasm backtrace and any
+        // other context. Not `{error:?}`: that adds the host's Rust backtrace.
+        let mut chain: Vec<String> = error.chain().map(|e| e.to_string()).collect();
+        let mut message = chain.pop().unwrap_or_default();
+        let stderr = state.stderr_tail();
+        if !stderr.is_empty() {
+            message.push_str("\nguest stderr:\n");
+            message.push_str(&stderr);
+        }
+        for context in chain.iter().rev() {
+            message.push('\n');
+            message.push_str(context.trim_end());
+        }
+        truncate_message(&mut message, MAX_TRAP_MESSAGE_BYTES);
+        TrapCause::Trap(message)
+    }
+
+    fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+}
+
+/// Runs one guest call on a [`Sandbox`]: `|store| future` is the bindgen call.
+macro_rules! guest_call {
+    ($sandbox:expr, $call:literal, |$store:ident| $body:expr) => {{
+        let sandbox: &mut Sandbox = $sandbox;
+        match sandbox.begin($call) {
+            Err(error) => Err(error),
+            Ok(deadline) => {
+                let $store = sandbox.store_mut();
+                let outcome = tokio::time::timeout(deadline, $body).await;
+                sandbox.finish($call, outcome)
+            }
+        }
+    }};
+}
+
+/// Maps a guest `connector-error` result.
+fn connector_result<T>(
+    call: &'static str,
+    result: Result<T, wit::ConnectorError>,
+) -> Result<T, CallError> {
+    result.map_err(|error| CallError::Connector {
+        call,
+        error: convert::connector_error_from_wit(error),
+    })
+}
+
+/// Accessors common to every instance.
+macro_rules! instance_common {
+    ($ty:ident) => {
+        impl $ty {
+            /// Whether an earlier call trapped (every later call fails at once).
+            pub fn is_poisoned(&self) -> bool {
+                self.sandbox.is_poisoned()
+            }
+
+            /// Fuel the last call used, if calls are metered.
+            pub fn fuel_used(&self) -> Option<u64> {
+                self.sandbox.fuel_used
+            }
+
+            /// Bytes of linear memory and tables the instance holds.
+            pub fn memory_used(&self) -> usize {
+                self.sandbox.store.data().limiter.used()
+            }
+        }
+    };
+}
+
+/// What `connector.describe` returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorDescription {
+    pub class_name: String,
+    pub aliases: Vec<String>,
+    pub description: String,
+}
+
+pub(crate) enum ConnectorGuest {
+    Source(Box<SourceConnector>),
+    Sink(Box<SinkConnector>),
+}
+
+/// The connector instance of a source or sink plugin.
+pub struct ConnectorInstance {
+    sandbox: Sandbox,
+    guest: ConnectorGuest,
+}
+
+instance_common!(ConnectorInstance);
+
+/// Calls a function of the exported `connector` interface, whichever world the guest is.
+macro_rules! connector_call {
+    ($self:ident, $call:literal, |$iface:ident, $store:ident| $body:expr) => {
+        match &$self.guest {
+            ConnectorGuest::Source(bindings) => {
+                let $iface = bindings.wasm_connect_connector_connector();
+                guest_call!(&mut $self.sandbox, $call, |$store| $body)
+            }
+            ConnectorGuest::Sink(bindings) => {
+                let $iface = bindings.wasm_connect_connector_connector();
+                guest_call!(&mut $self.sandbox, $call, |$store| $body)
+            }
+        }
+    };
+}
+
+impl ConnectorInstance {
+    pub(crate) fn new(sandbox: Sandbox, guest: ConnectorGuest) -> Self {
+        Self { sandbox, guest }
+    }
+
+    pub async fn describe(&mut self) -> Result<ConnectorDescription, CallError> {
+        match &self.guest {
+            ConnectorGuest::Source(bindings) => {
+                let iface = bindings.wasm_connect_connector_connector();
+                let info = guest_call!(&mut self.sandbox, "describe", |store| iface
+                    .call_describe(store))?;
+                Ok(ConnectorDescription {
+                    class_name: info.class_name,
+                    aliases: info.aliases,
+                    description: info.description,
+                })
+            }
+            ConnectorGuest::Sink(bindings) => {
+                let iface = bindings.wasm_connect_connector_connector();
+                let info = guest_call!(&mut self.sandbox, "describe", |store| iface
+                    .call_describe(store))?;
+                Ok(ConnectorDescription {
+                    class_name: info.class_name,
+                    aliases: info.aliases,
+                    description: info.description,
+                })
+            }
+        }
+    }
+
+    pub async fn version(&mut self) -> Result<String, CallError> {
+        connector_call!(self, "version", |iface, store| iface.call_version(store))
+    }
+
+    pub async fn config_def(&mut self) -> Result<Vec<ConfigKey>, CallError> {
+        let keys = connector_call!(self, "config-def", |iface, store| iface
+            .call_config_def(store))?;
+        Ok(keys.into_iter().map(convert::config_key_from_wit).collect())
+    }
+
+    pub async fn validate(&mut self, config: &ConfigMap) -> Result<Vec<ConfigValue>, CallError> {
+        let config = convert::config_to_wit(config);
+        let values = connector_call!(self, "validate", |iface, store| iface
+            .call_validate(store, &config))?;
+        Ok(values
+            .into_iter()
+            .map(convert::config_value_from_wit)
+            .collect())
+    }
+
+    pub async fn start(&mut self, config: &ConfigMap) -> Result<(), CallError> {
+        let config = convert::config_to_wit(config);
+        let result = connector_call!(self, "start", |iface, store| iface
+            .call_start(store, &config))?;
+        connector_result("start", result)
+    }
+
+    pub async fn task_configs(&mut self, max_tasks: u32) -> Result<Vec<ConfigMap>, CallError> {
+        let result = connector_call!(self, "task-configs", |iface, store| iface
+            .call_task_configs(store, max_tasks))?;
+        let configs = connector_result("task-configs", result)?;
+        Ok(configs.into_iter().map(convert::config_from_wit).collect())
+    }
+
+    pub async fn stop(&mut self) -> Result<(), CallError> {
+        connector_call!(self, "stop", |iface, store| iface.call_stop(store))
+    }
+}
+
+/// A source task instance.
+pub struct SourceTaskInstance {
+    sandbox: Sandbox,
+    guest: Box<SourceConnector>,
+}
+
+instance_common!(SourceTaskInstance);
+
+impl SourceTaskInstance {
+    pub(crate) fn new(sandbox: Sandbox, guest: SourceConnector) -> Self {
+        Self {
+            sandbox,
+            guest: Box::new(guest),
+        }
+    }
+
+    pub async fn start(&mut self, config: &ConfigMap) -> Result<TaskOptions, CallError> {
+        let config = convert::config_to_wit(config);
+        let task = self.guest.wasm_connect_connector_source_task();
+        let result = guest_call!(&mut self.sandbox, "start", |store| task
+            .call_start(store, &config))?;
+        let options = connector_result("start", result)?;
+        Ok(TaskOptions {
+            wants_commit_records: options.wants_commit_records,
+        })
+    }
+
+    pub async fn poll(&mut self) -> Result<Vec<SourceRecord>, CallError> {
+        let task = self.guest.wasm_connect_connector_source_task();
+        let result = guest_call!(&mut self.sandbox, "poll", |store| task.call_poll(store))?;
+        let batch = connector_result("poll", result)?;
+        convert::source_batch_from_wit(batch)
+            .map_err(|message| self.sandbox.invalid("poll", message))
+    }
+
+    pub async fn commit(&mut self) -> Result<(), CallError> {
+        let task = self.guest.wasm_connect_connector_source_task();
+        let result = guest_call!(&mut self.sandbox, "commit", |store| task.call_commit(store))?;
+        connector_result("commit", result)
+    }
+
+    /// Hands back acknowledged (or dropped) records. Keys, values and header values go without
+    /// their schemas: `committed-record` has no schema table.
+    pub async fn commit_records(
+        &mut self,
+        records: Vec<(SourceRecord, Option<RecordMetadata>)>,
+    ) -> Result<(), CallError> {
+        let records: Vec<_> = records
+            .into_iter()
+            .map(|(record, metadata)| convert::committed_record_to_wit(record, metadata))
+            .collect();
+        let task = self.guest.wasm_connect_connector_source_task();
+        let result = guest_call!(&mut self.sandbox, "commit-records", |store| task
+            .call_commit_records(store, &records))?;
+        connector_result("commit-records", result)
+    }
+
+    pub async fn stop(&mut self) -> Result<(), CallError> {
+        let task = self.guest.wasm_connect_connector_source_task();
+        guest_call!(&mut self.sandbox, "stop", |store| task.call_stop(store))
+    }
+}
+
+/// A sink task instance.
+pub struct SinkTaskInstance {
+    sandbox: Sandbox,
+    guest: Box<SinkConnector>,
+}
+
+instance_common!(SinkTaskInstance);
+
+impl SinkTaskInstance {
+    pub(crate) fn new(sandbox: Sandbox, guest: SinkConnector) -> Self {
+        Self {
+            sandbox,
+            guest: Box::new(guest),
+        }
+    }
+
+    pub async fn start(&mut self, config: &ConfigMap) -> Result<(), CallError> {
+        let config = convert::config_to_wit(config);
+        let task = self.guest.wasm_connect_connector_sink_task();
+        let result = guest_call!(&mut self.sandbox, "start", |store| task
+            .call_start(store, &config))?;
+        connector_result("start", result)
+    }
+
+    pub async fn open(&mut self, partitions: &[TopicPartition]) -> Result<(), CallError> {
+        let partitions: Vec<_> = partitions
+            .iter()
+            .map(convert::topic_partition_to_wit)
+            .collect();
+        let task = self.guest.wasm_connect_connector_sink_task();
+        let result = guest_call!(&mut self.sandbox, "open", |store| task
+            .call_open(store, &partitions))?;
+        connector_result("open", result)
+    }
+
+    pub async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), CallError> {
+        let batch = convert::sink_batch_to_wit(records);
+        let task = self.guest.wasm_connect_connector_sink_task();
+        let result = guest_call!(&mut self.sandbox, "put", |store| task
+            .call_put(store, &batch))?;
+        connector_result("put", result)
+    }
+
+    pub async fn pre_commit(
+        &mut self,
+        offsets: Vec<TopicPartitionOffset>,
+    ) -> Result<Vec<TopicPartitionOffset>, CallError> {
+        let offsets: Vec<_> = offsets
+            .into_iter()
+            .map(convert::topic_partition_offset_to_wit)
+            .collect();
+        let task = self.guest.wasm_connect_connector_sink_task();
+        let result = guest_call!(&mut self.sandbox, "pre-commit", |store| task
+            .call_pre_commit(store, &offsets))?;
+        let offsets = connector_result("pre-commit", result)?;
+        Ok(offsets
+            .into_iter()
+            .map(convert::topic_partition_offset_from_wit)
+            .collect())
+    }
+
+    pub async fn close(&mut self, partitions: &[TopicPartition]) -> Result<(), CallError> {
+        let partitions: Vec<_> = partitions
+            .iter()
+            .map(convert::topic_partition_to_wit)
+            .collect();
+        let task = self.guest.wasm_connect_connector_sink_task();
+        let result = guest_call!(&mut self.sandbox, "close", |store| task
+            .call_close(store, &partitions))?;
+        connector_result("close", result)
+    }
+
+    pub async fn stop(&mut self) -> Result<(), CallError> {
+        let task = self.guest.wasm_connect_connector_sink_task();
+        guest_call!(&mut self.sandbox, "stop", |store| task.call_stop(store))
+    }
+}

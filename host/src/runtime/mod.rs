@@ -1,0 +1,293 @@
+//! The Wasm sandbox: one wasmtime `Engine`, component loading and the on-disk compile cache,
+//! one `Store` per connector and per task with fuel, epoch deadlines and a memory cap, and
+//! the host imports (logging, connector context, offsets, sink context, errant records).
+//! Knows nothing of Kafka, logs, converters or REST: the worker hands it plain callbacks.
+//!
+//! CONTRACT (kept by the runtime, relied on by `worker` and `coordinator`):
+//! - Every call on an instance is bounded by fuel (if set), a wall-clock deadline and the
+//!   memory cap; a breach returns [`CallError::Trap`] naming the limit, its value and the call.
+//! - After any trap the instance is poisoned: later calls return [`CallError::Trap`] at once
+//!   with [`TrapCause::Poisoned`]. Callers drop it.
+//! - Long guest calls yield to tokio at every epoch tick, so tasks share threads fairly.
+
+pub mod bindings;
+mod component;
+pub mod convert;
+mod engine;
+mod host_api;
+mod instance;
+mod limits;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use component::Plugin;
+pub use engine::{MAX_WASM_STACK, Runtime};
+pub use instance::{ConnectorDescription, ConnectorInstance, SinkTaskInstance, SourceTaskInstance};
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use crate::{
+    config::def::ConfigKey,
+    data::{OffsetMap, TopicPartition, TopicPartitionOffset},
+};
+
+/// A connector or task configuration.
+pub type ConfigMap = BTreeMap<String, String>;
+
+/// Settings for the whole runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached (`<dir>/<sha256>-<engine hash>.cwasm`); None
+    /// disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// How often the epoch advances; bounds how late a deadline is noticed and how long a
+    /// guest runs before yielding to other tasks.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}
+
+/// Per-call and per-instance limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Fuel (roughly wasm instructions) one call may use; None = unmetered.
+    pub fuel_per_call: Option<u64>,
+    /// Wall-clock time one call may take.
+    pub timeout: Duration,
+    /// Sum of all linear memories and tables of the instance, in bytes.
+    pub memory_max_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            fuel_per_call: Some(DEFAULT_FUEL_PER_CALL),
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            memory_max_bytes: DEFAULT_MEMORY_MAX_BYTES,
+        }
+    }
+}
+
+/// Default fuel per call: about 5 s of a tight loop (2M units ≈ 1 ms on x86_64).
+pub const DEFAULT_FUEL_PER_CALL: u64 = 10_000_000_000;
+/// Default wall-clock limit per call.
+pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
+/// Default memory cap per instance: 256 MiB.
+pub const DEFAULT_MEMORY_MAX_BYTES: usize = 256 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginKind {
+    Source,
+    Sink,
+}
+
+impl PluginKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Source => "source",
+            Self::Sink => "sink",
+        }
+    }
+}
+
+/// What the host learned about a component when it loaded it.
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub class_name: String,
+    pub aliases: Vec<String>,
+    pub description: String,
+    pub version: String,
+    pub kind: PluginKind,
+    pub config_def: Vec<ConfigKey>,
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+}
+
+/// A directory the guest may access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    pub host_path: PathBuf,
+    /// The path the guest sees (the same as the host path for the file connectors).
+    pub guest_path: String,
+    pub writable: bool,
+}
+
+/// Something a connector or task asked of the host through `connector-context`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextEvent {
+    RequestTaskReconfiguration,
+    RaiseError(String),
+}
+
+/// Reads committed source offsets for one connector.
+pub trait OffsetReader: Send + Sync {
+    fn offset(&self, partition: &OffsetMap) -> Option<OffsetMap>;
+}
+
+/// State a sink task shares with its sink loop through `sink-task-context`.
+#[derive(Debug, Default)]
+pub struct SinkContextState {
+    pub assignment: Vec<TopicPartition>,
+    pub reset_offsets: Vec<TopicPartitionOffset>,
+    pub pause: Vec<TopicPartition>,
+    pub resume: Vec<TopicPartition>,
+    pub commit_requested: bool,
+    pub timeout: Option<Duration>,
+}
+
+pub type SinkContext = Arc<Mutex<SinkContextState>>;
+
+/// Where a report through `errant-record-reporter` stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportStatus {
+    Pending,
+    Written,
+    Failed(String),
+}
+
+/// The host side of `errant-record-reporter`, implemented by the worker.
+#[async_trait::async_trait]
+pub trait ErrantRecordReporter: Send + Sync {
+    fn report(&self, topic: &str, partition: i32, offset: i64, error: &str) -> Result<u64, String>;
+    fn status(&self, id: u64) -> ReportStatus;
+    async fn flush(&self) -> Result<(), String>;
+}
+
+/// Who an instance is and what it may touch.
+#[derive(Clone)]
+pub struct InstanceContext {
+    pub connector: String,
+    /// None for the connector instance.
+    pub task: Option<u32>,
+    pub limits: SandboxLimits,
+    pub preopens: Vec<Preopen>,
+    pub events: tokio::sync::mpsc::UnboundedSender<ContextEvent>,
+    /// For source connectors and tasks.
+    pub offsets: Option<Arc<dyn OffsetReader>>,
+    /// For sink tasks.
+    pub sink_context: Option<SinkContext>,
+    /// For sink tasks.
+    pub reporter: Option<Arc<dyn ErrantRecordReporter>>,
+}
+
+/// The error a connector returned (the WIT `connector-error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("retriable error: {0}")]
+    Retriable(String),
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// Why the sandbox stopped a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrapCause {
+    FuelExhausted {
+        budget: u64,
+    },
+    Timeout {
+        limit: Duration,
+    },
+    MemoryLimit {
+        limit: usize,
+        requested: usize,
+    },
+    StackOverflow,
+    /// A panic, `unreachable`, out-of-bounds access or other trap, with wasmtime's message and
+    /// the guest backtrace.
+    Trap(String),
+    /// The guest broke the contract (e.g. a malformed value table, an out-of-range index).
+    InvalidData(String),
+    /// An earlier call trapped; the instance must be dropped.
+    Poisoned,
+}
+
+impl std::fmt::Display for TrapCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::FuelExhausted { budget } => write!(f, "fuel exhausted after {budget} units"),
+            Self::Timeout { limit } => write!(f, "deadline of {} ms exceeded", limit.as_millis()),
+            Self::MemoryLimit { limit, requested } => write!(
+                f,
+                "memory limit of {limit} bytes exceeded (instance asked for {requested} bytes)"
+            ),
+            Self::StackOverflow => write!(f, "wasm stack overflow"),
+            Self::Trap(message) => write!(f, "trap: {message}"),
+            Self::InvalidData(message) => write!(f, "invalid data from guest: {message}"),
+            Self::Poisoned => write!(f, "instance unusable after an earlier trap"),
+        }
+    }
+}
+
+/// Why a call on an instance failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The guest returned an error.
+    #[error("{call} failed: {error}")]
+    Connector {
+        call: &'static str,
+        error: ConnectorError,
+    },
+    /// The sandbox stopped the guest; e.g. "poll: fuel exhausted after 50000000 units".
+    #[error("{call}: {cause}")]
+    Trap {
+        call: &'static str,
+        cause: TrapCause,
+    },
+}
+
+impl CallError {
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self,
+            Self::Connector {
+                error: ConnectorError::Retriable(_),
+                ..
+            }
+        )
+    }
+}
+
+/// Why a component could not be loaded or instantiated.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("`{origin}` is not a WebAssembly component: {reason}")]
+    NotAComponent { origin: String, reason: String },
+    #[error("`{origin}` does not target a connector world: {reason}")]
+    WrongWorld { origin: String, reason: String },
+    #[error("failed to compile `{origin}`")]
+    Compile {
+        origin: String,
+        #[source]
+        source: anyhow::Error,
+    },
+    #[error("failed to instantiate `{origin}`")]
+    Instantiate {
+        origin: String,
+        #[source]
+        source: anyhow::Error,
+    },
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// What `source-task.start` asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskOptions {
+    pub wants_commit_records: bool,
+}

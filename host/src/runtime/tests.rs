@@ -1,0 +1,725 @@
+//! Tests of the runtime: conversions, and a smoke run of the `test-source` guest when it has
+//! been built.
+
+use std::sync::Arc;
+
+use super::{
+    bindings::{wit, wit_sink, wit_source},
+    convert::{self, SchemaTable},
+};
+use crate::data::{
+    Data, Field, Header, Scalar, Schema, SchemaRef, SchemaType, SinkRecord, SourceRecord, Struct,
+    TimestampType, Value,
+};
+
+fn schema(s: Schema) -> SchemaRef {
+    Arc::new(s)
+}
+
+fn field(name: &str, schema: SchemaRef) -> Field {
+    Field {
+        name: name.into(),
+        schema,
+    }
+}
+
+/// Host → guest → host for one piece of data, through a batch schema table.
+fn round_trip(data: Data) -> Data {
+    let mut table = SchemaTable::new();
+    let wit_data = convert::data_to_wit(data, &mut table);
+    let schemas = convert::schemas_from_wit(table.into_schemas()).expect("schemas are valid");
+    convert::data_from_wit(wit_data, &schemas).expect("data is valid")
+}
+
+fn assert_round_trips(data: Data) {
+    assert_eq!(round_trip(data.clone()), data);
+}
+
+#[test]
+fn primitives_round_trip() {
+    let cases = [
+        (SchemaType::Int8, Value::Int8(-8)),
+        (SchemaType::Int16, Value::Int16(-16)),
+        (SchemaType::Int32, Value::Int32(-32)),
+        (SchemaType::Int64, Value::Int64(i64::MIN)),
+        (SchemaType::Float32, Value::Float32(1.5)),
+        (SchemaType::Float64, Value::Float64(-2.25)),
+        (SchemaType::Boolean, Value::Boolean(true)),
+        (SchemaType::String, Value::String("héllo".into())),
+        (SchemaType::Bytes, Value::Bytes(vec![0, 1, 255])),
+    ];
+    for (ty, value) in cases {
+        assert_round_trips(Data::new(
+            Some(schema(Schema::primitive(ty))),
+            value.clone(),
+        ));
+        // Optional, with a null value.
+        assert_round_trips(Data::new(
+            Some(schema(Schema::primitive(ty).optional())),
+            Value::Null,
+        ));
+        // With name, version, doc, parameters and a default.
+        let full = Schema {
+            name: Some(format!("my.{}", ty.name())),
+            version: Some(3),
+            doc: Some("documented".into()),
+            parameters: vec![("b".into(), "2".into()), ("a".into(), "1".into())],
+            default: Some(value.clone()),
+            ..Schema::primitive(ty)
+        };
+        assert_round_trips(Data::new(Some(schema(full.clone())), value));
+        // A required schema with a default accepts null.
+        assert_round_trips(Data::new(Some(schema(full)), Value::Null));
+    }
+}
+
+#[test]
+fn logical_types_round_trip() {
+    assert_round_trips(Data::new(
+        Some(schema(Schema::decimal(2))),
+        Value::Bytes(vec![0x01, 0x2c]),
+    ));
+    assert_round_trips(Data::new(
+        Some(schema(Schema::date())),
+        Value::Int32(19_000),
+    ));
+    assert_round_trips(Data::new(
+        Some(schema(Schema::time())),
+        Value::Int32(3_600_000),
+    ));
+    assert_round_trips(Data::new(
+        Some(schema(Schema::timestamp())),
+        Value::Int64(1_700_000_000_000),
+    ));
+}
+
+#[test]
+fn nested_schemas_round_trip() {
+    let point = schema(Schema::structure(vec![
+        field("x", schema(Schema::primitive(SchemaType::Int32))),
+        field("y", schema(Schema::primitive(SchemaType::Int32).optional())),
+    ]));
+    let map_long_keys = schema(Schema::map(
+        schema(Schema::primitive(SchemaType::Int64)),
+        schema(Schema::primitive(SchemaType::String).optional()),
+    ));
+    let map_struct_keys = schema(Schema::map(
+        point.clone(),
+        schema(Schema::array(schema(Schema::primitive(
+            SchemaType::Float64,
+        )))),
+    ));
+    let outer = schema(Schema::structure(vec![
+        field("id", schema(Schema::primitive(SchemaType::String))),
+        field("at", schema(Schema::timestamp())),
+        field("points", schema(Schema::array(point.clone()))),
+        field("names", map_long_keys),
+        field("by_point", map_struct_keys),
+        field("maybe", schema(Schema::structure(vec![]).optional())),
+        field(
+            "nested",
+            schema(Schema::array(schema(Schema::array(schema(
+                Schema::primitive(SchemaType::Int8),
+            ))))),
+        ),
+    ]));
+    let p = |x: i32, y: Option<i32>| {
+        Value::Struct(Struct {
+            schema: point.clone(),
+            values: vec![Value::Int32(x), y.map_or(Value::Null, Value::Int32)],
+        })
+    };
+    let value = Value::Struct(Struct {
+        schema: outer.clone(),
+        values: vec![
+            Value::String("a".into()),
+            Value::Int64(5),
+            Value::Array(vec![p(1, Some(2)), p(3, None)]),
+            Value::Map(vec![
+                (Value::Int64(1), Value::String("one".into())),
+                (Value::Int64(2), Value::Null),
+            ]),
+            Value::Map(vec![(
+                p(0, None),
+                Value::Array(vec![Value::Float64(0.5), Value::Float64(1.5)]),
+            )]),
+            Value::Null,
+            Value::Array(vec![
+                Value::Array(vec![]),
+                Value::Array(vec![Value::Int8(1), Value::Int8(2)]),
+            ]),
+        ],
+    });
+    assert_round_trips(Data::new(Some(outer), value));
+}
+
+#[test]
+fn struct_default_round_trips() {
+    // A struct default refers to its schema without the default (an `Arc` cannot contain
+    // itself); that is what comes back from the guest too.
+    let base = schema(
+        Schema::structure(vec![field(
+            "n",
+            schema(Schema::primitive(SchemaType::Int32)),
+        )])
+        .optional(),
+    );
+    let default = Value::Struct(Struct {
+        schema: base.clone(),
+        values: vec![Value::Int32(7)],
+    });
+    let with_default = schema(Schema {
+        default: Some(default),
+        ..(*base).clone()
+    });
+    assert_round_trips(Data::new(Some(with_default.clone()), Value::Null));
+    let value = Value::Struct(Struct {
+        schema: with_default.clone(),
+        values: vec![Value::Int32(1)],
+    });
+    assert_round_trips(Data::new(Some(with_default), value));
+}
+
+#[test]
+fn schemaless_data_round_trips() {
+    let value = Value::Map(vec![
+        (Value::String("k".into()), Value::Int64(1)),
+        (
+            Value::Int32(2),
+            Value::Array(vec![Value::Null, Value::Boolean(false)]),
+        ),
+        (
+            Value::Array(vec![Value::Bytes(vec![1])]),
+            Value::Map(vec![]),
+        ),
+    ]);
+    assert_round_trips(Data::schemaless(value));
+    assert_round_trips(Data::schemaless(Value::Null));
+    assert_round_trips(Data::schemaless(Value::String("plain".into())));
+}
+
+#[test]
+fn plain_strings_are_one_node() {
+    let data = Data::new(
+        Some(schema(Schema::primitive(SchemaType::String))),
+        Value::String("x".repeat(100)),
+    );
+    let mut table = SchemaTable::new();
+    let wit_data = convert::data_to_wit(data, &mut table);
+    assert_eq!(wit_data.value.len(), 1);
+    assert_eq!(wit_data.schema, Some(0));
+}
+
+fn sink_record(
+    offset: i64,
+    key: Option<Data>,
+    value: Option<Data>,
+    headers: Vec<Header>,
+) -> SinkRecord {
+    SinkRecord {
+        topic: "t".into(),
+        partition: 1,
+        offset,
+        key,
+        value,
+        timestamp: Some(offset * 10),
+        timestamp_type: TimestampType::CreateTime,
+        headers,
+        original_topic: "orig".into(),
+        original_partition: 2,
+        original_offset: offset + 100,
+    }
+}
+
+#[test]
+fn sink_batches_round_trip_and_define_each_schema_once() {
+    let string = schema(Schema::primitive(SchemaType::String));
+    let equal_string = schema(Schema::primitive(SchemaType::String));
+    let row = schema(Schema::structure(vec![field("v", string.clone())]));
+    let records: Vec<SinkRecord> = (0..10)
+        .map(|i| {
+            let key_schema = if i % 2 == 0 { &string } else { &equal_string };
+            sink_record(
+                i,
+                Some(Data::new(
+                    Some(key_schema.clone()),
+                    Value::String(format!("k{i}")),
+                )),
+                Some(Data::new(
+                    Some(row.clone()),
+                    Value::Struct(Struct {
+                        schema: row.clone(),
+                        values: vec![Value::String(format!("v{i}"))],
+                    }),
+                )),
+                vec![Header {
+                    key: "h".into(),
+                    value: Data::new(Some(string.clone()), Value::String("x".into())),
+                }],
+            )
+        })
+        .chain([sink_record(
+            10,
+            None,
+            Some(Data::schemaless(Value::Null)),
+            vec![],
+        )])
+        .collect();
+    let batch = convert::sink_batch_to_wit(records.clone());
+    // string (shared by keys and headers), row and row's field schema.
+    assert_eq!(batch.schemas.len(), 3);
+    assert_eq!(convert::sink_batch_from_wit(batch).unwrap(), records);
+}
+
+#[test]
+fn source_records_round_trip() {
+    let record = SourceRecord {
+        source_partition: vec![("file".into(), Scalar::String("a.txt".into()))],
+        source_offset: vec![
+            ("pos".into(), Scalar::Int(42)),
+            ("f".into(), Scalar::Float(0.5)),
+            ("b".into(), Scalar::Boolean(true)),
+            ("n".into(), Scalar::Null),
+        ],
+        topic: "out".into(),
+        partition: None,
+        key: None,
+        value: Some(Data::new(
+            Some(schema(Schema::primitive(SchemaType::Bytes))),
+            Value::Bytes(vec![1, 2, 3]),
+        )),
+        timestamp: None,
+        headers: vec![Header {
+            key: "h".into(),
+            value: Data::schemaless(Value::Int64(1)),
+        }],
+    };
+    let mut table = SchemaTable::new();
+    let wit_record = convert::source_record_to_wit(record.clone(), &mut table);
+    let batch = wit_source::SourceBatch {
+        schemas: table.into_schemas(),
+        records: vec![wit_record],
+    };
+    assert_eq!(convert::source_batch_from_wit(batch).unwrap(), vec![record]);
+}
+
+#[test]
+fn config_defs_round_trip() {
+    use crate::config::def::{ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width};
+    let key = ConfigKey {
+        name: "batch.size".into(),
+        ty: ConfigType::Int,
+        default: Some("100".into()),
+        importance: Importance::Medium,
+        documentation: "How many.".into(),
+        group: Some("Tuning".into()),
+        order_in_group: 2,
+        width: Width::Short,
+        display_name: "Batch size".into(),
+        dependents: vec!["other".into()],
+        validator: Some(Validator::Range {
+            min: Some(1.0),
+            max: None,
+        }),
+        recommended_values: vec!["10".into()],
+    };
+    assert_eq!(
+        convert::config_key_from_wit(convert::config_key_to_wit(key.clone())),
+        key
+    );
+    let value = ConfigValue {
+        name: "batch.size".into(),
+        value: None,
+        recommended_values: vec![],
+        errors: vec!["required".into()],
+        visible: true,
+    };
+    assert_eq!(
+        convert::config_value_from_wit(convert::config_value_to_wit(value.clone())),
+        value
+    );
+}
+
+// --- Rejections --------------------------------------------------------------------------
+
+fn wit_schema(ty: wit::SchemaType) -> wit::Schema {
+    wit::Schema {
+        type_: ty,
+        optional: false,
+        name: None,
+        version: None,
+        doc: None,
+        parameters: vec![],
+        default_value: None,
+        value_schema: None,
+        key_schema: None,
+        fields: vec![],
+    }
+}
+
+fn source_batch(schemas: Vec<wit::Schema>, value: wit::Data) -> wit_source::SourceBatch {
+    let record = |value| wit_source::SourceRecord {
+        source_partition: vec![],
+        source_offset: vec![],
+        topic: "t".into(),
+        partition: None,
+        key: None,
+        value: Some(value),
+        timestamp: None,
+        headers: vec![],
+    };
+    let ok = wit::Data {
+        schema: None,
+        value: vec![wit::ValueNode::Null],
+    };
+    wit_source::SourceBatch {
+        schemas,
+        records: vec![
+            record(ok.clone()),
+            record(ok.clone()),
+            record(ok),
+            record(value),
+        ],
+    }
+}
+
+fn rejection(schemas: Vec<wit::Schema>, schema: Option<u32>, nodes: Vec<wit::ValueNode>) -> String {
+    convert::source_batch_from_wit(source_batch(
+        schemas,
+        wit::Data {
+            schema,
+            value: nodes,
+        },
+    ))
+    .expect_err("the batch must be rejected")
+}
+
+fn assert_rejected(message: &str, expected: &str) {
+    assert!(
+        message.contains(expected),
+        "expected {expected:?} in {message:?}"
+    );
+}
+
+#[test]
+fn rejects_nodes_that_refer_backwards_or_out_of_range() {
+    use wit::ValueNode as N;
+    let message = rejection(
+        vec![],
+        None,
+        vec![N::Array(vec![1, 2]), N::Int32(1), N::Array(vec![1])],
+    );
+    assert_eq!(
+        message,
+        "record 3 value: node 2 refers to node 1, which is not after it"
+    );
+    assert_rejected(
+        &rejection(vec![], None, vec![N::Array(vec![0])]),
+        "node 0 refers to node 0, which is not after it",
+    );
+    assert_rejected(
+        &rejection(vec![], None, vec![N::Map(vec![(1, 9)]), N::Int8(1)]),
+        "node 0 refers to node 9, which does not exist",
+    );
+    assert_rejected(
+        &rejection(vec![], None, vec![N::Array(vec![1, 1]), N::Int8(1)]),
+        "node 0 refers to node 1, which is already used",
+    );
+    assert_rejected(
+        &rejection(vec![], None, vec![N::Int8(1), N::Int8(2)]),
+        "node 1 is not part of the value tree",
+    );
+    assert_rejected(&rejection(vec![], None, vec![]), "the value table is empty");
+}
+
+#[test]
+fn rejects_values_that_do_not_match_their_schema() {
+    use wit::{SchemaType as T, ValueNode as N};
+    assert_rejected(
+        &rejection(
+            vec![wit_schema(T::Int32)],
+            Some(0),
+            vec![N::String("1".into())],
+        ),
+        "record 3 value: node 0 is string but its schema is int32",
+    );
+    assert_rejected(
+        &rejection(vec![wit_schema(T::Int32)], Some(0), vec![N::Null]),
+        "node 0 is null but its schema (int32) is required and has no default",
+    );
+    assert_rejected(
+        &rejection(vec![wit_schema(T::Int32)], Some(3), vec![N::Int32(1)]),
+        "schema 3 does not exist",
+    );
+    let strukt = wit::Schema {
+        fields: vec![wit::Field {
+            name: "a".into(),
+            schema: 1,
+        }],
+        ..wit_schema(T::Struct)
+    };
+    assert_rejected(
+        &rejection(
+            vec![strukt.clone(), wit_schema(T::Int64)],
+            Some(0),
+            vec![N::Struct(vec![1, 2]), N::Int64(1), N::Int64(2)],
+        ),
+        "node 0 is a struct with 2 values but its schema (struct) has 1 fields",
+    );
+    assert_rejected(
+        &rejection(
+            vec![strukt, wit_schema(T::Int64)],
+            Some(0),
+            vec![N::Struct(vec![1]), N::Int32(1)],
+        ),
+        "field `a`: node 1 is int32 but its schema is int64",
+    );
+    assert_rejected(
+        &rejection(vec![], None, vec![N::Struct(vec![])]),
+        "struct in schemaless data",
+    );
+    let array = wit::Schema {
+        value_schema: Some(1),
+        ..wit_schema(T::Array)
+    };
+    assert_rejected(
+        &rejection(
+            vec![array, wit_schema(T::String)],
+            Some(0),
+            vec![N::Array(vec![1]), N::Bytes(vec![])],
+        ),
+        "node 1 is bytes but its schema is string",
+    );
+}
+
+#[test]
+fn rejects_malformed_schema_tables() {
+    use wit::{SchemaType as T, ValueNode as N};
+    let one = vec![N::Null];
+    // A field referring to its own struct: a cycle.
+    let cyclic = wit::Schema {
+        optional: true,
+        fields: vec![wit::Field {
+            name: "self".into(),
+            schema: 0,
+        }],
+        ..wit_schema(T::Struct)
+    };
+    assert_rejected(
+        &rejection(vec![cyclic], Some(0), one.clone()),
+        "schema 0 refers to schema 0, which is not after it",
+    );
+    assert_rejected(
+        &rejection(vec![wit_schema(T::Array)], None, one.clone()),
+        "schema 0 is an array without an element schema",
+    );
+    let map = wit::Schema {
+        value_schema: Some(1),
+        key_schema: Some(7),
+        ..wit_schema(T::Map)
+    };
+    assert_rejected(
+        &rejection(vec![map, wit_schema(T::Int8)], None, one.clone()),
+        "schema 0 refers to schema 7, which does not exist",
+    );
+    let with_fields = wit::Schema {
+        fields: vec![wit::Field {
+            name: "x".into(),
+            schema: 1,
+        }],
+        ..wit_schema(T::Int32)
+    };
+    assert_rejected(
+        &rejection(vec![with_fields, wit_schema(T::Int8)], None, one.clone()),
+        "schema 0 is int32 but has fields",
+    );
+    let bad_default = wit::Schema {
+        default_value: Some(vec![N::String("no".into())]),
+        ..wit_schema(T::Int32)
+    };
+    assert_rejected(
+        &rejection(vec![bad_default], None, one.clone()),
+        "schema 0 default: node 0 is string but its schema is int32",
+    );
+    let duplicate_fields = wit::Schema {
+        fields: vec![
+            wit::Field {
+                name: "x".into(),
+                schema: 1,
+            },
+            wit::Field {
+                name: "x".into(),
+                schema: 1,
+            },
+        ],
+        ..wit_schema(T::Struct)
+    };
+    assert_rejected(
+        &rejection(vec![duplicate_fields, wit_schema(T::Int8)], None, one),
+        "schema 0 has two fields named `x`",
+    );
+}
+
+#[test]
+fn rejects_deep_or_exploding_tables_without_overflowing_the_stack() {
+    use wit::{SchemaType as T, ValueNode as N};
+    // 100,000 nested arrays.
+    let depth = 100_000u32;
+    let nodes: Vec<_> = (0..depth)
+        .map(|i| {
+            if i + 1 < depth {
+                N::Array(vec![i + 1])
+            } else {
+                N::Null
+            }
+        })
+        .collect();
+    assert_rejected(
+        &rejection(vec![], None, nodes),
+        "is nested deeper than 64 levels",
+    );
+    // A chain of 100 array schemas.
+    let mut schemas: Vec<_> = (0..100u32)
+        .map(|i| wit::Schema {
+            value_schema: Some(i + 1),
+            ..wit_schema(T::Array)
+        })
+        .collect();
+    schemas.push(wit_schema(T::Int8));
+    assert_rejected(
+        &rejection(schemas, None, vec![N::Null]),
+        "is nested deeper than 64 levels",
+    );
+    // 40 structs, each with two fields of the next: 2^40 schemas when expanded.
+    let mut schemas: Vec<_> = (0..40u32)
+        .map(|i| wit::Schema {
+            fields: vec![
+                wit::Field {
+                    name: "a".into(),
+                    schema: i + 1,
+                },
+                wit::Field {
+                    name: "b".into(),
+                    schema: i + 1,
+                },
+            ],
+            ..wit_schema(T::Struct)
+        })
+        .collect();
+    schemas.push(wit_schema(T::Int8));
+    assert_rejected(
+        &rejection(schemas, None, vec![N::Null]),
+        "expands to more than 100000 schemas",
+    );
+}
+
+#[test]
+fn sink_record_headers_name_the_failing_header() {
+    use wit::ValueNode as N;
+    let batch = wit_sink::SinkBatch {
+        schemas: vec![],
+        records: vec![wit_sink::SinkRecord {
+            topic: "t".into(),
+            partition: 0,
+            offset: 0,
+            key: None,
+            value: None,
+            timestamp: None,
+            timestamp_type: wit_sink::TimestampType::NoTimestampType,
+            headers: vec![wit::Header {
+                key: "trace".into(),
+                value: wit::Data {
+                    schema: None,
+                    value: vec![N::Array(vec![0])],
+                },
+            }],
+            original_topic: "t".into(),
+            original_partition: 0,
+            original_offset: 0,
+        }],
+    };
+    assert_eq!(
+        convert::sink_batch_from_wit(batch).unwrap_err(),
+        "record 0 header 0 (`trace`): node 0 refers to node 0, which is not after it"
+    );
+}
+
+// --- Smoke test with the `test-source` guest --------------------------------------------
+
+/// Runs `test-source` (built by `cargo build-connectors`) if it is there. The real guest
+/// tests live in `tests/`; this only checks that the runtime and the fixture agree.
+#[tokio::test]
+async fn test_source_guest_smoke() {
+    use super::{
+        CallError, ConfigMap, InstanceContext, PluginKind, Runtime, RuntimeConfig, SandboxLimits,
+        TrapCause,
+    };
+
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/wasm32-wasip2/wasm/test_source.wasm"
+    );
+    let Ok(bytes) = std::fs::read(path) else {
+        println!("skipped: {path} not built (run `cargo build-connectors`)");
+        return;
+    };
+    let cache = tempfile::tempdir().expect("temporary directory");
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let plugin = runtime
+        .load(&bytes, "test_source.wasm")
+        .await
+        .expect("load");
+    assert_eq!(plugin.info.kind, PluginKind::Source);
+    assert!(!plugin.info.class_name.is_empty());
+    assert!(plugin.info.digest.starts_with("sha256:"));
+    // A second load comes from the cache.
+    let again = runtime
+        .load(&bytes, "test_source.wasm")
+        .await
+        .expect("cached load");
+    assert_eq!(again.info.class_name, plugin.info.class_name);
+
+    let context = || {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        InstanceContext {
+            connector: "smoke".into(),
+            task: Some(0),
+            limits: SandboxLimits::default(),
+            preopens: Vec::new(),
+            events,
+            offsets: None,
+            sink_context: None,
+            reporter: None,
+        }
+    };
+    let config = |mode: &str| -> ConfigMap { [("mode".to_owned(), mode.to_owned())].into() };
+
+    let mut task = plugin.source_task(context()).await.expect("instantiate");
+    task.start(&config("ok")).await.expect("start");
+    task.poll().await.expect("poll in mode ok");
+    task.stop().await.expect("stop");
+
+    let mut task = plugin.source_task(context()).await.expect("instantiate");
+    let trapped = match task.start(&config("panic")).await {
+        Err(error) => error,
+        Ok(_) => task.poll().await.expect_err("mode panic must trap"),
+    };
+    match &trapped {
+        CallError::Trap {
+            cause: TrapCause::Trap(message),
+            ..
+        } => assert!(message.contains("unreachable"), "{message}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert!(matches!(
+        task.poll().await,
+        Err(CallError::Trap {
+            cause: TrapCause::Poisoned,
+            ..
+        })
+    ));
+}

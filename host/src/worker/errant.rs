@@ -1,0 +1,226 @@
+//! The errant record reporter (KIP-610) behind the WIT `errant-record-reporter` import: a
+//! reported record is written, with its original key, value and headers, to the dead letter
+//! queue topic (`errors.deadletterqueue.topic.name`), with the `__connect.errors.*` context
+//! headers when `errors.deadletterqueue.context.headers.enable=true`. The sink loop waits for
+//! every report before it commits offsets past it.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::task::JoinHandle;
+
+use crate::{
+    config::{ConnectorConfig, connector::ErrorTolerance},
+    log::{ConsumedRecord, LogHeader, LogProducer, ProduceRecord},
+    runtime::{ErrantRecordReporter, ReportStatus},
+};
+
+/// How long `flush` waits for outstanding reports.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stage names Kafka Connect writes to `__connect.errors.stage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    TaskPut,
+    KeyConverter,
+    ValueConverter,
+    HeaderConverter,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TaskPut => "TASK_PUT",
+            Self::KeyConverter => "KEY_CONVERTER",
+            Self::ValueConverter => "VALUE_CONVERTER",
+            Self::HeaderConverter => "HEADER_CONVERTER",
+        }
+    }
+}
+
+/// The reporter of one sink task.
+pub struct DlqReporter {
+    connector: Arc<ConnectorConfig>,
+    task: u32,
+    producer: Option<Arc<dyn LogProducer>>,
+    /// The raw records of the current and previous `put` batches, which reports refer to.
+    batches: Mutex<[Arc<Vec<ConsumedRecord>>; 2]>,
+    statuses: Arc<Mutex<HashMap<u64, ReportStatus>>>,
+    pending: Mutex<Vec<JoinHandle<()>>>,
+    next_id: AtomicU64,
+    /// Set when a record was reported under `errors.tolerance=none`: the task must fail.
+    fatal: Mutex<Option<String>>,
+    errant: Arc<AtomicU64>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl DlqReporter {
+    pub fn new(
+        connector: Arc<ConnectorConfig>,
+        task: u32,
+        producer: Option<Arc<dyn LogProducer>>,
+        errant: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            connector,
+            task,
+            producer,
+            batches: Mutex::new([Arc::new(Vec::new()), Arc::new(Vec::new())]),
+            statuses: Arc::new(Mutex::new(HashMap::new())),
+            pending: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            fatal: Mutex::new(None),
+            errant,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// The records the next `put` delivers; the batch before it stays reportable too.
+    pub fn set_batch(&self, batch: Arc<Vec<ConsumedRecord>>) {
+        let mut batches = self.batches.lock().expect("reporter lock poisoned");
+        batches[1] = std::mem::replace(&mut batches[0], batch);
+    }
+
+    /// The failure a report under `errors.tolerance=none` caused, if any.
+    pub fn take_fatal(&self) -> Option<String> {
+        self.fatal.lock().expect("reporter lock poisoned").take()
+    }
+
+    /// Writes a raw record to the dead letter queue (also used for conversion failures under
+    /// `errors.tolerance=all`). Returns the report id.
+    pub fn send(&self, record: &ConsumedRecord, stage: Stage, error: &str) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.errant.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+            stage = stage.name(),
+            error,
+            "Errant record."
+        );
+        let (Some(producer), Some(topic)) = (&self.producer, &self.connector.dlq_topic) else {
+            self.statuses.lock().expect("reporter lock poisoned").insert(id, ReportStatus::Written);
+            return id;
+        };
+        let mut headers = record.headers.clone();
+        if self.connector.dlq_context_headers {
+            headers.extend(self.context_headers(record, stage, error));
+        }
+        let dlq_record = ProduceRecord {
+            topic: topic.clone(),
+            partition: None,
+            key: record.key.clone(),
+            value: record.value.clone(),
+            headers,
+            timestamp: record.timestamp,
+        };
+        self.statuses.lock().expect("reporter lock poisoned").insert(id, ReportStatus::Pending);
+        let producer = producer.clone();
+        let statuses = self.statuses.clone();
+        let handle = self.runtime.spawn(async move {
+            let status = match producer.send(vec![dlq_record]).await {
+                Ok(delivery) => match delivery.await.pop() {
+                    Some(Ok(_)) => ReportStatus::Written,
+                    Some(Err(error)) => ReportStatus::Failed(crate::error_chain(&error)),
+                    None => ReportStatus::Failed("the log returned no outcome".into()),
+                },
+                Err(error) => ReportStatus::Failed(crate::error_chain(&error)),
+            };
+            statuses.lock().expect("reporter lock poisoned").insert(id, status);
+        });
+        self.pending.lock().expect("reporter lock poisoned").push(handle);
+        id
+    }
+
+    fn context_headers(&self, record: &ConsumedRecord, stage: Stage, error: &str) -> Vec<LogHeader> {
+        let header = |key: &str, value: String| LogHeader {
+            key: format!("__connect.errors.{key}"),
+            value: Some(value.into_bytes()),
+        };
+        vec![
+            header("topic", record.topic.clone()),
+            header("partition", record.partition.to_string()),
+            header("offset", record.offset.to_string()),
+            header("connector.name", self.connector.name.clone()),
+            header("task.id", self.task.to_string()),
+            header("stage", stage.name().into()),
+            header("class.name", self.connector.class.clone()),
+            header("exception.class.name", "org.apache.kafka.connect.errors.ConnectException".into()),
+            header("exception.message", error.to_owned()),
+            header(
+                "exception.stacktrace",
+                format!("org.apache.kafka.connect.errors.ConnectException: {error}"),
+            ),
+        ]
+    }
+
+    /// Waits for every report so far; the first failure, if any.
+    pub async fn wait(&self) -> Result<(), String> {
+        let handles: Vec<_> = std::mem::take(&mut *self.pending.lock().expect("reporter lock poisoned"));
+        let all = futures::future::join_all(handles);
+        tokio::time::timeout(FLUSH_TIMEOUT, all)
+            .await
+            .map_err(|_| format!("dead letter queue writes did not finish within {FLUSH_TIMEOUT:?}"))?;
+        let statuses = self.statuses.lock().expect("reporter lock poisoned");
+        match statuses.values().find_map(|status| match status {
+            ReportStatus::Failed(message) => Some(message.clone()),
+            _ => None,
+        }) {
+            Some(message) => Err(format!("failed to write to the dead letter queue: {message}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets finished reports (called after each commit) so the status map stays small.
+    pub fn forget_finished(&self) {
+        let mut statuses = self.statuses.lock().expect("reporter lock poisoned");
+        statuses.retain(|_, status| *status == ReportStatus::Pending);
+    }
+}
+
+#[async_trait::async_trait]
+impl ErrantRecordReporter for DlqReporter {
+    fn report(&self, topic: &str, partition: i32, offset: i64, error: &str) -> Result<u64, String> {
+        let record = {
+            let batches = self.batches.lock().expect("reporter lock poisoned");
+            batches
+                .iter()
+                .flat_map(|batch| batch.iter())
+                .find(|r| r.offset == offset && r.partition == partition && r.topic == topic)
+                .cloned()
+        };
+        let Some(record) = record else {
+            return Err(format!(
+                "no record at {topic}-{partition}@{offset} in the current or previous put batch"
+            ));
+        };
+        if self.connector.errors_tolerance == ErrorTolerance::None {
+            let message = format!(
+                "errant record {topic}-{partition}@{offset} reported with errors.tolerance=none: {error}"
+            );
+            self.fatal.lock().expect("reporter lock poisoned").get_or_insert(message.clone());
+            return Err(message);
+        }
+        Ok(self.send(&record, Stage::TaskPut, error))
+    }
+
+    fn status(&self, id: u64) -> ReportStatus {
+        self.statuses
+            .lock()
+            .expect("reporter lock poisoned")
+            .get(&id)
+            .cloned()
+            .unwrap_or(ReportStatus::Written)
+    }
+
+    async fn flush(&self) -> Result<(), String> {
+        self.wait().await
+    }
+}

@@ -1,0 +1,137 @@
+//! Running tasks: the source task loop (poll → convert → produce → commit acknowledged
+//! offsets), the sink task loop (consume → convert → put → pre-commit → commit), the errant
+//! record reporter behind the dead letter queue, and what tasks share with the coordinator.
+
+mod convert;
+mod errant;
+mod grants;
+mod sink_task;
+mod source_task;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use convert::RecordConverters;
+pub use errant::DlqReporter;
+pub use grants::preopens_for;
+pub use sink_task::run as run_sink_task;
+pub use source_task::{StoreReader, run as run_source_task};
+
+use crate::{
+    config::{ConnectorConfig, WorkerConfig},
+    log::RecordLog,
+    runtime::{ConfigMap, Plugin},
+    storage::FileOffsetStore,
+};
+
+/// What every task of this worker shares.
+pub struct Services {
+    pub worker: WorkerConfig,
+    pub log: Arc<dyn RecordLog>,
+    pub offsets: Arc<FileOffsetStore>,
+    /// `worker_id` in statuses.
+    pub worker_id: String,
+}
+
+/// What the user asked a connector and its tasks to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    Started,
+    Paused,
+    Stopped,
+}
+
+/// A task's lifecycle as the coordinator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskEvent {
+    Running,
+    Paused,
+    /// The task failed; the trace says why.
+    Failed(String),
+    /// The task stopped because it was asked to.
+    Stopped,
+    /// A task asked for its connector to regenerate task configs.
+    RequestReconfiguration,
+}
+
+/// Everything one task needs to run.
+pub struct TaskSpec {
+    pub connector: Arc<ConnectorConfig>,
+    pub task: u32,
+    pub plugin: Arc<Plugin>,
+    pub config: ConfigMap,
+    /// Whether the plugin is built in (the file connectors get their `file`'s directory).
+    pub builtin: bool,
+}
+
+/// How the coordinator steers a running task and hears from it.
+pub struct TaskControl {
+    pub shutdown: CancellationToken,
+    pub target: watch::Receiver<TargetState>,
+    pub events: mpsc::UnboundedSender<(u32, TaskEvent)>,
+    pub metrics: Arc<TaskMetrics>,
+}
+
+impl TaskControl {
+    fn emit(&self, task: u32, event: TaskEvent) {
+        // The coordinator outlives its tasks; a closed channel only happens at shutdown.
+        let _ = self.events.send((task, event));
+    }
+}
+
+/// Counters a task keeps; read by benchmarks and tests.
+#[derive(Debug, Default)]
+pub struct TaskMetrics {
+    /// Source: records acknowledged by the log. Sink: records put into the task.
+    pub records: AtomicU64,
+    /// Records reported to the errant record reporter or skipped.
+    pub errant_records: AtomicU64,
+    /// Offset commits that completed.
+    pub commits: AtomicU64,
+}
+
+impl TaskMetrics {
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    fn add_records(&self, count: usize) {
+        self.records.fetch_add(count as u64, Ordering::Relaxed);
+    }
+}
+
+/// Why a task stopped running.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{trace}")]
+pub struct TaskFailure {
+    pub trace: String,
+}
+
+impl TaskFailure {
+    pub fn new(trace: impl Into<String>) -> Self {
+        Self { trace: trace.into() }
+    }
+}
+
+impl From<crate::runtime::CallError> for TaskFailure {
+    fn from(error: crate::runtime::CallError) -> Self {
+        Self::new(error.to_string())
+    }
+}
+
+impl From<crate::runtime::RuntimeError> for TaskFailure {
+    fn from(error: crate::runtime::RuntimeError) -> Self {
+        Self::new(crate::error_chain(&error))
+    }
+}
+
+impl From<crate::log::LogError> for TaskFailure {
+    fn from(error: crate::log::LogError) -> Self {
+        Self::new(crate::error_chain(&error))
+    }
+}

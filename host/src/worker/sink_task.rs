@@ -1,0 +1,380 @@
+//! The sink task loop, Kafka Connect's `WorkerSinkTask`: consume from the log as group
+//! `connect-<connector>`, convert, `put` into the guest, and every `offset.flush.interval.ms`
+//! (or on `request-commit`) ask the guest which offsets are safe (`pre-commit`), wait for
+//! dead-letter writes, and commit those offsets to the group.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{sync::mpsc, time::Instant};
+
+use super::{
+    RecordConverters, Services, TargetState, TaskControl, TaskEvent, TaskFailure, TaskSpec,
+    convert::ConversionError,
+    errant::{DlqReporter, Stage},
+    preopens_for,
+};
+use crate::{
+    config::{SettingsExt, connector::ErrorTolerance},
+    data::{SinkRecord, TopicPartition, TopicPartitionOffset},
+    log::{ConsumedRecord, LogConsumer, Rebalance},
+    runtime::{
+        CallError, ContextEvent, InstanceContext, PluginKind, SinkContext, SinkContextState,
+        SinkTaskInstance,
+    },
+};
+
+/// How long one consumer poll waits for records.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// Backoff after a `retriable` put when the task set no timeout.
+const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Runs one sink task until shutdown or failure; reports its states through `control`.
+#[tracing::instrument(name = "sink_task", skip_all, fields(connector = %spec.connector.name, task = spec.task))]
+pub async fn run(spec: TaskSpec, services: Arc<Services>, control: TaskControl) {
+    match run_inner(&spec, &services, &control).await {
+        Ok(()) => {
+            tracing::info!("Task stopped.");
+            control.emit(spec.task, TaskEvent::Stopped);
+        }
+        Err(failure) => {
+            tracing::error!(error = %failure.trace, "Task failed.");
+            control.emit(spec.task, TaskEvent::Failed(failure.trace));
+        }
+    }
+}
+
+async fn run_inner(spec: &TaskSpec, services: &Arc<Services>, control: &TaskControl) -> Result<(), TaskFailure> {
+    let connector = &spec.connector;
+    connector
+        .validate_sink()
+        .map_err(|error| TaskFailure::new(error.to_string()))?;
+    let mut config = spec.config.clone();
+    let preopens = preopens_for(&connector.settings, &mut config, PluginKind::Sink, spec.builtin);
+    let converters = RecordConverters::for_connector(connector)
+        .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
+    let dlq_producer = match &connector.dlq_topic {
+        Some(topic) => {
+            services.log.create_topic(topic, 1).await?;
+            Some(
+                services
+                    .log
+                    .producer(&format!("connector-dlq-producer-{}-{}", connector.name, spec.task))?,
+            )
+        }
+        None => None,
+    };
+    let reporter = Arc::new(DlqReporter::new(
+        connector.clone(),
+        spec.task,
+        dlq_producer,
+        Arc::new(std::sync::atomic::AtomicU64::new(0)),
+    ));
+    let sink_context: SinkContext = Arc::new(Mutex::new(SinkContextState::default()));
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let context = InstanceContext {
+        connector: connector.name.clone(),
+        task: Some(spec.task),
+        limits: connector.sandbox,
+        preopens,
+        events: events_tx,
+        offsets: None,
+        sink_context: Some(sink_context.clone()),
+        reporter: Some(reporter.clone()),
+    };
+    let mut instance = spec.plugin.sink_task(context).await?;
+    instance.start(&config).await?;
+    check_events(&mut events, control, spec.task)?;
+
+    let mut consumer = services.log.consumer(
+        &format!("connect-{}", connector.name),
+        &format!("connector-consumer-{}-{}", connector.name, spec.task),
+    )?;
+    let topics = match &connector.topics_regex {
+        Some(regex) => vec![format!("^{regex}")],
+        None => connector.topics.clone(),
+    };
+    consumer.subscribe(&topics).await?;
+    let max_poll_records = services
+        .worker
+        .raw
+        .parse_or("consumer.max.poll.records", 500usize, "a positive number of records")
+        .map_err(|error| TaskFailure::new(error.to_string()))?
+        .max(1);
+
+    let mut task = SinkLoop {
+        spec,
+        control,
+        instance,
+        consumer,
+        converters,
+        reporter,
+        sink_context,
+        current: BTreeMap::new(),
+        committed: BTreeMap::new(),
+        interval: services.worker.offset_flush_interval,
+        next_commit: Instant::now() + services.worker.offset_flush_interval,
+        paused: false,
+    };
+    let mut target = control.target.clone();
+    control.emit(spec.task, TaskEvent::Running);
+    tracing::info!(topics = ?topics, "Task started.");
+
+    let result: Result<(), TaskFailure> = async {
+        loop {
+            if control.shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let wanted = *target.borrow_and_update();
+            task.apply_target(wanted)?;
+            let polled = tokio::select! {
+                () = control.shutdown.cancelled() => return Ok(()),
+                polled = task.consumer.poll(max_poll_records, POLL_TIMEOUT) => polled?,
+            };
+            for rebalance in polled.rebalances {
+                task.rebalance(rebalance).await?;
+            }
+            if !polled.records.is_empty() {
+                task.deliver(polled.records).await?;
+            }
+            check_events(&mut events, control, spec.task)?;
+            task.apply_context().await?;
+            let requested = std::mem::take(&mut task.sink_context.lock().expect("sink context lock").commit_requested);
+            if requested || Instant::now() >= task.next_commit {
+                task.commit().await?;
+            }
+        }
+    }
+    .await;
+
+    if result.is_ok() {
+        task.commit().await?;
+        let assignment = task.consumer.assignment();
+        if let Err(error) = task.instance.close(&assignment).await {
+            tracing::warn!(error = %error, "Task close failed.");
+        }
+        if let Err(error) = task.instance.stop().await {
+            tracing::warn!(error = %error, "Task stop failed.");
+        }
+    }
+    if let Err(error) = task.consumer.close().await {
+        tracing::warn!(error = %crate::error_chain(&error), "Consumer close failed.");
+    }
+    result
+}
+
+fn check_events(
+    events: &mut mpsc::UnboundedReceiver<ContextEvent>,
+    control: &TaskControl,
+    task: u32,
+) -> Result<(), TaskFailure> {
+    while let Ok(event) = events.try_recv() {
+        match event {
+            ContextEvent::RequestTaskReconfiguration => control.emit(task, TaskEvent::RequestReconfiguration),
+            ContextEvent::RaiseError(message) => return Err(TaskFailure::new(format!("raise-error: {message}"))),
+        }
+    }
+    Ok(())
+}
+
+struct SinkLoop<'a> {
+    spec: &'a TaskSpec,
+    control: &'a TaskControl,
+    instance: SinkTaskInstance,
+    consumer: Box<dyn LogConsumer>,
+    converters: RecordConverters,
+    reporter: Arc<DlqReporter>,
+    sink_context: SinkContext,
+    /// Next offset to read per partition, for everything put so far.
+    current: BTreeMap<TopicPartition, i64>,
+    /// Last committed offsets, to rewind to when `pre-commit` fails.
+    committed: BTreeMap<TopicPartition, i64>,
+    interval: Duration,
+    next_commit: Instant,
+    paused: bool,
+}
+
+impl SinkLoop<'_> {
+    fn apply_target(&mut self, wanted: TargetState) -> Result<(), TaskFailure> {
+        let pause = wanted != TargetState::Started;
+        if pause != self.paused {
+            let assignment = self.consumer.assignment();
+            if pause {
+                self.consumer.pause(&assignment)?;
+                self.control.emit(self.spec.task, TaskEvent::Paused);
+            } else {
+                self.consumer.resume(&assignment)?;
+                self.control.emit(self.spec.task, TaskEvent::Running);
+            }
+            self.paused = pause;
+        }
+        Ok(())
+    }
+
+    async fn rebalance(&mut self, rebalance: Rebalance) -> Result<(), TaskFailure> {
+        match rebalance {
+            Rebalance::Revoked(partitions) => {
+                self.commit().await?;
+                self.instance.close(&partitions).await?;
+                for partition in &partitions {
+                    self.current.remove(partition);
+                    self.committed.remove(partition);
+                }
+            }
+            Rebalance::Assigned(partitions) => {
+                self.instance.open(&partitions).await?;
+                if self.paused {
+                    self.consumer.pause(&partitions)?;
+                }
+            }
+        }
+        self.sink_context.lock().expect("sink context lock").assignment = self.consumer.assignment();
+        Ok(())
+    }
+
+    /// Converts and puts one batch, retrying it while the task says `retriable`.
+    async fn deliver(&mut self, raw: Vec<ConsumedRecord>) -> Result<(), TaskFailure> {
+        let raw = Arc::new(raw);
+        self.reporter.set_batch(raw.clone());
+        for record in raw.iter() {
+            self.current.insert(TopicPartition::new(record.topic.clone(), record.partition), record.offset + 1);
+        }
+        loop {
+            let records = self.convert(&raw)?;
+            let count = records.len();
+            if count == 0 {
+                return Ok(());
+            }
+            match self.instance.put(records).await {
+                Ok(()) => {
+                    if let Some(fatal) = self.reporter.take_fatal() {
+                        return Err(TaskFailure::new(fatal));
+                    }
+                    self.control.metrics.add_records(count);
+                    return Ok(());
+                }
+                Err(error) if error.is_retriable() => {
+                    let backoff = self
+                        .sink_context
+                        .lock()
+                        .expect("sink context lock")
+                        .timeout
+                        .unwrap_or(DEFAULT_RETRY_BACKOFF);
+                    tracing::warn!(error = %error, backoff_ms = backoff.as_millis() as u64, "Put failed with a retriable error; redelivering the batch.");
+                    tokio::select! {
+                        () = self.control.shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                }
+                Err(error) => {
+                    if let Some(fatal) = self.reporter.take_fatal() {
+                        return Err(TaskFailure::new(fatal));
+                    }
+                    return Err(error.into());
+                }
+            }
+        }
+    }
+
+    fn convert(&self, raw: &[ConsumedRecord]) -> Result<Vec<SinkRecord>, TaskFailure> {
+        let tolerance = self.spec.connector.errors_tolerance;
+        let mut records = Vec::with_capacity(raw.len());
+        for record in raw {
+            match self.converters.to_sink(record) {
+                Ok(sink_record) => records.push(sink_record),
+                Err(error) if tolerance == ErrorTolerance::All => {
+                    let stage = match &error {
+                        ConversionError::Key { .. } => Stage::KeyConverter,
+                        ConversionError::Value { .. } => Stage::ValueConverter,
+                        ConversionError::Header { .. } => Stage::HeaderConverter,
+                    };
+                    self.reporter.send(record, stage, &crate::error_chain(&error));
+                }
+                Err(error) => {
+                    return Err(TaskFailure::new(format!(
+                        "{} (record {}-{}@{})",
+                        crate::error_chain(&error),
+                        record.topic,
+                        record.partition,
+                        record.offset
+                    )));
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Seeks, pauses and resumes as the task asked through `sink-task-context`.
+    async fn apply_context(&mut self) -> Result<(), TaskFailure> {
+        let (resets, pause, resume) = {
+            let mut state = self.sink_context.lock().expect("sink context lock");
+            (
+                std::mem::take(&mut state.reset_offsets),
+                std::mem::take(&mut state.pause),
+                std::mem::take(&mut state.resume),
+            )
+        };
+        for reset in resets {
+            let partition = TopicPartition::new(reset.topic, reset.partition);
+            self.consumer.seek(&partition, reset.offset)?;
+            self.current.insert(partition, reset.offset);
+        }
+        if !pause.is_empty() {
+            self.consumer.pause(&pause)?;
+        }
+        if !resume.is_empty() && !self.paused {
+            self.consumer.resume(&resume)?;
+        }
+        Ok(())
+    }
+
+    /// `pre-commit`, wait for dead-letter writes, then commit what the task said is safe.
+    async fn commit(&mut self) -> Result<(), TaskFailure> {
+        self.next_commit = Instant::now() + self.interval;
+        let offsets: Vec<TopicPartitionOffset> = self
+            .current
+            .iter()
+            .filter(|(partition, offset)| self.committed.get(*partition) != Some(offset))
+            .map(|(partition, offset)| TopicPartitionOffset {
+                topic: partition.topic.clone(),
+                partition: partition.partition,
+                offset: *offset,
+            })
+            .collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let safe = match self.instance.pre_commit(offsets).await {
+            Ok(safe) => safe,
+            Err(error @ CallError::Connector { .. }) => {
+                tracing::warn!(error = %error, "pre-commit failed; rewinding to the last committed offsets.");
+                self.rewind()?;
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        self.reporter.wait().await.map_err(TaskFailure::new)?;
+        if safe.is_empty() {
+            return Ok(());
+        }
+        self.consumer.commit(&safe).await?;
+        for offset in safe {
+            self.committed
+                .insert(TopicPartition::new(offset.topic, offset.partition), offset.offset);
+        }
+        self.reporter.forget_finished();
+        self.control.metrics.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn rewind(&mut self) -> Result<(), TaskFailure> {
+        for (partition, offset) in &self.committed {
+            self.consumer.seek(partition, *offset)?;
+            self.current.insert(partition.clone(), *offset);
+        }
+        Ok(())
+    }
+}

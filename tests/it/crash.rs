@@ -1,0 +1,134 @@
+//! `kill -9` of the `wasm-connect` binary in the middle of a file copy, then a restart: every
+//! line arrives, in order of first appearance, and the duplicates are the bounded replay of
+//! what was not yet committed. Also checks that SIGTERM stops the worker cleanly.
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use wasm_connect_tests::{binary, component, lines, shared_cache_dir};
+
+const LINES: usize = 200_000;
+const CHUNK: usize = 2_000;
+
+fn start_worker(dir: &Path, run: u32) -> Child {
+    let log = std::fs::File::create(dir.join(format!("worker-{run}.log"))).unwrap();
+    // Make sure the built-ins exist before blaming the worker.
+    component("file_source");
+    Command::new(binary())
+        .arg("standalone")
+        .arg(dir.join("worker.properties"))
+        .arg(dir.join("source.properties"))
+        .arg(dir.join("sink.json"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start wasm-connect")
+}
+
+fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn kill_9_mid_copy_loses_nothing_and_replays_little() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.txt");
+    let output = dir.path().join("output.txt");
+    std::fs::write(
+        dir.path().join("worker.properties"),
+        format!(
+            "data.dir={}\ncache.dir={}\noffset.flush.interval.ms=200\nkey.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.storage.StringConverter\n",
+            dir.path().join("data").display(),
+            shared_cache_dir().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("source.properties"),
+        format!(
+            "name=source\nconnector.class=FileStreamSource\ntasks.max=1\nfile={}\ntopic=lines\n",
+            input.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sink.json"),
+        serde_json::json!({
+            "name": "sink",
+            "config": {"connector.class": "FileStreamSink", "tasks.max": "1", "file": output.display().to_string(), "topics": "lines"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let expected: Vec<String> = (0..LINES).map(|i| format!("line-{i:06}")).collect();
+    let mut file = std::fs::File::create(&input).unwrap();
+    let mut written = 0;
+    let mut append = |file: &mut std::fs::File, count: usize| {
+        let end = (written + count).min(LINES);
+        let mut text = String::new();
+        for line in &expected[written..end] {
+            text.push_str(line);
+            text.push('\n');
+        }
+        file.write_all(text.as_bytes()).unwrap();
+        written = end;
+    };
+
+    // Feed the file while the worker copies it, so the kill lands mid-copy.
+    let mut worker = start_worker(dir.path(), 1);
+    let start = Instant::now();
+    while lines(&output).len() < LINES / 3 {
+        assert!(start.elapsed() < Duration::from_secs(120), "the first run copied too little");
+        assert!(worker.try_wait().unwrap().is_none(), "the worker exited early; see worker-1.log");
+        append(&mut file, CHUNK);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    worker.kill().unwrap(); // SIGKILL
+    worker.wait().unwrap();
+    let copied_before_kill = lines(&output).len();
+    assert!(copied_before_kill < LINES, "the kill did not land mid-copy");
+    append(&mut file, LINES);
+    drop(file);
+
+    let mut worker = start_worker(dir.path(), 2);
+    wait_for("every line after the restart", Duration::from_secs(120), || {
+        let got = lines(&output);
+        got.last().is_some_and(|last| *last == expected[LINES - 1]) && got.len() >= LINES
+    });
+    // A graceful stop flushes offsets and exits 0.
+    sigterm(worker.id());
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "SIGTERM should stop the worker cleanly, got {status}");
+
+    let got = lines(&output);
+    let mut seen = vec![false; LINES];
+    let mut next_new = 0;
+    for line in &got {
+        let index: usize = line.strip_prefix("line-").and_then(|n| n.parse().ok()).expect("a copied line");
+        if !seen[index] {
+            assert_eq!(index, next_new, "line {index} arrived before line {next_new}");
+            seen[index] = true;
+            next_new += 1;
+        }
+    }
+    assert_eq!(next_new, LINES, "lines are missing");
+    let duplicates = got.len() - LINES;
+    eprintln!("copied {copied_before_kill} lines before kill -9; {duplicates} duplicates after restart");
+    // Replays are bounded by what was not committed: one flush interval at each end.
+    assert!(duplicates <= LINES / 4, "{duplicates} duplicates is more than a flush interval's worth");
+}
+
+/// Sends SIGTERM through the `kill` command (the tests avoid `unsafe`).
+fn sigterm(pid: u32) {
+    let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    assert!(status.success());
+}

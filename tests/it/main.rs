@@ -1,0 +1,13 @@
+//! The integration tests, as one binary. Each module is one area; the harness lives in
+//! `tests/src/lib.rs`. Components come from `cargo build-connectors`.
+
+// file-source → log → file-sink on the embedded log and on Kafka (MockCluster); resuming.
+mod pipeline;
+// kill -9 of the `wasm-connect` binary in the middle of a copy, then restart.
+mod crash;
+// Reconfiguration requests, raise-error and the dead letter queue.
+mod lifecycle;
+// Hostile guests (trap, endless loop, memory bomb) fail only their own task.
+mod sandbox;
+// Every Connect schema type crosses the boundary both ways without loss.
+mod data_model;

@@ -1,0 +1,130 @@
+//! Throughput benchmark, all in one process and one run, printing records/s and ratios:
+//! (a) raw rdkafka producer to a MockCluster, (b) datagen-source → Kafka (same MockCluster
+//! kind) through the host, (c) datagen-source → embedded log, (d) file-sink consuming from
+//! the embedded log.
+//!
+//! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS]`
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use rdkafka::{
+    ClientConfig,
+    mocking::MockCluster,
+    producer::{BaseProducer, BaseRecord, Producer},
+};
+use wasm_connect::log::{RecordLog, kafka::{KafkaLog, KafkaSettings}};
+use wasm_connect_tests::TestWorker;
+
+const VALUE_SIZE: usize = 100;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let records: u64 = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(1_000_000);
+    println!("records per run: {records}, value size: {VALUE_SIZE} bytes");
+
+    let raw = raw_rdkafka(records)?;
+    println!("(a) raw rdkafka BaseProducer → MockCluster: {raw:>12.0} records/s");
+
+    let host_kafka = datagen_to_kafka(records).await?;
+    println!("(b) datagen-source → Kafka (MockCluster):   {host_kafka:>12.0} records/s");
+
+    let (embedded, worker) = datagen_to_embedded(records).await?;
+    println!("(c) datagen-source → embedded log:          {embedded:>12.0} records/s");
+
+    let sink = file_sink_from_embedded(worker, records).await?;
+    println!("(d) embedded log → file-sink:               {sink:>12.0} records/s");
+
+    println!("ratio (b)/(a): {:.2}  (target ≥ 0.90)", host_kafka / raw);
+    println!("ratio (c)/(a): {:.2}", embedded / raw);
+    Ok(())
+}
+
+fn raw_rdkafka(records: u64) -> anyhow::Result<f64> {
+    let cluster = MockCluster::new(1)?;
+    cluster.create_topic("raw", 1, 1)?;
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .set("linger.ms", "5")
+        .set("acks", "all")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()?;
+    let value = vec![b'x'; VALUE_SIZE];
+    let start = Instant::now();
+    for _ in 0..records {
+        loop {
+            match producer.send(BaseRecord::<(), [u8]>::to("raw").payload(&value)) {
+                Ok(()) => break,
+                Err((_, _)) => {
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60))?;
+    Ok(records as f64 / start.elapsed().as_secs_f64())
+}
+
+fn datagen_settings(records: u64) -> Vec<(String, String)> {
+    vec![
+        ("name".into(), "datagen".into()),
+        ("connector.class".into(), "DatagenSource".into()),
+        ("topic".into(), "bench".into()),
+        ("count".into(), records.to_string()),
+        ("value.size".into(), VALUE_SIZE.to_string()),
+        ("value.shape".into(), "bytes".into()),
+        ("key.converter".into(), "org.apache.kafka.connect.converters.ByteArrayConverter".into()),
+        ("value.converter".into(), "org.apache.kafka.connect.converters.ByteArrayConverter".into()),
+    ]
+}
+
+/// Creates the datagen connector and returns records/s from creation until all are acked.
+async fn run_datagen(worker: &TestWorker, records: u64) -> anyhow::Result<f64> {
+    let settings = datagen_settings(records);
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let start = Instant::now();
+    worker.create(&pairs).await;
+    worker.wait_records("datagen", records).await;
+    Ok(records as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn datagen_to_kafka(records: u64) -> anyhow::Result<f64> {
+    let cluster = MockCluster::new(1)?;
+    let mut settings = KafkaSettings::default();
+    settings.common.insert("bootstrap.servers".into(), cluster.bootstrap_servers());
+    let log = KafkaLog::new(settings)?;
+    log.create_topic("bench", 1).await?;
+    let log: Arc<dyn RecordLog> = Arc::new(log);
+    let worker = TestWorker::with_log(log, &[]).await;
+    let rate = run_datagen(&worker, records).await?;
+    worker.stop().await;
+    Ok(rate)
+}
+
+async fn datagen_to_embedded(records: u64) -> anyhow::Result<(f64, TestWorker)> {
+    let worker = TestWorker::embedded(&[]).await;
+    let rate = run_datagen(&worker, records).await?;
+    Ok((rate, worker))
+}
+
+async fn file_sink_from_embedded(worker: TestWorker, records: u64) -> anyhow::Result<f64> {
+    let output = worker.path("sink.out");
+    let start = Instant::now();
+    worker
+        .create(&[
+            ("name", "sink"),
+            ("connector.class", "FileStreamSink"),
+            ("file", &output.display().to_string()),
+            ("topics", "bench"),
+            ("key.converter", "org.apache.kafka.connect.converters.ByteArrayConverter"),
+            ("value.converter", "org.apache.kafka.connect.converters.ByteArrayConverter"),
+        ])
+        .await;
+    worker.wait_records("sink", records).await;
+    let rate = records as f64 / start.elapsed().as_secs_f64();
+    worker.stop().await;
+    Ok(rate)
+}

@@ -1,0 +1,217 @@
+//! Shared harness for the integration tests and benchmarks: where the built components and
+//! the `wasm-connect` binary are, an in-process worker on a temporary directory, and waiting.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use wasm_connect::{
+    config::{ConnectorSubmission, InitialState, Settings, WorkerConfig},
+    coordinator::{Herder, State},
+    log::RecordLog,
+};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace root")
+        .to_path_buf()
+}
+
+/// The path of a component built by `cargo build-connectors`, e.g. `component("test_source")`.
+///
+/// Panics with the command to run when the component has not been built.
+pub fn component(name: &str) -> PathBuf {
+    let path = workspace_root()
+        .join("target/wasm32-wasip2/wasm")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "component {} is missing: run `cargo build-connectors` first",
+        path.display()
+    );
+    path
+}
+
+/// The `wasm-connect` binary next to the running test (cargo builds it for `cargo test
+/// --workspace`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let path = dir.join("wasm-connect");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p wasm-connect` (cargo test --workspace does)",
+        path.display()
+    );
+    path
+}
+
+/// A directory shared by all tests for compiled components, so each is compiled once.
+pub fn shared_cache_dir() -> PathBuf {
+    workspace_root().join("target/test-compile-cache")
+}
+
+/// Settings from pairs.
+pub fn settings(pairs: &[(&str, &str)]) -> Settings {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+/// A worker running in this process on a temporary directory.
+pub struct TestWorker {
+    pub herder: Herder,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestWorker {
+    /// A worker on the embedded log with `extra` worker settings; the test guests are on its
+    /// plugin path.
+    pub async fn embedded(extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let herder = Herder::start(worker_config(dir.path(), extra)).await.expect("worker starts");
+        Self { herder, dir }
+    }
+
+    /// A worker in `dir` (to restart a worker on the same state).
+    pub async fn embedded_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
+        let herder = Herder::start(worker_config(dir.path(), extra)).await.expect("worker starts");
+        Self { herder, dir }
+    }
+
+    /// A worker on a log of the caller's choosing (e.g. Kafka on a MockCluster).
+    pub async fn with_log(log: Arc<dyn RecordLog>, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let herder = Herder::with_log(worker_config(dir.path(), extra), log)
+            .await
+            .expect("worker starts");
+        Self { herder, dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Creates a connector from settings (`name` included).
+    pub async fn create(&self, pairs: &[(&str, &str)]) {
+        let submission = ConnectorSubmission::from_config(settings(pairs), InitialState::Running)
+            .expect("valid submission");
+        self.herder
+            .create_connector(submission)
+            .await
+            .expect("connector is created");
+    }
+
+    /// Waits until the connector and `tasks` tasks are RUNNING.
+    pub async fn wait_running(&self, name: &str, tasks: usize) {
+        wait_until(Duration::from_secs(60), &format!("{name} running with {tasks} tasks"), || {
+            self.herder.status(name).is_some_and(|status| {
+                status.connector.state == State::Running
+                    && status.tasks.len() == tasks
+                    && status.tasks.values().all(|task| task.state == State::Running)
+            })
+        })
+        .await;
+    }
+
+    /// Records moved by all tasks of a connector so far.
+    pub async fn records(&self, name: &str) -> u64 {
+        self.herder
+            .task_metrics(name)
+            .await
+            .iter()
+            .map(|metrics| metrics.records())
+            .sum()
+    }
+
+    /// Waits until a connector's tasks moved at least `count` records.
+    pub async fn wait_records(&self, name: &str, count: u64) {
+        let start = Instant::now();
+        let timeout = Duration::from_secs(60);
+        loop {
+            let records = self.records(name).await;
+            if records >= count {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for {name} to move {count} records (moved {records})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.herder.shutdown().await;
+        self.dir
+    }
+}
+
+/// Worker settings for tests: everything under `dir`, test guests on the plugin path, fast
+/// offset flushes.
+pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> WorkerConfig {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    for name in ["test_source", "test_sink"] {
+        let target = plugins.join(format!("{name}.wasm"));
+        if !target.exists() {
+            std::fs::copy(component(name), target).expect("copy test guest");
+        }
+    }
+    let mut raw: BTreeMap<String, String> = settings(&[
+        ("data.dir", &dir.display().to_string()),
+        ("cache.dir", &shared_cache_dir().display().to_string()),
+        ("plugin.path", &plugins.display().to_string()),
+        ("offset.flush.interval.ms", "200"),
+        ("key.converter", "org.apache.kafka.connect.storage.StringConverter"),
+        ("value.converter", "org.apache.kafka.connect.storage.StringConverter"),
+    ]);
+    raw.extend(settings(extra));
+    WorkerConfig::from_settings(raw).expect("valid worker config")
+}
+
+/// Polls `condition` every 20 ms until it holds; panics with `what` after `timeout`.
+pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Lines of a file (empty if it does not exist yet).
+pub fn lines(path: &Path) -> Vec<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.lines().map(str::to_owned).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Writes `count` numbered lines (`line-000000` …) to `path`.
+pub fn write_lines(path: &Path, count: usize) -> Vec<String> {
+    let lines: Vec<String> = (0..count).map(|i| format!("line-{i:06}")).collect();
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(path, text).expect("write input file");
+    lines
+}
+
+/// Installs a test log subscriber once (RUST_LOG controls it; warnings by default).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
