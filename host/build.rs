@@ -15,12 +15,19 @@ fn main() {
         None => target_dir().join("wasm32-wasip2/wasm"),
     };
     println!("cargo:rerun-if-env-changed=WASM_CONNECT_BUILTIN_DIR");
-    let mut code = String::from("/// Built-in connector components: (crate name, bytes if built).\npub const BUILTIN_COMPONENTS: &[(&str, Option<&[u8]>)] = &[\n");
+    let mut code = String::from(
+        "/// Built-in connector components: (crate name, bytes if built).\npub const BUILTIN_COMPONENTS: &[(&str, Option<&[u8]>)] = &[\n",
+    );
     for name in BUILTINS {
         let path = dir.join(format!("{name}.wasm"));
         println!("cargo:rerun-if-changed={}", path.display());
         if path.exists() {
-            writeln!(code, "    ({name:?}, Some(include_bytes!({:?}))),", path.display().to_string()).unwrap();
+            writeln!(
+                code,
+                "    ({name:?}, Some(include_bytes!({:?}))),",
+                path.display().to_string()
+            )
+            .unwrap();
         } else {
             println!(
                 "cargo:warning=built-in connector {} not found; run `cargo build-connectors` and rebuild",

@@ -153,15 +153,15 @@ impl Validator {
                 let Ok(n) = value.trim().parse::<f64>() else {
                     return Err("Value must be a number".to_owned());
                 };
-                if let Some(min) = min {
-                    if n < *min {
-                        return Err(format!("Value must be at least {}", number(*min)));
-                    }
+                if let Some(min) = min
+                    && n < *min
+                {
+                    return Err(format!("Value must be at least {}", number(*min)));
                 }
-                if let Some(max) = max {
-                    if n > *max {
-                        return Err(format!("Value must be no more than {}", number(*max)));
-                    }
+                if let Some(max) = max
+                    && n > *max
+                {
+                    return Err(format!("Value must be no more than {}", number(*max)));
                 }
                 Ok(())
             }
@@ -297,10 +297,10 @@ impl ConfigKey {
     /// Sets the validator. A [`Validator::ValidString`] also fills in the recommended values
     /// if none were given.
     pub fn validator(mut self, validator: Validator) -> Self {
-        if let Validator::ValidString(values) = &validator {
-            if self.recommended_values.is_empty() {
-                self.recommended_values = values.clone();
-            }
+        if let Validator::ValidString(values) = &validator
+            && self.recommended_values.is_empty()
+        {
+            self.recommended_values = values.clone();
         }
         self.validator = Some(validator);
         self
@@ -335,13 +335,13 @@ impl ConfigKey {
                         "Invalid value {value} for configuration {}: {e}",
                         self.name
                     ));
-                } else if let Some(validator) = &self.validator {
-                    if let Err(e) = validator.check(value) {
-                        errors.push(format!(
-                            "Invalid value {value} for configuration {}: {e}",
-                            self.name
-                        ));
-                    }
+                } else if let Some(validator) = &self.validator
+                    && let Err(e) = validator.check(value)
+                {
+                    errors.push(format!(
+                        "Invalid value {value} for configuration {}: {e}",
+                        self.name
+                    ));
                 }
             }
         }

@@ -18,16 +18,14 @@ use wasm_connect_sdk_source_bindings::exports::wasm_connect::connector::{
 use wasm_connect_sdk_source_bindings::wasm_connect::connector::config_def as config_wit;
 use wasm_connect_sdk_source_bindings::wasm_connect::connector::types as wit;
 
+use crate::Error;
 use crate::config::Config;
-use crate::connector::{
-    PluginInfo, SinkConnector, SinkTask, SourceConnector, SourceTask,
-};
+use crate::connector::{PluginInfo, SinkConnector, SinkTask, SourceConnector, SourceTask};
 use crate::data::codec::{SchemaResolver, SchemaTable};
 use crate::host::{self, World};
 use crate::records::{
     RecordMetadata, SinkRecord, SourceRecord, TopicPartition, TopicPartitionOffset,
 };
-use crate::Error;
 
 thread_local! {
     /// The connector of this instance, once started.
@@ -46,12 +44,12 @@ fn with_started<S: 'static, R>(
     call: &str,
     f: impl FnOnce(&mut S) -> Result<R, Error>,
 ) -> Result<R, Error> {
-    cell.with_borrow_mut(|slot| {
-        match slot.as_mut().and_then(|s| s.downcast_mut::<S>()) {
+    cell.with_borrow_mut(
+        |slot| match slot.as_mut().and_then(|s| s.downcast_mut::<S>()) {
             Some(state) => f(state),
             None => Err(Error::fatal(format!("`{call}` called before `start`"))),
-        }
-    })
+        },
+    )
 }
 
 /// Takes the instance out of `cell` and stops it.
@@ -129,9 +127,11 @@ impl<C: SourceConnector, T: SourceTask> source_connector_wit::Guest for SourceGl
 
     fn task_configs(max_tasks: u32) -> Result<Vec<wit::Config>, wit::ConnectorError> {
         host::enter(World::Source);
-        with_started(&CONNECTOR, "task-configs", |c: &mut C| c.task_configs(max_tasks))
-            .map(task_configs)
-            .map_err(Error::into_wit)
+        with_started(&CONNECTOR, "task-configs", |c: &mut C| {
+            c.task_configs(max_tasks)
+        })
+        .map(task_configs)
+        .map_err(Error::into_wit)
     }
 
     fn stop() {
@@ -276,9 +276,11 @@ impl<C: SinkConnector, T: SinkTask> sink_connector_wit::Guest for SinkGlue<C, T>
 
     fn task_configs(max_tasks: u32) -> Result<Vec<wit::Config>, wit::ConnectorError> {
         host::enter(World::Sink);
-        with_started(&CONNECTOR, "task-configs", |c: &mut C| c.task_configs(max_tasks))
-            .map(task_configs)
-            .map_err(Error::into_wit)
+        with_started(&CONNECTOR, "task-configs", |c: &mut C| {
+            c.task_configs(max_tasks)
+        })
+        .map(task_configs)
+        .map_err(Error::into_wit)
     }
 
     fn stop() {
@@ -340,8 +342,7 @@ impl<C: SinkConnector, T: SinkTask> sink_task_wit::Guest for SinkGlue<C, T> {
 
     fn close(list: Vec<wit::TopicPartition>) -> Result<(), wit::ConnectorError> {
         host::enter(World::Sink);
-        with_started(&TASK, "close", |t: &mut T| t.close(partitions(list)))
-            .map_err(Error::into_wit)
+        with_started(&TASK, "close", |t: &mut T| t.close(partitions(list))).map_err(Error::into_wit)
     }
 
     fn stop() {
@@ -383,7 +384,12 @@ mod tests {
             .collect();
         let batch = encode_source_batch(records);
         assert_eq!(batch.schemas.len(), 2); // the struct and its one field
-        assert!(batch.records.iter().all(|r| r.value.as_ref().unwrap().schema == Some(0)));
+        assert!(
+            batch
+                .records
+                .iter()
+                .all(|r| r.value.as_ref().unwrap().schema == Some(0))
+        );
     }
 
     #[test]

@@ -283,7 +283,11 @@ mod imp {
     }
 
     fn tps(partitions: &[TopicPartition]) -> Vec<wit::TopicPartition> {
-        partitions.iter().cloned().map(TopicPartition::into_wit).collect()
+        partitions
+            .iter()
+            .cloned()
+            .map(TopicPartition::into_wit)
+            .collect()
     }
 
     pub(super) fn assignment() -> Vec<TopicPartition> {
@@ -318,7 +322,12 @@ mod imp {
         sink_task_context::timeout(milliseconds);
     }
 
-    pub(super) fn report(topic: &str, partition: i32, offset: i64, error: &str) -> Result<u64, String> {
+    pub(super) fn report(
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        error: &str,
+    ) -> Result<u64, String> {
         reporter::report(topic, partition, offset, error)
     }
 
@@ -339,4 +348,57 @@ mod imp {
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
     pub(super) use crate::testing::double::*;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{SinkRecord, TopicPartition};
+    use crate::testing;
+
+    #[test]
+    fn imports_of_the_other_world_fail_with_a_clear_error() {
+        testing::reset();
+        testing::set_world(Some(World::Source));
+        let err = sink_context::assignment().unwrap_err();
+        assert_eq!(
+            err,
+            Error::fatal(
+                "`sink_context::assignment` is only available to sink connectors, and this is a \
+                 source connector"
+            )
+        );
+        assert!(offset(&[]).unwrap().is_none());
+        testing::set_world(Some(World::Sink));
+        assert!(offsets(&[]).is_err());
+        let record = SinkRecord::new("t", 1, 5, None);
+        errant_record_reporter::report(&record, "nope").unwrap();
+        assert_eq!(testing::errant_reports()[0].offset, 5);
+        testing::reset();
+    }
+
+    #[test]
+    fn sink_context_calls_reach_the_double() {
+        testing::reset();
+        let tp = TopicPartition::new("t", 0);
+        testing::set_assignment(vec![tp.clone()]);
+        assert_eq!(
+            sink_context::assignment().unwrap(),
+            std::slice::from_ref(&tp)
+        );
+        sink_context::pause(std::slice::from_ref(&tp)).unwrap();
+        assert_eq!(testing::paused(), std::slice::from_ref(&tp));
+        sink_context::resume(&[tp]).unwrap();
+        assert!(testing::paused().is_empty());
+        sink_context::request_commit().unwrap();
+        sink_context::timeout(std::time::Duration::from_millis(250)).unwrap();
+        assert_eq!(testing::commit_requests(), 1);
+        assert_eq!(testing::timeouts(), [250]);
+        testing::reject_errant_reports(Some("tolerance is none".into()));
+        let record = SinkRecord::new("t", 0, 1, None);
+        assert_eq!(
+            errant_record_reporter::report(&record, "x").unwrap_err(),
+            Error::fatal("tolerance is none")
+        );
+    }
 }

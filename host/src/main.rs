@@ -44,7 +44,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: failed to start the async runtime: {error}");
@@ -71,18 +74,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
     let settings = read_properties(&worker)?;
-    let config = WorkerConfig::from_settings(settings).with_context(|| format!("invalid worker config `{}`", worker.display()))?;
+    let config = WorkerConfig::from_settings(settings)
+        .with_context(|| format!("invalid worker config `{}`", worker.display()))?;
     let submissions = connectors
         .iter()
-        .map(|path| ConnectorSubmission::read(path).with_context(|| format!("invalid connector config `{}`", path.display())))
+        .map(|path| {
+            ConnectorSubmission::read(path)
+                .with_context(|| format!("invalid connector config `{}`", path.display()))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let herder = Herder::start(config).await.context("failed to start the worker")?;
+    let herder = Herder::start(config)
+        .await
+        .context("failed to start the worker")?;
     for (submission, path) in submissions.into_iter().zip(&connectors) {
         let name = submission.name.clone();
         if let Err(error) = herder.create_connector(submission).await {
             herder.shutdown().await;
-            return Err(anyhow::Error::new(error))
-                .with_context(|| format!("failed to create connector `{name}` from `{}`", path.display()));
+            return Err(anyhow::Error::new(error)).with_context(|| {
+                format!(
+                    "failed to create connector `{name}` from `{}`",
+                    path.display()
+                )
+            });
         }
         tracing::info!(connector = %name, "Connector created.");
     }
@@ -94,7 +107,9 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
 }
 
 async fn wait_for_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let mut terminate = match tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::terminate(),
+    ) {
         Ok(signal) => signal,
         Err(error) => {
             tracing::warn!(error = %error, "Cannot listen for SIGTERM; only Ctrl-C stops the worker.");

@@ -87,8 +87,14 @@ fn kill_9_mid_copy_loses_nothing_and_replays_little() {
     let mut worker = start_worker(dir.path(), 1);
     let start = Instant::now();
     while lines(&output).len() < LINES / 3 {
-        assert!(start.elapsed() < Duration::from_secs(120), "the first run copied too little");
-        assert!(worker.try_wait().unwrap().is_none(), "the worker exited early; see worker-1.log");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the first run copied too little"
+        );
+        assert!(
+            worker.try_wait().unwrap().is_none(),
+            "the worker exited early; see worker-1.log"
+        );
         append(&mut file, CHUNK);
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -100,35 +106,57 @@ fn kill_9_mid_copy_loses_nothing_and_replays_little() {
     drop(file);
 
     let mut worker = start_worker(dir.path(), 2);
-    wait_for("every line after the restart", Duration::from_secs(120), || {
-        let got = lines(&output);
-        got.last().is_some_and(|last| *last == expected[LINES - 1]) && got.len() >= LINES
-    });
+    wait_for(
+        "every line after the restart",
+        Duration::from_secs(120),
+        || {
+            let got = lines(&output);
+            got.last().is_some_and(|last| *last == expected[LINES - 1]) && got.len() >= LINES
+        },
+    );
     // A graceful stop flushes offsets and exits 0.
     sigterm(worker.id());
     let status = worker.wait().unwrap();
-    assert!(status.success(), "SIGTERM should stop the worker cleanly, got {status}");
+    assert!(
+        status.success(),
+        "SIGTERM should stop the worker cleanly, got {status}"
+    );
 
     let got = lines(&output);
     let mut seen = vec![false; LINES];
     let mut next_new = 0;
     for line in &got {
-        let index: usize = line.strip_prefix("line-").and_then(|n| n.parse().ok()).expect("a copied line");
+        let index: usize = line
+            .strip_prefix("line-")
+            .and_then(|n| n.parse().ok())
+            .expect("a copied line");
         if !seen[index] {
-            assert_eq!(index, next_new, "line {index} arrived before line {next_new}");
+            assert_eq!(
+                index, next_new,
+                "line {index} arrived before line {next_new}"
+            );
             seen[index] = true;
             next_new += 1;
         }
     }
     assert_eq!(next_new, LINES, "lines are missing");
     let duplicates = got.len() - LINES;
-    eprintln!("copied {copied_before_kill} lines before kill -9; {duplicates} duplicates after restart");
+    eprintln!(
+        "copied {copied_before_kill} lines before kill -9; {duplicates} duplicates after restart"
+    );
     // Replays are bounded by what was not committed: one flush interval at each end.
-    assert!(duplicates <= LINES / 4, "{duplicates} duplicates is more than a flush interval's worth");
+    assert!(
+        duplicates <= LINES / 4,
+        "{duplicates} duplicates is more than a flush interval's worth"
+    );
 }
 
 /// Sends SIGTERM through the `kill` command (the tests avoid `unsafe`).
 fn sigterm(pid: u32) {
-    let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }

@@ -24,15 +24,26 @@ async fn a_reconfiguration_request_restarts_tasks_with_new_configs() {
     let start = std::time::Instant::now();
     loop {
         let configs = worker.herder.task_configs("gen").await.unwrap_or_default();
-        if configs.first().and_then(|config| config.get("generation")).map(String::as_str) == Some("2") {
+        if configs
+            .first()
+            .and_then(|config| config.get("generation"))
+            .map(String::as_str)
+            == Some("2")
+        {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no second generation of task configs: {configs:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no second generation of task configs: {configs:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let configs = worker.herder.task_configs("gen").await.unwrap();
     assert_eq!(configs.len(), 1);
-    assert_eq!(configs[0].get("task.class").map(String::as_str), Some("TestSource"));
+    assert_eq!(
+        configs[0].get("task.class").map(String::as_str),
+        Some("TestSource")
+    );
     worker.wait_running("gen", 1).await;
 
     // Records of the second generation reach the log.
@@ -67,7 +78,10 @@ async fn raise_error_fails_the_task_with_its_message() {
         .await;
     wait_until(Duration::from_secs(30), "task 0 to fail", || {
         worker.herder.status("err").is_some_and(|status| {
-            status.tasks.get(&0).is_some_and(|task| task.state == State::Failed)
+            status
+                .tasks
+                .get(&0)
+                .is_some_and(|task| task.state == State::Failed)
         })
     })
     .await;
@@ -77,7 +91,10 @@ async fn raise_error_fails_the_task_with_its_message() {
     assert_eq!(status.connector.state, State::Running);
     let before = worker.records("err").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(worker.records("err").await > before, "the healthy task stopped moving records");
+    assert!(
+        worker.records("err").await > before,
+        "the healthy task stopped moving records"
+    );
     worker.stop().await;
 }
 
@@ -118,11 +135,24 @@ async fn reported_errant_records_go_to_the_dead_letter_queue_with_context_header
     let mut records = Vec::new();
     let start = std::time::Instant::now();
     while records.len() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(30), "DLQ holds {records:?}");
-        records.extend(consumer.poll(100, Duration::from_millis(100)).await.unwrap().records);
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "DLQ holds {records:?}"
+        );
+        records.extend(
+            consumer
+                .poll(100, Duration::from_millis(100))
+                .await
+                .unwrap()
+                .records,
+        );
     }
     let values: Vec<_> = records.iter().map(|r| r.value.clone().unwrap()).collect();
-    assert_eq!(values, vec![b"bad-1".to_vec(), b"bad-3".to_vec()], "original value bytes are kept");
+    assert_eq!(
+        values,
+        vec![b"bad-1".to_vec(), b"bad-3".to_vec()],
+        "original value bytes are kept"
+    );
     let header = |record: &wasm_connect::log::ConsumedRecord, key: &str| -> String {
         let found: Vec<&LogHeader> = record.headers.iter().filter(|h| h.key == key).collect();
         assert_eq!(found.len(), 1, "header {key} in {:?}", record.headers);
@@ -141,7 +171,10 @@ async fn reported_errant_records_go_to_the_dead_letter_queue_with_context_header
     header(first, "__connect.errors.exception.stacktrace");
     assert_eq!(header(&records[1], "__connect.errors.offset"), "3");
     // The sink keeps running under errors.tolerance=all.
-    assert_eq!(worker.herder.status("sink").unwrap().tasks[&0].state, State::Running);
+    assert_eq!(
+        worker.herder.status("sink").unwrap().tasks[&0].state,
+        State::Running
+    );
     worker.stop().await;
 }
 
@@ -151,13 +184,21 @@ async fn an_errant_record_fails_the_task_when_errors_are_not_tolerated() {
     let worker = TestWorker::embedded(&[]).await;
     start_errant_pipeline(&worker, "none").await;
     wait_until(Duration::from_secs(30), "the sink task to fail", || {
-        worker
-            .herder
-            .status("sink")
-            .is_some_and(|status| status.tasks.get(&0).is_some_and(|task| task.state == State::Failed))
+        worker.herder.status("sink").is_some_and(|status| {
+            status
+                .tasks
+                .get(&0)
+                .is_some_and(|task| task.state == State::Failed)
+        })
     })
     .await;
-    let trace = worker.herder.status("sink").unwrap().tasks[&0].trace.clone().unwrap();
-    assert!(trace.contains("errors.tolerance=none") && trace.contains("bad-1"), "{trace}");
+    let trace = worker.herder.status("sink").unwrap().tasks[&0]
+        .trace
+        .clone()
+        .unwrap();
+    assert!(
+        trace.contains("errors.tolerance=none") && trace.contains("bad-1"),
+        "{trace}"
+    );
     worker.stop().await;
 }

@@ -24,14 +24,19 @@ async fn copy_file(worker: &TestWorker) {
     worker
         .create(&[
             ("name", "sink"),
-            ("connector.class", "org.apache.kafka.connect.file.FileStreamSinkConnector"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            ),
             ("file", &output.display().to_string()),
             ("topics", "lines"),
         ])
         .await;
-    wait_until(Duration::from_secs(120), "the sink to write every line", || {
-        lines(&output).len() >= LINES
-    })
+    wait_until(
+        Duration::from_secs(120),
+        "the sink to write every line",
+        || lines(&output).len() >= LINES,
+    )
     .await;
     assert_eq!(lines(&output), expected, "the copy differs from the input");
 }
@@ -48,18 +53,27 @@ async fn file_copy_through_the_embedded_log_is_exact() {
 async fn file_copy_through_kafka_is_exact() {
     init_logging();
     let cluster = MockCluster::new(1).expect("mock cluster");
-    let log = KafkaLog::new(kafka_settings(&cluster)).expect("kafka log");
     // One partition keeps the order of the lines, as with Kafka's FileStream connectors.
-    log.create_topic("lines", 1).await.expect("topic");
+    // (MockCluster does not implement CreateTopics, so the topic is made on the cluster.)
+    cluster.create_topic("lines", 1, 1).expect("topic");
+    let log = KafkaLog::new(kafka_settings(&cluster)).expect("kafka log");
     let log: Arc<dyn RecordLog> = Arc::new(log);
     let worker = TestWorker::with_log(log, &[]).await;
     copy_file(&worker).await;
     worker.stop().await;
 }
 
-fn kafka_settings(cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>) -> wasm_connect::log::kafka::KafkaSettings {
+fn kafka_settings(
+    cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
+) -> wasm_connect::log::kafka::KafkaSettings {
     let mut settings = wasm_connect::log::kafka::KafkaSettings::default();
-    settings.common.insert("bootstrap.servers".into(), cluster.bootstrap_servers());
+    settings
+        .common
+        .insert("bootstrap.servers".into(), cluster.bootstrap_servers());
+    // MockCluster keeps a group rebalancing for the session timeout after a member leaves.
+    settings
+        .consumer
+        .insert("session.timeout.ms".into(), "6000".into());
     settings
 }
 
@@ -90,7 +104,11 @@ async fn a_restarted_source_resumes_from_its_committed_offset() {
     worker.create(&source).await;
     worker.wait_records("source", 500).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(worker.records("source").await, 500, "the source re-sent lines it had committed");
+    assert_eq!(
+        worker.records("source").await,
+        500,
+        "the source re-sent lines it had committed"
+    );
 
     // The log holds each line exactly once, in order.
     let output = worker.path("output.txt");
@@ -102,7 +120,10 @@ async fn a_restarted_source_resumes_from_its_committed_offset() {
             ("topics", "lines"),
         ])
         .await;
-    wait_until(Duration::from_secs(30), "1500 lines copied", || lines(&output).len() >= 1_500).await;
+    wait_until(Duration::from_secs(30), "1500 lines copied", || {
+        lines(&output).len() >= 1_500
+    })
+    .await;
     let expected: Vec<String> = (0..1_500).map(|i| format!("line-{i:06}")).collect();
     assert_eq!(lines(&output), expected);
     worker.stop().await;
@@ -118,11 +139,24 @@ async fn a_restarted_sink_resumes_from_its_committed_consumer_offsets() {
     let input = input.display().to_string();
     let output_text = output.display().to_string();
     worker
-        .create(&[("name", "source"), ("connector.class", "FileStreamSource"), ("file", &input), ("topic", "lines")])
+        .create(&[
+            ("name", "source"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input),
+            ("topic", "lines"),
+        ])
         .await;
-    let sink = [("name", "sink"), ("connector.class", "FileStreamSink"), ("file", output_text.as_str()), ("topics", "lines")];
+    let sink = [
+        ("name", "sink"),
+        ("connector.class", "FileStreamSink"),
+        ("file", output_text.as_str()),
+        ("topics", "lines"),
+    ];
     worker.create(&sink).await;
-    wait_until(Duration::from_secs(30), "2000 lines copied", || lines(&output).len() >= 2_000).await;
+    wait_until(Duration::from_secs(30), "2000 lines copied", || {
+        lines(&output).len() >= 2_000
+    })
+    .await;
     // A graceful stop commits the sink's consumer offsets.
     let dir = worker.stop().await;
 
@@ -130,7 +164,11 @@ async fn a_restarted_sink_resumes_from_its_committed_consumer_offsets() {
     worker.create(&sink).await;
     worker.wait_running("sink", 1).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(worker.records("sink").await, 0, "the sink re-read records it had committed");
+    assert_eq!(
+        worker.records("sink").await,
+        0,
+        "the sink re-read records it had committed"
+    );
     assert_eq!(lines(&output).len(), 2_000);
     worker.stop().await;
 }

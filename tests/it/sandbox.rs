@@ -21,20 +21,36 @@ async fn contained(mode: &str, limits: &[(&str, &str)]) -> String {
     ];
     settings.extend_from_slice(limits);
     worker.create(&settings).await;
-    wait_until(Duration::from_secs(60), &format!("the `{mode}` task to fail"), || {
-        worker
-            .herder
-            .status("hostile")
-            .is_some_and(|status| status.tasks.get(&0).is_some_and(|task| task.state == State::Failed))
-    })
+    wait_until(
+        Duration::from_secs(60),
+        &format!("the `{mode}` task to fail"),
+        || {
+            worker.herder.status("hostile").is_some_and(|status| {
+                status
+                    .tasks
+                    .get(&0)
+                    .is_some_and(|task| task.state == State::Failed)
+            })
+        },
+    )
     .await;
     let status = worker.herder.status("hostile").unwrap();
-    assert_eq!(status.tasks[&1].state, State::Running, "the healthy task was hit too");
+    assert_eq!(
+        status.tasks[&1].state,
+        State::Running,
+        "the healthy task was hit too"
+    );
     assert_eq!(status.connector.state, State::Running);
     let before = worker.records("hostile").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(worker.records("hostile").await > before, "the healthy task stopped moving records");
-    let trace = status.tasks[&0].trace.clone().expect("a failed task has a trace");
+    assert!(
+        worker.records("hostile").await > before,
+        "the healthy task stopped moving records"
+    );
+    let trace = status.tasks[&0]
+        .trace
+        .clone()
+        .expect("a failed task has a trace");
     worker.stop().await;
     trace
 }
@@ -47,7 +63,14 @@ async fn a_panicking_guest_fails_only_its_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_hits_the_deadline() {
-    let trace = contained("loop", &[("sandbox.timeout.ms", "1000"), ("sandbox.fuel.per.call", "0")]).await;
+    let trace = contained(
+        "loop",
+        &[
+            ("sandbox.timeout.ms", "1000"),
+            ("sandbox.fuel.per.call", "0"),
+        ],
+    )
+    .await;
     assert_eq!(trace, "poll: deadline of 1000 ms exceeded");
 }
 
@@ -60,5 +83,8 @@ async fn an_endless_loop_runs_out_of_fuel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_hits_the_memory_cap() {
     let trace = contained("memory", &[("sandbox.memory.max.bytes", "67108864")]).await;
-    assert!(trace.starts_with("poll: memory limit of 67108864 bytes exceeded"), "{trace}");
+    assert!(
+        trace.starts_with("poll: memory limit of 67108864 bytes exceeded"),
+        "{trace}"
+    );
 }

@@ -78,13 +78,17 @@ impl TestWorker {
     /// plugin path.
     pub async fn embedded(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let herder = Herder::start(worker_config(dir.path(), extra)).await.expect("worker starts");
+        let herder = Herder::start(worker_config(dir.path(), extra))
+            .await
+            .expect("worker starts");
         Self { herder, dir }
     }
 
     /// A worker in `dir` (to restart a worker on the same state).
     pub async fn embedded_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
-        let herder = Herder::start(worker_config(dir.path(), extra)).await.expect("worker starts");
+        let herder = Herder::start(worker_config(dir.path(), extra))
+            .await
+            .expect("worker starts");
         Self { herder, dir }
     }
 
@@ -113,13 +117,20 @@ impl TestWorker {
 
     /// Waits until the connector and `tasks` tasks are RUNNING.
     pub async fn wait_running(&self, name: &str, tasks: usize) {
-        wait_until(Duration::from_secs(60), &format!("{name} running with {tasks} tasks"), || {
-            self.herder.status(name).is_some_and(|status| {
-                status.connector.state == State::Running
-                    && status.tasks.len() == tasks
-                    && status.tasks.values().all(|task| task.state == State::Running)
-            })
-        })
+        wait_until(
+            Duration::from_secs(60),
+            &format!("{name} running with {tasks} tasks"),
+            || {
+                self.herder.status(name).is_some_and(|status| {
+                    status.connector.state == State::Running
+                        && status.tasks.len() == tasks
+                        && status
+                            .tasks
+                            .values()
+                            .all(|task| task.state == State::Running)
+                })
+            },
+        )
         .await;
     }
 
@@ -172,8 +183,14 @@ pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> WorkerConfig {
         ("cache.dir", &shared_cache_dir().display().to_string()),
         ("plugin.path", &plugins.display().to_string()),
         ("offset.flush.interval.ms", "200"),
-        ("key.converter", "org.apache.kafka.connect.storage.StringConverter"),
-        ("value.converter", "org.apache.kafka.connect.storage.StringConverter"),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
     ]);
     raw.extend(settings(extra));
     WorkerConfig::from_settings(raw).expect("valid worker config")
@@ -183,7 +200,10 @@ pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> WorkerConfig {
 pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasm_connect_sdk_source_bindings::wasm_connect::connector::types as wit;
 
-use super::{DataError, Data, Field, Schema, SchemaType, Struct, Value};
+use super::{Data, DataError, Field, Schema, SchemaType, Struct, Value};
 
 /// How deep schemas and values may nest when decoding. Indices only grow, so a table cannot
 /// loop, but a deep one could exhaust the guest's stack; real data is far shallower.
@@ -68,10 +68,10 @@ impl SchemaTable {
     /// The index of `schema` in the table, adding it (and its children) if it is new.
     pub(crate) fn intern(&mut self, schema: &Arc<Schema>) -> u32 {
         let pointer = Arc::as_ptr(schema);
-        if let Some((last, index)) = self.last {
-            if last == pointer {
-                return index;
-            }
+        if let Some((last, index)) = self.last
+            && last == pointer
+        {
+            return index;
         }
         let index = match self.by_pointer.get(&pointer) {
             Some(index) => *index,
@@ -245,12 +245,12 @@ impl<'a> SchemaResolver<'a> {
                 self.table.len()
             )));
         }
-        if let Some(parent) = parent {
-            if index <= parent {
-                return Err(DataError::new(format!(
-                    "schema {parent} refers to schema {index}, which does not come after it"
-                )));
-            }
+        if let Some(parent) = parent
+            && index <= parent
+        {
+            return Err(DataError::new(format!(
+                "schema {parent} refers to schema {index}, which does not come after it"
+            )));
         }
         if let Some(schema) = &self.decoded[i] {
             return Ok(schema.clone());
@@ -343,7 +343,9 @@ fn decode_value_at(
     depth: usize,
 ) -> Result<Value, DataError> {
     if nodes.is_empty() {
-        return Err(DataError::new("empty value table (a null value is `[null]`)"));
+        return Err(DataError::new(
+            "empty value table (a null value is `[null]`)",
+        ));
     }
     let mut decoder = ValueDecoder {
         visited: if nodes.len() > 1 {
@@ -378,12 +380,12 @@ impl ValueDecoder<'_> {
                 self.nodes.len()
             )));
         }
-        if let Some(parent) = parent {
-            if index <= parent {
-                return Err(DataError::new(format!(
-                    "value node {parent} refers to node {index}, which does not come after it"
-                )));
-            }
+        if let Some(parent) = parent
+            && index <= parent
+        {
+            return Err(DataError::new(format!(
+                "value node {parent} refers to node {index}, which does not come after it"
+            )));
         }
         if !self.visited.is_empty() {
             if self.visited[i] {
@@ -490,8 +492,14 @@ mod tests {
             (SchemaBuilder::float32().build(), Value::Float32(1.5)),
             (SchemaBuilder::float64().build(), Value::Float64(-2.25e300)),
             (SchemaBuilder::boolean().build(), Value::Boolean(true)),
-            (SchemaBuilder::string().build(), Value::String("héllo".into())),
-            (SchemaBuilder::bytes().build(), Value::Bytes(vec![0, 1, 255])),
+            (
+                SchemaBuilder::string().build(),
+                Value::String("héllo".into()),
+            ),
+            (
+                SchemaBuilder::bytes().build(),
+                Value::Bytes(vec![0, 1, 255]),
+            ),
             (SchemaBuilder::string().optional().build(), Value::Null),
         ];
         for (schema, value) in cases {
@@ -707,7 +715,13 @@ mod tests {
         // A bad default.
         let mut with_default = string();
         with_default.default_value = Some(vec![wit::ValueNode::Array(vec![3])]);
-        assert!(decode_one(vec![with_default], data(Some(0), vec![wit::ValueNode::Null])).is_err());
+        assert!(
+            decode_one(
+                vec![with_default],
+                data(Some(0), vec![wit::ValueNode::Null])
+            )
+            .is_err()
+        );
     }
 
     #[test]

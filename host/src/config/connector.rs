@@ -46,18 +46,24 @@ impl ConnectorSubmission {
     /// Reads a connector file: Java properties, or JSON as a `POST /connectors` body
     /// (`{"name", "config", "initial_state"}`) or a flat `PUT /connectors/{name}/config` map.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let is_json = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
+        let is_json = path
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("json"));
         if !is_json {
-            return Self::from_config(super::properties::read_properties(path)?, InitialState::Running);
+            return Self::from_config(
+                super::properties::read_properties(path)?,
+                InitialState::Running,
+            );
         }
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|error| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: error.to_string(),
-        })?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|error| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: error.to_string(),
+            })?;
         Self::from_json(&json).map_err(|error| ConfigError::Parse {
             path: path.to_path_buf(),
             message: error.to_string(),
@@ -120,9 +126,9 @@ impl ConnectorSubmission {
 
 /// A flat JSON object of settings; numbers and booleans become strings as Jackson coerces them.
 fn json_settings(json: &serde_json::Value) -> Result<Settings, ConfigError> {
-    let object = json
-        .as_object()
-        .ok_or_else(|| ConfigError::Other("connector config must be a JSON object of strings".into()))?;
+    let object = json.as_object().ok_or_else(|| {
+        ConfigError::Other("connector config must be a JSON object of strings".into())
+    })?;
     object
         .iter()
         .map(|(key, value)| {
@@ -208,7 +214,9 @@ impl ConnectorConfig {
             }
         };
         Ok(Self {
-            plugin_version: settings.string("connector.plugin.version").map(str::to_owned),
+            plugin_version: settings
+                .string("connector.plugin.version")
+                .map(str::to_owned),
             topics: settings.list("topics"),
             topics_regex: settings.string("topics.regex").map(str::to_owned),
             key_converter: inherit("key.converter", &worker.key_converter),
@@ -218,7 +226,8 @@ impl ConnectorConfig {
             dlq_topic: settings
                 .string("errors.deadletterqueue.topic.name")
                 .map(str::to_owned),
-            dlq_context_headers: settings.bool_or("errors.deadletterqueue.context.headers.enable", false)?,
+            dlq_context_headers: settings
+                .bool_or("errors.deadletterqueue.context.headers.enable", false)?,
             dlq_replication_factor: settings.parse_or(
                 "errors.deadletterqueue.topic.replication.factor",
                 3,
@@ -238,11 +247,14 @@ impl ConnectorConfig {
         match (self.topics.is_empty(), &self.topics_regex) {
             (false, Some(_)) => {
                 return Err(ConfigError::Other(
-                    "topics and topics.regex are mutually exclusive options, but both are set.".into(),
+                    "topics and topics.regex are mutually exclusive options, but both are set."
+                        .into(),
                 ));
             }
             (true, None) => {
-                return Err(ConfigError::Other("Must configure one of topics or topics.regex".into()));
+                return Err(ConfigError::Other(
+                    "Must configure one of topics or topics.regex".into(),
+                ));
             }
             _ => {}
         }
@@ -289,27 +301,56 @@ mod tests {
     #[test]
     fn mismatched_names_and_nulls_are_rejected_with_kafka_messages() {
         let json = serde_json::json!({"name": "a", "config": {"name": "b"}});
-        let error = ConnectorSubmission::from_json(&json).unwrap_err().to_string();
-        assert_eq!(error, "Connector name configuration (b) doesn't match connector name in the URL (a)");
+        let error = ConnectorSubmission::from_json(&json)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "Connector name configuration (b) doesn't match connector name in the URL (a)"
+        );
         let json = serde_json::json!({"name": "a", "config": {"x": null}});
-        let error = ConnectorSubmission::from_json(&json).unwrap_err().to_string();
-        assert_eq!(error, "Null value can not be supplied as the configuration value.");
+        let error = ConnectorSubmission::from_json(&json)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "Null value can not be supplied as the configuration value."
+        );
     }
 
     #[test]
     fn sink_topic_rules_follow_kafka_connect() {
         let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
         let parse = |pairs: &[(&str, &str)]| {
-            let mut settings: Settings = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let mut settings: Settings = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             settings.insert("name".into(), "s".into());
             settings.insert("connector.class".into(), "X".into());
             ConnectorConfig::parse(settings, &worker).unwrap()
         };
         assert!(parse(&[("topics", "a")]).validate_sink().is_ok());
-        let both = parse(&[("topics", "a"), ("topics.regex", "a.*")]).validate_sink().unwrap_err();
+        let both = parse(&[("topics", "a"), ("topics.regex", "a.*")])
+            .validate_sink()
+            .unwrap_err();
         assert!(both.to_string().contains("mutually exclusive"));
-        assert!(parse(&[]).validate_sink().unwrap_err().to_string().contains("Must configure one of"));
-        let dlq = parse(&[("topics", "a,b"), ("errors.deadletterqueue.topic.name", "b")]);
-        assert!(dlq.validate_sink().unwrap_err().to_string().contains("DLQ topic"));
+        assert!(
+            parse(&[])
+                .validate_sink()
+                .unwrap_err()
+                .to_string()
+                .contains("Must configure one of")
+        );
+        let dlq = parse(&[
+            ("topics", "a,b"),
+            ("errors.deadletterqueue.topic.name", "b"),
+        ]);
+        assert!(
+            dlq.validate_sink()
+                .unwrap_err()
+                .to_string()
+                .contains("DLQ topic")
+        );
     }
 }

@@ -51,7 +51,10 @@ pub enum Width {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Validator {
     /// Inclusive numeric range; either bound may be open.
-    Range { min: Option<f64>, max: Option<f64> },
+    Range {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     /// One of these strings, compared case-insensitively.
     ValidString(Vec<String>),
     NonEmptyString,

@@ -27,7 +27,12 @@ pub fn read_properties(path: &Path) -> Result<Settings, ConfigError> {
 pub trait SettingsExt {
     fn string(&self, key: &str) -> Option<&str>;
     fn required(&self, key: &str) -> Result<&str, ConfigError>;
-    fn parse_or<T: FromStr>(&self, key: &str, default: T, expected: &'static str) -> Result<T, ConfigError>;
+    fn parse_or<T: FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        expected: &'static str,
+    ) -> Result<T, ConfigError>;
     fn bool_or(&self, key: &str, default: bool) -> Result<bool, ConfigError>;
     fn millis_or(&self, key: &str, default: u64) -> Result<Duration, ConfigError>;
     fn list(&self, key: &str) -> Vec<String>;
@@ -37,14 +42,22 @@ pub trait SettingsExt {
 
 impl SettingsExt for Settings {
     fn string(&self, key: &str) -> Option<&str> {
-        self.get(key).map(|value| value.trim()).filter(|value| !value.is_empty())
+        self.get(key)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
     }
 
     fn required(&self, key: &str) -> Result<&str, ConfigError> {
-        self.string(key).ok_or_else(|| ConfigError::Missing(key.to_owned()))
+        self.string(key)
+            .ok_or_else(|| ConfigError::Missing(key.to_owned()))
     }
 
-    fn parse_or<T: FromStr>(&self, key: &str, default: T, expected: &'static str) -> Result<T, ConfigError> {
+    fn parse_or<T: FromStr>(
+        &self,
+        key: &str,
+        default: T,
+        expected: &'static str,
+    ) -> Result<T, ConfigError> {
         match self.string(key) {
             None => Ok(default),
             Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
@@ -102,7 +115,10 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -110,10 +126,16 @@ mod tests {
         let s = settings(&[("a", "12"), ("b", "x"), ("c", "TRUE"), ("l", " x , y ,,z")]);
         assert_eq!(s.parse_or("a", 0u32, "a number").unwrap(), 12);
         let error = s.parse_or("b", 0u32, "a number").unwrap_err().to_string();
-        assert_eq!(error, "invalid value `x` for setting `b`: expected a number");
+        assert_eq!(
+            error,
+            "invalid value `x` for setting `b`: expected a number"
+        );
         assert!(s.bool_or("c", false).unwrap());
         assert_eq!(s.list("l"), vec!["x", "y", "z"]);
-        assert_eq!(s.required("zz").unwrap_err().to_string(), "missing required setting `zz`");
+        assert_eq!(
+            s.required("zz").unwrap_err().to_string(),
+            "missing required setting `zz`"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::{path::PathBuf, time::Duration};
 
 use super::{ConfigError, Settings, SettingsExt};
-use crate::runtime::{DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_MAX_BYTES, DEFAULT_TIMEOUT_MS, SandboxLimits};
+use crate::runtime::{
+    DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_MAX_BYTES, DEFAULT_TIMEOUT_MS, SandboxLimits,
+};
 
 /// Where records live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,18 +67,25 @@ impl WorkerConfig {
             .string("offset.storage.file.filename")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("connect.offsets"));
-        let sandbox = sandbox_limits(&raw, SandboxLimits {
-            fuel_per_call: Some(DEFAULT_FUEL_PER_CALL),
-            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
-            memory_max_bytes: DEFAULT_MEMORY_MAX_BYTES,
-        })?;
+        let sandbox = sandbox_limits(
+            &raw,
+            SandboxLimits {
+                fuel_per_call: Some(DEFAULT_FUEL_PER_CALL),
+                timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+                memory_max_bytes: DEFAULT_MEMORY_MAX_BYTES,
+            },
+        )?;
         Ok(Self {
             log,
             offset_file,
             offset_flush_interval: raw.millis_or("offset.flush.interval.ms", 60_000)?,
             offset_flush_timeout: raw.millis_or("offset.flush.timeout.ms", 5_000)?,
             task_shutdown_timeout: raw.millis_or("task.shutdown.graceful.timeout.ms", 5_000)?,
-            plugin_path: raw.list("plugin.path").into_iter().map(PathBuf::from).collect(),
+            plugin_path: raw
+                .list("plugin.path")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
             key_converter: converter_spec(&raw, "key.converter", DEFAULT_CONVERTER),
             value_converter: converter_spec(&raw, "value.converter", DEFAULT_CONVERTER),
             header_converter: converter_spec(&raw, "header.converter", DEFAULT_HEADER_CONVERTER),
@@ -112,7 +121,10 @@ pub fn converter_spec(raw: &Settings, key: &str, default: &str) -> ConverterSpec
 
 /// Reads `sandbox.fuel.per.call` (0 = unmetered), `sandbox.timeout.ms` and
 /// `sandbox.memory.max.bytes` over `defaults`.
-pub fn sandbox_limits(raw: &Settings, defaults: SandboxLimits) -> Result<SandboxLimits, ConfigError> {
+pub fn sandbox_limits(
+    raw: &Settings,
+    defaults: SandboxLimits,
+) -> Result<SandboxLimits, ConfigError> {
     let fuel = raw.parse_or(
         "sandbox.fuel.per.call",
         defaults.fuel_per_call.unwrap_or(0),
@@ -154,17 +166,31 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn embedded_log_is_the_default_and_kafka_when_bootstrap_servers_is_set() {
         let worker = WorkerConfig::from_settings(settings(&[("data.dir", "/d")])).unwrap();
-        assert_eq!(worker.log, LogBackend::Embedded { dir: "/d/log".into() });
+        assert_eq!(
+            worker.log,
+            LogBackend::Embedded {
+                dir: "/d/log".into()
+            }
+        );
         assert_eq!(worker.offset_file, PathBuf::from("/d/connect.offsets"));
         assert_eq!(worker.offset_flush_interval, Duration::from_secs(60));
-        let worker = WorkerConfig::from_settings(settings(&[("bootstrap.servers", "h:9092")])).unwrap();
-        assert_eq!(worker.log, LogBackend::Kafka { bootstrap_servers: "h:9092".into() });
+        let worker =
+            WorkerConfig::from_settings(settings(&[("bootstrap.servers", "h:9092")])).unwrap();
+        assert_eq!(
+            worker.log,
+            LogBackend::Kafka {
+                bootstrap_servers: "h:9092".into()
+            }
+        );
     }
 
     #[test]
@@ -176,9 +202,19 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(worker.value_converter.class, "StringConverter");
-        assert_eq!(worker.value_converter.settings.get("converter.encoding").unwrap(), "UTF-8");
+        assert_eq!(
+            worker
+                .value_converter
+                .settings
+                .get("converter.encoding")
+                .unwrap(),
+            "UTF-8"
+        );
         assert_eq!(worker.key_converter.class, DEFAULT_CONVERTER);
-        assert_eq!(worker.key_converter.settings.get("schemas.enable").unwrap(), "false");
+        assert_eq!(
+            worker.key_converter.settings.get("schemas.enable").unwrap(),
+            "false"
+        );
     }
 
     #[test]
@@ -187,7 +223,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("sandbox.memory.max.bytes"), "{error}");
-        let worker = WorkerConfig::from_settings(settings(&[("sandbox.fuel.per.call", "0")])).unwrap();
+        let worker =
+            WorkerConfig::from_settings(settings(&[("sandbox.fuel.per.call", "0")])).unwrap();
         assert_eq!(worker.sandbox.fuel_per_call, None);
     }
 }

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use super::{ConvertError, Converter, DataError, HeaderConverter, value_kind};
+use super::{ConvertError, Converter, ConverterKind, DataError, HeaderConverter, value_kind};
 use crate::data::{Data, Schema, SchemaType, Value};
 
-const NAME: &str = "ByteArrayConverter";
+const NAME: ConverterKind = ConverterKind::ByteArray;
 
 /// Kafka Connect's `ByteArrayConverter`; also a header converter. Has no settings.
 #[derive(Debug, Clone, Copy, Default)]

@@ -12,27 +12,40 @@
 //!   schema, or a Decimal number with more fractional digits than the schema's scale is an
 //!   error. Schemaless integers beyond int64 are an error too (Kafka truncates).
 //! - Trailing content after the JSON document is an error, and input must be UTF-8.
+//! - Nesting deeper than 128 arrays/objects is an error (serde_json's recursion limit;
+//!   Jackson's is 1000).
 //! - Schemaless `Struct` values are written with their own schema (Kafka rejects them).
 //! - No schema cache (`schemas.cache.size` is accepted and ignored).
+//!
+//! The JSON tree is `serde_json::Value` with the workspace's `preserve_order` (members keep
+//! insertion order; a repeated key keeps its first position and takes the last value, as
+//! Jackson's `ObjectNode.set`) and `arbitrary_precision` (numbers are kept as text, so big
+//! integers and decimals keep full precision, as Jackson's `BigDecimal`-backed nodes)
+//! features. On reading, serde_json normalizes a number's exponent (`1E5` → `1e+5`), which
+//! changes no value. On writing, numbers keep the exact Java text of `java_text`
+//! (`1.0E20`, `1E-8`), and `JacksonFormatter` writes compact JSON with control characters
+//! escaped as Jackson does (`\u001F`; serde_json's default would be `\u001f`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::Serialize as _;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+use serde_json::{Map, Number, Value as Json};
 
 use super::java_text::{
     DecimalText, big_decimal_to_string, digits_to_twos_complement, double_to_string,
     float_to_string, minimal_twos_complement, twos_complement_to_digits,
 };
-use super::json_text::{self, Json, object_set};
 use super::{
-    ConvertError, Converter, DataError, HeaderConverter, bool_setting, decimal_scale, value_kind,
-    value_matches,
+    ConvertError, Converter, ConverterKind, DataError, HeaderConverter, bool_setting,
+    decimal_scale, value_kind, value_matches,
 };
 use crate::data::{Data, Field, Schema, SchemaRef, SchemaType, Struct, Value};
 
-const NAME: &str = "JsonConverter";
+const NAME: ConverterKind = ConverterKind::Json;
 
 /// Kafka's exact message for a value that is not a `schema`/`payload` envelope.
 pub const ENVELOPE_ERROR: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.";
@@ -96,7 +109,7 @@ impl JsonConverter {
                 _ => {
                     return Err(ConvertError::InvalidSetting {
                         converter: NAME,
-                        key: "decimal.format".into(),
+                        key: "decimal.format",
                         value: value.clone(),
                         reason: "expected BASE64 or NUMERIC",
                     });
@@ -133,21 +146,21 @@ impl JsonConverter {
                 Some(schema) => self.schema_to_json(schema)?,
                 None => Json::Null,
             };
-            Json::Object(vec![
-                ("schema".into(), schema_json),
-                ("payload".into(), payload),
-            ])
+            let mut envelope = Map::new();
+            envelope.insert("schema".into(), schema_json);
+            envelope.insert("payload".into(), payload);
+            Json::Object(envelope)
         } else {
             payload
         };
-        Ok(Some(json.to_text().into_bytes()))
+        to_bytes(&json).map(Some)
     }
 
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<Data>, DataError> {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
-        let json = json_text::parse(bytes).map_err(|e| {
+        let json = parse(bytes).map_err(|e| {
             DataError::new(format!(
                 "converting bytes to Kafka Connect data failed due to serialization error: {e}"
             ))
@@ -174,17 +187,18 @@ impl JsonConverter {
 
     /// The JSON schema node (Kafka's `asJsonSchema`), keys in Kafka's order.
     fn schema_to_json(&self, schema: &Schema) -> Result<Json, DataError> {
-        let mut members: Vec<(String, Json)> = vec![(
+        let mut members = Map::new();
+        members.insert(
             "type".into(),
             Json::String(json_type_name(schema.ty).into()),
-        )];
+        );
         match schema.ty {
             SchemaType::Array => {
                 let items = schema
                     .value_schema
                     .as_deref()
                     .ok_or_else(|| DataError::new("array schema has no element schema"))?;
-                members.push(("items".into(), self.schema_to_json(items)?));
+                members.insert("items".into(), self.schema_to_json(items)?);
             }
             SchemaType::Map => {
                 let (Some(keys), Some(values)) =
@@ -192,8 +206,8 @@ impl JsonConverter {
                 else {
                     return Err(DataError::new("map schema has no key or value schema"));
                 };
-                members.push(("keys".into(), self.schema_to_json(keys)?));
-                members.push(("values".into(), self.schema_to_json(values)?));
+                members.insert("keys".into(), self.schema_to_json(keys)?);
+                members.insert("values".into(), self.schema_to_json(values)?);
             }
             SchemaType::Struct => {
                 let mut fields = Vec::with_capacity(schema.fields.len());
@@ -202,40 +216,36 @@ impl JsonConverter {
                         .schema_to_json(&field.schema)
                         .map_err(|e| e.in_field(&field.name))?;
                     if let Json::Object(field_members) = &mut field_json {
-                        object_set(
-                            field_members,
-                            "field".into(),
-                            Json::String(field.name.clone()),
-                        );
+                        field_members.insert("field".into(), Json::String(field.name.clone()));
                     }
                     fields.push(field_json);
                 }
-                members.push(("fields".into(), Json::Array(fields)));
+                members.insert("fields".into(), Json::Array(fields));
             }
             _ => {}
         }
-        members.push(("optional".into(), Json::Bool(schema.optional)));
+        members.insert("optional".into(), Json::Bool(schema.optional));
         if let Some(name) = &schema.name {
-            members.push(("name".into(), Json::String(name.clone())));
+            members.insert("name".into(), Json::String(name.clone()));
         }
         if let Some(version) = schema.version {
-            members.push(("version".into(), Json::Number(version.to_string())));
+            members.insert("version".into(), Json::from(version));
         }
         if let Some(doc) = &schema.doc {
-            members.push(("doc".into(), Json::String(doc.clone())));
+            members.insert("doc".into(), Json::String(doc.clone()));
         }
         if !schema.parameters.is_empty() {
-            let mut parameters = Vec::with_capacity(schema.parameters.len());
+            let mut parameters = Map::new();
             for (key, value) in &schema.parameters {
-                object_set(&mut parameters, key.clone(), Json::String(value.clone()));
+                parameters.insert(key.clone(), Json::String(value.clone()));
             }
-            members.push(("parameters".into(), Json::Object(parameters)));
+            members.insert("parameters".into(), Json::Object(parameters));
         }
         if let Some(default) = schema.default.as_ref().filter(|d| !d.is_null()) {
             let default_json = self
                 .value_to_json(Some(schema), default)
                 .map_err(|e| DataError::new(format!("invalid default value: {e}")))?;
-            members.push(("default".into(), default_json));
+            members.insert("default".into(), default_json);
         }
         Ok(Json::Object(members))
     }
@@ -275,10 +285,10 @@ impl JsonConverter {
         Ok(match value {
             Value::Null => Json::Null,
             Value::Boolean(b) => Json::Bool(*b),
-            Value::Int8(v) => Json::Number(v.to_string()),
-            Value::Int16(v) => Json::Number(v.to_string()),
-            Value::Int32(v) => Json::Number(v.to_string()),
-            Value::Int64(v) => Json::Number(v.to_string()),
+            Value::Int8(v) => Json::from(*v),
+            Value::Int16(v) => Json::from(*v),
+            Value::Int32(v) => Json::from(*v),
+            Value::Int64(v) => Json::from(*v),
             Value::Float32(v) => float_json(float_to_string(*v), v.is_finite()),
             Value::Float64(v) => float_json(double_to_string(*v), v.is_finite()),
             Value::String(s) => Json::String(s.clone()),
@@ -354,7 +364,7 @@ impl JsonConverter {
             None => self.schemaless_to_json(value),
         };
         if object_mode {
-            let mut members = Vec::with_capacity(entries.len());
+            let mut members = Map::new();
             for (key, value) in entries {
                 let Value::String(name) = key else {
                     return Err(DataError::new(format!(
@@ -363,7 +373,7 @@ impl JsonConverter {
                     )));
                 };
                 let value_json = convert(value_schema, value).map_err(|e| e.in_field(name))?;
-                object_set(&mut members, name.clone(), value_json);
+                members.insert(name.clone(), value_json);
             }
             Ok(Json::Object(members))
         } else {
@@ -385,12 +395,12 @@ impl JsonConverter {
                 value.schema.fields.len()
             )));
         }
-        let mut members = Vec::with_capacity(value.values.len());
+        let mut members = Map::new();
         for (field, field_value) in value.schema.fields.iter().zip(&value.values) {
             let json = self
                 .value_to_json(Some(&field.schema), field_value)
                 .map_err(|e| e.in_field(&field.name))?;
-            object_set(&mut members, field.name.clone(), json);
+            members.insert(field.name.clone(), json);
         }
         Ok(Json::Object(members))
     }
@@ -404,7 +414,7 @@ impl JsonConverter {
             DecimalFormat::Base64 => Json::String(BASE64.encode(&bytes)),
             DecimalFormat::Numeric => {
                 let (negative, digits) = twos_complement_to_digits(&bytes);
-                Json::Number(big_decimal_to_string(negative, &digits, i64::from(scale)))
+                java_number(big_decimal_to_string(negative, &digits, i64::from(scale)))
             }
         })
     }
@@ -490,10 +500,10 @@ impl JsonConverter {
         if let Some(Json::String(name)) = node.get("name") {
             schema.name = Some(name.clone());
         }
-        if let Some(version) = node.get("version").filter(|v| v.is_integral_number()) {
-            let Json::Number(text) = version else {
-                return unreachable_type();
-            };
+        if let Some(Json::Number(version)) = node.get("version")
+            && is_integral(version)
+        {
+            let text = version.as_str();
             schema.version = Some(text.parse().map_err(|_| {
                 DataError::new(format!("schema version {text} is out of range for int32"))
             })?);
@@ -555,7 +565,7 @@ impl JsonConverter {
             DataError::new(format!(
                 "invalid type for {}: expected {expected} but found {}",
                 schema.ty.name(),
-                node.node_type()
+                node_type(node)
             ))
         };
         Ok(match schema.ty {
@@ -623,7 +633,7 @@ impl JsonConverter {
                     let Json::Object(members) = node else {
                         return Err(DataError::new(format!(
                             "maps with string fields should be encoded as JSON objects, but found {}",
-                            node.node_type()
+                            node_type(node)
                         )));
                     };
                     for (key, value) in members {
@@ -636,14 +646,14 @@ impl JsonConverter {
                     let Json::Array(pairs) = node else {
                         return Err(DataError::new(format!(
                             "maps with non-string fields should be encoded as JSON array of tuples, but found {}",
-                            node.node_type()
+                            node_type(node)
                         )));
                     };
                     for (i, pair) in pairs.iter().enumerate() {
                         let Json::Array(pair) = pair else {
                             return Err(DataError::new(format!(
                                 "found invalid map entry instead of array tuple: {}",
-                                pair.node_type()
+                                node_type(pair)
                             ))
                             .at_index(i));
                         };
@@ -669,7 +679,7 @@ impl JsonConverter {
                 let Json::Object(_) = node else {
                     return Err(DataError::new(format!(
                         "structs should be encoded as JSON objects, but found {}",
-                        node.node_type()
+                        node_type(node)
                     )));
                 };
                 let mut values = Vec::with_capacity(schema.fields.len());
@@ -721,10 +731,80 @@ fn unreachable_type<T>() -> Result<T, DataError> {
     ))
 }
 
+/// Parses one JSON document. Empty (or all-whitespace) input gives `Ok(None)`, like
+/// Jackson's missing node; non-UTF-8 input and trailing content are errors.
+fn parse(bytes: &[u8]) -> Result<Option<Json>, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("invalid UTF-8 in JSON at byte {}", e.valid_up_to()))?;
+    if text.trim_start_matches([' ', '\t', '\n', '\r']).is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| format!("malformed JSON: {e}"))
+}
+
+/// The compact JSON bytes, as Jackson writes them.
+fn to_bytes(json: &Json) -> Result<Vec<u8>, DataError> {
+    let mut out = Vec::new();
+    json.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut out,
+        JacksonFormatter,
+    ))
+    .map_err(|e| DataError::new(format!("writing JSON failed: {e}")))?;
+    Ok(out)
+}
+
+/// serde_json's compact output, but with control characters escaped in upper-case hex
+/// (`\u001F`) as Jackson does, so the bytes match Kafka's.
+struct JacksonFormatter;
+
+impl Formatter for JacksonFormatter {
+    fn write_char_escape<W>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> std::io::Result<()>
+    where
+        W: ?Sized + std::io::Write,
+    {
+        match char_escape {
+            CharEscape::AsciiControl(byte) => write!(writer, "\\u{byte:04X}"),
+            other => CompactFormatter.write_char_escape(writer, other),
+        }
+    }
+}
+
+/// A JSON number with exactly `text`, a finite number as `java_text` writes it (`1.0E20`,
+/// `1E-8`). Every public constructor of `serde_json::Number` re-parses the text and
+/// normalizes the exponent (`1.0e+20`), which Jackson would not write;
+/// `from_string_unchecked` (public, `arbitrary_precision` only) keeps it verbatim.
+fn java_number(text: String) -> Json {
+    debug_assert!(text.parse::<Number>().is_ok(), "not a JSON number: {text}");
+    Json::Number(Number::from_string_unchecked(text))
+}
+
+/// A number without fraction or exponent (Jackson's `isIntegralNumber`).
+fn is_integral(number: &Number) -> bool {
+    !number.as_str().contains(['.', 'e', 'E'])
+}
+
+/// Jackson's `JsonNodeType` name, for error messages.
+fn node_type(node: &Json) -> &'static str {
+    match node {
+        Json::Null => "NULL",
+        Json::Bool(_) => "BOOLEAN",
+        Json::Number(_) => "NUMBER",
+        Json::String(_) => "STRING",
+        Json::Array(_) => "ARRAY",
+        Json::Object(_) => "OBJECT",
+    }
+}
+
 /// Finite floats as JSON numbers; NaN and infinities as Jackson's quoted strings.
 fn float_json(text: String, finite: bool) -> Json {
     if finite {
-        Json::Number(text)
+        java_number(text)
     } else {
         Json::String(text)
     }
@@ -733,7 +813,7 @@ fn float_json(text: String, finite: bool) -> Json {
 /// The text of a float payload: any number, or Jackson's quoted NaN/Infinity strings.
 fn float_text(node: &Json) -> Option<&str> {
     match node {
-        Json::Number(text) => Some(text),
+        Json::Number(number) => Some(number.as_str()),
         Json::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
             Some(match s.as_str() {
                 "NaN" => "NaN",
@@ -747,12 +827,13 @@ fn float_text(node: &Json) -> Option<&str> {
 
 /// An integral payload, range-checked for `ty`: `None` if the node is not an integral number.
 fn integer<T: TryFrom<i64>>(node: &Json, ty: SchemaType) -> Option<Result<T, DataError>> {
-    let Json::Number(text) = node else {
+    let Json::Number(number) = node else {
         return None;
     };
-    if !node.is_integral_number() {
+    if !is_integral(number) {
         return None;
     }
+    let text = number.as_str();
     let out_of_range = || DataError::new(format!("value {text} is out of range for {}", ty.name()));
     Some(
         text.parse::<i64>()
@@ -770,7 +851,8 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, DataError> {
 /// A Decimal from a JSON number or a base64 string, as unscaled bytes at the schema's scale.
 fn decimal_from_json(node: &Json, scale: i32) -> Result<Value, DataError> {
     match node {
-        Json::Number(text) => {
+        Json::Number(number) => {
+            let text = number.as_str();
             let decimal = DecimalText::parse(text)
                 .ok_or_else(|| DataError::new(format!("invalid decimal number {text}")))?;
             let unscaled = decimal.unscaled_at(i64::from(scale)).ok_or_else(|| {
@@ -792,7 +874,7 @@ fn decimal_from_json(node: &Json, scale: i32) -> Result<Value, DataError> {
         }
         other => Err(DataError::new(format!(
             "invalid type for Decimal, underlying representation should be numeric or bytes but was {}",
-            other.node_type()
+            node_type(other)
         ))),
     }
 }
@@ -803,13 +885,17 @@ fn schemaless_value(node: &Json) -> Result<Value, DataError> {
     Ok(match node {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Boolean(*b),
-        Json::Number(text) if node.is_integral_number() => Value::Int64(
-            text.parse()
-                .map_err(|_| DataError::new(format!("value {text} is out of range for int64")))?,
+        Json::Number(number) if is_integral(number) => Value::Int64(
+            number
+                .as_str()
+                .parse()
+                .map_err(|_| DataError::new(format!("value {number} is out of range for int64")))?,
         ),
-        Json::Number(text) => Value::Float64(
-            text.parse()
-                .map_err(|_| DataError::new(format!("invalid number {text}")))?,
+        Json::Number(number) => Value::Float64(
+            number
+                .as_str()
+                .parse()
+                .map_err(|_| DataError::new(format!("invalid number {number}")))?,
         ),
         Json::String(s) => Value::String(s.clone()),
         Json::Array(items) => Value::Array(
@@ -1556,5 +1642,71 @@ mod tests {
             Value::String("é😀\u{1}".into()),
             "{\"schema\":{\"type\":\"string\",\"optional\":false},\"payload\":\"é😀\\u0001\"}",
         );
+    }
+
+    fn round_trip(text: &str) -> String {
+        String::from_utf8(to_bytes(&parse(text.as_bytes()).unwrap().unwrap()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn writes_compact_json_like_jackson() {
+        assert_eq!(
+            round_trip(
+                r#" { "a" : [1, 2.50, -3, true, null], "b" : {}, "c": 123456789012345678901234567890.000 } "#
+            ),
+            r#"{"a":[1,2.50,-3,true,null],"b":{},"c":123456789012345678901234567890.000}"#
+        );
+        let control = Json::String("q\"b\\s/\n\t\r\u{8}\u{c}\u{1}\u{b}\u{1f}\u{7f}é€".into());
+        assert_eq!(
+            String::from_utf8(to_bytes(&control).unwrap()).unwrap(),
+            "\"q\\\"b\\\\s/\\n\\t\\r\\b\\f\\u0001\\u000B\\u001F\u{7f}é€\""
+        );
+        // Java's number text is written verbatim, not normalized to `1.0e+20`.
+        let numbers = Json::Array(vec![
+            java_number(double_to_string(1e20)),
+            java_number(big_decimal_to_string(false, "1", 8)),
+            java_number(big_decimal_to_string(false, "12", -3)),
+        ]);
+        assert_eq!(
+            String::from_utf8(to_bytes(&numbers).unwrap()).unwrap(),
+            "[1.0E20,1E-8,1.2E+4]"
+        );
+    }
+
+    #[test]
+    fn repeated_keys_keep_first_position_and_last_value() {
+        assert_eq!(round_trip(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn parses_escapes() {
+        assert_eq!(
+            parse(br#""\u00e9\ud83d\ude00\/""#).unwrap(),
+            Some(Json::String("é😀/".into()))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_input() {
+        for bad in [
+            "{",
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "{\"a\" 1}",
+            "nul",
+            "\"\u{1}\"",
+            "1 2",
+            "NaN",
+            "'a'",
+            r#""\ud800""#,
+        ] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert_eq!(parse(b"  ").unwrap(), None);
+        assert!(parse(&[b'"', 0xff, b'"']).is_err());
+        let deep = "[".repeat(2000);
+        assert!(parse(deep.as_bytes()).is_err());
     }
 }

@@ -8,7 +8,6 @@
 mod byte_array;
 mod java_text;
 mod json;
-mod json_text;
 mod simple_header;
 mod string;
 
@@ -79,30 +78,42 @@ pub const SUPPORTED_HEADER_CONVERTERS: &str = "org.apache.kafka.connect.storage.
 /// The header converter Kafka Connect uses when `header.converter` is not set.
 pub const DEFAULT_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
 
+/// A built-in converter, named in errors by its Java simple class name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub enum ConverterKind {
     Json,
     String,
     ByteArray,
     SimpleHeader,
 }
 
+impl fmt::Display for ConverterKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Json => "JsonConverter",
+            Self::String => "StringConverter",
+            Self::ByteArray => "ByteArrayConverter",
+            Self::SimpleHeader => "SimpleHeaderConverter",
+        })
+    }
+}
+
 /// Resolves a class name the way Kafka's plugin aliases do: full name, simple name, or the
 /// simple name without its plugin-type suffix.
-fn kind_of(class: &str) -> Option<Kind> {
+fn kind_of(class: &str) -> Option<ConverterKind> {
     match class.trim() {
         "org.apache.kafka.connect.json.JsonConverter" | "JsonConverter" | "Json" => {
-            Some(Kind::Json)
+            Some(ConverterKind::Json)
         }
         "org.apache.kafka.connect.storage.StringConverter" | "StringConverter" | "String" => {
-            Some(Kind::String)
+            Some(ConverterKind::String)
         }
         "org.apache.kafka.connect.converters.ByteArrayConverter"
         | "ByteArrayConverter"
-        | "ByteArray" => Some(Kind::ByteArray),
+        | "ByteArray" => Some(ConverterKind::ByteArray),
         "org.apache.kafka.connect.storage.SimpleHeaderConverter"
         | "SimpleHeaderConverter"
-        | "Simple" => Some(Kind::SimpleHeader),
+        | "Simple" => Some(ConverterKind::SimpleHeader),
         _ => None,
     }
 }
@@ -118,10 +129,10 @@ pub fn converter(
 ) -> Result<Arc<dyn Converter>, ConvertError> {
     let _ = is_key;
     match kind_of(class) {
-        Some(Kind::Json) => Ok(Arc::new(JsonConverter::from_settings(settings)?)),
-        Some(Kind::String) => Ok(Arc::new(StringConverter::from_settings(settings)?)),
-        Some(Kind::ByteArray) => Ok(Arc::new(ByteArrayConverter)),
-        Some(Kind::SimpleHeader) | None => Err(ConvertError::UnknownClass {
+        Some(ConverterKind::Json) => Ok(Arc::new(JsonConverter::from_settings(settings)?)),
+        Some(ConverterKind::String) => Ok(Arc::new(StringConverter::from_settings(settings)?)),
+        Some(ConverterKind::ByteArray) => Ok(Arc::new(ByteArrayConverter)),
+        Some(ConverterKind::SimpleHeader) | None => Err(ConvertError::UnknownClass {
             class: class.to_string(),
             supported: SUPPORTED_CONVERTERS,
         }),
@@ -135,10 +146,10 @@ pub fn header_converter(
     settings: &BTreeMap<String, String>,
 ) -> Result<Arc<dyn HeaderConverter>, ConvertError> {
     match kind_of(class) {
-        Some(Kind::SimpleHeader) => Ok(Arc::new(SimpleHeaderConverter)),
-        Some(Kind::Json) => Ok(Arc::new(JsonConverter::from_settings(settings)?)),
-        Some(Kind::String) => Ok(Arc::new(StringConverter::from_settings(settings)?)),
-        Some(Kind::ByteArray) => Ok(Arc::new(ByteArrayConverter)),
+        Some(ConverterKind::SimpleHeader) => Ok(Arc::new(SimpleHeaderConverter)),
+        Some(ConverterKind::Json) => Ok(Arc::new(JsonConverter::from_settings(settings)?)),
+        Some(ConverterKind::String) => Ok(Arc::new(StringConverter::from_settings(settings)?)),
+        Some(ConverterKind::ByteArray) => Ok(Arc::new(ByteArrayConverter)),
         None => Err(ConvertError::UnknownClass {
             class: class.to_string(),
             supported: SUPPORTED_HEADER_CONVERTERS,
@@ -156,28 +167,28 @@ pub enum ConvertError {
     },
     #[error("invalid value `{value}` for {converter} setting `{key}`: {reason}")]
     InvalidSetting {
-        converter: &'static str,
-        key: String,
+        converter: ConverterKind,
+        key: &'static str,
         value: String,
         reason: &'static str,
     },
     #[error("{converter} failed to convert data for topic `{topic}` to bytes")]
     FromConnect {
-        converter: &'static str,
+        converter: ConverterKind,
         topic: String,
         #[source]
         source: DataError,
     },
     #[error("{converter} failed to convert bytes from topic `{topic}` to data")]
     ToConnect {
-        converter: &'static str,
+        converter: ConverterKind,
         topic: String,
         #[source]
         source: DataError,
     },
     #[error("{converter} failed to convert header `{key}` for topic `{topic}` to bytes")]
     FromConnectHeader {
-        converter: &'static str,
+        converter: ConverterKind,
         topic: String,
         key: String,
         #[source]
@@ -185,7 +196,7 @@ pub enum ConvertError {
     },
     #[error("{converter} failed to convert header `{key}` from topic `{topic}` to data")]
     ToConnectHeader {
-        converter: &'static str,
+        converter: ConverterKind,
         topic: String,
         key: String,
         #[source]
@@ -276,7 +287,7 @@ impl fmt::Display for DataError {
         if self.0.path.is_empty() {
             f.write_str(&self.0.message)
         } else {
-            write!(f, "at `{}`: {}", self.0.path(), self.0.message)
+            write!(f, "at `{}`: {}", self.path(), self.0.message)
         }
     }
 }
@@ -286,8 +297,8 @@ impl std::error::Error for DataError {}
 /// Reads a Kafka `BOOLEAN` config value (trimmed, case-insensitive `true`/`false`).
 pub(crate) fn bool_setting(
     settings: &BTreeMap<String, String>,
-    converter: &'static str,
-    key: &str,
+    converter: ConverterKind,
+    key: &'static str,
     default: bool,
 ) -> Result<bool, ConvertError> {
     let Some(value) = settings.get(key) else {
@@ -298,7 +309,7 @@ pub(crate) fn bool_setting(
         "false" => Ok(false),
         _ => Err(ConvertError::InvalidSetting {
             converter,
-            key: key.to_string(),
+            key,
             value: value.clone(),
             reason: "expected value to be either true or false",
         }),
@@ -457,7 +468,7 @@ mod tests {
 
     #[test]
     fn errors_stay_small() {
-        assert!(std::mem::size_of::<ConvertError>() <= 96);
+        assert!(std::mem::size_of::<ConvertError>() <= 72);
         assert_eq!(std::mem::size_of::<DataError>(), 8);
     }
 

@@ -21,11 +21,12 @@ use super::java_text::{
     twos_complement_to_digits,
 };
 use super::{
-    ConvertError, Converter, DataError, HeaderConverter, Logical, decimal_scale, temporal_logical,
+    ConvertError, Converter, ConverterKind, DataError, HeaderConverter, Logical, decimal_scale,
+    temporal_logical,
 };
 use crate::data::{Data, Schema, SchemaType, Value};
 
-const NAME: &str = "StringConverter";
+const NAME: ConverterKind = ConverterKind::String;
 
 /// A Java charset the string converter can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -136,7 +137,7 @@ impl StringConverter {
             Some(name) => {
                 StringEncoding::from_name(name).ok_or_else(|| ConvertError::InvalidSetting {
                     converter: NAME,
-                    key: "converter.encoding".into(),
+                    key: "converter.encoding",
                     value: name.clone(),
                     reason: "unsupported encoding; supported: UTF-8, US-ASCII, ISO-8859-1, \
                              UTF-16, UTF-16BE, UTF-16LE",

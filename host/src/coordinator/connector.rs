@@ -50,10 +50,15 @@ impl Actor {
     #[tracing::instrument(name = "connector", skip_all, fields(connector = %self.config.name))]
     /// Runs the connector; `validated` is an instance that already validated this
     /// configuration, reused to start.
-    pub async fn run(mut self, validated: Option<ConnectorInstance>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    pub async fn run(
+        mut self,
+        validated: Option<ConnectorInstance>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
         let name = self.config.name.clone();
         let kind = self.plugin.info.kind;
-        self.statuses.set_connector(&name, kind, State::Unassigned, None);
+        self.statuses
+            .set_connector(&name, kind, State::Unassigned, None);
         let (context_tx, mut context_rx) = mpsc::unbounded_channel();
         let (target_tx, _) = watch::channel(self.target);
         let mut tasks: Vec<RunningTask> = Vec::new();
@@ -63,7 +68,8 @@ impl Actor {
         let mut instance = match self.start_connector(validated, context_tx.clone()).await {
             Ok(instance) => Some(instance),
             Err(trace) => {
-                self.statuses.set_connector(&name, kind, State::Failed, Some(trace));
+                self.statuses
+                    .set_connector(&name, kind, State::Failed, Some(trace));
                 failed = true;
                 None
             }
@@ -73,10 +79,18 @@ impl Actor {
             if self.target != TargetState::Stopped
                 && let Some(instance) = instance.as_mut()
                 && let Err(trace) = self
-                    .reconfigure(instance, &mut tasks, &target_tx, &mut task_events_tx, &mut task_events_rx, true)
+                    .reconfigure(
+                        instance,
+                        &mut tasks,
+                        &target_tx,
+                        &mut task_events_tx,
+                        &mut task_events_rx,
+                        true,
+                    )
                     .await
             {
-                self.statuses.set_connector(&name, kind, State::Failed, Some(trace));
+                self.statuses
+                    .set_connector(&name, kind, State::Failed, Some(trace));
                 failed = true;
             }
         }
@@ -163,7 +177,8 @@ impl Actor {
             TargetState::Paused => State::Paused,
             TargetState::Stopped => State::Stopped,
         };
-        self.statuses.set_connector(&self.config.name, kind, state, None);
+        self.statuses
+            .set_connector(&self.config.name, kind, state, None);
     }
 
     async fn start_connector(
@@ -193,12 +208,15 @@ impl Actor {
         instance: &mut ConnectorInstance,
         tasks: &mut Vec<RunningTask>,
         target: &watch::Sender<TargetState>,
-        events_tx: &mut mpsc::UnboundedSender<(u32, TaskEvent)>,
-        events_rx: &mut mpsc::UnboundedReceiver<(u32, TaskEvent)>,
+        events_tx: &mut TaskEventSender,
+        events_rx: &mut TaskEvents,
         force: bool,
     ) -> Result<(), String> {
         let max = self.config.tasks_max;
-        let mut configs = instance.task_configs(max).await.map_err(|error| error.to_string())?;
+        let mut configs = instance
+            .task_configs(max)
+            .await
+            .map_err(|error| error.to_string())?;
         if configs.len() > max as usize {
             return Err(format!(
                 "The connector {} has generated {} tasks, which is greater than {}, the maximum number of tasks it is configured to create. This behaviour should be considered a bug and is disallowed. If necessary, it can be permitted by reconfiguring the connector with 'tasks.max.enforce' set to false; however, this option will be removed in a future release of Kafka Connect.",
@@ -232,7 +250,8 @@ impl Actor {
         let mut metrics = Vec::new();
         for (id, config) in configs.iter().enumerate() {
             let id = id as u32;
-            self.statuses.set_task(&self.config.name, id, State::Unassigned, None);
+            self.statuses
+                .set_task(&self.config.name, id, State::Unassigned, None);
             let shutdown = CancellationToken::new();
             let task_metrics = Arc::new(TaskMetrics::default());
             metrics.push(task_metrics.clone());
@@ -251,7 +270,9 @@ impl Actor {
             };
             let services = self.services.clone();
             let join = match self.plugin.info.kind {
-                PluginKind::Source => tokio::spawn(worker::run_source_task(spec, services, control)),
+                PluginKind::Source => {
+                    tokio::spawn(worker::run_source_task(spec, services, control))
+                }
                 PluginKind::Sink => tokio::spawn(worker::run_sink_task(spec, services, control)),
             };
             tasks.push(RunningTask { shutdown, join });
@@ -267,9 +288,17 @@ impl Actor {
         for task in tasks.iter() {
             task.shutdown.cancel();
         }
-        let deadline = tokio::time::Instant::now() + self.services.worker.task_shutdown_timeout.max(Duration::from_millis(1));
+        let deadline = tokio::time::Instant::now()
+            + self
+                .services
+                .worker
+                .task_shutdown_timeout
+                .max(Duration::from_millis(1));
         for mut task in tasks.drain(..) {
-            if tokio::time::timeout_at(deadline, &mut task.join).await.is_err() {
+            if tokio::time::timeout_at(deadline, &mut task.join)
+                .await
+                .is_err()
+            {
                 tracing::warn!("A task did not stop in time and was abandoned.");
                 task.join.abort();
             }
@@ -277,7 +306,11 @@ impl Actor {
     }
 }
 
-fn new_task_channel() -> (mpsc::UnboundedReceiver<(u32, TaskEvent)>, mpsc::UnboundedSender<(u32, TaskEvent)>) {
+/// Events of one generation of tasks, tagged with the task id.
+type TaskEvents = mpsc::UnboundedReceiver<(u32, TaskEvent)>;
+type TaskEventSender = mpsc::UnboundedSender<(u32, TaskEvent)>;
+
+fn new_task_channel() -> (TaskEvents, TaskEventSender) {
     let (tx, rx) = mpsc::unbounded_channel();
     (rx, tx)
 }

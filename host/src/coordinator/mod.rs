@@ -12,8 +12,15 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use self::connector::{Actor, Command, Shared, connector_context};
 pub use self::status::{ConnectorStatus, State, StateInfo, StatusStore};
 use crate::{
-    config::{ConfigError, ConnectorConfig, ConnectorSubmission, InitialState, WorkerConfig, worker::LogBackend},
-    log::{RecordLog, embedded::EmbeddedLog, kafka::{KafkaLog, KafkaSettings}},
+    config::{
+        ConfigError, ConnectorConfig, ConnectorSubmission, InitialState, WorkerConfig,
+        worker::LogBackend,
+    },
+    log::{
+        RecordLog,
+        embedded::EmbeddedLog,
+        kafka::{KafkaLog, KafkaSettings},
+    },
     plugins::{PluginError, PluginRegistry, PluginSource},
     runtime::{ConfigMap, PluginKind, Runtime, RuntimeConfig},
     storage::FileOffsetStore,
@@ -63,8 +70,10 @@ impl Herder {
         let log: Arc<dyn RecordLog> = match &worker.log {
             LogBackend::Embedded { dir } => Arc::new(EmbeddedLog::open(dir)?),
             LogBackend::Kafka { bootstrap_servers } => {
-                let mut settings =
-                    KafkaSettings::new(BTreeMap::from([("bootstrap.servers".to_owned(), bootstrap_servers.clone())]));
+                let mut settings = KafkaSettings::new(BTreeMap::from([(
+                    "bootstrap.servers".to_owned(),
+                    bootstrap_servers.clone(),
+                )]));
                 settings.admin = worker.client_settings("admin.");
                 settings.producer = worker.client_settings("producer.");
                 settings.consumer = worker.client_settings("consumer.");
@@ -88,7 +97,15 @@ impl Herder {
         let worker_id = worker
             .raw
             .get("rest.advertised.host.name")
-            .map(|host| format!("{host}:{}", worker.raw.get("rest.advertised.port").map_or("8083", String::as_str)))
+            .map(|host| {
+                format!(
+                    "{host}:{}",
+                    worker
+                        .raw
+                        .get("rest.advertised.port")
+                        .map_or("8083", String::as_str)
+                )
+            })
             .unwrap_or_else(|| crate::config::worker::DEFAULT_WORKER_ID.to_owned());
         let statuses = Arc::new(StatusStore::new(worker_id.clone()));
         Ok(Self {
@@ -113,7 +130,10 @@ impl Herder {
     }
 
     /// Validates and creates a connector, then starts it in its initial state.
-    pub async fn create_connector(&self, submission: ConnectorSubmission) -> Result<(), HerderError> {
+    pub async fn create_connector(
+        &self,
+        submission: ConnectorSubmission,
+    ) -> Result<(), HerderError> {
         let mut connectors = self.connectors.lock().await;
         if connectors.contains_key(&submission.name) {
             return Err(HerderError::AlreadyExists(submission.name));
@@ -137,7 +157,12 @@ impl Herder {
             .map_err(|error| HerderError::Validation(error.to_string()))?;
         let errors: Vec<String> = results
             .iter()
-            .flat_map(|value| value.errors.iter().map(move |error| format!("{}: {error}", value.name)))
+            .flat_map(|value| {
+                value
+                    .errors
+                    .iter()
+                    .map(move |error| format!("{}: {error}", value.name))
+            })
             .collect();
         if !errors.is_empty() {
             return Err(HerderError::Invalid(errors));
@@ -163,12 +188,15 @@ impl Herder {
             },
         };
         let join = tokio::spawn(actor.run(Some(instance), commands_rx));
-        connectors.insert(submission.name, ConnectorEntry {
-            config,
-            commands,
-            shared,
-            join,
-        });
+        connectors.insert(
+            submission.name,
+            ConnectorEntry {
+                config,
+                commands,
+                shared,
+                join,
+            },
+        );
         Ok(())
     }
 
@@ -186,7 +214,11 @@ impl Herder {
     }
 
     /// Pauses, resumes (`Started`) or stops a connector.
-    pub async fn set_target_state(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+    pub async fn set_target_state(
+        &self,
+        name: &str,
+        target: TargetState,
+    ) -> Result<(), HerderError> {
         let connectors = self.connectors.lock().await;
         let entry = connectors
             .get(name)
@@ -200,7 +232,11 @@ impl Herder {
     }
 
     pub async fn connector_config(&self, name: &str) -> Option<Arc<ConnectorConfig>> {
-        self.connectors.lock().await.get(name).map(|entry| entry.config.clone())
+        self.connectors
+            .lock()
+            .await
+            .get(name)
+            .map(|entry| entry.config.clone())
     }
 
     pub fn status(&self, name: &str) -> Option<ConnectorStatus> {

@@ -71,20 +71,34 @@ impl StatusStore {
     }
 
     pub fn get(&self, connector: &str) -> Option<ConnectorStatus> {
-        self.statuses.lock().expect("status lock poisoned").get(connector).cloned()
+        self.statuses
+            .lock()
+            .expect("status lock poisoned")
+            .get(connector)
+            .cloned()
     }
 
-    pub fn set_connector(&self, connector: &str, kind: PluginKind, state: State, trace: Option<String>) {
+    pub fn set_connector(
+        &self,
+        connector: &str,
+        kind: PluginKind,
+        state: State,
+        trace: Option<String>,
+    ) {
         let mut statuses = self.statuses.lock().expect("status lock poisoned");
-        let status = statuses.entry(connector.to_owned()).or_insert_with(|| ConnectorStatus {
-            name: connector.to_owned(),
-            kind,
-            connector: self.info(State::Unassigned, None),
-            tasks: BTreeMap::new(),
-        });
+        let status = statuses
+            .entry(connector.to_owned())
+            .or_insert_with(|| ConnectorStatus {
+                name: connector.to_owned(),
+                kind,
+                connector: self.info(State::Unassigned, None),
+                tasks: BTreeMap::new(),
+            });
         if status.connector.state != state || status.connector.trace != trace {
             match &trace {
-                Some(trace) => tracing::error!(connector, state = state.name(), trace = %trace, "Connector state changed."),
+                Some(trace) => {
+                    tracing::error!(connector, state = state.name(), trace = %trace, "Connector state changed.")
+                }
                 None => tracing::info!(connector, state = state.name(), "Connector state changed."),
             }
         }
@@ -93,15 +107,21 @@ impl StatusStore {
 
     pub fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
         let mut statuses = self.statuses.lock().expect("status lock poisoned");
-        let Some(status) = statuses.get_mut(connector) else { return };
+        let Some(status) = statuses.get_mut(connector) else {
+            return;
+        };
         let changed = status
             .tasks
             .get(&task)
             .is_none_or(|current| current.state != state || current.trace != trace);
         if changed {
             match &trace {
-                Some(trace) => tracing::error!(connector, task, state = state.name(), trace = %trace, "Task state changed."),
-                None => tracing::info!(connector, task, state = state.name(), "Task state changed."),
+                Some(trace) => {
+                    tracing::error!(connector, task, state = state.name(), trace = %trace, "Task state changed.")
+                }
+                None => {
+                    tracing::info!(connector, task, state = state.name(), "Task state changed.")
+                }
             }
         }
         status.tasks.insert(task, self.info(state, trace));
@@ -116,6 +136,9 @@ impl StatusStore {
     }
 
     pub fn remove(&self, connector: &str) {
-        self.statuses.lock().expect("status lock poisoned").remove(connector);
+        self.statuses
+            .lock()
+            .expect("status lock poisoned")
+            .remove(connector);
     }
 }

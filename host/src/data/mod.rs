@@ -233,7 +233,9 @@ impl Struct {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.schema.field(name).map(|(index, _)| &self.values[index])
+        self.schema
+            .field(name)
+            .map(|(index, _)| &self.values[index])
     }
 }
 

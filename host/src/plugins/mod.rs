@@ -64,9 +64,26 @@ pub struct PluginRegistry {
 
 /// The class names each built-in answers to, to explain a missing artifact.
 const BUILTIN_CLASSES: &[(&str, &[&str])] = &[
-    ("file_source", &["FileStreamSource", "FileStreamSourceConnector", "org.apache.kafka.connect.file.FileStreamSourceConnector"]),
-    ("file_sink", &["FileStreamSink", "FileStreamSinkConnector", "org.apache.kafka.connect.file.FileStreamSinkConnector"]),
-    ("datagen_source", &["DatagenSource", "DatagenSourceConnector"]),
+    (
+        "file_source",
+        &[
+            "FileStreamSource",
+            "FileStreamSourceConnector",
+            "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        ],
+    ),
+    (
+        "file_sink",
+        &[
+            "FileStreamSink",
+            "FileStreamSinkConnector",
+            "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        ],
+    ),
+    (
+        "datagen_source",
+        &["DatagenSource", "DatagenSourceConnector"],
+    ),
 ];
 
 impl PluginRegistry {
@@ -171,7 +188,10 @@ impl PluginRegistry {
     /// Every registered plugin.
     pub fn list(&self) -> Vec<PluginInfo> {
         let plugins = self.plugins.read().expect("plugin registry lock poisoned");
-        plugins.iter().map(|registered| registered.plugin.info.clone()).collect()
+        plugins
+            .iter()
+            .map(|registered| registered.plugin.info.clone())
+            .collect()
     }
 
     /// The plugin a `connector.class` (and optional `connector.plugin.version`) names: the
@@ -247,7 +267,11 @@ fn names(info: &PluginInfo) -> impl Iterator<Item = &str> {
 
 /// Orders dotted versions numerically where possible (`1.10.0` > `1.9.2`).
 fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    let parts = |v: &str| -> Vec<u64> { v.split(['.', '-']).map(|p| p.parse().unwrap_or(0)).collect() };
+    let parts = |v: &str| -> Vec<u64> {
+        v.split(['.', '-'])
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
     parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
 }
 

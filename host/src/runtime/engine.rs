@@ -5,7 +5,11 @@
 use std::{
     hash::{Hash, Hasher},
     path::{Path, PathBuf},
-    sync::{Arc, mpsc},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
     thread::JoinHandle,
     time::Duration,
 };
@@ -123,15 +127,22 @@ impl Shared {
             .engine
             .precompile_component(bytes)
             .map_err(anyhow::Error::from)?;
-        if let Err(error) = write_atomically(dir, &path, &compiled) {
-            tracing::warn!(
+        match write_atomically(dir, &path, &compiled) {
+            // Load from the file: the mapping is shared copy-on-write by every instance.
+            Ok(()) => match self.deserialize(&path) {
+                Ok(component) => return Ok(component),
+                Err(error) => tracing::warn!(
+                    path = %path.display(),
+                    error = %format!("{error:#}"),
+                    "Freshly cached component is unusable; using it from memory."
+                ),
+            },
+            Err(error) => tracing::warn!(
                 path = %path.display(),
                 error = %format!("{error:#}"),
                 "Could not cache the compiled component."
-            );
+            ),
         }
-        // Load the compiled bytes we just made rather than the file, so a cache that cannot
-        // be written or read costs nothing but time.
         #[allow(unsafe_code)]
         // SAFETY: `compiled` was produced by `precompile_component` of this very engine a
         // moment ago; it is not outside input.
@@ -155,14 +166,20 @@ impl Shared {
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the cache directory `{}`", dir.display()))?;
+    // Unique per process and per write, so concurrent loads of one component do not collide.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let temp: PathBuf = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}-{}.tmp",
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        std::process::id()
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::write(&temp, bytes).with_context(|| format!("cannot write `{}`", temp.display()))?;
+    if let Err(error) = std::fs::write(&temp, bytes) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error).with_context(|| format!("cannot write `{}`", temp.display()));
+    }
     std::fs::rename(&temp, path).with_context(|| {
         let _ = std::fs::remove_file(&temp);
         format!("cannot rename `{}` to `{}`", temp.display(), path.display())

@@ -79,7 +79,7 @@ impl Sandbox {
         }
         self.store.set_epoch_deadline(1);
         self.store.data_mut().begin_call(self.limits.timeout);
-        Ok(self.limits.timeout + self.grace)
+        Ok(self.limits.timeout.saturating_add(self.grace))
     }
 
     /// Ends a call: maps a trap or timeout to its cause and poisons the instance.

@@ -696,12 +696,38 @@ async fn test_source_guest_smoke() {
             reporter: None,
         }
     };
-    let config = |mode: &str| -> ConfigMap { [("mode".to_owned(), mode.to_owned())].into() };
+    let config = |mode: &str| -> ConfigMap {
+        [
+            ("topic", "smoke"),
+            ("mode", mode),
+            ("task.id", "0"),
+            ("batch.size", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+
+    let mut connector = plugin.connector(context()).await.expect("instantiate");
+    let connector_config: ConfigMap = [("topic".to_owned(), "smoke".to_owned())].into();
+    connector
+        .start(&connector_config)
+        .await
+        .expect("connector start");
+    let task_configs = connector.task_configs(2).await.expect("task configs");
+    assert!(!task_configs.is_empty());
+    connector.stop().await.expect("connector stop");
 
     let mut task = plugin.source_task(context()).await.expect("instantiate");
     task.start(&config("ok")).await.expect("start");
-    task.poll().await.expect("poll in mode ok");
+    let records = task.poll().await.expect("poll in mode ok");
+    assert_eq!(records.len(), 5);
     task.stop().await.expect("stop");
+
+    let mut task = plugin.source_task(context()).await.expect("instantiate");
+    task.start(&config("every-type")).await.expect("start");
+    let records = task.poll().await.expect("poll in mode every-type");
+    assert_eq!(records.len(), 1);
 
     let mut task = plugin.source_task(context()).await.expect("instantiate");
     let trapped = match task.start(&config("panic")).await {
@@ -712,7 +738,7 @@ async fn test_source_guest_smoke() {
         CallError::Trap {
             cause: TrapCause::Trap(message),
             ..
-        } => assert!(message.contains("unreachable"), "{message}"),
+        } => assert!(message.contains("panic from test-source"), "{message}"),
         other => panic!("expected a trap, got {other:?}"),
     }
     assert!(matches!(

@@ -62,23 +62,30 @@ impl FileOffsetStore {
                     path: path.to_path_buf(),
                     message,
                 };
-                let json: Json = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+                let json: Json =
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
                 let list = json
                     .get("offsets")
                     .and_then(Json::as_array)
                     .ok_or_else(|| corrupt("missing `offsets` array".into()))?;
                 for item in list {
-                    let key = item.get("key").ok_or_else(|| corrupt("entry without `key`".into()))?;
-                    let (connector, partition) = parse_key(key).ok_or_else(|| corrupt(format!("bad key {key}")))?;
+                    let key = item
+                        .get("key")
+                        .ok_or_else(|| corrupt("entry without `key`".into()))?;
+                    let (connector, partition) =
+                        parse_key(key).ok_or_else(|| corrupt(format!("bad key {key}")))?;
                     let offset = item
                         .get("value")
                         .and_then(json_to_map)
                         .ok_or_else(|| corrupt(format!("bad value for key {key}")))?;
-                    entries.insert(key_string(&connector, &partition), Entry {
-                        connector,
-                        partition,
-                        offset,
-                    });
+                    entries.insert(
+                        key_string(&connector, &partition),
+                        Entry {
+                            connector,
+                            partition,
+                            offset,
+                        },
+                    );
                 }
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -119,19 +126,29 @@ impl FileOffsetStore {
     }
 
     /// Stores offsets (None removes a partition) and writes the file durably before returning.
-    pub fn put(&self, connector: &str, offsets: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<(), StorageError> {
-        let _write = self.write_lock.lock().expect("offset store write lock poisoned");
+    pub fn put(
+        &self,
+        connector: &str,
+        offsets: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<(), StorageError> {
+        let _write = self
+            .write_lock
+            .lock()
+            .expect("offset store write lock poisoned");
         let snapshot = {
             let mut entries = self.entries.lock().expect("offset store lock poisoned");
             for (partition, offset) in offsets {
                 let key = key_string(connector, &partition);
                 match offset {
                     Some(offset) => {
-                        entries.insert(key, Entry {
-                            connector: connector.to_owned(),
-                            partition,
-                            offset,
-                        });
+                        entries.insert(
+                            key,
+                            Entry {
+                                connector: connector.to_owned(),
+                                partition,
+                                offset,
+                            },
+                        );
                     }
                     None => {
                         entries.remove(&key);
@@ -149,10 +166,11 @@ impl FileOffsetStore {
                 .collect();
             serde_json::json!({ "version": 1, "offsets": list })
         };
-        self.write_file(&snapshot).map_err(|source| StorageError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        self.write_file(&snapshot)
+            .map_err(|source| StorageError::Write {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     fn write_file(&self, json: &Json) -> std::io::Result<()> {
@@ -177,7 +195,11 @@ fn key_string(connector: &str, partition: &OffsetMap) -> String {
         .into_iter()
         .map(|(key, value)| (key.clone(), scalar_to_json(value)))
         .collect();
-    Json::Array(vec![Json::String(connector.to_owned()), Json::Object(object)]).to_string()
+    Json::Array(vec![
+        Json::String(connector.to_owned()),
+        Json::Object(object),
+    ])
+    .to_string()
 }
 
 fn parse_key(key: &Json) -> Option<(String, OffsetMap)> {
@@ -210,7 +232,9 @@ fn scalar_to_json(scalar: &Scalar) -> Json {
         Scalar::Null => Json::Null,
         Scalar::Boolean(value) => Json::Bool(*value),
         Scalar::Int(value) => Json::from(*value),
-        Scalar::Float(value) => serde_json::Number::from_f64(*value).map_or(Json::Null, Json::Number),
+        Scalar::Float(value) => {
+            serde_json::Number::from_f64(*value).map_or(Json::Null, Json::Number)
+        }
         Scalar::String(value) => Json::String(value.clone()),
     }
 }
@@ -233,7 +257,10 @@ mod tests {
     use super::*;
 
     fn map(pairs: &[(&str, Scalar)]) -> OffsetMap {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -243,20 +270,41 @@ mod tests {
         let store = FileOffsetStore::open(&path).unwrap();
         let partition = map(&[("a", Scalar::Int(1)), ("b", Scalar::String("x".into()))]);
         store
-            .put("c1", vec![(partition.clone(), Some(map(&[("position", Scalar::Int(42))])))])
+            .put(
+                "c1",
+                vec![(
+                    partition.clone(),
+                    Some(map(&[("position", Scalar::Int(42))])),
+                )],
+            )
             .unwrap();
         store
-            .put("c2", vec![(partition.clone(), Some(map(&[("position", Scalar::Int(7))])))])
+            .put(
+                "c2",
+                vec![(
+                    partition.clone(),
+                    Some(map(&[("position", Scalar::Int(7))])),
+                )],
+            )
             .unwrap();
         drop(store);
 
         let store = FileOffsetStore::open(&path).unwrap();
         let reordered = map(&[("b", Scalar::String("x".into())), ("a", Scalar::Int(1))]);
-        assert_eq!(store.get("c1", &reordered), Some(map(&[("position", Scalar::Int(42))])));
-        assert_eq!(store.get("c2", &partition), Some(map(&[("position", Scalar::Int(7))])));
+        assert_eq!(
+            store.get("c1", &reordered),
+            Some(map(&[("position", Scalar::Int(42))]))
+        );
+        assert_eq!(
+            store.get("c2", &partition),
+            Some(map(&[("position", Scalar::Int(7))]))
+        );
         assert_eq!(store.connector_offsets("c1").len(), 1);
         store.put("c1", vec![(partition.clone(), None)]).unwrap();
-        assert_eq!(FileOffsetStore::open(&path).unwrap().get("c1", &partition), None);
+        assert_eq!(
+            FileOffsetStore::open(&path).unwrap().get("c1", &partition),
+            None
+        );
     }
 
     #[test]

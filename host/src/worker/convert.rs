@@ -44,9 +44,20 @@ pub enum ConversionError {
 impl RecordConverters {
     pub fn for_connector(config: &ConnectorConfig) -> Result<Self, ConvertError> {
         Ok(Self {
-            key: convert::converter(&config.key_converter.class, &config.key_converter.settings, true)?,
-            value: convert::converter(&config.value_converter.class, &config.value_converter.settings, false)?,
-            header: convert::header_converter(&config.header_converter.class, &config.header_converter.settings)?,
+            key: convert::converter(
+                &config.key_converter.class,
+                &config.key_converter.settings,
+                true,
+            )?,
+            value: convert::converter(
+                &config.value_converter.class,
+                &config.value_converter.settings,
+                false,
+            )?,
+            header: convert::header_converter(
+                &config.header_converter.class,
+                &config.header_converter.settings,
+            )?,
         })
     }
 

@@ -106,7 +106,10 @@ impl DlqReporter {
             "Errant record."
         );
         let (Some(producer), Some(topic)) = (&self.producer, &self.connector.dlq_topic) else {
-            self.statuses.lock().expect("reporter lock poisoned").insert(id, ReportStatus::Written);
+            self.statuses
+                .lock()
+                .expect("reporter lock poisoned")
+                .insert(id, ReportStatus::Written);
             return id;
         };
         let mut headers = record.headers.clone();
@@ -121,7 +124,10 @@ impl DlqReporter {
             headers,
             timestamp: record.timestamp,
         };
-        self.statuses.lock().expect("reporter lock poisoned").insert(id, ReportStatus::Pending);
+        self.statuses
+            .lock()
+            .expect("reporter lock poisoned")
+            .insert(id, ReportStatus::Pending);
         let producer = producer.clone();
         let statuses = self.statuses.clone();
         let handle = self.runtime.spawn(async move {
@@ -133,13 +139,24 @@ impl DlqReporter {
                 },
                 Err(error) => ReportStatus::Failed(crate::error_chain(&error)),
             };
-            statuses.lock().expect("reporter lock poisoned").insert(id, status);
+            statuses
+                .lock()
+                .expect("reporter lock poisoned")
+                .insert(id, status);
         });
-        self.pending.lock().expect("reporter lock poisoned").push(handle);
+        self.pending
+            .lock()
+            .expect("reporter lock poisoned")
+            .push(handle);
         id
     }
 
-    fn context_headers(&self, record: &ConsumedRecord, stage: Stage, error: &str) -> Vec<LogHeader> {
+    fn context_headers(
+        &self,
+        record: &ConsumedRecord,
+        stage: Stage,
+        error: &str,
+    ) -> Vec<LogHeader> {
         let header = |key: &str, value: String| LogHeader {
             key: format!("__connect.errors.{key}"),
             value: Some(value.into_bytes()),
@@ -152,7 +169,10 @@ impl DlqReporter {
             header("task.id", self.task.to_string()),
             header("stage", stage.name().into()),
             header("class.name", self.connector.class.clone()),
-            header("exception.class.name", "org.apache.kafka.connect.errors.ConnectException".into()),
+            header(
+                "exception.class.name",
+                "org.apache.kafka.connect.errors.ConnectException".into(),
+            ),
             header("exception.message", error.to_owned()),
             header(
                 "exception.stacktrace",
@@ -163,17 +183,22 @@ impl DlqReporter {
 
     /// Waits for every report so far; the first failure, if any.
     pub async fn wait(&self) -> Result<(), String> {
-        let handles: Vec<_> = std::mem::take(&mut *self.pending.lock().expect("reporter lock poisoned"));
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.pending.lock().expect("reporter lock poisoned"));
         let all = futures::future::join_all(handles);
         tokio::time::timeout(FLUSH_TIMEOUT, all)
             .await
-            .map_err(|_| format!("dead letter queue writes did not finish within {FLUSH_TIMEOUT:?}"))?;
+            .map_err(|_| {
+                format!("dead letter queue writes did not finish within {FLUSH_TIMEOUT:?}")
+            })?;
         let statuses = self.statuses.lock().expect("reporter lock poisoned");
         match statuses.values().find_map(|status| match status {
             ReportStatus::Failed(message) => Some(message.clone()),
             _ => None,
         }) {
-            Some(message) => Err(format!("failed to write to the dead letter queue: {message}")),
+            Some(message) => Err(format!(
+                "failed to write to the dead letter queue: {message}"
+            )),
             None => Ok(()),
         }
     }
@@ -205,7 +230,10 @@ impl ErrantRecordReporter for DlqReporter {
             let message = format!(
                 "errant record {topic}-{partition}@{offset} reported with errors.tolerance=none: {error}"
             );
-            self.fatal.lock().expect("reporter lock poisoned").get_or_insert(message.clone());
+            self.fatal
+                .lock()
+                .expect("reporter lock poisoned")
+                .get_or_insert(message.clone());
             return Err(message);
         }
         Ok(self.send(&record, Stage::TaskPut, error))

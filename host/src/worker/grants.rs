@@ -21,7 +21,10 @@ pub fn preopens_for(
     let mut preopens = Vec::new();
     let mut grant = |path: &Path, writable: bool| {
         let host_path = absolute(path);
-        if let Some(existing) = preopens.iter_mut().find(|p: &&mut Preopen| p.host_path == host_path) {
+        if let Some(existing) = preopens
+            .iter_mut()
+            .find(|p: &&mut Preopen| p.host_path == host_path)
+        {
             existing.writable |= writable;
             return;
         }
@@ -61,11 +64,14 @@ mod tests {
         config.insert("file".into(), "/data/in/x.txt".into());
         let settings = crate::config::Settings::new();
         let preopens = preopens_for(&settings, &mut config.clone(), PluginKind::Source, true);
-        assert_eq!(preopens, vec![Preopen {
-            host_path: "/data/in".into(),
-            guest_path: "/data/in".into(),
-            writable: false
-        }]);
+        assert_eq!(
+            preopens,
+            vec![Preopen {
+                host_path: "/data/in".into(),
+                guest_path: "/data/in".into(),
+                writable: false
+            }]
+        );
         assert!(preopens_for(&settings, &mut config, PluginKind::Source, false).is_empty());
         let mut settings = crate::config::Settings::new();
         settings.insert("sandbox.fs.write".into(), "/w".into());
@@ -77,7 +83,12 @@ mod tests {
     fn relative_files_become_absolute() {
         let mut config = ConfigMap::new();
         config.insert("file".into(), "rel.txt".into());
-        let preopens = preopens_for(&crate::config::Settings::new(), &mut config, PluginKind::Sink, true);
+        let preopens = preopens_for(
+            &crate::config::Settings::new(),
+            &mut config,
+            PluginKind::Sink,
+            true,
+        );
         assert!(Path::new(config.get("file").unwrap()).is_absolute());
         assert!(preopens[0].writable);
     }

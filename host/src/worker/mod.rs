@@ -114,7 +114,9 @@ pub struct TaskFailure {
 
 impl TaskFailure {
     pub fn new(trace: impl Into<String>) -> Self {
-        Self { trace: trace.into() }
+        Self {
+            trace: trace.into(),
+        }
     }
 }
 

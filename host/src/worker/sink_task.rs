@@ -47,23 +47,31 @@ pub async fn run(spec: TaskSpec, services: Arc<Services>, control: TaskControl) 
     }
 }
 
-async fn run_inner(spec: &TaskSpec, services: &Arc<Services>, control: &TaskControl) -> Result<(), TaskFailure> {
+async fn run_inner(
+    spec: &TaskSpec,
+    services: &Arc<Services>,
+    control: &TaskControl,
+) -> Result<(), TaskFailure> {
     let connector = &spec.connector;
     connector
         .validate_sink()
         .map_err(|error| TaskFailure::new(error.to_string()))?;
     let mut config = spec.config.clone();
-    let preopens = preopens_for(&connector.settings, &mut config, PluginKind::Sink, spec.builtin);
+    let preopens = preopens_for(
+        &connector.settings,
+        &mut config,
+        PluginKind::Sink,
+        spec.builtin,
+    );
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
     let dlq_producer = match &connector.dlq_topic {
         Some(topic) => {
             services.log.create_topic(topic, 1).await?;
-            Some(
-                services
-                    .log
-                    .producer(&format!("connector-dlq-producer-{}-{}", connector.name, spec.task))?,
-            )
+            Some(services.log.producer(&format!(
+                "connector-dlq-producer-{}-{}",
+                connector.name, spec.task
+            ))?)
         }
         None => None,
     };
@@ -101,7 +109,11 @@ async fn run_inner(spec: &TaskSpec, services: &Arc<Services>, control: &TaskCont
     let max_poll_records = services
         .worker
         .raw
-        .parse_or("consumer.max.poll.records", 500usize, "a positive number of records")
+        .parse_or(
+            "consumer.max.poll.records",
+            500usize,
+            "a positive number of records",
+        )
         .map_err(|error| TaskFailure::new(error.to_string()))?
         .max(1);
 
@@ -142,7 +154,13 @@ async fn run_inner(spec: &TaskSpec, services: &Arc<Services>, control: &TaskCont
             }
             check_events(&mut events, control, spec.task)?;
             task.apply_context().await?;
-            let requested = std::mem::take(&mut task.sink_context.lock().expect("sink context lock").commit_requested);
+            let requested = std::mem::take(
+                &mut task
+                    .sink_context
+                    .lock()
+                    .expect("sink context lock")
+                    .commit_requested,
+            );
             if requested || Instant::now() >= task.next_commit {
                 task.commit().await?;
             }
@@ -173,8 +191,12 @@ fn check_events(
 ) -> Result<(), TaskFailure> {
     while let Ok(event) = events.try_recv() {
         match event {
-            ContextEvent::RequestTaskReconfiguration => control.emit(task, TaskEvent::RequestReconfiguration),
-            ContextEvent::RaiseError(message) => return Err(TaskFailure::new(format!("raise-error: {message}"))),
+            ContextEvent::RequestTaskReconfiguration => {
+                control.emit(task, TaskEvent::RequestReconfiguration)
+            }
+            ContextEvent::RaiseError(message) => {
+                return Err(TaskFailure::new(format!("raise-error: {message}")));
+            }
         }
     }
     Ok(())
@@ -231,7 +253,10 @@ impl SinkLoop<'_> {
                 }
             }
         }
-        self.sink_context.lock().expect("sink context lock").assignment = self.consumer.assignment();
+        self.sink_context
+            .lock()
+            .expect("sink context lock")
+            .assignment = self.consumer.assignment();
         Ok(())
     }
 
@@ -240,7 +265,10 @@ impl SinkLoop<'_> {
         let raw = Arc::new(raw);
         self.reporter.set_batch(raw.clone());
         for record in raw.iter() {
-            self.current.insert(TopicPartition::new(record.topic.clone(), record.partition), record.offset + 1);
+            self.current.insert(
+                TopicPartition::new(record.topic.clone(), record.partition),
+                record.offset + 1,
+            );
         }
         loop {
             let records = self.convert(&raw)?;
@@ -291,7 +319,8 @@ impl SinkLoop<'_> {
                         ConversionError::Value { .. } => Stage::ValueConverter,
                         ConversionError::Header { .. } => Stage::HeaderConverter,
                     };
-                    self.reporter.send(record, stage, &crate::error_chain(&error));
+                    self.reporter
+                        .send(record, stage, &crate::error_chain(&error));
                 }
                 Err(error) => {
                     return Err(TaskFailure::new(format!(
@@ -362,11 +391,16 @@ impl SinkLoop<'_> {
         }
         self.consumer.commit(&safe).await?;
         for offset in safe {
-            self.committed
-                .insert(TopicPartition::new(offset.topic, offset.partition), offset.offset);
+            self.committed.insert(
+                TopicPartition::new(offset.topic, offset.partition),
+                offset.offset,
+            );
         }
         self.reporter.forget_finished();
-        self.control.metrics.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.control
+            .metrics
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

@@ -19,7 +19,9 @@ use crate::{
     config::connector::ErrorTolerance,
     data::{OffsetMap, RecordMetadata, SourceRecord},
     log::{Delivery, LogError, LogProducer},
-    runtime::{CallError, ContextEvent, InstanceContext, OffsetReader, PluginKind, SourceTaskInstance},
+    runtime::{
+        CallError, ContextEvent, InstanceContext, OffsetReader, PluginKind, SourceTaskInstance,
+    },
     storage::FileOffsetStore,
 };
 
@@ -65,10 +67,19 @@ pub async fn run(spec: TaskSpec, services: Arc<Services>, control: TaskControl) 
     }
 }
 
-async fn run_inner(spec: &TaskSpec, services: &Arc<Services>, control: &TaskControl) -> Result<(), TaskFailure> {
+async fn run_inner(
+    spec: &TaskSpec,
+    services: &Arc<Services>,
+    control: &TaskControl,
+) -> Result<(), TaskFailure> {
     let connector = &spec.connector;
     let mut config = spec.config.clone();
-    let preopens = preopens_for(&connector.settings, &mut config, PluginKind::Source, spec.builtin);
+    let preopens = preopens_for(
+        &connector.settings,
+        &mut config,
+        PluginKind::Source,
+        spec.builtin,
+    );
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let context = InstanceContext {
         connector: connector.name.clone(),
@@ -88,9 +99,10 @@ async fn run_inner(spec: &TaskSpec, services: &Arc<Services>, control: &TaskCont
     let mut instance = spec.plugin.source_task(context).await?;
     let options = instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
-    let producer = services
-        .log
-        .producer(&format!("connector-producer-{}-{}", connector.name, spec.task))?;
+    let producer = services.log.producer(&format!(
+        "connector-producer-{}-{}",
+        connector.name, spec.task
+    ))?;
 
     let mut task = SourceLoop {
         spec,
@@ -119,7 +131,14 @@ async fn run_inner(spec: &TaskSpec, services: &Arc<Services>, control: &TaskCont
         let wanted = *target.borrow_and_update();
         if wanted != state {
             state = wanted;
-            control.emit(spec.task, if state == TargetState::Paused { TaskEvent::Paused } else { TaskEvent::Running });
+            control.emit(
+                spec.task,
+                if state == TargetState::Paused {
+                    TaskEvent::Paused
+                } else {
+                    TaskEvent::Running
+                },
+            );
         }
         if let Err(failure) = task.drain_acks(false).await {
             break Err(failure);
@@ -189,8 +208,12 @@ fn check_events(
 ) -> Result<(), TaskFailure> {
     while let Ok(event) = events.try_recv() {
         match event {
-            ContextEvent::RequestTaskReconfiguration => control.emit(task, TaskEvent::RequestReconfiguration),
-            ContextEvent::RaiseError(message) => return Err(TaskFailure::new(format!("raise-error: {message}"))),
+            ContextEvent::RequestTaskReconfiguration => {
+                control.emit(task, TaskEvent::RequestReconfiguration)
+            }
+            ContextEvent::RaiseError(message) => {
+                return Err(TaskFailure::new(format!("raise-error: {message}")));
+            }
         }
     }
     Ok(())
@@ -224,7 +247,10 @@ impl SourceLoop<'_> {
                 Ok(produce) => batch.push(produce),
                 Err(error) if tolerance == ErrorTolerance::All => {
                     tracing::warn!(error = %crate::error_chain(&error), "Skipping a record that failed conversion.");
-                    self.control.metrics.errant_records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.control
+                        .metrics
+                        .errant_records
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 Err(error) => return Err(TaskFailure::new(crate::error_chain(&error))),
             }
@@ -257,10 +283,17 @@ impl SourceLoop<'_> {
                 }
             };
             let Some(outcomes) = next else { return Ok(()) };
-            let batch = self.in_flight_batches.pop_front().expect("one entry per in-flight batch");
+            let batch = self
+                .in_flight_batches
+                .pop_front()
+                .expect("one entry per in-flight batch");
             self.in_flight_records -= outcomes.len();
             let mut written = 0;
-            let mut metadata = Vec::with_capacity(if batch.records.is_some() { outcomes.len() } else { 0 });
+            let mut metadata = Vec::with_capacity(if batch.records.is_some() {
+                outcomes.len()
+            } else {
+                0
+            });
             for outcome in outcomes {
                 match outcome {
                     Ok(meta) => {
@@ -269,7 +302,9 @@ impl SourceLoop<'_> {
                             metadata.push(Some(meta));
                         }
                     }
-                    Err(error) => self.write_failed(error, &mut metadata, batch.records.is_some())?,
+                    Err(error) => {
+                        self.write_failed(error, &mut metadata, batch.records.is_some())?
+                    }
                 }
             }
             self.control.metrics.add_records(written);
@@ -282,8 +317,11 @@ impl SourceLoop<'_> {
             if let Some(records) = batch.records {
                 // Records that failed conversion were never sent; they get no metadata.
                 let mut metadata = metadata.into_iter();
-                self.acked_records
-                    .extend(records.into_iter().map(|record| (record, metadata.next().flatten())));
+                self.acked_records.extend(
+                    records
+                        .into_iter()
+                        .map(|record| (record, metadata.next().flatten())),
+                );
             }
         }
     }
@@ -296,7 +334,10 @@ impl SourceLoop<'_> {
     ) -> Result<(), TaskFailure> {
         if self.spec.connector.errors_tolerance == ErrorTolerance::All {
             tracing::warn!(error = %crate::error_chain(&error), "Skipping a record the log did not accept.");
-            self.control.metrics.errant_records.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.control
+                .metrics
+                .errant_records
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if keep {
                 metadata.push(None);
             }
@@ -333,12 +374,18 @@ impl SourceLoop<'_> {
         let store = self.services.offsets.clone();
         let connector = self.spec.connector.name.clone();
         tokio::task::spawn_blocking(move || {
-            store.put(&connector, offsets.into_iter().map(|(p, o)| (p, Some(o))).collect())
+            store.put(
+                &connector,
+                offsets.into_iter().map(|(p, o)| (p, Some(o))).collect(),
+            )
         })
         .await
         .map_err(|error| TaskFailure::new(format!("offset flush panicked: {error}")))?
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
-        self.control.metrics.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.control
+            .metrics
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tracing::debug!(partitions = count, "Committed source offsets.");
         if let Err(error) = self.instance.commit().await {
             tracing::warn!(error = %error, "Task commit failed.");
@@ -356,8 +403,15 @@ fn remember_offset(offsets: &mut Vec<(OffsetMap, OffsetMap)>, record: &SourceRec
     if record.source_partition.is_empty() && record.source_offset.is_empty() {
         return;
     }
-    match offsets.iter_mut().rev().find(|(partition, _)| *partition == record.source_partition) {
+    match offsets
+        .iter_mut()
+        .rev()
+        .find(|(partition, _)| *partition == record.source_partition)
+    {
         Some(entry) => entry.1.clone_from(&record.source_offset),
-        None => offsets.push((record.source_partition.clone(), record.source_offset.clone())),
+        None => offsets.push((
+            record.source_partition.clone(),
+            record.source_offset.clone(),
+        )),
     }
 }

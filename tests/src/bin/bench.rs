@@ -15,14 +15,21 @@ use rdkafka::{
     mocking::MockCluster,
     producer::{BaseProducer, BaseRecord, Producer},
 };
-use wasm_connect::log::{RecordLog, kafka::{KafkaLog, KafkaSettings}};
+use wasm_connect::log::{
+    RecordLog,
+    kafka::{KafkaLog, KafkaSettings},
+};
 use wasm_connect_tests::TestWorker;
 
 const VALUE_SIZE: usize = 100;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let records: u64 = std::env::args().nth(1).map(|n| n.parse()).transpose()?.unwrap_or(1_000_000);
+    let records: u64 = std::env::args()
+        .nth(1)
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     println!("records per run: {records}, value size: {VALUE_SIZE} bytes");
 
     let raw = raw_rdkafka(records)?;
@@ -76,15 +83,24 @@ fn datagen_settings(records: u64) -> Vec<(String, String)> {
         ("count".into(), records.to_string()),
         ("value.size".into(), VALUE_SIZE.to_string()),
         ("value.shape".into(), "bytes".into()),
-        ("key.converter".into(), "org.apache.kafka.connect.converters.ByteArrayConverter".into()),
-        ("value.converter".into(), "org.apache.kafka.connect.converters.ByteArrayConverter".into()),
+        (
+            "key.converter".into(),
+            "org.apache.kafka.connect.converters.ByteArrayConverter".into(),
+        ),
+        (
+            "value.converter".into(),
+            "org.apache.kafka.connect.converters.ByteArrayConverter".into(),
+        ),
     ]
 }
 
 /// Creates the datagen connector and returns records/s from creation until all are acked.
 async fn run_datagen(worker: &TestWorker, records: u64) -> anyhow::Result<f64> {
     let settings = datagen_settings(records);
-    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let start = Instant::now();
     worker.create(&pairs).await;
     worker.wait_records("datagen", records).await;
@@ -93,10 +109,13 @@ async fn run_datagen(worker: &TestWorker, records: u64) -> anyhow::Result<f64> {
 
 async fn datagen_to_kafka(records: u64) -> anyhow::Result<f64> {
     let cluster = MockCluster::new(1)?;
+    // MockCluster does not implement CreateTopics: make the topic on the cluster.
+    cluster.create_topic("bench", 1, 1)?;
     let mut settings = KafkaSettings::default();
-    settings.common.insert("bootstrap.servers".into(), cluster.bootstrap_servers());
+    settings
+        .common
+        .insert("bootstrap.servers".into(), cluster.bootstrap_servers());
     let log = KafkaLog::new(settings)?;
-    log.create_topic("bench", 1).await?;
     let log: Arc<dyn RecordLog> = Arc::new(log);
     let worker = TestWorker::with_log(log, &[]).await;
     let rate = run_datagen(&worker, records).await?;
@@ -119,8 +138,14 @@ async fn file_sink_from_embedded(worker: TestWorker, records: u64) -> anyhow::Re
             ("connector.class", "FileStreamSink"),
             ("file", &output.display().to_string()),
             ("topics", "bench"),
-            ("key.converter", "org.apache.kafka.connect.converters.ByteArrayConverter"),
-            ("value.converter", "org.apache.kafka.connect.converters.ByteArrayConverter"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ),
         ])
         .await;
     worker.wait_records("sink", records).await;

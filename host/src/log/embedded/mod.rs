@@ -167,7 +167,12 @@ impl RecordLog for EmbeddedLog {
     fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError> {
         let member = lock(&self.inner.groups).join(group);
         self.inner.meta.bump();
-        tracing::debug!(group, client_id, member, "Embedded log consumer joined its group.");
+        tracing::debug!(
+            group,
+            client_id,
+            member,
+            "Embedded log consumer joined its group."
+        );
         Ok(Box::new(EmbeddedConsumer {
             changed: self.inner.meta.changed.subscribe(),
             inner: Arc::clone(&self.inner),
@@ -224,9 +229,12 @@ impl LogProducer for EmbeddedProducer {
     }
 
     async fn flush(&self, timeout: Duration) -> Result<(), LogError> {
-        tokio::time::timeout(timeout, self.inner.request(|reply| Command::Flush { reply }))
-            .await
-            .map_err(|_| LogError::Timeout(timeout))?
+        tokio::time::timeout(
+            timeout,
+            self.inner.request(|reply| Command::Flush { reply }),
+        )
+        .await
+        .map_err(|_| LogError::Timeout(timeout))?
     }
 }
 
@@ -267,11 +275,7 @@ impl EmbeddedConsumer {
             if !self.releasing && self.last_sync == Some(current) {
                 return Ok(Vec::new());
             }
-            let sync = groups.sync(
-                &self.group,
-                member,
-                &read_lock(&self.inner.meta.topics),
-            );
+            let sync = groups.sync(&self.group, member, &read_lock(&self.inner.meta.topics));
             self.last_sync = Some((groups.generation(&self.group), topics_version));
             sync
         };

@@ -76,7 +76,10 @@ mod tests {
             ("foobar", -790332482),
             ("a-little-bit-long-string", -985981536),
             ("a-little-bit-longer-string", -1486304829),
-            ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+            (
+                "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58897971,
+            ),
             ("abc", 479470107),
             ("", 275646681),
         ];
@@ -87,12 +90,21 @@ mod tests {
 
     #[test]
     fn keyed_partition_is_non_negative_and_in_range() {
-        for key in ["21", "foobar", "abc", "", "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"] {
+        for key in [
+            "21",
+            "foobar",
+            "abc",
+            "",
+            "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+        ] {
             let partition = partition_for_key(key.as_bytes(), 7);
             assert!((0..7).contains(&partition));
         }
         // toPositive(-973932308) % 3 in Java.
-        assert_eq!(partition_for_key(b"21", 3), (-973932308i32 & 0x7fff_ffff) % 3);
+        assert_eq!(
+            partition_for_key(b"21", 3),
+            (-973932308i32 & 0x7fff_ffff) % 3
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! Layout:
 //! - `topics`: topic name → partition count.
-//! - `records/<topic>/<partition>`: offset → encoded record, one table per partition.
+//! - `records/<topic>/<partition>`: one table per partition of chunks: the offset of a chunk's
+//!   first record → the chunk (u32 count, then per record u32 length + encoded record).
 //! - `offsets`: (group, topic, partition) → the next offset to read.
 
 use std::{
@@ -69,7 +70,8 @@ pub struct Meta {
 
 impl Meta {
     pub fn bump(&self) {
-        self.changed.send_modify(|version| *version = version.wrapping_add(1));
+        self.changed
+            .send_modify(|version| *version = version.wrapping_add(1));
     }
 
     pub fn partition_count(&self, topic: &str) -> Option<i32> {
@@ -82,7 +84,10 @@ impl Meta {
     pub fn end_offset(&self, partition: &TopicPartition) -> Option<i64> {
         read_lock(&self.topics)
             .get(&partition.topic)
-            .and_then(|ends| ends.get(usize::try_from(partition.partition).ok()?).copied())
+            .and_then(|ends| {
+                ends.get(usize::try_from(partition.partition).ok()?)
+                    .copied()
+            })
     }
 
     pub fn committed_offset(&self, group: &str, partition: &TopicPartition) -> Option<i64> {
@@ -95,11 +100,13 @@ impl Meta {
 pub fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     // A panic while holding the lock cannot leave these plain maps half-updated in a way that
     // matters more than stopping every consumer would, so poisoning is ignored.
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The outcome of each record of an append, in order.
@@ -138,7 +145,10 @@ impl Command {
 pub fn open(dir: &Path) -> Result<(Arc<Database>, Writer, Arc<Meta>), LogError> {
     std::fs::create_dir_all(dir).map_err(|error| {
         storage_error(
-            &format!("failed to create embedded log directory `{}`", dir.display()),
+            &format!(
+                "failed to create embedded log directory `{}`",
+                dir.display()
+            ),
             error,
         )
     })?;
@@ -172,7 +182,6 @@ pub fn open(dir: &Path) -> Result<(Arc<Database>, Writer, Arc<Meta>), LogError> 
         meta: Arc::clone(&meta),
         topics: topics.into_iter().collect(),
         round_robin: HashMap::new(),
-        buffer: Vec::with_capacity(256),
     };
     Ok((db, writer, meta))
 }
@@ -198,7 +207,18 @@ fn load(db: &Database) -> Result<Loaded, redb::Error> {
         for partition in 0..partitions.value() as i32 {
             let name = record_table_name(&topic, partition);
             let end = match txn.open_table(TableDefinition::<u64, &[u8]>::new(&name)) {
-                Ok(table) => table.last()?.map_or(0, |(offset, _)| offset.value() as i64 + 1),
+                Ok(table) => match table.last()? {
+                    Some((base_offset, chunk)) => {
+                        let count = chunk_count(chunk.value()).map_err(|error| {
+                            redb::Error::Corrupted(format!(
+                                "chunk at offset {} of {name}: {error}",
+                                base_offset.value()
+                            ))
+                        })?;
+                        (base_offset.value() + u64::from(count)) as i64
+                    }
+                    None => 0,
+                },
                 Err(TableError::TableDoesNotExist(_)) => 0,
                 Err(error) => return Err(error.into()),
             };
@@ -240,27 +260,48 @@ pub fn read(
         Err(TableError::TableDoesNotExist(_)) => return Ok(()),
         Err(error) => return Err(storage_error(&context(), error)),
     };
-    let range = table
-        .range(from.max(0) as u64..end as u64)
+    let from = from.max(0) as u64;
+    let end = end as u64;
+    // Start at the chunk holding `from`: the last one whose first offset is not after it.
+    let first_chunk = table
+        .range(..=from)
+        .map_err(|error| storage_error(&context(), error))?
+        .next_back()
+        .transpose()
+        .map_err(|error| storage_error(&context(), error))?
+        .map_or(from, |(base_offset, _)| base_offset.value());
+    let chunks = table
+        .range(first_chunk..end)
         .map_err(|error| storage_error(&context(), error))?;
-    for entry in range.take(max) {
-        let (offset, bytes) = entry.map_err(|error| storage_error(&context(), error))?;
-        let offset = offset.value() as i64;
-        let record = decode(bytes.value()).map_err(|error| {
+    let mut taken = 0;
+    for chunk in chunks {
+        let (base_offset, bytes) = chunk.map_err(|error| storage_error(&context(), error))?;
+        let base_offset = base_offset.value();
+        let corrupt = |error: &str| {
             LogError::Storage(format!(
-                "corrupt record at offset {offset} of partition {partition}: {error}"
+                "corrupt chunk at offset {base_offset} of partition {partition}: {error}"
             ))
-        })?;
-        out.push(ConsumedRecord {
-            topic: partition.topic.clone(),
-            partition: partition.partition,
-            offset,
-            key: record.key,
-            value: record.value,
-            headers: record.headers,
-            timestamp: Some(record.timestamp),
-            timestamp_type: record.timestamp_type,
-        });
+        };
+        for (offset, encoded) in chunk_records(base_offset, bytes.value()).map_err(corrupt)? {
+            if offset < from {
+                continue;
+            }
+            if offset >= end || taken >= max {
+                return Ok(());
+            }
+            let record = decode(encoded).map_err(corrupt)?;
+            out.push(ConsumedRecord {
+                topic: partition.topic.clone(),
+                partition: partition.partition,
+                offset: offset as i64,
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+                timestamp: Some(record.timestamp),
+                timestamp_type: record.timestamp_type,
+            });
+            taken += 1;
+        }
     }
     Ok(())
 }
@@ -272,7 +313,6 @@ pub struct Writer {
     topics: HashMap<String, Vec<i64>>,
     /// Topic → the partition for the next keyless batch.
     round_robin: HashMap<String, i32>,
-    buffer: Vec<u8>,
 }
 
 /// What a write transaction changed, applied to the writer and published after the commit.
@@ -334,7 +374,10 @@ impl Writer {
         if !staged.committed.is_empty() {
             let mut committed = write_lock(&self.meta.committed);
             for (group, partition, offset) in staged.committed {
-                committed.entry(group).or_default().insert(partition, offset);
+                committed
+                    .entry(group)
+                    .or_default()
+                    .insert(partition, offset);
             }
         }
         if staged.new_topics {
@@ -381,18 +424,42 @@ impl Writer {
                         let mut results = Vec::with_capacity(records.len());
                         // Keyless records of one batch stick to one partition per topic.
                         let mut sticky: HashMap<&str, i32> = HashMap::new();
+                        let mut chunks: Vec<Chunk<'_>> = Vec::new();
+                        let mut open_chunks: HashMap<(&str, i32), usize> = HashMap::new();
                         let now = now_ms();
                         for record in records {
-                            let result = self.append(
-                                &txn,
+                            let placed = match self.place(
                                 &mut topics_table,
-                                &mut record_tables,
                                 staged,
                                 &mut sticky,
                                 record,
                                 now,
-                            )?;
-                            results.push(result);
+                            )? {
+                                Ok(placed) => placed,
+                                Err(error) => {
+                                    results.push(Err(error));
+                                    continue;
+                                }
+                            };
+                            let key = (record.topic.as_str(), placed.partition);
+                            let index = match open_chunks.get(&key) {
+                                Some(&index) if !chunks[index].is_full() => index,
+                                _ => {
+                                    chunks.push(Chunk::new(key.0, key.1, placed.offset));
+                                    open_chunks.insert(key, chunks.len() - 1);
+                                    chunks.len() - 1
+                                }
+                            };
+                            chunks[index].push(placed.timestamp_type, placed.timestamp, record);
+                            results.push(Ok(RecordMetadata {
+                                topic: record.topic.clone(),
+                                partition: placed.partition,
+                                offset: placed.offset,
+                                timestamp: Some(placed.timestamp),
+                            }));
+                        }
+                        for chunk in &chunks {
+                            chunk.write(&txn, &mut record_tables)?;
                         }
                         Outcome::Append(results)
                     }
@@ -463,17 +530,15 @@ impl Writer {
         Ok(Ok(()))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn append<'txn, 'r>(
+    /// Chooses the partition and offset of a record, creating its topic if needed.
+    fn place<'r>(
         &mut self,
-        txn: &'txn redb::WriteTransaction,
         topics_table: &mut Table<'_, &str, u32>,
-        record_tables: &mut HashMap<String, Vec<Option<RecordTable<'txn>>>>,
         staged: &mut Staged,
         sticky: &mut HashMap<&'r str, i32>,
         record: &'r ProduceRecord,
         now: i64,
-    ) -> Result<Result<RecordMetadata, LogError>, redb::Error> {
+    ) -> Result<Result<Placed, LogError>, redb::Error> {
         let topic = record.topic.as_str();
         let partitions = match self.staged_ends(staged, topic) {
             Some(ends) => ends.len() as i32,
@@ -502,7 +567,6 @@ impl Writer {
                     let next = self.round_robin.entry(topic.to_owned()).or_insert(0);
                     let partition = *next % partitions;
                     *next = (partition + 1) % partitions;
-                    // `sticky` borrows the record's topic, which outlives the batch loop.
                     sticky.insert(topic, partition);
                     partition
                 }
@@ -517,31 +581,106 @@ impl Writer {
             .expect("the topic was staged above");
         let offset = ends[partition as usize];
         ends[partition as usize] += 1;
+        Ok(Ok(Placed {
+            partition,
+            offset,
+            timestamp,
+            timestamp_type,
+        }))
+    }
+}
 
-        self.buffer.clear();
-        encode(&mut self.buffer, timestamp_type, timestamp, record);
-        let tables = match record_tables.get_mut(topic) {
-            Some(tables) => tables,
-            None => record_tables.entry(topic.to_owned()).or_default(),
-        };
-        if tables.len() <= partition as usize {
-            tables.resize_with(partition as usize + 1, || None);
+/// Where a record goes.
+struct Placed {
+    partition: i32,
+    offset: i64,
+    timestamp: i64,
+    timestamp_type: TimestampType,
+}
+
+/// Records with consecutive offsets of one partition, stored as one table entry under the
+/// offset of the first (like Kafka's record batches): one B-tree insert per batch and partition
+/// instead of one per record.
+struct Chunk<'r> {
+    topic: &'r str,
+    partition: i32,
+    base_offset: i64,
+    count: u32,
+    bytes: Vec<u8>,
+}
+
+/// A chunk is closed at this many records or bytes, which bounds what a read of one record
+/// decodes.
+const MAX_CHUNK_RECORDS: u32 = 4096;
+const MAX_CHUNK_BYTES: usize = 1024 * 1024;
+
+impl<'r> Chunk<'r> {
+    fn new(topic: &'r str, partition: i32, base_offset: i64) -> Self {
+        let mut bytes = Vec::with_capacity(4096);
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        Self {
+            topic,
+            partition,
+            base_offset,
+            count: 0,
+            bytes,
         }
-        let table = match &mut tables[partition as usize] {
+    }
+
+    fn is_full(&self) -> bool {
+        self.count >= MAX_CHUNK_RECORDS || self.bytes.len() >= MAX_CHUNK_BYTES
+    }
+
+    fn push(&mut self, timestamp_type: TimestampType, timestamp: i64, record: &ProduceRecord) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&0u32.to_le_bytes());
+        encode(&mut self.bytes, timestamp_type, timestamp, record);
+        let len = (self.bytes.len() - start - 4) as u32;
+        self.bytes[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.count += 1;
+        self.bytes[..4].copy_from_slice(&self.count.to_le_bytes());
+    }
+
+    fn write<'txn>(
+        &self,
+        txn: &'txn redb::WriteTransaction,
+        record_tables: &mut HashMap<String, Vec<Option<RecordTable<'txn>>>>,
+    ) -> Result<(), redb::Error> {
+        let tables = match record_tables.get_mut(self.topic) {
+            Some(tables) => tables,
+            None => record_tables.entry(self.topic.to_owned()).or_default(),
+        };
+        let index = self.partition as usize;
+        if tables.len() <= index {
+            tables.resize_with(index + 1, || None);
+        }
+        let table = match &mut tables[index] {
             Some(table) => table,
             slot => {
-                let name = record_table_name(topic, partition);
+                let name = record_table_name(self.topic, self.partition);
                 slot.insert(txn.open_table(TableDefinition::<u64, &[u8]>::new(&name))?)
             }
         };
-        table.insert(offset as u64, self.buffer.as_slice())?;
-        Ok(Ok(RecordMetadata {
-            topic: topic.to_owned(),
-            partition,
-            offset,
-            timestamp: Some(timestamp),
-        }))
+        table.insert(self.base_offset as u64, self.bytes.as_slice())?;
+        Ok(())
     }
+}
+
+/// The records of a stored chunk: (offset, encoded record) in order.
+fn chunk_records(base_offset: u64, bytes: &[u8]) -> Result<Vec<(u64, &[u8])>, &'static str> {
+    let mut reader = Reader(bytes);
+    let count = reader.u32()?;
+    let mut records = Vec::with_capacity(count as usize);
+    for index in 0..u64::from(count) {
+        let len = reader.u32()? as usize;
+        records.push((base_offset + index, reader.take(len)?));
+    }
+    Ok(records)
+}
+
+/// The number of records in a stored chunk.
+fn chunk_count(bytes: &[u8]) -> Result<u32, &'static str> {
+    Reader(bytes).u32()
 }
 
 /// Answers a command with an error.

@@ -61,7 +61,11 @@ async fn poll_until_assigned(consumer: &mut dyn LogConsumer, count: usize) -> Ve
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut rebalances = Vec::new();
     while consumer.assignment().len() != count {
-        assert!(Instant::now() < deadline, "assignment {:?}", consumer.assignment());
+        assert!(
+            Instant::now() < deadline,
+            "assignment {:?}",
+            consumer.assignment()
+        );
         // max 0: only rebalances, so no record is consumed here.
         let polled = consumer.poll(0, Duration::from_millis(50)).await.unwrap();
         assert!(polled.records.is_empty());
@@ -135,12 +139,18 @@ async fn records_come_back_in_order_with_dense_offsets_per_partition() {
         let values: Vec<String> = values.into_iter().map(|(_, value)| value).collect();
         assert_eq!(values, expected[&partition]);
     }
-    let keyed = records.iter().find(|r| r.value.as_deref() == Some(b"keyed")).unwrap();
+    let keyed = records
+        .iter()
+        .find(|r| r.value.as_deref() == Some(b"keyed"))
+        .unwrap();
     assert_eq!(keyed.key.as_deref(), Some(&b"21"[..]));
     assert_eq!(keyed.timestamp, Some(1234));
     assert_eq!(keyed.timestamp_type, TimestampType::CreateTime);
     assert_eq!(keyed.headers.len(), 1);
-    let plain = records.iter().find(|r| r.value.as_deref() == Some(b"0-0")).unwrap();
+    let plain = records
+        .iter()
+        .find(|r| r.value.as_deref() == Some(b"0-0"))
+        .unwrap();
     assert_eq!(plain.timestamp_type, TimestampType::LogAppendTime);
     assert!(plain.timestamp.unwrap() > 1_600_000_000_000);
 }
@@ -313,7 +323,9 @@ async fn a_group_of_two_splits_partitions_and_rebalances_when_one_closes() {
     let producer = log.producer("p").unwrap();
     send_all(
         producer.as_ref(),
-        (0..8).map(|i| record("t", Some(i % 4), None, "x")).collect(),
+        (0..8)
+            .map(|i| record("t", Some(i % 4), None, "x"))
+            .collect(),
     )
     .await;
     let (_, records) = poll_records(second.as_mut(), 4).await;
@@ -359,7 +371,10 @@ async fn seek_pause_and_resume_steer_reading() {
 
     consumer.pause(std::slice::from_ref(&p0)).unwrap();
     consumer.seek(&p1, 3).unwrap();
-    let polled = consumer.poll(100, Duration::from_millis(100)).await.unwrap();
+    let polled = consumer
+        .poll(100, Duration::from_millis(100))
+        .await
+        .unwrap();
     let values: Vec<_> = by_partition(&polled.records).into_iter().collect();
     assert_eq!(values, vec![(1, vec![(3, "7".into()), (4, "9".into())])]);
     // Paused and drained: waits out the timeout.
@@ -569,7 +584,10 @@ fn acknowledged_records_survive_kill_9() {
         let log = EmbeddedLog::open(dir.path()).unwrap();
         let partition = TopicPartition::new("crash", 0);
         let end = log.inner.meta.end_offset(&partition).unwrap();
-        assert!(end as u64 >= acked, "only {end} of {acked} acknowledged records survived");
+        assert!(
+            end as u64 >= acked,
+            "only {end} of {acked} acknowledged records survived"
+        );
         let mut records = Vec::new();
         store::read(&log.inner.db, &partition, 0, end, usize::MAX, &mut records).unwrap();
         assert_eq!(records.len() as i64, end);
@@ -580,4 +598,34 @@ fn acknowledged_records_survive_kill_9() {
         }
         println!("kill -9: {acked} acknowledged, {end} present");
     });
+}
+
+#[tokio::test]
+async fn reads_start_and_stop_anywhere_inside_stored_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    let producer = log.producer("p").unwrap();
+    // Chunks start at 0, 10 and 20; the 5,000-record batch is split at 4,096 records.
+    for size in [10, 10, 5000] {
+        let records = (0..size)
+            .map(|i| record("t", Some(0), None, &i.to_string()))
+            .collect();
+        send_all(producer.as_ref(), records).await;
+    }
+    let partition = TopicPartition::new("t", 0);
+    let end = 5020;
+    for from in [0, 1, 9, 10, 15, 19, 20, 4115, 4116, 4117, 5019, 5020] {
+        for max in [1, 7, 30, 10_000] {
+            let mut records = Vec::new();
+            store::read(&log.inner.db, &partition, from, end, max, &mut records).unwrap();
+            let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+            let expected: Vec<i64> = (from..end.min(from + max as i64)).collect();
+            assert_eq!(offsets, expected, "from {from}, max {max}");
+        }
+    }
+    drop(producer);
+    drop(log);
+    // Reopening finds the end after the last chunk.
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    assert_eq!(log.inner.meta.end_offset(&partition), Some(end));
 }

@@ -1,0 +1,193 @@
+//! The connector and task of `test-sink`. One setting, `mode`:
+//!
+//! - `ok` accepts everything;
+//! - `errant` reports every record whose value (in its string form) contains `bad` to the
+//!   errant record reporter with the error `bad record: <value>`, and flushes the reporter at
+//!   the end of each `put`;
+//! - `check-every-type` fails (fatally, naming the first difference) unless every record's
+//!   value is exactly test-source's every-type struct;
+//! - `panic-in-put` panics in `put`.
+
+use wasm_connect_sdk::config::{ConfigKey, ConfigType, Validator};
+use wasm_connect_sdk::host::errant_record_reporter;
+use wasm_connect_sdk::{
+    Config, ConfigDef, Data, Error, PluginInfo, SinkConnector, SinkRecord, SinkTask, Value, host,
+};
+
+use crate::every_type;
+
+const MODES: [&str; 4] = ["ok", "errant", "check-every-type", "panic-in-put"];
+
+/// What the task does with records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Accepts everything.
+    Ok,
+    /// Reports records containing `bad` as errant.
+    Errant,
+    /// Checks each value against the every-type struct.
+    CheckEveryType,
+    /// Panics in `put`.
+    PanicInPut,
+}
+
+impl Mode {
+    /// Parses a mode name.
+    pub fn parse(name: &str) -> Result<Self, Error> {
+        Ok(match name.trim() {
+            "ok" => Self::Ok,
+            "errant" => Self::Errant,
+            "check-every-type" => Self::CheckEveryType,
+            "panic-in-put" => Self::PanicInPut,
+            other => {
+                return Err(Error::invalid_config(format!(
+                    "unknown mode `{other}`; expected one of {}",
+                    MODES.join(", ")
+                )));
+            }
+        })
+    }
+}
+
+fn config_def() -> ConfigDef {
+    ConfigDef::new().define(
+        ConfigKey::new("mode", ConfigType::String)
+            .default_value("ok")
+            .validator(Validator::one_of(MODES))
+            .documentation("ok, errant, check-every-type or panic-in-put."),
+    )
+}
+
+/// The test sink connector.
+#[derive(Debug)]
+pub struct TestSink {
+    config: Config,
+}
+
+impl SinkConnector for TestSink {
+    fn describe() -> PluginInfo {
+        PluginInfo::new("TestSink", "A configurable sink for wasm-connect's tests.")
+    }
+
+    fn version() -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+
+    fn config_def() -> ConfigDef {
+        config_def()
+    }
+
+    fn start(config: Config) -> Result<Self, Error> {
+        config_def().check(&config)?;
+        Ok(Self { config })
+    }
+
+    fn task_configs(&mut self, max_tasks: u32) -> Result<Vec<Config>, Error> {
+        Ok(vec![self.config.clone(); max_tasks as usize])
+    }
+}
+
+/// The test sink task.
+#[derive(Debug)]
+pub struct TestSinkTask {
+    mode: Mode,
+    records: u64,
+}
+
+fn value_string(record: &SinkRecord) -> String {
+    record
+        .value
+        .as_ref()
+        .map_or_else(|| "null".to_owned(), |d| d.value.to_string())
+}
+
+impl SinkTask for TestSinkTask {
+    fn start(config: Config) -> Result<Self, Error> {
+        let mode = Mode::parse(config.get_str_or("mode", "ok"))?;
+        Ok(Self { mode, records: 0 })
+    }
+
+    fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), Error> {
+        self.records += records.len() as u64;
+        match self.mode {
+            Mode::Ok => {}
+            Mode::Errant => {
+                for record in &records {
+                    let value = value_string(record);
+                    if value.contains("bad") {
+                        errant_record_reporter::report(record, &format!("bad record: {value}"))?;
+                    }
+                }
+                errant_record_reporter::flush()?;
+            }
+            Mode::CheckEveryType => {
+                let expected = every_type::value();
+                for record in &records {
+                    let actual = record
+                        .value
+                        .clone()
+                        .unwrap_or(Data::schemaless(Value::Null));
+                    if let Some(mismatch) = every_type::first_mismatch(&expected, &actual) {
+                        return Err(Error::fatal(format!(
+                            "record {}-{}@{} is not the every-type record: {mismatch}",
+                            record.topic, record.partition, record.offset
+                        )));
+                    }
+                }
+                host::info(&format!("checked {} every-type records", records.len()));
+            }
+            Mode::PanicInPut => panic!("panic from test-sink put"),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_connect_sdk::{SchemaBuilder, Struct, testing};
+
+    fn task(mode: &str) -> TestSinkTask {
+        TestSinkTask::start(Config::from_pairs([("mode", mode)])).unwrap()
+    }
+
+    #[test]
+    fn errant_mode_reports_bad_records_and_flushes() {
+        testing::reset();
+        let mut t = task("errant");
+        t.put(vec![
+            SinkRecord::new("t", 0, 10, Some(Data::string("good"))),
+            SinkRecord::new("t", 0, 11, Some(Data::string("a bad one"))),
+        ])
+        .unwrap();
+        let reports = testing::errant_reports();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].offset, 11);
+        assert_eq!(reports[0].error, "bad record: a bad one");
+        assert_eq!(testing::errant_reporter_flushes(), 1);
+    }
+
+    #[test]
+    fn check_every_type_accepts_the_record_and_names_a_mismatch() {
+        let mut t = task("check-every-type");
+        t.put(vec![SinkRecord::new("t", 0, 0, Some(every_type::value()))])
+            .unwrap();
+        let mut changed = every_type::value();
+        let Value::Struct(row) = &mut changed.value else {
+            panic!("not a struct");
+        };
+        row.put("int16", 5_i16).unwrap();
+        let err = t
+            .put(vec![SinkRecord::new("t", 0, 1, Some(changed))])
+            .unwrap_err();
+        assert!(err.message().contains("value.int16"), "{err}");
+        let other = SchemaBuilder::struct_()
+            .field("x", SchemaBuilder::int32().build())
+            .build();
+        let other = Data::from_struct(Struct::new(other).unwrap().with("x", 1).unwrap());
+        let err = t
+            .put(vec![SinkRecord::new("t", 0, 2, Some(other))])
+            .unwrap_err();
+        assert!(err.message().contains("schema"), "{err}");
+    }
+}

@@ -1,0 +1,348 @@
+//! The connector and task of `test-source`.
+//!
+//! Connector settings: `topic` (required), `modes` (comma list, one entry per task, default
+//! `ok`), `batch.size` (records per poll in the emitting modes, default 100) and `count`
+//! (records per task in the emitting modes, default -1: no end). Each `task_configs` call
+//! increments a counter, `generation` (from 1), passed to the tasks with `mode` and `task.id`.
+//!
+//! Task modes: `ok`, `reconfigure`, `panic`, `loop`, `memory`, `raise-error`, `every-type`;
+//! see [`Mode`].
+
+use wasm_connect_sdk::config::{ConfigKey, ConfigType, Importance, Validator};
+use wasm_connect_sdk::{
+    Config, ConfigDef, Data, Error, OffsetMap, OffsetMapExt, PluginInfo, Scalar, SourceConnector,
+    SourceRecord, SourceTask, host,
+};
+
+use crate::every_type;
+
+const MODES: [&str; 7] = [
+    "ok",
+    "reconfigure",
+    "panic",
+    "loop",
+    "memory",
+    "raise-error",
+    "every-type",
+];
+
+/// What a task does when polled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Emits `"<generation>:<task>:<seq>"` strings, resuming from the committed `seq`.
+    Ok,
+    /// Like `Ok`, but the first poll of a generation-1 task requests task reconfiguration.
+    Reconfigure,
+    /// Panics in `poll`.
+    Panic,
+    /// Loops forever in `poll`.
+    Loop,
+    /// Allocates without bound in `poll`.
+    Memory,
+    /// Calls `raise_error("boom from task")` in `poll`, then returns an empty batch.
+    RaiseError,
+    /// Emits one record carrying every type, then empty batches.
+    EveryType,
+}
+
+impl Mode {
+    /// Parses a mode name.
+    pub fn parse(name: &str) -> Result<Self, Error> {
+        Ok(match name.trim() {
+            "ok" => Self::Ok,
+            "reconfigure" => Self::Reconfigure,
+            "panic" => Self::Panic,
+            "loop" => Self::Loop,
+            "memory" => Self::Memory,
+            "raise-error" => Self::RaiseError,
+            "every-type" => Self::EveryType,
+            other => {
+                return Err(Error::invalid_config(format!(
+                    "unknown mode `{other}`; expected one of {}",
+                    MODES.join(", ")
+                )));
+            }
+        })
+    }
+}
+
+fn config_def() -> ConfigDef {
+    ConfigDef::new()
+        .define(
+            ConfigKey::new("topic", ConfigType::String)
+                .importance(Importance::High)
+                .validator(Validator::NonEmptyString)
+                .documentation("The topic to write to."),
+        )
+        .define(
+            ConfigKey::new("modes", ConfigType::List)
+                .default_value("ok")
+                .documentation("One mode per task: ok, reconfigure, panic, loop, memory, raise-error, every-type."),
+        )
+        .define(
+            ConfigKey::new("batch.size", ConfigType::Int)
+                .default_value(100)
+                .validator(Validator::at_least(1.0))
+                .documentation("Records per poll in the ok and reconfigure modes."),
+        )
+        .define(
+            ConfigKey::new("count", ConfigType::Long)
+                .default_value(-1)
+                .documentation("Records per task in the ok and reconfigure modes; -1 for no end."),
+        )
+}
+
+/// The test source connector.
+#[derive(Debug)]
+pub struct TestSource {
+    config: Config,
+    modes: Vec<String>,
+    generation: u32,
+}
+
+impl SourceConnector for TestSource {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "TestSource",
+            "A misbehaving source for wasm-connect's tests.",
+        )
+    }
+
+    fn version() -> String {
+        env!("CARGO_PKG_VERSION").to_owned()
+    }
+
+    fn config_def() -> ConfigDef {
+        config_def()
+    }
+
+    fn start(config: Config) -> Result<Self, Error> {
+        config_def().check(&config)?;
+        let modes = config.get_list_or("modes", &["ok"]);
+        for mode in &modes {
+            Mode::parse(mode)?;
+        }
+        Ok(Self {
+            config,
+            modes,
+            generation: 0,
+        })
+    }
+
+    fn task_configs(&mut self, max_tasks: u32) -> Result<Vec<Config>, Error> {
+        self.generation += 1;
+        Ok(self
+            .modes
+            .iter()
+            .take(max_tasks as usize)
+            .enumerate()
+            .map(|(i, mode)| {
+                self.config
+                    .clone()
+                    .with("mode", mode.clone())
+                    .with("task.id", i.to_string())
+                    .with("generation", self.generation.to_string())
+            })
+            .collect())
+    }
+}
+
+/// The test source task.
+#[derive(Debug)]
+pub struct TestSourceTask {
+    mode: Mode,
+    topic: String,
+    task: i64,
+    generation: i64,
+    batch_size: usize,
+    /// Sequence numbers end before this, if set.
+    end: Option<i64>,
+    next_seq: i64,
+    polled: bool,
+    /// Memory kept by the `memory` mode.
+    hoard: Vec<Vec<u8>>,
+}
+
+impl TestSourceTask {
+    fn partition(&self) -> OffsetMap {
+        vec![("task".to_owned(), Scalar::Int(self.task))]
+    }
+
+    fn record(&self, seq: i64, value: Data) -> SourceRecord {
+        SourceRecord::new(
+            self.partition(),
+            vec![("seq".to_owned(), Scalar::Int(seq))],
+            self.topic.clone(),
+            value,
+        )
+    }
+
+    fn emit(&mut self) -> Vec<SourceRecord> {
+        let mut n = self.batch_size as i64;
+        if let Some(end) = self.end {
+            n = n.min(end - self.next_seq).max(0);
+        }
+        let records = (self.next_seq..self.next_seq + n)
+            .map(|seq| {
+                let value = format!("{}:{}:{seq}", self.generation, self.task);
+                self.record(seq, Data::string(value))
+            })
+            .collect();
+        self.next_seq += n;
+        records
+    }
+}
+
+impl SourceTask for TestSourceTask {
+    fn start(config: Config) -> Result<Self, Error> {
+        let mode = Mode::parse(config.get_str("mode")?)?;
+        let count = config.get_long_or("count", -1)?;
+        let mut task = Self {
+            mode,
+            topic: config.get_str("topic")?.to_owned(),
+            task: config.get_long_or("task.id", 0)?,
+            generation: config.get_long_or("generation", 1)?,
+            batch_size: usize::try_from(config.get_int_or("batch.size", 100)?)
+                .unwrap_or(1)
+                .max(1),
+            end: (count >= 0).then_some(count),
+            next_seq: 0,
+            polled: false,
+            hoard: Vec::new(),
+        };
+        if let Some(seq) = host::offset(&task.partition())?.and_then(|o| o.int("seq")) {
+            task.next_seq = seq + 1;
+        }
+        host::info(&format!(
+            "test-source task {} starting in mode {mode:?} at seq {}",
+            task.task, task.next_seq
+        ));
+        Ok(task)
+    }
+
+    fn poll(&mut self) -> Result<Vec<SourceRecord>, Error> {
+        let first = !self.polled;
+        self.polled = true;
+        match self.mode {
+            Mode::Ok => Ok(self.emit()),
+            Mode::Reconfigure => {
+                if first && self.generation == 1 {
+                    host::request_task_reconfiguration();
+                }
+                Ok(self.emit())
+            }
+            Mode::Panic => panic!("panic from test-source task {}", self.task),
+            Mode::Loop => {
+                let mut spins = 0_u64;
+                // `black_box` keeps the optimizer from proving the loop has no effect.
+                while std::hint::black_box(true) {
+                    spins = std::hint::black_box(spins.wrapping_add(1));
+                }
+                Ok(Vec::new())
+            }
+            Mode::Memory => loop {
+                let mut chunk = vec![0_u8; 1 << 20];
+                for byte in chunk.iter_mut().step_by(4096) {
+                    *byte = 1;
+                }
+                self.hoard.push(std::hint::black_box(chunk));
+            },
+            Mode::RaiseError => {
+                host::raise_error("boom from task");
+                Ok(Vec::new())
+            }
+            Mode::EveryType => {
+                if self.next_seq > 0 {
+                    return Ok(Vec::new());
+                }
+                self.next_seq = 1;
+                let mut record = self.record(0, every_type::value());
+                record.key = Some(every_type::key());
+                record.headers.push(every_type::header());
+                Ok(vec![record])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_connect_sdk::testing;
+
+    #[test]
+    fn task_configs_carry_mode_and_generation() {
+        let mut connector = TestSource::start(Config::from_pairs([
+            ("topic", "t"),
+            ("modes", "ok,reconfigure"),
+        ]))
+        .unwrap();
+        let first = connector.task_configs(5).unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[1].get("mode"), Some("reconfigure"));
+        assert_eq!(first[1].get("task.id"), Some("1"));
+        assert_eq!(first[1].get("generation"), Some("1"));
+        let second = connector.task_configs(1).unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].get("generation"), Some("2"));
+    }
+
+    #[test]
+    fn ok_mode_resumes_and_reconfigure_asks_once() {
+        testing::reset();
+        testing::set_offset(
+            vec![("task".to_owned(), Scalar::Int(1))],
+            vec![("seq".to_owned(), Scalar::Int(9))],
+        );
+        let config = Config::from_pairs([
+            ("topic", "t"),
+            ("mode", "reconfigure"),
+            ("task.id", "1"),
+            ("generation", "1"),
+        ]);
+        let mut task = TestSourceTask::start(config).unwrap();
+        let batch = task.poll().unwrap();
+        assert_eq!(batch.len(), 100);
+        assert_eq!(
+            batch[0].value.as_ref().unwrap().value.as_str(),
+            Some("1:1:10")
+        );
+        task.poll().unwrap();
+        assert_eq!(testing::reconfiguration_requests(), 1);
+    }
+
+    #[test]
+    fn every_type_is_emitted_once_and_matches_itself() {
+        testing::reset();
+        let mut task =
+            TestSourceTask::start(Config::from_pairs([("topic", "t"), ("mode", "every-type")]))
+                .unwrap();
+        let batch = task.poll().unwrap();
+        assert_eq!(batch.len(), 1);
+        let value = batch[0].value.as_ref().unwrap();
+        assert_eq!(
+            every_type::first_mismatch(&every_type::value(), value),
+            None
+        );
+        assert!(task.poll().unwrap().is_empty());
+    }
+
+    #[test]
+    fn raise_error_mode_reports_to_the_host() {
+        testing::reset();
+        let mut task = TestSourceTask::start(Config::from_pairs([
+            ("topic", "t"),
+            ("mode", "raise-error"),
+        ]))
+        .unwrap();
+        assert!(task.poll().unwrap().is_empty());
+        assert_eq!(testing::raised_errors(), ["boom from task"]);
+    }
+
+    #[test]
+    fn unknown_modes_are_invalid_config() {
+        let err = TestSource::start(Config::from_pairs([("topic", "t"), ("modes", "ok,nope")]))
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)), "{err:?}");
+    }
+}
