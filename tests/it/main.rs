@@ -11,3 +11,5 @@ mod lifecycle;
 mod sandbox;
 // Every Connect schema type crosses the boundary both ways without loss.
 mod data_model;
+// A thousand tasks on a few threads.
+mod scale;

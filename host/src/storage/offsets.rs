@@ -5,12 +5,20 @@
 //!
 //! Keys and values use Kafka Connect's JSON forms: key `["<connector>",{<partition>}]`, value
 //! `{<offset>}`.
+//!
+//! Writes are coalesced: however many tasks flush at once, one of them writes a snapshot that
+//! includes every update made before it started, and the others return as soon as a write
+//! covering their update is durable. So a thousand tasks cost one file write at a time, not a
+//! thousand.
 
 use std::{
     collections::BTreeMap,
     io::Write,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use serde_json::Value as Json;
@@ -48,8 +56,12 @@ pub struct FileOffsetStore {
     path: PathBuf,
     /// Keyed by the normalized JSON key, so lookups ignore map order.
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Incremented by every update (under `entries`' lock).
+    updated: AtomicU64,
+    /// The last update included in a durable write.
+    written: AtomicU64,
     /// Serializes file writes so an older snapshot never replaces a newer one.
-    write_lock: Mutex<()>,
+    write_lock: tokio::sync::Mutex<()>,
 }
 
 impl FileOffsetStore {
@@ -99,7 +111,9 @@ impl FileOffsetStore {
         Ok(Self {
             path: path.to_path_buf(),
             entries: Mutex::new(entries),
-            write_lock: Mutex::new(()),
+            updated: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            write_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -125,17 +139,14 @@ impl FileOffsetStore {
             .collect()
     }
 
-    /// Stores offsets (None removes a partition) and writes the file durably before returning.
-    pub fn put(
-        &self,
+    /// Stores offsets (None removes a partition) and returns once a durable write of the file
+    /// includes them.
+    pub async fn put(
+        self: &Arc<Self>,
         connector: &str,
         offsets: Vec<(OffsetMap, Option<OffsetMap>)>,
     ) -> Result<(), StorageError> {
-        let _write = self
-            .write_lock
-            .lock()
-            .expect("offset store write lock poisoned");
-        let snapshot = {
+        let update = {
             let mut entries = self.entries.lock().expect("offset store lock poisoned");
             for (partition, offset) in offsets {
                 let key = key_string(connector, &partition);
@@ -155,6 +166,15 @@ impl FileOffsetStore {
                     }
                 }
             }
+            self.updated.fetch_add(1, Ordering::SeqCst) + 1
+        };
+        let _writing = self.write_lock.lock().await;
+        if self.written.load(Ordering::SeqCst) >= update {
+            // A write that started after our update already made it durable.
+            return Ok(());
+        }
+        let (snapshot, covers) = {
+            let entries = self.entries.lock().expect("offset store lock poisoned");
             let list: Vec<Json> = entries
                 .values()
                 .map(|entry| {
@@ -164,13 +184,24 @@ impl FileOffsetStore {
                     })
                 })
                 .collect();
-            serde_json::json!({ "version": 1, "offsets": list })
+            (
+                serde_json::json!({ "version": 1, "offsets": list }),
+                self.updated.load(Ordering::SeqCst),
+            )
         };
-        self.write_file(&snapshot)
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || store.write_file(&snapshot))
+            .await
+            .map_err(|error| StorageError::Write {
+                path: self.path.clone(),
+                source: std::io::Error::other(error.to_string()),
+            })?
             .map_err(|source| StorageError::Write {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        self.written.store(covers, Ordering::SeqCst);
+        Ok(())
     }
 
     fn write_file(&self, json: &Json) -> std::io::Result<()> {
@@ -263,11 +294,11 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn offsets_survive_reopen_and_lookups_ignore_key_order() {
+    #[tokio::test]
+    async fn offsets_survive_reopen_and_lookups_ignore_key_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/connect.offsets");
-        let store = FileOffsetStore::open(&path).unwrap();
+        let store = Arc::new(FileOffsetStore::open(&path).unwrap());
         let partition = map(&[("a", Scalar::Int(1)), ("b", Scalar::String("x".into()))]);
         store
             .put(
@@ -277,6 +308,7 @@ mod tests {
                     Some(map(&[("position", Scalar::Int(42))])),
                 )],
             )
+            .await
             .unwrap();
         store
             .put(
@@ -286,10 +318,11 @@ mod tests {
                     Some(map(&[("position", Scalar::Int(7))])),
                 )],
             )
+            .await
             .unwrap();
         drop(store);
 
-        let store = FileOffsetStore::open(&path).unwrap();
+        let store = Arc::new(FileOffsetStore::open(&path).unwrap());
         let reordered = map(&[("b", Scalar::String("x".into())), ("a", Scalar::Int(1))]);
         assert_eq!(
             store.get("c1", &reordered),
@@ -300,11 +333,39 @@ mod tests {
             Some(map(&[("position", Scalar::Int(7))]))
         );
         assert_eq!(store.connector_offsets("c1").len(), 1);
-        store.put("c1", vec![(partition.clone(), None)]).unwrap();
+        store
+            .put("c1", vec![(partition.clone(), None)])
+            .await
+            .unwrap();
         assert_eq!(
             FileOffsetStore::open(&path).unwrap().get("c1", &partition),
             None
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_puts_are_all_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets");
+        let store = Arc::new(FileOffsetStore::open(&path).unwrap());
+        let puts = (0..50).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let partition = map(&[("task", Scalar::Int(i))]);
+                store
+                    .put(
+                        "c",
+                        vec![(partition, Some(map(&[("seq", Scalar::Int(i * 10))])))],
+                    )
+                    .await
+            })
+        });
+        for put in futures::future::join_all(puts).await {
+            put.unwrap().unwrap();
+        }
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(reopened.connector_offsets("c").len(), 50);
+        assert!(store.written.load(Ordering::SeqCst) == 50);
     }
 
     #[test]

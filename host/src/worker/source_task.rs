@@ -371,17 +371,14 @@ impl SourceLoop<'_> {
         }
         let offsets = std::mem::take(&mut self.acked);
         let count = offsets.len();
-        let store = self.services.offsets.clone();
-        let connector = self.spec.connector.name.clone();
-        tokio::task::spawn_blocking(move || {
-            store.put(
-                &connector,
+        self.services
+            .offsets
+            .put(
+                &self.spec.connector.name,
                 offsets.into_iter().map(|(p, o)| (p, Some(o))).collect(),
             )
-        })
-        .await
-        .map_err(|error| TaskFailure::new(format!("offset flush panicked: {error}")))?
-        .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
+            .await
+            .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
         self.control
             .metrics
             .commits
