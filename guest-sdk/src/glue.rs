@@ -6,7 +6,6 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 
 use wasm_connect_sdk_sink_bindings::exports::wasm_connect::connector::{
@@ -21,6 +20,7 @@ use wasm_connect_sdk_source_bindings::wasm_connect::connector::types as wit;
 use crate::Error;
 use crate::config::Config;
 use crate::connector::{PluginInfo, SinkConnector, SinkTask, SourceConnector, SourceTask};
+use crate::data::DataError;
 use crate::data::codec::{SchemaResolver, SchemaTable};
 use crate::host::{self, World};
 use crate::records::{
@@ -80,13 +80,6 @@ fn task_configs(configs: Vec<Config>) -> Vec<wit::Config> {
 
 /// The glue for a source connector component.
 pub struct SourceGlue<C, T>(PhantomData<fn() -> (C, T)>);
-
-/// A source task with what the glue keeps beside it.
-struct SourceTaskState<T> {
-    task: T,
-    /// Polled records awaiting `commit-records`, when the task asked for them.
-    awaiting_commit: Option<VecDeque<SourceRecord>>,
-}
 
 impl<C: SourceConnector, T: SourceTask> source_connector_wit::Guest for SourceGlue<C, T> {
     fn describe() -> source_connector_wit::PluginInfo {
@@ -153,18 +146,20 @@ pub(crate) fn encode_source_batch(records: Vec<SourceRecord>) -> source_task_wit
     }
 }
 
-/// Finds the polled original of a committed record: the first awaiting record with the same
-/// source partition and offset. Records before it were skipped by the host and are dropped.
-fn take_original(
-    awaiting: &mut VecDeque<SourceRecord>,
-    committed: &source_task_wit::SourceRecord,
-) -> Option<SourceRecord> {
-    let position = awaiting.iter().position(|r| {
-        r.source_offset == committed.source_offset
-            && r.source_partition == committed.source_partition
-    })?;
-    awaiting.drain(..position);
-    awaiting.pop_front()
+/// Decodes a `commit-records` batch.
+pub(crate) fn decode_committed_batch(
+    batch: source_task_wit::CommittedBatch,
+) -> Result<Vec<(SourceRecord, Option<RecordMetadata>)>, Error> {
+    let mut schemas = SchemaResolver::new(&batch.schemas);
+    batch
+        .records
+        .into_iter()
+        .map(|committed| {
+            let record = SourceRecord::from_wit(committed.record, &mut schemas)?;
+            Ok((record, committed.metadata.map(RecordMetadata::from_wit)))
+        })
+        .collect::<Result<_, DataError>>()
+        .map_err(|e| Error::fatal(format!("malformed committed batch: {e}")))
 }
 
 impl<C: SourceConnector, T: SourceTask> source_task_wit::Guest for SourceGlue<C, T> {
@@ -172,11 +167,7 @@ impl<C: SourceConnector, T: SourceTask> source_task_wit::Guest for SourceGlue<C,
         host::enter(World::Source);
         let task = T::start(Config::from(config)).map_err(Error::into_wit)?;
         let options = task.options();
-        let state = SourceTaskState {
-            task,
-            awaiting_commit: options.wants_commit_records.then(VecDeque::new),
-        };
-        store(&TASK, Box::new(state));
+        store(&TASK, Box::new(task));
         Ok(source_task_wit::TaskOptions {
             wants_commit_records: options.wants_commit_records,
         })
@@ -184,44 +175,20 @@ impl<C: SourceConnector, T: SourceTask> source_task_wit::Guest for SourceGlue<C,
 
     fn poll() -> Result<source_task_wit::SourceBatch, wit::ConnectorError> {
         host::enter(World::Source);
-        with_started(&TASK, "poll", |state: &mut SourceTaskState<T>| {
-            let records = state.task.poll()?;
-            if let Some(awaiting) = &mut state.awaiting_commit {
-                awaiting.extend(records.iter().cloned());
-            }
-            Ok(encode_source_batch(records))
-        })
-        .map_err(Error::into_wit)
+        with_started(&TASK, "poll", |t: &mut T| t.poll().map(encode_source_batch))
+            .map_err(Error::into_wit)
     }
 
     fn commit() -> Result<(), wit::ConnectorError> {
         host::enter(World::Source);
-        with_started(&TASK, "commit", |state: &mut SourceTaskState<T>| {
-            state.task.commit()
-        })
-        .map_err(Error::into_wit)
+        with_started(&TASK, "commit", |t: &mut T| t.commit()).map_err(Error::into_wit)
     }
 
-    fn commit_records(
-        records: Vec<source_task_wit::CommittedRecord>,
-    ) -> Result<(), wit::ConnectorError> {
+    fn commit_records(batch: source_task_wit::CommittedBatch) -> Result<(), wit::ConnectorError> {
         host::enter(World::Source);
-        with_started(&TASK, "commit-records", |state: &mut SourceTaskState<T>| {
-            for committed in records {
-                let original = state
-                    .awaiting_commit
-                    .as_mut()
-                    .and_then(|awaiting| take_original(awaiting, &committed.record));
-                let record = match original {
-                    Some(record) => record,
-                    // Not one we kept: decode what came back. Its schema indices refer to a
-                    // table that commit-records does not carry, so only schemaless data
-                    // survives.
-                    None => SourceRecord::from_wit(committed.record, &mut SchemaResolver::new(&[]))
-                        .map_err(|e| Error::fatal(format!("committed record: {e}")))?,
-                };
-                let metadata = committed.metadata.map(RecordMetadata::from_wit);
-                state.task.commit_record(record, metadata)?;
+        with_started(&TASK, "commit-records", |t: &mut T| {
+            for (record, metadata) in decode_committed_batch(batch)? {
+                t.commit_record(record, metadata)?;
             }
             Ok(())
         })
@@ -230,7 +197,7 @@ impl<C: SourceConnector, T: SourceTask> source_task_wit::Guest for SourceGlue<C,
 
     fn stop() {
         host::enter(World::Source);
-        stop_started(&TASK, |state: &mut SourceTaskState<T>| state.task.stop());
+        stop_started(&TASK, T::stop);
     }
 }
 
@@ -392,20 +359,76 @@ mod tests {
         );
     }
 
+    /// What the host sends to `commit-records`: the records encoded against one table.
+    fn committed_batch(
+        records: Vec<(SourceRecord, Option<RecordMetadata>)>,
+    ) -> source_task_wit::CommittedBatch {
+        let mut table = SchemaTable::default();
+        let records = records
+            .into_iter()
+            .map(|(record, metadata)| source_task_wit::CommittedRecord {
+                record: record.into_wit(&mut table),
+                metadata: metadata.map(|m| source_task_wit::RecordMetadata {
+                    topic: m.topic,
+                    partition: m.partition,
+                    offset: m.offset,
+                    timestamp: m.timestamp,
+                }),
+            })
+            .collect();
+        source_task_wit::CommittedBatch {
+            schemas: table.into_schemas(),
+            records,
+        }
+    }
+
     #[test]
-    fn committed_records_are_matched_by_source_offset() {
+    fn committed_batches_decode_struct_values_with_their_schemas() {
+        let schema = SchemaBuilder::struct_()
+            .name("row")
+            .field("a", SchemaBuilder::string().build())
+            .field("b", SchemaBuilder::int32().optional().build())
+            .build();
         let record = |i: i64| {
+            let value = Struct::new(schema.clone())
+                .unwrap()
+                .with("a", format!("{i}"))
+                .unwrap();
             SourceRecord::new(
-                vec![],
+                vec![("p".into(), Scalar::Int(0))],
                 vec![("o".into(), Scalar::Int(i))],
                 "t",
-                Data::string(i.to_string()),
+                Data::from_struct(value),
             )
         };
-        let mut awaiting: VecDeque<_> = (0..5).map(record).collect();
-        let batch = encode_source_batch(vec![record(2)]);
-        let found = take_original(&mut awaiting, &batch.records[0]).unwrap();
-        assert_eq!(found, record(2));
-        assert_eq!(awaiting.len(), 2);
+        let metadata = RecordMetadata {
+            topic: "t".into(),
+            partition: 3,
+            offset: 42,
+            timestamp: Some(1_700_000_000_000),
+        };
+        let records = vec![(record(0), Some(metadata)), (record(1), None)];
+        let batch = committed_batch(records.clone());
+        assert_eq!(batch.schemas.len(), 3); // the struct and its two fields, once
+        let decoded = decode_committed_batch(batch).unwrap();
+        assert_eq!(decoded, records);
+        let value = decoded[0].0.value.as_ref().unwrap();
+        assert_eq!(value.schema.as_ref().unwrap().name.as_deref(), Some("row"));
+    }
+
+    #[test]
+    fn committed_batches_without_their_schemas_are_rejected() {
+        let schema = SchemaBuilder::struct_()
+            .field("a", SchemaBuilder::string().build())
+            .build();
+        let value = Struct::new(schema).unwrap().with("a", "x").unwrap();
+        let record = SourceRecord::new(vec![], vec![], "t", Data::from_struct(value));
+        let mut batch = committed_batch(vec![(record, None)]);
+        batch.schemas.clear();
+        let err = decode_committed_batch(batch).unwrap_err();
+        assert!(
+            err.to_string().contains("malformed committed batch"),
+            "{err}"
+        );
     }
 }

@@ -241,14 +241,6 @@ pub fn data_to_wit(data: Data, table: &mut SchemaTable) -> wit::Data {
     }
 }
 
-/// Data without its schema, for places with no schema table (`commit-records`).
-fn data_to_wit_schemaless(data: Data) -> wit::Data {
-    wit::Data {
-        schema: None,
-        value: value_to_wit(data.value),
-    }
-}
-
 pub fn header_to_wit(header: Header, table: &mut SchemaTable) -> wit::Header {
     wit::Header {
         key: header.key,
@@ -353,39 +345,36 @@ pub fn source_record_to_wit(
     }
 }
 
-/// A polled source record handed back to `commit-records`.
-///
-/// `committed-record` has no schema table, so keys, values and header values go back without
-/// their schemas (the values themselves are kept).
+/// A polled source record handed back to `commit-records`, with its schemas in `table`.
 pub fn committed_record_to_wit(
     record: SourceRecord,
     metadata: Option<RecordMetadata>,
+    table: &mut SchemaTable,
 ) -> wit_source::CommittedRecord {
-    let record = wit_source::SourceRecord {
-        source_partition: offset_map_to_wit(record.source_partition),
-        source_offset: offset_map_to_wit(record.source_offset),
-        topic: record.topic,
-        partition: record.partition,
-        key: record.key.map(data_to_wit_schemaless),
-        value: record.value.map(data_to_wit_schemaless),
-        timestamp: record.timestamp,
-        headers: record
-            .headers
-            .into_iter()
-            .map(|h| wit::Header {
-                key: h.key,
-                value: data_to_wit_schemaless(h.value),
-            })
-            .collect(),
-    };
     wit_source::CommittedRecord {
-        record,
+        record: source_record_to_wit(record, table),
         metadata: metadata.map(|m| wit_source::RecordMetadata {
             topic: m.topic,
             partition: m.partition,
             offset: m.offset,
             timestamp: m.timestamp,
         }),
+    }
+}
+
+/// One `commit-records` call: the records and the schema table they refer to, each distinct
+/// schema defined once (as in [`sink_batch_to_wit`]).
+pub fn committed_batch_to_wit(
+    records: Vec<(SourceRecord, Option<RecordMetadata>)>,
+) -> wit_source::CommittedBatch {
+    let mut table = SchemaTable::new();
+    let records = records
+        .into_iter()
+        .map(|(record, metadata)| committed_record_to_wit(record, metadata, &mut table))
+        .collect();
+    wit_source::CommittedBatch {
+        schemas: table.into_schemas(),
+        records,
     }
 }
 

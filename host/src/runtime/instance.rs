@@ -382,19 +382,16 @@ impl SourceTaskInstance {
         connector_result("commit", result)
     }
 
-    /// Hands back acknowledged (or dropped) records. Keys, values and header values go without
-    /// their schemas: `committed-record` has no schema table.
+    /// Hands back acknowledged (or dropped) records, with the schema table their keys, values
+    /// and header values refer to.
     pub async fn commit_records(
         &mut self,
         records: Vec<(SourceRecord, Option<RecordMetadata>)>,
     ) -> Result<(), CallError> {
-        let records: Vec<_> = records
-            .into_iter()
-            .map(|(record, metadata)| convert::committed_record_to_wit(record, metadata))
-            .collect();
+        let batch = convert::committed_batch_to_wit(records);
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "commit-records", |store| task
-            .call_commit_records(store, &records))?;
+            .call_commit_records(store, &batch))?;
         connector_result("commit-records", result)
     }
 

@@ -8,8 +8,8 @@ use super::{
     convert::{self, SchemaTable},
 };
 use crate::data::{
-    Data, Field, Header, Scalar, Schema, SchemaRef, SchemaType, SinkRecord, SourceRecord, Struct,
-    TimestampType, Value,
+    Data, Field, Header, RecordMetadata, Scalar, Schema, SchemaRef, SchemaType, SinkRecord,
+    SourceRecord, Struct, TimestampType, Value,
 };
 
 fn schema(s: Schema) -> SchemaRef {
@@ -301,6 +301,65 @@ fn source_records_round_trip() {
         records: vec![wit_record],
     };
     assert_eq!(convert::source_batch_from_wit(batch).unwrap(), vec![record]);
+}
+
+#[test]
+fn committed_records_carry_their_schemas_once_per_call() {
+    let name = schema(Schema::primitive(SchemaType::String));
+    let row = schema(Schema::structure(vec![field("name", name.clone())]));
+    // Equal to `row` but a different `Arc`: still one table entry.
+    let equal_row = schema(Schema::structure(vec![field("name", name.clone())]));
+    let record = |i: i64, row: &SchemaRef| SourceRecord {
+        source_partition: vec![("file".into(), Scalar::String("a.txt".into()))],
+        source_offset: vec![("pos".into(), Scalar::Int(i))],
+        topic: "out".into(),
+        partition: Some(0),
+        key: None,
+        value: Some(Data::new(
+            Some(row.clone()),
+            Value::Struct(Struct {
+                schema: row.clone(),
+                values: vec![Value::String(format!("r{i}"))],
+            }),
+        )),
+        timestamp: Some(i),
+        headers: vec![],
+    };
+    let metadata = |i: i64| RecordMetadata {
+        topic: "out".into(),
+        partition: 0,
+        offset: i,
+        timestamp: Some(i),
+    };
+    let records = vec![
+        (record(0, &row), Some(metadata(0))),
+        (record(1, &equal_row), Some(metadata(1))),
+        (record(2, &row), None),
+    ];
+    let batch = convert::committed_batch_to_wit(records.clone());
+    // `row` once, then its field's schema.
+    assert_eq!(batch.schemas.len(), 2);
+    assert_eq!(batch.schemas[0].type_, wit::SchemaType::Struct);
+    assert_eq!(batch.schemas[0].fields[0].name, "name");
+    assert_eq!(batch.schemas[1].type_, wit::SchemaType::String);
+    assert!(
+        batch
+            .records
+            .iter()
+            .all(|r| r.record.value.as_ref().unwrap().schema == Some(0))
+    );
+    assert_eq!(batch.records[1].metadata.as_ref().unwrap().offset, 1);
+    assert!(batch.records[2].metadata.is_none());
+
+    // The records decode back with their schemas (through the `source-batch` decoder, which
+    // reads the same table format).
+    let decoded = convert::source_batch_from_wit(wit_source::SourceBatch {
+        schemas: batch.schemas,
+        records: batch.records.into_iter().map(|c| c.record).collect(),
+    })
+    .unwrap();
+    let expected: Vec<_> = records.into_iter().map(|(r, _)| r).collect();
+    assert_eq!(decoded, expected);
 }
 
 #[test]
@@ -728,6 +787,36 @@ async fn test_source_guest_smoke() {
     task.start(&config("every-type")).await.expect("start");
     let records = task.poll().await.expect("poll in mode every-type");
     assert_eq!(records.len(), 1);
+
+    // `commit-records`: the task checks each committed record against what it polled (a struct
+    // value with its schema) and raises an error on any difference.
+    let (events, mut raised) = tokio::sync::mpsc::unbounded_channel();
+    let mut task = plugin
+        .source_task(InstanceContext {
+            events,
+            ..context()
+        })
+        .await
+        .expect("instantiate");
+    let options = task.start(&config("commit-records")).await.expect("start");
+    assert!(options.wants_commit_records);
+    let records = task.poll().await.expect("poll in mode commit-records");
+    assert_eq!(records.len(), 1);
+    let metadata = crate::data::RecordMetadata {
+        topic: "smoke".into(),
+        partition: 0,
+        offset: 0,
+        timestamp: None,
+    };
+    let committed = records.into_iter().map(|r| (r, Some(metadata.clone())));
+    task.commit_records(committed.collect())
+        .await
+        .expect("commit-records keeps schemas");
+    assert!(
+        raised.try_recv().is_err(),
+        "the task raised an error on a committed record"
+    );
+    task.stop().await.expect("stop");
 
     let mut task = plugin.source_task(context()).await.expect("instantiate");
     let trapped = match task.start(&config("panic")).await {

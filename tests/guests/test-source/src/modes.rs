@@ -5,18 +5,18 @@
 //! (records per task in the emitting modes, default -1: no end). Each `task_configs` call
 //! increments a counter, `generation` (from 1), passed to the tasks with `mode` and `task.id`.
 //!
-//! Task modes: `ok`, `reconfigure`, `panic`, `loop`, `memory`, `raise-error`, `every-type`;
-//! see [`Mode`].
+//! Task modes: `ok`, `reconfigure`, `panic`, `loop`, `memory`, `raise-error`, `every-type`,
+//! `commit-records`; see [`Mode`].
 
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Importance, Validator};
 use wasm_connect_sdk::{
-    Config, ConfigDef, Data, Error, OffsetMap, OffsetMapExt, PluginInfo, Scalar, SourceConnector,
-    SourceRecord, SourceTask, host,
+    Config, ConfigDef, Data, Error, OffsetMap, OffsetMapExt, PluginInfo, RecordMetadata, Scalar,
+    SourceConnector, SourceRecord, SourceTask, TaskOptions, Value, host,
 };
 
 use crate::every_type;
 
-const MODES: [&str; 7] = [
+const MODES: [&str; 8] = [
     "ok",
     "reconfigure",
     "panic",
@@ -24,6 +24,7 @@ const MODES: [&str; 7] = [
     "memory",
     "raise-error",
     "every-type",
+    "commit-records",
 ];
 
 /// What a task does when polled.
@@ -43,6 +44,10 @@ pub enum Mode {
     RaiseError,
     /// Emits one record carrying every type, then empty batches.
     EveryType,
+    /// Like `EveryType`, but asks for `commit-records` and checks each committed record against
+    /// the every-type record: on a difference (say a struct value without its schema) it calls
+    /// `raise_error` with the difference and returns a fatal error.
+    CommitRecords,
 }
 
 impl Mode {
@@ -56,6 +61,7 @@ impl Mode {
             "memory" => Self::Memory,
             "raise-error" => Self::RaiseError,
             "every-type" => Self::EveryType,
+            "commit-records" => Self::CommitRecords,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -77,7 +83,10 @@ fn config_def() -> ConfigDef {
         .define(
             ConfigKey::new("modes", ConfigType::List)
                 .default_value("ok")
-                .documentation("One mode per task: ok, reconfigure, panic, loop, memory, raise-error, every-type."),
+                .documentation(
+                    "One mode per task: ok, reconfigure, panic, loop, memory, raise-error, \
+                     every-type, commit-records.",
+                ),
         )
         .define(
             ConfigKey::new("batch.size", ConfigType::Int)
@@ -161,6 +170,8 @@ pub struct TestSourceTask {
     polled: bool,
     /// Memory kept by the `memory` mode.
     hoard: Vec<Vec<u8>>,
+    /// Records checked by `commit_record` in the `commit-records` mode.
+    committed: u64,
 }
 
 impl TestSourceTask {
@@ -191,6 +202,45 @@ impl TestSourceTask {
         self.next_seq += n;
         records
     }
+
+    /// The every-type record, once; then nothing.
+    fn every_type_once(&mut self) -> Vec<SourceRecord> {
+        if self.next_seq > 0 {
+            return Vec::new();
+        }
+        self.next_seq = 1;
+        let mut record = self.record(0, every_type::value());
+        record.key = Some(every_type::key());
+        record.headers.push(every_type::header());
+        vec![record]
+    }
+}
+
+/// The first way a committed record differs from the every-type record it was polled as.
+fn committed_mismatch(record: &SourceRecord) -> Option<String> {
+    let Some(value) = &record.value else {
+        return Some("value: missing".to_owned());
+    };
+    if value.schema.is_none() && matches!(value.value, Value::Struct(_)) {
+        return Some("value: a struct arrived without its schema".to_owned());
+    }
+    if let Some(m) = every_type::first_mismatch(&every_type::value(), value) {
+        return Some(format!("value {m}"));
+    }
+    let Some(key) = &record.key else {
+        return Some("key: missing".to_owned());
+    };
+    if let Some(m) = every_type::first_mismatch(&every_type::key(), key) {
+        return Some(format!("key {m}"));
+    }
+    let expected = every_type::header();
+    match record.headers.as_slice() {
+        [header] if header.key == expected.key => {
+            every_type::first_mismatch(&expected.value, &header.value)
+                .map(|m| format!("header `{}` {m}", header.key))
+        }
+        headers => Some(format!("headers: expected one `h`, got {}", headers.len())),
+    }
 }
 
 impl SourceTask for TestSourceTask {
@@ -209,6 +259,7 @@ impl SourceTask for TestSourceTask {
             next_seq: 0,
             polled: false,
             hoard: Vec::new(),
+            committed: 0,
         };
         if let Some(seq) = host::offset(&task.partition())?.and_then(|o| o.int("seq")) {
             task.next_seq = seq + 1;
@@ -251,17 +302,35 @@ impl SourceTask for TestSourceTask {
                 host::raise_error("boom from task");
                 Ok(Vec::new())
             }
-            Mode::EveryType => {
-                if self.next_seq > 0 {
-                    return Ok(Vec::new());
-                }
-                self.next_seq = 1;
-                let mut record = self.record(0, every_type::value());
-                record.key = Some(every_type::key());
-                record.headers.push(every_type::header());
-                Ok(vec![record])
-            }
+            Mode::EveryType | Mode::CommitRecords => Ok(self.every_type_once()),
         }
+    }
+
+    fn options(&self) -> TaskOptions {
+        TaskOptions {
+            wants_commit_records: self.mode == Mode::CommitRecords,
+        }
+    }
+
+    fn commit_record(
+        &mut self,
+        record: SourceRecord,
+        metadata: Option<RecordMetadata>,
+    ) -> Result<(), Error> {
+        if self.mode != Mode::CommitRecords {
+            return Ok(());
+        }
+        if let Some(mismatch) = committed_mismatch(&record) {
+            let message = format!("committed record: {mismatch}");
+            host::raise_error(&message);
+            return Err(Error::fatal(message));
+        }
+        self.committed += 1;
+        host::info(&format!(
+            "test-source task {} committed record {} at {metadata:?}",
+            self.task, self.committed
+        ));
+        Ok(())
     }
 }
 
@@ -325,6 +394,33 @@ mod tests {
             None
         );
         assert!(task.poll().unwrap().is_empty());
+    }
+
+    #[test]
+    fn commit_records_mode_checks_committed_records() {
+        testing::reset();
+        let mut task = TestSourceTask::start(Config::from_pairs([
+            ("topic", "t"),
+            ("mode", "commit-records"),
+        ]))
+        .unwrap();
+        assert!(task.options().wants_commit_records);
+        let mut batch = task.poll().unwrap();
+        assert_eq!(batch.len(), 1);
+        let record = batch.pop().unwrap();
+        task.commit_record(record.clone(), None).unwrap();
+        assert!(testing::raised_errors().is_empty());
+
+        let mut stripped = record;
+        if let Some(value) = &mut stripped.value {
+            value.schema = None;
+        }
+        let err = task.commit_record(stripped, None).unwrap_err();
+        assert!(err.to_string().contains("without its schema"), "{err}");
+        assert_eq!(
+            testing::raised_errors(),
+            ["committed record: value: a struct arrived without its schema"]
+        );
     }
 
     #[test]
