@@ -172,3 +172,38 @@ async fn a_restarted_sink_resumes_from_its_committed_consumer_offsets() {
     assert_eq!(lines(&output).len(), 2_000);
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_with_topics_regex_reads_every_matching_topic() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    for topic in ["re-a", "re-b", "other"] {
+        worker
+            .create(&[
+                ("name", topic),
+                ("connector.class", "TestSource"),
+                ("topic", topic),
+                ("count", "10"),
+                ("batch.size", "10"),
+            ])
+            .await;
+        worker.wait_records(topic, 10).await;
+    }
+    let output = worker.path("out.txt");
+    worker
+        .create(&[
+            ("name", "sink"),
+            ("connector.class", "FileStreamSink"),
+            ("file", &output.display().to_string()),
+            ("topics.regex", "re-.*"),
+        ])
+        .await;
+    worker.wait_records("sink", 20).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        lines(&output).len(),
+        20,
+        "only the two matching topics are read"
+    );
+    worker.stop().await;
+}

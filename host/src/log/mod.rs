@@ -156,7 +156,9 @@ pub trait LogProducer: Send + Sync {
 /// Reads records as a member of a consumer group.
 #[async_trait]
 pub trait LogConsumer: Send {
-    /// Subscribes to these topics (replacing any earlier subscription). Partitions are
+    /// Subscribes to these topics (replacing any earlier subscription). An entry starting with
+    /// `^` is a regular expression, as librdkafka takes it; the sink loop passes `topics.regex`
+    /// as `^(<regex>)$` so it must match whole names, as in Kafka Connect. Partitions are
     /// assigned among the group's members; changes arrive as [`Rebalance`] events.
     async fn subscribe(&mut self, topics: &[String]) -> Result<(), LogError>;
 

@@ -102,7 +102,7 @@ async fn run_inner(
         &format!("connector-consumer-{}-{}", connector.name, spec.task),
     )?;
     let topics = match &connector.topics_regex {
-        Some(regex) => vec![format!("^{regex}")],
+        Some(regex) => vec![format!("^({regex})$")],
         None => connector.topics.clone(),
     };
     consumer.subscribe(&topics).await?;

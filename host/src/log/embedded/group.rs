@@ -25,10 +25,29 @@ struct Group {
     generation: u64,
 }
 
+/// What a member subscribed to: topic names, and patterns (Kafka's `topics.regex`, given as
+/// subscriptions starting with `^`, as librdkafka takes them) that must match a whole name.
+#[derive(Debug, Default, Clone)]
+pub struct Subscription {
+    pub names: BTreeSet<String>,
+    pub patterns: Vec<regex::Regex>,
+}
+
+impl Subscription {
+    pub fn matches(&self, topic: &str) -> bool {
+        self.names.contains(topic)
+            || self.patterns.iter().any(|pattern| {
+                pattern
+                    .find(topic)
+                    .is_some_and(|m| m.start() == 0 && m.end() == topic.len())
+            })
+    }
+}
+
 #[derive(Debug)]
 struct Member {
     id: u64,
-    topics: BTreeSet<String>,
+    topics: Subscription,
     owned: BTreeSet<TopicPartition>,
     /// Reported as revoked by the last sync; released at the next one.
     releasing: BTreeSet<TopicPartition>,
@@ -51,7 +70,7 @@ impl Groups {
         let group = self.groups.entry(group.to_owned()).or_default();
         group.members.push(Member {
             id,
-            topics: BTreeSet::new(),
+            topics: Subscription::default(),
             owned: BTreeSet::new(),
             releasing: BTreeSet::new(),
         });
@@ -70,10 +89,10 @@ impl Groups {
         }
     }
 
-    pub fn subscribe(&mut self, group: &str, member: u64, topics: &[String]) {
+    pub fn subscribe(&mut self, group: &str, member: u64, topics: Subscription) {
         if let Some(state) = self.groups.get_mut(group) {
             if let Some(m) = state.members.iter_mut().find(|m| m.id == member) {
-                m.topics = topics.iter().cloned().collect();
+                m.topics = topics;
             }
             state.generation += 1;
         }
@@ -140,18 +159,17 @@ fn target_assignment(
     if members.is_empty() {
         return assignment;
     }
-    let topics: BTreeSet<&String> = members.iter().flat_map(|m| &m.topics).collect();
     let mut cursor = 0;
-    for topic in topics {
-        let Some(ends) = partition_counts.get(topic) else {
+    for (topic, ends) in partition_counts {
+        if !members.iter().any(|m| m.topics.matches(topic)) {
             continue;
-        };
+        }
         for partition in 0..ends.len() as i32 {
             // At least one member subscribes to `topic`, so this finds one within a full cycle.
             for _ in 0..members.len() {
                 let member = &members[cursor % members.len()];
                 cursor += 1;
-                if member.topics.contains(topic) {
+                if member.topics.matches(topic) {
                     assignment
                         .entry(member.id)
                         .or_default()
@@ -175,16 +193,47 @@ mod tests {
             .collect()
     }
 
+    fn names(topics: &[&str]) -> Subscription {
+        Subscription {
+            names: topics.iter().map(|t| t.to_string()).collect(),
+            patterns: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn patterns_match_whole_topic_names() {
+        let mut groups = Groups::default();
+        let topics = counts(&[
+            ("orders", 1),
+            ("orders-eu", 1),
+            ("xorders", 1),
+            ("users", 1),
+        ]);
+        let a = groups.join("g");
+        let subscription = Subscription {
+            names: ["users".to_string()].into(),
+            patterns: vec![regex::Regex::new("^orders.*").unwrap()],
+        };
+        groups.subscribe("g", a, subscription);
+        let assigned: Vec<String> = groups
+            .sync("g", a, &topics)
+            .assigned
+            .into_iter()
+            .map(|tp| tp.topic)
+            .collect();
+        assert_eq!(assigned, vec!["orders", "orders-eu", "users"]);
+    }
+
     #[test]
     fn partitions_move_only_after_the_old_owner_releases_them() {
         let mut groups = Groups::default();
         let topics = counts(&[("t", 4)]);
         let a = groups.join("g");
-        groups.subscribe("g", a, &["t".into()]);
+        groups.subscribe("g", a, names(&["t"]));
         assert_eq!(groups.sync("g", a, &topics).assigned.len(), 4);
 
         let b = groups.join("g");
-        groups.subscribe("g", b, &["t".into()]);
+        groups.subscribe("g", b, names(&["t"]));
         // a still owns everything: b gets nothing yet.
         assert!(groups.sync("g", b, &topics).assigned.is_empty());
         let sync = groups.sync("g", a, &topics);

@@ -375,11 +375,20 @@ impl Drop for EmbeddedConsumer {
 #[async_trait]
 impl LogConsumer for EmbeddedConsumer {
     async fn subscribe(&mut self, topics: &[String]) -> Result<(), LogError> {
+        let mut subscription = group::Subscription::default();
         for topic in topics {
-            validate_topic(topic)?;
+            if topic.starts_with('^') {
+                let pattern = regex::Regex::new(topic).map_err(|error| {
+                    LogError::Other(format!("invalid topic pattern `{topic}`: {error}"))
+                })?;
+                subscription.patterns.push(pattern);
+            } else {
+                validate_topic(topic)?;
+                subscription.names.insert(topic.clone());
+            }
         }
         let member = self.member()?;
-        lock(&self.inner.groups).subscribe(&self.group, member, topics);
+        lock(&self.inner.groups).subscribe(&self.group, member, subscription);
         self.inner.meta.bump();
         Ok(())
     }
