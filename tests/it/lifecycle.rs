@@ -1,5 +1,6 @@
 //! Connector lifecycle driven by guests: `request-task-reconfiguration` regenerates task
-//! configs and restarts tasks, `raise-error` fails the task, and errant records go to the dead
+//! configs and restarts tasks, `raise-error` fails the task, `restart.policy=on-failure`
+//! restarts failed tasks (and `none` leaves them FAILED), and errant records go to the dead
 //! letter queue with Kafka Connect's context headers.
 
 use std::time::Duration;
@@ -95,6 +96,139 @@ async fn raise_error_fails_the_task_with_its_message() {
         worker.records("err").await > before,
         "the healthy task stopped moving records"
     );
+    worker.stop().await;
+}
+
+/// Creates `name` with a `panic` task 0 beside a healthy task 1 and the given restart settings,
+/// and waits for task 0 to fail.
+async fn start_panicking(worker: &TestWorker, name: &str, restart: &[(&str, &str)]) {
+    let mut settings = vec![
+        ("name", name),
+        ("connector.class", "TestSource"),
+        ("tasks.max", "2"),
+        ("modes", "panic,ok"),
+        ("topic", name),
+    ];
+    settings.extend_from_slice(restart);
+    worker.create(&settings).await;
+    wait_until(Duration::from_secs(30), "task 0 to fail", || {
+        worker.herder.status(name).is_some_and(|status| {
+            status
+                .tasks
+                .get(&0)
+                .is_some_and(|task| task.state == State::Failed)
+        })
+    })
+    .await;
+}
+
+/// How often task `id` of `name` was restarted by the restart policy.
+async fn restarts(worker: &TestWorker, name: &str, id: usize) -> u64 {
+    worker.herder.task_metrics(name).await[id].restarts()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_failure_restarts_a_failed_task_with_a_growing_backoff() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    start_panicking(
+        &worker,
+        "phoenix",
+        &[
+            ("restart.policy", "on-failure"),
+            ("restart.backoff.initial.ms", "100"),
+            ("restart.backoff.max.ms", "400"),
+        ],
+    )
+    .await;
+    // `panic` panics on every poll, so the task keeps failing and being restarted after 100,
+    // 200, 400, 400 … ms. Between restarts the FAILED status keeps its trace.
+    let start = std::time::Instant::now();
+    let mut saw_failed_after_restart = false;
+    while restarts(&worker, "phoenix", 0).await < 3 || !saw_failed_after_restart {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "restarted {} times",
+            restarts(&worker, "phoenix", 0).await
+        );
+        let restarted = restarts(&worker, "phoenix", 0).await > 0;
+        let status = worker.herder.status("phoenix").unwrap();
+        let task = &status.tasks[&0];
+        match task.state {
+            State::Failed => {
+                let trace = task.trace.as_deref().unwrap_or_default();
+                assert!(trace.contains("panic from test-source task 0"), "{trace}");
+                saw_failed_after_restart |= restarted;
+            }
+            // The restarted task reports RUNNING briefly, until its first poll panics.
+            State::Running | State::Unassigned => {}
+            other => panic!("unexpected task state {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Three restarts take at least 100 + 200 + 400 ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        start.elapsed()
+    );
+    let status = worker.herder.status("phoenix").unwrap();
+    assert_eq!(status.tasks[&1].state, State::Running);
+    assert_eq!(restarts(&worker, "phoenix", 1).await, 0);
+    let before = worker.records("phoenix").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        worker.records("phoenix").await > before,
+        "the healthy task stopped moving records"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_restarts_do_not_outlive_a_stop() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    start_panicking(
+        &worker,
+        "stopped",
+        &[
+            ("restart.policy", "on-failure"),
+            ("restart.backoff.initial.ms", "300"),
+        ],
+    )
+    .await;
+    worker
+        .herder
+        .set_target_state("stopped", wasm_connect::worker::TargetState::Stopped)
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(10), "the connector to stop", || {
+        worker.herder.status("stopped").is_some_and(|status| {
+            status.connector.state == State::Stopped && status.tasks.is_empty()
+        })
+    })
+    .await;
+    let before = restarts(&worker, "stopped", 0).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let status = worker.herder.status("stopped").unwrap();
+    assert!(
+        status.tasks.is_empty(),
+        "a task came back: {:?}",
+        status.tasks
+    );
+    assert_eq!(restarts(&worker, "stopped", 0).await, before);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_restart_policy_a_failed_task_stays_failed() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    start_panicking(&worker, "kafka-like", &[]).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = worker.herder.status("kafka-like").unwrap();
+    assert_eq!(status.tasks[&0].state, State::Failed);
+    assert_eq!(restarts(&worker, "kafka-like", 0).await, 0);
     worker.stop().await;
 }
 

@@ -5,9 +5,10 @@
 mod pipeline;
 // kill -9 of the `wasm-connect` binary in the middle of a copy, then restart.
 mod crash;
-// Reconfiguration requests, raise-error and the dead letter queue.
+// Reconfiguration requests, raise-error, the restart policy and the dead letter queue.
 mod lifecycle;
-// Hostile guests (trap, endless loop, memory bomb) fail only their own task.
+// Hostile guests (trap, endless loops, memory bomb, stack overflow, record and log floods,
+// reads outside a grant) fail only their own task.
 mod sandbox;
 // Every Connect schema type crosses the boundary both ways without loss.
 mod data_model;

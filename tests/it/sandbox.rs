@@ -1,5 +1,7 @@
 //! Hostile guests fail only their own task, with a trace naming the cause, while a healthy
-//! task of the same connector keeps moving records.
+//! task of the same connector keeps moving records: traps, endless loops in `poll` and
+//! `start`, memory bombs, stack overflows, record floods, log floods and reads outside any
+//! grant.
 
 use std::time::Duration;
 
@@ -34,11 +36,21 @@ async fn contained(mode: &str, limits: &[(&str, &str)]) -> String {
         },
     )
     .await;
+    // A hostile task may fail before the healthy one finished starting; it must get there.
+    wait_until(Duration::from_secs(30), "the healthy task to run", || {
+        worker.herder.status("hostile").is_some_and(|status| {
+            status
+                .tasks
+                .get(&1)
+                .is_some_and(|task| task.state == State::Running)
+        })
+    })
+    .await;
     let status = worker.herder.status("hostile").unwrap();
     assert_eq!(
-        status.tasks[&1].state,
-        State::Running,
-        "the healthy task was hit too"
+        status.tasks[&0].state,
+        State::Failed,
+        "a failed task came back"
     );
     assert_eq!(status.connector.state, State::Running);
     let before = worker.records("hostile").await;
@@ -63,11 +75,12 @@ async fn a_panicking_guest_fails_only_its_task() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_hits_the_deadline() {
+    // The most fuel the worker allows (about 50 s of this loop), so the deadline trips first.
     let trace = contained(
         "loop",
         &[
             ("sandbox.timeout.ms", "1000"),
-            ("sandbox.fuel.per.call", "0"),
+            ("sandbox.fuel.per.call", "100000000000"),
         ],
     )
     .await;
@@ -86,5 +99,90 @@ async fn a_memory_bomb_hits_the_memory_cap() {
     assert!(
         trace.starts_with("poll: memory limit of 67108864 bytes exceeded"),
         "{trace}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_in_start_hits_the_deadline() {
+    let trace = contained("start-loop", &[("sandbox.timeout.ms", "1000")]).await;
+    assert_eq!(trace, "start: deadline of 1000 ms exceeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_recursion_overflows_the_wasm_stack() {
+    let trace = contained("deep", &[]).await;
+    assert_eq!(trace, "poll: wasm stack overflow");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_five_million_records_hits_the_memory_cap() {
+    let trace = contained("flood", &[]).await;
+    assert!(
+        trace.starts_with("poll: memory limit of 268435456 bytes exceeded"),
+        "{trace}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fits_in_guest_memory_is_still_bounded_on_the_host() {
+    // Room in the guest for the whole batch: wasmtime's hostcall data limit (128 MiB lifted
+    // per call) stops it before the host allocates it, ahead of the host's own record limit
+    // (`runtime::convert::MAX_BATCH_RECORDS`).
+    let trace = contained(
+        "flood",
+        &[
+            ("flood.records", "1000001"),
+            ("sandbox.memory.max.bytes", "1073741824"),
+        ],
+    )
+    .await;
+    assert!(
+        trace.starts_with(
+            "poll: trap: too much data is being copied between the host and the guest"
+        ),
+        "{trace}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_logging_is_stopped_by_the_deadline() {
+    // Logging is capped per call (MAX_LOG_LINES_PER_CALL), so the flood costs the host at most
+    // that many lines per call; the deadline ends the call.
+    let trace = contained("log-flood", &[("sandbox.timeout.ms", "1000")]).await;
+    assert_eq!(trace, "poll: deadline of 1000 ms exceeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_logging_runs_out_of_fuel() {
+    let trace = contained("log-flood", &[("sandbox.fuel.per.call", "50000000")]).await;
+    assert_eq!(trace, "poll: fuel exhausted after 50000000 units");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_file_outside_any_grant_fails() {
+    // Without grants the guest has no filesystem at all: the path does not exist for it.
+    let trace = contained("read-outside", &[]).await;
+    assert_eq!(
+        trace,
+        "poll failed: opening /etc/hostname failed: No such file or directory (os error 44)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escaping_a_granted_directory_is_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let granted = dir.path().join("granted");
+    std::fs::create_dir(&granted).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "secret").unwrap();
+    let granted = granted.display().to_string();
+    let escape = format!("{granted}/../secret.txt");
+    let trace = contained(
+        "read-outside",
+        &[("sandbox.fs.read", &granted), ("read.path", &escape)],
+    )
+    .await;
+    assert_eq!(
+        trace,
+        format!("poll failed: opening {escape} failed: Operation not permitted (os error 63)")
     );
 }

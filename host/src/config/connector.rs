@@ -1,8 +1,8 @@
 //! Connector configurations: reading them from `.properties` or `.json` files (both of Kafka
 //! Connect's JSON shapes) and the framework keys the host acts on (`name`, `connector.class`,
-//! `tasks.max`, `topics`, converters, `errors.*`, `sandbox.*`).
+//! `tasks.max`, `topics`, converters, `errors.*`, `sandbox.*`, `restart.*`).
 
-use std::path::Path;
+use std::{path::Path, time::Duration};
 
 use super::{
     ConfigError, Settings, SettingsExt,
@@ -161,6 +161,90 @@ pub enum ErrorTolerance {
     All,
 }
 
+/// What happens to a task that failed (`restart.policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestartPolicy {
+    /// `none`, Kafka Connect's behaviour: a failed task stays FAILED until an operator acts.
+    #[default]
+    None,
+    /// `on-failure`: a failed task is restarted (a fresh instance, same task config) after a
+    /// backoff.
+    OnFailure(Backoff),
+}
+
+/// Exponential backoff between restarts of one task (`restart.backoff.initial.ms`,
+/// `restart.backoff.max.ms`).
+///
+/// The delay doubles with each consecutive failure of the task, from `initial` up to `max`.
+/// A failure counts as the first again when the task had been running for longer than `max`
+/// (since it last reported RUNNING after its start or restart): a task that stays up longer
+/// than the longest delay is considered healed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+/// Default `restart.backoff.initial.ms`.
+pub const DEFAULT_RESTART_BACKOFF_INITIAL_MS: u64 = 1_000;
+/// Default `restart.backoff.max.ms`.
+pub const DEFAULT_RESTART_BACKOFF_MAX_MS: u64 = 60_000;
+
+impl Backoff {
+    /// The delay before restart `attempt` (1 for the first consecutive failure).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 1_u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+}
+
+impl RestartPolicy {
+    /// Reads `restart.policy` (`none` or `on-failure`), `restart.backoff.initial.ms` and
+    /// `restart.backoff.max.ms`. The backoff keys are checked even under `none`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        const EXPECTED: &str = "a positive number of milliseconds";
+        let initial = settings.parse_or(
+            "restart.backoff.initial.ms",
+            DEFAULT_RESTART_BACKOFF_INITIAL_MS,
+            EXPECTED,
+        )?;
+        if initial == 0 {
+            return Err(ConfigError::Invalid {
+                key: "restart.backoff.initial.ms".into(),
+                value: "0".into(),
+                expected: EXPECTED,
+            });
+        }
+        let max = settings.parse_or(
+            "restart.backoff.max.ms",
+            DEFAULT_RESTART_BACKOFF_MAX_MS.max(initial),
+            EXPECTED,
+        )?;
+        if max < initial {
+            return Err(ConfigError::Invalid {
+                key: "restart.backoff.max.ms".into(),
+                value: max.to_string(),
+                expected: "at least restart.backoff.initial.ms",
+            });
+        }
+        let backoff = Backoff {
+            initial: Duration::from_millis(initial),
+            max: Duration::from_millis(max),
+        };
+        match settings.string("restart.policy").unwrap_or("none") {
+            policy if policy.eq_ignore_ascii_case("none") => Ok(Self::None),
+            policy if policy.eq_ignore_ascii_case("on-failure") => Ok(Self::OnFailure(backoff)),
+            other => Err(ConfigError::Invalid {
+                key: "restart.policy".into(),
+                value: other.into(),
+                expected: "none or on-failure",
+            }),
+        }
+    }
+}
+
 /// The framework keys of a connector, validated.
 #[derive(Debug, Clone)]
 pub struct ConnectorConfig {
@@ -178,7 +262,9 @@ pub struct ConnectorConfig {
     pub dlq_topic: Option<String>,
     pub dlq_context_headers: bool,
     pub dlq_replication_factor: i16,
+    /// Within the worker's `sandbox.max.*`.
     pub sandbox: SandboxLimits,
+    pub restart_policy: RestartPolicy,
     /// Everything as written, passed to the connector.
     pub settings: Settings,
 }
@@ -206,6 +292,8 @@ impl ConnectorConfig {
                 });
             }
         };
+        let sandbox = sandbox_limits(&settings, worker.sandbox)?;
+        worker.sandbox_max.check(&sandbox)?;
         let inherit = |key: &str, worker_spec: &ConverterSpec| {
             if settings.string(key).is_some() {
                 converter_spec(&settings, key, &worker_spec.class)
@@ -233,7 +321,8 @@ impl ConnectorConfig {
                 3,
                 "a replication factor (-1 for the broker default)",
             )?,
-            sandbox: sandbox_limits(&settings, worker.sandbox)?,
+            sandbox,
+            restart_policy: RestartPolicy::from_settings(&settings)?,
             name,
             class,
             tasks_max,
@@ -316,6 +405,142 @@ mod tests {
             error,
             "Null value can not be supplied as the configuration value."
         );
+    }
+
+    fn parse(
+        worker: &WorkerConfig,
+        pairs: &[(&str, &str)],
+    ) -> Result<ConnectorConfig, ConfigError> {
+        let mut settings: Settings = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        settings.insert("name".into(), "c".into());
+        settings.insert("connector.class".into(), "X".into());
+        ConnectorConfig::parse(settings, worker)
+    }
+
+    #[test]
+    fn connectors_inherit_the_worker_sandbox_limits_and_may_lower_them() {
+        let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
+        let config = parse(&worker, &[]).unwrap();
+        assert_eq!(config.sandbox, worker.sandbox);
+        let config = parse(&worker, &[("sandbox.timeout.ms", "100")]).unwrap();
+        assert_eq!(config.sandbox.timeout, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_connector_asking_for_more_than_a_worker_maximum_is_rejected() {
+        let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
+        let error = |pairs: &[(&str, &str)]| parse(&worker, pairs).unwrap_err().to_string();
+        assert_eq!(
+            error(&[("sandbox.memory.max.bytes", "8589934592")]),
+            "sandbox.memory.max.bytes=8589934592 exceeds the worker maximum 4294967296 (sandbox.max.memory.bytes)"
+        );
+        assert_eq!(
+            error(&[("sandbox.timeout.ms", "300001")]),
+            "sandbox.timeout.ms=300001 exceeds the worker maximum 300000 (sandbox.max.timeout.ms)"
+        );
+        assert_eq!(
+            error(&[("sandbox.fuel.per.call", "100000000001")]),
+            "sandbox.fuel.per.call=100000000001 exceeds the worker maximum 100000000000 (sandbox.max.fuel.per.call)"
+        );
+        assert_eq!(
+            error(&[("sandbox.fuel.per.call", "0")]),
+            "sandbox.fuel.per.call=0 (unmetered) exceeds the worker maximum 100000000000 (sandbox.max.fuel.per.call)"
+        );
+        // Exactly the maximum is allowed.
+        parse(
+            &worker,
+            &[
+                ("sandbox.memory.max.bytes", "4294967296"),
+                ("sandbox.timeout.ms", "300000"),
+                ("sandbox.fuel.per.call", "100000000000"),
+            ],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn unmetered_fuel_is_allowed_only_without_a_fuel_maximum() {
+        let worker = WorkerConfig::from_settings(
+            [("sandbox.max.fuel.per.call".to_owned(), "0".to_owned())].into(),
+        )
+        .unwrap();
+        let config = parse(&worker, &[("sandbox.fuel.per.call", "0")]).unwrap();
+        assert_eq!(config.sandbox.fuel_per_call, None);
+    }
+
+    #[test]
+    fn restart_policy_defaults_to_none_and_reads_its_backoff() {
+        let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
+        assert_eq!(
+            parse(&worker, &[]).unwrap().restart_policy,
+            RestartPolicy::None
+        );
+        let config = parse(&worker, &[("restart.policy", "on-failure")]).unwrap();
+        assert_eq!(
+            config.restart_policy,
+            RestartPolicy::OnFailure(Backoff {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(60),
+            })
+        );
+        let config = parse(
+            &worker,
+            &[
+                ("restart.policy", "ON-FAILURE"),
+                ("restart.backoff.initial.ms", "100"),
+                ("restart.backoff.max.ms", "250"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            config.restart_policy,
+            RestartPolicy::OnFailure(Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_millis(250),
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_restart_settings_are_rejected_at_create_time() {
+        let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
+        let error = |pairs: &[(&str, &str)]| parse(&worker, pairs).unwrap_err().to_string();
+        assert_eq!(
+            error(&[("restart.policy", "always")]),
+            "invalid value `always` for setting `restart.policy`: expected none or on-failure"
+        );
+        assert_eq!(
+            error(&[("restart.backoff.initial.ms", "0")]),
+            "invalid value `0` for setting `restart.backoff.initial.ms`: expected a positive number of milliseconds"
+        );
+        assert_eq!(
+            error(&[("restart.backoff.initial.ms", "-5")]),
+            "invalid value `-5` for setting `restart.backoff.initial.ms`: expected a positive number of milliseconds"
+        );
+        assert_eq!(
+            error(&[
+                ("restart.backoff.initial.ms", "2000"),
+                ("restart.backoff.max.ms", "1000")
+            ]),
+            "invalid value `1000` for setting `restart.backoff.max.ms`: expected at least restart.backoff.initial.ms"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_per_attempt_up_to_its_maximum() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+        };
+        let delays: Vec<u128> = (1..=6)
+            .map(|attempt| backoff.delay(attempt).as_millis())
+            .collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(backoff.delay(0), Duration::from_millis(100));
+        assert_eq!(backoff.delay(u32::MAX), Duration::from_millis(1000));
     }
 
     #[test]

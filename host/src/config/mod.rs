@@ -31,6 +31,14 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    /// A connector (or the worker's default) asks for more than a worker maximum.
+    #[error("{key}={value} exceeds the worker maximum {maximum} ({max_key})")]
+    AboveMaximum {
+        key: &'static str,
+        value: String,
+        maximum: u64,
+        max_key: &'static str,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -1,5 +1,6 @@
 //! Worker settings: Kafka Connect's worker keys (`bootstrap.servers`, `offset.flush.interval.ms`,
-//! `plugin.path`, converters, client prefixes) plus this host's own (`data.dir`, `sandbox.*`).
+//! `plugin.path`, converters, client prefixes) plus this host's own (`data.dir`, `sandbox.*`):
+//! the sandbox limits connectors get by default and the maxima no connector may exceed.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -44,6 +45,128 @@ pub struct WorkerConfig {
     pub header_converter: ConverterSpec,
     /// Sandbox limits connectors get unless they set their own.
     pub sandbox: SandboxLimits,
+    /// The most a connector may ask for (`sandbox.max.*`); `sandbox` is within them.
+    pub sandbox_max: SandboxMaxima,
+}
+
+/// Default `sandbox.max.fuel.per.call`: 100e9 units, about 50 s of a tight loop.
+pub const DEFAULT_MAX_FUEL_PER_CALL: u64 = 100_000_000_000;
+/// Default `sandbox.max.timeout.ms`: 5 minutes.
+pub const DEFAULT_MAX_TIMEOUT_MS: u64 = 300_000;
+/// Default `sandbox.max.memory.bytes`: 4 GiB.
+pub const DEFAULT_MAX_MEMORY_BYTES: usize = 4 << 30;
+
+/// Worker-wide maxima of the sandbox limits: a connector asking for more is rejected when it
+/// is created, and worker defaults above them are a worker configuration error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxMaxima {
+    /// `sandbox.max.fuel.per.call`; None (written `0`) = no maximum, connectors may even run
+    /// unmetered.
+    pub fuel_per_call: Option<u64>,
+    /// `sandbox.max.timeout.ms`.
+    pub timeout: Duration,
+    /// `sandbox.max.memory.bytes`.
+    pub memory_max_bytes: usize,
+}
+
+impl Default for SandboxMaxima {
+    fn default() -> Self {
+        Self {
+            fuel_per_call: Some(DEFAULT_MAX_FUEL_PER_CALL),
+            timeout: Duration::from_millis(DEFAULT_MAX_TIMEOUT_MS),
+            memory_max_bytes: DEFAULT_MAX_MEMORY_BYTES,
+        }
+    }
+}
+
+impl SandboxMaxima {
+    /// Reads `sandbox.max.fuel.per.call` (0 = no maximum), `sandbox.max.timeout.ms` and
+    /// `sandbox.max.memory.bytes`.
+    pub fn from_settings(raw: &Settings) -> Result<Self, ConfigError> {
+        let fuel = raw.parse_or(
+            "sandbox.max.fuel.per.call",
+            DEFAULT_MAX_FUEL_PER_CALL,
+            "a number of fuel units (0 = no maximum)",
+        )?;
+        let timeout = raw.parse_or(
+            "sandbox.max.timeout.ms",
+            DEFAULT_MAX_TIMEOUT_MS,
+            "a positive number of milliseconds",
+        )?;
+        if timeout == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sandbox.max.timeout.ms".into(),
+                value: "0".into(),
+                expected: "a positive number of milliseconds",
+            });
+        }
+        let memory = raw.parse_or(
+            "sandbox.max.memory.bytes",
+            DEFAULT_MAX_MEMORY_BYTES,
+            "a number of bytes",
+        )?;
+        if memory < MIN_MEMORY_BYTES {
+            return Err(ConfigError::Invalid {
+                key: "sandbox.max.memory.bytes".into(),
+                value: memory.to_string(),
+                expected: "at least 1048576 bytes (1 MiB)",
+            });
+        }
+        Ok(Self {
+            fuel_per_call: (fuel > 0).then_some(fuel),
+            timeout: Duration::from_millis(timeout),
+            memory_max_bytes: memory,
+        })
+    }
+
+    /// Checks `limits` against the maxima, naming the first limit that exceeds its maximum.
+    pub fn check(&self, limits: &SandboxLimits) -> Result<(), ConfigError> {
+        if let Some(max) = self.fuel_per_call {
+            match limits.fuel_per_call {
+                None => {
+                    return Err(ConfigError::AboveMaximum {
+                        key: "sandbox.fuel.per.call",
+                        value: "0 (unmetered)".into(),
+                        maximum: max,
+                        max_key: "sandbox.max.fuel.per.call",
+                    });
+                }
+                Some(fuel) if fuel > max => {
+                    return Err(ConfigError::AboveMaximum {
+                        key: "sandbox.fuel.per.call",
+                        value: fuel.to_string(),
+                        maximum: max,
+                        max_key: "sandbox.max.fuel.per.call",
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        if limits.timeout > self.timeout {
+            return Err(ConfigError::AboveMaximum {
+                key: "sandbox.timeout.ms",
+                value: limits.timeout.as_millis().to_string(),
+                maximum: millis(self.timeout),
+                max_key: "sandbox.max.timeout.ms",
+            });
+        }
+        if limits.memory_max_bytes > self.memory_max_bytes {
+            return Err(ConfigError::AboveMaximum {
+                key: "sandbox.memory.max.bytes",
+                value: limits.memory_max_bytes.to_string(),
+                maximum: self.memory_max_bytes as u64,
+                max_key: "sandbox.max.memory.bytes",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The smallest memory cap accepted: below this not even a small guest instantiates.
+const MIN_MEMORY_BYTES: usize = 1 << 20;
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The worker's identity in statuses (`worker_id`), as Kafka Connect's `<host>:<port>`.
@@ -75,6 +198,8 @@ impl WorkerConfig {
                 memory_max_bytes: DEFAULT_MEMORY_MAX_BYTES,
             },
         )?;
+        let sandbox_max = SandboxMaxima::from_settings(&raw)?;
+        sandbox_max.check(&sandbox)?;
         Ok(Self {
             log,
             offset_file,
@@ -95,6 +220,7 @@ impl WorkerConfig {
                 .unwrap_or_else(|| data_dir.join("cache")),
             data_dir,
             sandbox,
+            sandbox_max,
             raw,
         })
     }
@@ -132,7 +258,7 @@ pub fn sandbox_limits(
     )?;
     let timeout = raw.parse_or(
         "sandbox.timeout.ms",
-        defaults.timeout.as_millis() as u64,
+        millis(defaults.timeout),
         "a positive number of milliseconds",
     )?;
     if timeout == 0 {
@@ -147,7 +273,7 @@ pub fn sandbox_limits(
         defaults.memory_max_bytes,
         "a number of bytes",
     )?;
-    if memory < 1 << 20 {
+    if memory < MIN_MEMORY_BYTES {
         return Err(ConfigError::Invalid {
             key: "sandbox.memory.max.bytes".into(),
             value: memory.to_string(),
@@ -223,8 +349,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("sandbox.memory.max.bytes"), "{error}");
-        let worker =
-            WorkerConfig::from_settings(settings(&[("sandbox.fuel.per.call", "0")])).unwrap();
+    }
+
+    #[test]
+    fn sandbox_maxima_default_to_generous_finite_values() {
+        let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
+        assert_eq!(worker.sandbox_max, SandboxMaxima::default());
+        assert_eq!(worker.sandbox_max.fuel_per_call, Some(100_000_000_000));
+        assert_eq!(worker.sandbox_max.timeout, Duration::from_secs(300));
+        assert_eq!(worker.sandbox_max.memory_max_bytes, 4 << 30);
+        let worker = WorkerConfig::from_settings(settings(&[
+            ("sandbox.max.fuel.per.call", "0"),
+            ("sandbox.fuel.per.call", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(worker.sandbox_max.fuel_per_call, None);
         assert_eq!(worker.sandbox.fuel_per_call, None);
+    }
+
+    #[test]
+    fn worker_defaults_above_the_maxima_are_a_config_error() {
+        let error = WorkerConfig::from_settings(settings(&[
+            ("sandbox.memory.max.bytes", "8589934592"),
+            ("sandbox.max.memory.bytes", "4294967296"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "sandbox.memory.max.bytes=8589934592 exceeds the worker maximum 4294967296 (sandbox.max.memory.bytes)"
+        );
+        let error = WorkerConfig::from_settings(settings(&[("sandbox.max.timeout.ms", "1000")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "sandbox.timeout.ms=30000 exceeds the worker maximum 1000 (sandbox.max.timeout.ms)"
+        );
+        let error = WorkerConfig::from_settings(settings(&[("sandbox.fuel.per.call", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "sandbox.fuel.per.call=0 (unmetered) exceeds the worker maximum 100000000000 (sandbox.max.fuel.per.call)"
+        );
+    }
+
+    #[test]
+    fn sandbox_maxima_reject_nonsense() {
+        for (key, value) in [
+            ("sandbox.max.timeout.ms", "0"),
+            ("sandbox.max.memory.bytes", "1024"),
+            ("sandbox.max.fuel.per.call", "lots"),
+        ] {
+            let error = WorkerConfig::from_settings(settings(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(key), "{error}");
+        }
     }
 }

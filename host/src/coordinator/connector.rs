@@ -1,18 +1,20 @@
 //! One connector's actor: it owns the connector's component instance, generates task configs
 //! (`task-configs(tasks.max)`), starts, stops and reconfigures the tasks, applies the target
-//! state, and turns task events into statuses.
+//! state, turns task events into statuses, and restarts failed tasks when the connector's
+//! `restart.policy` is `on-failure` (Kafka Connect never does; `none` is the default).
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use tokio::{
     sync::{mpsc, oneshot, watch},
-    task::JoinHandle,
+    task::{JoinHandle, JoinSet},
+    time::Instant,
 };
 use tokio_util::sync::CancellationToken;
 
 use super::status::{State, StatusStore};
 use crate::{
-    config::ConnectorConfig,
+    config::{ConnectorConfig, connector::RestartPolicy},
     runtime::{ConfigMap, ConnectorInstance, ContextEvent, InstanceContext, Plugin, PluginKind},
     worker::{self, Services, TargetState, TaskControl, TaskEvent, TaskMetrics, TaskSpec},
 };
@@ -27,6 +29,62 @@ pub enum Command {
 struct RunningTask {
     shutdown: CancellationToken,
     join: JoinHandle<()>,
+}
+
+/// One generation of tasks, started together from one set of task configs. Their events come
+/// on the generation's own channel and their restarts are scheduled in it, so replacing the
+/// generation (reconfiguration, stop) drops late events of its tasks and cancels its pending
+/// restarts.
+struct Generation {
+    /// Indexed by task id.
+    tasks: Vec<RunningTask>,
+    events_rx: TaskEvents,
+    events_tx: TaskEventSender,
+    /// Pending restarts: each sleeps its backoff, then yields the task id.
+    restarts: JoinSet<u32>,
+    /// Consecutive failures per task, for the backoff.
+    failures: BTreeMap<u32, Failures>,
+}
+
+impl Generation {
+    fn new() -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        Self {
+            tasks: Vec::new(),
+            events_rx,
+            events_tx,
+            restarts: JoinSet::new(),
+            failures: BTreeMap::new(),
+        }
+    }
+}
+
+/// A task's consecutive failures under `restart.policy=on-failure`.
+#[derive(Debug, Default)]
+struct Failures {
+    count: u32,
+    /// When the task last reported RUNNING after its start or restart.
+    running_since: Option<Instant>,
+}
+
+impl Failures {
+    fn running(&mut self, now: Instant) {
+        self.running_since.get_or_insert(now);
+    }
+
+    /// Counts a failure and returns the restart attempt it leads to (1 for the first). A task
+    /// that had been running for longer than `healed_after` starts counting again.
+    fn failed(&mut self, now: Instant, healed_after: Duration) -> u32 {
+        if self
+            .running_since
+            .take()
+            .is_some_and(|since| now.saturating_duration_since(since) > healed_after)
+        {
+            self.count = 0;
+        }
+        self.count = self.count.saturating_add(1);
+        self.count
+    }
 }
 
 /// State the herder reads while the actor runs.
@@ -61,8 +119,7 @@ impl Actor {
             .set_connector(&name, kind, State::Unassigned, None);
         let (context_tx, mut context_rx) = mpsc::unbounded_channel();
         let (target_tx, _) = watch::channel(self.target);
-        let mut tasks: Vec<RunningTask> = Vec::new();
-        let (mut task_events_rx, mut task_events_tx) = new_task_channel();
+        let mut generation = Generation::new();
         let mut failed = false;
 
         let mut instance = match self.start_connector(validated, context_tx.clone()).await {
@@ -79,14 +136,7 @@ impl Actor {
             if self.target != TargetState::Stopped
                 && let Some(instance) = instance.as_mut()
                 && let Err(trace) = self
-                    .reconfigure(
-                        instance,
-                        &mut tasks,
-                        &target_tx,
-                        &mut task_events_tx,
-                        &mut task_events_rx,
-                        true,
-                    )
+                    .reconfigure(instance, &mut generation, &target_tx, true)
                     .await
             {
                 self.statuses
@@ -108,14 +158,15 @@ impl Actor {
                         self.set_connector_state(kind);
                         match target {
                             TargetState::Stopped => {
-                                self.stop_tasks(&mut tasks).await;
+                                self.stop_tasks(&mut generation.tasks).await;
+                                generation = Generation::new();
                                 self.shared.task_configs.lock().expect("lock").clear();
                                 self.statuses.retain_tasks(&name, 0);
                             }
                             TargetState::Started | TargetState::Paused if previous == TargetState::Stopped => {
                                 if let Some(instance) = instance.as_mut()
                                     && let Err(trace) = self
-                                        .reconfigure(instance, &mut tasks, &target_tx, &mut task_events_tx, &mut task_events_rx, true)
+                                        .reconfigure(instance, &mut generation, &target_tx, true)
                                         .await
                                 {
                                     self.statuses.set_connector(&name, kind, State::Failed, Some(trace));
@@ -126,7 +177,7 @@ impl Actor {
                         }
                     }
                     Some(Command::Shutdown(done)) => {
-                        self.stop_tasks(&mut tasks).await;
+                        self.stop_tasks(&mut generation.tasks).await;
                         if let Some(mut instance) = instance.take()
                             && let Err(error) = instance.stop().await
                         {
@@ -136,7 +187,7 @@ impl Actor {
                         return;
                     }
                     None => {
-                        self.stop_tasks(&mut tasks).await;
+                        self.stop_tasks(&mut generation.tasks).await;
                         return;
                     }
                 },
@@ -145,7 +196,7 @@ impl Actor {
                         if !failed && self.target != TargetState::Stopped
                             && let Some(instance) = instance.as_mut()
                             && let Err(trace) = self
-                                .reconfigure(instance, &mut tasks, &target_tx, &mut task_events_tx, &mut task_events_rx, false)
+                                .reconfigure(instance, &mut generation, &target_tx, false)
                                 .await
                         {
                             self.statuses.set_connector(&name, kind, State::Failed, Some(trace));
@@ -157,16 +208,26 @@ impl Actor {
                         failed = true;
                     }
                 },
-                Some((task, event)) = task_events_rx.recv() => match event {
-                    TaskEvent::Running => self.statuses.set_task(&name, task, State::Running, None),
+                Some((task, event)) = generation.events_rx.recv() => match event {
+                    TaskEvent::Running => {
+                        generation.failures.entry(task).or_default().running(Instant::now());
+                        self.statuses.set_task(&name, task, State::Running, None);
+                    }
                     TaskEvent::Paused => self.statuses.set_task(&name, task, State::Paused, None),
-                    TaskEvent::Failed(trace) => self.statuses.set_task(&name, task, State::Failed, Some(trace)),
+                    TaskEvent::Failed(trace) => {
+                        // The FAILED status and its trace stay visible until a restart.
+                        self.statuses.set_task(&name, task, State::Failed, Some(trace));
+                        self.schedule_restart(&mut generation, task);
+                    }
                     TaskEvent::Stopped => self.statuses.set_task(&name, task, State::Unassigned, None),
                     TaskEvent::RequestReconfiguration => {
                         // Handled like the connector's own request.
                         let _ = context_tx.send(ContextEvent::RequestTaskReconfiguration);
                     }
                 },
+                Some(Ok(task)) = generation.restarts.join_next() => {
+                    self.restart_task(&mut generation, task, &target_tx).await;
+                }
             }
         }
     }
@@ -202,14 +263,12 @@ impl Actor {
     }
 
     /// Asks the connector for task configs and restarts the tasks if they changed (or
-    /// `force`, at start).
+    /// `force`, at start), as a new generation.
     async fn reconfigure(
         &self,
         instance: &mut ConnectorInstance,
-        tasks: &mut Vec<RunningTask>,
+        generation: &mut Generation,
         target: &watch::Sender<TargetState>,
-        events_tx: &mut TaskEventSender,
-        events_rx: &mut TaskEvents,
         force: bool,
     ) -> Result<(), String> {
         let max = self.config.tasks_max;
@@ -241,45 +300,127 @@ impl Actor {
             return Ok(());
         }
         tracing::info!(tasks = configs.len(), "Starting tasks with new configs.");
-        self.stop_tasks(tasks).await;
-        // A new channel per generation, so late events of stopped tasks are ignored.
-        let (rx, tx) = new_task_channel();
-        *events_rx = rx;
-        *events_tx = tx;
+        self.stop_tasks(&mut generation.tasks).await;
+        // A new generation, so late events of stopped tasks and their pending restarts are
+        // dropped.
+        *generation = Generation::new();
         self.statuses.retain_tasks(&self.config.name, 0);
         let mut metrics = Vec::new();
         for (id, config) in configs.iter().enumerate() {
             let id = id as u32;
             self.statuses
                 .set_task(&self.config.name, id, State::Unassigned, None);
-            let shutdown = CancellationToken::new();
             let task_metrics = Arc::new(TaskMetrics::default());
             metrics.push(task_metrics.clone());
-            let control = TaskControl {
-                shutdown: shutdown.clone(),
-                target: target.subscribe(),
-                events: events_tx.clone(),
-                metrics: task_metrics,
-            };
-            let spec = TaskSpec {
-                connector: self.config.clone(),
-                task: id,
-                plugin: self.plugin.clone(),
-                config: config.clone(),
-                builtin: self.builtin,
-            };
-            let services = self.services.clone();
-            let join = match self.plugin.info.kind {
-                PluginKind::Source => {
-                    tokio::spawn(worker::run_source_task(spec, services, control))
-                }
-                PluginKind::Sink => tokio::spawn(worker::run_sink_task(spec, services, control)),
-            };
-            tasks.push(RunningTask { shutdown, join });
+            let task = self.spawn_task(
+                id,
+                config.clone(),
+                task_metrics,
+                target,
+                &generation.events_tx,
+            );
+            generation.tasks.push(task);
         }
         *self.shared.task_configs.lock().expect("lock") = configs;
         *self.shared.metrics.lock().expect("lock") = metrics;
         Ok(())
+    }
+
+    /// Starts task `id` in a fresh component instance.
+    fn spawn_task(
+        &self,
+        id: u32,
+        config: ConfigMap,
+        metrics: Arc<TaskMetrics>,
+        target: &watch::Sender<TargetState>,
+        events: &TaskEventSender,
+    ) -> RunningTask {
+        let shutdown = CancellationToken::new();
+        let control = TaskControl {
+            shutdown: shutdown.clone(),
+            target: target.subscribe(),
+            events: events.clone(),
+            metrics,
+        };
+        let spec = TaskSpec {
+            connector: self.config.clone(),
+            task: id,
+            plugin: self.plugin.clone(),
+            config,
+            builtin: self.builtin,
+        };
+        let services = self.services.clone();
+        let join = match self.plugin.info.kind {
+            PluginKind::Source => tokio::spawn(worker::run_source_task(spec, services, control)),
+            PluginKind::Sink => tokio::spawn(worker::run_sink_task(spec, services, control)),
+        };
+        RunningTask { shutdown, join }
+    }
+
+    /// Under `restart.policy=on-failure`, schedules a restart of the failed task `id` after
+    /// its backoff.
+    fn schedule_restart(&self, generation: &mut Generation, id: u32) {
+        let RestartPolicy::OnFailure(backoff) = self.config.restart_policy else {
+            return;
+        };
+        let attempt = generation
+            .failures
+            .entry(id)
+            .or_default()
+            .failed(Instant::now(), backoff.max);
+        let delay = backoff.delay(attempt);
+        tracing::warn!(
+            task = id,
+            attempt,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "Task failed; restarting it after a backoff (restart.policy=on-failure)."
+        );
+        generation.restarts.spawn(async move {
+            tokio::time::sleep(delay).await;
+            id
+        });
+    }
+
+    /// Restarts the failed task `id` of the current generation with its task config, keeping
+    /// its counters.
+    async fn restart_task(
+        &self,
+        generation: &mut Generation,
+        id: u32,
+        target: &watch::Sender<TargetState>,
+    ) {
+        let config = self
+            .shared
+            .task_configs
+            .lock()
+            .expect("lock")
+            .get(id as usize)
+            .cloned();
+        let metrics = self
+            .shared
+            .metrics
+            .lock()
+            .expect("lock")
+            .get(id as usize)
+            .cloned();
+        let (Some(config), Some(metrics), Some(slot)) =
+            (config, metrics, generation.tasks.get_mut(id as usize))
+        else {
+            return;
+        };
+        // A failed task reports FAILED as the last thing it does, so this wait is short; it
+        // makes sure the old instance is gone before the new one starts.
+        if let Err(error) = (&mut slot.join).await
+            && error.is_panic()
+        {
+            tracing::warn!(task = id, "The failed task panicked while exiting.");
+        }
+        let restarts = metrics
+            .restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        tracing::info!(task = id, restarts, "Restarting failed task.");
+        *slot = self.spawn_task(id, config, metrics, target, &generation.events_tx);
     }
 
     /// Stops every task gracefully, abandoning those that take longer than
@@ -309,11 +450,6 @@ impl Actor {
 /// Events of one generation of tasks, tagged with the task id.
 type TaskEvents = mpsc::UnboundedReceiver<(u32, TaskEvent)>;
 type TaskEventSender = mpsc::UnboundedSender<(u32, TaskEvent)>;
-
-fn new_task_channel() -> (TaskEvents, TaskEventSender) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    (rx, tx)
-}
 
 /// The sandbox context of a connector instance.
 pub fn connector_context(

@@ -12,6 +12,12 @@
 //! also be trees (each node referenced once, every node reachable), which keeps the host copy
 //! linear in the guest's. Schema tables may share a child between parents (the host shares
 //! the `Arc`), but the fully expanded size of a schema is bounded by [`MAX_SCHEMA_SIZE`].
+//!
+//! A `poll` batch holds at most [`MAX_BATCH_RECORDS`] records, refused before any record is
+//! converted. Two bounds come first: the memory cap limits what the guest can build, and
+//! wasmtime lifts at most 128 MiB from the guest per call (its default hostcall fuel), which
+//! today stops a flood of the smallest records somewhat below a million. The record limit
+//! holds whatever those are set to, since the log, offsets and converters work per record.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -37,6 +43,9 @@ pub const MAX_SCHEMAS: usize = 65_536;
 pub const MAX_SCHEMA_SIZE: u64 = 100_000;
 /// Most nodes in one value table (a key, value, header value or default).
 pub const MAX_VALUE_NODES: usize = 1 << 20;
+/// Most records in one `poll` batch. Real connectors return hundreds to thousands; Kafka's
+/// producer batches are far smaller.
+pub const MAX_BATCH_RECORDS: usize = 1_000_000;
 
 /// Why guest data was rejected.
 pub type Invalid = String;
@@ -824,6 +833,7 @@ pub fn offset_map_from_wit(map: wit::OffsetMap) -> OffsetMap {
 
 /// The records of one `poll`.
 pub fn source_batch_from_wit(batch: wit_source::SourceBatch) -> Result<Vec<SourceRecord>, Invalid> {
+    check_batch_records(batch.records.len())?;
     let schemas = schemas_from_wit(batch.schemas)?;
     batch
         .records
@@ -854,6 +864,16 @@ pub fn source_batch_from_wit(batch: wit_source::SourceBatch) -> Result<Vec<Sourc
             })
         })
         .collect()
+}
+
+/// Refuses a batch of more than [`MAX_BATCH_RECORDS`] records.
+pub fn check_batch_records(count: usize) -> Result<(), Invalid> {
+    if count > MAX_BATCH_RECORDS {
+        return Err(format!(
+            "the batch has {count} records; at most {MAX_BATCH_RECORDS} are allowed"
+        ));
+    }
+    Ok(())
 }
 
 fn timestamp_type_from_wit(ty: wit_sink::TimestampType) -> TimestampType {

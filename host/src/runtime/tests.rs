@@ -673,6 +673,32 @@ fn rejects_deep_or_exploding_tables_without_overflowing_the_stack() {
 }
 
 #[test]
+fn batches_of_more_than_a_million_records_are_refused() {
+    assert_eq!(
+        convert::check_batch_records(convert::MAX_BATCH_RECORDS),
+        Ok(())
+    );
+    assert_eq!(
+        convert::check_batch_records(5_000_000).unwrap_err(),
+        "the batch has 5000000 records; at most 1000000 are allowed"
+    );
+    // The check runs before any record is looked at.
+    let mut batch = source_batch(
+        vec![],
+        wit::Data {
+            schema: None,
+            value: vec![],
+        },
+    );
+    let record = batch.records[0].clone();
+    batch.records = vec![record; convert::MAX_BATCH_RECORDS + 1];
+    assert_eq!(
+        convert::source_batch_from_wit(batch).unwrap_err(),
+        "the batch has 1000001 records; at most 1000000 are allowed"
+    );
+}
+
+#[test]
 fn sink_record_headers_name_the_failing_header() {
     use wit::ValueNode as N;
     let batch = wit_sink::SinkBatch {

@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::task::JoinHandle;
+use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
     config::{ConnectorConfig, connector::ErrorTolerance},
@@ -53,6 +53,10 @@ pub struct DlqReporter {
     batches: Mutex<[Arc<Vec<ConsumedRecord>>; 2]>,
     statuses: Arc<Mutex<HashMap<u64, ReportStatus>>>,
     pending: Mutex<Vec<JoinHandle<()>>>,
+    /// Fires once the latest report was handed to the producer. Each report waits for the one
+    /// before it, so reports reach the dead letter queue in the order they were made, as in
+    /// Kafka Connect.
+    enqueued: Mutex<Option<oneshot::Receiver<()>>>,
     next_id: AtomicU64,
     /// Set when a record was reported under `errors.tolerance=none`: the task must fail.
     fatal: Mutex<Option<String>>,
@@ -74,6 +78,7 @@ impl DlqReporter {
             batches: Mutex::new([Arc::new(Vec::new()), Arc::new(Vec::new())]),
             statuses: Arc::new(Mutex::new(HashMap::new())),
             pending: Mutex::new(Vec::new()),
+            enqueued: Mutex::new(None),
             next_id: AtomicU64::new(1),
             fatal: Mutex::new(None),
             errant,
@@ -130,8 +135,20 @@ impl DlqReporter {
             .insert(id, ReportStatus::Pending);
         let producer = producer.clone();
         let statuses = self.statuses.clone();
+        let (enqueued_tx, enqueued_rx) = oneshot::channel();
+        let previous = self
+            .enqueued
+            .lock()
+            .expect("reporter lock poisoned")
+            .replace(enqueued_rx);
         let handle = self.runtime.spawn(async move {
-            let status = match producer.send(vec![dlq_record]).await {
+            if let Some(previous) = previous {
+                // An error only means the previous report's task is gone; go ahead.
+                let _ = previous.await;
+            }
+            let sent = producer.send(vec![dlq_record]).await;
+            let _ = enqueued_tx.send(());
+            let status = match sent {
                 Ok(delivery) => match delivery.await.pop() {
                     Some(Ok(_)) => ReportStatus::Written,
                     Some(Err(error)) => ReportStatus::Failed(crate::error_chain(&error)),

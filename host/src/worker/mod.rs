@@ -93,11 +93,18 @@ pub struct TaskMetrics {
     pub errant_records: AtomicU64,
     /// Offset commits that completed.
     pub commits: AtomicU64,
+    /// Times the task was restarted by its connector's `restart.policy` (the counters are kept
+    /// across restarts).
+    pub restarts: AtomicU64,
 }
 
 impl TaskMetrics {
     pub fn records(&self) -> u64 {
         self.records.load(Ordering::Relaxed)
+    }
+
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     fn add_records(&self, count: usize) {

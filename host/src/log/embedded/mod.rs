@@ -1,6 +1,6 @@
 //! The embedded log: a durable single-node record log in a local directory, the default when
 //! `bootstrap.servers` is not set. Built on one redb database written by a single writer thread
-//! with group commit (see [`store`]); consumer groups live inside the process (see [`group`]).
+//! with group commit (see the `store` module); consumer groups live inside the process (see the `group` module).
 //!
 //! Guarantees: an append is acknowledged only after its write transaction is committed with
 //! `Durability::Immediate` (fsync), so acknowledged records survive `kill -9`. Offsets are dense

@@ -1,12 +1,14 @@
 //! The connector and task of `test-source`.
 //!
 //! Connector settings: `topic` (required), `modes` (comma list, one entry per task, default
-//! `ok`), `batch.size` (records per poll in the emitting modes, default 100) and `count`
-//! (records per task in the emitting modes, default -1: no end). Each `task_configs` call
-//! increments a counter, `generation` (from 1), passed to the tasks with `mode` and `task.id`.
+//! `ok`), `batch.size` (records per poll in the emitting modes, default 100), `count`
+//! (records per task in the emitting modes, default -1: no end), `flood.records` (records
+//! of the `flood` batch, default 5,000,000) and `read.path` (the file `read-outside` reads,
+//! default `/etc/hostname`). Each `task_configs` call increments a counter,
+//! `generation` (from 1), passed to the tasks with `mode` and `task.id`.
 //!
-//! Task modes: `ok`, `reconfigure`, `panic`, `loop`, `memory`, `raise-error`, `every-type`,
-//! `commit-records`; see [`Mode`].
+//! Task modes: `ok`, `reconfigure`, `panic`, `loop`, `start-loop`, `memory`, `deep`, `flood`,
+//! `log-flood`, `read-outside`, `raise-error`, `every-type`, `commit-records`; see [`Mode`].
 
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Importance, Validator};
 use wasm_connect_sdk::{
@@ -16,12 +18,17 @@ use wasm_connect_sdk::{
 
 use crate::every_type;
 
-const MODES: [&str; 8] = [
+const MODES: [&str; 13] = [
     "ok",
     "reconfigure",
     "panic",
     "loop",
+    "start-loop",
     "memory",
+    "deep",
+    "flood",
+    "log-flood",
+    "read-outside",
     "raise-error",
     "every-type",
     "commit-records",
@@ -38,8 +45,19 @@ pub enum Mode {
     Panic,
     /// Loops forever in `poll`.
     Loop,
+    /// Loops forever in `start`.
+    StartLoop,
     /// Allocates without bound in `poll`.
     Memory,
+    /// Recurses without bound in `poll` until the wasm stack overflows.
+    Deep,
+    /// Returns one batch of `flood.records` (default 5,000,000) tiny records from `poll`.
+    Flood,
+    /// Logs (through `logging` and stdout) without end in `poll`.
+    LogFlood,
+    /// Reads `read.path` (default `/etc/hostname`), outside any grant, in `poll` and returns
+    /// the outcome as a fatal error.
+    ReadOutside,
     /// Calls `raise_error("boom from task")` in `poll`, then returns an empty batch.
     RaiseError,
     /// Emits one record carrying every type, then empty batches.
@@ -58,7 +76,12 @@ impl Mode {
             "reconfigure" => Self::Reconfigure,
             "panic" => Self::Panic,
             "loop" => Self::Loop,
+            "start-loop" => Self::StartLoop,
             "memory" => Self::Memory,
+            "deep" => Self::Deep,
+            "flood" => Self::Flood,
+            "log-flood" => Self::LogFlood,
+            "read-outside" => Self::ReadOutside,
             "raise-error" => Self::RaiseError,
             "every-type" => Self::EveryType,
             "commit-records" => Self::CommitRecords,
@@ -84,8 +107,8 @@ fn config_def() -> ConfigDef {
             ConfigKey::new("modes", ConfigType::List)
                 .default_value("ok")
                 .documentation(
-                    "One mode per task: ok, reconfigure, panic, loop, memory, raise-error, \
-                     every-type, commit-records.",
+                    "One mode per task: ok, reconfigure, panic, loop, start-loop, memory, deep, \
+                     flood, log-flood, read-outside, raise-error, every-type, commit-records.",
                 ),
         )
         .define(
@@ -99,6 +122,44 @@ fn config_def() -> ConfigDef {
                 .default_value(-1)
                 .documentation("Records per task in the ok and reconfigure modes; -1 for no end."),
         )
+        .define(
+            ConfigKey::new("flood.records", ConfigType::Long)
+                .default_value(DEFAULT_FLOOD_RECORDS)
+                .validator(Validator::at_least(0.0))
+                .documentation("Records of the one batch the flood mode returns."),
+        )
+        .define(
+            ConfigKey::new("read.path", ConfigType::String)
+                .default_value(DEFAULT_READ_PATH)
+                .documentation("The file the read-outside mode tries to read."),
+        )
+}
+
+/// The file `read-outside` reads unless `read.path` says otherwise.
+const DEFAULT_READ_PATH: &str = "/etc/hostname";
+
+/// Records of the `flood` batch unless `flood.records` says otherwise.
+const DEFAULT_FLOOD_RECORDS: i64 = 5_000_000;
+
+/// Spins forever; `black_box` keeps the optimizer from proving the loop has no effect.
+fn spin() {
+    let mut spins = 0_u64;
+    while std::hint::black_box(true) {
+        spins = std::hint::black_box(spins.wrapping_add(1));
+    }
+}
+
+/// Recurses until the wasm stack overflows. Everything a frame holds is a wasm local: the
+/// argument and the result pass through `black_box` by value, which keeps LLVM from turning the
+/// recursion into a loop without taking an address (no shadow-stack frame in linear memory, so
+/// the engine's wasm stack limit is what trips, not an out-of-bounds access).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let next = std::hint::black_box(depth.wrapping_add(1));
+    if next == 0 {
+        return 0;
+    }
+    std::hint::black_box(recurse(next)).wrapping_add(depth)
 }
 
 /// The test source connector.
@@ -170,6 +231,10 @@ pub struct TestSourceTask {
     polled: bool,
     /// Memory kept by the `memory` mode.
     hoard: Vec<Vec<u8>>,
+    /// Records of the `flood` batch.
+    flood_records: usize,
+    /// The file `read-outside` reads.
+    read_path: String,
     /// Records checked by `commit_record` in the `commit-records` mode.
     committed: u64,
 }
@@ -203,6 +268,23 @@ impl TestSourceTask {
         records
     }
 
+    /// `flood_records` tombstones with no partition or offset: as little guest memory per
+    /// record as a record can take.
+    fn flood(&self) -> Vec<SourceRecord> {
+        (0..self.flood_records)
+            .map(|_| SourceRecord {
+                source_partition: Vec::new(),
+                source_offset: Vec::new(),
+                topic: self.topic.clone(),
+                partition: None,
+                key: None,
+                value: None,
+                timestamp: None,
+                headers: Vec::new(),
+            })
+            .collect()
+    }
+
     /// The every-type record, once; then nothing.
     fn every_type_once(&mut self) -> Vec<SourceRecord> {
         if self.next_seq > 0 {
@@ -213,6 +295,14 @@ impl TestSourceTask {
         record.key = Some(every_type::key());
         record.headers.push(every_type::header());
         vec![record]
+    }
+}
+
+/// Tries to read `path`, which no grant covers, and says how that went.
+fn read_outside(path: &str) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => format!("read {path} outside any grant: {} bytes", bytes.len()),
+        Err(error) => format!("opening {path} failed: {error}"),
     }
 }
 
@@ -259,6 +349,14 @@ impl SourceTask for TestSourceTask {
             next_seq: 0,
             polled: false,
             hoard: Vec::new(),
+            flood_records: usize::try_from(
+                config.get_long_or("flood.records", DEFAULT_FLOOD_RECORDS)?,
+            )
+            .unwrap_or(0),
+            read_path: config
+                .get_str("read.path")
+                .unwrap_or(DEFAULT_READ_PATH)
+                .to_owned(),
             committed: 0,
         };
         if let Some(seq) = host::offset(&task.partition())?.and_then(|o| o.int("seq")) {
@@ -268,6 +366,9 @@ impl SourceTask for TestSourceTask {
             "test-source task {} starting in mode {mode:?} at seq {}",
             task.task, task.next_seq
         ));
+        if mode == Mode::StartLoop {
+            spin();
+        }
         Ok(task)
     }
 
@@ -283,14 +384,25 @@ impl SourceTask for TestSourceTask {
                 Ok(self.emit())
             }
             Mode::Panic => panic!("panic from test-source task {}", self.task),
-            Mode::Loop => {
-                let mut spins = 0_u64;
-                // `black_box` keeps the optimizer from proving the loop has no effect.
+            Mode::Loop | Mode::StartLoop => {
+                spin();
+                Ok(Vec::new())
+            }
+            Mode::Deep => {
+                let depth = recurse(0);
+                Err(Error::fatal(format!("recursion ended at depth {depth}")))
+            }
+            Mode::Flood => Ok(self.flood()),
+            Mode::LogFlood => {
+                let mut line = 0_u64;
                 while std::hint::black_box(true) {
-                    spins = std::hint::black_box(spins.wrapping_add(1));
+                    host::info(&format!("log-flood line {line}"));
+                    println!("log-flood stdout line {line}");
+                    line = line.wrapping_add(1);
                 }
                 Ok(Vec::new())
             }
+            Mode::ReadOutside => Err(Error::fatal(read_outside(&self.read_path))),
             Mode::Memory => loop {
                 let mut chunk = vec![0_u8; 1 << 20];
                 for byte in chunk.iter_mut().step_by(4096) {
@@ -433,6 +545,27 @@ mod tests {
         .unwrap();
         assert!(task.poll().unwrap().is_empty());
         assert_eq!(testing::raised_errors(), ["boom from task"]);
+    }
+
+    #[test]
+    fn flood_mode_returns_one_batch_of_tiny_records() {
+        testing::reset();
+        let mut task = TestSourceTask::start(Config::from_pairs([
+            ("topic", "t"),
+            ("mode", "flood"),
+            ("flood.records", "1000"),
+        ]))
+        .unwrap();
+        let batch = task.poll().unwrap();
+        assert_eq!(batch.len(), 1000);
+        assert!(batch.iter().all(|record| record.value.is_none()));
+    }
+
+    #[test]
+    fn every_mode_name_parses() {
+        for mode in MODES {
+            Mode::parse(mode).unwrap();
+        }
     }
 
     #[test]
