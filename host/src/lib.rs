@@ -11,6 +11,7 @@ pub mod coordinator;
 pub mod data;
 pub mod log;
 pub mod plugins;
+pub mod rest;
 pub mod runtime;
 pub mod storage;
 pub mod worker;

@@ -1,5 +1,6 @@
-//! The `wasm-connect` command line: parse arguments, set up logging, run the worker until
-//! SIGTERM or Ctrl-C, then stop tasks gracefully (flushing offsets). Nothing else lives here.
+//! The `wasm-connect` command line: parse arguments, set up logging, run the worker and its
+//! REST API until SIGTERM or Ctrl-C, then stop tasks gracefully (flushing offsets). Nothing else
+//! lives here.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand};
 use wasm_connect::{
     config::{ConnectorSubmission, WorkerConfig, properties::read_properties},
     coordinator::Herder,
+    rest,
 };
 
 /// A Kafka Connect-compatible connector runtime in which every connector is a sandboxed
@@ -83,9 +85,24 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
                 .with_context(|| format!("invalid connector config `{}`", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let (host, port) = rest::listener_address(config.raw.get("listeners").map(String::as_str))?;
     let herder = Herder::start(config)
         .await
         .context("failed to start the worker")?;
+    let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            herder.shutdown().await;
+            return Err(anyhow::Error::new(error))
+                .with_context(|| format!("failed to bind the REST API to {host}:{port}"));
+        }
+    };
+    let address = listener.local_addr()?;
+    tracing::info!(address = %address, "REST API listening.");
+    let (stop_rest, rest_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rest::serve(listener, herder.clone(), async {
+        let _ = rest_stopped.await;
+    }));
     for (submission, path) in submissions.into_iter().zip(&connectors) {
         let name = submission.name.clone();
         if let Err(error) = herder.create_connector(submission).await {
@@ -100,6 +117,15 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
         tracing::info!(connector = %name, "Connector created.");
     }
     wait_for_signal().await;
+    let _ = stop_rest.send(());
+    // In-flight requests get a few seconds; a request stuck on the herder does not hold the
+    // shutdown.
+    match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(error = %error, "The REST API failed."),
+        Ok(Err(error)) => tracing::warn!(error = %error, "The REST API panicked."),
+        Err(_) => tracing::warn!("REST requests were still in flight at shutdown."),
+    }
     tracing::info!("Shutting down: stopping tasks and flushing offsets.");
     herder.shutdown().await;
     tracing::info!("Worker stopped.");

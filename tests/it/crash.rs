@@ -46,7 +46,7 @@ fn kill_9_mid_copy_loses_nothing_and_replays_little() {
     std::fs::write(
         dir.path().join("worker.properties"),
         format!(
-            "data.dir={}\ncache.dir={}\noffset.flush.interval.ms=200\nkey.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.storage.StringConverter\n",
+            "data.dir={}\ncache.dir={}\nlisteners=http://127.0.0.1:0\noffset.flush.interval.ms=200\nkey.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.storage.StringConverter\n",
             dir.path().join("data").display(),
             shared_cache_dir().display()
         ),

@@ -14,3 +14,5 @@ mod sandbox;
 mod data_model;
 // A thousand tasks on a few threads.
 mod scale;
+// The REST API over HTTP: Kafka Connect's paths, status codes and bodies.
+mod rest;

@@ -1,0 +1,76 @@
+//! `ApiError`: every failure of the REST API, rendered as Kafka Connect's `ErrorMessage` body
+//! `{"error_code": <status>, "message": "..."}` with the same status codes Kafka Connect's
+//! `ConnectExceptionMapper` gives.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+use crate::{config::ConfigError, coordinator::HerderError};
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request (its body, a config in it) is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such connector, task or path.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the path exists, the method does not.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 409: e.g. `Connector <name> already exists`.
+    #[error("{0}")]
+    Conflict(String),
+    /// 500: the worker could not complete the request (e.g. it timed out).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), message = %self, "REST request failed.");
+        }
+        let body = serde_json::json!({
+            "error_code": status.as_u16(),
+            "message": self.to_string(),
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<HerderError> for ApiError {
+    fn from(error: HerderError) -> Self {
+        match error {
+            HerderError::AlreadyExists(_) => Self::Conflict(error.to_string()),
+            HerderError::NotFound(_) => Self::NotFound(error.to_string()),
+            HerderError::Config(error) => error.into(),
+            HerderError::Plugin(_) | HerderError::Invalid(_) | HerderError::Validation(_) => {
+                Self::BadRequest(crate::error_chain(&error))
+            }
+        }
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(error: ConfigError) -> Self {
+        Self::BadRequest(crate::error_chain(&error))
+    }
+}
