@@ -48,7 +48,7 @@ pub fn binary() -> PathBuf {
     let path = dir.join("wasm-connect");
     assert!(
         path.exists(),
-        "{} is missing: build it with `cargo build -p wasm-connect` (cargo test --workspace does)",
+        "{} is missing: build it with `cargo build -p wasm-connect` first (.ci/test does)",
         path.display()
     );
     path
