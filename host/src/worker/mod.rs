@@ -84,6 +84,26 @@ impl TaskControl {
     }
 }
 
+/// Handles what the guest asked through `connector-context` during the last call: a
+/// reconfiguration request goes to the connector, `raise-error` fails the task.
+fn check_events(
+    events: &mut mpsc::UnboundedReceiver<crate::runtime::ContextEvent>,
+    control: &TaskControl,
+    task: u32,
+) -> Result<(), TaskFailure> {
+    while let Ok(event) = events.try_recv() {
+        match event {
+            crate::runtime::ContextEvent::RequestTaskReconfiguration => {
+                control.emit(task, TaskEvent::RequestReconfiguration)
+            }
+            crate::runtime::ContextEvent::RaiseError(message) => {
+                return Err(TaskFailure::new(format!("raise-error: {message}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Counters a task keeps; read by benchmarks and tests.
 #[derive(Debug, Default)]
 pub struct TaskMetrics {

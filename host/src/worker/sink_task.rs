@@ -13,6 +13,7 @@ use tokio::{sync::mpsc, time::Instant};
 
 use super::{
     RecordConverters, Services, TargetState, TaskControl, TaskEvent, TaskFailure, TaskSpec,
+    check_events,
     convert::ConversionError,
     errant::{DlqReporter, Stage},
     preopens_for,
@@ -22,8 +23,7 @@ use crate::{
     data::{SinkRecord, TopicPartition, TopicPartitionOffset},
     log::{ConsumedRecord, LogConsumer, Rebalance},
     runtime::{
-        CallError, ContextEvent, InstanceContext, PluginKind, SinkContext, SinkContextState,
-        SinkTaskInstance,
+        CallError, InstanceContext, PluginKind, SinkContext, SinkContextState, SinkTaskInstance,
     },
 };
 
@@ -182,24 +182,6 @@ async fn run_inner(
         tracing::warn!(error = %crate::error_chain(&error), "Consumer close failed.");
     }
     result
-}
-
-fn check_events(
-    events: &mut mpsc::UnboundedReceiver<ContextEvent>,
-    control: &TaskControl,
-    task: u32,
-) -> Result<(), TaskFailure> {
-    while let Ok(event) = events.try_recv() {
-        match event {
-            ContextEvent::RequestTaskReconfiguration => {
-                control.emit(task, TaskEvent::RequestReconfiguration)
-            }
-            ContextEvent::RaiseError(message) => {
-                return Err(TaskFailure::new(format!("raise-error: {message}")));
-            }
-        }
-    }
-    Ok(())
 }
 
 struct SinkLoop<'a> {

@@ -13,15 +13,13 @@ use tokio::{sync::mpsc, time::Instant};
 
 use super::{
     RecordConverters, Services, TargetState, TaskControl, TaskEvent, TaskFailure, TaskSpec,
-    preopens_for,
+    check_events, preopens_for,
 };
 use crate::{
     config::connector::ErrorTolerance,
     data::{OffsetMap, RecordMetadata, SourceRecord},
     log::{Delivery, LogError, LogProducer},
-    runtime::{
-        CallError, ContextEvent, InstanceContext, OffsetReader, PluginKind, SourceTaskInstance,
-    },
+    runtime::{CallError, InstanceContext, OffsetReader, PluginKind, SourceTaskInstance},
     storage::FileOffsetStore,
 };
 
@@ -198,25 +196,6 @@ async fn run_inner(
         }
     }
     result
-}
-
-/// Handles what the guest asked through `connector-context` during the last call.
-fn check_events(
-    events: &mut mpsc::UnboundedReceiver<ContextEvent>,
-    control: &TaskControl,
-    task: u32,
-) -> Result<(), TaskFailure> {
-    while let Ok(event) = events.try_recv() {
-        match event {
-            ContextEvent::RequestTaskReconfiguration => {
-                control.emit(task, TaskEvent::RequestReconfiguration)
-            }
-            ContextEvent::RaiseError(message) => {
-                return Err(TaskFailure::new(format!("raise-error: {message}")));
-            }
-        }
-    }
-    Ok(())
 }
 
 struct SourceLoop<'a> {
