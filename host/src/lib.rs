@@ -15,6 +15,7 @@ pub mod rest;
 pub mod runtime;
 pub mod storage;
 pub mod worker;
+pub mod transforms;
 
 /// An error and its causes on one line: `failed to load plugin `x`: not a component: ...`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {
