@@ -36,6 +36,17 @@ impl ByteArrayConverter {
         }
     }
 
+    /// [`Self::serialize`], moving the bytes out instead of copying them.
+    fn serialize_owned(data: Option<Data>) -> Result<Option<Vec<u8>>, DataError> {
+        match data {
+            Some(Data {
+                schema,
+                value: Value::Bytes(bytes),
+            }) if schema.as_ref().is_none_or(|s| s.ty == SchemaType::Bytes) => Ok(Some(bytes)),
+            data => Self::serialize(data.as_ref()),
+        }
+    }
+
     fn deserialize(bytes: Option<&[u8]>) -> Data {
         let schema = Some(Arc::new(Schema::primitive(SchemaType::Bytes).optional()));
         match bytes {
@@ -59,6 +70,18 @@ impl Converter for ByteArrayConverter {
     }
 
     /// `None` bytes give a null value with the optional BYTES schema, as Kafka.
+    fn from_connect_owned(
+        &self,
+        topic: &str,
+        data: Option<Data>,
+    ) -> Result<Option<Vec<u8>>, ConvertError> {
+        Self::serialize_owned(data).map_err(|source| ConvertError::FromConnect {
+            converter: NAME,
+            topic: topic.to_string(),
+            source,
+        })
+    }
+
     fn to_connect(&self, _topic: &str, bytes: Option<&[u8]>) -> Result<Option<Data>, ConvertError> {
         Ok(Some(Self::deserialize(bytes)))
     }

@@ -4,7 +4,17 @@
 //! [`SimpleHeaderConverter`]. [`converter`] and [`header_converter`] build one from a
 //! `key.converter`/`value.converter`/`header.converter` class name and its settings. Pure
 //! functions: no I/O; the worker hands the bytes to the log.
+//!
+//! The exception is [`AvroConverter`] (`io.confluent.connect.avro.AvroConverter`): Avro in
+//! Confluent Schema Registry's wire format (magic byte 0, 4-byte schema id, Avro body). It
+//! registers and fetches schemas over HTTP (blocking, with timeouts, cached per schema).
+//! Settings: `schema.registry.url` (required; comma-separated, the first that answers is
+//! used), `auto.register.schemas` (true), `use.latest.version` (false),
+//! `key.subject.name.strategy`/`value.subject.name.strategy` (`TopicNameStrategy`;
+//! `RecordNameStrategy`, `TopicRecordNameStrategy`), `basic.auth.credentials.source` (`URL`
+//! or `USER_INFO`) with `basic.auth.user.info`, and `connect.meta.data` (true).
 
+mod avro;
 mod byte_array;
 mod java_text;
 mod json;
@@ -17,6 +27,9 @@ use std::sync::Arc;
 
 use crate::data::{Data, Schema, SchemaType, Value};
 
+pub use avro::{
+    AvroConverter, AvroConverterConfig, BasicAuth, MAGIC_BYTE, RegistryError, SubjectNameStrategy,
+};
 pub use byte_array::ByteArrayConverter;
 pub use json::{DecimalFormat, JsonConverter, JsonConverterConfig};
 pub use simple_header::SimpleHeaderConverter;
@@ -35,6 +48,20 @@ pub trait Converter: Send + Sync {
         topic: &str,
         data: Option<&Data>,
     ) -> Result<Option<Vec<u8>>, ConvertError>;
+
+    /// [`Converter::from_connect`] taking the data by value, so converters that pass bytes or
+    /// text through can move them instead of copying. Gives exactly what `from_connect` gives.
+    #[allow(
+        clippy::wrong_self_convention,
+        reason = "Kafka Connect's name (`fromConnectData`)"
+    )]
+    fn from_connect_owned(
+        &self,
+        topic: &str,
+        data: Option<Data>,
+    ) -> Result<Option<Vec<u8>>, ConvertError> {
+        self.from_connect(topic, data.as_ref())
+    }
 
     /// Deserializes record bytes from `topic`; `None` bytes (a tombstone) give what Kafka's
     /// converter gives for `null` (see each converter).
@@ -67,7 +94,8 @@ pub trait HeaderConverter: Send + Sync {
 /// The class names (and aliases) [`converter`] accepts.
 pub const SUPPORTED_CONVERTERS: &str = "org.apache.kafka.connect.json.JsonConverter (JsonConverter, Json), \
      org.apache.kafka.connect.storage.StringConverter (StringConverter, String), \
-     org.apache.kafka.connect.converters.ByteArrayConverter (ByteArrayConverter, ByteArray)";
+     org.apache.kafka.connect.converters.ByteArrayConverter (ByteArrayConverter, ByteArray), \
+     io.confluent.connect.avro.AvroConverter (AvroConverter)";
 
 /// The class names (and aliases) [`header_converter`] accepts.
 pub const SUPPORTED_HEADER_CONVERTERS: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter (SimpleHeaderConverter, Simple), \
@@ -85,6 +113,7 @@ pub enum ConverterKind {
     String,
     ByteArray,
     SimpleHeader,
+    Avro,
 }
 
 impl fmt::Display for ConverterKind {
@@ -94,6 +123,7 @@ impl fmt::Display for ConverterKind {
             Self::String => "StringConverter",
             Self::ByteArray => "ByteArrayConverter",
             Self::SimpleHeader => "SimpleHeaderConverter",
+            Self::Avro => "AvroConverter",
         })
     }
 }
@@ -114,24 +144,25 @@ fn kind_of(class: &str) -> Option<ConverterKind> {
         "org.apache.kafka.connect.storage.SimpleHeaderConverter"
         | "SimpleHeaderConverter"
         | "Simple" => Some(ConverterKind::SimpleHeader),
+        "io.confluent.connect.avro.AvroConverter" | "AvroConverter" => Some(ConverterKind::Avro),
         _ => None,
     }
 }
 
 /// Builds a key or value converter from its class name and its own settings (the
 /// `key.converter.`/`value.converter.` prefix already stripped). Settings a converter does not
-/// know are ignored, as in Kafka. `is_key` is Kafka's `converter.type=key|value`; none of the
-/// built-in converters behave differently for keys.
+/// know are ignored, as in Kafka. `is_key` is Kafka's `converter.type=key|value`; only
+/// [`AvroConverter`] behaves differently for keys (`<topic>-key` subjects).
 pub fn converter(
     class: &str,
     settings: &BTreeMap<String, String>,
     is_key: bool,
 ) -> Result<Arc<dyn Converter>, ConvertError> {
-    let _ = is_key;
     match kind_of(class) {
         Some(ConverterKind::Json) => Ok(Arc::new(JsonConverter::from_settings(settings)?)),
         Some(ConverterKind::String) => Ok(Arc::new(StringConverter::from_settings(settings)?)),
         Some(ConverterKind::ByteArray) => Ok(Arc::new(ByteArrayConverter)),
+        Some(ConverterKind::Avro) => Ok(Arc::new(AvroConverter::from_settings(settings, is_key)?)),
         Some(ConverterKind::SimpleHeader) | None => Err(ConvertError::UnknownClass {
             class: class.to_string(),
             supported: SUPPORTED_CONVERTERS,
@@ -150,7 +181,7 @@ pub fn header_converter(
         Some(ConverterKind::Json) => Ok(Arc::new(JsonConverter::from_settings(settings)?)),
         Some(ConverterKind::String) => Ok(Arc::new(StringConverter::from_settings(settings)?)),
         Some(ConverterKind::ByteArray) => Ok(Arc::new(ByteArrayConverter)),
-        None => Err(ConvertError::UnknownClass {
+        Some(ConverterKind::Avro) | None => Err(ConvertError::UnknownClass {
             class: class.to_string(),
             supported: SUPPORTED_HEADER_CONVERTERS,
         }),
@@ -194,6 +225,13 @@ pub enum ConvertError {
         #[source]
         source: DataError,
     },
+    #[error("{converter} could not use the schema registry for topic `{topic}`")]
+    SchemaRegistry {
+        converter: ConverterKind,
+        topic: String,
+        #[source]
+        source: Box<avro::RegistryError>,
+    },
     #[error("{converter} failed to convert header `{key}` from topic `{topic}` to data")]
     ToConnectHeader {
         converter: ConverterKind,
@@ -212,7 +250,9 @@ impl ConvertError {
             | Self::ToConnect { source, .. }
             | Self::FromConnectHeader { source, .. }
             | Self::ToConnectHeader { source, .. } => Some(source),
-            Self::UnknownClass { .. } | Self::InvalidSetting { .. } => None,
+            Self::UnknownClass { .. }
+            | Self::InvalidSetting { .. }
+            | Self::SchemaRegistry { .. } => None,
         }
     }
 }

@@ -271,6 +271,21 @@ impl Converter for StringConverter {
             })
     }
 
+    fn from_connect_owned(
+        &self,
+        topic: &str,
+        data: Option<Data>,
+    ) -> Result<Option<Vec<u8>>, ConvertError> {
+        match data {
+            // Text in UTF-8 is its own encoding: move it.
+            Some(Data {
+                value: Value::String(text),
+                ..
+            }) if self.encoding == StringEncoding::Utf8 => Ok(Some(text.into_bytes())),
+            data => self.from_connect(topic, data.as_ref()),
+        }
+    }
+
     /// `None` bytes give a null value with the optional STRING schema, as Kafka.
     fn to_connect(&self, _topic: &str, bytes: Option<&[u8]>) -> Result<Option<Data>, ConvertError> {
         Ok(Some(self.deserialize(bytes)))
