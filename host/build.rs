@@ -1,5 +1,6 @@
-//! Embeds the built-in connectors (`file-source`, `file-sink`, `datagen-source`) into the host
-//! binary when `cargo build-connectors` has built them, so they work without any upload.
+//! Embeds the built-in connectors (`file-source`, `file-sink`, `datagen-source`, `http-source`,
+//! `http-sink`) into the host binary when `cargo build-connectors` has built them, so they work
+//! without any upload.
 //!
 //! Nested cargo stays out of this script: it only looks for the artifacts. When one is
 //! missing the host still builds, and naming that connector at run time gives an error that
@@ -7,7 +8,13 @@
 
 use std::{env, fmt::Write, fs, path::PathBuf};
 
-const BUILTINS: &[&str] = &["file_source", "file_sink", "datagen_source"];
+const BUILTINS: &[&str] = &[
+    "file_source",
+    "file_sink",
+    "datagen_source",
+    "http_source",
+    "http_sink",
+];
 
 fn main() {
     let dir = match env::var_os("WASM_CONNECT_BUILTIN_DIR") {

@@ -10,12 +10,13 @@ pub mod convert;
 pub mod coordinator;
 pub mod data;
 pub mod log;
+pub mod logging;
 pub mod plugins;
 pub mod rest;
 pub mod runtime;
 pub mod storage;
-pub mod worker;
 pub mod transforms;
+pub mod worker;
 
 /// An error and its causes on one line: `failed to load plugin `x`: not a component: ...`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use wasm_connect::{
     config::{ConnectorSubmission, WorkerConfig, properties::read_properties},
-    coordinator::Herder,
+    coordinator::{Herder, RestoreError},
     rest,
 };
 
@@ -38,13 +38,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,6 +57,24 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr at `RUST_LOG` (default `info`), with levels that `/admin/loggers` can change.
+fn init_logging() {
+    use tracing_subscriber::{EnvFilter, layer::SubscriberExt as _, util::SubscriberInitExt as _};
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|directives| EnvFilter::try_new(directives).is_ok())
+        .unwrap_or_else(|| "info".to_owned());
+    let (filter, handle) =
+        tracing_subscriber::reload::Layer::new(EnvFilter::new(directives.as_str()));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+    wasm_connect::logging::install(&directives, move |filter| {
+        handle.reload(filter).map_err(|error| error.to_string())
+    });
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -99,23 +111,31 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
     };
     let address = listener.local_addr()?;
     tracing::info!(address = %address, "REST API listening.");
+    // `GET /health` answers 503 until the connectors below are started.
+    herder.set_ready(false);
     let (stop_rest, rest_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(rest::serve(listener, herder.clone(), async {
         let _ = rest_stopped.await;
     }));
-    for (submission, path) in submissions.into_iter().zip(&connectors) {
-        let name = submission.name.clone();
-        if let Err(error) = herder.create_connector(submission).await {
-            herder.shutdown().await;
-            return Err(anyhow::Error::new(error)).with_context(|| {
-                format!(
-                    "failed to create connector `{name}` from `{}`",
-                    path.display()
-                )
-            });
-        }
-        tracing::info!(connector = %name, "Connector created.");
+    // Connectors stored in `<data.dir>/connectors.json` (created, changed, paused or stopped
+    // over REST) start again. A connector also given on the command line is started from its
+    // file instead, keeping its stored target state.
+    if let Err(error) = herder.restore(submissions).await {
+        herder.shutdown().await;
+        let context = match &error {
+            RestoreError::Given { index, name, .. } => format!(
+                "failed to create connector `{name}` from `{}`",
+                connectors[*index].display()
+            ),
+            RestoreError::Store(_) => "failed to load the stored connectors".to_owned(),
+        };
+        return Err(match error {
+            RestoreError::Given { source, .. } => anyhow::Error::new(source),
+            store => anyhow::Error::new(store),
+        })
+        .context(context);
     }
+    herder.set_ready(true);
     wait_for_signal().await;
     let _ = stop_rest.send(());
     // In-flight requests get a few seconds; a request stuck on the herder does not hold the

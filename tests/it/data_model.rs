@@ -176,6 +176,7 @@ fn context() -> InstanceContext {
         offsets: None,
         sink_context: None,
         reporter: None,
+        egress: None,
     }
 }
 

@@ -8,11 +8,15 @@ mod crash;
 // Reconfiguration requests, raise-error, the restart policy and the dead letter queue.
 mod lifecycle;
 // Hostile guests (trap, endless loops, memory bomb, stack overflow, record and log floods,
-// reads outside a grant) fail only their own task.
+// reads outside a grant, HTTP off the allow-list or to loopback) fail only their own task.
 mod sandbox;
 // Every Connect schema type crosses the boundary both ways without loss.
 mod data_model;
 // A thousand tasks on a few threads.
 mod scale;
+// Transforms in pipelines; errors.tolerance, the dead letter queue, redelivery with backoff.
+mod errors;
 // The REST API over HTTP: Kafka Connect's paths, status codes and bodies.
 mod rest;
+// The HTTP connectors against a server on 127.0.0.1, and the egress policy.
+mod http;

@@ -1,6 +1,8 @@
 //! The REST API against an in-process worker over real HTTP: Kafka Connect's paths, status
-//! codes and bodies for creating, reading, pausing, resuming, stopping and deleting connectors,
-//! and its error bodies for duplicates, invalid configs, malformed JSON and unknown names.
+//! codes and bodies for creating, reading, reconfiguring, restarting, pausing, resuming,
+//! stopping and deleting connectors, their offsets and active topics, plugins and config
+//! validation, health and loggers, and its error bodies for duplicates, invalid configs,
+//! malformed JSON, wrong content types and unknown names; connectors survive a restart.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +13,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use serde_json::{Value, json};
-use wasm_connect::{config::worker::DEFAULT_WORKER_ID, rest::router};
+use wasm_connect::{config::worker::DEFAULT_WORKER_ID, coordinator::Herder, rest::router};
 use wasm_connect_tests::{TestWorker, init_logging};
 
 /// A worker serving the API on an ephemeral port, and an HTTP client for it.
@@ -33,7 +35,11 @@ struct Reply {
 impl Api {
     async fn start() -> Self {
         init_logging();
-        let worker = TestWorker::embedded(&[]).await;
+        Self::serve(TestWorker::embedded(&[]).await).await
+    }
+
+    /// Serves the API of `worker`.
+    async fn serve(worker: TestWorker) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -51,11 +57,22 @@ impl Api {
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
+        let content_type = body.map(|_| "application/json");
+        self.send_typed(method, path, body, content_type).await
+    }
+
+    async fn send_typed(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Reply {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
         }
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
@@ -98,6 +115,15 @@ impl Api {
         self.send(Method::POST, path, Some(&body.to_string())).await
     }
 
+    async fn put_json(&self, path: &str, body: &Value) -> Reply {
+        self.send(Method::PUT, path, Some(&body.to_string())).await
+    }
+
+    async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.send(Method::PATCH, path, Some(&body.to_string()))
+            .await
+    }
+
     /// Polls `GET path` until its body satisfies `done`.
     async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Reply) -> bool) -> Reply {
         let start = Instant::now();
@@ -114,9 +140,11 @@ impl Api {
         }
     }
 
-    async fn stop(self) {
+    async fn stop(self) -> tempfile::TempDir {
+        drop(self.client);
         self.server.abort();
-        self.worker.stop().await;
+        let _ = self.server.await;
+        self.worker.stop().await
     }
 }
 
@@ -509,5 +537,962 @@ async fn root_and_plugins_describe_the_worker() {
             .any(|plugin| plugin["class"] == "FileStreamSink" && plugin["type"] == "sink"),
         "{plugins:?}"
     );
+    api.stop().await;
+}
+
+fn task_running(reply: &Reply) -> bool {
+    connector_state(reply) == Some("RUNNING") && reply.body["tasks"][0]["state"] == "RUNNING"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_config_updates_restart_tasks() {
+    let api = Api::start().await;
+    std::fs::write(api.worker.path("input.txt"), "a\n").expect("input");
+    let health = api.get("/health").await;
+    assert_eq!(
+        (health.status, health.body),
+        (
+            StatusCode::OK,
+            json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."})
+        )
+    );
+
+    // PUT creates (201 + Location) ...
+    let mut config = source_config(&api, "source");
+    config.as_object_mut().expect("object").remove("name");
+    let created = api.put_json("/connectors/source/config", &config).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.location.as_deref(), Some("/connectors/source"));
+    let mut stored = config.clone();
+    stored["name"] = json!("source");
+    assert_eq!(
+        created.body,
+        json!({"name": "source", "config": stored, "tasks": [], "type": "source"})
+    );
+    api.wait_for("/connectors/source/status", "RUNNING", task_running)
+        .await;
+
+    // ... and replaces (200), restarting the tasks with the new config.
+    let mut changed = stored.clone();
+    changed["topic"] = json!("other-lines");
+    let replaced = api.put_json("/connectors/source/config/", &changed).await;
+    assert_eq!(replaced.status, StatusCode::OK, "{replaced:?}");
+    assert_eq!(replaced.location, None);
+    assert_eq!(replaced.body["config"], changed);
+    let tasks = api
+        .wait_for(
+            "/connectors/source/tasks",
+            "tasks on the new topic",
+            |reply| reply.body[0]["config"]["topic"] == "other-lines",
+        )
+        .await;
+    assert_eq!(tasks.status, StatusCode::OK);
+    api.wait_for("/connectors/source/status", "RUNNING again", task_running)
+        .await;
+
+    // PATCH merges; null removes a key.
+    let patched = api
+        .patch(
+            "/connectors/source/config",
+            &json!({"batch.size": 10, "topic": "patched"}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
+    assert_eq!(patched.body["config"]["batch.size"], "10");
+    assert_eq!(patched.body["config"]["topic"], "patched");
+    assert_eq!(patched.body["config"]["file"], changed["file"]);
+    let removed = api
+        .patch("/connectors/source/config", &json!({"batch.size": null}))
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{removed:?}");
+    assert!(removed.body["config"].get("batch.size").is_none());
+    api.wait_for("/connectors/source/tasks", "patched tasks", |reply| {
+        reply.body[0]["config"]["topic"] == "patched"
+            && reply.body[0]["config"]["batch.size"] == "2000"
+    })
+    .await;
+    let stored = api.get("/connectors/source/config").await;
+    assert_eq!(stored.body, removed.body["config"]);
+
+    // Errors.
+    let missing = api
+        .patch("/connectors/missing/config", &json!({"topic": "x"}))
+        .await;
+    assert_eq!(
+        (missing.status, missing.body),
+        (
+            StatusCode::NOT_FOUND,
+            error(404, "Connector missing not found")
+        )
+    );
+    let mismatch = api
+        .put_json("/connectors/other/config", &source_config(&api, "source"))
+        .await;
+    assert_eq!(
+        (mismatch.status, mismatch.body),
+        (
+            StatusCode::BAD_REQUEST,
+            error(
+                400,
+                "Connector name configuration (source) doesn't match connector name in the URL (other)"
+            )
+        )
+    );
+    let no_class = api
+        .put_json("/connectors/x/config", &json!({"topic": "t"}))
+        .await;
+    assert_eq!(
+        (no_class.status, no_class.body),
+        (
+            StatusCode::BAD_REQUEST,
+            error(
+                400,
+                "Connector config {name=x, topic=t} contains no connector type"
+            )
+        )
+    );
+    let unclassed = api
+        .patch(
+            "/connectors/source/config",
+            &json!({"connector.class": null}),
+        )
+        .await;
+    assert_eq!(unclassed.status, StatusCode::BAD_REQUEST);
+    let mut invalid = stored.body.clone();
+    invalid["tasks.max"] = json!("0");
+    let invalid = api.put_json("/connectors/source/config", &invalid).await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    // A rejected update leaves the connector as it was.
+    let unchanged = api.get("/connectors/source/config").await;
+    assert_eq!(unchanged.body, stored.body);
+    for body in ["{", "[1]", "{\"a\": {\"b\": 1}}"] {
+        for method in [Method::PUT, Method::PATCH] {
+            let reply = api
+                .send(method.clone(), "/connectors/source/config", Some(body))
+                .await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {body}");
+            assert_eq!(reply.body["error_code"], 400);
+        }
+    }
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_follow_kip_745() {
+    let api = Api::start().await;
+    std::fs::write(api.worker.path("input.txt"), "a\n").expect("input");
+    let created = api
+        .post(
+            "/connectors",
+            &json!({"name": "source", "config": source_config(&api, "source")}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    api.wait_for("/connectors/source/status", "RUNNING", task_running)
+        .await;
+
+    // Only the connector, the legacy way: 204, no body.
+    let restarted = api
+        .send(Method::POST, "/connectors/source/restart", None)
+        .await;
+    assert_eq!(
+        (restarted.status, restarted.body),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    api.wait_for("/connectors/source/status", "RUNNING", task_running)
+        .await;
+
+    // With tasks: 202 and every instance RESTARTING (flags in any case).
+    let restarted = api
+        .send(
+            Method::POST,
+            "/connectors/source/restart?includeTasks=TRUE&onlyFailed=False",
+            None,
+        )
+        .await;
+    assert_eq!(restarted.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        restarted.body,
+        json!({
+            "name": "source",
+            "connector": {"state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID},
+            "tasks": [{"id": 0, "state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID}],
+            "type": "source",
+        })
+    );
+    api.wait_for(
+        "/connectors/source/status",
+        "RUNNING after restart",
+        task_running,
+    )
+    .await;
+
+    // Only failed ones, when nothing failed: 202 with nothing marked.
+    let nothing = api
+        .send(
+            Method::POST,
+            "/connectors/source/restart?includeTasks=true&onlyFailed=true",
+            None,
+        )
+        .await;
+    assert_eq!(nothing.status, StatusCode::ACCEPTED);
+    assert_eq!(nothing.body["connector"]["state"], "RUNNING");
+    assert_eq!(nothing.body["tasks"][0]["state"], "RUNNING");
+
+    let task = api
+        .send(Method::POST, "/connectors/source/tasks/0/restart/", None)
+        .await;
+    assert_eq!(
+        (task.status, task.body),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    api.wait_for("/connectors/source/status", "task RUNNING", task_running)
+        .await;
+
+    for path in [
+        "/connectors/missing/restart",
+        "/connectors/missing/restart?includeTasks=true",
+        "/connectors/missing/restart?onlyFailed=true",
+        "/connectors/missing/tasks/0/restart",
+    ] {
+        let missing = api.send(Method::POST, path, None).await;
+        assert_eq!(
+            (missing.status, missing.body),
+            (
+                StatusCode::NOT_FOUND,
+                error(404, "Unknown connector: missing")
+            ),
+            "{path}"
+        );
+    }
+    for task in ["9", "x"] {
+        let missing = api
+            .send(
+                Method::POST,
+                &format!("/connectors/source/tasks/{task}/restart"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (missing.status, missing.body),
+            (
+                StatusCode::NOT_FOUND,
+                error(404, &format!("Unknown task: source-{task}"))
+            )
+        );
+    }
+    let wrong_method = api.get("/connectors/source/restart").await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_configs_and_validation() {
+    let api = Api::start().await;
+    let connectors = api.get("/connector-plugins").await;
+    assert!(
+        connectors
+            .body
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|plugin| plugin["type"] == "source" || plugin["type"] == "sink")
+    );
+    let all = api.get("/connector-plugins?connectorsOnly=FALSE").await;
+    let all = all.body.as_array().expect("array").clone();
+    assert!(
+        all.iter().any(
+            |plugin| plugin["class"] == "org.apache.kafka.connect.json.JsonConverter"
+                && plugin["type"] == "converter"
+        ),
+        "{all:?}"
+    );
+    assert!(
+        all.iter()
+            .any(|plugin| plugin["type"] == "header_converter"),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|plugin| plugin["class"]
+            == "org.apache.kafka.connect.transforms.InsertField$Value"
+            && plugin["type"] == "transformation"),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|plugin| plugin["class"]
+            == "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
+            && plugin["type"] == "predicate"),
+        "{all:?}"
+    );
+
+    let config = api.get("/connector-plugins/FileStreamSource/config").await;
+    assert_eq!(config.status, StatusCode::OK);
+    let keys = config.body.as_array().expect("array").clone();
+    let names: Vec<&str> = keys.iter().filter_map(|key| key["name"].as_str()).collect();
+    assert_eq!(&names[..3], ["file", "topic", "batch.size"], "{names:?}");
+    assert!(names.contains(&"tasks.max") && names.contains(&"connector.class"));
+    let tasks_max = keys
+        .iter()
+        .find(|key| key["name"] == "tasks.max")
+        .expect("tasks.max");
+    assert_eq!(
+        tasks_max,
+        &json!({"name": "tasks.max", "type": "INT", "required": false, "default_value": "1",
+                "importance": "HIGH", "documentation": "Maximum number of tasks to use for this connector.",
+                "group": "Common", "order": 3, "width": "SHORT", "display_name": "Tasks max",
+                "dependents": []})
+    );
+    for alias in [
+        "FileStreamSourceConnector",
+        "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        "filestreamsource",
+    ] {
+        let aliased = api
+            .get(&format!("/connector-plugins/{alias}/config/"))
+            .await;
+        assert_eq!(
+            (aliased.status, &aliased.body),
+            (StatusCode::OK, &config.body),
+            "{alias}"
+        );
+    }
+    let unknown = api.get("/connector-plugins/Nope/config").await;
+    assert_eq!(
+        (unknown.status, unknown.body),
+        (StatusCode::NOT_FOUND, error(404, "Unknown plugin Nope."))
+    );
+
+    // A valid config: 200, no errors, name as submitted.
+    let valid = json!({
+        "connector.class": "FileStreamSourceConnector",
+        "name": "v",
+        "file": "/tmp/in.txt",
+        "topic": "t",
+    });
+    let validated = api
+        .put_json(
+            "/connector-plugins/FileStreamSource/config/validate",
+            &valid,
+        )
+        .await;
+    assert_eq!(validated.status, StatusCode::OK, "{validated:?}");
+    assert_eq!(validated.body["name"], "FileStreamSourceConnector");
+    assert_eq!(validated.body["error_count"], 0, "{:?}", validated.body);
+    let groups = validated.body["groups"].as_array().expect("groups");
+    assert_eq!(groups[0], "Common");
+    let configs = validated.body["configs"].as_array().expect("configs");
+    let find = |configs: &[Value], name: &str| {
+        configs
+            .iter()
+            .find(|config| config["definition"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .clone()
+    };
+    assert_eq!(
+        find(configs, "topic")["value"],
+        json!({"name": "topic", "value": "t", "recommended_values": [], "errors": [], "visible": true})
+    );
+    assert_eq!(find(configs, "tasks.max")["value"]["value"], "1");
+    assert_eq!(
+        find(configs, "key.converter")["definition"]["default_value"],
+        Value::Null
+    );
+
+    // An invalid one is still 200, with the errors counted.
+    let invalid = json!({
+        "connector.class": "FileStreamSource",
+        "tasks.max": "zero",
+        "topic": "a,b",
+    });
+    let validated = api
+        .put_json(
+            "/connector-plugins/FileStreamSource/config/validate",
+            &invalid,
+        )
+        .await;
+    assert_eq!(validated.status, StatusCode::OK, "{validated:?}");
+    let configs = validated.body["configs"].as_array().expect("configs");
+    assert_eq!(
+        find(configs, "tasks.max")["value"]["errors"],
+        json!(["Invalid value zero for configuration tasks.max: Not a number of type INT"])
+    );
+    assert_eq!(
+        find(configs, "name")["value"]["errors"],
+        json!(["Missing required configuration \"name\" which has no default value."])
+    );
+    assert!(
+        !find(configs, "file")["value"]["errors"]
+            .as_array()
+            .expect("errors")
+            .is_empty()
+    );
+    assert!(
+        !find(configs, "topic")["value"]["errors"]
+            .as_array()
+            .expect("errors")
+            .is_empty()
+    );
+    let total: usize = configs
+        .iter()
+        .map(|config| config["value"]["errors"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(validated.body["error_count"], total);
+    assert!(total >= 4, "{total}");
+
+    // A sink without topics.
+    let sink = api
+        .put_json(
+            "/connector-plugins/FileStreamSinkConnector/config/validate",
+            &json!({"connector.class": "FileStreamSink", "name": "s", "file": "/tmp/out"}),
+        )
+        .await;
+    assert_eq!(sink.status, StatusCode::OK);
+    let configs = sink.body["configs"].as_array().expect("configs");
+    assert_eq!(
+        find(configs, "topics")["value"]["errors"],
+        json!(["Must configure one of topics or topics.regex"])
+    );
+
+    let no_class = api
+        .put_json(
+            "/connector-plugins/FileStreamSource/config/validate",
+            &json!({"topic": "t"}),
+        )
+        .await;
+    assert_eq!(
+        (no_class.status, no_class.body),
+        (
+            StatusCode::BAD_REQUEST,
+            error(400, "Connector config {topic=t} contains no connector type")
+        )
+    );
+    let other = api
+        .put_json(
+            "/connector-plugins/FileStreamSink/config/validate",
+            &json!({"connector.class": "FileStreamSource"}),
+        )
+        .await;
+    assert_eq!(
+        (other.status, other.body),
+        (
+            StatusCode::BAD_REQUEST,
+            error(
+                400,
+                "Included connector type FileStreamSource does not match request type FileStreamSink"
+            )
+        )
+    );
+    let malformed = api
+        .send(
+            Method::PUT,
+            "/connector-plugins/FileStreamSource/config/validate",
+            Some("{nope"),
+        )
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_content_types_are_415() {
+    let api = Api::start().await;
+    let body = json!({"name": "x", "config": source_config(&api, "x")}).to_string();
+    for (method, path) in [
+        (Method::POST, "/connectors"),
+        (Method::PUT, "/connectors/x/config"),
+        (Method::PATCH, "/connectors/x/config"),
+        (
+            Method::PUT,
+            "/connector-plugins/FileStreamSource/config/validate",
+        ),
+        (Method::PUT, "/admin/loggers/root"),
+    ] {
+        for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+            let reply = api
+                .send_typed(method.clone(), path, Some(&body), Some(content_type))
+                .await;
+            assert_eq!(
+                (reply.status, reply.body),
+                (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    error(415, "HTTP 415 Unsupported Media Type")
+                ),
+                "{method} {path} {content_type}"
+            );
+        }
+    }
+    // Parameters and case do not matter.
+    let reply = api
+        .send_typed(
+            Method::POST,
+            "/connectors",
+            Some(&body),
+            Some("Application/JSON; charset=utf-8"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+    assert!(api.get("/connectors").await.body == json!(["x"]));
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_offsets_and_topics() {
+    let api = Api::start().await;
+    let input = api.worker.path("input.txt");
+    std::fs::write(&input, "one\ntwo\n").expect("input");
+    let created = api
+        .post(
+            "/connectors",
+            &json!({"name": "source", "config": source_config(&api, "source")}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let partition = json!({"filename": input.display().to_string()});
+    let offsets = api
+        .wait_for("/connectors/source/offsets", "committed offsets", |reply| {
+            reply.body["offsets"][0]["offset"]["position"] == 8
+        })
+        .await;
+    assert_eq!(
+        offsets.body,
+        json!({"offsets": [{"partition": partition, "offset": {"position": 8}}]})
+    );
+
+    let topics = api.get("/connectors/source/topics").await;
+    assert_eq!(
+        (topics.status, topics.body),
+        (StatusCode::OK, json!({"source": {"topics": ["lines"]}}))
+    );
+    let reset = api.put("/connectors/source/topics/reset").await;
+    assert_eq!(
+        (reset.status, reset.body),
+        (StatusCode::ACCEPTED, Value::Null)
+    );
+    let topics = api.get("/connectors/source/topics").await;
+    assert_eq!(topics.body, json!({"source": {"topics": []}}));
+    let unknown = api.get("/connectors/missing/topics").await;
+    assert_eq!(
+        (unknown.status, unknown.body),
+        (StatusCode::OK, json!({"missing": {"topics": []}}))
+    );
+    assert_eq!(
+        api.put("/connectors/missing/topics/reset").await.status,
+        StatusCode::ACCEPTED
+    );
+
+    let alter = json!({"offsets": [{"partition": partition, "offset": {"position": 4}}]});
+    let running = api.patch("/connectors/source/offsets", &alter).await;
+    let not_stopped = "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/source/stop' endpoint";
+    assert_eq!(
+        (running.status, running.body),
+        (StatusCode::BAD_REQUEST, error(400, not_stopped))
+    );
+    let running = api
+        .send(Method::DELETE, "/connectors/source/offsets", None)
+        .await;
+    assert_eq!(
+        (running.status, running.body),
+        (StatusCode::BAD_REQUEST, error(400, not_stopped))
+    );
+
+    assert_eq!(
+        api.put("/connectors/source/stop").await.status,
+        StatusCode::NO_CONTENT
+    );
+    api.wait_for("/connectors/source/status", "STOPPED", |reply| {
+        connector_state(reply) == Some("STOPPED") && reply.body["tasks"] == json!([])
+    })
+    .await;
+    let altered = api.patch("/connectors/source/offsets", &alter).await;
+    assert_eq!(
+        (altered.status, altered.body),
+        (
+            StatusCode::OK,
+            json!({"message": "The Connect framework-managed offsets for this connector have been altered successfully. However, if this connector manages offsets externally, they will need to be manually altered in the system that the connector uses."})
+        )
+    );
+    let offsets = api.get("/connectors/source/offsets").await;
+    assert_eq!(offsets.body["offsets"][0]["offset"], json!({"position": 4}));
+    for body in [
+        json!({}),
+        json!({"offsets": []}),
+        json!({"offsets": [{"offset": {"position": 1}}]}),
+    ] {
+        let bad = api.patch("/connectors/source/offsets", &body).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let empty = api
+        .send(Method::PATCH, "/connectors/source/offsets", Some(""))
+        .await;
+    assert_eq!(
+        (empty.status, empty.body),
+        (
+            StatusCode::BAD_REQUEST,
+            error(
+                400,
+                "Partitions / offsets need to be provided for an alter offsets request"
+            )
+        )
+    );
+    let reset = api
+        .send(Method::DELETE, "/connectors/source/offsets", None)
+        .await;
+    assert_eq!(
+        (reset.status, reset.body),
+        (
+            StatusCode::OK,
+            json!({"message": "The Connect framework-managed offsets for this connector have been reset successfully. However, if this connector manages offsets externally, they will need to be manually reset in the system that the connector uses."})
+        )
+    );
+    let offsets = api.get("/connectors/source/offsets").await;
+    assert_eq!(offsets.body, json!({"offsets": []}));
+
+    // Resumed, the source reads the file again from the start.
+    assert_eq!(
+        api.put("/connectors/source/resume").await.status,
+        StatusCode::ACCEPTED
+    );
+    api.wait_for("/connectors/source/offsets", "offsets again", |reply| {
+        reply.body["offsets"][0]["offset"]["position"] == 8
+    })
+    .await;
+
+    for method in [Method::GET, Method::DELETE] {
+        let missing = api
+            .send(method.clone(), "/connectors/missing/offsets", None)
+            .await;
+        assert_eq!(
+            (missing.status, missing.body),
+            (
+                StatusCode::NOT_FOUND,
+                error(404, "Connector missing not found")
+            ),
+            "{method}"
+        );
+    }
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_offsets_are_the_consumer_group() {
+    let api = Api::start().await;
+    let input = api.worker.path("input.txt");
+    std::fs::write(&input, "one\ntwo\nthree\n").expect("input");
+    let created = api
+        .post(
+            "/connectors",
+            &json!({"name": "source", "config": source_config(&api, "source")}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let output = api.worker.path("output.txt");
+    let sink = json!({
+        "connector.class": "FileStreamSink",
+        "file": output.display().to_string(),
+        "topics": "lines",
+    });
+    let created = api.put_json("/connectors/sink/config", &sink).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let offsets = api
+        .wait_for("/connectors/sink/offsets", "sink offsets", |reply| {
+            reply.body["offsets"][0]["offset"]["kafka_offset"] == 3
+        })
+        .await;
+    assert_eq!(
+        offsets.body,
+        json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": 0}, "offset": {"kafka_offset": 3}}]})
+    );
+    let topics = api.get("/connectors/sink/topics").await;
+    assert_eq!(topics.body, json!({"sink": {"topics": ["lines"]}}));
+
+    assert_eq!(
+        api.put("/connectors/sink/stop").await.status,
+        StatusCode::NO_CONTENT
+    );
+    api.wait_for("/connectors/sink/status", "STOPPED", |reply| {
+        connector_state(reply) == Some("STOPPED") && reply.body["tasks"] == json!([])
+    })
+    .await;
+    for (body, message) in [
+        (
+            json!({"offsets": [{"partition": {"kafka_topic": "lines"}, "offset": null}]}),
+            "The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'",
+        ),
+        (
+            json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": "x"}, "offset": null}]}),
+            "Kafka partitions must be valid numbers and may not be null",
+        ),
+        (
+            json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": 0}, "offset": {"position": 1}}]}),
+            "The offset for a sink connector should either be null or contain the key 'kafka_offset'",
+        ),
+    ] {
+        let bad = api.patch("/connectors/sink/offsets", &body).await;
+        assert_eq!(
+            (bad.status, bad.body),
+            (StatusCode::BAD_REQUEST, error(400, message))
+        );
+    }
+    let altered = api
+        .patch(
+            "/connectors/sink/offsets",
+            &json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": "0"}, "offset": {"kafka_offset": "1"}}]}),
+        )
+        .await;
+    assert_eq!(altered.status, StatusCode::OK, "{altered:?}");
+    let offsets = api.get("/connectors/sink/offsets").await;
+    assert_eq!(
+        offsets.body["offsets"][0]["offset"],
+        json!({"kafka_offset": 1})
+    );
+    let reset = api
+        .send(Method::DELETE, "/connectors/sink/offsets", None)
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{reset:?}");
+    let offsets = api.get("/connectors/sink/offsets").await;
+    assert_eq!(offsets.body, json!({"offsets": []}));
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loggers_can_be_read_and_set() {
+    let api = Api::start().await;
+    let all = api.get("/admin/loggers").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(all.body["root"]["level"].is_string(), "{:?}", all.body);
+
+    let set = api
+        .put_json(
+            "/admin/loggers/wasm_connect::rest_test",
+            &json!({"level": "debug"}),
+        )
+        .await;
+    assert_eq!(
+        (set.status, set.body),
+        (StatusCode::OK, json!(["wasm_connect::rest_test"]))
+    );
+    let one = api.get("/admin/loggers/wasm_connect::rest_test").await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["level"], "DEBUG");
+    assert!(one.body["last_modified"].is_u64(), "{:?}", one.body);
+    let child = api
+        .get("/admin/loggers/wasm_connect::rest_test::child")
+        .await;
+    assert_eq!(child.body, json!({"level": "DEBUG", "last_modified": null}));
+    let all = api.get("/admin/loggers").await;
+    assert_eq!(all.body["wasm_connect::rest_test"]["level"], "DEBUG");
+
+    let cluster = api
+        .put_json(
+            "/admin/loggers/wasm_connect::rest_test?scope=cluster",
+            &json!({"level": "WARN"}),
+        )
+        .await;
+    assert_eq!(
+        (cluster.status, cluster.body),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    assert_eq!(
+        api.get("/admin/loggers/wasm_connect::rest_test").await.body["level"],
+        "WARN"
+    );
+    let missing = api
+        .put_json("/admin/loggers/wasm_connect::rest_test", &json!({}))
+        .await;
+    assert_eq!(
+        (missing.status, missing.body),
+        (
+            StatusCode::BAD_REQUEST,
+            error(
+                400,
+                "Desired 'level' parameter was not specified in request."
+            )
+        )
+    );
+    let invalid = api
+        .put_json(
+            "/admin/loggers/wasm_connect::rest_test",
+            &json!({"level": "loud"}),
+        )
+        .await;
+    assert_eq!(
+        (invalid.status, invalid.body),
+        (
+            StatusCode::NOT_FOUND,
+            error(404, "invalid log level 'loud'.")
+        )
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_survive_a_worker_restart() {
+    let api = Api::start().await;
+    std::fs::write(api.worker.path("input.txt"), "a\n").expect("input");
+    for name in ["kept", "paused", "deleted"] {
+        let created = api
+            .post(
+                "/connectors",
+                &json!({"name": name, "config": source_config(&api, name)}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+    }
+    let patched = api
+        .patch("/connectors/kept/config", &json!({"topic": "patched"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!(
+        api.put("/connectors/paused/pause").await.status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        api.send(Method::DELETE, "/connectors/deleted", None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let kept_config = api.get("/connectors/kept/config").await.body;
+    let dir = api.stop().await;
+    assert!(dir.path().join("connectors.json").exists());
+
+    // The same data.dir: the stored connectors come back with their configs and states; a
+    // connector given at start (as on the command line) wins over the stored config but keeps
+    // the stored state.
+    // The previous worker's log closes once the last connection task let go of it.
+    let config = wasm_connect_tests::worker_config(dir.path(), &[]);
+    let start = Instant::now();
+    let herder = loop {
+        match Herder::start(config.clone()).await {
+            Ok(herder) => break herder,
+            Err(error) if start.elapsed() < Duration::from_secs(10) => {
+                tracing::debug!(error = %error, "Worker not restartable yet.");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("worker restarts: {error:#}"),
+        }
+    };
+    let api = Api::serve(TestWorker { herder, dir }).await;
+    let mut given = source_config(&api, "paused");
+    given["topic"] = json!("given");
+    let given = wasm_connect::config::ConnectorSubmission::from_json(&given).expect("submission");
+    api.worker
+        .herder
+        .restore(vec![given])
+        .await
+        .expect("restore");
+    let names = api.get("/connectors").await;
+    assert_eq!(names.body, json!(["kept", "paused"]));
+    assert_eq!(api.get("/connectors/kept/config").await.body, kept_config);
+    api.wait_for("/connectors/kept/status", "kept RUNNING", task_running)
+        .await;
+    let paused = api
+        .wait_for("/connectors/paused/status", "paused PAUSED", |reply| {
+            connector_state(reply) == Some("PAUSED")
+        })
+        .await;
+    assert_eq!(paused.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/connectors/paused/config").await.body["topic"],
+        "given"
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_failed_tasks_are_restarted() {
+    let api = Api::start().await;
+    let created = api
+        .post(
+            "/connectors",
+            &json!({"name": "mixed", "config": {
+                "connector.class": "TestSource",
+                "tasks.max": "2",
+                "modes": "panic,ok",
+                "topic": "mixed",
+            }}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    let failed = |reply: &Reply| {
+        reply.body["tasks"][0]["state"] == "FAILED" && reply.body["tasks"][1]["state"] == "RUNNING"
+    };
+    api.wait_for("/connectors/mixed/status", "task 0 FAILED", failed)
+        .await;
+
+    let restarted = api
+        .send(
+            Method::POST,
+            "/connectors/mixed/restart?includeTasks=true&onlyFailed=TRUE",
+            None,
+        )
+        .await;
+    assert_eq!(restarted.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        restarted.body,
+        json!({
+            "name": "mixed",
+            "connector": {"state": "RUNNING", "worker_id": DEFAULT_WORKER_ID},
+            "tasks": [
+                {"id": 0, "state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID},
+                {"id": 1, "state": "RUNNING", "worker_id": DEFAULT_WORKER_ID},
+            ],
+            "type": "source",
+        })
+    );
+    // The task panics again once restarted; the healthy one kept running.
+    let status = api
+        .wait_for("/connectors/mixed/status", "task 0 FAILED again", failed)
+        .await;
+    assert!(
+        status.body["tasks"][0]["trace"].is_string(),
+        "{:?}",
+        status.body
+    );
+    let restarts: Vec<u64> = api
+        .worker
+        .herder
+        .task_metrics("mixed")
+        .await
+        .iter()
+        .map(|metrics| metrics.restarts())
+        .collect();
+    assert_eq!(
+        restarts,
+        [0, 0],
+        "restarts on request are not policy restarts"
+    );
+
+    let task = api
+        .send(Method::POST, "/connectors/mixed/tasks/0/restart", None)
+        .await;
+    assert_eq!(task.status, StatusCode::NO_CONTENT);
+    api.wait_for(
+        "/connectors/mixed/status",
+        "task 0 FAILED once more",
+        failed,
+    )
+    .await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_when_the_worker_is_starting() {
+    let api = Api::start().await;
+    api.worker.herder.set_ready(false);
+    let starting = api.get("/health/").await;
+    assert_eq!(starting.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(starting.body["status"], "starting");
+    assert!(
+        starting.body["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("Worker is still starting up.")),
+        "{:?}",
+        starting.body
+    );
+    api.worker.herder.set_ready(true);
+    let healthy = api.get("/health").await;
+    assert_eq!(healthy.status, StatusCode::OK);
+    assert_eq!(healthy.body["status"], "healthy");
     api.stop().await;
 }

@@ -1,7 +1,7 @@
 //! Hostile guests fail only their own task, with a trace naming the cause, while a healthy
 //! task of the same connector keeps moving records: traps, endless loops in `poll` and
-//! `start`, memory bombs, stack overflows, record floods, log floods and reads outside any
-//! grant.
+//! `start`, memory bombs, stack overflows, record floods, log floods, reads outside any
+//! grant and HTTP requests the egress policy denies.
 
 use std::time::Duration;
 
@@ -185,4 +185,56 @@ async fn escaping_a_granted_directory_is_denied() {
         trace,
         format!("poll failed: opening {escape} failed: Operation not permitted (os error 63)")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_without_a_grant_is_denied() {
+    let trace = contained("http-get", &[("http.url", "http://example.com/")]).await;
+    assert_eq!(
+        trace,
+        "poll failed: GET http://example.com/ failed: request denied by the sandbox: the URL is \
+         not on the connector's allow-list"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_a_host_off_the_allow_list_is_denied() {
+    let trace = contained(
+        "http-get",
+        &[
+            ("http.url", "http://evil.example.com/"),
+            (
+                "sandbox.http.allow",
+                "https://api.example.com,http://*.example.org",
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        trace.contains(
+            "request denied by the sandbox: the URL is not on the connector's allow-list"
+        ),
+        "{trace}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_loopback_or_the_metadata_address_is_denied_without_permission() {
+    for url in [
+        "http://127.0.0.1:9/",
+        "http://169.254.169.254/latest/meta-data",
+    ] {
+        let trace = contained(
+            "http-get",
+            &[("http.url", url), ("sandbox.http.allow", "http://*:*")],
+        )
+        .await;
+        assert_eq!(
+            trace,
+            format!(
+                "poll failed: GET {url} failed: request denied by the sandbox: the host resolves \
+                 only to addresses the worker does not allow"
+            )
+        );
+    }
 }

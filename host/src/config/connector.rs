@@ -2,13 +2,14 @@
 //! Connect's JSON shapes) and the framework keys the host acts on (`name`, `connector.class`,
 //! `tasks.max`, `topics`, converters, `errors.*`, `sandbox.*`, `restart.*`).
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use super::{
     ConfigError, Settings, SettingsExt,
-    worker::{ConverterSpec, WorkerConfig, converter_spec, sandbox_limits},
+    worker::{ConverterSpec, WorkerConfig, converter_spec, millis, sandbox_limits},
 };
-use crate::runtime::SandboxLimits;
+use crate::runtime::{EgressPolicy, SandboxLimits, http::parse_allow_list};
+use crate::transforms::TransformChain;
 
 /// The state a connector is created in (`initial_state`, KIP-980).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,7 +126,7 @@ impl ConnectorSubmission {
 }
 
 /// A flat JSON object of settings; numbers and booleans become strings as Jackson coerces them.
-fn json_settings(json: &serde_json::Value) -> Result<Settings, ConfigError> {
+pub fn json_settings(json: &serde_json::Value) -> Result<Settings, ConfigError> {
     let object = json.as_object().ok_or_else(|| {
         ConfigError::Other("connector config must be a JSON object of strings".into())
     })?;
@@ -159,6 +160,57 @@ fn json_settings(json: &serde_json::Value) -> Result<Settings, ConfigError> {
 pub enum ErrorTolerance {
     None,
     All,
+}
+
+/// `errors.retry.timeout`: how long a failed converter or transform is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryTimeout {
+    /// `0` (the default): no retries.
+    None,
+    /// `-1`: retry forever.
+    Infinite,
+    Within(Duration),
+}
+
+/// How a task handles records that fail a stage (`errors.*`, Kafka Connect's KIP-298).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorHandling {
+    pub tolerance: ErrorTolerance,
+    pub retry_timeout: RetryTimeout,
+    /// `errors.retry.delay.max.ms`, default 60 s.
+    pub retry_delay_max: Duration,
+    /// `errors.log.enable`: log every failure with its context.
+    pub log_enable: bool,
+    /// `errors.log.include.messages`: include the record in those logs.
+    pub log_include_messages: bool,
+}
+
+impl ErrorHandling {
+    fn from_settings(settings: &Settings, tolerance: ErrorTolerance) -> Result<Self, ConfigError> {
+        let retry_timeout = match settings.parse_or::<i64>(
+            "errors.retry.timeout",
+            0,
+            "a number of milliseconds (0 for no retries, -1 to retry forever)",
+        )? {
+            0 => RetryTimeout::None,
+            -1 => RetryTimeout::Infinite,
+            ms if ms > 0 => RetryTimeout::Within(Duration::from_millis(ms as u64)),
+            ms => {
+                return Err(ConfigError::Invalid {
+                    key: "errors.retry.timeout".into(),
+                    value: ms.to_string(),
+                    expected: "a number of milliseconds (0 for no retries, -1 to retry forever)",
+                });
+            }
+        };
+        Ok(Self {
+            tolerance,
+            retry_timeout,
+            retry_delay_max: settings.millis_or("errors.retry.delay.max.ms", 60_000)?,
+            log_enable: settings.bool_or("errors.log.enable", false)?,
+            log_include_messages: settings.bool_or("errors.log.include.messages", false)?,
+        })
+    }
 }
 
 /// What happens to a task that failed (`restart.policy`).
@@ -259,11 +311,17 @@ pub struct ConnectorConfig {
     pub value_converter: ConverterSpec,
     pub header_converter: ConverterSpec,
     pub errors_tolerance: ErrorTolerance,
+    /// All of `errors.*` but the dead letter queue (its tolerance is `errors_tolerance`).
+    pub errors: ErrorHandling,
+    /// `transforms` and `predicates`, built and checked.
+    pub transforms: Arc<TransformChain>,
     pub dlq_topic: Option<String>,
     pub dlq_context_headers: bool,
     pub dlq_replication_factor: i16,
     /// Within the worker's `sandbox.max.*`.
     pub sandbox: SandboxLimits,
+    /// Outgoing HTTP the connector's instances may make (`sandbox.http.*`); None = none.
+    pub egress: Option<Arc<EgressPolicy>>,
     pub restart_policy: RestartPolicy,
     /// Everything as written, passed to the connector.
     pub settings: Settings,
@@ -294,6 +352,7 @@ impl ConnectorConfig {
         };
         let sandbox = sandbox_limits(&settings, worker.sandbox)?;
         worker.sandbox_max.check(&sandbox)?;
+        let egress = egress_policy(&settings, worker)?;
         let inherit = |key: &str, worker_spec: &ConverterSpec| {
             if settings.string(key).is_some() {
                 converter_spec(&settings, key, &worker_spec.class)
@@ -311,6 +370,11 @@ impl ConnectorConfig {
             value_converter: inherit("value.converter", &worker.value_converter),
             header_converter: inherit("header.converter", &worker.header_converter),
             errors_tolerance,
+            errors: ErrorHandling::from_settings(&settings, errors_tolerance)?,
+            transforms: Arc::new(
+                TransformChain::from_settings(&settings)
+                    .map_err(|error| ConfigError::Other(error.to_string()))?,
+            ),
             dlq_topic: settings
                 .string("errors.deadletterqueue.topic.name")
                 .map(str::to_owned),
@@ -322,6 +386,7 @@ impl ConnectorConfig {
                 "a replication factor (-1 for the broker default)",
             )?,
             sandbox,
+            egress,
             restart_policy: RestartPolicy::from_settings(&settings)?,
             name,
             class,
@@ -359,9 +424,198 @@ impl ConnectorConfig {
     }
 }
 
+/// Reads `sandbox.http.allow` (comma-separated `scheme://host:port` rules),
+/// `sandbox.http.timeout.ms` and `sandbox.http.response.max.bytes` within the worker's
+/// `sandbox.http.*` policy. No allow-list = no network at all.
+pub fn egress_policy(
+    settings: &Settings,
+    worker: &WorkerConfig,
+) -> Result<Option<Arc<EgressPolicy>>, ConfigError> {
+    let policy = worker.http;
+    let timeout = settings.parse_or(
+        "sandbox.http.timeout.ms",
+        millis(policy.max_timeout),
+        "a positive number of milliseconds",
+    )?;
+    if timeout == 0 {
+        return Err(ConfigError::Invalid {
+            key: "sandbox.http.timeout.ms".into(),
+            value: "0".into(),
+            expected: "a positive number of milliseconds",
+        });
+    }
+    if timeout > millis(policy.max_timeout) {
+        return Err(ConfigError::AboveMaximum {
+            key: "sandbox.http.timeout.ms",
+            value: timeout.to_string(),
+            maximum: millis(policy.max_timeout),
+            max_key: "sandbox.max.http.timeout.ms",
+        });
+    }
+    let max_response_bytes = settings.parse_or(
+        "sandbox.http.response.max.bytes",
+        policy.max_response_bytes,
+        "a number of bytes",
+    )?;
+    if max_response_bytes > policy.max_response_bytes {
+        return Err(ConfigError::AboveMaximum {
+            key: "sandbox.http.response.max.bytes",
+            value: max_response_bytes.to_string(),
+            maximum: policy.max_response_bytes,
+            max_key: "sandbox.max.http.response.bytes",
+        });
+    }
+    let rules = settings.list("sandbox.http.allow");
+    if rules.is_empty() {
+        return Ok(None);
+    }
+    if !policy.enabled {
+        return Err(ConfigError::Other(
+            "sandbox.http.allow is set, but this worker forbids network access for connectors \
+             (sandbox.http.enabled=false)"
+                .into(),
+        ));
+    }
+    let allow = parse_allow_list(&rules).map_err(|reason| {
+        ConfigError::Other(format!(
+            "invalid sandbox.http.allow: {reason}; expected comma-separated \
+             scheme://host:port rules (`*` for any port or host label)"
+        ))
+    })?;
+    Ok(Some(Arc::new(EgressPolicy {
+        allow,
+        allow_private_networks: policy.allow_private_networks,
+        timeout: Duration::from_millis(timeout),
+        max_response_bytes,
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn egress(
+        pairs: &[(&str, &str)],
+        worker: &[(&str, &str)],
+    ) -> Result<Option<Arc<EgressPolicy>>, ConfigError> {
+        let to_settings = |pairs: &[(&str, &str)]| -> Settings {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let worker = WorkerConfig::from_settings(to_settings(worker)).unwrap();
+        egress_policy(&to_settings(pairs), &worker)
+    }
+
+    #[test]
+    fn egress_is_denied_by_default_and_bounded_by_the_worker() {
+        assert!(egress(&[], &[]).unwrap().is_none());
+        let policy = egress(
+            &[(
+                "sandbox.http.allow",
+                "https://api.example.com, http://*:8080",
+            )],
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(policy.allow.len(), 2);
+        assert!(!policy.allow_private_networks);
+        assert_eq!(policy.timeout, Duration::from_secs(30));
+        let policy = egress(
+            &[
+                ("sandbox.http.allow", "http://127.0.0.1:*"),
+                ("sandbox.http.timeout.ms", "500"),
+            ],
+            &[("sandbox.http.allow.private.networks", "true")],
+        )
+        .unwrap()
+        .unwrap();
+        assert!(policy.allow_private_networks);
+        assert_eq!(policy.timeout, Duration::from_millis(500));
+
+        let error = egress(
+            &[("sandbox.http.allow", "https://api.example.com")],
+            &[("sandbox.http.enabled", "false")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("sandbox.http.enabled=false"), "{error}");
+        let error = egress(&[("sandbox.http.allow", "api.example.com")], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("invalid sandbox.http.allow"), "{error}");
+        let error = egress(&[("sandbox.http.timeout.ms", "60000")], &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "sandbox.http.timeout.ms=60000 exceeds the worker maximum 30000 (sandbox.max.http.timeout.ms)"
+        );
+        let error = egress(
+            &[("sandbox.http.response.max.bytes", "2000")],
+            &[("sandbox.max.http.response.bytes", "1000")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("sandbox.max.http.response.bytes"), "{error}");
+    }
+
+    fn parse_plain(pairs: &[(&str, &str)]) -> Result<ConnectorConfig, ConfigError> {
+        let settings: Settings = [("name", "c"), ("connector.class", "X")]
+            .iter()
+            .chain(pairs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
+        ConnectorConfig::parse(settings, &worker)
+    }
+
+    #[test]
+    fn error_handling_keys_are_read_and_checked() {
+        let config = parse_plain(&[]).unwrap();
+        assert_eq!(config.errors.retry_timeout, RetryTimeout::None);
+        assert_eq!(config.errors.retry_delay_max, Duration::from_secs(60));
+        assert!(!config.errors.log_enable);
+        let config = parse_plain(&[
+            ("errors.tolerance", "ALL"),
+            ("errors.retry.timeout", "-1"),
+            ("errors.retry.delay.max.ms", "2000"),
+            ("errors.log.enable", "true"),
+            ("errors.log.include.messages", "true"),
+        ])
+        .unwrap();
+        assert_eq!(config.errors.tolerance, ErrorTolerance::All);
+        assert_eq!(config.errors.retry_timeout, RetryTimeout::Infinite);
+        assert_eq!(config.errors.retry_delay_max, Duration::from_secs(2));
+        assert!(config.errors.log_enable && config.errors.log_include_messages);
+        let config = parse_plain(&[("errors.retry.timeout", "30000")]).unwrap();
+        assert_eq!(
+            config.errors.retry_timeout,
+            RetryTimeout::Within(Duration::from_secs(30))
+        );
+        let error = parse_plain(&[("errors.retry.timeout", "-5")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("errors.retry.timeout"), "{error}");
+    }
+
+    #[test]
+    fn a_broken_transform_chain_is_rejected_naming_the_key() {
+        let error = parse_plain(&[("transforms", "route")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("transforms.route.type"), "{error}");
+        let config = parse_plain(&[
+            ("transforms", "route"),
+            ("transforms.route.type", "RegexRouter"),
+            ("transforms.route.regex", "a"),
+            ("transforms.route.replacement", "b"),
+        ])
+        .unwrap();
+        assert!(!config.transforms.is_empty());
+    }
 
     #[test]
     fn reads_both_json_shapes_and_properties() {

@@ -7,6 +7,7 @@ use std::{path::PathBuf, time::Duration};
 use super::{ConfigError, Settings, SettingsExt};
 use crate::runtime::{
     DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_MAX_BYTES, DEFAULT_TIMEOUT_MS, SandboxLimits,
+    http::{DEFAULT_HTTP_RESPONSE_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS},
 };
 
 /// Where records live.
@@ -47,6 +48,63 @@ pub struct WorkerConfig {
     pub sandbox: SandboxLimits,
     /// The most a connector may ask for (`sandbox.max.*`); `sandbox` is within them.
     pub sandbox_max: SandboxMaxima,
+    /// What network access connectors may be granted (`sandbox.http.*`).
+    pub http: HttpWorkerPolicy,
+}
+
+/// The operator's egress policy for every connector of the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpWorkerPolicy {
+    /// `sandbox.http.enabled` (default true): false rejects every connector that sets
+    /// `sandbox.http.allow`.
+    pub enabled: bool,
+    /// `sandbox.http.allow.private.networks` (default false): whether connectors may dial
+    /// loopback, private, link-local, CGNAT and other special-purpose addresses.
+    pub allow_private_networks: bool,
+    /// `sandbox.max.http.timeout.ms` (default 30000): the most a connector's
+    /// `sandbox.http.timeout.ms` (connect, first byte, between bytes, each) may be.
+    pub max_timeout: Duration,
+    /// `sandbox.max.http.response.bytes` (default 64 MiB): the most a connector's
+    /// `sandbox.http.response.max.bytes` may be.
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpWorkerPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_private_networks: false,
+            max_timeout: Duration::from_millis(DEFAULT_HTTP_TIMEOUT_MS),
+            max_response_bytes: DEFAULT_HTTP_RESPONSE_MAX_BYTES,
+        }
+    }
+}
+
+impl HttpWorkerPolicy {
+    pub fn from_settings(raw: &Settings) -> Result<Self, ConfigError> {
+        let max_timeout = raw.parse_or(
+            "sandbox.max.http.timeout.ms",
+            DEFAULT_HTTP_TIMEOUT_MS,
+            "a positive number of milliseconds",
+        )?;
+        if max_timeout == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sandbox.max.http.timeout.ms".into(),
+                value: "0".into(),
+                expected: "a positive number of milliseconds",
+            });
+        }
+        Ok(Self {
+            enabled: raw.bool_or("sandbox.http.enabled", true)?,
+            allow_private_networks: raw.bool_or("sandbox.http.allow.private.networks", false)?,
+            max_timeout: Duration::from_millis(max_timeout),
+            max_response_bytes: raw.parse_or(
+                "sandbox.max.http.response.bytes",
+                DEFAULT_HTTP_RESPONSE_MAX_BYTES,
+                "a number of bytes",
+            )?,
+        })
+    }
 }
 
 /// Default `sandbox.max.fuel.per.call`: 100e9 units, about 50 s of a tight loop.
@@ -165,7 +223,7 @@ impl SandboxMaxima {
 /// The smallest memory cap accepted: below this not even a small guest instantiates.
 const MIN_MEMORY_BYTES: usize = 1 << 20;
 
-fn millis(duration: Duration) -> u64 {
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -200,7 +258,9 @@ impl WorkerConfig {
         )?;
         let sandbox_max = SandboxMaxima::from_settings(&raw)?;
         sandbox_max.check(&sandbox)?;
+        let http = HttpWorkerPolicy::from_settings(&raw)?;
         Ok(Self {
+            http,
             log,
             offset_file,
             offset_flush_interval: raw.millis_or("offset.flush.interval.ms", 60_000)?,

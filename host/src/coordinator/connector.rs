@@ -22,6 +22,12 @@ use crate::{
 /// What the herder asks of a connector actor.
 pub enum Command {
     SetTarget(TargetState),
+    /// Restart the connector instance (`connector`) and these tasks; answers when done.
+    Restart {
+        connector: bool,
+        tasks: Vec<u32>,
+        done: oneshot::Sender<()>,
+    },
     /// Stop everything and exit; answers when done.
     Shutdown(oneshot::Sender<()>),
 }
@@ -176,6 +182,18 @@ impl Actor {
                             _ => {}
                         }
                     }
+                    Some(Command::Restart { connector, tasks, done }) => {
+                        self.restart(
+                            &mut instance,
+                            &mut failed,
+                            &mut generation,
+                            (&target_tx, &context_tx),
+                            connector,
+                            &tasks,
+                        )
+                        .await;
+                        let _ = done.send(());
+                    }
                     Some(Command::Shutdown(done)) => {
                         self.stop_tasks(&mut generation.tasks).await;
                         if let Some(mut instance) = instance.take()
@@ -230,6 +248,113 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Restarts the connector instance (when `connector`; then it regenerates task configs,
+    /// which restarts every task when all of them are asked for) and the tasks in `tasks`,
+    /// showing each as RESTARTING meanwhile.
+    async fn restart(
+        &self,
+        instance: &mut Option<ConnectorInstance>,
+        failed: &mut bool,
+        generation: &mut Generation,
+        (target, context): (
+            &watch::Sender<TargetState>,
+            &mpsc::UnboundedSender<ContextEvent>,
+        ),
+        connector: bool,
+        tasks: &[u32],
+    ) {
+        let name = self.config.name.clone();
+        let kind = self.plugin.info.kind;
+        for &task in tasks {
+            if (task as usize) < generation.tasks.len() {
+                self.statuses.set_task(&name, task, State::Restarting, None);
+            }
+        }
+        let mut remaining = tasks.to_vec();
+        if connector {
+            self.statuses
+                .set_connector(&name, kind, State::Restarting, None);
+            if let Some(mut old) = instance.take()
+                && let Err(error) = old.stop().await
+            {
+                tracing::warn!(error = %error, "Connector stop failed.");
+            }
+            match self.start_connector(None, context.clone()).await {
+                Ok(started) => {
+                    *instance = Some(started);
+                    *failed = false;
+                    self.set_connector_state(kind);
+                }
+                Err(trace) => {
+                    self.statuses
+                        .set_connector(&name, kind, State::Failed, Some(trace));
+                    *failed = true;
+                    return;
+                }
+            }
+            if self.target == TargetState::Stopped {
+                return;
+            }
+            let all = !generation.tasks.is_empty()
+                && (0..generation.tasks.len() as u32).all(|task| tasks.contains(&task));
+            if let Some(started) = instance.as_mut()
+                && let Err(trace) = self.reconfigure(started, generation, target, all).await
+            {
+                self.statuses
+                    .set_connector(&name, kind, State::Failed, Some(trace));
+                *failed = true;
+                return;
+            }
+            if all {
+                remaining.clear();
+            }
+        }
+        for task in remaining {
+            self.restart_task_now(generation, task, target).await;
+        }
+    }
+
+    /// Stops task `id` (if it still runs) and starts it again with its task config.
+    async fn restart_task_now(
+        &self,
+        generation: &mut Generation,
+        id: u32,
+        target: &watch::Sender<TargetState>,
+    ) {
+        let Some(slot) = generation.tasks.get_mut(id as usize) else {
+            return;
+        };
+        slot.shutdown.cancel();
+        let timeout = self
+            .services
+            .worker
+            .task_shutdown_timeout
+            .max(Duration::from_millis(1));
+        if tokio::time::timeout(timeout, &mut slot.join).await.is_err() {
+            tracing::warn!(task = id, "A task did not stop in time and was abandoned.");
+            slot.join.abort();
+        }
+        let config = self
+            .shared
+            .task_configs
+            .lock()
+            .expect("lock")
+            .get(id as usize)
+            .cloned();
+        let metrics = self
+            .shared
+            .metrics
+            .lock()
+            .expect("lock")
+            .get(id as usize)
+            .cloned();
+        let (Some(config), Some(metrics)) = (config, metrics) else {
+            return;
+        };
+        tracing::info!(task = id, "Restarting task on request.");
+        *slot = self.spawn_task(id, config, metrics, target, &generation.events_tx);
     }
 
     fn set_connector_state(&self, kind: PluginKind) {
@@ -408,6 +533,15 @@ impl Actor {
         else {
             return;
         };
+        // A task restarted on request meanwhile is no longer FAILED: leave it be.
+        let still_failed = self
+            .statuses
+            .get(&self.config.name)
+            .and_then(|status| status.tasks.get(&id).map(|task| task.state))
+            == Some(State::Failed);
+        if !still_failed {
+            return;
+        }
         // A failed task reports FAILED as the last thing it does, so this wait is short; it
         // makes sure the old instance is gone before the new one starts.
         if let Err(error) = (&mut slot.join).await
@@ -451,6 +585,23 @@ impl Actor {
 type TaskEvents = mpsc::UnboundedReceiver<(u32, TaskEvent)>;
 type TaskEventSender = mpsc::UnboundedSender<(u32, TaskEvent)>;
 
+/// The sandbox context of a connector instance that only validates a config (no offsets,
+/// nobody listening to its events).
+pub fn validation_context(name: &str, services: &Arc<Services>) -> InstanceContext {
+    let (events, _) = mpsc::unbounded_channel();
+    InstanceContext {
+        connector: name.to_owned(),
+        task: None,
+        limits: services.worker.sandbox,
+        preopens: Vec::new(),
+        events,
+        offsets: None,
+        sink_context: None,
+        reporter: None,
+        egress: None,
+    }
+}
+
 /// The sandbox context of a connector instance.
 pub fn connector_context(
     config: &ConnectorConfig,
@@ -462,6 +613,7 @@ pub fn connector_context(
         task: None,
         limits: config.sandbox,
         preopens: Vec::new(),
+        egress: config.egress.clone(),
         events,
         offsets: Some(Arc::new(worker::StoreReader {
             store: services.offsets.clone(),

@@ -3,18 +3,29 @@
 //! starts an actor that owns the connector instance and its tasks.
 
 mod connector;
+mod offsets;
 pub mod status;
+pub mod store;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use self::connector::{Actor, Command, Shared, connector_context};
-pub use self::status::{ConnectorStatus, State, StateInfo, StatusStore};
+use self::connector::{Actor, Command, Shared, connector_context, validation_context};
+pub use self::{
+    status::{ConnectorStatus, State, StateInfo, StatusStore},
+    store::{ConfigStore, StoreError, StoredConnector},
+};
 use crate::{
     config::{
-        ConfigError, ConnectorConfig, ConnectorSubmission, InitialState, WorkerConfig,
-        worker::LogBackend,
+        ConfigError, ConnectorConfig, ConnectorSubmission, InitialState, Settings, WorkerConfig,
+        def::ConfigValue, worker::LogBackend,
     },
     log::{
         RecordLog,
@@ -22,9 +33,9 @@ use crate::{
         kafka::{KafkaLog, KafkaSettings},
     },
     plugins::{PluginError, PluginRegistry, PluginSource},
-    runtime::{ConfigMap, PluginKind, Runtime, RuntimeConfig},
+    runtime::{ConfigMap, ConnectorInstance, Plugin, PluginKind, Runtime, RuntimeConfig},
     storage::FileOffsetStore,
-    worker::{Services, TargetState, TaskMetrics},
+    worker::{ActiveTopics, Services, TargetState, TaskMetrics},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +57,37 @@ pub enum HerderError {
     Invalid(Vec<String>),
     #[error("failed to validate connector: {0}")]
     Validation(String),
+    /// Offsets may only change while the connector is stopped.
+    #[error(
+        "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{0}/stop' endpoint"
+    )]
+    NotStopped(String),
+    /// An alter-offsets request in the wrong shape.
+    #[error("{0}")]
+    BadOffsets(String),
+    /// Reading or writing offsets failed.
+    #[error("{0}")]
+    OffsetsFailed(String),
+}
+
+/// Why [`Herder::restore`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A connector given on the command line (the `index`th) could not be created.
+    #[error("failed to create connector `{name}`")]
+    Given {
+        index: usize,
+        name: String,
+        #[source]
+        source: HerderError,
+    },
 }
 
 struct ConnectorEntry {
     config: Arc<ConnectorConfig>,
+    target: TargetState,
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
     join: tokio::task::JoinHandle<()>,
@@ -62,6 +100,17 @@ pub struct Herder {
     registry: Arc<PluginRegistry>,
     statuses: Arc<StatusStore>,
     connectors: Arc<Mutex<BTreeMap<String, ConnectorEntry>>>,
+    /// Where connector configs and target states are kept across restarts.
+    store: Arc<ConfigStore>,
+    /// False while the worker is still starting its connectors (`GET /health` says so).
+    ready: Arc<AtomicBool>,
+}
+
+/// A validated connector config with its plugin and the instance that validated it.
+struct Prepared {
+    config: ConnectorConfig,
+    plugin: Arc<Plugin>,
+    instance: ConnectorInstance,
 }
 
 impl Herder {
@@ -108,17 +157,95 @@ impl Herder {
             })
             .unwrap_or_else(|| crate::config::worker::DEFAULT_WORKER_ID.to_owned());
         let statuses = Arc::new(StatusStore::new(worker_id.clone()));
+        let store = Arc::new(ConfigStore::new(&worker.data_dir));
         Ok(Self {
             services: Arc::new(Services {
                 worker,
                 log,
                 offsets,
                 worker_id,
+                topics: ActiveTopics::default(),
             }),
             registry: Arc::new(registry),
             statuses,
             connectors: Arc::new(Mutex::new(BTreeMap::new())),
+            store,
+            ready: Arc::new(AtomicBool::new(true)),
         })
+    }
+
+    /// Whether the worker finished starting its connectors.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Marks the worker as starting (false) or ready (true), for `GET /health`.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// The connectors kept in `<data.dir>/connectors.json`, each with its stored target state
+    /// as `initial_state`.
+    pub fn stored_connectors(&self) -> Result<Vec<ConnectorSubmission>, StoreError> {
+        self.store.load()
+    }
+
+    /// Starts the connectors kept in the config store and those `given` (on the command line).
+    /// A given connector replaces the stored config of the same name but keeps its stored
+    /// target state (PAUSED or STOPPED over REST). A stored connector that fails to start is
+    /// logged and skipped; a given one that fails is an error.
+    pub async fn restore(&self, given: Vec<ConnectorSubmission>) -> Result<(), RestoreError> {
+        let mut stored = self.stored_connectors()?;
+        let mut merged = Vec::new();
+        for mut submission in given {
+            if let Some(index) = stored.iter().position(|s| s.name == submission.name) {
+                submission.initial_state = stored.remove(index).initial_state;
+            }
+            merged.push(submission);
+        }
+        for submission in stored {
+            let name = submission.name.clone();
+            match self.create_connector(submission).await {
+                Ok(()) => tracing::info!(connector = %name, "Stored connector started."),
+                Err(error) => tracing::error!(
+                    connector = %name,
+                    error = %crate::error_chain(&error),
+                    "A stored connector could not be started."
+                ),
+            }
+        }
+        for (index, submission) in merged.into_iter().enumerate() {
+            let name = submission.name.clone();
+            self.create_connector(submission)
+                .await
+                .map_err(|source| RestoreError::Given {
+                    index,
+                    name: name.clone(),
+                    source,
+                })?;
+            tracing::info!(connector = %name, "Connector created.");
+        }
+        Ok(())
+    }
+
+    /// Writes every connector's config and target state to the config store. A failed write is
+    /// logged: the change already took effect in this worker.
+    fn persist(&self, connectors: &BTreeMap<String, ConnectorEntry>) {
+        let stored: BTreeMap<String, StoredConnector> = connectors
+            .iter()
+            .map(|(name, entry)| {
+                (
+                    name.clone(),
+                    StoredConnector {
+                        config: entry.config.settings.clone(),
+                        target: entry.target,
+                    },
+                )
+            })
+            .collect();
+        if let Err(error) = self.store.save(&stored) {
+            tracing::error!(error = %crate::error_chain(&error), "Failed to store the connector configs.");
+        }
     }
 
     pub fn registry(&self) -> &Arc<PluginRegistry> {
@@ -138,7 +265,47 @@ impl Herder {
         if connectors.contains_key(&submission.name) {
             return Err(HerderError::AlreadyExists(submission.name));
         }
-        let config = ConnectorConfig::parse(submission.config, &self.services.worker)?;
+        let prepared = self.prepare(submission.config).await?;
+        let target = match submission.initial_state {
+            InitialState::Running => TargetState::Started,
+            InitialState::Paused => TargetState::Paused,
+            InitialState::Stopped => TargetState::Stopped,
+        };
+        let entry = self.spawn(prepared, target);
+        connectors.insert(submission.name, entry);
+        self.persist(&connectors);
+        Ok(())
+    }
+
+    /// Creates a connector (true) or replaces its config (false), as `PUT
+    /// /connectors/{name}/config`. A replaced connector keeps its target state; its connector
+    /// instance and tasks are stopped and started again with the new config.
+    pub async fn put_connector_config(
+        &self,
+        name: &str,
+        settings: Settings,
+    ) -> Result<bool, HerderError> {
+        let mut connectors = self.connectors.lock().await;
+        let prepared = self.prepare(settings).await?;
+        let (created, target) = match connectors.remove(name) {
+            Some(old) => {
+                let target = old.target;
+                shutdown_entry(old).await;
+                self.statuses.retain_tasks(name, 0);
+                (false, target)
+            }
+            None => (true, TargetState::Started),
+        };
+        let entry = self.spawn(prepared, target);
+        connectors.insert(name.to_owned(), entry);
+        self.persist(&connectors);
+        Ok(created)
+    }
+
+    /// Parses and validates a connector config, resolves its plugin and validates the config
+    /// with the connector itself.
+    async fn prepare(&self, settings: Settings) -> Result<Prepared, HerderError> {
+        let config = ConnectorConfig::parse(settings, &self.services.worker)?;
         let plugin = self
             .registry
             .resolve(&config.class, config.plugin_version.as_deref())?;
@@ -167,6 +334,20 @@ impl Herder {
         if !errors.is_empty() {
             return Err(HerderError::Invalid(errors));
         }
+        Ok(Prepared {
+            config,
+            plugin,
+            instance,
+        })
+    }
+
+    /// Starts the actor of a prepared connector.
+    fn spawn(&self, prepared: Prepared, target: TargetState) -> ConnectorEntry {
+        let Prepared {
+            config,
+            plugin,
+            instance,
+        } = prepared;
         let builtin = self
             .registry
             .source_of(&plugin)
@@ -181,35 +362,97 @@ impl Herder {
             services: self.services.clone(),
             statuses: self.statuses.clone(),
             shared: shared.clone(),
-            target: match submission.initial_state {
-                InitialState::Running => TargetState::Started,
-                InitialState::Paused => TargetState::Paused,
-                InitialState::Stopped => TargetState::Stopped,
-            },
+            target,
         };
         let join = tokio::spawn(actor.run(Some(instance), commands_rx));
-        connectors.insert(
-            submission.name,
-            ConnectorEntry {
-                config,
-                commands,
-                shared,
-                join,
-            },
-        );
-        Ok(())
+        ConnectorEntry {
+            config,
+            target,
+            commands,
+            shared,
+            join,
+        }
+    }
+
+    /// Runs a plugin's own `validate` on a config that need not be complete, in a fresh
+    /// connector instance (for `PUT /connector-plugins/{plugin}/config/validate`).
+    pub async fn validate_with_connector(
+        &self,
+        plugin: &Arc<Plugin>,
+        settings: &Settings,
+    ) -> Result<Vec<ConfigValue>, HerderError> {
+        let name = settings.get("name").map_or("validate", String::as_str);
+        let mut instance = plugin
+            .connector(validation_context(name, &self.services))
+            .await
+            .map_err(|error| HerderError::Validation(crate::error_chain(&error)))?;
+        instance
+            .validate(settings)
+            .await
+            .map_err(|error| HerderError::Validation(error.to_string()))
+    }
+
+    /// Restarts a connector instance (`connector`) and/or some of its tasks (by id). The
+    /// receiver completes when the restart was carried out.
+    pub async fn restart(
+        &self,
+        name: &str,
+        connector: bool,
+        tasks: Vec<u32>,
+    ) -> Result<oneshot::Receiver<()>, HerderError> {
+        let connectors = self.connectors.lock().await;
+        let entry = connectors
+            .get(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        // RESTARTING from now on, so no reader sees the old state after the request returned.
+        if let Some(status) = self.statuses.get(name) {
+            if connector {
+                self.statuses
+                    .set_connector(name, status.kind, State::Restarting, None);
+            }
+            for task in tasks.iter().filter(|task| status.tasks.contains_key(task)) {
+                self.statuses.set_task(name, *task, State::Restarting, None);
+            }
+        }
+        let (done, wait) = oneshot::channel();
+        let _ = entry.commands.send(Command::Restart {
+            connector,
+            tasks,
+            done,
+        });
+        Ok(wait)
+    }
+
+    /// The target state of a connector.
+    pub async fn target_state(&self, name: &str) -> Option<TargetState> {
+        self.connectors
+            .lock()
+            .await
+            .get(name)
+            .map(|entry| entry.target)
+    }
+
+    /// The topics a connector used since it was created or its topics were reset.
+    pub fn active_topics(&self, name: &str) -> Vec<String> {
+        self.services.topics.get(name)
+    }
+
+    /// Forgets a connector's active topics.
+    pub fn reset_active_topics(&self, name: &str) {
+        self.services.topics.reset(name);
     }
 
     /// Stops a connector's tasks and the connector, and forgets it.
     pub async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
-        let entry = self
-            .connectors
-            .lock()
-            .await
+        let mut connectors = self.connectors.lock().await;
+        let entry = connectors
             .remove(name)
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        self.persist(&connectors);
+        drop(connectors);
         shutdown_entry(entry).await;
         self.statuses.remove(name);
+        self.services.topics.reset(name);
         Ok(())
     }
 
@@ -219,11 +462,15 @@ impl Herder {
         name: &str,
         target: TargetState,
     ) -> Result<(), HerderError> {
-        let connectors = self.connectors.lock().await;
+        let mut connectors = self.connectors.lock().await;
         let entry = connectors
-            .get(name)
+            .get_mut(name)
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
         let _ = entry.commands.send(Command::SetTarget(target));
+        if entry.target != target {
+            entry.target = target;
+            self.persist(&connectors);
+        }
         Ok(())
     }
 

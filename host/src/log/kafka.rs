@@ -290,6 +290,69 @@ impl RecordLog for KafkaLog {
         })
         .await
     }
+
+    /// Sets offsets by committing them as a consumer of the group that does not join it (Kafka
+    /// accepts such commits only while the group has no active members). Removing offsets
+    /// deletes the group, so only all of them can be removed at once: librdkafka's Rust binding
+    /// has no `DeleteConsumerGroupOffsets`.
+    async fn alter_committed_offsets(
+        &self,
+        group: &str,
+        offsets: &[(TopicPartition, Option<i64>)],
+    ) -> Result<(), LogError> {
+        let removed: Vec<&TopicPartition> = offsets
+            .iter()
+            .filter(|(_, offset)| offset.is_none())
+            .map(|(partition, _)| partition)
+            .collect();
+        if !removed.is_empty() {
+            let committed = self.committed_offsets(group).await?;
+            let all = committed.iter().all(|offset| {
+                removed.iter().any(|partition| {
+                    partition.topic == offset.topic && partition.partition == offset.partition
+                })
+            });
+            if !all {
+                return Err(LogError::Other(format!(
+                    "the Kafka backend can only remove all committed offsets of consumer group `{group}` at once"
+                )));
+            }
+            if !committed.is_empty() {
+                let options =
+                    AdminOptions::new().operation_timeout(Some(self.settings.request_timeout));
+                for result in self.admin.delete_groups(&[group], &options).await? {
+                    match result {
+                        Ok(_) | Err((_, RDKafkaErrorCode::GroupIdNotFound)) => {}
+                        Err((name, code)) => {
+                            return Err(LogError::Other(format!(
+                                "failed to delete consumer group `{name}`: {code}"
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        let mut list = TopicPartitionList::new();
+        for (partition, offset) in offsets {
+            if let Some(offset) = offset {
+                list.add_partition_offset(
+                    &partition.topic,
+                    partition.partition,
+                    Offset::Offset(*offset),
+                )?;
+            }
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        let config = self.settings.consumer_config(group, "wasm-connect-offsets");
+        blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            consumer.commit(&list, CommitMode::Sync)?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

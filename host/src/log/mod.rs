@@ -138,6 +138,14 @@ pub trait RecordLog: Send + Sync + 'static {
 
     /// The committed offsets of a consumer group.
     async fn committed_offsets(&self, group: &str) -> Result<Vec<TopicPartitionOffset>, LogError>;
+
+    /// Sets (`Some`, the next offset to read) or removes (`None`) committed offsets of a
+    /// consumer group, as an admin client does: the group must have no active members.
+    async fn alter_committed_offsets(
+        &self,
+        group: &str,
+        offsets: &[(TopicPartition, Option<i64>)],
+    ) -> Result<(), LogError>;
 }
 
 /// Appends records.

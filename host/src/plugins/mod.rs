@@ -84,6 +84,8 @@ const BUILTIN_CLASSES: &[(&str, &[&str])] = &[
         "datagen_source",
         &["DatagenSource", "DatagenSourceConnector"],
     ),
+    ("http_source", &["HttpSource", "HttpSourceConnector"]),
+    ("http_sink", &["HttpSink", "HttpSinkConnector"]),
 ];
 
 impl PluginRegistry {

@@ -1,6 +1,7 @@
-//! `/connectors` and `/connectors/{name}/...`: creating, reading, pausing, resuming, stopping
-//! and deleting connectors, their configs, tasks and statuses, with Kafka Connect's paths,
-//! status codes and bodies (`ConnectorInfo`, `ConnectorStateInfo`, `TaskInfo`).
+//! `/connectors` and `/connectors/{name}/...`: creating, reading, reconfiguring, restarting,
+//! pausing, resuming, stopping and deleting connectors, their configs, tasks, statuses and
+//! active topics, with Kafka Connect's paths, status codes and bodies (`ConnectorInfo`,
+//! `ConnectorStateInfo`, `TaskInfo`).
 
 use std::time::Duration;
 
@@ -13,10 +14,10 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use super::ApiError;
+use super::{ApiError, Query, parse_body};
 use crate::{
-    config::{ConfigError, ConnectorSubmission},
-    coordinator::{ConnectorStatus, Herder, StateInfo},
+    config::{ConfigError, ConnectorSubmission, Settings, SettingsExt, connector::json_settings},
+    coordinator::{ConnectorStatus, Herder, State as RunState, StateInfo},
     worker::TargetState,
 };
 
@@ -24,7 +25,7 @@ use crate::{
 /// `rest.request.timeout.ms` default.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
-async fn timed<T>(future: impl Future<Output = T>) -> Result<T, ApiError> {
+pub(super) async fn timed<T>(future: impl Future<Output = T>) -> Result<T, ApiError> {
     tokio::time::timeout(REQUEST_TIMEOUT, future)
         .await
         .map_err(|_| ApiError::Internal("Request timed out.".into()))
@@ -39,16 +40,11 @@ fn not_found(name: &str) -> ApiError {
 pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Response {
     let names = herder.connector_names().await;
     let (mut status, mut info) = (false, false);
-    let mut expand = false;
-    for pair in query.as_deref().unwrap_or("").split('&') {
-        let Some((key, value)) = pair.split_once('=') else {
-            continue;
-        };
-        if key != "expand" {
-            continue;
-        }
-        expand = true;
-        match value {
+    let query = Query::parse(query.as_deref());
+    let expansions = query.all("expand");
+    let expand = !expansions.is_empty();
+    for value in expansions {
+        match value.to_ascii_lowercase().as_str() {
             "status" => status = true,
             "info" => info = true,
             other => tracing::debug!(expand = other, "Ignoring an unknown expansion."),
@@ -100,17 +96,7 @@ pub async fn create(State(herder): State<Herder>, body: Bytes) -> Result<Respons
             "Connector name must not be empty".into(),
         ));
     }
-    if !submission.config.contains_key("connector.class") {
-        let entries: Vec<String> = submission
-            .config
-            .iter()
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
-        return Err(ApiError::BadRequest(format!(
-            "Connector config {{{}}} contains no connector type",
-            entries.join(", ")
-        )));
-    }
+    check_connector_type(&submission.config)?;
     let name = submission.name.clone();
     timed(herder.create_connector(submission)).await??;
     let info = connector_info(&herder, &name)
@@ -124,10 +110,215 @@ pub async fn create(State(herder): State<Herder>, body: Bytes) -> Result<Respons
         .into_response())
 }
 
-/// A JSON request body; a malformed one is a 400 with the parser's message.
-fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|error| ApiError::BadRequest(format!("Malformed JSON request body: {error}")))
+/// 400 `Connector config {...} contains no connector type` without `connector.class`.
+pub fn check_connector_type(config: &Settings) -> Result<(), ApiError> {
+    if config.contains_key("connector.class") {
+        return Ok(());
+    }
+    let entries: Vec<String> = config
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect();
+    Err(ApiError::BadRequest(format!(
+        "Connector config {{{}}} contains no connector type",
+        entries.join(", ")
+    )))
+}
+
+/// A flat config map body, as Kafka Connect binds `Map<String, String>`.
+fn config_body(body: &[u8]) -> Result<Settings, ApiError> {
+    let json = parse_body(body)?;
+    if !json.is_object() {
+        return Err(ApiError::BadRequest(
+            "A connector config must be a JSON object of strings".into(),
+        ));
+    }
+    Ok(json_settings(&json)?)
+}
+
+/// Inserts `name` from the URL, or checks the one in the config matches it.
+fn name_from_url(config: &mut Settings, name: &str) -> Result<(), ApiError> {
+    match config.get("name") {
+        Some(inner) if inner != name => Err(ApiError::BadRequest(format!(
+            "Connector name configuration ({inner}) doesn't match connector name in the URL ({name})"
+        ))),
+        _ => {
+            config.insert("name".into(), name.to_owned());
+            Ok(())
+        }
+    }
+}
+
+/// `PUT /connectors/{name}/config`: creates the connector (201 with `Location`) or replaces
+/// its config (200), answering its `ConnectorInfo`. A replaced connector is restarted with its
+/// tasks on the new config.
+pub async fn put_config(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut config = config_body(&body)?;
+    name_from_url(&mut config, &name)?;
+    check_connector_type(&config)?;
+    let created = timed(herder.put_connector_config(&name, config)).await??;
+    let info = connector_info(&herder, &name)
+        .await
+        .ok_or_else(|| not_found(&name))?;
+    Ok(if created {
+        (
+            StatusCode::CREATED,
+            [(header::LOCATION, format!("/connectors/{name}"))],
+            Json(info),
+        )
+            .into_response()
+    } else {
+        Json(info).into_response()
+    })
+}
+
+/// `PATCH /connectors/{name}/config` (KIP-477): merges the body into the config (`null`
+/// removes a key), validates the result and applies it like `PUT`; 200 with `ConnectorInfo`,
+/// 404 for an unknown connector.
+pub async fn patch_config(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let json = parse_body(&body)?;
+    let patch = json.as_object().ok_or_else(|| {
+        ApiError::BadRequest("A connector config patch must be a JSON object".into())
+    })?;
+    let current = herder
+        .connector_config(&name)
+        .await
+        .ok_or_else(|| not_found(&name))?;
+    let mut config = current.settings.clone();
+    let mut set = serde_json::Map::new();
+    for (key, value) in patch {
+        if value.is_null() {
+            config.remove(key);
+        } else {
+            set.insert(key.clone(), value.clone());
+        }
+    }
+    config.extend(json_settings(&Value::Object(set))?);
+    name_from_url(&mut config, &name)?;
+    check_connector_type(&config)?;
+    timed(herder.put_connector_config(&name, config)).await??;
+    connector_info(&herder, &name)
+        .await
+        .map(Json)
+        .ok_or_else(|| not_found(&name))
+}
+
+/// `POST /connectors/{name}/restart?includeTasks=&onlyFailed=` (KIP-745): without either
+/// flag the connector instance alone is restarted and the answer is 204 once it was; otherwise
+/// 202 with the status in which every instance being restarted is `RESTARTING`.
+pub async fn restart(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = Query::parse(query.as_deref());
+    let include_tasks = query.flag("includeTasks");
+    let only_failed = query.flag("onlyFailed");
+    let unknown = || ApiError::NotFound(format!("Unknown connector: {name}"));
+    if herder.connector_config(&name).await.is_none() {
+        return Err(unknown());
+    }
+    if !include_tasks && !only_failed {
+        let done = herder
+            .restart(&name, true, Vec::new())
+            .await
+            .map_err(|_| unknown())?;
+        let _ = timed(done).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut status = herder.status(&name).ok_or_else(unknown)?;
+    let restarting = |info: &mut StateInfo| {
+        info.state = RunState::Restarting;
+        info.trace = None;
+    };
+    let connector = !only_failed || status.connector.state == RunState::Failed;
+    if connector {
+        restarting(&mut status.connector);
+    }
+    let mut tasks = Vec::new();
+    if include_tasks {
+        for (id, info) in &mut status.tasks {
+            if !only_failed || info.state == RunState::Failed {
+                tasks.push(*id);
+                restarting(info);
+            }
+        }
+    }
+    if connector || !tasks.is_empty() {
+        herder
+            .restart(&name, connector, tasks)
+            .await
+            .map_err(|_| unknown())?;
+    }
+    Ok((StatusCode::ACCEPTED, Json(status_json(&status))).into_response())
+}
+
+/// `POST /connectors/{name}/tasks/{task}/restart`: 204 once the task was restarted.
+pub async fn restart_task(
+    State(herder): State<Herder>,
+    Path((name, task)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let configs = herder
+        .task_configs(&name)
+        .await
+        .ok_or_else(|| ApiError::NotFound(format!("Unknown connector: {name}")))?;
+    let unknown_task = || ApiError::NotFound(format!("Unknown task: {name}-{task}"));
+    let id: u32 = task.parse().map_err(|_| unknown_task())?;
+    if id as usize >= configs.len() {
+        return Err(unknown_task());
+    }
+    let done = herder
+        .restart(&name, false, vec![id])
+        .await
+        .map_err(|_| ApiError::NotFound(format!("Unknown connector: {name}")))?;
+    let _ = timed(done).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether the worker tracks active topics (`topic.tracking.enable`, default true) and allows
+/// resetting them (`topic.tracking.allow.reset`, default true).
+fn topic_tracking(herder: &Herder, reset: bool) -> Result<(), ApiError> {
+    let raw = &herder.services().worker.raw;
+    if !raw.bool_or("topic.tracking.enable", true)? {
+        return Err(ApiError::Forbidden("Topic tracking is disabled.".into()));
+    }
+    if reset && !raw.bool_or("topic.tracking.allow.reset", true)? {
+        return Err(ApiError::Forbidden(
+            "Topic tracking reset is disabled.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /connectors/{name}/topics` (KIP-558): `{"<name>":{"topics":[...]}}`, empty for an
+/// unknown connector as in Kafka Connect.
+pub async fn topics(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    topic_tracking(&herder, false)?;
+    let topics = herder.active_topics(&name);
+    let mut body = Map::new();
+    body.insert(name, json!({"topics": topics}));
+    Ok(Json(Value::Object(body)))
+}
+
+/// `PUT /connectors/{name}/topics/reset`: 202, also for an unknown connector.
+pub async fn reset_topics(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    topic_tracking(&herder, true)?;
+    herder.reset_active_topics(&name);
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// `GET /connectors/{name}`.

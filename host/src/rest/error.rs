@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 400: the request (its body, a config in it) is invalid.
     #[error("{0}")]
     BadRequest(String),
+    /// 403: e.g. `Topic tracking is disabled.`
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such connector, task or path.
     #[error("{0}")]
     NotFound(String),
@@ -25,6 +28,9 @@ pub enum ApiError {
     /// 409: e.g. `Connector <name> already exists`.
     #[error("{0}")]
     Conflict(String),
+    /// 415: a request body that is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 500: the worker could not complete the request (e.g. it timed out).
     #[error("{0}")]
     Internal(String),
@@ -34,9 +40,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,6 +73,10 @@ impl From<HerderError> for ApiError {
             HerderError::Plugin(_) | HerderError::Invalid(_) | HerderError::Validation(_) => {
                 Self::BadRequest(crate::error_chain(&error))
             }
+            HerderError::NotStopped(_) | HerderError::BadOffsets(_) => {
+                Self::BadRequest(error.to_string())
+            }
+            HerderError::OffsetsFailed(_) => Self::Internal(error.to_string()),
         }
     }
 }

@@ -1,19 +1,27 @@
 //! The REST API, compatible with Kafka Connect's: the same paths, methods, status codes and
 //! JSON bodies, and errors as `{"error_code": <status>, "message": "..."}` ([`ApiError`]).
 //! Handlers only call the [`Herder`]; they never wait on a connector beyond the herder's own
-//! calls. Trailing slashes are accepted (`/connectors/` is `/connectors`).
+//! calls. Lenient where Kafka Connect is: trailing slashes are accepted (`/connectors/` is
+//! `/connectors`), query booleans and expansions in any case. A request body that is not
+//! `application/json` is a 415 and malformed JSON a 400 with the parser's message.
 
+mod config_infos;
 mod connectors;
 mod error;
+mod loggers;
+mod offsets;
 mod plugins;
 mod root;
 
 use axum::{
     Router,
     extract::Request,
-    http::Uri,
-    routing::{get, put},
+    http::{Method, Uri, header},
+    middleware::Next,
+    response::{IntoResponse as _, Response},
+    routing::{get, post, put},
 };
+use serde_json::Value;
 use tower::ServiceExt as _;
 
 pub use self::error::ApiError;
@@ -34,24 +42,150 @@ pub fn router(herder: Herder) -> Router {
             "/connectors/{name}",
             get(connectors::get).delete(connectors::delete),
         )
-        .route("/connectors/{name}/config", get(connectors::config))
+        .route(
+            "/connectors/{name}/config",
+            get(connectors::config)
+                .put(connectors::put_config)
+                .patch(connectors::patch_config),
+        )
         .route("/connectors/{name}/status", get(connectors::status))
+        .route("/connectors/{name}/restart", post(connectors::restart))
         .route("/connectors/{name}/tasks", get(connectors::tasks))
         .route(
             "/connectors/{name}/tasks/{task}/status",
             get(connectors::task_status),
         )
+        .route(
+            "/connectors/{name}/tasks/{task}/restart",
+            post(connectors::restart_task),
+        )
         .route("/connectors/{name}/pause", put(connectors::pause))
         .route("/connectors/{name}/resume", put(connectors::resume))
         .route("/connectors/{name}/stop", put(connectors::stop))
+        .route("/connectors/{name}/topics", get(connectors::topics))
+        .route(
+            "/connectors/{name}/topics/reset",
+            put(connectors::reset_topics),
+        )
+        .route(
+            "/connectors/{name}/offsets",
+            get(offsets::get)
+                .patch(offsets::alter)
+                .delete(offsets::reset),
+        )
         .route("/connector-plugins", get(plugins::list))
+        .route("/connector-plugins/{plugin}/config", get(plugins::config))
+        .route(
+            "/connector-plugins/{plugin}/config/validate",
+            put(plugins::validate),
+        )
+        .route("/admin/loggers", get(loggers::list))
+        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set))
+        .route("/health", get(root::health))
         .fallback(|| async { ApiError::NotFound("HTTP 404 Not Found".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("HTTP 405 Method Not Allowed".into())
         })
+        .layer(axum::middleware::from_fn(require_json))
         .with_state(herder);
     // Routing happens inside `routes`, so the path is normalized before it is matched.
     Router::new().fallback_service(routes.map_request(trim_trailing_slash))
+}
+
+/// Kafka Connect's resources consume only `application/json`: a `POST`, `PUT` or `PATCH` with
+/// another `Content-Type` is a 415 (no `Content-Type` is accepted, as Jersey does for an
+/// empty body).
+async fn require_json(request: Request, next: Next) -> Response {
+    let writes = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH
+    );
+    if writes && let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" {
+            return ApiError::UnsupportedMediaType("HTTP 415 Unsupported Media Type".into())
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// A JSON request body; a malformed one is a 400 with the parser's message.
+fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::BadRequest(format!("Malformed JSON request body: {error}")))
+}
+
+/// A request's query parameters, percent-decoded, in order.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        Self(
+            query
+                .unwrap_or("")
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode(key), decode(value))
+                })
+                .collect(),
+        )
+    }
+
+    /// Every value of `key`.
+    fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+
+    /// The first value of `key`.
+    fn first(&self, key: &str) -> Option<&str> {
+        self.all(key).into_iter().next()
+    }
+
+    /// A boolean as JAX-RS binds it (`Boolean.valueOf`): `true` in any case, anything else
+    /// (or nothing) false.
+    fn flag(&self, key: &str) -> bool {
+        self.first(key)
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one key or value.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |byte: u8| char::from(byte).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(high), Some(low)) => {
+                        out.push((high * 16 + low) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `/connectors/` → `/connectors` (the query is kept); `/` stays.
@@ -126,6 +260,20 @@ mod tests {
         assert_eq!(parse(Some("http://[::1]:8083/")).unwrap(), "::1 8083");
         assert!(parse(Some("https://a:1")).is_err());
         assert!(parse(Some("http://a")).is_err());
+    }
+
+    #[test]
+    fn queries_are_decoded_and_flags_lenient() {
+        let query = Query::parse(Some(
+            "includeTasks=TRUE&onlyFailed=yes&expand=a%20b&expand=c+d&x",
+        ));
+        assert!(query.flag("includeTasks"));
+        assert!(!query.flag("onlyFailed"));
+        assert!(!query.flag("missing"));
+        assert_eq!(query.all("expand"), ["a b", "c d"]);
+        assert_eq!(query.first("x"), Some(""));
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz%41"), "%zzA");
     }
 
     #[test]

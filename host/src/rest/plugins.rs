@@ -1,17 +1,68 @@
-//! `GET /connector-plugins`: the installed connector plugins as Kafka Connect's `PluginInfo`
-//! entries (`class`, `type`, `version`).
+//! `/connector-plugins`: the installed plugins as Kafka Connect's `PluginInfo` entries
+//! (`class`, `type`, `version`), a connector plugin's config definitions (`ConfigKeyInfo`) and
+//! config validation (`ConfigInfos`).
 
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+};
 use serde_json::{Value, json};
 
-use crate::coordinator::Herder;
+use super::{
+    ApiError, Query,
+    config_infos::{config_infos, plugin_config},
+    connectors::check_connector_type,
+    parse_body,
+};
+use crate::{
+    config::connector::json_settings, coordinator::Herder, plugins::PluginError, runtime::Plugin,
+    transforms,
+};
 
-/// `GET /connector-plugins`, sorted by class name and version. `version` is left out when
-/// the plugin reports `undefined`, as Kafka Connect does.
-pub async fn list(State(herder): State<Herder>) -> Json<Value> {
+/// The converters built into this host, as `(class, type)`: Kafka Connect lists a class that
+/// is both a converter and a header converter once per type.
+const CONVERTERS: &[(&str, &str)] = &[
+    (
+        "org.apache.kafka.connect.converters.ByteArrayConverter",
+        "converter",
+    ),
+    (
+        "org.apache.kafka.connect.converters.ByteArrayConverter",
+        "header_converter",
+    ),
+    ("io.confluent.connect.avro.AvroConverter", "converter"),
+    ("org.apache.kafka.connect.json.JsonConverter", "converter"),
+    (
+        "org.apache.kafka.connect.json.JsonConverter",
+        "header_converter",
+    ),
+    (
+        "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "header_converter",
+    ),
+    (
+        "org.apache.kafka.connect.storage.StringConverter",
+        "converter",
+    ),
+    (
+        "org.apache.kafka.connect.storage.StringConverter",
+        "header_converter",
+    ),
+];
+
+/// `GET /connector-plugins?connectorsOnly=`, connectors sorted by class name and version.
+/// `version` is left out when the plugin reports `undefined`, as Kafka Connect does. With
+/// `connectorsOnly=false` the built-in converters, transformations and predicates follow.
+pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Json<Value> {
+    let query = Query::parse(query.as_deref());
+    // `connectorsOnly` defaults to true; only `false` (any case) lists the other plugins.
+    let connectors_only = !query
+        .first("connectorsOnly")
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("false"));
     let mut plugins = herder.registry().list();
     plugins.sort_by(|a, b| (&a.class_name, &a.version).cmp(&(&b.class_name, &b.version)));
-    let entries: Vec<Value> = plugins
+    let mut entries: Vec<Value> = plugins
         .iter()
         .map(|plugin| {
             let mut entry = json!({"class": plugin.class_name, "type": plugin.kind.name()});
@@ -21,5 +72,105 @@ pub async fn list(State(herder): State<Herder>) -> Json<Value> {
             entry
         })
         .collect();
+    if !connectors_only {
+        let version = env!("CARGO_PKG_VERSION");
+        entries.extend(
+            CONVERTERS
+                .iter()
+                .map(|(class, kind)| json!({"class": class, "type": kind, "version": version})),
+        );
+        entries.extend(transforms::supported_transforms().into_iter().map(|name| {
+            json!({
+                "class": format!("org.apache.kafka.connect.transforms.{name}"),
+                "type": "transformation",
+                "version": version,
+            })
+        }));
+        entries.extend(transforms::supported_predicates().into_iter().map(|name| {
+            json!({
+                "class": format!("org.apache.kafka.connect.transforms.predicates.{name}"),
+                "type": "predicate",
+                "version": version,
+            })
+        }));
+    }
     Json(Value::Array(entries))
+}
+
+/// The connector plugin `{plugin}` names (class name or alias, optionally `?version=`).
+fn resolve(
+    herder: &Herder,
+    plugin: &str,
+    version: Option<&str>,
+) -> Result<std::sync::Arc<Plugin>, ApiError> {
+    herder
+        .registry()
+        .resolve(plugin, version)
+        .map_err(|error| match error {
+            PluginError::Unknown { .. } | PluginError::NotBuilt(_) => {
+                ApiError::NotFound(format!("Unknown plugin {plugin}."))
+            }
+            other => ApiError::NotFound(other.to_string()),
+        })
+}
+
+/// `GET /connector-plugins/{plugin}/config`: the plugin's own definitions, then the
+/// framework's (the plugin's win on a name clash). 404 `Unknown plugin <p>.`.
+pub async fn config(
+    State(herder): State<Herder>,
+    Path(plugin): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = Query::parse(query.as_deref());
+    let found = resolve(&herder, &plugin, query.first("version"))?;
+    Ok(Json(plugin_config(
+        &found.info.config_def,
+        found.info.kind,
+        &herder.services().worker,
+    )))
+}
+
+/// Kafka Connect's `normalizedPluginName`: the name without a `Connector` suffix.
+fn normalized(name: &str) -> &str {
+    name.strip_suffix("Connector").unwrap_or(name)
+}
+
+/// `PUT /connector-plugins/{plugin}/config/validate`: 200 with `ConfigInfos` even when the
+/// config is invalid; 400 without `connector.class` or when it names another plugin.
+pub async fn validate(
+    State(herder): State<Herder>,
+    Path(plugin): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let json = parse_body(&body)?;
+    if !json.is_object() {
+        return Err(ApiError::BadRequest(
+            "A connector config must be a JSON object of strings".into(),
+        ));
+    }
+    let settings = json_settings(&json)?;
+    check_connector_type(&settings)?;
+    let class = settings.get("connector.class").cloned().unwrap_or_default();
+    if !normalized(&class).ends_with(normalized(&plugin)) {
+        return Err(ApiError::BadRequest(format!(
+            "Included connector type {class} does not match request type {plugin}"
+        )));
+    }
+    let found = herder
+        .registry()
+        .resolve(
+            &class,
+            settings.get("connector.plugin.version").map(String::as_str),
+        )
+        .map_err(|error| ApiError::BadRequest(crate::error_chain(&error)))?;
+    let values =
+        super::connectors::timed(herder.validate_with_connector(&found, &settings)).await??;
+    Ok(Json(config_infos(
+        &class,
+        found.info.kind,
+        &found.info.config_def,
+        values,
+        &settings,
+        &herder.services().worker,
+    )))
 }

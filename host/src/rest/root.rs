@@ -1,11 +1,24 @@
 //! `GET /`: the worker's version, the commit it was built from and the Kafka cluster id
-//! (Kafka Connect's `ServerInfo`).
+//! (Kafka Connect's `ServerInfo`); `GET /health`: whether the worker is ready (KIP-1017's
+//! `WorkerStatus`).
 
-use axum::Json;
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use serde_json::{Value, json};
+
+use crate::coordinator::Herder;
 
 /// The commit the binary was built from, when the build passed `WASM_CONNECT_GIT_SHA`.
 const COMMIT: Option<&str> = option_env!("WASM_CONNECT_GIT_SHA");
+
+/// How long `GET /health` waits for the herder, as Kafka Connect's health check timeout.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `GET /`. The embedded log belongs to no Kafka cluster, and the cluster id of a Kafka log is
 /// not looked up yet, so `kafka_cluster_id` is `null`.
@@ -15,4 +28,35 @@ pub async fn server_info() -> Json<Value> {
         "commit": COMMIT.unwrap_or("unknown"),
         "kafka_cluster_id": null,
     }))
+}
+
+/// `GET /health`: 200 `healthy` when the herder answers a no-op request within 10 s; 503
+/// `starting` while the worker still starts its connectors; 500 `unhealthy` when the herder
+/// does not answer.
+pub async fn health(State(herder): State<Herder>) -> Response {
+    if !herder.is_ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "starting",
+                "message": "Worker is still starting up. The worker is starting its connectors.",
+            })),
+        )
+            .into_response();
+    }
+    match tokio::time::timeout(HEALTH_TIMEOUT, herder.connector_names()).await {
+        Ok(_) => Json(json!({
+            "status": "healthy",
+            "message": "Worker has completed startup and is ready to handle requests.",
+        }))
+        .into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({
+                "status": "unhealthy",
+                "message": "Worker was unable to handle this request and may be unable to handle other requests. The worker is busy changing its connectors.",
+            })),
+        )
+            .into_response(),
+    }
 }

@@ -32,7 +32,7 @@ const HOST_INTERFACES: &[&str] = &[
     "sink-task-context",
     "errant-record-reporter",
 ];
-/// WASI 0.2 packages the host links (`wasmtime_wasi::p2`).
+/// WASI 0.2 packages the host links (`wasmtime_wasi::p2`, `wasmtime_wasi_http::p2`).
 const WASI_PACKAGES: &[&str] = &[
     "wasi:io",
     "wasi:clocks",
@@ -40,6 +40,7 @@ const WASI_PACKAGES: &[&str] = &[
     "wasi:random",
     "wasi:cli",
     "wasi:sockets",
+    "wasi:http",
 ];
 const WASI_VERSION_PREFIX: &str = "0.2.";
 
@@ -263,6 +264,7 @@ impl Plugin {
             task: None,
             limits: SandboxLimits::default(),
             preopens: Vec::new(),
+            egress: None,
             events,
             offsets: None,
             sink_context: None,
@@ -377,7 +379,8 @@ mod tests {
         assert!(is_host_import("wasi:io/streams@0.2.6"));
         assert!(is_host_import("wasi:cli/environment@0.2.0"));
         assert!(is_host_import("wasm-connect:connector/logging@0.1.0"));
-        assert!(!is_host_import("wasi:http/outgoing-handler@0.2.0"));
+        assert!(is_host_import("wasi:http/outgoing-handler@0.2.0"));
+        assert!(!is_host_import("wasi:http/handler@0.3.0"));
         assert!(!is_host_import("wasi:io/streams@0.3.0"));
         assert!(!is_host_import("wasm-connect:connector/logging@0.2.0"));
         assert!(!is_host_import("wasm-connect:connector/secrets@0.1.0"));

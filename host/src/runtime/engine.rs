@@ -89,7 +89,8 @@ impl Runtime {
     }
 }
 
-/// Every import a connector may use: WASI 0.2 and the host interfaces of both worlds.
+/// Every import a connector may use: WASI 0.2 (with `wasi:http`) and the host interfaces of
+/// both worlds.
 fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     use bindings::{
         sink::wasm_connect::connector as sink, source::wasm_connect::connector as source,
@@ -97,6 +98,8 @@ fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
 
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    // Outgoing HTTP, sent by the host's egress-enforcing hooks (`runtime::http`).
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     source::logging::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     source::connector_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     source::offset_storage_reader::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;

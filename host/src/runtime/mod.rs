@@ -15,6 +15,7 @@ mod component;
 pub mod convert;
 mod engine;
 mod host_api;
+pub mod http;
 mod instance;
 mod limits;
 mod state;
@@ -23,6 +24,7 @@ mod tests;
 
 pub use component::Plugin;
 pub use engine::{MAX_WASM_STACK, Runtime};
+pub use http::EgressPolicy;
 pub use instance::{ConnectorDescription, ConnectorInstance, SinkTaskInstance, SourceTaskInstance};
 
 use std::{
@@ -174,6 +176,8 @@ pub struct InstanceContext {
     pub task: Option<u32>,
     pub limits: SandboxLimits,
     pub preopens: Vec<Preopen>,
+    /// Outgoing HTTP (`wasi:http`) this instance may make; None = none at all.
+    pub egress: Option<Arc<EgressPolicy>>,
     pub events: tokio::sync::mpsc::UnboundedSender<ContextEvent>,
     /// For source connectors and tasks.
     pub offsets: Option<Arc<dyn OffsetReader>>,

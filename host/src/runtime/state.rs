@@ -21,7 +21,9 @@ use wasmtime_wasi_io::{
     streams::{OutputStream, StreamError},
 };
 
-use super::{InstanceContext, limits::MemoryLimiter};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::{InstanceContext, http::EgressHooks, limits::MemoryLimiter};
 
 /// Longest log line (or stdout/stderr line) kept; longer ones are truncated.
 pub const MAX_LOG_LINE_BYTES: usize = 64 << 10;
@@ -36,6 +38,9 @@ pub struct HostState {
     pub(crate) ctx: InstanceContext,
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    /// The egress-enforcing sender of `wasi:http` requests.
+    http_hooks: EgressHooks,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: CallClock,
     /// Shared with the stdout/stderr streams in the resource table.
@@ -51,6 +56,16 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }
@@ -131,8 +146,9 @@ pub(crate) fn new_store(
 ) -> Result<Store<HostState>, wasmtime::Error> {
     let output = Arc::new(Mutex::new(GuestOutput::new(&ctx)));
     let mut wasi = WasiCtx::builder();
-    // No env, no args, no stdin, no network (wasmtime-wasi denies every address by default,
-    // and name lookup is off); stdout and stderr go to tracing.
+    // No env, no args, no stdin, no raw sockets (wasmtime-wasi denies every address by
+    // default, and name lookup is off); stdout and stderr go to tracing. Outgoing HTTP goes
+    // only through `wasi:http` and the egress policy of `http_hooks`.
     wasi.stdout(OutputPipe {
         output: output.clone(),
         stream: "stdout",
@@ -160,10 +176,17 @@ pub(crate) fn new_store(
     }
     let limiter = MemoryLimiter::new(ctx.limits.memory_max_bytes);
     let timeout = ctx.limits.timeout;
+    let http_hooks = EgressHooks {
+        policy: ctx.egress.clone(),
+        connector: ctx.connector.clone(),
+        task: ctx.task,
+    };
     let state = HostState {
         ctx,
         wasi: wasi.build(),
         table: ResourceTable::new(),
+        http: WasiHttpCtx::new(),
+        http_hooks,
         limiter,
         clock: CallClock::start(timeout),
         output,

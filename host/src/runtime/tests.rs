@@ -775,6 +775,7 @@ async fn test_source_guest_smoke() {
             task: Some(0),
             limits: SandboxLimits::default(),
             preopens: Vec::new(),
+            egress: None,
             events,
             offsets: None,
             sink_context: None,

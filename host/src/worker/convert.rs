@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::errant::Stage;
 use crate::{
     config::ConnectorConfig,
     convert::{self, ConvertError, Converter, HeaderConverter},
@@ -15,6 +16,8 @@ pub struct RecordConverters {
     pub key: Arc<dyn Converter>,
     pub value: Arc<dyn Converter>,
     pub header: Arc<dyn HeaderConverter>,
+    /// The class names, for error reports.
+    classes: Arc<[String; 3]>,
 }
 
 /// Which converter failed, as Kafka Connect's error stages name them.
@@ -23,22 +26,47 @@ pub enum ConversionError {
     #[error("KEY_CONVERTER failed for topic `{topic}`")]
     Key {
         topic: String,
+        classes: Arc<[String; 3]>,
         #[source]
         source: ConvertError,
     },
     #[error("VALUE_CONVERTER failed for topic `{topic}`")]
     Value {
         topic: String,
+        classes: Arc<[String; 3]>,
         #[source]
         source: ConvertError,
     },
     #[error("HEADER_CONVERTER failed for header `{header}` on topic `{topic}`")]
     Header {
         topic: String,
+        classes: Arc<[String; 3]>,
         header: String,
         #[source]
         source: ConvertError,
     },
+}
+
+impl super::errors::StageError for ConversionError {
+    fn stage(&self) -> Stage {
+        match self {
+            Self::Key { .. } => Stage::KeyConverter,
+            Self::Value { .. } => Stage::ValueConverter,
+            Self::Header { .. } => Stage::HeaderConverter,
+        }
+    }
+
+    fn class(&self) -> String {
+        let (Self::Key { classes, .. }
+        | Self::Value { classes, .. }
+        | Self::Header { classes, .. }) = self;
+        classes[match self {
+            Self::Key { .. } => 0,
+            Self::Value { .. } => 1,
+            Self::Header { .. } => 2,
+        }]
+        .clone()
+    }
 }
 
 impl RecordConverters {
@@ -58,6 +86,11 @@ impl RecordConverters {
                 &config.header_converter.class,
                 &config.header_converter.settings,
             )?,
+            classes: Arc::new([
+                config.key_converter.class.clone(),
+                config.value_converter.class.clone(),
+                config.header_converter.class.clone(),
+            ]),
         })
     }
 
@@ -69,6 +102,7 @@ impl RecordConverters {
             .from_connect(topic, record.key.as_ref())
             .map_err(|source| ConversionError::Key {
                 topic: topic.clone(),
+                classes: self.classes.clone(),
                 source,
             })?;
         let value = self
@@ -76,6 +110,7 @@ impl RecordConverters {
             .from_connect(topic, record.value.as_ref())
             .map_err(|source| ConversionError::Value {
                 topic: topic.clone(),
+                classes: self.classes.clone(),
                 source,
             })?;
         let headers = record
@@ -90,6 +125,7 @@ impl RecordConverters {
                     })
                     .map_err(|source| ConversionError::Header {
                         topic: topic.clone(),
+                        classes: self.classes.clone(),
                         header: header.key.clone(),
                         source,
                     })
@@ -105,6 +141,68 @@ impl RecordConverters {
         })
     }
 
+    /// [`Self::to_log`] taking the record by value, so bytes and text move into the log record
+    /// instead of being copied.
+    pub fn into_log(&self, record: SourceRecord) -> Result<ProduceRecord, ConversionError> {
+        let SourceRecord {
+            topic,
+            partition,
+            key,
+            value,
+            timestamp,
+            headers,
+            ..
+        } = record;
+        let key = match self.key.from_connect_owned(&topic, key) {
+            Ok(key) => key,
+            Err(source) => {
+                return Err(ConversionError::Key {
+                    topic,
+                    classes: self.classes.clone(),
+                    source,
+                });
+            }
+        };
+        let value = match self.value.from_connect_owned(&topic, value) {
+            Ok(value) => value,
+            Err(source) => {
+                return Err(ConversionError::Value {
+                    topic,
+                    classes: self.classes.clone(),
+                    source,
+                });
+            }
+        };
+        let mut log_headers = Vec::with_capacity(headers.len());
+        for header in headers {
+            match self
+                .header
+                .from_connect_header(&topic, &header.key, &header.value)
+            {
+                Ok(value) => log_headers.push(LogHeader {
+                    key: header.key,
+                    value,
+                }),
+                Err(source) => {
+                    return Err(ConversionError::Header {
+                        topic,
+                        classes: self.classes.clone(),
+                        header: header.key,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(ProduceRecord {
+            topic,
+            partition,
+            key,
+            value,
+            headers: log_headers,
+            timestamp,
+        })
+    }
+
     /// A log record as a sink record.
     pub fn to_sink(&self, record: &ConsumedRecord) -> Result<SinkRecord, ConversionError> {
         let topic = &record.topic;
@@ -113,6 +211,7 @@ impl RecordConverters {
             .to_connect(topic, record.key.as_deref())
             .map_err(|source| ConversionError::Key {
                 topic: topic.clone(),
+                classes: self.classes.clone(),
                 source,
             })?;
         let value = self
@@ -120,6 +219,7 @@ impl RecordConverters {
             .to_connect(topic, record.value.as_deref())
             .map_err(|source| ConversionError::Value {
                 topic: topic.clone(),
+                classes: self.classes.clone(),
                 source,
             })?;
         let headers = record
@@ -134,6 +234,7 @@ impl RecordConverters {
                     })
                     .map_err(|source| ConversionError::Header {
                         topic: topic.clone(),
+                        classes: self.classes.clone(),
                         header: header.key.clone(),
                         source,
                     })

@@ -27,19 +27,27 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The stage names Kafka Connect writes to `__connect.errors.stage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    TaskPoll,
     TaskPut,
+    Transformation,
     KeyConverter,
     ValueConverter,
     HeaderConverter,
+    KafkaProduce,
+    KafkaConsume,
 }
 
 impl Stage {
     pub fn name(self) -> &'static str {
         match self {
+            Self::TaskPoll => "TASK_POLL",
             Self::TaskPut => "TASK_PUT",
+            Self::Transformation => "TRANSFORMATION",
             Self::KeyConverter => "KEY_CONVERTER",
             Self::ValueConverter => "VALUE_CONVERTER",
             Self::HeaderConverter => "HEADER_CONVERTER",
+            Self::KafkaProduce => "KAFKA_PRODUCE",
+            Self::KafkaConsume => "KAFKA_CONSUME",
         }
     }
 }
@@ -99,7 +107,8 @@ impl DlqReporter {
 
     /// Writes a raw record to the dead letter queue (also used for conversion failures under
     /// `errors.tolerance=all`). Returns the report id.
-    pub fn send(&self, record: &ConsumedRecord, stage: Stage, error: &str) -> u64 {
+    /// `class` is the class that was executing (`__connect.errors.class.name`).
+    pub fn send(&self, record: &ConsumedRecord, stage: Stage, class: &str, error: &str) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.errant.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
@@ -119,7 +128,7 @@ impl DlqReporter {
         };
         let mut headers = record.headers.clone();
         if self.connector.dlq_context_headers {
-            headers.extend(self.context_headers(record, stage, error));
+            headers.extend(self.context_headers(record, stage, class, error));
         }
         let dlq_record = ProduceRecord {
             topic: topic.clone(),
@@ -172,11 +181,21 @@ impl DlqReporter {
         &self,
         record: &ConsumedRecord,
         stage: Stage,
+        class: &str,
         error: &str,
     ) -> Vec<LogHeader> {
         let header = |key: &str, value: String| LogHeader {
             key: format!("__connect.errors.{key}"),
             value: Some(value.into_bytes()),
+        };
+        // Converters and transforms fail with Kafka's DataException; the task with a
+        // ConnectException.
+        let exception = match stage {
+            Stage::KeyConverter
+            | Stage::ValueConverter
+            | Stage::HeaderConverter
+            | Stage::Transformation => "org.apache.kafka.connect.errors.DataException",
+            _ => "org.apache.kafka.connect.errors.ConnectException",
         };
         vec![
             header("topic", record.topic.clone()),
@@ -185,16 +204,10 @@ impl DlqReporter {
             header("connector.name", self.connector.name.clone()),
             header("task.id", self.task.to_string()),
             header("stage", stage.name().into()),
-            header("class.name", self.connector.class.clone()),
-            header(
-                "exception.class.name",
-                "org.apache.kafka.connect.errors.ConnectException".into(),
-            ),
+            header("class.name", class.to_owned()),
+            header("exception.class.name", exception.into()),
             header("exception.message", error.to_owned()),
-            header(
-                "exception.stacktrace",
-                format!("org.apache.kafka.connect.errors.ConnectException: {error}"),
-            ),
+            header("exception.stacktrace", format!("{exception}: {error}")),
         ]
     }
 
@@ -253,7 +266,7 @@ impl ErrantRecordReporter for DlqReporter {
                 .get_or_insert(message.clone());
             return Err(message);
         }
-        Ok(self.send(&record, Stage::TaskPut, error))
+        Ok(self.send(&record, Stage::TaskPut, &self.connector.class, error))
     }
 
     fn status(&self, id: u64) -> ReportStatus {

@@ -4,9 +4,11 @@
 
 mod convert;
 mod errant;
+mod errors;
 mod grants;
 mod sink_task;
 mod source_task;
+mod topics;
 
 use std::sync::{
     Arc,
@@ -21,6 +23,7 @@ pub use errant::DlqReporter;
 pub use grants::preopens_for;
 pub use sink_task::run as run_sink_task;
 pub use source_task::{StoreReader, run as run_source_task};
+pub use topics::ActiveTopics;
 
 use crate::{
     config::{ConnectorConfig, WorkerConfig},
@@ -36,6 +39,8 @@ pub struct Services {
     pub offsets: Arc<FileOffsetStore>,
     /// `worker_id` in statuses.
     pub worker_id: String,
+    /// The topics each connector used (KIP-558).
+    pub topics: ActiveTopics,
 }
 
 /// What the user asked a connector and its tasks to do.

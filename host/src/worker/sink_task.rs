@@ -14,17 +14,18 @@ use tokio::{sync::mpsc, time::Instant};
 use super::{
     RecordConverters, Services, TargetState, TaskControl, TaskEvent, TaskFailure, TaskSpec,
     check_events,
-    convert::ConversionError,
-    errant::{DlqReporter, Stage},
+    errant::DlqReporter,
+    errors::{ErrorOperator, Outcome},
     preopens_for,
 };
 use crate::{
-    config::{SettingsExt, connector::ErrorTolerance},
+    config::SettingsExt,
     data::{SinkRecord, TopicPartition, TopicPartitionOffset},
     log::{ConsumedRecord, LogConsumer, Rebalance},
     runtime::{
         CallError, InstanceContext, PluginKind, SinkContext, SinkContextState, SinkTaskInstance,
     },
+    transforms::TransformChain,
 };
 
 /// How long one consumer poll waits for records.
@@ -88,6 +89,7 @@ async fn run_inner(
         task: Some(spec.task),
         limits: connector.sandbox,
         preopens,
+        egress: connector.egress.clone(),
         events: events_tx,
         offsets: None,
         sink_context: Some(sink_context.clone()),
@@ -123,6 +125,12 @@ async fn run_inner(
         instance,
         consumer,
         converters,
+        errors: ErrorOperator::new(
+            connector.errors,
+            &connector.name,
+            spec.task,
+            control.shutdown.clone(),
+        ),
         reporter,
         sink_context,
         current: BTreeMap::new(),
@@ -150,6 +158,10 @@ async fn run_inner(
                 task.rebalance(rebalance).await?;
             }
             if !polled.records.is_empty() {
+                services.topics.note(
+                    &spec.connector.name,
+                    polled.records.iter().map(|r| r.topic.as_str()),
+                );
                 task.deliver(polled.records).await?;
             }
             check_events(&mut events, control, spec.task)?;
@@ -190,6 +202,7 @@ struct SinkLoop<'a> {
     instance: SinkTaskInstance,
     consumer: Box<dyn LogConsumer>,
     converters: RecordConverters,
+    errors: ErrorOperator,
     reporter: Arc<DlqReporter>,
     sink_context: SinkContext,
     /// Next offset to read per partition, for everything put so far.
@@ -253,7 +266,14 @@ impl SinkLoop<'_> {
             );
         }
         loop {
-            let records = self.convert(&raw)?;
+            let records = Self::convert(
+                &self.errors,
+                &self.converters,
+                &self.spec.connector.transforms,
+                &self.reporter,
+                &raw,
+            )
+            .await?;
             let count = records.len();
             if count == 0 {
                 return Ok(());
@@ -289,29 +309,63 @@ impl SinkLoop<'_> {
         }
     }
 
-    fn convert(&self, raw: &[ConsumedRecord]) -> Result<Vec<SinkRecord>, TaskFailure> {
-        let tolerance = self.spec.connector.errors_tolerance;
+    /// Converts a batch; a record that fails is retried and tolerated as `errors.*` says,
+    /// and a tolerated one goes to the dead letter queue.
+    /// (Takes its parts rather than `&self`, which is not `Sync`, to stay `Send`.)
+    async fn convert(
+        errors: &ErrorOperator,
+        converters: &RecordConverters,
+        transforms: &TransformChain,
+        reporter: &DlqReporter,
+        raw: &[ConsumedRecord],
+    ) -> Result<Vec<SinkRecord>, TaskFailure> {
         let mut records = Vec::with_capacity(raw.len());
         for record in raw {
-            match self.converters.to_sink(record) {
-                Ok(sink_record) => records.push(sink_record),
-                Err(error) if tolerance == ErrorTolerance::All => {
-                    let stage = match &error {
-                        ConversionError::Key { .. } => Stage::KeyConverter,
-                        ConversionError::Value { .. } => Stage::ValueConverter,
-                        ConversionError::Header { .. } => Stage::HeaderConverter,
-                    };
-                    self.reporter
-                        .send(record, stage, &crate::error_chain(&error));
+            let outcome = errors
+                .execute(
+                    |include| describe_consumed(record, include),
+                    || converters.to_sink(record),
+                )
+                .await
+                .map_err(|failure| at_record(failure, record))?;
+            let outcome = match outcome {
+                Outcome::Done(converted) if transforms.is_empty() => Outcome::Done(Some(converted)),
+                Outcome::Done(converted) if errors.retries() || errors.logs_records() => {
+                    // Each attempt starts from the converted record.
+                    errors
+                        .execute(
+                            |include| describe_consumed(record, include),
+                            || transforms.apply(converted.clone()),
+                        )
+                        .await
+                        .map_err(|failure| at_record(failure, record))?
                 }
-                Err(error) => {
-                    return Err(TaskFailure::new(format!(
-                        "{} (record {}-{}@{})",
-                        crate::error_chain(&error),
-                        record.topic,
-                        record.partition,
-                        record.offset
-                    )));
+                Outcome::Done(converted) => match transforms.apply(converted) {
+                    Ok(transformed) => Outcome::Done(transformed),
+                    Err(error) => errors
+                        .failed(&error, |include| describe_consumed(record, include))
+                        .map_err(|failure| at_record(failure, record))?,
+                },
+                Outcome::Skipped {
+                    stage,
+                    class,
+                    error,
+                } => Outcome::Skipped {
+                    stage,
+                    class,
+                    error,
+                },
+            };
+            match outcome {
+                // None: a transform (e.g. Filter) dropped it.
+                Outcome::Done(transformed) => records.extend(transformed),
+                Outcome::Skipped {
+                    stage,
+                    class,
+                    error,
+                } => {
+                    // The dead letter queue gets the record as consumed, as in Kafka Connect.
+                    reporter.send(record, stage, &class, &error);
                 }
             }
         }
@@ -392,5 +446,29 @@ impl SinkLoop<'_> {
             self.current.insert(partition.clone(), *offset);
         }
         Ok(())
+    }
+}
+
+/// Names the record a failure happened on in its trace.
+fn at_record(failure: TaskFailure, record: &ConsumedRecord) -> TaskFailure {
+    TaskFailure::new(format!(
+        "{} (record {}-{}@{})",
+        failure.trace, record.topic, record.partition, record.offset
+    ))
+}
+
+/// A consumed record for error logs: where it is, and with `include` (as
+/// `errors.log.include.messages`) its timestamp too, as Kafka Connect's log reporter.
+fn describe_consumed(record: &ConsumedRecord, include: bool) -> String {
+    if include {
+        format!(
+            ", where consumed record is {{topic='{}', partition={}, offset={}, timestamp={}}}",
+            record.topic,
+            record.partition,
+            record.offset,
+            record.timestamp.map_or("null".into(), |t| t.to_string()),
+        )
+    } else {
+        String::new()
     }
 }

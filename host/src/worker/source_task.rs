@@ -8,19 +8,27 @@
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
-use futures::{FutureExt, StreamExt, stream::FuturesOrdered};
-use tokio::{sync::mpsc, time::Instant};
+use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesOrdered};
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+    time::Instant,
+};
+use tracing::Instrument;
 
 use super::{
     RecordConverters, Services, TargetState, TaskControl, TaskEvent, TaskFailure, TaskSpec,
-    check_events, preopens_for,
+    check_events,
+    errors::{ErrorOperator, Outcome},
+    preopens_for,
 };
 use crate::{
     config::connector::ErrorTolerance,
     data::{OffsetMap, RecordMetadata, SourceRecord},
-    log::{Delivery, LogError, LogProducer},
+    log::{Delivery, LogError, LogProducer, ProduceRecord},
     runtime::{CallError, InstanceContext, OffsetReader, PluginKind, SourceTaskInstance},
     storage::FileOffsetStore,
+    transforms::{Disposition, TransformChain},
 };
 
 /// How many records may wait for the log's acknowledgement before the task stops polling.
@@ -46,8 +54,155 @@ impl OffsetReader for StoreReader {
 struct InFlight {
     /// The last source offset of each source partition in the batch.
     offsets: Vec<(OffsetMap, OffsetMap)>,
-    /// The polled records, kept only when the task wants `commit-records`.
-    records: Option<Vec<SourceRecord>>,
+    /// How many records were polled.
+    count: usize,
+}
+
+/// How many polled batches may wait for the sender; the poll loop waits when it is full.
+const SENDER_QUEUE_BATCHES: usize = 2;
+
+/// A polled batch for the sender.
+struct SendJob {
+    records: Vec<SourceRecord>,
+    /// Whether to give the records back for `commit-records`.
+    keep: bool,
+    sent: oneshot::Sender<Result<Sent, TaskFailure>>,
+}
+
+/// A batch the sender handed to the log.
+struct Sent {
+    delivery: Delivery,
+    /// The polled records, when kept, each with whether it was sent (false: skipped by
+    /// `errors.tolerance=all`).
+    records: Option<Vec<(SourceRecord, bool)>>,
+}
+
+/// What the log said about one in-flight batch.
+struct Acked {
+    outcomes: Vec<Result<RecordMetadata, LogError>>,
+    records: Option<Vec<(SourceRecord, bool)>>,
+}
+
+/// The second stage of the task's pipeline: converts polled batches and hands them to the
+/// producer, in order, while the loop polls the guest for the next batch (on another thread
+/// when one is free).
+async fn run_sender(mut jobs: mpsc::Receiver<SendJob>, stage: SendStage) {
+    while let Some(job) = jobs.recv().await {
+        let result = stage.convert_and_send(job.records, job.keep).await;
+        // The loop dropped its end only if it is gone; nothing to report to then.
+        let _ = job.sent.send(result);
+    }
+}
+
+/// What the sender needs to convert and send a batch.
+struct SendStage {
+    connector: String,
+    transforms: Arc<TransformChain>,
+    converters: RecordConverters,
+    producer: Arc<dyn LogProducer>,
+    errors: ErrorOperator,
+    metrics: Arc<super::TaskMetrics>,
+    services: Arc<Services>,
+}
+
+impl SendStage {
+    async fn convert_and_send(
+        &self,
+        records: Vec<SourceRecord>,
+        keep: bool,
+    ) -> Result<Sent, TaskFailure> {
+        let mut batch = Vec::with_capacity(records.len());
+        let mut sent = Vec::with_capacity(if keep { records.len() } else { 0 });
+        let mut kept = Vec::with_capacity(if keep { records.len() } else { 0 });
+        for record in records {
+            if keep {
+                // `commit-records` gets the record as polled, before transforms.
+                kept.push(record.clone());
+            }
+            let produced = match self.transform(record).await? {
+                Some(record) => self.convert(record).await?,
+                None => None,
+            };
+            if keep {
+                sent.push(produced.is_some());
+            }
+            batch.extend(produced);
+        }
+        self.services
+            .topics
+            .note(&self.connector, batch.iter().map(|r| r.topic.as_str()));
+        let delivery = if batch.is_empty() {
+            futures::future::ready(Vec::new()).boxed()
+        } else {
+            self.producer.send(batch).await?
+        };
+        Ok(Sent {
+            delivery,
+            records: keep.then(|| kept.into_iter().zip(sent).collect()),
+        })
+    }
+
+    /// Runs the transform chain; None when a transform dropped the record or it failed
+    /// under `errors.tolerance=all`.
+    async fn transform(&self, record: SourceRecord) -> Result<Option<SourceRecord>, TaskFailure> {
+        if self.transforms.is_empty() {
+            return Ok(Some(record));
+        }
+        let outcome = if self.errors.retries() || self.errors.logs_records() {
+            // Each attempt starts from the record as polled.
+            self.errors
+                .execute(
+                    |include| describe_source(&record, include),
+                    || {
+                        let mut attempt = record.clone();
+                        self.transforms
+                            .apply_in_place(&mut attempt)
+                            .map(|kept| (kept == Disposition::Keep).then_some(attempt))
+                    },
+                )
+                .await?
+        } else {
+            let mut record = record;
+            match self.transforms.apply_in_place(&mut record) {
+                Ok(kept) => Outcome::Done((kept == Disposition::Keep).then_some(record)),
+                Err(error) => self.errors.failed(&error, |_| String::new())?,
+            }
+        };
+        Ok(self.settle(outcome))
+    }
+
+    /// Runs the converters; None when they failed under `errors.tolerance=all`.
+    async fn convert(&self, record: SourceRecord) -> Result<Option<ProduceRecord>, TaskFailure> {
+        let outcome = if self.errors.retries() || self.errors.logs_records() {
+            self.errors
+                .execute(
+                    |include| describe_source(&record, include),
+                    || self.converters.to_log(&record),
+                )
+                .await?
+                .map(Some)
+        } else {
+            // Consumed, so bytes and text move into the log record instead of being copied.
+            match self.converters.into_log(record) {
+                Ok(produce) => Outcome::Done(Some(produce)),
+                Err(error) => self.errors.failed(&error, |_| String::new())?,
+            }
+        };
+        Ok(self.settle(outcome))
+    }
+
+    /// Counts a tolerated failure (`errors.tolerance=all`: the record is skipped).
+    fn settle<T>(&self, outcome: Outcome<Option<T>>) -> Option<T> {
+        match outcome {
+            Outcome::Done(value) => value,
+            Outcome::Skipped { .. } => {
+                self.metrics
+                    .errant_records
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                None
+            }
+        }
+    }
 }
 
 /// Runs one source task until shutdown or failure; reports its states through `control`.
@@ -85,6 +240,7 @@ async fn run_inner(
         limits: connector.sandbox,
         preopens,
         events: events_tx,
+        egress: connector.egress.clone(),
         offsets: Some(Arc::new(StoreReader {
             store: services.offsets.clone(),
             connector: connector.name.clone(),
@@ -102,13 +258,34 @@ async fn run_inner(
         connector.name, spec.task
     ))?;
 
+    let (jobs, jobs_rx) = mpsc::channel(SENDER_QUEUE_BATCHES);
+    let sender = tokio::spawn(
+        run_sender(
+            jobs_rx,
+            SendStage {
+                connector: connector.name.clone(),
+                transforms: connector.transforms.clone(),
+                converters,
+                producer,
+                errors: ErrorOperator::new(
+                    connector.errors,
+                    &connector.name,
+                    spec.task,
+                    control.shutdown.clone(),
+                ),
+                metrics: control.metrics.clone(),
+                services: services.clone(),
+            },
+        )
+        .in_current_span(),
+    );
+    let sender = AbortOnDrop(Some(sender));
     let mut task = SourceLoop {
         spec,
         services,
         control,
         instance,
-        converters,
-        producer,
+        jobs,
         wants_commit_records: options.wants_commit_records,
         in_flight: FuturesOrdered::new(),
         in_flight_batches: VecDeque::new(),
@@ -138,18 +315,24 @@ async fn run_inner(
                 },
             );
         }
-        if let Err(failure) = task.drain_acks(false).await {
+        if let Err(failure) = task.drain_acks(Drain::Ready).await {
             break Err(failure);
         }
         if let Err(failure) = task.maybe_flush(false).await {
             break Err(failure);
         }
         if state != TargetState::Started || task.in_flight_records >= MAX_IN_FLIGHT_RECORDS {
-            // Paused, or too much waiting for the log: wait for acks, a state change or shutdown.
-            tokio::select! {
-                () = control.shutdown.cancelled() => {}
-                _ = target.changed() => {}
-                () = tokio::time::sleep(IDLE_BACKOFF) => {}
+            // Paused, or too much waiting for the log: wait for the next acknowledgement, a
+            // state change, shutdown, or the next flush.
+            let next_flush = task.next_flush;
+            let acked = tokio::select! {
+                () = control.shutdown.cancelled() => Ok(()),
+                _ = target.changed() => Ok(()),
+                acked = task.drain_acks(Drain::AtLeastOne) => acked,
+                () = tokio::time::sleep_until(next_flush) => Ok(()),
+            };
+            if let Err(failure) = acked {
+                break Err(failure);
             }
             continue;
         }
@@ -178,24 +361,64 @@ async fn run_inner(
     };
 
     // Graceful or not, store what the log acknowledged.
-    let timeout = services.worker.offset_flush_timeout;
-    let drained = tokio::time::timeout(timeout, task.drain_acks(true)).await;
-    let flushed = task.maybe_flush(true).await;
-    if result.is_ok() {
-        match drained {
-            Err(_) => tracing::warn!(
-                pending = task.in_flight_records,
-                "Records were still unacknowledged at shutdown; their offsets were not committed."
-            ),
-            Ok(Err(failure)) => return Err(failure),
-            Ok(Ok(())) => {}
+    let result = async {
+        let timeout = services.worker.offset_flush_timeout;
+        let drained = tokio::time::timeout(timeout, task.drain_acks(Drain::All)).await;
+        let flushed = task.maybe_flush(true).await;
+        if result.is_ok() {
+            match drained {
+                Err(_) => tracing::warn!(
+                    pending = task.in_flight_records,
+                    "Records were still unacknowledged at shutdown; their offsets were not committed."
+                ),
+                Ok(Err(failure)) => return Err(failure),
+                Ok(Ok(())) => {}
+            }
+            flushed?;
+            if let Err(error) = task.instance.stop().await {
+                tracing::warn!(error = %error, "Task stop failed.");
+            }
         }
-        flushed?;
-        if let Err(error) = task.instance.stop().await {
-            tracing::warn!(error = %error, "Task stop failed.");
+        result
+    }
+    .await;
+    // Closing the queue ends the sender after its current batch; wait for it, so nothing of
+    // the task (its producer, the log) outlives the task.
+    drop(task);
+    sender.finish().await;
+    result
+}
+
+/// The sender task; aborted if the loop ends without [`AbortOnDrop::finish`] (a panic).
+struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl AbortOnDrop {
+    /// Waits for the sender to end (its queue must be closed).
+    async fn finish(mut self) {
+        if let Some(handle) = self.0.take() {
+            // An error means it panicked or was aborted; either way it is gone.
+            let _ = handle.await;
         }
     }
-    result
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
+    }
+}
+
+/// How long [`SourceLoop::drain_acks`] waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drain {
+    /// Take only batches already acknowledged.
+    Ready,
+    /// Wait for one batch (forever if none is in flight), then take what is ready.
+    AtLeastOne,
+    /// Wait until nothing is in flight.
+    All,
 }
 
 struct SourceLoop<'a> {
@@ -203,10 +426,10 @@ struct SourceLoop<'a> {
     services: &'a Arc<Services>,
     control: &'a TaskControl,
     instance: SourceTaskInstance,
-    converters: RecordConverters,
-    producer: Arc<dyn LogProducer>,
+    /// Batches for [`run_sender`].
+    jobs: mpsc::Sender<SendJob>,
     wants_commit_records: bool,
-    in_flight: FuturesOrdered<Delivery>,
+    in_flight: FuturesOrdered<BoxFuture<'static, Result<Acked, TaskFailure>>>,
     in_flight_batches: VecDeque<InFlight>,
     in_flight_records: usize,
     /// Offsets acknowledged since the last flush, one per source partition.
@@ -217,43 +440,61 @@ struct SourceLoop<'a> {
 }
 
 impl SourceLoop<'_> {
+    /// Hands a polled batch to the sender; waits only while the sender's queue is full.
     async fn send(&mut self, records: Vec<SourceRecord>) -> Result<(), TaskFailure> {
-        let tolerance = self.spec.connector.errors_tolerance;
-        let mut batch = Vec::with_capacity(records.len());
         let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
         for record in &records {
-            match self.converters.to_log(record) {
-                Ok(produce) => batch.push(produce),
-                Err(error) if tolerance == ErrorTolerance::All => {
-                    tracing::warn!(error = %crate::error_chain(&error), "Skipping a record that failed conversion.");
-                    self.control
-                        .metrics
-                        .errant_records
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                Err(error) => return Err(TaskFailure::new(crate::error_chain(&error))),
-            }
             remember_offset(&mut offsets, record);
         }
-        let count = batch.len();
-        let delivery = if batch.is_empty() {
-            futures::future::ready(Vec::new()).boxed()
-        } else {
-            self.producer.send(batch).await?
+        let count = records.len();
+        let (sent, outcome) = oneshot::channel();
+        let job = SendJob {
+            records,
+            keep: self.wants_commit_records,
+            sent,
         };
-        self.in_flight.push_back(delivery);
-        self.in_flight_batches.push_back(InFlight {
-            offsets,
-            records: self.wants_commit_records.then_some(records),
-        });
+        if self.jobs.send(job).await.is_err() {
+            return Err(TaskFailure::new(
+                "the task's record sender stopped unexpectedly",
+            ));
+        }
+        self.in_flight.push_back(
+            async move {
+                let sent = outcome.await.map_err(|_| {
+                    TaskFailure::new("the task's record sender stopped unexpectedly")
+                })??;
+                Ok(Acked {
+                    outcomes: sent.delivery.await,
+                    records: sent.records,
+                })
+            }
+            .boxed(),
+        );
+        self.in_flight_batches
+            .push_back(InFlight { offsets, count });
         self.in_flight_records += count;
         Ok(())
     }
 
-    /// Takes in every acknowledged batch, in order; with `wait`, until nothing is in flight.
-    async fn drain_acks(&mut self, wait: bool) -> Result<(), TaskFailure> {
+    /// Takes in acknowledged batches, in order, as `drain` says. Cancel safe: the only await
+    /// is for the next batch's acknowledgement.
+    async fn drain_acks(&mut self, drain: Drain) -> Result<(), TaskFailure> {
+        let mut taken = 0usize;
         loop {
+            let wait = match drain {
+                Drain::Ready => false,
+                Drain::AtLeastOne => taken == 0,
+                Drain::All => true,
+            };
             let next = if wait {
+                if self.in_flight.is_empty() {
+                    // Nothing to wait for: `AtLeastOne` must not return at once, or the caller
+                    // would spin; `All` is done.
+                    if drain == Drain::AtLeastOne {
+                        futures::future::pending::<()>().await;
+                    }
+                    return Ok(());
+                }
                 self.in_flight.next().await
             } else {
                 match self.in_flight.next().now_or_never() {
@@ -261,29 +502,26 @@ impl SourceLoop<'_> {
                     None => return Ok(()),
                 }
             };
-            let Some(outcomes) = next else { return Ok(()) };
+            let Some(acked) = next else { return Ok(()) };
+            let Acked { outcomes, records } = acked?;
+            taken += 1;
             let batch = self
                 .in_flight_batches
                 .pop_front()
                 .expect("one entry per in-flight batch");
-            self.in_flight_records -= outcomes.len();
+            self.in_flight_records -= batch.count;
             let mut written = 0;
-            let mut metadata = Vec::with_capacity(if batch.records.is_some() {
-                outcomes.len()
-            } else {
-                0
-            });
+            let mut metadata =
+                Vec::with_capacity(if records.is_some() { outcomes.len() } else { 0 });
             for outcome in outcomes {
                 match outcome {
                     Ok(meta) => {
                         written += 1;
-                        if batch.records.is_some() {
+                        if records.is_some() {
                             metadata.push(Some(meta));
                         }
                     }
-                    Err(error) => {
-                        self.write_failed(error, &mut metadata, batch.records.is_some())?
-                    }
+                    Err(error) => self.write_failed(error, &mut metadata, records.is_some())?,
                 }
             }
             self.control.metrics.add_records(written);
@@ -293,14 +531,18 @@ impl SourceLoop<'_> {
                     None => self.acked.push((partition, offset)),
                 }
             }
-            if let Some(records) = batch.records {
+            if let Some(records) = records {
                 // Records that failed conversion were never sent; they get no metadata.
                 let mut metadata = metadata.into_iter();
-                self.acked_records.extend(
-                    records
-                        .into_iter()
-                        .map(|record| (record, metadata.next().flatten())),
-                );
+                self.acked_records
+                    .extend(records.into_iter().map(|(record, sent)| {
+                        let meta = if sent {
+                            metadata.next().flatten()
+                        } else {
+                            None
+                        };
+                        (record, meta)
+                    }));
             }
         }
     }
@@ -389,5 +631,24 @@ fn remember_offset(offsets: &mut Vec<(OffsetMap, OffsetMap)>, record: &SourceRec
             record.source_partition.clone(),
             record.source_offset.clone(),
         )),
+    }
+}
+
+/// A source record for error logs, with its contents when `include`
+/// (`errors.log.include.messages`).
+fn describe_source(record: &SourceRecord, include: bool) -> String {
+    if include {
+        format!(
+            ", where source record is = SourceRecord{{sourcePartition={:?}, sourceOffset={:?}, topic='{}', kafkaPartition={:?}, key={:?}, value={:?}, timestamp={:?}}}",
+            record.source_partition,
+            record.source_offset,
+            record.topic,
+            record.partition,
+            record.key,
+            record.value,
+            record.timestamp,
+        )
+    } else {
+        String::new()
     }
 }

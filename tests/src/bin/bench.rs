@@ -32,21 +32,67 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(1_000_000);
     println!("records per run: {records}, value size: {VALUE_SIZE} bytes");
 
+    println!("cpu µs/record = process CPU time (user + system, all threads) per record");
+
+    let cpu = CpuClock::start();
     let raw = raw_rdkafka(records)?;
-    println!("(a) raw rdkafka BaseProducer → MockCluster: {raw:>12.0} records/s");
+    let raw_cpu = cpu.per_record(records);
+    println!(
+        "(a) raw rdkafka BaseProducer → MockCluster: {raw:>12.0} records/s  {raw_cpu:>6.2} cpu µs/record"
+    );
 
+    let cpu = CpuClock::start();
     let host_kafka = datagen_to_kafka(records).await?;
-    println!("(b) datagen-source → Kafka (MockCluster):   {host_kafka:>12.0} records/s");
+    let host_cpu = cpu.per_record(records);
+    println!(
+        "(b) datagen-source → Kafka (MockCluster):   {host_kafka:>12.0} records/s  {host_cpu:>6.2} cpu µs/record"
+    );
 
+    let cpu = CpuClock::start();
     let (embedded, worker) = datagen_to_embedded(records).await?;
-    println!("(c) datagen-source → embedded log:          {embedded:>12.0} records/s");
+    let embedded_cpu = cpu.per_record(records);
+    println!(
+        "(c) datagen-source → embedded log:          {embedded:>12.0} records/s  {embedded_cpu:>6.2} cpu µs/record"
+    );
 
+    let cpu = CpuClock::start();
     let sink = file_sink_from_embedded(worker, records).await?;
-    println!("(d) embedded log → file-sink:               {sink:>12.0} records/s");
+    let sink_cpu = cpu.per_record(records);
+    println!(
+        "(d) embedded log → file-sink:               {sink:>12.0} records/s  {sink_cpu:>6.2} cpu µs/record"
+    );
 
     println!("ratio (b)/(a): {:.2}  (target ≥ 0.90)", host_kafka / raw);
     println!("ratio (c)/(a): {:.2}", embedded / raw);
     Ok(())
+}
+
+/// Process CPU time (all threads) since `start`, to tell CPU-bound from waiting.
+struct CpuClock(Duration);
+
+impl CpuClock {
+    #[allow(unsafe_code, reason = "getrusage has no safe wrapper in std")]
+    fn now() -> Duration {
+        // SAFETY: `getrusage` only writes the struct it is given.
+        let usage = unsafe {
+            let mut usage = std::mem::zeroed::<libc::rusage>();
+            libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+            usage
+        };
+        let time = |t: libc::timeval| {
+            Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+        };
+        time(usage.ru_utime) + time(usage.ru_stime)
+    }
+
+    fn start() -> Self {
+        Self(Self::now())
+    }
+
+    /// CPU microseconds per record since `start`.
+    fn per_record(&self, records: u64) -> f64 {
+        (Self::now() - self.0).as_secs_f64() * 1e6 / records as f64
+    }
 }
 
 fn raw_rdkafka(records: u64) -> anyhow::Result<f64> {

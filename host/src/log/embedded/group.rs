@@ -98,6 +98,13 @@ impl Groups {
         }
     }
 
+    /// Whether a group has members (consumers that joined and did not leave).
+    pub fn has_members(&self, group: &str) -> bool {
+        self.groups
+            .get(group)
+            .is_some_and(|state| !state.members.is_empty())
+    }
+
     /// The group's generation, to skip syncs when nothing changed.
     pub fn generation(&self, group: &str) -> u64 {
         self.groups.get(group).map_or(0, |state| state.generation)

@@ -201,6 +201,54 @@ impl RecordLog for EmbeddedLog {
             })
             .unwrap_or_default())
     }
+
+    async fn alter_committed_offsets(
+        &self,
+        group: &str,
+        offsets: &[(TopicPartition, Option<i64>)],
+    ) -> Result<(), LogError> {
+        if lock(&self.inner.groups).has_members(group) {
+            return Err(LogError::Other(format!(
+                "consumer group `{group}` still has active members"
+            )));
+        }
+        let set: Vec<TopicPartitionOffset> = offsets
+            .iter()
+            .filter_map(|(partition, offset)| {
+                offset.map(|offset| TopicPartitionOffset {
+                    topic: partition.topic.clone(),
+                    partition: partition.partition,
+                    offset,
+                })
+            })
+            .collect();
+        let removed: Vec<TopicPartition> = offsets
+            .iter()
+            .filter(|(_, offset)| offset.is_none())
+            .map(|(partition, _)| partition.clone())
+            .collect();
+        if !set.is_empty() {
+            let group = group.to_owned();
+            self.inner
+                .request(|reply| Command::Commit {
+                    group,
+                    offsets: set,
+                    reply,
+                })
+                .await??;
+        }
+        if !removed.is_empty() {
+            let group = group.to_owned();
+            self.inner
+                .request(|reply| Command::Uncommit {
+                    group,
+                    partitions: removed,
+                    reply,
+                })
+                .await??;
+        }
+        Ok(())
+    }
 }
 
 /// Appends through the log's writer thread.

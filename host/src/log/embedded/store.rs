@@ -128,6 +128,12 @@ pub enum Command {
         offsets: Vec<TopicPartitionOffset>,
         reply: oneshot::Sender<Result<(), LogError>>,
     },
+    /// Removes committed offsets of a group.
+    Uncommit {
+        group: String,
+        partitions: Vec<TopicPartition>,
+        reply: oneshot::Sender<Result<(), LogError>>,
+    },
     /// Answered once everything queued before it is durable.
     Flush { reply: oneshot::Sender<()> },
 }
@@ -321,6 +327,7 @@ struct Staged {
     topics: HashMap<String, Vec<i64>>,
     new_topics: bool,
     committed: Vec<(String, TopicPartition, i64)>,
+    uncommitted: Vec<(String, TopicPartition)>,
 }
 
 enum Outcome {
@@ -380,6 +387,17 @@ impl Writer {
                     .insert(partition, offset);
             }
         }
+        if !staged.uncommitted.is_empty() {
+            let mut committed = write_lock(&self.meta.committed);
+            for (group, partition) in staged.uncommitted {
+                if let Some(offsets) = committed.get_mut(&group) {
+                    offsets.remove(&partition);
+                    if offsets.is_empty() {
+                        committed.remove(&group);
+                    }
+                }
+            }
+        }
         if staged.new_topics {
             self.meta
                 .topics_version
@@ -395,7 +413,8 @@ impl Writer {
                     let _ = reply.send(results);
                 }
                 (Command::CreateTopic { reply, .. }, Outcome::Done(result))
-                | (Command::Commit { reply, .. }, Outcome::Done(result)) => {
+                | (Command::Commit { reply, .. }, Outcome::Done(result))
+                | (Command::Uncommit { reply, .. }, Outcome::Done(result)) => {
                     let _ = reply.send(result);
                 }
                 (Command::Flush { reply }, Outcome::Flushed) => {
@@ -482,6 +501,19 @@ impl Writer {
                                 TopicPartition::new(offset.topic.clone(), offset.partition),
                                 offset.offset,
                             ));
+                        }
+                        Outcome::Done(Ok(()))
+                    }
+                    Command::Uncommit {
+                        group, partitions, ..
+                    } => {
+                        for partition in partitions {
+                            offsets_table.remove((
+                                group.as_str(),
+                                partition.topic.as_str(),
+                                partition.partition,
+                            ))?;
+                            staged.uncommitted.push((group.clone(), partition.clone()));
                         }
                         Outcome::Done(Ok(()))
                     }
@@ -694,7 +726,9 @@ fn fail(command: Command, message: &str) {
                     .collect(),
             );
         }
-        Command::CreateTopic { reply, .. } | Command::Commit { reply, .. } => {
+        Command::CreateTopic { reply, .. }
+        | Command::Commit { reply, .. }
+        | Command::Uncommit { reply, .. } => {
             let _ = reply.send(Err(LogError::Storage(message.to_owned())));
         }
         // Dropping the sender tells the flusher the log failed.

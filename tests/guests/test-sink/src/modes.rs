@@ -6,7 +6,9 @@
 //!   the end of each `put`;
 //! - `check-every-type` fails (fatally, naming the first difference) unless every record's
 //!   value is exactly test-source's every-type struct;
-//! - `panic-in-put` panics in `put`.
+//! - `panic-in-put` panics in `put`;
+//! - `flaky` fails its first three `put` calls with a retriable error, then accepts
+//!   everything (a sink whose backend is briefly down).
 
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Validator};
 use wasm_connect_sdk::host::errant_record_reporter;
@@ -16,7 +18,10 @@ use wasm_connect_sdk::{
 
 use crate::every_type;
 
-const MODES: [&str; 4] = ["ok", "errant", "check-every-type", "panic-in-put"];
+const MODES: [&str; 5] = ["ok", "errant", "check-every-type", "panic-in-put", "flaky"];
+
+/// How many `put` calls fail in the `flaky` mode.
+pub const FLAKY_FAILURES: u32 = 3;
 
 /// What the task does with records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,8 @@ pub enum Mode {
     CheckEveryType,
     /// Panics in `put`.
     PanicInPut,
+    /// Fails the first [`FLAKY_FAILURES`] puts with a retriable error.
+    Flaky,
 }
 
 impl Mode {
@@ -39,6 +46,7 @@ impl Mode {
             "errant" => Self::Errant,
             "check-every-type" => Self::CheckEveryType,
             "panic-in-put" => Self::PanicInPut,
+            "flaky" => Self::Flaky,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -54,7 +62,7 @@ fn config_def() -> ConfigDef {
         ConfigKey::new("mode", ConfigType::String)
             .default_value("ok")
             .validator(Validator::one_of(MODES))
-            .documentation("ok, errant, check-every-type or panic-in-put."),
+            .documentation("ok, errant, check-every-type, panic-in-put or flaky."),
     )
 }
 
@@ -92,6 +100,7 @@ impl SinkConnector for TestSink {
 pub struct TestSinkTask {
     mode: Mode,
     records: u64,
+    failed_puts: u32,
 }
 
 fn value_string(record: &SinkRecord) -> String {
@@ -104,12 +113,24 @@ fn value_string(record: &SinkRecord) -> String {
 impl SinkTask for TestSinkTask {
     fn start(config: Config) -> Result<Self, Error> {
         let mode = Mode::parse(config.get_str_or("mode", "ok"))?;
-        Ok(Self { mode, records: 0 })
+        Ok(Self {
+            mode,
+            records: 0,
+            failed_puts: 0,
+        })
     }
 
     fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), Error> {
+        if self.mode == Mode::Flaky && self.failed_puts < FLAKY_FAILURES {
+            self.failed_puts += 1;
+            return Err(Error::retriable(format!(
+                "transient failure {} of {FLAKY_FAILURES}",
+                self.failed_puts
+            )));
+        }
         self.records += records.len() as u64;
         match self.mode {
+            Mode::Flaky => {}
             Mode::Ok => {}
             Mode::Errant => {
                 for record in &records {
@@ -149,6 +170,16 @@ mod tests {
 
     fn task(mode: &str) -> TestSinkTask {
         TestSinkTask::start(Config::from_pairs([("mode", mode)])).unwrap()
+    }
+
+    #[test]
+    fn flaky_mode_fails_retriably_then_accepts() {
+        let mut task = task("flaky");
+        for _ in 0..FLAKY_FAILURES {
+            let error = task.put(Vec::new()).expect_err("a transient failure");
+            assert!(error.is_retriable(), "{error:?}");
+        }
+        task.put(Vec::new()).expect("accepted after the failures");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use wasm_connect_sdk::{
 
 use crate::every_type;
 
-const MODES: [&str; 13] = [
+const MODES: [&str; 14] = [
     "ok",
     "reconfigure",
     "panic",
@@ -29,6 +29,7 @@ const MODES: [&str; 13] = [
     "flood",
     "log-flood",
     "read-outside",
+    "http-get",
     "raise-error",
     "every-type",
     "commit-records",
@@ -58,6 +59,8 @@ pub enum Mode {
     /// Reads `read.path` (default `/etc/hostname`), outside any grant, in `poll` and returns
     /// the outcome as a fatal error.
     ReadOutside,
+    /// GETs `http.url` through `wasi:http` in `poll` and returns the outcome as a fatal error.
+    HttpGet,
     /// Calls `raise_error("boom from task")` in `poll`, then returns an empty batch.
     RaiseError,
     /// Emits one record carrying every type, then empty batches.
@@ -82,6 +85,7 @@ impl Mode {
             "flood" => Self::Flood,
             "log-flood" => Self::LogFlood,
             "read-outside" => Self::ReadOutside,
+            "http-get" => Self::HttpGet,
             "raise-error" => Self::RaiseError,
             "every-type" => Self::EveryType,
             "commit-records" => Self::CommitRecords,
@@ -132,6 +136,11 @@ fn config_def() -> ConfigDef {
             ConfigKey::new("read.path", ConfigType::String)
                 .default_value(DEFAULT_READ_PATH)
                 .documentation("The file the read-outside mode tries to read."),
+        )
+        .define(
+            ConfigKey::new("http.url", ConfigType::String)
+                .default_value("http://169.254.169.254/latest/meta-data")
+                .documentation("The URL the http-get mode tries to fetch."),
         )
 }
 
@@ -235,6 +244,7 @@ pub struct TestSourceTask {
     flood_records: usize,
     /// The file `read-outside` reads.
     read_path: String,
+    http_url: String,
     /// Records checked by `commit_record` in the `commit-records` mode.
     committed: u64,
 }
@@ -306,6 +316,15 @@ fn read_outside(path: &str) -> String {
     }
 }
 
+/// GETs `url` and says how that went.
+fn http_get(url: &str) -> String {
+    use wasm_connect_http_client::{Method, Request, send};
+    match send(&Request::new(Method::Get, url)) {
+        Ok(response) => format!("GET {url} got through: HTTP {}", response.status),
+        Err(error) => format!("GET {url} failed: {error}"),
+    }
+}
+
 /// The first way a committed record differs from the every-type record it was polled as.
 fn committed_mismatch(record: &SourceRecord) -> Option<String> {
     let Some(value) = &record.value else {
@@ -357,6 +376,9 @@ impl SourceTask for TestSourceTask {
                 .get_str("read.path")
                 .unwrap_or(DEFAULT_READ_PATH)
                 .to_owned(),
+            http_url: config
+                .get_str_or("http.url", "http://169.254.169.254/latest/meta-data")
+                .to_owned(),
             committed: 0,
         };
         if let Some(seq) = host::offset(&task.partition())?.and_then(|o| o.int("seq")) {
@@ -403,6 +425,7 @@ impl SourceTask for TestSourceTask {
                 Ok(Vec::new())
             }
             Mode::ReadOutside => Err(Error::fatal(read_outside(&self.read_path))),
+            Mode::HttpGet => Err(Error::fatal(http_get(&self.http_url))),
             Mode::Memory => loop {
                 let mut chunk = vec![0_u8; 1 << 20];
                 for byte in chunk.iter_mut().step_by(4096) {

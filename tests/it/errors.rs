@@ -1,0 +1,277 @@
+//! Single message transforms in running pipelines, and Kafka Connect's error handling: a
+//! poison record under `errors.tolerance=none` (the task fails with a trace) and `all` (the
+//! record goes to the dead letter queue with its context headers, the rest is delivered), and
+//! redelivery with backoff to a sink whose backend fails for a while.
+
+use std::time::{Duration, Instant};
+
+use wasm_connect::{
+    coordinator::State,
+    log::{ConsumedRecord, LogHeader, ProduceRecord},
+};
+use wasm_connect_tests::{TestWorker, init_logging, lines, wait_until};
+
+/// Reads `count` records of `topic` from the worker's log.
+async fn read_topic(worker: &TestWorker, topic: &str, count: usize) -> Vec<ConsumedRecord> {
+    let log = worker.herder.services().log.clone();
+    let mut consumer = log.consumer("check", &format!("check-{topic}")).unwrap();
+    consumer.subscribe(&[topic.to_string()]).await.unwrap();
+    let mut records = Vec::new();
+    let start = Instant::now();
+    while records.len() < count {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{topic} holds only {records:?}"
+        );
+        records.extend(
+            consumer
+                .poll(100, Duration::from_millis(100))
+                .await
+                .unwrap()
+                .records,
+        );
+    }
+    records
+}
+
+fn header(record: &ConsumedRecord, key: &str) -> String {
+    let found: Vec<&LogHeader> = record.headers.iter().filter(|h| h.key == key).collect();
+    assert_eq!(found.len(), 1, "header {key} in {:?}", record.headers);
+    String::from_utf8(found[0].value.clone().unwrap()).unwrap()
+}
+
+/// Writes raw values to `topic`, as another application would.
+async fn produce(worker: &TestWorker, topic: &str, values: &[&str]) {
+    let log = worker.herder.services().log.clone();
+    let producer = log.producer("test-producer").unwrap();
+    let records = values
+        .iter()
+        .map(|value| ProduceRecord {
+            topic: topic.into(),
+            partition: Some(0),
+            key: None,
+            value: Some(value.as_bytes().to_vec()),
+            headers: Vec::new(),
+            timestamp: None,
+        })
+        .collect();
+    let outcomes = producer.send(records).await.unwrap().await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transforms_and_predicates_apply_on_both_sides_of_the_log() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    let input = worker.path("input.txt");
+    let output = worker.path("output.txt");
+    std::fs::write(&input, "one\ntwo\nthree\n").unwrap();
+    worker
+        .create(&[
+            ("name", "source"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input.display().to_string()),
+            ("topic", "raw"),
+            ("transforms", "route,origin"),
+            (
+                "transforms.route.type",
+                "org.apache.kafka.connect.transforms.RegexRouter",
+            ),
+            ("transforms.route.regex", "raw"),
+            ("transforms.route.replacement", "routed"),
+            ("transforms.origin.type", "InsertHeader"),
+            ("transforms.origin.header", "origin"),
+            ("transforms.origin.value.literal", "file"),
+        ])
+        .await;
+    worker
+        .create(&[
+            ("name", "sink"),
+            ("connector.class", "FileStreamSink"),
+            ("file", &output.display().to_string()),
+            ("topics", "routed"),
+            // Drops records without the header: none here, as the source added it.
+            ("transforms", "needOrigin"),
+            (
+                "transforms.needOrigin.type",
+                "org.apache.kafka.connect.transforms.Filter",
+            ),
+            ("transforms.needOrigin.predicate", "hasOrigin"),
+            ("transforms.needOrigin.negate", "true"),
+            ("predicates", "hasOrigin"),
+            ("predicates.hasOrigin.type", "HasHeaderKey"),
+            ("predicates.hasOrigin.name", "origin"),
+        ])
+        .await;
+    wait_until(Duration::from_secs(30), "the sink to write 3 lines", || {
+        lines(&output).len() == 3
+    })
+    .await;
+    assert_eq!(lines(&output), ["one", "two", "three"]);
+    let routed = read_topic(&worker, "routed", 3).await;
+    assert_eq!(header(&routed[0], "origin"), "file");
+    let partitions = worker.herder.services().log.partition_count("raw").await;
+    assert_eq!(partitions.unwrap(), None, "nothing was written to `raw`");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_drops_records_on_the_sink_side() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    let output = worker.path("output.txt");
+    produce(&worker, "in", &["\"a\"", "\"b\""]).await;
+    worker
+        .create(&[
+            ("name", "sink"),
+            ("connector.class", "FileStreamSink"),
+            ("file", &output.display().to_string()),
+            ("topics", "in"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+            ("transforms", "dropAll"),
+            ("transforms.dropAll.type", "Filter"),
+        ])
+        .await;
+    // A Filter without a predicate drops every record; the offsets still move on.
+    let log = worker.herder.services().log.clone();
+    let start = Instant::now();
+    loop {
+        let committed = log.committed_offsets("connect-sink").await.unwrap();
+        if committed
+            .iter()
+            .any(|o| o.topic == "in" && o.partition == 0 && o.offset == 2)
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the sink committed only {committed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(lines(&output).is_empty(), "{:?}", lines(&output));
+    worker.stop().await;
+}
+
+async fn start_poison_pipeline(worker: &TestWorker, tolerance: &str) {
+    produce(worker, "events", &["{\"n\":1}", "not json", "{\"n\":3}"]).await;
+    worker
+        .create(&[
+            ("name", "sink"),
+            ("connector.class", "FileStreamSink"),
+            ("file", &worker.path("out.txt").display().to_string()),
+            ("topics", "events"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+            ("errors.tolerance", tolerance),
+            ("errors.log.enable", "true"),
+            ("errors.log.include.messages", "true"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+            ("errors.deadletterqueue.context.headers.enable", "true"),
+        ])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_record_fails_the_task_under_tolerance_none() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    start_poison_pipeline(&worker, "none").await;
+    wait_until(Duration::from_secs(30), "the sink task to fail", || {
+        worker
+            .herder
+            .status("sink")
+            .is_some_and(|s| s.tasks.get(&0).is_some_and(|t| t.state == State::Failed))
+    })
+    .await;
+    let status = worker.herder.status("sink").unwrap();
+    let trace = status.tasks[&0].trace.clone().unwrap_or_default();
+    assert!(trace.contains("Tolerance exceeded"), "{trace}");
+    assert!(trace.contains("VALUE_CONVERTER"), "{trace}");
+    assert!(trace.contains("events-0@1"), "names the record: {trace}");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_record_goes_to_the_dead_letter_queue_under_tolerance_all() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    start_poison_pipeline(&worker, "all").await;
+    worker.wait_records("sink", 2).await;
+    let out = worker.path("out.txt");
+    // The file sink writes at its next flush.
+    wait_until(
+        Duration::from_secs(30),
+        "the two good records in the file",
+        || lines(&out).len() == 2,
+    )
+    .await;
+
+    let dlq = read_topic(&worker, "dlq", 1).await;
+    let poison = &dlq[0];
+    assert_eq!(
+        poison.value.as_deref(),
+        Some(&b"not json"[..]),
+        "original bytes"
+    );
+    assert_eq!(header(poison, "__connect.errors.topic"), "events");
+    assert_eq!(header(poison, "__connect.errors.partition"), "0");
+    assert_eq!(header(poison, "__connect.errors.offset"), "1");
+    assert_eq!(header(poison, "__connect.errors.stage"), "VALUE_CONVERTER");
+    assert_eq!(
+        header(poison, "__connect.errors.class.name"),
+        "org.apache.kafka.connect.json.JsonConverter"
+    );
+    assert_eq!(
+        header(poison, "__connect.errors.exception.class.name"),
+        "org.apache.kafka.connect.errors.DataException"
+    );
+    assert_eq!(
+        worker.herder.status("sink").unwrap().tasks[&0].state,
+        State::Running
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transiently_failing_sink_gets_the_batch_again_after_a_backoff() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    produce(&worker, "in", &["\"a\"", "\"b\"", "\"c\""]).await;
+    let start = Instant::now();
+    worker
+        .create(&[
+            ("name", "sink"),
+            ("connector.class", "TestSink"),
+            ("mode", "flaky"),
+            ("topics", "in"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+        ])
+        .await;
+    worker.wait_records("sink", 3).await;
+    // Three retriable failures, each followed by the default 500 ms redelivery backoff.
+    assert!(
+        start.elapsed() >= Duration::from_millis(1_500),
+        "redelivered after {:?}",
+        start.elapsed()
+    );
+    // Nothing is lost or delivered twice; the task never failed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(worker.records("sink").await, 3);
+    assert_eq!(
+        worker.herder.status("sink").unwrap().tasks[&0].state,
+        State::Running
+    );
+    worker.stop().await;
+}

@@ -1,0 +1,359 @@
+//! The HTTP connectors against a real HTTP server on 127.0.0.1, and the egress policy:
+//! `http-source` pages through a cursor API and resumes from its cursor after a restart,
+//! retries after 429; `http-sink` posts batches and sends records the endpoint rejects to
+//! the dead letter queue; requests off the allow-list, or to loopback without the worker's
+//! permission, are denied and fail the task with a trace saying so.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+use wasm_connect::coordinator::State as TaskState;
+use wasm_connect_tests::{TestWorker, init_logging, wait_until};
+
+/// The worker settings the positive tests need: the test server is on loopback.
+const PRIVATE_OK: &[(&str, &str)] = &[("sandbox.http.allow.private.networks", "true")];
+
+/// What the test server holds and saw.
+#[derive(Default)]
+struct Server {
+    /// Items of the cursor API.
+    items: Vec<Value>,
+    /// The `cursor` parameter of every GET /items (None for no cursor).
+    cursors: Vec<Option<String>>,
+    /// How many 429s /items answers before serving.
+    throttle: u32,
+    /// Every record POSTed to /ingest that was accepted.
+    accepted: Vec<Value>,
+    /// Requests to /ingest (accepted or not).
+    posts: u32,
+}
+
+type Shared = Arc<Mutex<Server>>;
+
+type Params = Query<std::collections::HashMap<String, String>>;
+
+/// A page of at most 10 items from `cursor` (an index), with the next cursor.
+async fn items(State(state): State<Shared>, Query(query): Params) -> Response {
+    let mut server = state.lock().unwrap();
+    let cursor = query.get("cursor").cloned();
+    server.cursors.push(cursor.clone());
+    if server.throttle > 0 {
+        server.throttle -= 1;
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            "slow down",
+        )
+            .into_response();
+    }
+    let start: usize = cursor
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+        .min(server.items.len());
+    let end = (start + 10).min(server.items.len());
+    Json(json!({"data": server.items[start..end], "next": end.to_string()})).into_response()
+}
+
+/// Accepts a JSON array unless an element has `"bad": true` (then 400, nothing accepted).
+async fn ingest(State(state): State<Shared>, Json(batch): Json<Vec<Value>>) -> Response {
+    let mut server = state.lock().unwrap();
+    server.posts += 1;
+    if batch
+        .iter()
+        .any(|v| v.get("bad") == Some(&Value::Bool(true)))
+    {
+        return (StatusCode::BAD_REQUEST, "bad record").into_response();
+    }
+    server.accepted.extend(batch);
+    StatusCode::OK.into_response()
+}
+
+async fn start_server(state: Shared) -> SocketAddr {
+    let app = Router::new()
+        .route("/items", get(items))
+        .route("/ingest", post(ingest))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    address
+}
+
+fn item(i: usize) -> Value {
+    json!({"id": i})
+}
+
+/// Reads `count` record values of `topic` from the worker's log.
+async fn read_topic(worker: &TestWorker, topic: &str, count: usize) -> Vec<String> {
+    let log = worker.herder.services().log.clone();
+    let mut consumer = log
+        .consumer(&format!("check-{topic}"), &format!("check-{topic}"))
+        .unwrap();
+    consumer.subscribe(&[topic.to_string()]).await.unwrap();
+    let mut values = Vec::new();
+    let start = Instant::now();
+    while values.len() < count {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{topic} holds only {values:?}"
+        );
+        for record in consumer
+            .poll(1000, Duration::from_millis(100))
+            .await
+            .unwrap()
+            .records
+        {
+            values.push(String::from_utf8(record.value.unwrap_or_default()).unwrap());
+        }
+    }
+    values
+}
+
+fn source_settings<'a>(name: &'a str, url: &'a str, allow: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("connector.class", "HttpSource"),
+        ("http.urls", url),
+        ("topic", "items"),
+        ("http.records.field", "data"),
+        ("http.cursor.field", "next"),
+        ("http.poll.interval.ms", "100"),
+        ("sandbox.http.allow", allow),
+    ]
+}
+
+async fn wait_failed(worker: &TestWorker, name: &str) -> String {
+    wait_until(
+        Duration::from_secs(60),
+        &format!("{name} task 0 to fail"),
+        || {
+            worker.herder.status(name).is_some_and(|status| {
+                status
+                    .tasks
+                    .get(&0)
+                    .is_some_and(|task| task.state == TaskState::Failed)
+            })
+        },
+    )
+    .await;
+    worker.herder.status(name).unwrap().tasks[&0]
+        .trace
+        .clone()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_source_pages_through_a_cursor_and_resumes_after_a_restart() {
+    init_logging();
+    let state: Shared = Arc::default();
+    state.lock().unwrap().items = (0..25).map(item).collect();
+    let address = start_server(state.clone()).await;
+    let url = format!("http://{address}/items");
+    let allow = format!("http://127.0.0.1:{}", address.port());
+    let settings = source_settings("source", &url, &allow);
+
+    let worker = TestWorker::embedded(PRIVATE_OK).await;
+    worker.create(&settings).await;
+    worker.wait_records("source", 25).await;
+    // Pages of 10 from no cursor, then 10, 20 and 25 (the caught-up page).
+    {
+        let server = state.lock().unwrap();
+        assert_eq!(server.cursors[0], None);
+        assert_eq!(server.cursors[1].as_deref(), Some("10"));
+        assert_eq!(server.cursors[2].as_deref(), Some("20"));
+        assert_eq!(server.cursors[3].as_deref(), Some("25"));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dir = worker.stop().await;
+
+    // New items while the worker is down; the restarted task resumes from cursor 25.
+    {
+        let mut server = state.lock().unwrap();
+        server.items.extend((25..32).map(item));
+        server.cursors.clear();
+    }
+    let worker = TestWorker::embedded_in(dir, PRIVATE_OK).await;
+    worker.create(&settings).await;
+    worker.wait_records("source", 7).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(worker.records("source").await, 7, "items were sent twice");
+    assert_eq!(
+        state.lock().unwrap().cursors[0].as_deref(),
+        Some("25"),
+        "the task did not resume from its cursor"
+    );
+    let values = read_topic(&worker, "items", 32).await;
+    let expected: Vec<String> = (0..32).map(|i| item(i).to_string()).collect();
+    assert_eq!(values, expected);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_source_backs_off_after_429_and_then_succeeds() {
+    init_logging();
+    let state: Shared = Arc::default();
+    {
+        let mut server = state.lock().unwrap();
+        server.items = (0..3).map(item).collect();
+        server.throttle = 1;
+    }
+    let address = start_server(state.clone()).await;
+    let url = format!("http://{address}/items");
+    let allow = format!("http://127.0.0.1:{}", address.port());
+    let worker = TestWorker::embedded(PRIVATE_OK).await;
+    let started = Instant::now();
+    worker
+        .create(&source_settings("throttled", &url, &allow))
+        .await;
+    worker.wait_records("throttled", 3).await;
+    // Retry-After: 1 was honoured.
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let status = worker.herder.status("throttled").unwrap();
+    assert_eq!(status.tasks[&0].state, TaskState::Running);
+    assert!(state.lock().unwrap().cursors.len() >= 2);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_sink_posts_batches_and_sends_rejected_records_to_the_dlq() {
+    init_logging();
+    let state: Shared = Arc::default();
+    let address = start_server(state.clone()).await;
+    let worker = TestWorker::embedded(PRIVATE_OK).await;
+    let input = worker.path("input.txt");
+    std::fs::write(
+        &input,
+        "{\"n\":0}\n{\"n\":1}\n{\"n\":2,\"bad\":true}\n{\"n\":3}\n{\"n\":4}\n",
+    )
+    .unwrap();
+    worker
+        .create(&[
+            ("name", "source"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input.display().to_string()),
+            ("topic", "in"),
+        ])
+        .await;
+    let url = format!("http://{address}/ingest");
+    let allow = format!("http://127.0.0.1:{}", address.port());
+    worker
+        .create(&[
+            ("name", "sink"),
+            ("connector.class", "HttpSink"),
+            ("topics", "in"),
+            ("http.url", &url),
+            ("http.batch.size", "10"),
+            ("sandbox.http.allow", &allow),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ])
+        .await;
+    wait_until(Duration::from_secs(60), "4 records accepted", || {
+        state.lock().unwrap().accepted.len() >= 4
+    })
+    .await;
+    let dlq = read_topic(&worker, "dlq", 1).await;
+    assert_eq!(dlq, vec!["{\"n\":2,\"bad\":true}".to_string()]);
+    let accepted: Vec<Value> = state.lock().unwrap().accepted.clone();
+    let numbers: Vec<i64> = accepted.iter().map(|v| v["n"].as_i64().unwrap()).collect();
+    let mut sorted = numbers.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, vec![0, 1, 3, 4], "accepted {accepted:?}");
+    let status = worker.herder.status("sink").unwrap();
+    assert_eq!(status.tasks[&0].state, TaskState::Running);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_to_a_host_off_the_allow_list_is_denied() {
+    init_logging();
+    let state: Shared = Arc::default();
+    let address = start_server(state.clone()).await;
+    let url = format!("http://{address}/items");
+    let worker = TestWorker::embedded(PRIVATE_OK).await;
+    // The allow-list names another port of the same host.
+    let allow = format!("http://127.0.0.1:{}", address.port().wrapping_add(1).max(1));
+    worker
+        .create(&source_settings("offlist", &url, &allow))
+        .await;
+    let trace = wait_failed(&worker, "offlist").await;
+    assert!(
+        trace.contains("request denied by the sandbox") && trace.contains("allow-list"),
+        "{trace}"
+    );
+    assert!(
+        state.lock().unwrap().cursors.is_empty(),
+        "the request got through"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_is_denied_unless_the_worker_allows_private_networks() {
+    init_logging();
+    let state: Shared = Arc::default();
+    let address = start_server(state.clone()).await;
+    let url = format!("http://{address}/items");
+    // The allow-list matches, but the worker keeps its default (no private networks).
+    let worker = TestWorker::embedded(&[]).await;
+    worker
+        .create(&source_settings("loopback", &url, "http://127.0.0.1:*"))
+        .await;
+    let trace = wait_failed(&worker, "loopback").await;
+    assert!(
+        trace.contains("request denied by the sandbox")
+            && trace.contains("addresses the worker does not allow"),
+        "{trace}"
+    );
+    // The metadata endpoint too, by its well-known address.
+    worker
+        .create(&source_settings(
+            "metadata",
+            "http://169.254.169.254/latest/meta-data",
+            "http://*:*",
+        ))
+        .await;
+    let trace = wait_failed(&worker, "metadata").await;
+    assert!(trace.contains("request denied by the sandbox"), "{trace}");
+    assert!(
+        state.lock().unwrap().cursors.is_empty(),
+        "the request got through"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_can_forbid_network_grants() {
+    init_logging();
+    let worker = TestWorker::embedded(&[("sandbox.http.enabled", "false")]).await;
+    let submission = wasm_connect::config::ConnectorSubmission::from_config(
+        wasm_connect_tests::settings(&source_settings(
+            "forbidden",
+            "https://api.example.com/items",
+            "https://api.example.com",
+        )),
+        wasm_connect::config::InitialState::Running,
+    )
+    .unwrap();
+    let error = worker
+        .herder
+        .create_connector(submission)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("sandbox.http.enabled=false"), "{error}");
+    worker.stop().await;
+}
