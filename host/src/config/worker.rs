@@ -36,6 +36,8 @@ pub struct WorkerConfig {
     pub data_dir: PathBuf,
     /// Where compiled components are cached (`cache.dir`, default `<data.dir>/cache`).
     pub cache_dir: PathBuf,
+    /// `plugin.max.bytes`: the largest component the worker loads.
+    pub plugin_max_bytes: usize,
     pub offset_file: PathBuf,
     pub offset_flush_interval: Duration,
     pub offset_flush_timeout: Duration,
@@ -274,6 +276,11 @@ impl WorkerConfig {
             key_converter: converter_spec(&raw, "key.converter", DEFAULT_CONVERTER),
             value_converter: converter_spec(&raw, "value.converter", DEFAULT_CONVERTER),
             header_converter: converter_spec(&raw, "header.converter", DEFAULT_HEADER_CONVERTER),
+            plugin_max_bytes: raw.parse_or(
+                "plugin.max.bytes",
+                DEFAULT_PLUGIN_MAX_BYTES,
+                "a number of bytes",
+            )?,
             cache_dir: raw
                 .string("cache.dir")
                 .map(PathBuf::from)
@@ -285,12 +292,20 @@ impl WorkerConfig {
         })
     }
 
+    /// Where plugins uploaded over REST are stored: `<data.dir>/uploaded-plugins`.
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("uploaded-plugins")
+    }
+
     /// Client properties for the Kafka backend: `bootstrap.servers` and the worker's
     /// `producer.*`, `consumer.*`, `admin.*` prefixes.
     pub fn client_settings(&self, prefix: &str) -> Settings {
         self.raw.with_prefix(prefix)
     }
 }
+
+/// The default `plugin.max.bytes`: 256 MiB, room for Python components (tens of MiB).
+pub const DEFAULT_PLUGIN_MAX_BYTES: usize = 256 * 1024 * 1024;
 
 /// Kafka Connect requires `key.converter`/`value.converter`; this host defaults to JSON, the
 /// converter every sample configuration uses.

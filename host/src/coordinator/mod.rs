@@ -137,11 +137,15 @@ impl Herder {
         let offsets = Arc::new(FileOffsetStore::open(&worker.offset_file)?);
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(worker.cache_dir.clone()),
+            max_component_bytes: worker.plugin_max_bytes,
             ..RuntimeConfig::default()
         })?;
         let registry = PluginRegistry::with_builtins(runtime).await?;
         for error in registry.load_plugin_path(&worker.plugin_path).await {
             tracing::warn!(error = %crate::error_chain(&error), "A plugin on plugin.path was skipped.");
+        }
+        for error in registry.load_uploads(&worker.uploads_dir()).await {
+            tracing::warn!(error = %crate::error_chain(&error), "An uploaded plugin was skipped.");
         }
         let worker_id = worker
             .raw

@@ -70,6 +70,14 @@ impl Runtime {
     /// Loads a connector component: checks, compiles (or loads from the cache) and probes it.
     /// `origin` names it in errors (e.g. its path).
     pub async fn load(&self, bytes: &[u8], origin: &str) -> Result<Arc<Plugin>, RuntimeError> {
+        let max = self.shared.config.max_component_bytes;
+        if bytes.len() > max {
+            return Err(RuntimeError::TooLarge {
+                origin: origin.to_owned(),
+                size: bytes.len(),
+                max,
+            });
+        }
         check_header(bytes, origin)?;
         let digest = sha256_hex(bytes);
         let component = {
@@ -372,6 +380,22 @@ mod tests {
         );
         assert!(check_header(b"\0asm\x0d\0\x01\0", "c.wasm").is_ok());
         assert!(check_header(b"hello", "h").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_component_over_the_size_limit_is_refused_before_compiling() {
+        let runtime = Runtime::new(crate::runtime::RuntimeConfig {
+            max_component_bytes: 16,
+            ..Default::default()
+        })
+        .expect("runtime");
+        let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+        bytes.resize(17, 0);
+        let error = runtime.load(&bytes, "big.wasm").await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`big.wasm` is 17 bytes, more than the worker's limit of 16 bytes (raise `plugin.max.bytes` to load it)"
+        );
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct RuntimeConfig {
     /// How often the epoch advances; bounds how late a deadline is noticed and how long a
     /// guest runs before yielding to other tasks.
     pub epoch_tick: Duration,
+    /// The largest component [`Runtime::load`] accepts, in bytes.
+    pub max_component_bytes: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -58,6 +60,7 @@ impl Default for RuntimeConfig {
         Self {
             cache_dir: None,
             epoch_tick: Duration::from_millis(5),
+            max_component_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -274,6 +277,14 @@ pub enum RuntimeError {
     NotAComponent { origin: String, reason: String },
     #[error("`{origin}` does not target a connector world: {reason}")]
     WrongWorld { origin: String, reason: String },
+    #[error(
+        "`{origin}` is {size} bytes, more than the worker's limit of {max} bytes (raise `plugin.max.bytes` to load it)"
+    )]
+    TooLarge {
+        origin: String,
+        size: usize,
+        max: usize,
+    },
     #[error("failed to compile `{origin}`")]
     Compile {
         origin: String,
