@@ -385,7 +385,7 @@ async fn run_inner(
     // Closing the queue ends the sender after its current batch; wait for it, so nothing of
     // the task (its producer, the log) outlives the task.
     drop(task);
-    sender.finish().await;
+    sender.finish(services.worker.offset_flush_timeout).await;
     result
 }
 
@@ -393,11 +393,16 @@ async fn run_inner(
 struct AbortOnDrop(Option<JoinHandle<()>>);
 
 impl AbortOnDrop {
-    /// Waits for the sender to end (its queue must be closed).
-    async fn finish(mut self) {
-        if let Some(handle) = self.0.take() {
+    /// Waits up to `timeout` for the sender to end (its queue must be closed), then aborts
+    /// it: a log that accepts nothing must not keep the task from stopping.
+    async fn finish(mut self, timeout: Duration) {
+        if let Some(mut handle) = self.0.take() {
             // An error means it panicked or was aborted; either way it is gone.
-            let _ = handle.await;
+            if tokio::time::timeout(timeout, &mut handle).await.is_err() {
+                tracing::warn!("The record sender did not stop in time; aborting it.");
+                handle.abort();
+                let _ = handle.await;
+            }
         }
     }
 }
