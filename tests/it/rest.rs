@@ -68,15 +68,24 @@ impl Api {
         body: Option<&str>,
         content_type: Option<&str>,
     ) -> Reply {
+        let body = Bytes::from(body.unwrap_or("").to_owned());
+        self.send_bytes(method, path, body, content_type).await
+    }
+
+    async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        content_type: Option<&str>,
+    ) -> Reply {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or("").to_owned())))
-            .expect("request");
+        let request = request.body(Full::new(body)).expect("request");
         let response = self.client.request(request).await.expect("response");
         let status = response.status();
         let location = response
@@ -1494,5 +1503,172 @@ async fn health_says_when_the_worker_is_starting() {
     let healthy = api.get("/health").await;
     assert_eq!(healthy.status, StatusCode::OK);
     assert_eq!(healthy.body["status"], "healthy");
+    api.stop().await;
+}
+
+/// `component` with a custom section appended: a valid component with the same class and
+/// version but other bytes.
+fn with_custom_section(mut component: Vec<u8>) -> Vec<u8> {
+    let name = b"note";
+    let payload = b"a different build";
+    // Custom section: id 0, size, then the name (length-prefixed) and the payload; every
+    // length here is below 128, so one LEB128 byte each.
+    component.push(0);
+    component.push((1 + name.len() + payload.len()) as u8);
+    component.push(name.len() as u8);
+    component.extend_from_slice(name);
+    component.extend_from_slice(payload);
+    component
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_are_uploaded_checked_versioned_and_deleted() {
+    init_logging();
+    // An empty plugin.path, so the test source is not there before it is uploaded.
+    let empty = tempfile::tempdir().expect("temporary directory");
+    let empty_path = empty.path().display().to_string();
+    let worker = TestWorker::embedded(&[("plugin.path", &empty_path)]).await;
+    let api = Api::serve(worker).await;
+    let component = std::fs::read(wasm_connect_tests::component("test_source")).expect("guest");
+    let upload = |bytes: Vec<u8>, content_type: &'static str| {
+        let api = &api;
+        async move {
+            api.send_bytes(
+                Method::POST,
+                "/connector-plugins",
+                Bytes::from(bytes),
+                Some(content_type),
+            )
+            .await
+        }
+    };
+
+    let created = upload(component.clone(), "application/wasm").await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["class"], "TestSource");
+    assert_eq!(created.body["type"], "source");
+    let digest = created.body["digest"].as_str().expect("digest").to_owned();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let version = created.body["version"]
+        .as_str()
+        .expect("version")
+        .to_owned();
+    // The same bytes again: nothing new.
+    let again = upload(component.clone(), "application/octet-stream").await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["digest"], digest.as_str());
+    // Other bytes under the same class and version: a conflict naming both.
+    let other = upload(with_custom_section(component.clone()), "application/wasm").await;
+    assert_eq!(other.status, StatusCode::CONFLICT, "{:?}", other.body);
+    let message = other.body["message"].as_str().expect("message");
+    assert!(
+        message.contains("TestSource") && message.contains(&version) && message.contains(&digest),
+        "{message}"
+    );
+    // Not components: 400s that say why.
+    let core = upload(b"\0asm\x01\0\0\0".to_vec(), "application/wasm").await;
+    assert_eq!(core.status, StatusCode::BAD_REQUEST);
+    assert!(
+        core.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("core wasm module")),
+        "{:?}",
+        core.body
+    );
+    let junk = upload(b"hello".to_vec(), "application/wasm").await;
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST, "{:?}", junk.body);
+    let empty_body = upload(Vec::new(), "application/wasm").await;
+    assert_eq!(empty_body.status, StatusCode::BAD_REQUEST);
+    let text = upload(b"x".to_vec(), "text/plain").await;
+    assert_eq!(text.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // The uploaded plugin runs, and cannot be deleted while it does.
+    let created = api
+        .post(
+            "/connectors",
+            &json!({"name": "up", "config": {"connector.class": "TestSource", "topic": "up"}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    api.worker.wait_running("up", 1).await;
+    let in_use = api
+        .send(Method::DELETE, "/connector-plugins/TestSource", None)
+        .await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT, "{:?}", in_use.body);
+    let builtin = api
+        .send(Method::DELETE, "/connector-plugins/FileStreamSource", None)
+        .await;
+    assert_eq!(
+        builtin.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        builtin.body
+    );
+
+    // Uploads survive a restart of the worker.
+    let dir = api.stop().await;
+    let mut config = wasm_connect_tests::worker_config(dir.path(), &[("plugin.path", &empty_path)]);
+    config.plugin_path = vec![empty.path().to_owned()];
+    let start = Instant::now();
+    let herder = loop {
+        match Herder::start(config.clone()).await {
+            Ok(herder) => break herder,
+            Err(error) if start.elapsed() < Duration::from_secs(10) => {
+                tracing::debug!(error = %error, "Worker not restartable yet.");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("worker restarts: {error:#}"),
+        }
+    };
+    // The stored connector comes back on the uploaded plugin.
+    herder.restore(Vec::new()).await.expect("restore");
+    let api = Api::serve(TestWorker { herder, dir }).await;
+    let plugins = api.get("/connector-plugins").await.body;
+    assert!(
+        plugins
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|plugin| plugin["class"] == "TestSource"),
+        "{plugins:?}"
+    );
+    api.worker.wait_running("up", 1).await;
+    // Once no connector uses it, it can be deleted, and is gone.
+    assert_eq!(
+        api.send(Method::DELETE, "/connectors/up", None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let start = Instant::now();
+    loop {
+        let deleted = api
+            .send(Method::DELETE, "/connector-plugins/TestSource", None)
+            .await;
+        if deleted.status == StatusCode::NO_CONTENT {
+            break;
+        }
+        // The connector's tasks let go of the plugin as they stop.
+        assert!(
+            deleted.status == StatusCode::CONFLICT && start.elapsed() < Duration::from_secs(10),
+            "{deleted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let plugins = api.get("/connector-plugins").await.body;
+    assert!(
+        !plugins
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|plugin| plugin["class"] == "TestSource"),
+        "{plugins:?}"
+    );
+    assert_eq!(
+        api.send(Method::DELETE, "/connector-plugins/TestSource", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     api.stop().await;
 }

@@ -1,6 +1,7 @@
-//! The plugin registry: the connectors built into the binary and the `.wasm` components found
-//! on `plugin.path`, resolved by class name or alias (and version) as Kafka Connect resolves
-//! `connector.class`.
+//! The plugin registry: the connectors built into the binary, the `.wasm` components found
+//! on `plugin.path` and those uploaded over REST (stored content-addressed in
+//! `<data.dir>/uploaded-plugins`), resolved by class name or alias (and version) as Kafka Connect
+//! resolves `connector.class`.
 
 use std::{
     path::{Path, PathBuf},
@@ -39,6 +40,35 @@ pub enum PluginError {
         "built-in connector `{0}` is not in this binary: run `cargo build-connectors`, then rebuild wasm-connect"
     )]
     NotBuilt(String),
+    /// An upload that is not a loadable connector component.
+    #[error("the uploaded component was rejected")]
+    Rejected(#[source] RuntimeError),
+    #[error(
+        "plugin {class} version {version} already exists with different contents ({existing}); give the new component another version"
+    )]
+    Conflict {
+        class: String,
+        version: String,
+        existing: String,
+    },
+    #[error(
+        "plugin {class} version {version} is {source_kind}; only uploaded plugins can be deleted"
+    )]
+    NotUploaded {
+        class: String,
+        version: String,
+        source_kind: &'static str,
+    },
+    #[error(
+        "plugin {class} version {version} is in use by connectors and cannot be deleted; delete or move those connectors to another version first"
+    )]
+    InUse { class: String, version: String },
+    #[error("failed to store the uploaded plugin in `{path}`")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Where a plugin came from.
@@ -46,6 +76,17 @@ pub enum PluginError {
 pub enum PluginSource {
     Builtin,
     Path(PathBuf),
+    /// Uploaded over REST, stored at this path.
+    Uploaded(PathBuf),
+}
+
+/// What [`PluginRegistry::upload`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploaded {
+    /// A new plugin (or version) was stored and registered.
+    Created,
+    /// The same bytes were already registered.
+    Existing,
 }
 
 #[derive(Clone)]
@@ -166,6 +207,114 @@ impl PluginRegistry {
             "Loaded plugin."
         );
         self.register(plugin.clone(), PluginSource::Path(path.to_path_buf()));
+        Ok(plugin)
+    }
+
+    /// Loads every component uploaded earlier, so uploads survive a
+    /// restart (`<data.dir>/uploaded-plugins`). A file that fails to load is logged and
+    /// skipped.
+    pub async fn load_uploads(&self, dir: &Path) -> Vec<PluginError> {
+        let mut errors = Vec::new();
+        for path in wasm_files(dir) {
+            match self.load_file(&path).await {
+                Ok(plugin) => self.register(plugin, PluginSource::Uploaded(path)),
+                Err(error) => {
+                    tracing::error!(path = %path.display(), error = %crate::error_chain(&error), "Skipping uploaded plugin.");
+                    errors.push(error);
+                }
+            }
+        }
+        errors
+    }
+
+    /// Admits an uploaded component: the sandbox's checks (size, component encoding, a
+    /// connector world, allowed imports), precompilation and a probe, then stores it as
+    /// `<dir>/<sha256>.wasm` and registers it. The same bytes again are a no-op; other bytes
+    /// under an existing class name and version are a conflict.
+    pub async fn upload(
+        &self,
+        bytes: &[u8],
+        dir: &Path,
+    ) -> Result<(Arc<Plugin>, Uploaded), PluginError> {
+        let plugin = self
+            .runtime
+            .load(bytes, "uploaded component")
+            .await
+            .map_err(PluginError::Rejected)?;
+        {
+            let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+            if let Some(existing) = plugins.iter().find(|registered| {
+                registered.plugin.info.class_name == plugin.info.class_name
+                    && registered.plugin.info.version == plugin.info.version
+            }) {
+                if existing.plugin.info.digest == plugin.info.digest {
+                    return Ok((existing.plugin.clone(), Uploaded::Existing));
+                }
+                return Err(PluginError::Conflict {
+                    class: plugin.info.class_name.clone(),
+                    version: plugin.info.version.clone(),
+                    existing: existing.plugin.info.digest.clone(),
+                });
+            }
+        }
+        let hex = plugin
+            .info
+            .digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&plugin.info.digest);
+        let path = dir.join(format!("{hex}.wasm"));
+        let store = |source| PluginError::Store {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(store)?;
+        let temporary = dir.join(format!(".{hex}.wasm.tmp"));
+        std::fs::write(&temporary, bytes).map_err(store)?;
+        std::fs::rename(&temporary, &path).map_err(store)?;
+        tracing::info!(
+            class = %plugin.info.class_name,
+            version = %plugin.info.version,
+            digest = %plugin.info.digest,
+            "Uploaded plugin."
+        );
+        self.register(plugin.clone(), PluginSource::Uploaded(path));
+        Ok((plugin, Uploaded::Created))
+    }
+
+    /// Deletes an uploaded plugin version. Refused for built-ins and `plugin.path` files,
+    /// and while any connector or task holds the plugin.
+    pub fn delete(&self, class: &str, version: Option<&str>) -> Result<Arc<Plugin>, PluginError> {
+        let plugin = self.resolve(class, version)?;
+        let mut plugins = self.plugins.write().expect("plugin registry lock poisoned");
+        let index = plugins
+            .iter()
+            .position(|registered| Arc::ptr_eq(&registered.plugin, &plugin))
+            .expect("a resolved plugin is registered");
+        let info = &plugin.info;
+        let path = match &plugins[index].source {
+            PluginSource::Uploaded(path) => path.clone(),
+            other => {
+                return Err(PluginError::NotUploaded {
+                    class: info.class_name.clone(),
+                    version: info.version.clone(),
+                    source_kind: match other {
+                        PluginSource::Builtin => "built in",
+                        _ => "loaded from plugin.path",
+                    },
+                });
+            }
+        };
+        // The registry and `plugin` hold it; anything more is a connector or a task.
+        if Arc::strong_count(&plugin) > 2 {
+            return Err(PluginError::InUse {
+                class: info.class_name.clone(),
+                version: info.version.clone(),
+            });
+        }
+        plugins.remove(index);
+        if let Err(error) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %error, "Could not remove an uploaded plugin's file.");
+        }
         Ok(plugin)
     }
 

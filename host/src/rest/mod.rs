@@ -3,7 +3,9 @@
 //! Handlers only call the [`Herder`]; they never wait on a connector beyond the herder's own
 //! calls. Lenient where Kafka Connect is: trailing slashes are accepted (`/connectors/` is
 //! `/connectors`), query booleans and expansions in any case. A request body that is not
-//! `application/json` is a 415 and malformed JSON a 400 with the parser's message.
+//! `application/json` is a 415 and malformed JSON a 400 with the parser's message. Beyond
+//! Kafka Connect, `POST /connector-plugins` uploads a component (`application/wasm`) and
+//! `DELETE /connector-plugins/{plugin}` removes an uploaded one.
 
 mod config_infos;
 mod connectors;
@@ -19,7 +21,7 @@ use axum::{
     http::{Method, Uri, header},
     middleware::Next,
     response::{IntoResponse as _, Response},
-    routing::{get, post, put},
+    routing::{delete, get, post, put},
 };
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -73,7 +75,11 @@ pub fn router(herder: Herder) -> Router {
                 .patch(offsets::alter)
                 .delete(offsets::reset),
         )
-        .route("/connector-plugins", get(plugins::list))
+        .route(
+            "/connector-plugins",
+            get(plugins::list).post(plugins::upload),
+        )
+        .route("/connector-plugins/{plugin}", delete(plugins::delete))
         .route("/connector-plugins/{plugin}/config", get(plugins::config))
         .route(
             "/connector-plugins/{plugin}/config/validate",
@@ -109,7 +115,11 @@ async fn require_json(request: Request, next: Next) -> Response {
             .unwrap_or("")
             .trim()
             .to_ascii_lowercase();
-        if essence != "application/json" {
+        // Uploads (beyond Kafka Connect) carry the component's bytes.
+        let upload = *request.method() == Method::POST
+            && request.uri().path() == "/connector-plugins"
+            && (essence == "application/wasm" || essence == "application/octet-stream");
+        if essence != "application/json" && !upload {
             return ApiError::UnsupportedMediaType("HTTP 415 Unsupported Media Type".into())
                 .into_response();
         }

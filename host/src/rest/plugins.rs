@@ -6,6 +6,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, RawQuery, State},
+    http::StatusCode,
 };
 use serde_json::{Value, json};
 
@@ -16,7 +17,10 @@ use super::{
     parse_body,
 };
 use crate::{
-    config::connector::json_settings, coordinator::Herder, plugins::PluginError, runtime::Plugin,
+    config::connector::json_settings,
+    coordinator::Herder,
+    plugins::{PluginError, Uploaded},
+    runtime::Plugin,
     transforms,
 };
 
@@ -173,4 +177,73 @@ pub async fn validate(
         &settings,
         &herder.services().worker,
     )))
+}
+
+/// `POST /connector-plugins` (beyond Kafka Connect): uploads a connector component, the body
+/// being its bytes. Runs the sandbox's admission check, precompiles and stores it; 201 with
+/// `class`, `type`, `version` and `digest`, or 200 when the same bytes were already there.
+/// 400 says why a component was refused; 409 if another component has the class and version.
+pub async fn upload(
+    State(herder): State<Herder>,
+    body: axum::body::Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let worker = &herder.services().worker;
+    let limit = worker.plugin_max_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::BadRequest(format!(
+            "The component is larger than this worker's limit of {limit} bytes (plugin.max.bytes)."
+        ))
+    })?;
+    if bytes.is_empty() {
+        return Err(ApiError::BadRequest(
+            "The request body is empty: send the component's bytes with Content-Type: application/wasm."
+                .into(),
+        ));
+    }
+    let (plugin, outcome) = herder
+        .registry()
+        .upload(&bytes, &worker.uploads_dir())
+        .await
+        .map_err(|error| match error {
+            PluginError::Rejected(source) => ApiError::BadRequest(crate::error_chain(&source)),
+            conflict @ PluginError::Conflict { .. } => ApiError::Conflict(conflict.to_string()),
+            other => ApiError::Internal(crate::error_chain(&other)),
+        })?;
+    let status = match outcome {
+        Uploaded::Created => StatusCode::CREATED,
+        Uploaded::Existing => StatusCode::OK,
+    };
+    let info = &plugin.info;
+    Ok((
+        status,
+        Json(json!({
+            "class": info.class_name,
+            "type": info.kind.name(),
+            "version": info.version,
+            "digest": info.digest,
+        })),
+    ))
+}
+
+/// `DELETE /connector-plugins/{plugin}?version=` (beyond Kafka Connect): removes an uploaded
+/// plugin version (the newest without `version`). 204; 404 unknown; 400 for a built-in or
+/// `plugin.path` plugin; 409 while a connector uses it.
+pub async fn delete(
+    State(herder): State<Herder>,
+    Path(plugin): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<StatusCode, ApiError> {
+    let query = Query::parse(query.as_deref());
+    let version = query.first("version");
+    herder
+        .registry()
+        .delete(&plugin, version)
+        .map_err(|error| match error {
+            PluginError::Unknown { .. } | PluginError::UnknownVersion { .. } => {
+                ApiError::NotFound(error.to_string())
+            }
+            in_use @ PluginError::InUse { .. } => ApiError::Conflict(in_use.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
 }
