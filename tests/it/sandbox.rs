@@ -1,7 +1,8 @@
 //! Hostile guests fail only their own task, with a trace naming the cause, while a healthy
 //! task of the same connector keeps moving records: traps, endless loops in `poll` and
 //! `start`, memory bombs, stack overflows, record floods, log floods, reads outside any
-//! grant and HTTP requests the egress policy denies.
+//! grant, HTTP requests the egress policy denies, and a host call (HTTP to a server that never
+//! answers) bounded by its own timeout.
 
 use std::time::Duration;
 
@@ -11,8 +12,13 @@ use wasm_connect_tests::{TestWorker, init_logging, wait_until};
 /// Runs a connector whose task 0 misbehaves (`mode`) beside a healthy task 1, and returns
 /// task 0's trace once it failed, after checking that task 1 still moves records.
 async fn contained(mode: &str, limits: &[(&str, &str)]) -> String {
+    contained_on(&[], mode, limits).await
+}
+
+/// [`contained`] on a worker with `worker` settings.
+async fn contained_on(worker: &[(&str, &str)], mode: &str, limits: &[(&str, &str)]) -> String {
     init_logging();
-    let worker = TestWorker::embedded(&[]).await;
+    let worker = TestWorker::embedded(worker).await;
     let modes = format!("{mode},ok");
     let mut settings = vec![
         ("name", "hostile"),
@@ -237,4 +243,42 @@ async fn http_to_loopback_or_the_metadata_address_is_denied_without_permission()
             )
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_call_that_never_returns_is_bounded_by_its_own_timeout() {
+    // A server that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    let _server = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let start = std::time::Instant::now();
+    let trace = contained_on(
+        &[("sandbox.http.allow.private.networks", "true")],
+        "http-get",
+        &[
+            ("http.url", &url),
+            ("sandbox.http.allow", "http://127.0.0.1:*"),
+            ("sandbox.http.timeout.ms", "500"),
+        ],
+    )
+    .await;
+    assert!(
+        trace.starts_with(&format!("poll failed: GET {url} failed:")),
+        "{trace}"
+    );
+    assert!(
+        trace.to_lowercase().contains("timeout") || trace.to_lowercase().contains("timed out"),
+        "{trace}"
+    );
+    // Bounded by the request's 500 ms, far below the call's 30 s deadline.
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        start.elapsed()
+    );
 }
