@@ -353,6 +353,16 @@ impl ConnectorConfig {
         let sandbox = sandbox_limits(&settings, worker.sandbox)?;
         worker.sandbox_max.check(&sandbox)?;
         let egress = egress_policy(&settings, worker)?;
+        if !worker.fs_enabled
+            && let Some(key) = ["sandbox.fs.read", "sandbox.fs.write"]
+                .into_iter()
+                .find(|key| settings.string(key).is_some())
+        {
+            return Err(ConfigError::Other(format!(
+                "{key} asks for a filesystem grant, but this worker allows none \
+                 (sandbox.fs.enabled=false); remove {key} or run the connector on another worker"
+            )));
+        }
         let inherit = |key: &str, worker_spec: &ConverterSpec| {
             if settings.string(key).is_some() {
                 converter_spec(&settings, key, &worker_spec.class)
@@ -599,6 +609,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("errors.retry.timeout"), "{error}");
+    }
+
+    #[test]
+    fn filesystem_grants_are_refused_when_the_worker_allows_none() {
+        let settings = |pairs: &[(&str, &str)]| -> Settings {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let connector = settings(&[
+            ("name", "c"),
+            ("connector.class", "X"),
+            ("sandbox.fs.write", "/data"),
+        ]);
+        let open = WorkerConfig::from_settings(Settings::new()).unwrap();
+        assert!(ConnectorConfig::parse(connector.clone(), &open).is_ok());
+        let closed =
+            WorkerConfig::from_settings(settings(&[("sandbox.fs.enabled", "false")])).unwrap();
+        let error = ConnectorConfig::parse(connector, &closed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("sandbox.fs.write") && error.contains("sandbox.fs.enabled=false"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct WorkerConfig {
     pub sandbox_max: SandboxMaxima,
     /// What network access connectors may be granted (`sandbox.http.*`).
     pub http: HttpWorkerPolicy,
+    /// `sandbox.fs.enabled` (default true): false refuses every filesystem grant, the
+    /// built-in file connectors' included.
+    pub fs_enabled: bool,
 }
 
 /// The operator's egress policy for every connector of the worker.
@@ -261,8 +264,10 @@ impl WorkerConfig {
         let sandbox_max = SandboxMaxima::from_settings(&raw)?;
         sandbox_max.check(&sandbox)?;
         let http = HttpWorkerPolicy::from_settings(&raw)?;
+        let fs_enabled = raw.bool_or("sandbox.fs.enabled", true)?;
         Ok(Self {
             http,
+            fs_enabled,
             log,
             offset_file,
             offset_flush_interval: raw.millis_or("offset.flush.interval.ms", 60_000)?,

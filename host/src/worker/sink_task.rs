@@ -62,7 +62,8 @@ async fn run_inner(
         &connector.settings,
         &mut config,
         PluginKind::Sink,
-        spec.builtin,
+        // `sandbox.fs.enabled=false` takes the built-in file connectors' grant away too.
+        spec.builtin && services.worker.fs_enabled,
     );
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;

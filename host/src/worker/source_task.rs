@@ -231,7 +231,8 @@ async fn run_inner(
         &connector.settings,
         &mut config,
         PluginKind::Source,
-        spec.builtin,
+        // `sandbox.fs.enabled=false` takes the built-in file connectors' grant away too.
+        spec.builtin && services.worker.fs_enabled,
     );
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let context = InstanceContext {
