@@ -5,40 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use wasm_connect::{
-    coordinator::State,
-    log::{ConsumedRecord, LogHeader, ProduceRecord},
-};
-use wasm_connect_tests::{TestWorker, init_logging, lines, wait_until};
-
-/// Reads `count` records of `topic` from the worker's log.
-async fn read_topic(worker: &TestWorker, topic: &str, count: usize) -> Vec<ConsumedRecord> {
-    let log = worker.herder.services().log.clone();
-    let mut consumer = log.consumer("check", &format!("check-{topic}")).unwrap();
-    consumer.subscribe(&[topic.to_string()]).await.unwrap();
-    let mut records = Vec::new();
-    let start = Instant::now();
-    while records.len() < count {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{topic} holds only {records:?}"
-        );
-        records.extend(
-            consumer
-                .poll(100, Duration::from_millis(100))
-                .await
-                .unwrap()
-                .records,
-        );
-    }
-    records
-}
-
-fn header(record: &ConsumedRecord, key: &str) -> String {
-    let found: Vec<&LogHeader> = record.headers.iter().filter(|h| h.key == key).collect();
-    assert_eq!(found.len(), 1, "header {key} in {:?}", record.headers);
-    String::from_utf8(found[0].value.clone().unwrap()).unwrap()
-}
+use wasm_connect::{coordinator::State, log::ProduceRecord};
+use wasm_connect_tests::{TestWorker, header, init_logging, lines, wait_until};
 
 /// Writes raw values to `topic`, as another application would.
 async fn produce(worker: &TestWorker, topic: &str, values: &[&str]) {
@@ -108,7 +76,7 @@ async fn transforms_and_predicates_apply_on_both_sides_of_the_log() {
     })
     .await;
     assert_eq!(lines(&output), ["one", "two", "three"]);
-    let routed = read_topic(&worker, "routed", 3).await;
+    let routed = worker.read_topic("routed", 3).await;
     assert_eq!(header(&routed[0], "origin"), "file");
     let partitions = worker.herder.services().log.partition_count("raw").await;
     assert_eq!(partitions.unwrap(), None, "nothing was written to `raw`");
@@ -214,7 +182,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_under_tolerance_all() {
     )
     .await;
 
-    let dlq = read_topic(&worker, "dlq", 1).await;
+    let dlq = worker.read_topic("dlq", 1).await;
     let poison = &dlq[0];
     assert_eq!(
         poison.value.as_deref(),

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use wasm_connect::{coordinator::State, log::LogHeader};
-use wasm_connect_tests::{TestWorker, init_logging, lines, wait_until};
+use wasm_connect::coordinator::State;
+use wasm_connect_tests::{TestWorker, header, init_logging, lines, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconfiguration_request_restarts_tasks_with_new_configs() {
@@ -263,35 +263,13 @@ async fn reported_errant_records_go_to_the_dead_letter_queue_with_context_header
     start_errant_pipeline(&worker, "all").await;
     worker.wait_records("sink", 5).await;
 
-    let log = worker.herder.services().log.clone();
-    let mut consumer = log.consumer("check", "check").unwrap();
-    consumer.subscribe(&["dlq".to_string()]).await.unwrap();
-    let mut records = Vec::new();
-    let start = std::time::Instant::now();
-    while records.len() < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "DLQ holds {records:?}"
-        );
-        records.extend(
-            consumer
-                .poll(100, Duration::from_millis(100))
-                .await
-                .unwrap()
-                .records,
-        );
-    }
+    let records = worker.read_topic("dlq", 2).await;
     let values: Vec<_> = records.iter().map(|r| r.value.clone().unwrap()).collect();
     assert_eq!(
         values,
         vec![b"bad-1".to_vec(), b"bad-3".to_vec()],
         "original value bytes are kept"
     );
-    let header = |record: &wasm_connect::log::ConsumedRecord, key: &str| -> String {
-        let found: Vec<&LogHeader> = record.headers.iter().filter(|h| h.key == key).collect();
-        assert_eq!(found.len(), 1, "header {key} in {:?}", record.headers);
-        String::from_utf8(found[0].value.clone().unwrap()).unwrap()
-    };
     let first = &records[0];
     assert_eq!(header(first, "__connect.errors.topic"), "in");
     assert_eq!(header(first, "__connect.errors.partition"), "0");

@@ -1370,17 +1370,7 @@ async fn connectors_survive_a_worker_restart() {
     // the stored state.
     // The previous worker's log closes once the last connection task let go of it.
     let config = wasm_connect_tests::worker_config(dir.path(), &[]);
-    let start = Instant::now();
-    let herder = loop {
-        match Herder::start(config.clone()).await {
-            Ok(herder) => break herder,
-            Err(error) if start.elapsed() < Duration::from_secs(10) => {
-                tracing::debug!(error = %error, "Worker not restartable yet.");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("worker restarts: {error:#}"),
-        }
-    };
+    let herder = restart_worker(config).await;
     let api = Api::serve(TestWorker { herder, dir }).await;
     let mut given = source_config(&api, "paused");
     given["topic"] = json!("given");
@@ -1609,17 +1599,7 @@ async fn components_are_uploaded_checked_versioned_and_deleted() {
     let dir = api.stop().await;
     let mut config = wasm_connect_tests::worker_config(dir.path(), &[("plugin.path", &empty_path)]);
     config.plugin_path = vec![empty.path().to_owned()];
-    let start = Instant::now();
-    let herder = loop {
-        match Herder::start(config.clone()).await {
-            Ok(herder) => break herder,
-            Err(error) if start.elapsed() < Duration::from_secs(10) => {
-                tracing::debug!(error = %error, "Worker not restartable yet.");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(error) => panic!("worker restarts: {error:#}"),
-        }
-    };
+    let herder = restart_worker(config).await;
     // The stored connector comes back on the uploaded plugin.
     herder.restore(Vec::new()).await.expect("restore");
     let api = Api::serve(TestWorker { herder, dir }).await;
@@ -1671,4 +1651,20 @@ async fn components_are_uploaded_checked_versioned_and_deleted() {
         StatusCode::NOT_FOUND
     );
     api.stop().await;
+}
+
+/// Starts a worker on a data directory a stopped worker used. The previous worker's log
+/// closes once the last connection task let go of it, so this retries for a while.
+async fn restart_worker(config: wasm_connect::config::WorkerConfig) -> Herder {
+    let start = Instant::now();
+    loop {
+        match Herder::start(config.clone()).await {
+            Ok(herder) => return herder,
+            Err(error) if start.elapsed() < Duration::from_secs(10) => {
+                tracing::debug!(error = %error, "Worker not restartable yet.");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("worker restarts: {error:#}"),
+        }
+    }
 }

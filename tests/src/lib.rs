@@ -11,7 +11,7 @@ use std::{
 use wasm_connect::{
     config::{ConnectorSubmission, InitialState, Settings, WorkerConfig},
     coordinator::{Herder, State},
-    log::RecordLog,
+    log::{ConsumedRecord, RecordLog},
 };
 
 /// The workspace root.
@@ -161,6 +161,35 @@ impl TestWorker {
         }
     }
 
+    /// Reads the first `count` records of `topic` from the worker's log (as a fresh consumer
+    /// group); panics after 30 s with what it got.
+    pub async fn read_topic(&self, topic: &str, count: usize) -> Vec<ConsumedRecord> {
+        let log = self.herder.services().log.clone();
+        let mut consumer = log
+            .consumer(&format!("check-{topic}"), "check")
+            .expect("consumer");
+        consumer
+            .subscribe(&[topic.to_string()])
+            .await
+            .expect("subscribe");
+        let mut records = Vec::new();
+        let start = Instant::now();
+        while records.len() < count {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{topic} holds only {records:?}"
+            );
+            records.extend(
+                consumer
+                    .poll(100, Duration::from_millis(100))
+                    .await
+                    .expect("poll")
+                    .records,
+            );
+        }
+        records
+    }
+
     pub async fn stop(self) -> tempfile::TempDir {
         self.herder.shutdown().await;
         self.dir
@@ -194,6 +223,13 @@ pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> WorkerConfig {
     ]);
     raw.extend(settings(extra));
     WorkerConfig::from_settings(raw).expect("valid worker config")
+}
+
+/// The value of the one header `key` of `record`, as UTF-8; panics if there is not exactly one.
+pub fn header(record: &ConsumedRecord, key: &str) -> String {
+    let found: Vec<_> = record.headers.iter().filter(|h| h.key == key).collect();
+    assert_eq!(found.len(), 1, "header {key} in {:?}", record.headers);
+    String::from_utf8(found[0].value.clone().expect("a header value")).expect("UTF-8")
 }
 
 /// Polls `condition` every 20 ms until it holds; panics with `what` after `timeout`.
