@@ -215,6 +215,10 @@ impl PluginRegistry {
     /// skipped.
     pub async fn load_uploads(&self, dir: &Path) -> Vec<PluginError> {
         let mut errors = Vec::new();
+        if !dir.exists() {
+            // Nothing was ever uploaded.
+            return errors;
+        }
         for path in wasm_files(dir) {
             match self.load_file(&path).await {
                 Ok(plugin) => self.register(plugin, PluginSource::Uploaded(path)),
