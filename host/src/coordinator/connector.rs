@@ -336,21 +336,7 @@ impl Actor {
             tracing::warn!(task = id, "A task did not stop in time and was abandoned.");
             slot.join.abort();
         }
-        let config = self
-            .shared
-            .task_configs
-            .lock()
-            .expect("lock")
-            .get(id as usize)
-            .cloned();
-        let metrics = self
-            .shared
-            .metrics
-            .lock()
-            .expect("lock")
-            .get(id as usize)
-            .cloned();
-        let (Some(config), Some(metrics)) = (config, metrics) else {
+        let Some((config, metrics)) = self.task_state(id) else {
             return;
         };
         tracing::info!(task = id, "Restarting task on request.");
@@ -506,6 +492,25 @@ impl Actor {
         });
     }
 
+    /// Task `id`'s config and counters, to restart it with.
+    fn task_state(&self, id: u32) -> Option<(ConfigMap, Arc<TaskMetrics>)> {
+        let config = self
+            .shared
+            .task_configs
+            .lock()
+            .expect("lock")
+            .get(id as usize)
+            .cloned()?;
+        let metrics = self
+            .shared
+            .metrics
+            .lock()
+            .expect("lock")
+            .get(id as usize)
+            .cloned()?;
+        Some((config, metrics))
+    }
+
     /// Restarts the failed task `id` of the current generation with its task config, keeping
     /// its counters.
     async fn restart_task(
@@ -514,22 +519,8 @@ impl Actor {
         id: u32,
         target: &watch::Sender<TargetState>,
     ) {
-        let config = self
-            .shared
-            .task_configs
-            .lock()
-            .expect("lock")
-            .get(id as usize)
-            .cloned();
-        let metrics = self
-            .shared
-            .metrics
-            .lock()
-            .expect("lock")
-            .get(id as usize)
-            .cloned();
-        let (Some(config), Some(metrics), Some(slot)) =
-            (config, metrics, generation.tasks.get_mut(id as usize))
+        let (Some((config, metrics)), Some(slot)) =
+            (self.task_state(id), generation.tasks.get_mut(id as usize))
         else {
             return;
         };
