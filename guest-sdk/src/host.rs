@@ -26,6 +26,8 @@ pub enum World {
     Source,
     /// `sink-connector`.
     Sink,
+    /// `transform`: may only log.
+    Transform,
 }
 
 impl World {
@@ -33,6 +35,7 @@ impl World {
         match self {
             Self::Source => "source",
             Self::Sink => "sink",
+            Self::Transform => "transformation",
         }
     }
 }

@@ -5,7 +5,8 @@
 //! You implement two traits and export them with one macro:
 //!
 //! - a source: [`SourceConnector`] + [`SourceTask`], exported with [`export_source_connector!`];
-//! - a sink: [`SinkConnector`] + [`SinkTask`], exported with [`export_sink_connector!`].
+//! - a sink: [`SinkConnector`] + [`SinkTask`], exported with [`export_sink_connector!`];
+//! - a single message transform: [`Transform`], exported with [`export_transform!`].
 //!
 //! The rest of the crate is what those traits speak: the Connect data model ([`data`]:
 //! [`Schema`], [`SchemaBuilder`], [`Value`], [`Struct`], [`Data`]), settings ([`config`]:
@@ -107,6 +108,7 @@ pub mod host;
 mod records;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod transform;
 
 pub use config::{Config, ConfigDef};
 pub use connector::{
@@ -118,13 +120,16 @@ pub use records::{
     Header, OffsetMap, OffsetMapExt, RecordMetadata, Scalar, SinkRecord, SourceRecord,
     SourceRecordBuilder, TimestampType, TopicPartition, TopicPartitionOffset,
 };
+pub use transform::{Disposition, Transform, TransformRecord};
 
 /// What the export macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::glue::{SinkGlue, SourceGlue, assert_sink, assert_source};
+    pub use crate::transform::{TransformGlue, assert_transform};
     pub use wasm_connect_sdk_sink_bindings as sink;
     pub use wasm_connect_sdk_source_bindings as source;
+    pub use wasm_connect_sdk_transform_bindings as transform;
 }
 
 /// Exports a source connector component: `export_source_connector!(MyConnector, MyTask);`
@@ -166,6 +171,26 @@ macro_rules! export_sink_connector {
         };
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() = $crate::__private::assert_sink::<$connector, $task>;
+    };
+}
+
+/// Exports a single message transform component: `export_transform!(MyTransform);` where
+/// `MyTransform: Transform`. Invoke it once, in the crate's `lib.rs`.
+///
+/// On `wasm32` it implements the `transform` world's export; elsewhere it only checks the
+/// type, so the crate still builds and tests natively.
+#[macro_export]
+macro_rules! export_transform {
+    ($transform:ty $(,)?) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type __WasmConnectTransformGlue = $crate::__private::TransformGlue<$transform>;
+            $crate::__private::transform::export_transform_world!(
+                __WasmConnectTransformGlue with_types_in $crate::__private::transform
+            );
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = $crate::__private::assert_transform::<$transform>;
     };
 }
 

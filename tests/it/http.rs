@@ -2,7 +2,9 @@
 //! `http-source` pages through a cursor API and resumes from its cursor after a restart,
 //! retries after 429; `http-sink` posts batches and sends records the endpoint rejects to
 //! the dead letter queue; requests off the allow-list, or to loopback without the worker's
-//! permission, are denied and fail the task with a trace saying so.
+//! permission, are denied and fail the task with a trace saying so; HTTPS to a server
+//! certified by the operator's CA (`sandbox.http.tls.ca.file`) and not otherwise; a task's
+//! concurrent requests capped by `sandbox.http.concurrent.requests`.
 
 use std::{
     net::SocketAddr,
@@ -37,6 +39,11 @@ struct Server {
     accepted: Vec<Value>,
     /// Requests to /ingest (accepted or not).
     posts: u32,
+    /// Requests /slow is serving now, and the most it ever served at once.
+    in_flight: u32,
+    max_in_flight: u32,
+    /// Requests /slow finished.
+    slow_served: u32,
 }
 
 type Shared = Arc<Mutex<Server>>;
@@ -80,15 +87,95 @@ async fn ingest(State(state): State<Shared>, Json(batch): Json<Vec<Value>>) -> R
     StatusCode::OK.into_response()
 }
 
-async fn start_server(state: Shared) -> SocketAddr {
-    let app = Router::new()
+/// Answers after 300 ms, counting how many requests it serves at once.
+async fn slow(State(state): State<Shared>) -> Response {
+    {
+        let mut server = state.lock().unwrap();
+        server.in_flight += 1;
+        server.max_in_flight = server.max_in_flight.max(server.in_flight);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut server = state.lock().unwrap();
+    server.in_flight -= 1;
+    server.slow_served += 1;
+    "done".into_response()
+}
+
+fn app(state: Shared) -> Router {
+    Router::new()
         .route("/items", get(items))
         .route("/ingest", post(ingest))
-        .with_state(state);
+        .route("/slow", get(slow))
+        .with_state(state)
+}
+
+async fn start_server(state: Shared) -> SocketAddr {
+    let app = app(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     address
+}
+
+/// A test CA and a certificate for `localhost` it signed: the CA's PEM and the server's TLS
+/// configuration.
+fn test_pki() -> (String, Arc<tokio_rustls::rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    use tokio_rustls::rustls::{
+        ServerConfig,
+        crypto::ring,
+        pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer},
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wasm-connect test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der()));
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![server_cert.der().clone()], key)
+        .unwrap();
+    (ca_cert.pem(), Arc::new(config))
+}
+
+/// The test server over TLS on 127.0.0.1; counts handshakes that failed.
+async fn start_tls_server(
+    state: Shared,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicU32>) {
+    let app = app(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let failed = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let failed_handshakes = failed.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, app, failed) = (acceptor.clone(), app.clone(), failed.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (address, failed_handshakes)
 }
 
 fn item(i: usize) -> Value {
@@ -355,5 +442,103 @@ async fn a_worker_can_forbid_network_grants() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("sandbox.http.enabled=false"), "{error}");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_works_with_the_operators_ca_and_fails_without_it() {
+    init_logging();
+    let (ca_pem, tls) = test_pki();
+    let state: Shared = Arc::default();
+    state.lock().unwrap().items = (0..15).map(item).collect();
+    let (address, failed_handshakes) = start_tls_server(state.clone(), tls).await;
+    let url = format!("https://localhost:{}/items", address.port());
+    let allow = format!("https://localhost:{}", address.port());
+    let settings = source_settings("secure", &url, &allow);
+
+    // Without the CA the server's certificate is unknown: the handshake fails and no
+    // request reaches the server.
+    let worker = TestWorker::embedded(PRIVATE_OK).await;
+    worker.create(&settings).await;
+    wait_until(Duration::from_secs(30), "a refused TLS handshake", || {
+        failed_handshakes.load(std::sync::atomic::Ordering::SeqCst) > 0
+    })
+    .await;
+    assert!(
+        state.lock().unwrap().cursors.is_empty(),
+        "a request got through an untrusted TLS connection"
+    );
+    assert_eq!(worker.records("secure").await, 0);
+    worker.stop().await;
+
+    // With the operator's CA the same connector pages through the API over TLS.
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let ca_file = ca_file.display().to_string();
+    let worker = TestWorker::embedded(&[
+        ("sandbox.http.allow.private.networks", "true"),
+        ("sandbox.http.tls.ca.file", &ca_file),
+    ])
+    .await;
+    worker.create(&settings).await;
+    worker.wait_records("secure", 15).await;
+    let values = read_topic(&worker, "items", 15).await;
+    let expected: Vec<String> = (0..15).map(|i| item(i).to_string()).collect();
+    assert_eq!(values, expected);
+    worker.stop().await;
+}
+
+#[test]
+fn a_bad_ca_file_is_refused_at_startup_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let not_pem = not_pem.display().to_string();
+    for (file, why) in [(&missing, "cannot read it"), (&not_pem, "no certificate")] {
+        let error = wasm_connect::config::WorkerConfig::from_settings(
+            wasm_connect_tests::settings(&[("sandbox.http.tls.ca.file", file)]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("sandbox.http.tls.ca.file") && error.contains(why),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_has_at_most_its_share_of_concurrent_requests() {
+    init_logging();
+    let state: Shared = Arc::default();
+    let address = start_server(state.clone()).await;
+    let url = format!("http://{address}/slow");
+    let allow = format!("http://127.0.0.1:{}", address.port());
+    let worker = TestWorker::embedded(PRIVATE_OK).await;
+    worker
+        .create(&[
+            ("name", "burst"),
+            ("connector.class", "TestSource"),
+            ("modes", "http-burst"),
+            ("topic", "burst"),
+            ("http.url", &url),
+            ("sandbox.http.allow", &allow),
+            ("sandbox.http.concurrent.requests", "2"),
+        ])
+        .await;
+    let trace = wait_failed(&worker, "burst").await;
+    // All six got through, but never more than two at once: the others waited.
+    assert!(
+        trace.contains("burst of 6 GET") && trace.contains("6 ok"),
+        "{trace}"
+    );
+    let (served, max_in_flight) = {
+        let server = state.lock().unwrap();
+        (server.slow_served, server.max_in_flight)
+    };
+    assert_eq!(served, 6);
+    assert_eq!(max_in_flight, 2, "the cap was not applied");
     worker.stop().await;
 }

@@ -18,5 +18,14 @@ mod scale;
 mod errors;
 // The REST API over HTTP: Kafka Connect's paths, status codes and bodies.
 mod rest;
+// Transform components (the `transform` world) in chains on both sides, hostile transforms
+// under both tolerances, and a transform uploaded over REST.
+mod transform;
 // The HTTP connectors against a server on 127.0.0.1, and the egress policy.
 mod http;
+// JavaScript connectors (guest-sdk/js): end to end, resuming, files, JS exceptions as traces.
+mod javascript;
+// Python connectors built with componentize-py: end to end, resuming, Python errors as traces.
+mod python;
+// The connector conformance kit over the example connectors of each language.
+mod conformance;

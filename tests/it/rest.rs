@@ -157,6 +157,10 @@ impl Api {
     }
 }
 
+/// The version of the built-in and test connectors (the workspace's), which statuses show
+/// (KIP-891).
+const BUILTIN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 fn error(code: u16, message: &str) -> Value {
     json!({"error_code": code, "message": message})
 }
@@ -187,7 +191,8 @@ async fn a_connector_lives_through_the_rest_api() {
     assert_eq!(created.location.as_deref(), Some("/connectors/source"));
     assert_eq!(
         created.body,
-        json!({"name": "source", "config": config, "tasks": [], "type": "source"})
+        // As Kafka Connect's standalone herder, the answer comes once the tasks were generated.
+        json!({"name": "source", "config": config, "tasks": [{"connector": "source", "task": 0}], "type": "source"})
     );
 
     let running = api
@@ -197,10 +202,10 @@ async fn a_connector_lives_through_the_rest_api() {
         })
         .await;
     assert_eq!(running.status, StatusCode::OK);
-    let task_running = json!({"id": 0, "state": "RUNNING", "worker_id": DEFAULT_WORKER_ID});
+    let task_running = json!({"id": 0, "state": "RUNNING", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION});
     let status_running = json!({
         "name": "source",
-        "connector": {"state": "RUNNING", "worker_id": DEFAULT_WORKER_ID},
+        "connector": {"state": "RUNNING", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION},
         "tasks": [task_running],
         "type": "source",
     });
@@ -299,7 +304,7 @@ async fn a_connector_lives_through_the_rest_api() {
         status.body,
         json!({
             "name": "source",
-            "connector": {"state": "STOPPED", "worker_id": DEFAULT_WORKER_ID},
+            "connector": {"state": "STOPPED", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION},
             "tasks": [],
             "type": "source",
         })
@@ -576,7 +581,7 @@ async fn health_and_config_updates_restart_tasks() {
     stored["name"] = json!("source");
     assert_eq!(
         created.body,
-        json!({"name": "source", "config": stored, "tasks": [], "type": "source"})
+        json!({"name": "source", "config": stored, "tasks": [{"connector": "source", "task": 0}], "type": "source"})
     );
     api.wait_for("/connectors/source/status", "RUNNING", task_running)
         .await;
@@ -724,8 +729,8 @@ async fn restarts_follow_kip_745() {
         restarted.body,
         json!({
             "name": "source",
-            "connector": {"state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID},
-            "tasks": [{"id": 0, "state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID}],
+            "connector": {"state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION},
+            "tasks": [{"id": 0, "state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION}],
             "type": "source",
         })
     );
@@ -1431,10 +1436,10 @@ async fn only_failed_tasks_are_restarted() {
         restarted.body,
         json!({
             "name": "mixed",
-            "connector": {"state": "RUNNING", "worker_id": DEFAULT_WORKER_ID},
+            "connector": {"state": "RUNNING", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION},
             "tasks": [
-                {"id": 0, "state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID},
-                {"id": 1, "state": "RUNNING", "worker_id": DEFAULT_WORKER_ID},
+                {"id": 0, "state": "RESTARTING", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION},
+                {"id": 1, "state": "RUNNING", "worker_id": DEFAULT_WORKER_ID, "version": BUILTIN_VERSION},
             ],
             "type": "source",
         })
@@ -1650,6 +1655,438 @@ async fn components_are_uploaded_checked_versioned_and_deleted() {
             .status,
         StatusCode::NOT_FOUND
     );
+    api.stop().await;
+}
+
+/// The plugin version a connector's status shows, with every task's (KIP-891).
+fn status_versions(reply: &Reply) -> (Option<&str>, Vec<&str>) {
+    let tasks = reply.body["tasks"]
+        .as_array()
+        .map(|tasks| {
+            tasks
+                .iter()
+                .map(|task| task["version"].as_str().unwrap_or("none"))
+                .collect()
+        })
+        .unwrap_or_default();
+    (reply.body["connector"]["version"].as_str(), tasks)
+}
+
+/// Whether a connector and its one task run version `version`.
+fn runs_version(reply: &Reply, version: &str) -> bool {
+    connector_state(reply) == Some("RUNNING")
+        && reply.body["tasks"][0]["state"] == "RUNNING"
+        && status_versions(reply) == (Some(version), vec![version])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_versions_side_by_side_pinning_and_upgrades() {
+    init_logging();
+    let empty = tempfile::tempdir().expect("temporary directory");
+    let empty_path = empty.path().display().to_string();
+    let api = Api::serve(TestWorker::embedded(&[("plugin.path", &empty_path)]).await).await;
+    let upload = |guest: &'static str| {
+        let api = &api;
+        async move {
+            let bytes = std::fs::read(wasm_connect_tests::component(guest)).expect("guest");
+            api.send_bytes(
+                Method::POST,
+                "/connector-plugins",
+                Bytes::from(bytes),
+                Some("application/wasm"),
+            )
+            .await
+        }
+    };
+    // The same class, two versions.
+    let v1 = upload("test_source").await;
+    let v2 = upload("test_source_v2").await;
+    for (reply, version) in [(&v1, "0.1.0"), (&v2, "0.2.0")] {
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        assert_eq!(reply.body["class"], "TestSource");
+        assert_eq!(reply.body["version"], version);
+    }
+    assert_ne!(v1.body["digest"], v2.body["digest"]);
+    let listed: Vec<Value> = api
+        .get("/connector-plugins")
+        .await
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|plugin| plugin["class"] == "TestSource")
+        .cloned()
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            json!({"class": "TestSource", "type": "source", "version": "0.1.0"}),
+            json!({"class": "TestSource", "type": "source", "version": "0.2.0"}),
+        ]
+    );
+    // `?version=` picks one; an unknown version is a 404, a malformed range a 400.
+    assert_eq!(
+        api.get("/connector-plugins/TestSource/config?version=0.1.0")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let unknown = api
+        .get("/connector-plugins/TestSource/config?version=0.3.0")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{:?}", unknown.body);
+    assert!(
+        unknown.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0.1.0, 0.2.0")),
+        "{:?}",
+        unknown.body
+    );
+    let malformed = api
+        .get("/connector-plugins/TestSource/config?version=%5B0.1,0.2")
+        .await;
+    assert_eq!(
+        malformed.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        malformed.body
+    );
+    assert!(
+        malformed.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("[0.1,0.2") && m.contains("not closed")),
+        "{:?}",
+        malformed.body
+    );
+
+    // Without `connector.plugin.version` a connector runs the newest version; a range picks the
+    // newest inside it.
+    let config = |version: Option<&str>| {
+        let mut config =
+            json!({"connector.class": "TestSource", "topic": "versions", "batch.size": "1"});
+        if let Some(version) = version {
+            config["connector.plugin.version"] = json!(version);
+        }
+        config
+    };
+    let latest = api
+        .post(
+            "/connectors",
+            &json!({"name": "latest", "config": config(None)}),
+        )
+        .await;
+    assert_eq!(latest.status, StatusCode::CREATED, "{:?}", latest.body);
+    let pinned = api
+        .post(
+            "/connectors",
+            &json!({"name": "pinned", "config": config(Some("[0.1.0,0.2.0)"))}),
+        )
+        .await;
+    assert_eq!(pinned.status, StatusCode::CREATED, "{:?}", pinned.body);
+    api.wait_for("/connectors/latest/status", "latest on 0.2.0", |reply| {
+        runs_version(reply, "0.2.0")
+    })
+    .await;
+    api.wait_for("/connectors/pinned/status", "pinned on 0.1.0", |reply| {
+        runs_version(reply, "0.1.0")
+    })
+    .await;
+    let task = api.get("/connectors/pinned/tasks/0/status").await;
+    assert_eq!(task.body["version"], "0.1.0", "{:?}", task.body);
+
+    // A version in use cannot be deleted.
+    let in_use = api
+        .send(
+            Method::DELETE,
+            "/connector-plugins/TestSource?version=0.1.0",
+            None,
+        )
+        .await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT, "{:?}", in_use.body);
+    assert!(
+        in_use.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0.1.0") && m.contains("in use")),
+        "{:?}",
+        in_use.body
+    );
+    // Pinning a version that is not installed is refused, and the connector keeps running
+    // the one it had.
+    let missing = api
+        .put_json("/connectors/pinned/config", &config(Some("0.3.0")))
+        .await;
+    assert_eq!(
+        missing.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        missing.body
+    );
+    assert!(
+        missing.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("0.3.0") && m.contains("0.1.0, 0.2.0")),
+        "{:?}",
+        missing.body
+    );
+    assert!(runs_version(
+        &api.get("/connectors/pinned/status").await,
+        "0.1.0"
+    ));
+
+    // Upgrading: the connector's tasks restart on the other version; the other connector's
+    // tasks keep running untouched.
+    let herder = &api.worker.herder;
+    let latest_tasks = herder.task_metrics("latest").await;
+    let pinned_tasks = herder.task_metrics("pinned").await;
+    assert_eq!((latest_tasks.len(), pinned_tasks.len()), (1, 1));
+    let upgraded = api
+        .put_json("/connectors/pinned/config", &config(Some("0.2.0")))
+        .await;
+    assert_eq!(upgraded.status, StatusCode::OK, "{:?}", upgraded.body);
+    assert_eq!(upgraded.body["config"]["connector.plugin.version"], "0.2.0");
+    api.wait_for("/connectors/pinned/status", "pinned on 0.2.0", |reply| {
+        runs_version(reply, "0.2.0")
+    })
+    .await;
+    let pinned_after = herder.task_metrics("pinned").await;
+    assert_eq!(pinned_after.len(), 1);
+    assert!(
+        !std::sync::Arc::ptr_eq(&pinned_tasks[0], &pinned_after[0]),
+        "the upgraded connector's task was not restarted"
+    );
+    let latest_after = herder.task_metrics("latest").await;
+    assert!(
+        std::sync::Arc::ptr_eq(&latest_tasks[0], &latest_after[0]),
+        "upgrading one connector restarted another's task"
+    );
+    assert!(runs_version(
+        &api.get("/connectors/latest/status").await,
+        "0.2.0"
+    ));
+
+    // Once nothing runs 0.1.0 it can be deleted; 0.2.0, in use, cannot.
+    let start = Instant::now();
+    loop {
+        let deleted = api
+            .send(
+                Method::DELETE,
+                "/connector-plugins/TestSource?version=0.1.0",
+                None,
+            )
+            .await;
+        if deleted.status == StatusCode::NO_CONTENT {
+            break;
+        }
+        // The old tasks let go of the plugin as they stop.
+        assert!(
+            deleted.status == StatusCode::CONFLICT && start.elapsed() < Duration::from_secs(10),
+            "{deleted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_use = api
+        .send(
+            Method::DELETE,
+            "/connector-plugins/TestSource?version=0.2.0",
+            None,
+        )
+        .await;
+    assert_eq!(in_use.status, StatusCode::CONFLICT, "{:?}", in_use.body);
+    let versions: Vec<Value> = api
+        .get("/connector-plugins")
+        .await
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|plugin| plugin["class"] == "TestSource")
+        .map(|plugin| plugin["version"].clone())
+        .collect();
+    assert_eq!(versions, [json!("0.2.0")]);
+    assert_eq!(
+        api.send(
+            Method::DELETE,
+            "/connector-plugins/TestSource?version=0.1.0",
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    api.stop().await;
+}
+
+/// Every operation of `GET /openapi.json`, sent with its path parameters filled in, reaches a
+/// handler (neither the router's 404 nor a 405), and errors from axum's own extractors come
+/// as Kafka Connect's JSON error body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_and_matches_the_router() {
+    let api = Api::start().await;
+    let document = api.get("/openapi.json").await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(
+        document.body,
+        serde_json::from_str::<Value>(wasm_connect::rest::openapi::DOCUMENT).expect("JSON")
+    );
+    let paths = document.body["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{name}", "no-such-thing")
+            .replace("{plugin}", "NoSuchPlugin")
+            .replace("{task}", "0");
+        for method in item.as_object().expect("path item").keys() {
+            let method =
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+            let reply = api.send(method.clone(), &concrete, None).await;
+            assert_ne!(
+                reply.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {concrete}"
+            );
+            assert_ne!(
+                reply.body,
+                error(404, "HTTP 404 Not Found"),
+                "{method} {concrete} is documented but not routed"
+            );
+            let documented = item[method.as_str().to_ascii_lowercase()]["responses"]
+                .get(reply.status.as_str())
+                .is_some();
+            assert!(
+                documented,
+                "{method} {concrete} answered {reply:?}, not documented"
+            );
+            operations += 1;
+        }
+    }
+    assert_eq!(
+        operations,
+        wasm_connect::rest::ROUTES
+            .iter()
+            .map(|(_, methods)| methods.len())
+            .sum::<usize>()
+    );
+    // A path segment that is not UTF-8, and a body over axum's limit: JSON errors.
+    let not_utf8 = api.get("/connectors/%FF/status").await;
+    assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST);
+    assert_eq!(not_utf8.body["error_code"], 400);
+    assert!(
+        not_utf8.body["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    let huge = format!("{{\"topic\": \"{}\"}}", "x".repeat(3 << 20));
+    let too_large = api
+        .send(Method::PUT, "/connectors/big/config", Some(&huge))
+        .await;
+    assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(too_large.body["error_code"], 413);
+    api.stop().await;
+}
+
+/// Names the fuzzer's probes turned up: a name with a control character in the URL of `PUT
+/// .../config` was created and then answered 500 (an invalid `Location` header); a name with
+/// `/`, spaces or non-ASCII characters got a `Location` that was not a valid path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_connector_names_are_refused_or_located() {
+    let api = Api::start().await;
+    let config = source_config(&api, "unused");
+    let mut flat = config.clone();
+    flat.as_object_mut().expect("object").remove("name");
+    let control = api.put_json("/connectors/a%0Ab/config", &flat).await;
+    assert_eq!(
+        control.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        control.body
+    );
+    assert!(
+        control.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("control characters")),
+        "{:?}",
+        control.body
+    );
+    assert_eq!(api.get("/connectors").await.body, json!([]));
+
+    let created = api
+        .post(
+            "/connectors",
+            &json!({"name": "sl/ash é?", "config": flat.clone()}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let location = created.location.expect("Location");
+    assert_eq!(location, "/connectors/sl%2Fash%20%C3%A9%3F");
+    // The Location leads to the connector.
+    let found = api.get(&location).await;
+    assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+    assert_eq!(found.body["name"], "sl/ash é?");
+    // Created connectors have their tasks when the answer comes (Kafka Connect's standalone
+    // herder): a task restart right after creation finds the task.
+    let restart = api
+        .send(
+            Method::POST,
+            "/connectors/sl%2Fash%20%C3%A9%3F/tasks/0/restart",
+            None,
+        )
+        .await;
+    assert_eq!(restart.status, StatusCode::NO_CONTENT, "{restart:?}");
+    let put = api.put_json("/connectors/sp%20ace/config", &flat).await;
+    assert_eq!(put.status, StatusCode::CREATED, "{:?}", put.body);
+    assert_eq!(put.location.as_deref(), Some("/connectors/sp%20ace"));
+    api.stop().await;
+}
+
+/// A `PATCH` is merged into the config it read; the herder applies it only if that is still
+/// the connector's config, so a concurrent change makes it stale (Kafka Connect's 409) and a
+/// concurrent delete makes it a 404 instead of re-creating the connector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_applies_only_to_the_config_it_was_merged_into() {
+    let api = Api::start().await;
+    let herder = &api.worker.herder;
+    let config = source_config(&api, "patched");
+    let created = api
+        .post("/connectors", &json!({"name": "patched", "config": config}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let read = herder.connector_config("patched").await.expect("config");
+    let mut settings = read.settings.clone();
+    settings.insert("tasks.max".into(), "1".into());
+    // Another change lands between reading and writing.
+    let replaced = api
+        .patch("/connectors/patched/config", &json!({"topic": "other"}))
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK, "{:?}", replaced.body);
+    let stale = herder
+        .patch_connector_config("patched", &read, settings.clone())
+        .await
+        .expect_err("stale");
+    assert!(
+        matches!(stale, wasm_connect::coordinator::HerderError::Stale),
+        "{stale}"
+    );
+    assert_eq!(
+        api.get("/connectors/patched/config").await.body["topic"],
+        "other"
+    );
+    // A delete lands between reading and writing.
+    let read = herder.connector_config("patched").await.expect("config");
+    assert_eq!(
+        api.send(Method::DELETE, "/connectors/patched", None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let gone = herder
+        .patch_connector_config("patched", &read, settings)
+        .await
+        .expect_err("deleted");
+    assert!(
+        matches!(gone, wasm_connect::coordinator::HerderError::NotFound(_)),
+        "{gone}"
+    );
+    assert_eq!(api.get("/connectors").await.body, json!([]));
     api.stop().await;
 }
 

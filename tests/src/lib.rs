@@ -1,5 +1,8 @@
 //! Shared harness for the integration tests and benchmarks: where the built components and
 //! the `wasm-connect` binary are, an in-process worker on a temporary directory, and waiting.
+//! The connector conformance kit is in [`conformance`].
+
+pub mod conformance;
 
 use std::{
     collections::BTreeMap,
@@ -259,6 +262,19 @@ pub fn write_lines(path: &Path, count: usize) -> Vec<String> {
     text.push('\n');
     std::fs::write(path, text).expect("write input file");
     lines
+}
+
+/// Appends `lines` to the file at `path` (creating it), each ending in a newline.
+pub fn append_lines(path: &Path, lines: &[String]) {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open input file");
+    for line in lines {
+        writeln!(file, "{line}").expect("append to input file");
+    }
 }
 
 /// Installs a test log subscriber once (RUST_LOG controls it; warnings by default).

@@ -202,6 +202,17 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
     wasi_impl::send(request)
 }
 
+/// Sends every request at once (each on its own connection, as far as the host allows
+/// concurrent requests) and reads the responses, in the order of `requests`.
+#[cfg(target_arch = "wasm32")]
+pub fn send_all(requests: &[Request]) -> Vec<Result<Response, HttpError>> {
+    let pending: Vec<_> = requests.iter().map(wasi_impl::start).collect();
+    pending
+        .into_iter()
+        .map(|pending| pending.and_then(wasi_impl::finish))
+        .collect()
+}
+
 /// Outside wasm32 there is no `wasi:http`.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn send(request: &Request) -> Result<Response, HttpError> {
@@ -211,10 +222,16 @@ pub fn send(request: &Request) -> Result<Response, HttpError> {
     )))
 }
 
+/// Outside wasm32 there is no `wasi:http`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn send_all(requests: &[Request]) -> Vec<Result<Response, HttpError>> {
+    requests.iter().map(send).collect()
+}
+
 #[cfg(target_arch = "wasm32")]
 mod wasi_impl {
     use wasip2::http::{
-        outgoing_handler,
+        outgoing_handler::{self, FutureIncomingResponse},
         types::{
             ErrorCode, Fields, Method as WasiMethod, OutgoingBody, OutgoingRequest, RequestOptions,
             Scheme,
@@ -241,6 +258,11 @@ mod wasi_impl {
     }
 
     pub(super) fn send(request: &Request) -> Result<Response, HttpError> {
+        finish(start(request)?)
+    }
+
+    /// Sends the request head and body; the response is still to come.
+    pub(super) fn start(request: &Request) -> Result<FutureIncomingResponse, HttpError> {
         let url = Url::parse(&request.url)?;
         let mut entries = Vec::with_capacity(request.headers.len());
         for (name, value) in &request.headers {
@@ -295,6 +317,11 @@ mod wasi_impl {
             drop(stream);
         }
         OutgoingBody::finish(body, None).map_err(error_code)?;
+        Ok(future)
+    }
+
+    /// Waits for the response of a started request and reads it whole.
+    pub(super) fn finish(future: FutureIncomingResponse) -> Result<Response, HttpError> {
         let response = loop {
             match future.get() {
                 Some(result) => {

@@ -8,8 +8,11 @@ use super::{
     ConfigError, Settings, SettingsExt,
     worker::{ConverterSpec, WorkerConfig, converter_spec, millis, sandbox_limits},
 };
-use crate::runtime::{EgressPolicy, SandboxLimits, http::parse_allow_list};
-use crate::transforms::TransformChain;
+use crate::runtime::{
+    EgressPolicy, SandboxLimits,
+    http::{DEFAULT_HTTP_CONCURRENT_REQUESTS, parse_allow_list},
+};
+use crate::transforms::{NoTransformPlugins, TransformChain, TransformPlugins};
 
 /// The state a connector is created in (`initial_state`, KIP-980).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -328,7 +331,18 @@ pub struct ConnectorConfig {
 }
 
 impl ConnectorConfig {
+    /// [`Self::parse_with`] knowing only the built-in SMTs.
     pub fn parse(settings: Settings, worker: &WorkerConfig) -> Result<Self, ConfigError> {
+        Self::parse_with(settings, worker, &NoTransformPlugins)
+    }
+
+    /// Parses and checks the framework keys; `transforms.<alias>.type` may also name a
+    /// transform component found in `plugins`.
+    pub fn parse_with(
+        settings: Settings,
+        worker: &WorkerConfig,
+        plugins: &dyn TransformPlugins,
+    ) -> Result<Self, ConfigError> {
         let name = settings.required("name")?.to_owned();
         let class = settings.required("connector.class")?.to_owned();
         let tasks_max: u32 = settings.parse_or("tasks.max", 1, "an integer of at least 1")?;
@@ -382,7 +396,7 @@ impl ConnectorConfig {
             errors_tolerance,
             errors: ErrorHandling::from_settings(&settings, errors_tolerance)?,
             transforms: Arc::new(
-                TransformChain::from_settings(&settings)
+                TransformChain::from_settings_with(&settings, plugins)
                     .map_err(|error| ConfigError::Other(error.to_string()))?,
             ),
             dlq_topic: settings
@@ -441,7 +455,7 @@ pub fn egress_policy(
     settings: &Settings,
     worker: &WorkerConfig,
 ) -> Result<Option<Arc<EgressPolicy>>, ConfigError> {
-    let policy = worker.http;
+    let policy = &worker.http;
     let timeout = settings.parse_or(
         "sandbox.http.timeout.ms",
         millis(policy.max_timeout),
@@ -475,6 +489,28 @@ pub fn egress_policy(
             max_key: "sandbox.max.http.response.bytes",
         });
     }
+    let concurrent_requests = settings.parse_or(
+        "sandbox.http.concurrent.requests",
+        policy
+            .max_concurrent_requests
+            .min(DEFAULT_HTTP_CONCURRENT_REQUESTS),
+        "a positive number of requests",
+    )?;
+    if concurrent_requests == 0 {
+        return Err(ConfigError::Invalid {
+            key: "sandbox.http.concurrent.requests".into(),
+            value: "0".into(),
+            expected: "a positive number of requests",
+        });
+    }
+    if concurrent_requests > policy.max_concurrent_requests {
+        return Err(ConfigError::AboveMaximum {
+            key: "sandbox.http.concurrent.requests",
+            value: concurrent_requests.to_string(),
+            maximum: policy.max_concurrent_requests as u64,
+            max_key: "sandbox.max.http.concurrent.requests",
+        });
+    }
     let rules = settings.list("sandbox.http.allow");
     if rules.is_empty() {
         return Ok(None);
@@ -497,6 +533,8 @@ pub fn egress_policy(
         allow_private_networks: policy.allow_private_networks,
         timeout: Duration::from_millis(timeout),
         max_response_bytes,
+        concurrent_requests,
+        tls: policy.tls.clone(),
     })))
 }
 
@@ -552,6 +590,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("sandbox.http.enabled=false"), "{error}");
+        let error = egress(
+            &[
+                ("sandbox.http.allow", "https://api.example.com"),
+                ("sandbox.http.concurrent.requests", "5"),
+            ],
+            &[("sandbox.max.http.concurrent.requests", "4")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "sandbox.http.concurrent.requests=5 exceeds the worker maximum 4 \
+             (sandbox.max.http.concurrent.requests)"
+        );
+        let policy = egress(&[("sandbox.http.allow", "https://api.example.com")], &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(policy.concurrent_requests, 16);
         let error = egress(&[("sandbox.http.allow", "api.example.com")], &[])
             .unwrap_err()
             .to_string();

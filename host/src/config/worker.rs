@@ -2,12 +2,18 @@
 //! `plugin.path`, converters, client prefixes) plus this host's own (`data.dir`, `sandbox.*`):
 //! the sandbox limits connectors get by default and the maxima no connector may exceed.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use super::{ConfigError, Settings, SettingsExt};
 use crate::runtime::{
     DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_MAX_BYTES, DEFAULT_TIMEOUT_MS, SandboxLimits,
-    http::{DEFAULT_HTTP_RESPONSE_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS},
+    http::{
+        DEFAULT_HTTP_RESPONSE_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS,
+        DEFAULT_MAX_HTTP_CONCURRENT_REQUESTS, TlsTrust,
+    },
 };
 
 /// Where records live.
@@ -55,10 +61,16 @@ pub struct WorkerConfig {
     /// `sandbox.fs.enabled` (default true): false refuses every filesystem grant, the
     /// built-in file connectors' included.
     pub fs_enabled: bool,
+    /// Whether guests run metered (fuel, deadlines, fair yielding, memory cap). Not a
+    /// property: always true, except in the benchmark that measures what metering costs.
+    pub metering: bool,
+    /// `sandbox.throttle.after.ms` (default 100, 0 = never): a guest call running longer
+    /// than this gets an eighth of a thread, so a busy loop cannot starve other tasks.
+    pub throttle_after: Option<Duration>,
 }
 
 /// The operator's egress policy for every connector of the worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpWorkerPolicy {
     /// `sandbox.http.enabled` (default true): false rejects every connector that sets
     /// `sandbox.http.allow`.
@@ -72,6 +84,12 @@ pub struct HttpWorkerPolicy {
     /// `sandbox.max.http.response.bytes` (default 64 MiB): the most a connector's
     /// `sandbox.http.response.max.bytes` may be.
     pub max_response_bytes: u64,
+    /// `sandbox.max.http.concurrent.requests` (default 64): the most a connector's
+    /// `sandbox.http.concurrent.requests` (per task) may be.
+    pub max_concurrent_requests: usize,
+    /// Whom HTTPS servers must be certified by: Mozilla's roots, plus the certificates of
+    /// `sandbox.http.tls.ca.file` (PEM) when set, e.g. an internal CA.
+    pub tls: TlsTrust,
 }
 
 impl Default for HttpWorkerPolicy {
@@ -81,6 +99,8 @@ impl Default for HttpWorkerPolicy {
             allow_private_networks: false,
             max_timeout: Duration::from_millis(DEFAULT_HTTP_TIMEOUT_MS),
             max_response_bytes: DEFAULT_HTTP_RESPONSE_MAX_BYTES,
+            max_concurrent_requests: DEFAULT_MAX_HTTP_CONCURRENT_REQUESTS,
+            tls: TlsTrust::default(),
         }
     }
 }
@@ -99,6 +119,24 @@ impl HttpWorkerPolicy {
                 expected: "a positive number of milliseconds",
             });
         }
+        let max_concurrent_requests = raw.parse_or(
+            "sandbox.max.http.concurrent.requests",
+            DEFAULT_MAX_HTTP_CONCURRENT_REQUESTS,
+            "a positive number of requests",
+        )?;
+        if max_concurrent_requests == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sandbox.max.http.concurrent.requests".into(),
+                value: "0".into(),
+                expected: "a positive number of requests",
+            });
+        }
+        let tls = match raw.get("sandbox.http.tls.ca.file") {
+            None => TlsTrust::default(),
+            Some(file) => TlsTrust::with_ca_file(Path::new(file)).map_err(|reason| {
+                ConfigError::Other(format!("sandbox.http.tls.ca.file=`{file}`: {reason}"))
+            })?,
+        };
         Ok(Self {
             enabled: raw.bool_or("sandbox.http.enabled", true)?,
             allow_private_networks: raw.bool_or("sandbox.http.allow.private.networks", false)?,
@@ -108,6 +146,8 @@ impl HttpWorkerPolicy {
                 DEFAULT_HTTP_RESPONSE_MAX_BYTES,
                 "a number of bytes",
             )?,
+            max_concurrent_requests,
+            tls,
         })
     }
 }
@@ -268,6 +308,14 @@ impl WorkerConfig {
         Ok(Self {
             http,
             fs_enabled,
+            metering: true,
+            throttle_after: {
+                let ms = raw.millis_or(
+                    "sandbox.throttle.after.ms",
+                    crate::runtime::DEFAULT_THROTTLE_AFTER_MS,
+                )?;
+                (!ms.is_zero()).then_some(ms)
+            },
             log,
             offset_file,
             offset_flush_interval: raw.millis_or("offset.flush.interval.ms", 60_000)?,

@@ -108,6 +108,9 @@ pub struct Actor {
     pub statuses: Arc<StatusStore>,
     pub shared: Arc<Shared>,
     pub target: TargetState,
+    /// Completed once the connector started and generated its first tasks (or failed, or is
+    /// stopped), so a create or update answers after it, as Kafka Connect's standalone herder.
+    pub started: Option<oneshot::Sender<()>>,
 }
 
 impl Actor {
@@ -123,6 +126,7 @@ impl Actor {
         let kind = self.plugin.info.kind;
         self.statuses
             .set_connector(&name, kind, State::Unassigned, None);
+        self.statuses.set_version(&name, &self.plugin.info.version);
         let (context_tx, mut context_rx) = mpsc::unbounded_channel();
         let (target_tx, _) = watch::channel(self.target);
         let mut generation = Generation::new();
@@ -149,6 +153,9 @@ impl Actor {
                     .set_connector(&name, kind, State::Failed, Some(trace));
                 failed = true;
             }
+        }
+        if let Some(started) = self.started.take() {
+            let _ = started.send(());
         }
 
         loop {
@@ -463,7 +470,11 @@ impl Actor {
         let services = self.services.clone();
         let join = match self.plugin.info.kind {
             PluginKind::Source => tokio::spawn(worker::run_source_task(spec, services, control)),
-            PluginKind::Sink => tokio::spawn(worker::run_sink_task(spec, services, control)),
+            // `Herder::prepare` refuses a transformation as `connector.class`; were one to get
+            // here, `sink_task` fails the task with the reason.
+            PluginKind::Sink | PluginKind::Transform => {
+                tokio::spawn(worker::run_sink_task(spec, services, control))
+            }
         };
         RunningTask { shutdown, join }
     }

@@ -65,6 +65,12 @@ pub enum HerderError {
     /// An alter-offsets request in the wrong shape.
     #[error("{0}")]
     BadOffsets(String),
+    /// The config changed between reading and writing it (a concurrent update); Kafka
+    /// Connect's message for it.
+    #[error(
+        "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)"
+    )]
+    Stale,
     /// Reading or writing offsets failed.
     #[error("{0}")]
     OffsetsFailed(String),
@@ -138,6 +144,8 @@ impl Herder {
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: Some(worker.cache_dir.clone()),
             max_component_bytes: worker.plugin_max_bytes,
+            metering: worker.metering,
+            throttle_after: worker.throttle_after,
             ..RuntimeConfig::default()
         })?;
         let registry = PluginRegistry::with_builtins(runtime).await?;
@@ -275,9 +283,12 @@ impl Herder {
             InitialState::Paused => TargetState::Paused,
             InitialState::Stopped => TargetState::Stopped,
         };
-        let entry = self.spawn(prepared, target);
+        let (entry, started) = self.spawn(prepared, target);
         connectors.insert(submission.name, entry);
         self.persist(&connectors);
+        drop(connectors);
+        // Answer once the connector generated its tasks, as Kafka Connect's standalone herder.
+        let _ = started.await;
         Ok(())
     }
 
@@ -289,7 +300,40 @@ impl Herder {
         name: &str,
         settings: Settings,
     ) -> Result<bool, HerderError> {
-        let mut connectors = self.connectors.lock().await;
+        let connectors = self.connectors.lock().await;
+        self.replace_config(connectors, name, settings).await
+    }
+
+    /// Replaces the config of an existing connector, as `PATCH /connectors/{name}/config`,
+    /// provided it is still `expected` (the config the patch was merged into): `NotFound` if
+    /// the connector was deleted meanwhile (a patch never creates one), `Stale` if its config
+    /// changed.
+    pub async fn patch_connector_config(
+        &self,
+        name: &str,
+        expected: &Arc<ConnectorConfig>,
+        settings: Settings,
+    ) -> Result<(), HerderError> {
+        let connectors = self.connectors.lock().await;
+        match connectors.get(name) {
+            None => return Err(HerderError::NotFound(name.to_owned())),
+            Some(entry) if !Arc::ptr_eq(&entry.config, expected) => {
+                return Err(HerderError::Stale);
+            }
+            Some(_) => {}
+        }
+        self.replace_config(connectors, name, settings)
+            .await
+            .map(|_| ())
+    }
+
+    /// Creates or replaces a connector's config while holding the connectors' lock.
+    async fn replace_config(
+        &self,
+        mut connectors: tokio::sync::MutexGuard<'_, BTreeMap<String, ConnectorEntry>>,
+        name: &str,
+        settings: Settings,
+    ) -> Result<bool, HerderError> {
         let prepared = self.prepare(settings).await?;
         let (created, target) = match connectors.remove(name) {
             Some(old) => {
@@ -300,19 +344,29 @@ impl Herder {
             }
             None => (true, TargetState::Started),
         };
-        let entry = self.spawn(prepared, target);
+        let (entry, started) = self.spawn(prepared, target);
         connectors.insert(name.to_owned(), entry);
         self.persist(&connectors);
+        drop(connectors);
+        let _ = started.await;
         Ok(created)
     }
 
     /// Parses and validates a connector config, resolves its plugin and validates the config
     /// with the connector itself.
     async fn prepare(&self, settings: Settings) -> Result<Prepared, HerderError> {
-        let config = ConnectorConfig::parse(settings, &self.services.worker)?;
+        let config =
+            ConnectorConfig::parse_with(settings, &self.services.worker, self.registry.as_ref())?;
         let plugin = self
             .registry
             .resolve(&config.class, config.plugin_version.as_deref())?;
+        if !plugin.info.kind.is_connector() {
+            return Err(HerderError::Validation(format!(
+                "connector.class {} names a transformation, not a connector; use it in \
+                 `transforms.<alias>.type` of a connector instead",
+                config.class
+            )));
+        }
         if plugin.info.kind == PluginKind::Sink {
             config.validate_sink()?;
         }
@@ -326,7 +380,7 @@ impl Herder {
             .validate(&config.settings)
             .await
             .map_err(|error| HerderError::Validation(error.to_string()))?;
-        let errors: Vec<String> = results
+        let mut errors: Vec<String> = results
             .iter()
             .flat_map(|value| {
                 value
@@ -335,6 +389,15 @@ impl Herder {
                     .map(move |error| format!("{}: {error}", value.name))
             })
             .collect();
+        // Transform components check their own `transforms.<alias>.*` settings.
+        if config.transforms.has_plugins() {
+            errors.extend(
+                config
+                    .transforms
+                    .validate_plugins(validation_context(&config.name, &self.services))
+                    .await,
+            );
+        }
         if !errors.is_empty() {
             return Err(HerderError::Invalid(errors));
         }
@@ -346,7 +409,12 @@ impl Herder {
     }
 
     /// Starts the actor of a prepared connector.
-    fn spawn(&self, prepared: Prepared, target: TargetState) -> ConnectorEntry {
+    /// The receiver completes once the connector started and generated its first tasks.
+    fn spawn(
+        &self,
+        prepared: Prepared,
+        target: TargetState,
+    ) -> (ConnectorEntry, oneshot::Receiver<()>) {
         let Prepared {
             config,
             plugin,
@@ -359,6 +427,7 @@ impl Herder {
         let config = Arc::new(config);
         let shared = Arc::new(Shared::default());
         let (commands, commands_rx) = mpsc::unbounded_channel();
+        let (started, started_rx) = oneshot::channel();
         let actor = Actor {
             config: config.clone(),
             plugin,
@@ -367,15 +436,17 @@ impl Herder {
             statuses: self.statuses.clone(),
             shared: shared.clone(),
             target,
+            started: Some(started),
         };
         let join = tokio::spawn(actor.run(Some(instance), commands_rx));
-        ConnectorEntry {
+        let entry = ConnectorEntry {
             config,
             target,
             commands,
             shared,
             join,
-        }
+        };
+        (entry, started_rx)
     }
 
     /// Runs a plugin's own `validate` on a config that need not be complete, in a fresh

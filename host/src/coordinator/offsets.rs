@@ -104,17 +104,24 @@ fn parse_source(entries: &[Value]) -> Result<Offsets, HerderError> {
 }
 
 impl Herder {
-    /// The connector's type, or NotFound.
+    /// The connector's type (never `Transform`), or NotFound.
     async fn kind_of(&self, name: &str) -> Result<PluginKind, HerderError> {
         let config = self
             .connector_config(name)
             .await
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        Ok(self
+        let kind = self
             .registry
             .resolve(&config.class, config.plugin_version.as_deref())?
             .info
-            .kind)
+            .kind;
+        if !kind.is_connector() {
+            return Err(HerderError::Validation(format!(
+                "{} is a transformation, not a connector",
+                config.class
+            )));
+        }
+        Ok(kind)
     }
 
     /// `ConnectorOffsets`: `{"offsets":[{"partition":{...},"offset":{...}}]}`, in any state.
@@ -129,7 +136,7 @@ impl Herder {
                     json!({"partition": map_to_json(partition), "offset": map_to_json(offset)})
                 })
                 .collect(),
-            PluginKind::Sink => self
+            PluginKind::Sink | PluginKind::Transform => self
                 .services
                 .log
                 .committed_offsets(&sink_group(name))
@@ -174,7 +181,7 @@ impl Herder {
             })?;
         let offsets = match kind {
             PluginKind::Source => parse_source(entries)?,
-            PluginKind::Sink => parse_sink(entries)?,
+            PluginKind::Sink | PluginKind::Transform => parse_sink(entries)?,
         };
         self.require_stopped(name).await?;
         self.write_offsets(name, offsets).await?;
@@ -192,7 +199,7 @@ impl Herder {
                     .map(|(partition, _)| (partition, None))
                     .collect(),
             ),
-            PluginKind::Sink => Offsets::Sink(
+            PluginKind::Sink | PluginKind::Transform => Offsets::Sink(
                 self.services
                     .log
                     .committed_offsets(&sink_group(name))

@@ -45,6 +45,8 @@ pub struct ConnectorStatus {
     pub kind: PluginKind,
     pub connector: StateInfo,
     pub tasks: BTreeMap<u32, StateInfo>,
+    /// The version of the plugin the connector and its tasks run (KIP-891 shows it on both).
+    pub version: Option<String>,
 }
 
 /// All statuses of this worker.
@@ -93,6 +95,7 @@ impl StatusStore {
                 kind,
                 connector: self.info(State::Unassigned, None),
                 tasks: BTreeMap::new(),
+                version: None,
             });
         if status.connector.state != state || status.connector.trace != trace {
             match &trace {
@@ -125,6 +128,14 @@ impl StatusStore {
             }
         }
         status.tasks.insert(task, self.info(state, trace));
+    }
+
+    /// Records the plugin version a connector (and so its tasks) runs.
+    pub fn set_version(&self, connector: &str, version: &str) {
+        let mut statuses = self.statuses.lock().expect("status lock poisoned");
+        if let Some(status) = statuses.get_mut(connector) {
+            status.version = Some(version.to_owned());
+        }
     }
 
     /// Forgets tasks that no longer exist (after a reconfiguration to fewer tasks or a stop).

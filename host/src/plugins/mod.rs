@@ -12,6 +12,10 @@ use crate::runtime::{Plugin, PluginInfo, Runtime, RuntimeError};
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 
+mod version;
+
+pub use self::version::Requirement;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     #[error(
@@ -24,6 +28,10 @@ pub enum PluginError {
         version: String,
         available: String,
     },
+    #[error(
+        "connector.plugin.version `{version}` is not a version or a version range ({reason}); give a version such as 1.2.0 or a range such as [1.0,2.0)"
+    )]
+    InvalidVersion { version: String, reason: String },
     #[error("failed to load plugin `{path}`")]
     Load {
         path: PathBuf,
@@ -386,19 +394,27 @@ impl PluginRegistry {
             });
         }
         match version {
-            Some(version) => matches
-                .iter()
-                .find(|plugin| plugin.info.version == version)
-                .map(|plugin| Arc::clone(plugin))
-                .ok_or_else(|| PluginError::UnknownVersion {
-                    class: class.to_owned(),
-                    version: version.to_owned(),
-                    available: matches
-                        .iter()
-                        .map(|plugin| plugin.info.version.clone())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }),
+            Some(version) => {
+                let requirement =
+                    Requirement::parse(version).map_err(|reason| PluginError::InvalidVersion {
+                        version: version.to_owned(),
+                        reason,
+                    })?;
+                matches
+                    .iter()
+                    .filter(|plugin| requirement.matches(&plugin.info.version))
+                    .max_by(|a, b| compare_versions(&a.info.version, &b.info.version))
+                    .map(|plugin| Arc::clone(plugin))
+                    .ok_or_else(|| PluginError::UnknownVersion {
+                        class: class.to_owned(),
+                        version: version.to_owned(),
+                        available: matches
+                            .iter()
+                            .map(|plugin| plugin.info.version.clone())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            }
             None => Ok(Arc::clone(
                 matches
                     .into_iter()
@@ -406,6 +422,15 @@ impl PluginRegistry {
                     .expect("matches is not empty"),
             )),
         }
+    }
+}
+
+impl crate::transforms::TransformPlugins for PluginRegistry {
+    /// The newest transform component answering to `class` (connectors are not transforms).
+    fn transform(&self, class: &str) -> Option<Arc<Plugin>> {
+        self.resolve(class, None)
+            .ok()
+            .filter(|plugin| plugin.info.kind == crate::runtime::PluginKind::Transform)
     }
 }
 

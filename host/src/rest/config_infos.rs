@@ -361,6 +361,8 @@ pub fn framework_definitions(kind: PluginKind, worker: &WorkerConfig) -> Vec<Def
         "Whether to include in the log the Connect record that resulted in a failure. For sink records, the topic, partition, offset, and timestamp will be logged. For source records, the key and value (and their schemas), all headers, and the timestamp, Kafka topic, Kafka partition, source partition, and source offset will be logged. This is 'false' by default, which will prevent record keys, values, and headers from being written to log files.",
         ERRORS, 5, Width::Short, "Log Error Details");
     match kind {
+        // A transformation's own definitions are all there is (see `plugin_config`).
+        PluginKind::Transform => {}
         PluginKind::Sink => {
             defs.define("errors.deadletterqueue.topic.name", String, value(""), None, Medium,
                 "The name of the topic to be used as the dead letter queue (DLQ) for messages that result in an error when processed by this sink connector, or its transformations or converters. The topic name is blank by default, which means that no messages are to be recorded in the DLQ.",
@@ -447,6 +449,10 @@ pub fn plugin_config(own: &[ConfigKey], kind: PluginKind, worker: &WorkerConfig)
         .iter()
         .map(|key| Definition::from_key(key).to_json())
         .collect();
+    if kind == PluginKind::Transform {
+        // A transformation has no framework settings of its own (as Kafka Connect lists them).
+        return Value::Array(keys);
+    }
     for def in framework_definitions(kind, worker) {
         if !own.iter().any(|key| key.name == def.name) {
             keys.push(def.to_json());
@@ -457,7 +463,8 @@ pub fn plugin_config(own: &[ConfigKey], kind: PluginKind, worker: &WorkerConfig)
 
 /// `ConfigInfos` for `PUT /connector-plugins/{plugin}/config/validate`: `class` as submitted,
 /// the framework's definitions checked against `settings`, then the plugin's with the values
-/// its `validate` returned (values without a definition first).
+/// its `validate` returned (values without a definition first). Built-in SMTs only.
+#[cfg(test)]
 pub fn config_infos(
     class: &str,
     kind: PluginKind,
@@ -465,6 +472,28 @@ pub fn config_infos(
     connector_values: Vec<ConfigValue>,
     settings: &Settings,
     worker: &WorkerConfig,
+) -> Value {
+    config_infos_with(
+        class,
+        kind,
+        own,
+        connector_values,
+        settings,
+        worker,
+        &crate::transforms::NoTransformPlugins,
+    )
+}
+
+/// [`config_infos`] where `transforms.<alias>.type` may name a transform component found in
+/// `plugins`.
+pub fn config_infos_with(
+    class: &str,
+    kind: PluginKind,
+    own: &[ConfigKey],
+    connector_values: Vec<ConfigValue>,
+    settings: &Settings,
+    worker: &WorkerConfig,
+    plugins: &dyn crate::transforms::TransformPlugins,
 ) -> Value {
     let framework = framework_definitions(kind, worker);
     let mut errors: BTreeMap<String, Vec<String>> = framework
@@ -500,12 +529,13 @@ pub fn config_infos(
     if errors.values().all(Vec::is_empty) {
         // Whatever else the host itself rejects when the connector is created (sandbox maxima,
         // the DLQ rules), on the key it names.
-        let parsed = ConnectorConfig::parse(settings.clone(), worker).and_then(|config| {
-            if kind == PluginKind::Sink {
-                config.validate_sink()?;
-            }
-            Ok(())
-        });
+        let parsed =
+            ConnectorConfig::parse_with(settings.clone(), worker, plugins).and_then(|config| {
+                if kind == PluginKind::Sink {
+                    config.validate_sink()?;
+                }
+                Ok(())
+            });
         if let Err(error) = parsed {
             let key = match &error {
                 ConfigError::Missing(key) | ConfigError::Invalid { key, .. } => key.clone(),

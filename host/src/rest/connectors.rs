@@ -16,7 +16,10 @@ use serde_json::{Map, Value, json};
 
 use super::{ApiError, Query, parse_body};
 use crate::{
-    config::{ConfigError, ConnectorSubmission, Settings, SettingsExt, connector::json_settings},
+    config::{
+        ConfigError, ConnectorSubmission, InitialState, Settings, SettingsExt,
+        connector::json_settings,
+    },
     coordinator::{ConnectorStatus, Herder, State as RunState, StateInfo},
     worker::TargetState,
 };
@@ -104,10 +107,24 @@ pub async fn create(State(herder): State<Herder>, body: Bytes) -> Result<Respons
         .ok_or_else(|| not_found(&name))?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/connectors/{name}"))],
+        [(header::LOCATION, location(&name))],
         Json(info),
     )
         .into_response())
+}
+
+/// `Location` of a created connector: `/connectors/<name>` with the name percent-encoded as a
+/// path segment (as Jersey's `UriBuilder` does), so any name makes a valid header.
+fn location(name: &str) -> String {
+    let mut location = String::from("/connectors/");
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            location.push(char::from(byte));
+        } else {
+            location.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    location
 }
 
 /// 400 `Connector config {...} contains no connector type` without `connector.class`.
@@ -159,6 +176,8 @@ pub async fn put_config(
 ) -> Result<Response, ApiError> {
     let mut config = config_body(&body)?;
     name_from_url(&mut config, &name)?;
+    // The name rules of `POST /connectors` (no control characters), before anything is created.
+    ConnectorSubmission::from_config(config.clone(), InitialState::Running)?;
     check_connector_type(&config)?;
     let created = timed(herder.put_connector_config(&name, config)).await??;
     let info = connector_info(&herder, &name)
@@ -167,7 +186,7 @@ pub async fn put_config(
     Ok(if created {
         (
             StatusCode::CREATED,
-            [(header::LOCATION, format!("/connectors/{name}"))],
+            [(header::LOCATION, location(&name))],
             Json(info),
         )
             .into_response()
@@ -204,7 +223,8 @@ pub async fn patch_config(
     config.extend(json_settings(&Value::Object(set))?);
     name_from_url(&mut config, &name)?;
     check_connector_type(&config)?;
-    timed(herder.put_connector_config(&name, config)).await??;
+    // Applied only if the connector still has the config the patch was merged into.
+    timed(herder.patch_connector_config(&name, &current, config)).await??;
     connector_info(&herder, &name)
         .await
         .map(Json)
@@ -390,7 +410,10 @@ pub async fn task_status(
     let id: u32 = task.parse().map_err(|_| missing())?;
     let status = herder.status(&name).ok_or_else(missing)?;
     let info = status.tasks.get(&id).ok_or_else(missing)?;
-    Ok(Json(state_json(Some(id), info)))
+    Ok(Json(versioned(
+        state_json(Some(id), info),
+        status.version.as_deref(),
+    )))
 }
 
 /// `PUT /connectors/{name}/pause`: 202.
@@ -445,19 +468,29 @@ async fn connector_info(herder: &Herder, name: &str) -> Option<Value> {
     }))
 }
 
-/// `ConnectorStateInfo` (tasks sorted by id, `trace` only when there is one).
+/// `ConnectorStateInfo` (tasks sorted by id, `trace` only when there is one, the plugin
+/// `version` on the connector and each task as Kafka Connect 4.1 shows it).
 fn status_json(status: &ConnectorStatus) -> Value {
+    let version = status.version.as_deref();
     let tasks: Vec<Value> = status
         .tasks
         .iter()
-        .map(|(id, info)| state_json(Some(*id), info))
+        .map(|(id, info)| versioned(state_json(Some(*id), info), version))
         .collect();
     json!({
         "name": status.name,
-        "connector": state_json(None, &status.connector),
+        "connector": versioned(state_json(None, &status.connector), version),
         "tasks": tasks,
         "type": status.kind.name(),
     })
+}
+
+/// A connector or task state with the plugin version it runs (KIP-891), when known.
+fn versioned(mut state: Value, version: Option<&str>) -> Value {
+    if let (Some(version), Value::Object(object)) = (version, &mut state) {
+        object.insert("version".into(), json!(version));
+    }
+    state
 }
 
 fn state_json(id: Option<u32>, info: &StateInfo) -> Value {
@@ -471,4 +504,16 @@ fn state_json(id: Option<u32>, info: &StateInfo) -> Value {
         object.insert("trace".into(), json!(trace));
     }
     Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_encode_the_name_as_one_path_segment() {
+        assert_eq!(location("file-source_1.x~"), "/connectors/file-source_1.x~");
+        assert_eq!(location("a/b c"), "/connectors/a%2Fb%20c");
+        assert_eq!(location("é?#%"), "/connectors/%C3%A9%3F%23%25");
+    }
 }

@@ -12,6 +12,7 @@ mod connectors;
 mod error;
 mod loggers;
 mod offsets;
+pub mod openapi;
 mod plugins;
 mod root;
 
@@ -21,7 +22,6 @@ use axum::{
     http::{Method, Uri, header},
     middleware::Next,
     response::{IntoResponse as _, Response},
-    routing::{delete, get, post, put},
 };
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -32,67 +32,58 @@ use crate::{config::ConfigError, coordinator::Herder};
 /// Kafka Connect's default `listeners`.
 pub const DEFAULT_LISTENER: &str = "http://127.0.0.1:8083";
 
+/// Declares the API's routes once: [`ROUTES`] (each path with its methods, which the OpenAPI
+/// document is checked against) and `routes()` (the router serving them), so a route cannot
+/// be served without being listed.
+macro_rules! routes {
+    ($($path:literal => $first:ident($first_handler:path) $(.$method:ident($handler:path))*;)*) => {
+        /// Every path the API serves, with its methods (lower-case, as in OpenAPI).
+        pub const ROUTES: &[(&str, &[&str])] =
+            &[$(($path, &[stringify!($first) $(, stringify!($method))*])),*];
+
+        fn routes() -> Router<Herder> {
+            Router::new()
+                $(.route($path, axum::routing::$first($first_handler) $(.$method($handler))*))*
+        }
+    };
+}
+
+routes! {
+    "/" => get(root::server_info);
+    "/health" => get(root::health);
+    "/openapi.json" => get(openapi::document);
+    "/connectors" => get(connectors::list).post(connectors::create);
+    "/connectors/{name}" => get(connectors::get).delete(connectors::delete);
+    "/connectors/{name}/config" =>
+        get(connectors::config).put(connectors::put_config).patch(connectors::patch_config);
+    "/connectors/{name}/status" => get(connectors::status);
+    "/connectors/{name}/restart" => post(connectors::restart);
+    "/connectors/{name}/tasks" => get(connectors::tasks);
+    "/connectors/{name}/tasks/{task}/status" => get(connectors::task_status);
+    "/connectors/{name}/tasks/{task}/restart" => post(connectors::restart_task);
+    "/connectors/{name}/pause" => put(connectors::pause);
+    "/connectors/{name}/resume" => put(connectors::resume);
+    "/connectors/{name}/stop" => put(connectors::stop);
+    "/connectors/{name}/topics" => get(connectors::topics);
+    "/connectors/{name}/topics/reset" => put(connectors::reset_topics);
+    "/connectors/{name}/offsets" => get(offsets::get).patch(offsets::alter).delete(offsets::reset);
+    "/connector-plugins" => get(plugins::list).post(plugins::upload);
+    "/connector-plugins/{plugin}" => delete(plugins::delete);
+    "/connector-plugins/{plugin}/config" => get(plugins::config);
+    "/connector-plugins/{plugin}/config/validate" => put(plugins::validate);
+    "/admin/loggers" => get(loggers::list);
+    "/admin/loggers/{name}" => get(loggers::get).put(loggers::set);
+}
+
 /// The API on `herder`.
 pub fn router(herder: Herder) -> Router {
-    let routes = Router::new()
-        .route("/", get(root::server_info))
-        .route(
-            "/connectors",
-            get(connectors::list).post(connectors::create),
-        )
-        .route(
-            "/connectors/{name}",
-            get(connectors::get).delete(connectors::delete),
-        )
-        .route(
-            "/connectors/{name}/config",
-            get(connectors::config)
-                .put(connectors::put_config)
-                .patch(connectors::patch_config),
-        )
-        .route("/connectors/{name}/status", get(connectors::status))
-        .route("/connectors/{name}/restart", post(connectors::restart))
-        .route("/connectors/{name}/tasks", get(connectors::tasks))
-        .route(
-            "/connectors/{name}/tasks/{task}/status",
-            get(connectors::task_status),
-        )
-        .route(
-            "/connectors/{name}/tasks/{task}/restart",
-            post(connectors::restart_task),
-        )
-        .route("/connectors/{name}/pause", put(connectors::pause))
-        .route("/connectors/{name}/resume", put(connectors::resume))
-        .route("/connectors/{name}/stop", put(connectors::stop))
-        .route("/connectors/{name}/topics", get(connectors::topics))
-        .route(
-            "/connectors/{name}/topics/reset",
-            put(connectors::reset_topics),
-        )
-        .route(
-            "/connectors/{name}/offsets",
-            get(offsets::get)
-                .patch(offsets::alter)
-                .delete(offsets::reset),
-        )
-        .route(
-            "/connector-plugins",
-            get(plugins::list).post(plugins::upload),
-        )
-        .route("/connector-plugins/{plugin}", delete(plugins::delete))
-        .route("/connector-plugins/{plugin}/config", get(plugins::config))
-        .route(
-            "/connector-plugins/{plugin}/config/validate",
-            put(plugins::validate),
-        )
-        .route("/admin/loggers", get(loggers::list))
-        .route("/admin/loggers/{name}", get(loggers::get).put(loggers::set))
-        .route("/health", get(root::health))
+    let routes = routes()
         .fallback(|| async { ApiError::NotFound("HTTP 404 Not Found".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("HTTP 405 Method Not Allowed".into())
         })
         .layer(axum::middleware::from_fn(require_json))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(herder);
     // Routing happens inside `routes`, so the path is normalized before it is matched.
     Router::new().fallback_service(routes.map_request(trim_trailing_slash))
@@ -125,6 +116,36 @@ async fn require_json(request: Request, next: Next) -> Response {
         }
     }
     next.run(request).await
+}
+
+/// Every error is Kafka Connect's `{"error_code", "message"}`, also those axum's extractors
+/// answer in plain text (a path segment that is not UTF-8 once decoded, a body over the
+/// limit): their text becomes the message.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&body).trim().to_owned();
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    if status.is_server_error() {
+        tracing::warn!(status = status.as_u16(), message = %message, "REST request failed.");
+    }
+    let body = serde_json::json!({"error_code": status.as_u16(), "message": message});
+    (status, axum::Json(body)).into_response()
 }
 
 /// A JSON request body; a malformed one is a 400 with the parser's message.

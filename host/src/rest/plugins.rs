@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{
     ApiError, Query,
-    config_infos::{config_infos, plugin_config},
+    config_infos::{config_infos_with, plugin_config},
     connectors::check_connector_type,
     parse_body,
 };
@@ -66,16 +66,18 @@ pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Js
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("false"));
     let mut plugins = herder.registry().list();
     plugins.sort_by(|a, b| (&a.class_name, &a.version).cmp(&(&b.class_name, &b.version)));
-    let mut entries: Vec<Value> = plugins
+    // Transform components are listed with the other transformations.
+    let (connectors, components): (Vec<_>, Vec<_>) = plugins
         .iter()
-        .map(|plugin| {
-            let mut entry = json!({"class": plugin.class_name, "type": plugin.kind.name()});
-            if !plugin.version.is_empty() && plugin.version != "undefined" {
-                entry["version"] = json!(plugin.version);
-            }
-            entry
-        })
-        .collect();
+        .partition(|plugin| plugin.kind.is_connector());
+    let entry = |plugin: &crate::runtime::PluginInfo| {
+        let mut entry = json!({"class": plugin.class_name, "type": plugin.kind.name()});
+        if !plugin.version.is_empty() && plugin.version != "undefined" {
+            entry["version"] = json!(plugin.version);
+        }
+        entry
+    };
+    let mut entries: Vec<Value> = connectors.into_iter().map(entry).collect();
     if !connectors_only {
         let version = env!("CARGO_PKG_VERSION");
         entries.extend(
@@ -90,6 +92,7 @@ pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Js
                 "version": version,
             })
         }));
+        entries.extend(components.into_iter().map(entry));
         entries.extend(transforms::supported_predicates().into_iter().map(|name| {
             json!({
                 "class": format!("org.apache.kafka.connect.transforms.predicates.{name}"),
@@ -113,6 +116,9 @@ fn resolve(
         .map_err(|error| match error {
             PluginError::Unknown { .. } | PluginError::NotBuilt(_) => {
                 ApiError::NotFound(format!("Unknown plugin {plugin}."))
+            }
+            invalid @ PluginError::InvalidVersion { .. } => {
+                ApiError::BadRequest(invalid.to_string())
             }
             other => ApiError::NotFound(other.to_string()),
         })
@@ -169,13 +175,14 @@ pub async fn validate(
         .map_err(|error| ApiError::BadRequest(crate::error_chain(&error)))?;
     let values =
         super::connectors::timed(herder.validate_with_connector(&found, &settings)).await??;
-    Ok(Json(config_infos(
+    Ok(Json(config_infos_with(
         &class,
         found.info.kind,
         &found.info.config_def,
         values,
         &settings,
         &herder.services().worker,
+        herder.registry().as_ref(),
     )))
 }
 

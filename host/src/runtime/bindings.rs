@@ -5,6 +5,8 @@
 //! `connector` interface is generated twice (exports cannot be remapped), and its one type,
 //! `plugin-info`, is converted from both.
 //!
+//! The `transform` world reuses the same shared interfaces; it exports only `transformation`.
+//!
 //! Imports are synchronous and `trappable` (a host function can fail the call) except
 //! `errant-record-reporter.flush`, which waits for the worker and is `async`. Exports are
 //! `async` so guest code runs on a fiber and yields at every epoch tick.
@@ -38,6 +40,20 @@ pub mod sink {
     });
 }
 
+pub mod transform {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "transform",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "wasm-connect:connector/types": super::source::wasm_connect::connector::types,
+            "wasm-connect:connector/config-def": super::source::wasm_connect::connector::config_def,
+            "wasm-connect:connector/logging": super::source::wasm_connect::connector::logging,
+        },
+    });
+}
+
 /// The exported `sink-task` interface (its records).
 pub use sink::exports::wasm_connect::connector::sink_task as wit_sink;
 /// The exported `source-task` interface (its records).
@@ -46,3 +62,5 @@ pub use source::exports::wasm_connect::connector::source_task as wit_source;
 pub use source::wasm_connect::connector::config_def as wit_config;
 /// The WIT `types` interface.
 pub use source::wasm_connect::connector::types as wit;
+/// The exported `transformation` interface (its records).
+pub use transform::exports::wasm_connect::connector::transformation as wit_transform;

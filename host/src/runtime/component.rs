@@ -1,7 +1,8 @@
-//! Loading a connector component: check that the bytes are a component, compile it (through
-//! the cache), check which connector world it targets and that it imports nothing the host
-//! does not provide, pre-instantiate it, and probe a throwaway instance for its
-//! [`PluginInfo`]. A [`Plugin`] then makes connector and task instances.
+//! Loading a connector or transform component: check that the bytes are a component, compile
+//! it (through the cache), check which world it targets (`source-connector`, `sink-connector`
+//! or `transform`) and that it imports nothing the host does not provide, pre-instantiate it,
+//! and probe a throwaway instance for its [`PluginInfo`]. A [`Plugin`] then makes connector,
+//! task and transform instances.
 
 use std::sync::Arc;
 
@@ -12,10 +13,12 @@ use super::{
     bindings::{
         sink::{SinkConnector, SinkConnectorPre},
         source::{SourceConnector, SourceConnectorPre},
+        transform::TransformPre,
     },
     engine::{Runtime, Shared, sha256_hex},
     instance::{ConnectorGuest, ConnectorInstance, Sandbox, SinkTaskInstance, SourceTaskInstance},
     state::HostState,
+    transform::TransformInstance,
 };
 
 /// WIT package of the connector interfaces, without version.
@@ -32,6 +35,8 @@ const HOST_INTERFACES: &[&str] = &[
     "sink-task-context",
     "errant-record-reporter",
 ];
+/// Host interfaces a transform may import: it only logs.
+const TRANSFORM_HOST_INTERFACES: &[&str] = &["types", "config-def", "logging"];
 /// WASI 0.2 packages the host links (`wasmtime_wasi::p2`, `wasmtime_wasi_http::p2`).
 const WASI_PACKAGES: &[&str] = &[
     "wasi:io",
@@ -55,6 +60,7 @@ pub struct Plugin {
 enum WorldPre {
     Source(SourceConnectorPre<HostState>),
     Sink(SinkConnectorPre<HostState>),
+    Transform(TransformPre<HostState>),
 }
 
 impl std::fmt::Debug for Plugin {
@@ -109,6 +115,10 @@ impl Runtime {
             ),
             PluginKind::Sink => WorldPre::Sink(
                 SinkConnectorPre::new(instance_pre)
+                    .map_err(|e| wrong_world(origin, format!("{e:#}")))?,
+            ),
+            PluginKind::Transform => WorldPre::Transform(
+                TransformPre::new(instance_pre)
                     .map_err(|e| wrong_world(origin, format!("{e:#}")))?,
             ),
         };
@@ -169,13 +179,18 @@ fn split_version(name: &str) -> (&str, Option<&str>) {
     }
 }
 
-fn is_host_import(name: &str) -> bool {
+fn is_host_import(name: &str, kind: PluginKind) -> bool {
     let (path, version) = split_version(name);
     let Some((package, interface)) = path.split_once('/') else {
         return false;
     };
     if package == PACKAGE {
-        return HOST_INTERFACES.contains(&interface)
+        let allowed = if kind == PluginKind::Transform {
+            TRANSFORM_HOST_INTERFACES
+        } else {
+            HOST_INTERFACES
+        };
+        return allowed.contains(&interface)
             && version.is_some_and(|v| v.starts_with(PACKAGE_VERSION_PREFIX));
     }
     WASI_PACKAGES.contains(&package) && version.is_some_and(|v| v.starts_with(WASI_VERSION_PREFIX))
@@ -190,6 +205,7 @@ pub(crate) fn check_world(
     let mut connector = false;
     let mut source = false;
     let mut sink = false;
+    let mut transform = false;
     let mut exports = Vec::new();
     for (name, _) in ty.exports(engine) {
         exports.push(format!("`{name}`"));
@@ -200,7 +216,10 @@ pub(crate) fn check_world(
         else {
             continue;
         };
-        if !matches!(interface, "connector" | "source-task" | "sink-task") {
+        if !matches!(
+            interface,
+            "connector" | "source-task" | "sink-task" | "transformation"
+        ) {
             continue;
         }
         if !version.is_some_and(|v| v.starts_with(PACKAGE_VERSION_PREFIX)) {
@@ -211,10 +230,21 @@ pub(crate) fn check_world(
         match interface {
             "connector" => connector = true,
             "source-task" => source = true,
+            "transformation" => transform = true,
             _ => sink = true,
         }
     }
     let kind = match (source, sink) {
+        _ if transform => {
+            if connector || source || sink {
+                return Err(format!(
+                    "it exports `{PACKAGE}/transformation` and connector interfaces; a \
+                     transform component exports only `{PACKAGE}/transformation` (build it for \
+                     the `transform` world)"
+                ));
+            }
+            PluginKind::Transform
+        }
         (true, false) => PluginKind::Source,
         (false, true) => PluginKind::Sink,
         (true, true) => {
@@ -225,8 +255,9 @@ pub(crate) fn check_world(
         }
         (false, false) => {
             return Err(format!(
-                "it exports neither `{PACKAGE}/source-task` nor `{PACKAGE}/sink-task` (build it \
-                 for the `source-connector` or `sink-connector` world); its exports are: {}",
+                "it exports neither `{PACKAGE}/source-task`, `{PACKAGE}/sink-task` nor \
+                 `{PACKAGE}/transformation` (build it for the `source-connector`, \
+                 `sink-connector` or `transform` world); its exports are: {}",
                 if exports.is_empty() {
                     "none".to_owned()
                 } else {
@@ -235,14 +266,22 @@ pub(crate) fn check_world(
             ));
         }
     };
-    if !connector {
+    if !connector && kind != PluginKind::Transform {
         return Err(format!(
             "it exports `{PACKAGE}/{}` but not `{PACKAGE}/connector`",
             if source { "source-task" } else { "sink-task" }
         ));
     }
     for (name, _) in ty.imports(engine) {
-        if !is_host_import(name) {
+        if kind == PluginKind::Transform && !is_host_import(name, kind) {
+            return Err(format!(
+                "it imports `{name}`, which a transform may not use (a transform may import \
+                 only WASI 0.2 interfaces ({}) and `{PACKAGE}` {PACKAGE_VERSION_PREFIX}x \
+                 `logging`; it gets no connector context, offsets or records of its own)",
+                WASI_PACKAGES.join(", ")
+            ));
+        }
+        if !is_host_import(name, kind) {
             return Err(format!(
                 "it imports `{name}`, which the host does not provide (a connector may import \
                  only WASI 0.2 interfaces ({}) and `{PACKAGE}` {PACKAGE_VERSION_PREFIX}x \
@@ -264,10 +303,32 @@ impl Plugin {
         &self.origin
     }
 
-    /// Fills `info` from a throwaway connector instance.
+    /// Fills `info` from a throwaway connector (or transform) instance.
     async fn probe(&mut self) -> Result<(), RuntimeError> {
+        if let WorldPre::Transform(_) = &self.pre {
+            let mut instance = self.transform(self.probe_context()).await?;
+            let described = instance.describe().await?;
+            self.info.class_name = described.class_name;
+            self.info.aliases = described.aliases;
+            self.info.description = described.description;
+            self.info.version = instance.version().await?;
+            self.info.config_def = instance.config_def().await?;
+            return Ok(());
+        }
+        let mut instance = self.connector(self.probe_context()).await?;
+        let described = instance.describe().await?;
+        self.info.class_name = described.class_name;
+        self.info.aliases = described.aliases;
+        self.info.description = described.description;
+        self.info.version = instance.version().await?;
+        self.info.config_def = instance.config_def().await?;
+        Ok(())
+    }
+
+    /// The context of a throwaway instance that only answers `describe` and the like.
+    fn probe_context(&self) -> InstanceContext {
         let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = InstanceContext {
+        InstanceContext {
             connector: format!("(loading {})", self.origin),
             task: None,
             limits: SandboxLimits::default(),
@@ -277,15 +338,7 @@ impl Plugin {
             offsets: None,
             sink_context: None,
             reporter: None,
-        };
-        let mut instance = self.connector(ctx).await?;
-        let described = instance.describe().await?;
-        self.info.class_name = described.class_name;
-        self.info.aliases = described.aliases;
-        self.info.description = described.description;
-        self.info.version = instance.version().await?;
-        self.info.config_def = instance.config_def().await?;
-        Ok(())
+        }
     }
 
     /// A new instance for the connector itself (either kind of plugin).
@@ -299,7 +352,40 @@ impl Plugin {
                 let (sandbox, bindings) = self.instantiate_sink(pre, ctx).await?;
                 ConnectorInstance::new(sandbox, ConnectorGuest::Sink(Box::new(bindings)))
             }
+            WorldPre::Transform(_) => return Err(self.not_a_connector()),
         })
+    }
+
+    /// A new instance of a transform plugin, for one task's transform step (or a probe);
+    /// fails for a connector plugin. The caller calls `configure` on it.
+    pub async fn transform(&self, ctx: InstanceContext) -> Result<TransformInstance, RuntimeError> {
+        let WorldPre::Transform(pre) = &self.pre else {
+            return Err(wrong_world(
+                &self.origin,
+                format!(
+                    "`{}` is a {} connector, not a transformation",
+                    self.info.class_name,
+                    self.info.kind.name()
+                ),
+            ));
+        };
+        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin)?;
+        let deadline = sandbox.begin("instantiate")?;
+        let outcome =
+            tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
+        let bindings = sandbox.finish_instantiate(&self.origin, outcome)?;
+        Ok(TransformInstance::new(sandbox, bindings))
+    }
+
+    fn not_a_connector(&self) -> RuntimeError {
+        wrong_world(
+            &self.origin,
+            format!(
+                "`{}` is a transformation, not a connector: use it in a connector's \
+                 `transforms.<alias>.type`",
+                self.info.class_name
+            ),
+        )
     }
 
     /// A new instance for one source task; fails for a sink plugin.
@@ -313,6 +399,7 @@ impl Plugin {
                 Ok(SourceTaskInstance::new(sandbox, bindings))
             }
             WorldPre::Sink(_) => Err(self.not_a(PluginKind::Source)),
+            WorldPre::Transform(_) => Err(self.not_a_connector()),
         }
     }
 
@@ -324,6 +411,7 @@ impl Plugin {
                 Ok(SinkTaskInstance::new(sandbox, bindings))
             }
             WorldPre::Source(_) => Err(self.not_a(PluginKind::Sink)),
+            WorldPre::Transform(_) => Err(self.not_a_connector()),
         }
     }
 
@@ -400,14 +488,41 @@ mod tests {
 
     #[test]
     fn host_imports_are_wasi_02_and_our_interfaces() {
-        assert!(is_host_import("wasi:io/streams@0.2.6"));
-        assert!(is_host_import("wasi:cli/environment@0.2.0"));
-        assert!(is_host_import("wasm-connect:connector/logging@0.1.0"));
-        assert!(is_host_import("wasi:http/outgoing-handler@0.2.0"));
-        assert!(!is_host_import("wasi:http/handler@0.3.0"));
-        assert!(!is_host_import("wasi:io/streams@0.3.0"));
-        assert!(!is_host_import("wasm-connect:connector/logging@0.2.0"));
-        assert!(!is_host_import("wasm-connect:connector/secrets@0.1.0"));
-        assert!(!is_host_import("env"));
+        assert!(is_host_import("wasi:io/streams@0.2.6", PluginKind::Source));
+        assert!(is_host_import(
+            "wasm-connect:connector/logging@0.1.0",
+            PluginKind::Transform
+        ));
+        assert!(!is_host_import(
+            "wasm-connect:connector/offset-storage-reader@0.1.0",
+            PluginKind::Transform
+        ));
+        assert!(is_host_import(
+            "wasm-connect:connector/offset-storage-reader@0.1.0",
+            PluginKind::Source
+        ));
+        assert!(is_host_import(
+            "wasi:cli/environment@0.2.0",
+            PluginKind::Sink
+        ));
+        assert!(is_host_import(
+            "wasm-connect:connector/logging@0.1.0",
+            PluginKind::Sink
+        ));
+        assert!(is_host_import(
+            "wasi:http/outgoing-handler@0.2.0",
+            PluginKind::Sink
+        ));
+        assert!(!is_host_import("wasi:http/handler@0.3.0", PluginKind::Sink));
+        assert!(!is_host_import("wasi:io/streams@0.3.0", PluginKind::Sink));
+        assert!(!is_host_import(
+            "wasm-connect:connector/logging@0.2.0",
+            PluginKind::Sink
+        ));
+        assert!(!is_host_import(
+            "wasm-connect:connector/secrets@0.1.0",
+            PluginKind::Sink
+        ));
+        assert!(!is_host_import("env", PluginKind::Sink));
     }
 }

@@ -53,8 +53,8 @@ impl Runtime {
         let mut wasmtime_config = wasmtime::Config::new();
         wasmtime_config
             .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
+            .consume_fuel(config.metering)
+            .epoch_interruption(config.metering)
             .max_wasm_stack(MAX_WASM_STACK)
             .async_stack_size(ASYNC_STACK_SIZE);
         let engine = Engine::new(&wasmtime_config)

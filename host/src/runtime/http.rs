@@ -4,7 +4,9 @@
 //! dials only addresses outside the special ranges (loopback, private, link-local, CGNAT, …)
 //! unless the operator allows private networks. It connects to the exact address it checked
 //! (no second resolution, so no DNS rebinding), follows no redirects, uses no proxy, bounds
-//! every phase by a timeout and caps the response body.
+//! every phase by a timeout and caps the response body. Each instance has at most
+//! `sandbox.http.concurrent.requests` connections open; HTTPS servers must be certified by
+//! Mozilla's roots or the operator's `sandbox.http.tls.ca.file`.
 
 use std::{
     future::poll_fn,
@@ -27,6 +29,94 @@ use wasmtime_wasi_http::{
 pub const DEFAULT_HTTP_TIMEOUT_MS: u64 = 30_000;
 /// Default cap on one response body.
 pub const DEFAULT_HTTP_RESPONSE_MAX_BYTES: u64 = 64 << 20;
+/// Default `sandbox.http.concurrent.requests`: connections one task may have open at once.
+pub const DEFAULT_HTTP_CONCURRENT_REQUESTS: usize = 16;
+/// Default `sandbox.max.http.concurrent.requests`.
+pub const DEFAULT_MAX_HTTP_CONCURRENT_REQUESTS: usize = 64;
+
+/// The TLS client configuration HTTPS requests use: which certificate authorities servers
+/// must be certified by. Cheap to clone; equal when it is the same configuration.
+#[derive(Clone)]
+pub struct TlsTrust(Arc<tokio_rustls::rustls::ClientConfig>);
+
+impl TlsTrust {
+    /// Mozilla's roots plus every certificate in the PEM file at `path`.
+    pub fn with_ca_file(path: &std::path::Path) -> Result<Self, String> {
+        use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+        let mut roots = webpki_roots_store();
+        let mut added = 0;
+        for cert in
+            CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read it: {e}"))?
+        {
+            let cert = cert.map_err(|e| format!("not a PEM certificate file: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("a certificate in it is unusable as a trust anchor: {e}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(
+                "it holds no certificate (expected `-----BEGIN CERTIFICATE-----` blocks)".into(),
+            );
+        }
+        Ok(Self(client_config(roots)))
+    }
+
+    fn connector(&self) -> tokio_rustls::TlsConnector {
+        tokio_rustls::TlsConnector::from(self.0.clone())
+    }
+}
+
+impl Default for TlsTrust {
+    /// Mozilla's roots (webpki-roots), one configuration for the process.
+    fn default() -> Self {
+        static DEFAULT: std::sync::OnceLock<TlsTrust> = std::sync::OnceLock::new();
+        DEFAULT
+            .get_or_init(|| Self(client_config(webpki_roots_store())))
+            .clone()
+    }
+}
+
+impl PartialEq for TlsTrust {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TlsTrust {}
+
+impl std::fmt::Debug for TlsTrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTrust").finish_non_exhaustive()
+    }
+}
+
+fn webpki_roots_store() -> tokio_rustls::rustls::RootCertStore {
+    tokio_rustls::rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    }
+}
+
+fn client_config(
+    roots: tokio_rustls::rustls::RootCertStore,
+) -> Arc<tokio_rustls::rustls::ClientConfig> {
+    Arc::new(
+        tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map(|builder| {
+            builder
+                .with_root_certificates(roots.clone())
+                .with_no_client_auth()
+        })
+        .unwrap_or_else(|_| {
+            tokio_rustls::rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+        }),
+    )
+}
 
 /// A URL scheme the allow-list may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +286,10 @@ pub struct EgressPolicy {
     pub timeout: Duration,
     /// Cap on one response body, in bytes.
     pub max_response_bytes: u64,
+    /// Connections one instance may have open at once (`sandbox.http.concurrent.requests`).
+    pub concurrent_requests: usize,
+    /// Whom HTTPS servers must be certified by.
+    pub tls: TlsTrust,
 }
 
 impl EgressPolicy {
@@ -310,6 +404,26 @@ pub(crate) struct EgressHooks {
     pub(crate) policy: Option<Arc<EgressPolicy>>,
     pub(crate) connector: String,
     pub(crate) task: Option<u32>,
+    /// One permit per open connection of this instance.
+    pub(crate) open: Arc<tokio::sync::Semaphore>,
+}
+
+impl EgressHooks {
+    pub(crate) fn new(
+        policy: Option<Arc<EgressPolicy>>,
+        connector: String,
+        task: Option<u32>,
+    ) -> Self {
+        let permits = policy
+            .as_ref()
+            .map_or(0, |policy| policy.concurrent_requests);
+        Self {
+            policy,
+            connector,
+            task,
+            open: Arc::new(tokio::sync::Semaphore::new(permits)),
+        }
+    }
 }
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
@@ -327,6 +441,7 @@ impl WasiHttpHooks for EgressHooks {
         let policy = self.policy.clone();
         let connector = self.connector.clone();
         let task = self.task;
+        let open = self.open.clone();
         Box::new(async move {
             let url = request.uri().to_string();
             let Some(policy) = policy else {
@@ -334,8 +449,36 @@ impl WasiHttpHooks for EgressHooks {
                 denial.warn(&connector, task, &url);
                 return Err(denial.error());
             };
+            // Wait for a free connection slot, at most as long as a connect may take.
+            let wait = bounded(
+                options.as_ref().and_then(|o| o.connect_timeout),
+                policy.timeout,
+            );
+            let Ok(Ok(permit)) = tokio::time::timeout(wait, open.acquire_owned()).await else {
+                tracing::warn!(
+                    connector = %connector,
+                    task,
+                    url = %url,
+                    limit = policy.concurrent_requests,
+                    "HTTP request refused: the task already has sandbox.http.concurrent.requests \
+                     connections open."
+                );
+                return Err(HttpError::InternalError(Some(format!(
+                    "too many concurrent HTTP requests: this task already has {} connections \
+                     open (sandbox.http.concurrent.requests)",
+                    policy.concurrent_requests
+                ))));
+            };
             match send_checked(&policy, request, options).await {
-                Ok(sent) => Ok(sent),
+                Ok((response, io)) => {
+                    // The slot is taken until the connection closes.
+                    let io: IoFuture = Box::new(async move {
+                        let result = Box::into_pin(io).await;
+                        drop(permit);
+                        result
+                    });
+                    Ok((response, io))
+                }
                 Err(SendError::Denied(denial)) => {
                     denial.warn(&connector, task, &url);
                     Err(denial.error())
@@ -476,10 +619,13 @@ async fn send_checked(
         HttpScheme::Http => Box::new(stream),
         HttpScheme::Https => {
             let name = tls_server_name(bare_host).map_err(|_| HttpError::HttpRequestUriInvalid)?;
-            let tls = tokio::time::timeout(connect_timeout, tls_connector().connect(name, stream))
-                .await
-                .map_err(|_| HttpError::ConnectionTimeout)?
-                .map_err(HttpError::Tls)?;
+            let tls = tokio::time::timeout(
+                connect_timeout,
+                policy.tls.connector().connect(name, stream),
+            )
+            .await
+            .map_err(|_| HttpError::ConnectionTimeout)?
+            .map_err(HttpError::Tls)?;
             Box::new(tls)
         }
     };
@@ -585,34 +731,6 @@ fn tls_server_name(
         return Ok(ServerName::from(ip));
     }
     Ok(ServerName::try_from(host)?.to_owned())
-}
-
-/// One TLS client configuration (webpki roots) for the process.
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    static CONFIG: std::sync::OnceLock<Arc<tokio_rustls::rustls::ClientConfig>> =
-        std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = tokio_rustls::rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        Arc::new(
-            tokio_rustls::rustls::ClientConfig::builder_with_provider(Arc::new(
-                tokio_rustls::rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map(|builder| {
-                builder
-                    .with_root_certificates(roots.clone())
-                    .with_no_client_auth()
-            })
-            .unwrap_or_else(|_| {
-                tokio_rustls::rustls::ClientConfig::builder()
-                    .with_root_certificates(roots)
-                    .with_no_client_auth()
-            }),
-        )
-    });
-    tokio_rustls::TlsConnector::from(config.clone())
 }
 
 /// A response body with the between-bytes timeout and the size cap.
@@ -796,6 +914,8 @@ mod tests {
             allow_private_networks: false,
             timeout: Duration::from_secs(1),
             max_response_bytes: 1,
+            concurrent_requests: 1,
+            tls: TlsTrust::default(),
         };
         let loopback: IpAddr = "127.0.0.1".parse().unwrap();
         let metadata: IpAddr = "169.254.169.254".parse().unwrap();
@@ -834,6 +954,8 @@ mod tests {
             allow_private_networks: private,
             timeout: Duration::from_secs(5),
             max_response_bytes: 1 << 20,
+            concurrent_requests: 4,
+            tls: TlsTrust::default(),
         }
     }
 

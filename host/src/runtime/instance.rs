@@ -34,6 +34,8 @@ pub(crate) struct Sandbox {
     grace: Duration,
     poisoned: bool,
     fuel_used: Option<u64>,
+    /// `RuntimeConfig::metering`.
+    metering: bool,
 }
 
 impl Sandbox {
@@ -43,7 +45,13 @@ impl Sandbox {
         origin: &str,
     ) -> Result<Self, RuntimeError> {
         let limits = ctx.limits;
-        let store = new_store(&shared.engine, ctx).map_err(|e| RuntimeError::Instantiate {
+        let store = new_store(
+            &shared.engine,
+            ctx,
+            shared.config.metering,
+            shared.config.throttle(),
+        )
+        .map_err(|e| RuntimeError::Instantiate {
             origin: origin.to_owned(),
             source: e.into(),
         })?;
@@ -53,6 +61,7 @@ impl Sandbox {
             grace: shared.config.epoch_tick * 4 + Duration::from_millis(20),
             poisoned: false,
             fuel_used: None,
+            metering: shared.config.metering,
         })
     }
 
@@ -70,7 +79,9 @@ impl Sandbox {
             });
         }
         let fuel = self.limits.fuel_per_call.unwrap_or(u64::MAX);
-        if let Err(error) = self.store.set_fuel(fuel) {
+        if !self.metering {
+            // Benchmark-only: no fuel, no deadline (see `RuntimeConfig::metering`).
+        } else if let Err(error) = self.store.set_fuel(fuel) {
             self.poisoned = true;
             return Err(CallError::Trap {
                 call,
@@ -89,7 +100,7 @@ impl Sandbox {
         outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
     ) -> Result<R, CallError> {
         self.store.data_mut().flush_output();
-        if let Some(budget) = self.limits.fuel_per_call {
+        if let Some(budget) = self.limits.fuel_per_call.filter(|_| self.metering) {
             self.fuel_used = self
                 .store
                 .get_fuel()
@@ -202,8 +213,10 @@ macro_rules! guest_call {
     }};
 }
 
+pub(crate) use guest_call;
+
 /// Maps a guest `connector-error` result.
-fn connector_result<T>(
+pub(crate) fn connector_result<T>(
     call: &'static str,
     result: Result<T, wit::ConnectorError>,
 ) -> Result<T, CallError> {

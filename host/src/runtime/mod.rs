@@ -21,11 +21,15 @@ mod limits;
 mod state;
 #[cfg(test)]
 mod tests;
+mod transform;
 
 pub use component::Plugin;
 pub use engine::{MAX_WASM_STACK, Runtime};
 pub use http::EgressPolicy;
 pub use instance::{ConnectorDescription, ConnectorInstance, SinkTaskInstance, SourceTaskInstance};
+pub use transform::{
+    TransformDescription, TransformInput, TransformInstance, TransformOutcome, TransformedRecord,
+};
 
 use std::{
     collections::BTreeMap,
@@ -53,6 +57,23 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// The largest component [`Runtime::load`] accepts, in bytes.
     pub max_component_bytes: usize,
+    /// Whether guests run metered: fuel, per-call deadlines, fair yielding and the memory
+    /// cap. Always true in a worker; false exists only so the benchmark can measure what the
+    /// limits cost. Unmetered guests can hang or exhaust the host.
+    pub metering: bool,
+    /// `sandbox.throttle.after.ms`: a guest call running longer than this runs only one
+    /// epoch tick in eight (paused seven ticks between), so a busy loop takes at most an
+    /// eighth of a thread from the other tasks; None = never throttle.
+    pub throttle_after: Option<Duration>,
+}
+
+impl RuntimeConfig {
+    pub(crate) fn throttle(&self) -> Option<state::Throttle> {
+        self.throttle_after.map(|after| state::Throttle {
+            after,
+            pause: self.epoch_tick * 7,
+        })
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +82,8 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             epoch_tick: Duration::from_millis(5),
             max_component_bytes: 256 * 1024 * 1024,
+            metering: true,
+            throttle_after: Some(Duration::from_millis(DEFAULT_THROTTLE_AFTER_MS)),
         }
     }
 }
@@ -88,6 +111,8 @@ impl Default for SandboxLimits {
 
 /// Default fuel per call: about 5 s of a tight loop (2M units ≈ 1 ms on x86_64).
 pub const DEFAULT_FUEL_PER_CALL: u64 = 10_000_000_000;
+/// Default `sandbox.throttle.after.ms`.
+pub const DEFAULT_THROTTLE_AFTER_MS: u64 = 100;
 /// Default wall-clock limit per call.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// Default memory cap per instance: 256 MiB.
@@ -97,14 +122,23 @@ pub const DEFAULT_MEMORY_MAX_BYTES: usize = 256 << 20;
 pub enum PluginKind {
     Source,
     Sink,
+    /// A single message transform (the `transform` world).
+    Transform,
 }
 
 impl PluginKind {
+    /// The `type` Kafka Connect's REST API gives the plugin.
     pub fn name(self) -> &'static str {
         match self {
             Self::Source => "source",
             Self::Sink => "sink",
+            Self::Transform => "transformation",
         }
+    }
+
+    /// Whether `connector.class` may name it.
+    pub fn is_connector(self) -> bool {
+        !matches!(self, Self::Transform)
     }
 }
 

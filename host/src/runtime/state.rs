@@ -43,6 +43,9 @@ pub struct HostState {
     http_hooks: EgressHooks,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: CallClock,
+    /// `RuntimeConfig::throttle`: a call running longer than this is paused between epoch
+    /// ticks, for this long, so it gets a bounded share of a thread.
+    throttle: Option<Throttle>,
     /// Shared with the stdout/stderr streams in the resource table.
     pub(crate) output: Arc<Mutex<GuestOutput>>,
     /// `connector-context.request-task-reconfiguration` was already forwarded in this call.
@@ -123,26 +126,50 @@ impl CallClock {
     }
 }
 
-/// Runs at every epoch tick while the guest executes: yield to tokio so other tasks run, or
+/// How long calls are throttled: after `after` of a call, each epoch tick of running is
+/// followed by a pause of `pause`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub after: Duration,
+    pub pause: Duration,
+}
+
+/// Runs at every epoch tick while the guest executes: yield to tokio so other tasks run
+/// (after a pause, once the call is long, so a busy guest cannot take a whole thread), or
 /// interrupt the guest once the call's wall-clock time is up.
 fn on_epoch_deadline(
     mut store: StoreContextMut<'_, HostState>,
 ) -> wasmtime::Result<UpdateDeadline> {
+    let throttle = store.data().throttle;
     let clock = &mut store.data_mut().clock;
-    if clock.started.elapsed() >= clock.timeout {
+    let elapsed = clock.started.elapsed();
+    if elapsed >= clock.timeout {
         clock.timed_out = true;
         return Ok(UpdateDeadline::Interrupt);
     }
-    Ok(UpdateDeadline::YieldCustom(
-        1,
-        Box::pin(tokio::task::yield_now()),
-    ))
+    match throttle {
+        Some(throttle) if elapsed >= throttle.after => {
+            // Never sleep past the deadline: wake in time to interrupt.
+            let pause = throttle.pause.min(clock.timeout - elapsed);
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::time::sleep(pause)),
+            ))
+        }
+        _ => Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        )),
+    }
 }
 
-/// A store for one instance: deny-by-default WASI, the memory cap and the deadline callback.
+/// A store for one instance: deny-by-default WASI, the memory cap and the deadline callback
+/// (both left out when not `metering`, see `RuntimeConfig::metering`).
 pub(crate) fn new_store(
     engine: &Engine,
     ctx: InstanceContext,
+    metering: bool,
+    throttle: Option<Throttle>,
 ) -> Result<Store<HostState>, wasmtime::Error> {
     let output = Arc::new(Mutex::new(GuestOutput::new(&ctx)));
     let mut wasi = WasiCtx::builder();
@@ -176,11 +203,7 @@ pub(crate) fn new_store(
     }
     let limiter = MemoryLimiter::new(ctx.limits.memory_max_bytes);
     let timeout = ctx.limits.timeout;
-    let http_hooks = EgressHooks {
-        policy: ctx.egress.clone(),
-        connector: ctx.connector.clone(),
-        task: ctx.task,
-    };
+    let http_hooks = EgressHooks::new(ctx.egress.clone(), ctx.connector.clone(), ctx.task);
     let state = HostState {
         ctx,
         wasi: wasi.build(),
@@ -189,14 +212,17 @@ pub(crate) fn new_store(
         http_hooks,
         limiter,
         clock: CallClock::start(timeout),
+        throttle,
         output,
         reconfiguration_requested: false,
         error_raised: false,
     };
     let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limiter);
-    store.epoch_deadline_callback(on_epoch_deadline);
-    store.set_epoch_deadline(1);
+    if metering {
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(on_epoch_deadline);
+        store.set_epoch_deadline(1);
+    }
     Ok(store)
 }
 

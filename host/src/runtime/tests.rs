@@ -1,7 +1,7 @@
 //! Tests of the runtime: conversions, and a smoke run of the `test-source` guest when it has
 //! been built.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use super::{
     bindings::{wit, wit_sink, wit_source},
@@ -864,4 +864,86 @@ async fn test_source_guest_smoke() {
             ..
         })
     ));
+}
+
+/// CPU time this thread used so far.
+#[allow(unsafe_code, reason = "getrusage has no safe wrapper in std")]
+fn thread_cpu_time() -> Duration {
+    // SAFETY: `getrusage` only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// A call running past `throttle_after` gets an eighth of a thread: in the same wall-clock
+/// time a throttled busy loop uses far less CPU than an unthrottled one. (The test runtime has
+/// one thread, so the guest runs on this thread.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_call_is_throttled() {
+    use super::{InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
+
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/wasm32-wasip2/wasm/test_source.wasm"
+    );
+    let Ok(bytes) = std::fs::read(path) else {
+        println!("skipped: {path} not built (run `cargo build-connectors`)");
+        return;
+    };
+    let cache = tempfile::tempdir().expect("temporary directory");
+    let cpu_in_400ms = |throttle_after: Option<Duration>| {
+        let bytes = bytes.clone();
+        let cache = cache.path().to_owned();
+        async move {
+            let runtime = Runtime::new(RuntimeConfig {
+                cache_dir: Some(cache),
+                throttle_after,
+                ..RuntimeConfig::default()
+            })
+            .expect("runtime");
+            let plugin = runtime
+                .load(&bytes, "test_source.wasm")
+                .await
+                .expect("load");
+            let (events, _) = tokio::sync::mpsc::unbounded_channel();
+            let mut task = plugin
+                .source_task(InstanceContext {
+                    connector: "throttle".into(),
+                    task: Some(0),
+                    limits: SandboxLimits {
+                        timeout: Duration::from_millis(400),
+                        ..SandboxLimits::default()
+                    },
+                    preopens: Vec::new(),
+                    egress: None,
+                    events,
+                    offsets: None,
+                    sink_context: None,
+                    reporter: None,
+                })
+                .await
+                .expect("instantiate");
+            let config: super::ConfigMap = [("topic", "t"), ("mode", "loop"), ("task.id", "0")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            task.start(&config).await.expect("start");
+            let before = thread_cpu_time();
+            task.poll().await.expect_err("the loop hits the deadline");
+            thread_cpu_time() - before
+        }
+    };
+    let free = cpu_in_400ms(None).await;
+    let throttled = cpu_in_400ms(Some(Duration::from_millis(50))).await;
+    // Unthrottled it spins for all 400 ms; throttled for 50 ms and then an eighth of the rest.
+    assert!(
+        throttled.as_secs_f64() < 0.7 * free.as_secs_f64(),
+        "throttled loop used {throttled:?} of CPU, unthrottled {free:?}"
+    );
 }

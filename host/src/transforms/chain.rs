@@ -1,8 +1,9 @@
 //! The transformation chain of one connector: reading `transforms`, `transforms.<alias>.*`,
 //! `predicates` and `predicates.<alias>.*` as Kafka Connect does, resolving class names (full or
-//! short) to the built-in SMTs and predicates, and applying the chain to one record.
+//! short) to the built-in SMTs, transform components (through [`TransformPlugins`]) and
+//! predicates, and applying the chain to one record.
 
-use std::collections::BTreeSet;
+use std::{borrow::Cow, collections::BTreeSet, sync::Arc};
 
 use super::predicates::Predicate;
 use super::util::{Props, Target};
@@ -13,6 +14,23 @@ use super::{
     timestamp_converter, timestamp_router, value_to_key,
 };
 use crate::config::Settings;
+use crate::runtime::{ConfigMap, Plugin};
+
+/// Finds transform components (the `transform` world) by class name or alias; the plugin
+/// registry implements it. A built-in SMT name always wins.
+pub trait TransformPlugins {
+    /// The transform component `class` names, if any.
+    fn transform(&self, class: &str) -> Option<Arc<Plugin>>;
+}
+
+/// No transform components: only the built-in SMTs.
+pub struct NoTransformPlugins;
+
+impl TransformPlugins for NoTransformPlugins {
+    fn transform(&self, _class: &str) -> Option<Arc<Plugin>> {
+        None
+    }
+}
 
 const TRANSFORMS_PACKAGE: &str = "org.apache.kafka.connect.transforms.";
 const PREDICATES_PACKAGE: &str = "org.apache.kafka.connect.transforms.predicates.";
@@ -207,18 +225,54 @@ fn unknown_transform_reason(class: &str) -> String {
     }
     format!(
         "unknown transformation class; use one of {} (optionally prefixed with \
-         `{TRANSFORMS_PACKAGE}`)",
+         `{TRANSFORMS_PACKAGE}`), or the class name of an installed transform component",
         supported_transforms().join(", ")
     )
 }
 
 /// One configured transformation and its optional predicate.
 #[derive(Debug)]
-struct Stage {
-    alias: String,
-    class: &'static str,
-    transform: Box<dyn Transformation>,
+pub(crate) struct Stage {
+    pub(crate) alias: String,
+    /// The short class name (`InsertField$Value`), or a component's class name.
+    pub(crate) class: Cow<'static, str>,
+    pub(crate) step: Step,
     predicate: Option<(Predicate, bool)>,
+}
+
+/// What a stage runs.
+#[derive(Debug)]
+pub(crate) enum Step {
+    Builtin(Box<dyn Transformation>),
+    /// A transform component, run per task in its own sandbox (see `TaskTransforms`).
+    Plugin(PluginStep),
+}
+
+/// A transform component and the settings its `configure` gets.
+#[derive(Debug)]
+pub(crate) struct PluginStep {
+    pub(crate) plugin: Arc<Plugin>,
+    /// `transforms.<alias>.*` without the prefix.
+    pub(crate) config: ConfigMap,
+}
+
+impl Stage {
+    /// Whether the stage applies to `record` (no predicate, or the predicate says so).
+    pub(crate) fn applies(&self, record: &dyn ConnectRecord) -> bool {
+        match &self.predicate {
+            Some((predicate, negate)) => predicate.test(record) != *negate,
+            None => true,
+        }
+    }
+
+    pub(crate) fn error(&self, message: String) -> TransformError {
+        TransformError {
+            alias: self.alias.clone(),
+            class: self.class.clone(),
+            plugin: matches!(self.step, Step::Plugin(_)),
+            message,
+        }
+    }
 }
 
 /// What the chain did with a record passed to [`TransformChain::apply_in_place`].
@@ -235,14 +289,23 @@ pub enum Disposition {
 /// `Send + Sync` and can be shared.
 #[derive(Debug, Default)]
 pub struct TransformChain {
-    stages: Vec<Stage>,
+    pub(crate) stages: Vec<Stage>,
 }
 
 impl TransformChain {
+    /// [`Self::from_settings_with`] with the built-in SMTs only.
+    pub fn from_settings(settings: &Settings) -> Result<Self, TransformConfigError> {
+        Self::from_settings_with(settings, &NoTransformPlugins)
+    }
+
     /// Reads `transforms`, `transforms.<alias>.type`, `transforms.<alias>.<key>`,
     /// `transforms.<alias>.predicate`, `transforms.<alias>.negate`, `predicates`,
     /// `predicates.<alias>.type` and `predicates.<alias>.<key>` from a connector's settings.
-    pub fn from_settings(settings: &Settings) -> Result<Self, TransformConfigError> {
+    /// A `type` that is no built-in SMT is looked up in `plugins`.
+    pub fn from_settings_with(
+        settings: &Settings,
+        plugins: &dyn TransformPlugins,
+    ) -> Result<Self, TransformConfigError> {
         let predicate_aliases = aliases(settings, "predicates")?;
         let transform_aliases = aliases(settings, "transforms")?;
         let mut stages = Vec::with_capacity(transform_aliases.len());
@@ -256,10 +319,27 @@ impl TransformChain {
                     supported_transforms().join(", ")
                 ),
             )?;
-            let Some((build, target, short)) = resolve_transform(class) else {
-                return Err(props.invalid("type", class, unknown_transform_reason(class)));
+            let (step, class) = match resolve_transform(class) {
+                Some((build, target, short)) => {
+                    (Step::Builtin(build(props, target)?), Cow::Borrowed(short))
+                }
+                None => match plugins.transform(class) {
+                    Some(plugin) => {
+                        let config: ConfigMap = settings
+                            .iter()
+                            .filter_map(|(key, value)| {
+                                key.strip_prefix(&prefix)
+                                    .map(|key| (key.to_owned(), value.clone()))
+                            })
+                            .collect();
+                        let name = Cow::Owned(plugin.info.class_name.clone());
+                        (Step::Plugin(PluginStep { plugin, config }), name)
+                    }
+                    None => {
+                        return Err(props.invalid("type", class, unknown_transform_reason(class)));
+                    }
+                },
             };
-            let transform = build(props, target)?;
             let negate = props.bool_or("negate", false)?;
             let predicate = match props.string("predicate").filter(|alias| !alias.is_empty()) {
                 Some(predicate_alias) => {
@@ -293,8 +373,8 @@ impl TransformChain {
             };
             stages.push(Stage {
                 alias,
-                class: short,
-                transform,
+                class,
+                step,
                 predicate,
             });
         }
@@ -311,6 +391,14 @@ impl TransformChain {
         self.stages.is_empty()
     }
 
+    /// Whether a stage is a transform component: the task must then run the chain through
+    /// [`super::TaskTransforms`], which holds the component instances.
+    pub fn has_plugins(&self) -> bool {
+        self.stages
+            .iter()
+            .any(|stage| matches!(stage.step, Step::Plugin(_)))
+    }
+
     /// The aliases, in order.
     pub fn aliases(&self) -> impl Iterator<Item = &str> {
         self.stages.iter().map(|stage| stage.alias.as_str())
@@ -325,25 +413,26 @@ impl TransformChain {
     }
 
     /// Applies the chain to a record the caller keeps (e.g. to commit the source offset of a
-    /// dropped record). After an error the record may be partly transformed.
+    /// dropped record). After an error the record may be partly transformed. A chain with a
+    /// transform component fails here: run it through [`super::TaskTransforms`].
     pub fn apply_in_place<R: ConnectRecord>(
         &self,
         record: &mut R,
     ) -> Result<Disposition, TransformError> {
         for stage in &self.stages {
-            if let Some((predicate, negate)) = &stage.predicate
-                && predicate.test(record) == *negate
-            {
+            if !stage.applies(record) {
                 continue;
             }
-            let applied = stage
-                .transform
+            let transform = match &stage.step {
+                Step::Builtin(transform) => transform,
+                Step::Plugin(_) => {
+                    return Err(stage
+                        .error("a transform component runs only in a task's own sandbox".into()));
+                }
+            };
+            let applied = transform
                 .apply(record)
-                .map_err(|error| TransformError {
-                    alias: stage.alias.clone(),
-                    class: stage.class,
-                    message: error.0,
-                })?;
+                .map_err(|error| stage.error(error.0))?;
             if applied == Applied::Drop {
                 return Ok(Disposition::Drop);
             }

@@ -14,6 +14,11 @@
 //! leaves a dropped record with the caller, e.g. to commit its source offset) on each record:
 //! after `poll` and before the converters for a source task, after the converters and before
 //! `put` for a sink task.
+//!
+//! A step may also be a transform component (the `transform` world), found through
+//! [`TransformPlugins`] when the chain is built. Such a chain runs in a task through
+//! [`TaskTransforms`] (`task.rs`), which owns the task's own sandboxed instance of each
+//! component step and applies the chain a batch at a time.
 
 mod cast;
 mod chain;
@@ -31,6 +36,7 @@ mod predicates;
 mod regex_router;
 mod replace_field;
 mod set_schema_metadata;
+mod task;
 #[cfg(test)]
 mod test_util;
 mod timestamp_converter;
@@ -38,9 +44,13 @@ mod timestamp_router;
 mod util;
 mod value_to_key;
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
-pub use chain::{Disposition, TransformChain, supported_predicates, supported_transforms};
+pub use chain::{
+    Disposition, NoTransformPlugins, TransformChain, TransformPlugins, supported_predicates,
+    supported_transforms,
+};
+pub use task::{TaskTransforms, Transformed};
 
 use crate::data::{Data, Header, SinkRecord, SourceRecord};
 
@@ -54,6 +64,9 @@ pub trait ConnectRecord {
     /// The Kafka offset; only sink records have one.
     fn kafka_offset(&self) -> Option<i64>;
     fn timestamp(&self) -> Option<i64>;
+    fn set_timestamp(&mut self, timestamp: Option<i64>);
+    /// Sets the Kafka partition; None leaves a sink record's partition as it is.
+    fn set_kafka_partition(&mut self, partition: Option<i32>);
     fn key(&self) -> Option<&Data>;
     fn key_mut(&mut self) -> &mut Option<Data>;
     fn value(&self) -> Option<&Data>;
@@ -75,11 +88,17 @@ impl ConnectRecord for SourceRecord {
     fn kafka_partition(&self) -> Option<i32> {
         self.partition
     }
+    fn set_kafka_partition(&mut self, partition: Option<i32>) {
+        self.partition = partition;
+    }
     fn kafka_offset(&self) -> Option<i64> {
         None
     }
     fn timestamp(&self) -> Option<i64> {
         self.timestamp
+    }
+    fn set_timestamp(&mut self, timestamp: Option<i64>) {
+        self.timestamp = timestamp;
     }
     fn key(&self) -> Option<&Data> {
         self.key.as_ref()
@@ -114,11 +133,19 @@ impl ConnectRecord for SinkRecord {
     fn kafka_partition(&self) -> Option<i32> {
         Some(self.partition)
     }
+    fn set_kafka_partition(&mut self, partition: Option<i32>) {
+        if let Some(partition) = partition {
+            self.partition = partition;
+        }
+    }
     fn kafka_offset(&self) -> Option<i64> {
         Some(self.offset)
     }
     fn timestamp(&self) -> Option<i64> {
         self.timestamp
+    }
+    fn set_timestamp(&mut self, timestamp: Option<i64>) {
+        self.timestamp = timestamp;
     }
     fn key(&self) -> Option<&Data> {
         self.key.as_ref()
@@ -150,13 +177,25 @@ impl ConnectRecord for SinkRecord {
 pub struct TransformError {
     /// The alias from `transforms`.
     pub alias: String,
-    /// The short class name (`InsertField$Value`).
-    pub class: &'static str,
+    /// The short class name (`InsertField$Value`), or a transform component's class name.
+    pub class: Cow<'static, str>,
+    /// Whether the stage is a transform component.
+    pub plugin: bool,
     /// Kafka Connect's exception message.
     pub message: String,
 }
 
 impl TransformError {
+    /// The class as `__connect.errors.class.name` names it: Kafka Connect's full class name of
+    /// a built-in SMT, or the component's class name.
+    pub fn class_name(&self) -> String {
+        if self.plugin {
+            self.class.clone().into_owned()
+        } else {
+            format!("org.apache.kafka.connect.transforms.{}", self.class)
+        }
+    }
+
     /// The Java exception class Kafka Connect would report (for
     /// `__connect.errors.exception.class.name`).
     pub fn exception_class(&self) -> &'static str {

@@ -17,7 +17,7 @@ impl StageError for crate::transforms::TransformError {
     }
 
     fn class(&self) -> String {
-        format!("org.apache.kafka.connect.transforms.{}", self.class)
+        self.class_name()
     }
 }
 

@@ -89,6 +89,35 @@ impl TaskControl {
     }
 }
 
+/// The task's own instances of the transform components in its connector's chain (None when
+/// the chain has only built-in SMTs). Each gets the connector's sandbox limits and nothing
+/// else: no directories, no network, no offsets.
+async fn task_transforms(
+    spec: &TaskSpec,
+) -> Result<Option<crate::transforms::TaskTransforms>, TaskFailure> {
+    let chain = &spec.connector.transforms;
+    if !chain.has_plugins() {
+        return Ok(None);
+    }
+    // Transforms cannot reach `connector-context`; nothing is ever sent on this channel.
+    let (events, _) = mpsc::unbounded_channel();
+    let context = crate::runtime::InstanceContext {
+        connector: spec.connector.name.clone(),
+        task: Some(spec.task),
+        limits: spec.connector.sandbox,
+        preopens: Vec::new(),
+        egress: None,
+        events,
+        offsets: None,
+        sink_context: None,
+        reporter: None,
+    };
+    crate::transforms::TaskTransforms::start(chain.clone(), context)
+        .await
+        .map(Some)
+        .map_err(|error| TaskFailure::new(error.to_string()))
+}
+
 /// Handles what the guest asked through `connector-context` during the last call: a
 /// reconfiguration request goes to the connector, `raise-error` fails the task.
 fn check_events(

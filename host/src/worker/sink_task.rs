@@ -25,7 +25,7 @@ use crate::{
     runtime::{
         CallError, InstanceContext, PluginKind, SinkContext, SinkContextState, SinkTaskInstance,
     },
-    transforms::TransformChain,
+    transforms::{TaskTransforms, TransformChain, Transformed},
 };
 
 /// How long one consumer poll waits for records.
@@ -97,6 +97,7 @@ async fn run_inner(
         reporter: Some(reporter.clone()),
     };
     let mut instance = spec.plugin.sink_task(context).await?;
+    let plugin_transforms = super::task_transforms(spec).await?;
     instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
 
@@ -126,6 +127,7 @@ async fn run_inner(
         instance,
         consumer,
         converters,
+        plugin_transforms,
         errors: ErrorOperator::new(
             connector.errors,
             &connector.name,
@@ -203,6 +205,8 @@ struct SinkLoop<'a> {
     instance: SinkTaskInstance,
     consumer: Box<dyn LogConsumer>,
     converters: RecordConverters,
+    /// The task's transform component instances, when the chain has any.
+    plugin_transforms: Option<TaskTransforms>,
     errors: ErrorOperator,
     reporter: Arc<DlqReporter>,
     sink_context: SinkContext,
@@ -267,14 +271,28 @@ impl SinkLoop<'_> {
             );
         }
         loop {
-            let records = Self::convert(
-                &self.errors,
-                &self.converters,
-                &self.spec.connector.transforms,
-                &self.reporter,
-                &raw,
-            )
-            .await?;
+            let records = match self.plugin_transforms.as_mut() {
+                Some(transforms) => {
+                    Self::convert_batched(
+                        &self.errors,
+                        &self.converters,
+                        transforms,
+                        &self.reporter,
+                        &raw,
+                    )
+                    .await?
+                }
+                None => {
+                    Self::convert(
+                        &self.errors,
+                        &self.converters,
+                        &self.spec.connector.transforms,
+                        &self.reporter,
+                        &raw,
+                    )
+                    .await?
+                }
+            };
             let count = records.len();
             if count == 0 {
                 return Ok(());
@@ -367,6 +385,70 @@ impl SinkLoop<'_> {
                 } => {
                     // The dead letter queue gets the record as consumed, as in Kafka Connect.
                     reporter.send(record, stage, &class, &error);
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// [`Self::convert`] for a chain with transform components: converts every record, then
+    /// runs the chain over the batch (one guest call per component step). A record a
+    /// transform fails on is tolerated (to the dead letter queue) or fails the task, without
+    /// retries.
+    async fn convert_batched(
+        errors: &ErrorOperator,
+        converters: &RecordConverters,
+        transforms: &mut TaskTransforms,
+        reporter: &DlqReporter,
+        raw: &[ConsumedRecord],
+    ) -> Result<Vec<SinkRecord>, TaskFailure> {
+        let mut converted = Vec::with_capacity(raw.len());
+        let mut origin = Vec::with_capacity(raw.len());
+        for record in raw {
+            let outcome = errors
+                .execute(
+                    |include| describe_consumed(record, include),
+                    || converters.to_sink(record),
+                )
+                .await
+                .map_err(|failure| at_record(failure, record))?;
+            match outcome {
+                Outcome::Done(sink_record) => {
+                    converted.push(sink_record);
+                    origin.push(record);
+                }
+                Outcome::Skipped {
+                    stage,
+                    class,
+                    error,
+                } => {
+                    reporter.send(record, stage, &class, &error);
+                }
+            }
+        }
+        let mut records = Vec::with_capacity(converted.len());
+        for (outcome, record) in transforms
+            .apply_batch(converted)
+            .await
+            .into_iter()
+            .zip(origin)
+        {
+            match outcome {
+                Transformed::Kept(transformed) => records.push(transformed),
+                Transformed::Dropped => {}
+                Transformed::Failed { error, .. } => {
+                    let outcome: Outcome<()> = errors
+                        .failed(&error, |include| describe_consumed(record, include))
+                        .map_err(|failure| at_record(failure, record))?;
+                    if let Outcome::Skipped {
+                        stage,
+                        class,
+                        error,
+                    } = outcome
+                    {
+                        // The dead letter queue gets the record as consumed.
+                        reporter.send(record, stage, &class, &error);
+                    }
                 }
             }
         }

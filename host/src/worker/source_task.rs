@@ -28,7 +28,7 @@ use crate::{
     log::{Delivery, LogError, LogProducer, ProduceRecord},
     runtime::{CallError, InstanceContext, OffsetReader, PluginKind, SourceTaskInstance},
     storage::FileOffsetStore,
-    transforms::{Disposition, TransformChain},
+    transforms::{Disposition, TaskTransforms, TransformChain, Transformed},
 };
 
 /// How many records may wait for the log's acknowledgement before the task stops polling.
@@ -86,9 +86,23 @@ struct Acked {
 /// The second stage of the task's pipeline: converts polled batches and hands them to the
 /// producer, in order, while the loop polls the guest for the next batch (on another thread
 /// when one is free).
-async fn run_sender(mut jobs: mpsc::Receiver<SendJob>, stage: SendStage) {
+///
+/// `plugin_transforms` holds the task's transform component instances when the chain has
+/// any (a wasm `Store` is not `Sync`, so it stays out of the shared [`SendStage`]).
+async fn run_sender(
+    mut jobs: mpsc::Receiver<SendJob>,
+    stage: SendStage,
+    mut plugin_transforms: Option<TaskTransforms>,
+) {
     while let Some(job) = jobs.recv().await {
-        let result = stage.convert_and_send(job.records, job.keep).await;
+        let result = match plugin_transforms.as_mut() {
+            Some(transforms) => {
+                stage
+                    .transform_convert_and_send(transforms, job.records, job.keep)
+                    .await
+            }
+            None => stage.convert_and_send(job.records, job.keep).await,
+        };
         // The loop dropped its end only if it is gone; nothing to report to then.
         let _ = job.sent.send(result);
     }
@@ -106,6 +120,43 @@ struct SendStage {
 }
 
 impl SendStage {
+    /// [`Self::convert_and_send`] for a chain with transform components: the chain runs over
+    /// the whole batch (one guest call per component step), then each record is converted.
+    /// A record a transform fails on is tolerated or fails the task, without retries (a
+    /// component's failure is not transient).
+    async fn transform_convert_and_send(
+        &self,
+        transforms: &mut TaskTransforms,
+        records: Vec<SourceRecord>,
+        keep: bool,
+    ) -> Result<Sent, TaskFailure> {
+        let mut batch = Vec::with_capacity(records.len());
+        let mut sent = Vec::with_capacity(if keep { records.len() } else { 0 });
+        let mut kept = Vec::new();
+        if keep {
+            // `commit-records` gets the records as polled, before transforms.
+            kept.clone_from(&records);
+        }
+        for outcome in transforms.apply_batch(records).await {
+            let produced = match outcome {
+                Transformed::Kept(record) => self.convert(record).await?,
+                Transformed::Dropped => None,
+                Transformed::Failed { record, error } => {
+                    let outcome: Outcome<Option<ProduceRecord>> = self
+                        .errors
+                        .failed(&error, |include| describe_source(&record, include))?;
+                    self.settle(outcome)
+                }
+            };
+            if keep {
+                sent.push(produced.is_some());
+            }
+            batch.extend(produced);
+        }
+        self.send(batch, keep.then(|| kept.into_iter().zip(sent).collect()))
+            .await
+    }
+
     async fn convert_and_send(
         &self,
         records: Vec<SourceRecord>,
@@ -128,6 +179,16 @@ impl SendStage {
             }
             batch.extend(produced);
         }
+        self.send(batch, keep.then(|| kept.into_iter().zip(sent).collect()))
+            .await
+    }
+
+    /// Hands a converted batch to the producer.
+    async fn send(
+        &self,
+        batch: Vec<ProduceRecord>,
+        records: Option<Vec<(SourceRecord, bool)>>,
+    ) -> Result<Sent, TaskFailure> {
         self.services
             .topics
             .note(&self.connector, batch.iter().map(|r| r.topic.as_str()));
@@ -136,10 +197,7 @@ impl SendStage {
         } else {
             self.producer.send(batch).await?
         };
-        Ok(Sent {
-            delivery,
-            records: keep.then(|| kept.into_iter().zip(sent).collect()),
-        })
+        Ok(Sent { delivery, records })
     }
 
     /// Runs the transform chain; None when a transform dropped the record or it failed
@@ -252,6 +310,7 @@ async fn run_inner(
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
     let mut instance = spec.plugin.source_task(context).await?;
+    let plugin_transforms = super::task_transforms(spec).await?;
     let options = instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
     let producer = services.log.producer(&format!(
@@ -277,6 +336,7 @@ async fn run_inner(
                 metrics: control.metrics.clone(),
                 services: services.clone(),
             },
+            plugin_transforms,
         )
         .in_current_span(),
     );

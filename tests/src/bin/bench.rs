@@ -1,7 +1,9 @@
 //! Throughput benchmark, all in one process and one run, printing records/s and ratios:
 //! (a) raw rdkafka producer to a MockCluster, (b) datagen-source → Kafka (same MockCluster
 //! kind) through the host, (c) datagen-source → embedded log, (d) file-sink consuming from
-//! the embedded log.
+//! the embedded log; then the sandbox's costs: (e) datagen-source → embedded log with the
+//! limits (fuel, epoch deadlines, memory cap) on and off, and (f) the same with a busy-loop
+//! neighbour task spinning in `poll` on the same worker.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS]`
 
@@ -15,11 +17,12 @@ use rdkafka::{
     mocking::MockCluster,
     producer::{BaseProducer, BaseRecord, Producer},
 };
+use wasm_connect::coordinator::{Herder, State};
 use wasm_connect::log::{
     RecordLog,
     kafka::{KafkaLog, KafkaSettings},
 };
-use wasm_connect_tests::TestWorker;
+use wasm_connect_tests::{TestWorker, worker_config};
 
 const VALUE_SIZE: usize = 100;
 
@@ -64,7 +67,80 @@ async fn main() -> anyhow::Result<()> {
 
     println!("ratio (b)/(a): {:.2}  (target ≥ 0.90)", host_kafka / raw);
     println!("ratio (c)/(a): {:.2}", embedded / raw);
+
+    // Alternate the two variants so drift of the machine affects both alike; keep the best.
+    let (mut metered, mut unmetered) = (0.0_f64, 0.0_f64);
+    for _ in 0..2 {
+        metered = metered.max(datagen_embedded_metering(records, true).await?);
+        unmetered = unmetered.max(datagen_embedded_metering(records, false).await?);
+    }
+    println!("(e) datagen-source → embedded log, limits on:  {metered:>12.0} records/s");
+    println!("    datagen-source → embedded log, limits off: {unmetered:>12.0} records/s");
+    println!(
+        "ratio limits on / off: {:.2}  (target ≥ 0.85)",
+        metered / unmetered
+    );
+
+    let (mut alone, mut beside) = (0.0_f64, 0.0_f64);
+    for _ in 0..2 {
+        alone = alone.max(datagen_beside_neighbour(records, false).await?);
+        beside = beside.max(datagen_beside_neighbour(records, true).await?);
+    }
+    println!("(f) datagen-source alone:                      {alone:>12.0} records/s");
+    println!("    datagen-source beside a busy-loop task:    {beside:>12.0} records/s");
+    println!(
+        "drop with the busy neighbour: {:.0}%  (target ≤ 10%)",
+        (1.0 - beside / alone) * 100.0
+    );
     Ok(())
+}
+
+/// (e): datagen → embedded log on a worker whose guests run metered or not.
+async fn datagen_embedded_metering(records: u64, metering: bool) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let mut config = worker_config(dir.path(), &[]);
+    config.metering = metering;
+    let herder = Herder::start(config).await?;
+    let worker = TestWorker { herder, dir };
+    let rate = run_datagen(&worker, records).await?;
+    worker.stop().await;
+    Ok(rate)
+}
+
+/// (f): datagen → embedded log, optionally beside a task that spins in `poll` for the whole
+/// run (yielding at every epoch tick like any guest).
+async fn datagen_beside_neighbour(records: u64, neighbour: bool) -> anyhow::Result<f64> {
+    let worker = TestWorker::embedded(&[]).await;
+    if neighbour {
+        worker
+            .create(&[
+                ("name", "neighbour"),
+                ("connector.class", "TestSource"),
+                ("tasks.max", "1"),
+                ("modes", "loop"),
+                ("topic", "neighbour"),
+                // Spin for the whole run: about 50 s of fuel, a 5-minute deadline.
+                ("sandbox.fuel.per.call", "100000000000"),
+                ("sandbox.timeout.ms", "300000"),
+            ])
+            .await;
+        worker.wait_running("neighbour", 1).await;
+    }
+    let rate = run_datagen(&worker, records).await?;
+    if neighbour {
+        anyhow::ensure!(
+            worker
+                .herder
+                .status("neighbour")
+                .is_some_and(|status| status
+                    .tasks
+                    .values()
+                    .all(|task| task.state == State::Running)),
+            "the busy-loop neighbour stopped spinning before the run ended (raise its limits)"
+        );
+    }
+    worker.stop().await;
+    Ok(rate)
 }
 
 /// Process CPU time (all threads) since `start`, to tell CPU-bound from waiting.

@@ -18,7 +18,7 @@ use wasm_connect_sdk::{
 
 use crate::every_type;
 
-const MODES: [&str; 14] = [
+const MODES: [&str; 15] = [
     "ok",
     "reconfigure",
     "panic",
@@ -30,6 +30,7 @@ const MODES: [&str; 14] = [
     "log-flood",
     "read-outside",
     "http-get",
+    "http-burst",
     "raise-error",
     "every-type",
     "commit-records",
@@ -61,6 +62,9 @@ pub enum Mode {
     ReadOutside,
     /// GETs `http.url` through `wasi:http` in `poll` and returns the outcome as a fatal error.
     HttpGet,
+    /// GETs `http.url` [`HTTP_BURST`] times at once in `poll` and returns how many got
+    /// through as a fatal error.
+    HttpBurst,
     /// Calls `raise_error("boom from task")` in `poll`, then returns an empty batch.
     RaiseError,
     /// Emits one record carrying every type, then empty batches.
@@ -86,6 +90,7 @@ impl Mode {
             "log-flood" => Self::LogFlood,
             "read-outside" => Self::ReadOutside,
             "http-get" => Self::HttpGet,
+            "http-burst" => Self::HttpBurst,
             "raise-error" => Self::RaiseError,
             "every-type" => Self::EveryType,
             "commit-records" => Self::CommitRecords,
@@ -325,6 +330,27 @@ fn http_get(url: &str) -> String {
     }
 }
 
+/// Requests the `http-burst` mode sends at once.
+pub const HTTP_BURST: usize = 6;
+
+fn http_burst(url: &str) -> String {
+    use wasm_connect_http_client::{Method, Request, send_all};
+    let requests = vec![Request::new(Method::Get, url); HTTP_BURST];
+    let results = send_all(&requests);
+    let ok = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|response| response.status == 200))
+        .count();
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
+    format!(
+        "burst of {HTTP_BURST} GET {url}: {ok} ok; failures: [{}]",
+        failures.join("; ")
+    )
+}
+
 /// The first way a committed record differs from the every-type record it was polled as.
 fn committed_mismatch(record: &SourceRecord) -> Option<String> {
     let Some(value) = &record.value else {
@@ -426,6 +452,7 @@ impl SourceTask for TestSourceTask {
             }
             Mode::ReadOutside => Err(Error::fatal(read_outside(&self.read_path))),
             Mode::HttpGet => Err(Error::fatal(http_get(&self.http_url))),
+            Mode::HttpBurst => Err(Error::fatal(http_burst(&self.http_url))),
             Mode::Memory => loop {
                 let mut chunk = vec![0_u8; 1 << 20];
                 for byte in chunk.iter_mut().step_by(4096) {

@@ -1,0 +1,352 @@
+// The classes a connector extends, and the glue that turns them into the WIT exports
+// (`connector` plus `source-task` or `sink-task`). Every call into user code is guarded: a
+// thrown value becomes a `connector-error` carrying its message and JavaScript stack (or,
+// for functions that cannot return an error, a log line and a clean failure), never a silent
+// drop or an opaque trap.
+
+import { Config, ConfigDef } from "./config.js";
+import { FatalError, describeThrown, toWitError } from "./errors.js";
+import { SchemaReader, SchemaTable, decodeData, encodeData, located } from "./data.js";
+import { fromOffsetMap, toOffsetMap } from "./offsets.js";
+import { log } from "./host.js";
+
+/**
+ * Kafka Connect's `SourceConnector`/`SinkConnector`. Static members describe the plugin:
+ * `className` (required), `description`, `aliases`, `version`, `configDef` (a `ConfigDef`).
+ * One instance serves the connector: the SDK constructs it and calls `start(config)`.
+ */
+export class Connector {
+  static className = undefined;
+  static description = "";
+  static aliases = [];
+  static version = "0.0.0";
+  static configDef = new ConfigDef();
+  /** Cross-field checks; returns `ConfigValue`s. The default applies `configDef`. */
+  static validate(config) {
+    return this.configDef.validate(config);
+  }
+  /** Called once with the full, checked configuration (getters fall back to `configDef` defaults). */
+  start(config) {
+    this.config = config;
+  }
+  /** At most `maxTasks` task configurations: `Config`s, plain objects or `[key, value]` arrays. */
+  taskConfigs(maxTasks) {
+    return [this.config ?? {}];
+  }
+  stop() {}
+}
+export class SourceConnector extends Connector {}
+export class SinkConnector extends Connector {}
+
+/** Kafka Connect's `SourceTask`. One instance serves one task. */
+export class SourceTask {
+  /** Return `{ wantsCommitRecords: true }` to get `commitRecord` calls. */
+  start(config) {}
+  /** The next records (an array of source records; empty or null means "nothing now"). */
+  poll() {
+    return [];
+  }
+  /** The host stored the offsets of acknowledged records. */
+  commit() {}
+  /** One acknowledged (or dropped, `metadata` null) record, if `start` asked for them. */
+  commitRecord(record, metadata) {}
+  stop() {}
+}
+
+/** Kafka Connect's `SinkTask`. One instance serves one task. */
+export class SinkTask {
+  start(config) {}
+  open(partitions) {}
+  /** Records to write. Throw a `RetriableError` to have the same batch delivered again. */
+  put(records) {
+    throw new FatalError(`${this.constructor.name} does not implement put(records)`);
+  }
+  /** Make everything `put` so far durable (the default `preCommit` calls it). */
+  flush(offsets) {}
+  /** The offsets safe to commit; Kafka Connect's default: flush, then all of `offsets`. */
+  preCommit(offsets) {
+    this.flush(offsets);
+    return offsets;
+  }
+  close(partitions) {}
+  stop() {}
+}
+
+/** A source connector definition: `export default defineSource(MyConnector, MyTask)`. */
+export function defineSource(connector, task) {
+  check(connector, SourceConnector, "defineSource", "SourceConnector");
+  check(task, SourceTask, "defineSource", "SourceTask");
+  return Object.freeze({ kind: "source", connector, task });
+}
+
+/** A sink connector definition: `export default defineSink(MyConnector, MyTask)`. */
+export function defineSink(connector, task) {
+  check(connector, SinkConnector, "defineSink", "SinkConnector");
+  check(task, SinkTask, "defineSink", "SinkTask");
+  return Object.freeze({ kind: "sink", connector, task });
+}
+
+function check(cls, base, fn, baseName) {
+  if (typeof cls !== "function" || !(cls.prototype instanceof base)) {
+    throw new TypeError(`${fn}: expected a class extending ${baseName}, got ${cls?.name ?? String(cls)}`);
+  }
+}
+
+function toPairs(config, what) {
+  if (config instanceof Config) return config.pairs();
+  if (Array.isArray(config)) return config.map(([k, v]) => [String(k), String(v)]);
+  if (config && typeof config === "object") return Object.entries(config).map(([k, v]) => [k, String(v)]);
+  throw new FatalError(`${what}: expected a Config, an object or [key, value] pairs, got ${String(config)}`);
+}
+
+/** Runs `fn`, turning anything thrown into the WIT `connector-error` the bindings expect. */
+function guarded(call, fn) {
+  try {
+    return fn();
+  } catch (thrown) {
+    const error = toWitError(thrown);
+    log.debug(`${call} failed: ${error.val}`);
+    throw error;
+  }
+}
+
+/** For exports without an error channel: log, then fail with the message and stack. */
+function mustSucceed(call, fn) {
+  try {
+    return fn();
+  } catch (thrown) {
+    const text = describeThrown(thrown);
+    log.error(`${call} threw: ${text}`);
+    throw new Error(`${call} threw: ${text}`);
+  }
+}
+
+function connectorExport(cls) {
+  let instance = null;
+  return {
+    describe: () =>
+      mustSucceed("describe", () => {
+        if (typeof cls.className !== "string" || cls.className === "") {
+          throw new TypeError(`${cls.name}: set \`static className = "..."\` (the name users put in connector.class)`);
+        }
+        return { className: cls.className, aliases: [...(cls.aliases ?? [])], description: cls.description ?? "" };
+      }),
+    version: () => mustSucceed("version", () => String(cls.version)),
+    configDef: () => mustSucceed("config-def", () => cls.configDef.keys.map((k) => ({ ...k }))),
+    validate: (pairs) => {
+      try {
+        return cls.validate(new Config(pairs, cls.configDef));
+      } catch (thrown) {
+        // `validate` has no error channel; an entry with an error makes the config invalid.
+        return [{ name: "connector.class", value: null, recommendedValues: [], errors: [`validate threw: ${describeThrown(thrown)}`], visible: true }];
+      }
+    },
+    start: (pairs) =>
+      guarded("start", () => {
+        instance = new cls();
+        instance.start(cls.configDef.parse(pairs));
+      }),
+    taskConfigs: (maxTasks) =>
+      guarded("task-configs", () => {
+        const configs = instance.taskConfigs(maxTasks) ?? [];
+        return configs.map((c, i) => toPairs(c, `taskConfigs()[${i}]`));
+      }),
+    stop: () => {
+      try {
+        instance?.stop();
+      } catch (thrown) {
+        log.error(`stop threw: ${describeThrown(thrown)}`);
+      }
+    },
+  };
+}
+
+function taskConfig(definition, pairs) {
+  return new Config(pairs, definition.task.configDef ?? definition.connector.configDef);
+}
+
+/**
+ * Source partitions converted per batch: tasks usually pass the same partition object with
+ * every record, so it is converted once. Offsets change per record and are always converted.
+ */
+class PartitionCache {
+  constructor() {
+    this.last = null;
+    this.lastWit = null;
+  }
+  get(partition, i) {
+    if (partition !== this.last || partition === null || partition === undefined) {
+      this.lastWit = toOffsetMap(partition, () => `record ${i} sourcePartition`);
+      this.last = partition;
+    }
+    return this.lastWit;
+  }
+}
+
+function recordError(error, i, part) {
+  return located(error, `record ${i} ${part}`);
+}
+
+/** Source record (plain object) → WIT `source-record`. `i` numbers it in errors. */
+export function encodeSourceRecord(record, table, i, partitions = new PartitionCache()) {
+  if (!record || typeof record !== "object") throw new FatalError(`record ${i}: expected a source record object, got ${String(record)}`);
+  if (typeof record.topic !== "string" || record.topic === "") throw new FatalError(`record ${i}: \`topic\` must be a non-empty string`);
+  // Error texts are built only when something is wrong: this runs for every record.
+  const { key, value, headers, timestamp, keySchema, valueSchema } = record;
+  let keyData = null;
+  let valueData = null;
+  try {
+    if (keySchema || (key !== null && key !== undefined)) keyData = encodeData(keySchema ?? null, key, table, "");
+  } catch (error) {
+    throw recordError(error, i, "key");
+  }
+  try {
+    if (valueSchema || (value !== null && value !== undefined)) valueData = encodeData(valueSchema ?? null, value, table, "");
+  } catch (error) {
+    throw recordError(error, i, "value");
+  }
+  return {
+    sourcePartition: partitions.get(record.sourcePartition, i),
+    sourceOffset: toOffsetMap(record.sourceOffset, () => `record ${i} sourceOffset`),
+    topic: record.topic,
+    partition: record.partition ?? null,
+    key: keyData,
+    value: valueData,
+    timestamp: timestamp instanceof Date ? timestamp.getTime() : (timestamp ?? null),
+    headers:
+      headers && headers.length
+        ? headers.map((h, k) => ({ key: String(h.key), value: encodeData(h.schema ?? null, h.value, table, () => `record ${i} header ${k}`) }))
+        : [],
+  };
+}
+
+function decodeRecordCommon(r, reader) {
+  const key = decodeData(r.key, reader);
+  const value = decodeData(r.value, reader);
+  return {
+    key: key.value,
+    keySchema: key.schema,
+    value: value.value,
+    valueSchema: value.schema,
+    timestamp: r.timestamp ?? null,
+    headers: r.headers.map((h) => {
+      const d = decodeData(h.value, reader);
+      return { key: h.key, value: d.value, schema: d.schema };
+    }),
+  };
+}
+
+function sourceTaskExport(definition) {
+  let task = null;
+  const started = (call) => {
+    if (!task) throw new FatalError(`${call} called before start`);
+    return task;
+  };
+  return {
+    start: (pairs) =>
+      guarded("start", () => {
+        task = new definition.task();
+        const options = task.start(taskConfig(definition, pairs));
+        return { wantsCommitRecords: !!options?.wantsCommitRecords };
+      }),
+    poll: () =>
+      guarded("poll", () => {
+        const records = started("poll").poll() ?? [];
+        if (!Array.isArray(records)) throw new FatalError(`poll must return an array of records, got ${typeof records}`);
+        const table = new SchemaTable();
+        const partitions = new PartitionCache();
+        const out = new Array(records.length);
+        for (let i = 0; i < records.length; i++) out[i] = encodeSourceRecord(records[i], table, i, partitions);
+        return { schemas: table.nodes, records: out };
+      }),
+    commit: () => guarded("commit", () => started("commit").commit()),
+    commitRecords: (batch) =>
+      guarded("commit-records", () => {
+        const reader = new SchemaReader(batch.schemas);
+        for (const { record: r, metadata } of batch.records) {
+          const record = {
+            sourcePartition: fromOffsetMap(r.sourcePartition),
+            sourceOffset: fromOffsetMap(r.sourceOffset),
+            topic: r.topic,
+            partition: r.partition ?? null,
+            ...decodeRecordCommon(r, reader),
+          };
+          started("commit-records").commitRecord(record, metadata ?? null);
+        }
+      }),
+    stop: () => {
+      try {
+        task?.stop();
+      } catch (thrown) {
+        log.error(`stop threw: ${describeThrown(thrown)}`);
+      }
+    },
+  };
+}
+
+/** WIT `sink-batch` → sink records (plain objects). */
+export function decodeSinkBatch(batch) {
+  const reader = new SchemaReader(batch.schemas);
+  return batch.records.map((r) => ({
+    topic: r.topic,
+    partition: r.partition,
+    offset: Number(r.offset),
+    ...decodeRecordCommon(r, reader),
+    timestampType: r.timestampType,
+    originalTopic: r.originalTopic,
+    originalPartition: r.originalPartition,
+    originalOffset: Number(r.originalOffset),
+  }));
+}
+
+function sinkTaskExport(definition) {
+  let task = null;
+  const started = (call) => {
+    if (!task) throw new FatalError(`${call} called before start`);
+    return task;
+  };
+  const offsetsOut = (offsets) =>
+    (offsets ?? []).map((o) => ({ topic: String(o.topic), partition: o.partition, offset: Number(o.offset) }));
+  return {
+    start: (pairs) =>
+      guarded("start", () => {
+        task = new definition.task();
+        task.start(taskConfig(definition, pairs));
+      }),
+    open: (partitions) => guarded("open", () => started("open").open(partitions)),
+    put: (batch) => guarded("put", () => started("put").put(decodeSinkBatch(batch))),
+    preCommit: (offsets) =>
+      guarded("pre-commit", () =>
+        offsetsOut(started("pre-commit").preCommit(offsets.map((o) => ({ ...o, offset: Number(o.offset) })))),
+      ),
+    close: (partitions) => guarded("close", () => started("close").close(partitions)),
+    stop: () => {
+      try {
+        task?.stop();
+      } catch (thrown) {
+        log.error(`stop threw: ${describeThrown(thrown)}`);
+      }
+    },
+  };
+}
+
+/**
+ * The WIT exports for a definition, checked against the world the component is built for.
+ * `build.sh` calls this from the generated entry module.
+ */
+export function exportsFor(definition, world) {
+  if (!definition || (definition.kind !== "source" && definition.kind !== "sink")) {
+    throw new TypeError(
+      "the connector module's default export must be defineSource(Connector, Task) or defineSink(Connector, Task)",
+    );
+  }
+  if (world && definition.kind !== world) {
+    throw new TypeError(
+      `the connector module defines a ${definition.kind} connector, but package.json says "wasm-connect": { "world": "${world}" }`,
+    );
+  }
+  const connector = connectorExport(definition.connector);
+  return definition.kind === "source"
+    ? { connector, sourceTask: sourceTaskExport(definition) }
+    : { connector, sinkTask: sinkTaskExport(definition) };
+}

@@ -1,0 +1,231 @@
+// Unit tests of the SDK under Node, against the host double (`src/testing.js`):
+// `node --test guest-sdk/js/test/` (build-examples.sh runs them before building).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import {
+  Config,
+  ConfigDef,
+  ConfigType,
+  DataError,
+  Logical,
+  RetriableError,
+  Schema,
+  SchemaBuilder,
+  SinkConnector,
+  SinkTask,
+  SourceConnector,
+  SourceTask,
+  Struct,
+  Validator,
+  defineSink,
+  defineSource,
+  log,
+  offsetStorageReader,
+  errantRecordReporter,
+} from "../src/index.js";
+import { exportsFor, decodeSinkBatch } from "../src/connector.js";
+import { SchemaReader, SchemaTable, decodeData, encodeData } from "../src/data.js";
+import * as testing from "../src/testing.js";
+
+const order = SchemaBuilder.struct()
+  .name("shop.Order")
+  .field("id", Schema.INT64)
+  .field("tags", SchemaBuilder.array(Schema.STRING).build())
+  .field("prices", SchemaBuilder.map(Schema.STRING, Schema.FLOAT64).build())
+  .field("at", Logical.timestamp().build())
+  .field("note", SchemaBuilder.string().optional().defaultValue("none").build())
+  .build();
+
+test("a struct round-trips through the WIT node tables", () => {
+  const table = new SchemaTable();
+  const value = new Struct(order, { id: 7, tags: ["a", "b"], prices: { x: 1.5 }, at: new Date(1000) });
+  const data = encodeData(order, value, table, "value");
+  // Parents come before their children in both tables.
+  assert.equal(data.value[0].tag, "struct");
+  for (const [i, node] of data.value.entries()) {
+    for (const child of [node.val].flat(2).filter((c) => typeof c === "number" && node.tag !== "int64" && node.tag !== "float64")) {
+      assert.ok(child > i, `node ${i} refers to ${child}`);
+    }
+  }
+  const decoded = decodeData(data, new SchemaReader(table.nodes));
+  assert.equal(decoded.schema.name, "shop.Order");
+  assert.deepEqual(decoded.value.toJSON(), {
+    id: 7,
+    tags: ["a", "b"],
+    prices: new Map([["x", 1.5]]),
+    at: new Date(1000),
+    note: "none",
+  });
+});
+
+test("a batch writes each schema once", () => {
+  const table = new SchemaTable();
+  for (let i = 0; i < 100; i++) encodeData(order, { id: i, tags: [], prices: {}, at: i }, table, "value");
+  const roots = table.nodes.filter((n) => n.name === "shop.Order");
+  assert.equal(roots.length, 1);
+});
+
+test("values that do not fit their schema are rejected with the path", () => {
+  const table = new SchemaTable();
+  assert.throws(() => encodeData(order, { id: "x", tags: [], prices: {}, at: 0 }, table, "value"), {
+    name: "DataError",
+    message: /value\.id: expected an integer, got a string/,
+  });
+  assert.throws(() => encodeData(order, { id: 1, tags: [3], prices: {}, at: 0 }, table, "value"), /value\.tags\[0\]: expected a string/);
+  assert.throws(() => encodeData(order, { id: 1, tags: [], prices: {}, at: 0, extra: 1 }, table, "value"), /has no field `extra`/);
+  assert.throws(() => encodeData(order, { tags: [], prices: {}, at: 0 }, table, "value"), /value\.id: null for a required int64/);
+  assert.throws(() => encodeData(Schema.INT8, 300, table, "key"), /300 does not fit int8/);
+  assert.throws(() => encodeData(Schema.INT64, 2n ** 60n, table, "key"), /outside the safe integer range/);
+  assert.throws(() => new Struct(order).put("nope", 1), DataError);
+});
+
+test("schemaless values follow their JavaScript types", () => {
+  const data = encodeData(null, { n: 1, f: 1.5, s: "x", b: true, l: [null] }, new SchemaTable(), "value");
+  assert.equal(data.schema, null);
+  assert.deepEqual(
+    data.value.map((n) => n.tag),
+    ["map", "string", "int64", "string", "float64", "string", "string", "string", "boolean", "string", "array", "null"],
+  );
+});
+
+test("decimals keep their unscaled value and scale", () => {
+  const schema = Logical.decimal(2).build();
+  for (const unscaled of [0n, 1n, -1n, 127n, 128n, -129n, 123456789012345678901234567890n]) {
+    const table = new SchemaTable();
+    const data = encodeData(schema, { unscaled, scale: 2 }, table, "v");
+    assert.deepEqual(decodeData(data, new SchemaReader(table.nodes)).value, { unscaled, scale: 2 });
+  }
+});
+
+test("decoding rejects indices that point backwards", () => {
+  const nodes = [{ tag: "array", val: [0] }];
+  assert.throws(() => decodeData({ schema: null, value: nodes }, new SchemaReader([])), /refers to 0, which is not after it/);
+});
+
+test("ConfigDef validates like Kafka Connect and Config falls back to defaults", () => {
+  const def = new ConfigDef()
+    .define("file", ConfigType.STRING, { doc: "the file" })
+    .define("batch.size", ConfigType.INT, { default: 10, validator: Validator.atLeast(1) })
+    .define("mode", ConfigType.STRING, { default: "a", validator: Validator.oneOf("a", "b") });
+  const errors = def.validate({ "batch.size": "0", mode: "c" }).flatMap((v) => v.errors);
+  assert.deepEqual(errors, [
+    'Missing required configuration "file" which has no default value.',
+    "Invalid value 0 for configuration batch.size: Value must be at least 1",
+    "Invalid value c for configuration mode: String must be one of: a, b",
+  ]);
+  assert.deepEqual(def.key("mode").recommendedValues, ["a", "b"]);
+  assert.throws(() => def.parse({}), { name: "InvalidConfigError", message: /Missing required configuration "file"/ });
+  const config = def.parse({ file: "x" });
+  assert.equal(config.getInt("batch.size"), 10);
+  assert.throws(() => new Config({ n: "1.5" }).getInt("n"), /setting `n` must be an integer, got `1.5`/);
+  assert.throws(() => new Config({}).getString("missing"), /missing required setting `missing`/);
+});
+
+class Src extends SourceConnector {
+  static className = "Src";
+  static configDef = new ConfigDef().define("topic", ConfigType.STRING, {});
+}
+class SrcTask extends SourceTask {
+  start(config) {
+    this.topic = config.getString("topic");
+    const committed = offsetStorageReader.offset({ file: "f" });
+    this.next = committed ? committed.line + 1 : 0;
+  }
+  poll() {
+    if (this.topic === "boom") throw new TypeError("cannot read the thing");
+    if (this.topic === "retry") throw new RetriableError("later");
+    log.info("polled", { next: this.next });
+    return [{ sourcePartition: { file: "f" }, sourceOffset: { line: this.next }, topic: this.topic, value: `line ${this.next}` }];
+  }
+}
+
+test("source tasks resume from the offset reader and produce WIT batches", () => {
+  testing.reset();
+  testing.setOffset({ file: "f" }, { line: 41 });
+  const { connector, sourceTask } = exportsFor(defineSource(Src, SrcTask), "source");
+  assert.deepEqual(connector.describe(), { className: "Src", aliases: [], description: "" });
+  assert.deepEqual(sourceTask.start([["topic", "t"]]), { wantsCommitRecords: false });
+  const batch = sourceTask.poll();
+  assert.deepEqual(batch.records[0].sourceOffset, [["line", { tag: "int", val: 42 }]]);
+  assert.deepEqual(batch.records[0].value, { schema: null, value: [{ tag: "string", val: "line 42" }] });
+  assert.equal(batch.records[0].key, null);
+  assert.deepEqual(testing.logs(), [{ level: "info", message: 'polled {"next":42}' }]);
+});
+
+test("anything thrown becomes a connector-error with the message and stack", () => {
+  testing.reset();
+  const { sourceTask } = exportsFor(defineSource(Src, SrcTask), "source");
+  sourceTask.start([["topic", "boom"]]);
+  let thrown;
+  try {
+    sourceTask.poll();
+  } catch (error) {
+    thrown = error;
+  }
+  assert.equal(thrown.tag, "fatal");
+  assert.match(thrown.val, /^TypeError: cannot read the thing\n/);
+  assert.match(thrown.val, /at .*sdk\.test\.js/);
+  sourceTask.start([["topic", "retry"]]);
+  assert.throws(() => sourceTask.poll(), (e) => e.tag === "retriable" && e.val.startsWith("RetriableError: later"));
+  // A missing required setting at connector start is invalid-config.
+  const { connector } = exportsFor(defineSource(Src, SrcTask), "source");
+  assert.throws(() => connector.start([]), (e) => e.tag === "invalid-config" && /"topic"/.test(e.val));
+});
+
+test("the definition must match the world it is built for", () => {
+  assert.throws(() => exportsFor(defineSource(Src, SrcTask), "sink"), /defines a source connector, but package.json says/);
+  assert.throws(() => defineSource(Src, class {}), /expected a class extending SourceTask/);
+  assert.throws(() => exportsFor({}, "source"), /default export must be defineSource/);
+});
+
+class Snk extends SinkConnector {
+  static className = "Snk";
+}
+class SnkTask extends SinkTask {
+  start() {
+    this.seen = [];
+  }
+  put(records) {
+    for (const r of records) {
+      if (r.value === "bad") errantRecordReporter.report(r, new Error("unparseable"));
+      else this.seen.push(r.value);
+    }
+  }
+  preCommit(offsets) {
+    return offsets.filter((o) => o.partition === 0);
+  }
+}
+
+test("sink tasks get decoded records, report errant ones and choose what to commit", () => {
+  testing.reset();
+  const { sinkTask } = exportsFor(defineSink(Snk, SnkTask), "sink");
+  sinkTask.start([]);
+  const record = (offset, value) => ({
+    topic: "t", partition: 0, offset, key: null, value: { schema: null, value: [{ tag: "string", val: value }] },
+    timestamp: null, timestampType: "create-time", headers: [],
+    originalTopic: "raw", originalPartition: 0, originalOffset: offset + 100,
+  });
+  sinkTask.put({ schemas: [], records: [record(0, "a"), record(1, "bad")] });
+  assert.deepEqual(testing.reports(), [{ topic: "raw", partition: 0, offset: 101, error: "unparseable" }]);
+  const committed = sinkTask.preCommit([
+    { topic: "t", partition: 0, offset: 2 },
+    { topic: "t", partition: 1, offset: 5 },
+  ]);
+  assert.deepEqual(committed, [{ topic: "t", partition: 0, offset: 2 }]);
+  assert.equal(decodeSinkBatch({ schemas: [], records: [record(3, "x")] })[0].value, "x");
+});
+
+test("a bad source record is rejected naming the record and the place", async () => {
+  const { encodeSourceRecord } = await import("../src/connector.js");
+  const schema = SchemaBuilder.struct().field("a", Schema.INT32).build();
+  const cases = [
+    [{ topic: "t", value: { a: "x" }, valueSchema: schema }, "record 3 value.a: expected an integer, got a string (x)"],
+    [{ topic: "t", key: new (class Foo {})() }, "record 3 key: cannot send a Foo without a schema"],
+    [{ topic: "t", sourceOffset: { x: {} } }, "record 3 sourceOffset.x: offsets hold only null, booleans, numbers and strings, not object"],
+    [{ topic: "" }, "record 3: `topic` must be a non-empty string"],
+  ];
+  for (const [record, message] of cases) {
+    assert.throws(() => encodeSourceRecord(record, new SchemaTable(), 3), { message });
+  }
+});

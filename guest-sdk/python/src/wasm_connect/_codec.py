@@ -1,0 +1,374 @@
+"""Conversion between the SDK's data model and the WIT flat tables of ``wit/types.wit``.
+
+A batch's schemas are one list (children after their parent, referred to by index); each value
+is a list of value nodes with its root at node 0 and children at greater indices. Encoding
+interns each distinct schema once per batch (:class:`SchemaTable`); decoding checks every index
+and raises :class:`DataError` for anything malformed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal as _decimal
+from typing import Any, Dict, List, Optional, Tuple
+
+from wit_world.imports import types as wit
+
+from . import data as d
+from .data import Schema, Struct, Type
+from .errors import DataError
+from .records import Header, OffsetMap
+
+MAX_DEPTH = 256
+
+_TO_WIT_TYPE = {
+    Type.INT8: wit.SchemaType.INT8,
+    Type.INT16: wit.SchemaType.INT16,
+    Type.INT32: wit.SchemaType.INT32,
+    Type.INT64: wit.SchemaType.INT64,
+    Type.FLOAT32: wit.SchemaType.FLOAT32,
+    Type.FLOAT64: wit.SchemaType.FLOAT64,
+    Type.BOOLEAN: wit.SchemaType.BOOLEAN,
+    Type.STRING: wit.SchemaType.STRING,
+    Type.BYTES: wit.SchemaType.BYTES,
+    Type.ARRAY: wit.SchemaType.ARRAY,
+    Type.MAP: wit.SchemaType.MAP,
+    Type.STRUCT: wit.SchemaType.STRUCT,
+}
+_FROM_WIT_TYPE = {v: k for k, v in _TO_WIT_TYPE.items()}
+_INT_NODES = {
+    Type.INT8: wit.ValueNode_Int8,
+    Type.INT16: wit.ValueNode_Int16,
+    Type.INT32: wit.ValueNode_Int32,
+    Type.INT64: wit.ValueNode_Int64,
+}
+
+
+# ---------------------------------------------------------------------------------- decoding
+
+
+def decode_schemas(table: List[wit.Schema]) -> List[Schema]:
+    """Decodes a batch's schema table into :class:`Schema` objects, index for index."""
+    decoded: Dict[int, Schema] = {}
+
+    def child(parent: int, index: Optional[int], depth: int) -> Optional[Schema]:
+        if index is None:
+            return None
+        if not parent < index < len(table):
+            raise DataError(
+                f"schema {parent} refers to schema {index}, which is not after it in a table of {len(table)}"
+            )
+        return get(index, depth + 1)
+
+    def get(index: int, depth: int) -> Schema:
+        found = decoded.get(index)
+        if found is not None:
+            return found
+        if depth > MAX_DEPTH:
+            raise DataError(f"schemas nest deeper than {MAX_DEPTH} levels")
+        raw = table[index]
+        schema_type = _FROM_WIT_TYPE[raw.type]
+        fields = tuple(
+            d.Field(f.name, child(index, f.schema, depth)) for f in raw.fields
+        )
+        shell = Schema(
+            type=schema_type,
+            optional=raw.optional,
+            name=raw.name,
+            version=raw.version,
+            doc=raw.doc,
+            parameters=tuple((k, v) for k, v in raw.parameters),
+            key_schema=child(index, raw.key_schema, depth),
+            value_schema=child(index, raw.value_schema, depth),
+            fields=fields,
+        )
+        if raw.default_value is not None:
+            default = decode_value(raw.default_value, shell)
+            shell = Schema(**{**shell.__dict__, "default": default})
+        decoded[index] = shell
+        return shell
+
+    return [get(i, 0) for i in range(len(table))]
+
+
+def decode_data(data: Optional[wit.Data], schemas: List[Schema]) -> Tuple[Any, Optional[Schema]]:
+    """(value, schema) of an optional WIT data."""
+    if data is None:
+        return None, None
+    schema = None
+    if data.schema is not None:
+        if not 0 <= data.schema < len(schemas):
+            raise DataError(f"data refers to schema {data.schema} of {len(schemas)}")
+        schema = schemas[data.schema]
+    return decode_value(data.value, schema), schema
+
+
+def decode_value(nodes: List[wit.ValueNode], schema: Optional[Schema]) -> Any:
+    """Decodes a value tree (root at node 0), converting logical types when ``schema`` says so."""
+    if not nodes:
+        raise DataError("empty value tree (a null value is [null])")
+
+    def node_at(parent: int, index: int) -> Any:
+        if not parent < index < len(nodes):
+            raise DataError(
+                f"value node {parent} refers to node {index}, which is not after it in a tree of {len(nodes)}"
+            )
+        return index
+
+    def go(index: int, schema: Optional[Schema], depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise DataError(f"values nest deeper than {MAX_DEPTH} levels")
+        node = nodes[index]
+        if isinstance(node, wit.ValueNode_Null):
+            return None
+        if isinstance(node, wit.ValueNode_Array):
+            element = schema.value_schema if schema is not None else None
+            return [go(node_at(index, i), element, depth + 1) for i in node.value]
+        if isinstance(node, wit.ValueNode_Map):
+            ks = schema.key_schema if schema is not None else None
+            vs = schema.value_schema if schema is not None else None
+            entries = [
+                (go(node_at(index, k), ks, depth + 1), go(node_at(index, v), vs, depth + 1))
+                for k, v in node.value
+            ]
+            try:
+                return dict(entries)
+            except TypeError:  # an unhashable key (list, dict): keep the pairs
+                return entries
+        if isinstance(node, wit.ValueNode_Struct):
+            if schema is None or schema.type is not Type.STRUCT:
+                raise DataError("a struct value needs a struct schema")
+            if len(node.value) != len(schema.fields):
+                raise DataError(
+                    f"struct value has {len(node.value)} fields, its schema {len(schema.fields)}"
+                )
+            s = Struct.__new__(Struct)
+            s.schema = schema
+            s._values = {
+                f.name: go(node_at(index, i), f.schema, depth + 1)
+                for f, i in zip(schema.fields, node.value)
+            }
+            return s
+        value = node.value
+        logical = schema.logical if schema is not None else None
+        if logical is None:
+            return value
+        if logical == d.DECIMAL:
+            return d.decimal_from_bytes(value, int(schema.parameter(d.DECIMAL_SCALE) or 0))
+        if logical == d.DATE:
+            return d.days_to_date(value)
+        if logical == d.TIME:
+            return d.millis_to_time(value)
+        return d.millis_to_timestamp(value)
+
+    return go(0, schema, 0)
+
+
+def decode_offset_map(pairs: List[Tuple[str, wit.Scalar]]) -> OffsetMap:
+    return {k: v.value if not isinstance(v, wit.Scalar_Null) else None for k, v in pairs}
+
+
+def decode_headers(headers: List[wit.Header], schemas: List[Schema]) -> List[Header]:
+    out = []
+    for h in headers:
+        value, schema = decode_data(h.value, schemas)
+        out.append(Header(h.key, value, schema))
+    return out
+
+
+# ---------------------------------------------------------------------------------- encoding
+
+
+def encode_offset_map(values: Optional[OffsetMap], what: str) -> List[Tuple[str, wit.Scalar]]:
+    if values is None:
+        return []
+    if not isinstance(values, dict):
+        raise DataError(f"{what} must be a dict of str to scalars, got {type(values).__name__}")
+    out = []
+    for k, v in values.items():
+        if not isinstance(k, str):
+            raise DataError(f"{what} keys must be strings, got {k!r}")
+        if v is None:
+            scalar = wit.Scalar_Null()
+        elif isinstance(v, bool):
+            scalar = wit.Scalar_Boolean(v)
+        elif isinstance(v, int):
+            scalar = wit.Scalar_Int(v)
+        elif isinstance(v, float):
+            scalar = wit.Scalar_Float(v)
+        elif isinstance(v, str):
+            scalar = wit.Scalar_String(v)
+        else:
+            raise DataError(
+                f"{what}[{k!r}] is a {type(v).__name__}; offsets hold only None, bool, int, float and str"
+            )
+        out.append((k, scalar))
+    return out
+
+
+class SchemaTable:
+    """The schema table of one batch being encoded: each distinct schema is written once."""
+
+    def __init__(self) -> None:
+        self.schemas: List[wit.Schema] = []
+        # Keyed by structural equality (defaults included); the hash leaves defaults out.
+        self._index: Dict[Schema, int] = {}
+        self._last: Optional[Tuple[Schema, int]] = None
+
+    def intern(self, schema: Schema) -> int:
+        last = self._last
+        if last is not None and last[0] is schema:
+            return last[1]
+        index = self._index.get(schema)
+        if index is None:
+            index = self._push_tree(schema)
+            self._index[schema] = index
+        self._last = (schema, index)
+        return index
+
+    def _push_tree(self, schema: Schema) -> int:
+        index = len(self.schemas)
+        self.schemas.append(
+            wit.Schema(
+                type=_TO_WIT_TYPE[schema.type],
+                optional=schema.optional,
+                name=schema.name,
+                version=schema.version,
+                doc=schema.doc,
+                parameters=list(schema.parameters),
+                default_value=None
+                if schema.default is None
+                else encode_value(schema.default, schema, "default value"),
+                value_schema=None,
+                key_schema=None,
+                fields=[],
+            )
+        )
+        entry = self.schemas[index]
+        entry.key_schema = self._push_tree(schema.key_schema) if schema.key_schema else None
+        entry.value_schema = self._push_tree(schema.value_schema) if schema.value_schema else None
+        entry.fields = [wit.Field(f.name, self._push_tree(f.schema)) for f in schema.fields]
+        return index
+
+    def encode_data(self, value: Any, schema: Optional[Schema], what: str) -> Optional[wit.Data]:
+        """WIT data for ``value`` with ``schema``; None for a null value without schema."""
+        if schema is None:
+            if value is None:
+                return None
+            if isinstance(value, Struct):
+                schema = value.schema
+        if schema is not None and not isinstance(schema, Schema):
+            raise DataError(f"{what} schema must be a Schema, got {type(schema).__name__}")
+        index = self.intern(schema) if schema is not None else None
+        return wit.Data(index, encode_value(value, schema, what))
+
+    def encode_headers(self, headers: List[Header]) -> List[wit.Header]:
+        out = []
+        for h in headers or ():
+            data = self.encode_data(h.value, h.schema, f"header {h.key!r}")
+            out.append(wit.Header(h.key, data if data is not None else wit.Data(None, [wit.ValueNode_Null()])))
+        return out
+
+
+def encode_value(value: Any, schema: Optional[Schema], what: str = "value") -> List[wit.ValueNode]:
+    """The value tree of ``value``: with a schema, node kinds follow the schema (and the value is
+    checked against it); without one they follow the Python type."""
+    nodes: List[Any] = []
+
+    def push(value: Any, schema: Optional[Schema], path: str, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise DataError(f"{path} nests deeper than {MAX_DEPTH} levels")
+        index = len(nodes)
+        nodes.append(None)
+        nodes[index] = node(value, schema, path, depth)
+        return index
+
+    def node(value: Any, schema: Optional[Schema], path: str, depth: int) -> Any:
+        if value is None:
+            if schema is not None and not schema.optional and schema.default is None:
+                raise DataError(f"{path} is None but its {schema.type.name} schema is required")
+            return wit.ValueNode_Null()
+        if schema is None:
+            return schemaless(value, path, depth)
+        d._validate(schema, value, path) if schema.type.is_primitive else None
+        t = schema.type
+        logical = schema.logical
+        if logical == d.DECIMAL and isinstance(value, _decimal.Decimal):
+            value = d.decimal_to_bytes(value, int(schema.parameter(d.DECIMAL_SCALE) or 0))
+        elif logical == d.DATE and isinstance(value, _dt.date):
+            value = d.date_to_days(value)
+        elif logical == d.TIME and isinstance(value, _dt.time):
+            value = d.time_to_millis(value)
+        elif logical == d.TIMESTAMP and isinstance(value, _dt.datetime):
+            value = d.timestamp_to_millis(value)
+        if t in _INT_NODES:
+            return _INT_NODES[t](value)
+        if t is Type.FLOAT32:
+            return wit.ValueNode_Float32(float(value))
+        if t is Type.FLOAT64:
+            return wit.ValueNode_Float64(float(value))
+        if t is Type.BOOLEAN:
+            return wit.ValueNode_Boolean(value)
+        if t is Type.STRING:
+            return wit.ValueNode_String(value)
+        if t is Type.BYTES:
+            return wit.ValueNode_Bytes(bytes(value))
+        if t is Type.ARRAY:
+            if not isinstance(value, (list, tuple)):
+                raise DataError(f"{path} is a {type(value).__name__}, its schema an ARRAY")
+            return wit.ValueNode_Array(
+                [push(v, schema.value_schema, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+            )
+        if t is Type.MAP:
+            entries = d._map_entries(value)
+            if entries is None:
+                raise DataError(f"{path} is a {type(value).__name__}, its schema a MAP")
+            return wit.ValueNode_Map(
+                [
+                    (
+                        push(k, schema.key_schema, f"key of {path}", depth + 1),
+                        push(v, schema.value_schema, f"{path}[{k!r}]", depth + 1),
+                    )
+                    for k, v in entries
+                ]
+            )
+        if not isinstance(value, Struct):
+            raise DataError(f"{path} is a {type(value).__name__}, its schema a STRUCT")
+        if value.schema.fields != schema.fields:
+            raise DataError(f"{path}: the struct's fields differ from its schema's")
+        return wit.ValueNode_Struct(
+            [push(value.get(f.name), f.schema, f"{path}.{f.name}", depth + 1) for f in schema.fields]
+        )
+
+    def schemaless(value: Any, path: str, depth: int) -> Any:
+        if isinstance(value, bool):
+            return wit.ValueNode_Boolean(value)
+        if isinstance(value, int):
+            if not -(2**63) <= value < 2**63:
+                raise DataError(f"{path} = {value} does not fit in an int64")
+            return wit.ValueNode_Int64(value)
+        if isinstance(value, float):
+            return wit.ValueNode_Float64(value)
+        if isinstance(value, str):
+            return wit.ValueNode_String(value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return wit.ValueNode_Bytes(bytes(value))
+        if isinstance(value, (list, tuple)):
+            return wit.ValueNode_Array(
+                [push(v, None, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+            )
+        if isinstance(value, dict):
+            return wit.ValueNode_Map(
+                [
+                    (push(k, None, f"key of {path}", depth + 1), push(v, None, f"{path}[{k!r}]", depth + 1))
+                    for k, v in value.items()
+                ]
+            )
+        if isinstance(value, Struct):
+            return node(value, value.schema, path, depth)
+        raise DataError(
+            f"{path} is a {type(value).__name__}, which has no schemaless Connect form; give it a schema"
+        )
+
+    push(value, schema, what, 0)
+    return nodes

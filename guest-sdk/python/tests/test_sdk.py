@@ -1,0 +1,253 @@
+"""Unit tests of the SDK against the generated bindings, natively (run by ../test.sh)."""
+
+import datetime
+import decimal
+import unittest
+
+import fakehost
+import wasm_connect as wc
+from componentize_py_types import Err
+from wasm_connect import _codec, _glue
+from wit_world.exports import sink_task as wit_sink
+from wit_world.imports import types as wit
+
+ROW = (
+    wc.SchemaBuilder.struct()
+    .name("com.example.Row")
+    .field("id", wc.INT64_SCHEMA)
+    .field("name", wc.OPTIONAL_STRING_SCHEMA)
+    .field("tags", wc.SchemaBuilder.array(wc.STRING_SCHEMA).build())
+    .field("scores", wc.SchemaBuilder.map(wc.STRING_SCHEMA, wc.FLOAT64_SCHEMA).build())
+    .field("price", wc.SchemaBuilder.decimal(2).build())
+    .field("day", wc.SchemaBuilder.date().build())
+    .field("at", wc.SchemaBuilder.timestamp().build())
+    .field("small", wc.SchemaBuilder.int8().default_value(7).build())
+    .build()
+)
+
+
+def row():
+    return wc.Struct(
+        ROW,
+        id=1,
+        name="a",
+        tags=["x", "y"],
+        scores={"m": 1.5},
+        price=decimal.Decimal("-12.34"),
+        day=datetime.date(2024, 2, 29),
+        at=datetime.datetime(2024, 1, 1, 12, 0, 0, 123000, tzinfo=datetime.timezone.utc),
+    )
+
+
+class DataModelTest(unittest.TestCase):
+    def test_struct_checks_values_against_field_schemas(self):
+        s = wc.Struct(ROW)
+        with self.assertRaisesRegex(wc.DataError, "out of range for INT8"):
+            s.put("small", 300)
+        with self.assertRaisesRegex(wc.DataError, "not a field"):
+            s.put("nope", 1)
+        with self.assertRaisesRegex(wc.DataError, "field 'id'"):
+            s.validate()
+        self.assertEqual(s["small"], 7, "unset fields read their default")
+
+    def test_round_trip_through_the_wit_tables(self):
+        table = _codec.SchemaTable()
+        first = table.encode_data(row(), ROW, "value")
+        second = table.encode_data(row(), ROW, "value")
+        self.assertEqual(first.schema, second.schema, "a schema is written once per batch")
+        self.assertEqual(len(table.schemas), 1 + 8 + 1 + 2, "the struct, its fields, array and map children")
+        schemas = _codec.decode_schemas(table.schemas)
+        value, schema = _codec.decode_data(first, schemas)
+        self.assertEqual(schema, ROW)
+        self.assertEqual(value, row())
+        self.assertEqual(value["price"], decimal.Decimal("-12.34"))
+        self.assertEqual(value["at"].isoformat(), "2024-01-01T12:00:00.123000+00:00")
+        self.assertEqual(schemas[0].field("small").schema.default, 7)
+
+    def test_decimal_encoding_matches_kafka(self):
+        # BigInteger.toByteArray of the unscaled value.
+        self.assertEqual(wc.data.decimal_to_bytes(decimal.Decimal("1.00"), 2), b"\x64")
+        self.assertEqual(wc.data.decimal_to_bytes(decimal.Decimal("-1.28"), 2), b"\x80")
+        self.assertEqual(wc.data.decimal_to_bytes(decimal.Decimal("1.28"), 2), b"\x00\x80")
+        with self.assertRaisesRegex(wc.DataError, "more than 2 decimal places"):
+            wc.data.decimal_to_bytes(decimal.Decimal("1.001"), 2)
+
+    def test_schemaless_values_follow_python_types(self):
+        nodes = _codec.encode_value({"a": [1, 2.5, None, True, b"x"]}, None)
+        kinds = [type(n).__name__.split("_")[1] for n in nodes]
+        self.assertEqual(kinds, ["Map", "String", "Array", "Int64", "Float64", "Null", "Boolean", "Bytes"])
+        self.assertEqual(_codec.decode_value(nodes, None), {"a": [1, 2.5, None, True, b"x"]})
+        with self.assertRaisesRegex(wc.DataError, "no schemaless Connect form"):
+            _codec.encode_value(decimal.Decimal(1), None)
+
+    def test_malformed_tables_are_rejected(self):
+        backwards = [wit.ValueNode_Array([0])]
+        with self.assertRaisesRegex(wc.DataError, "not after it"):
+            _codec.decode_value(backwards, None)
+        schema = wit.Schema(wit.SchemaType.ARRAY, False, None, None, None, [], None, 0, None, [])
+        with self.assertRaisesRegex(wc.DataError, "not after it"):
+            _codec.decode_schemas([schema])
+        with self.assertRaisesRegex(wc.DataError, "empty value tree"):
+            _codec.decode_value([], None)
+
+
+class ConfigTest(unittest.TestCase):
+    DEF = (
+        wc.ConfigDef()
+        .define("dir", wc.ConfigType.STRING, validator=wc.NonEmptyString())
+        .define("n", wc.ConfigType.INT, default=5, validator=wc.Range.between(1, 10))
+        .define("mode", wc.ConfigType.STRING, default="a", validator=wc.ValidString("a", "b"))
+        .define("list", wc.ConfigType.LIST, default="x, y")
+        .define("on", wc.ConfigType.BOOLEAN, default=False)
+    )
+
+    def test_parse_applies_defaults_and_types(self):
+        values = self.DEF.parse({"dir": "/d", "on": "TRUE"})
+        self.assertEqual(values, {"dir": "/d", "n": 5, "mode": "a", "list": ["x", "y"], "on": True})
+
+    def test_parse_names_every_problem(self):
+        with self.assertRaises(wc.InvalidConfigError) as caught:
+            self.DEF.parse({"n": "11", "mode": "c"})
+        message = str(caught.exception)
+        self.assertIn('Missing required configuration "dir"', message)
+        self.assertIn("Invalid value 11 for configuration n: Value must be no more than 10", message)
+        self.assertIn("String must be one of: a, b", message)
+
+    def test_validate_reports_per_setting(self):
+        values = {v.name: v for v in self.DEF.validate({"dir": "", "n": "x"})}
+        self.assertEqual(values["dir"].errors, ["Invalid value '' for configuration dir: String must be non-empty"])
+        self.assertEqual(values["n"].errors, ["Invalid value x for configuration n: Not a number of type INT"])
+        self.assertEqual(values["mode"].errors, [])
+
+    def test_a_default_that_fails_its_validator_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "default of 'n' is invalid"):
+            wc.ConfigDef().define("n", wc.ConfigType.INT, default=0, validator=wc.Range.at_least(1))
+
+    def test_typed_getters(self):
+        config = wc.Config([("a", "3"), ("b", "x")])
+        self.assertEqual(config.get_int("a"), 3)
+        self.assertEqual(config.get_int("missing", 4), 4)
+        with self.assertRaisesRegex(wc.InvalidConfigError, "configuration b"):
+            config.get_long("b")
+
+
+class Sink(wc.SinkConnector):
+    aliases = ["S"]
+    CONFIG_DEF = wc.ConfigDef().define("fail", wc.ConfigType.STRING, default="")
+
+    def start(self, config):
+        self.config = dict(config)
+
+    def task_configs(self, max_tasks):
+        return [self.config] * max_tasks
+
+
+class Task(wc.SinkTask):
+    def start(self, config):
+        self.fail = config.get("fail")
+        self.seen = []
+
+    def put(self, records):
+        if self.fail == "put":
+            raise ZeroDivisionError("division by zero on purpose")
+        if self.fail == "retry":
+            raise wc.RetriableError("later")
+        self.seen.extend(records)
+
+    def pre_commit(self, offsets):
+        return {tp: o - 1 for tp, o in offsets.items()}
+
+
+def sink_batch():
+    table = _codec.SchemaTable()
+    record = wit_sink.SinkRecord(
+        topic="t",
+        partition=0,
+        offset=4,
+        key=table.encode_data("k", None, "key"),
+        value=table.encode_data(row(), ROW, "value"),
+        timestamp=1,
+        timestamp_type=wit_sink.TimestampType.CREATE_TIME,
+        headers=table.encode_headers([wc.Header("h", 1, wc.INT32_SCHEMA)]),
+        original_topic="t",
+        original_partition=0,
+        original_offset=4,
+    )
+    return wit_sink.SinkBatch(table.schemas, [record])
+
+
+class GlueTest(unittest.TestCase):
+    def setUp(self):
+        self.host = fakehost.install()
+        self.connector_glue, self.task_glue = wc.export_sink_connector(Sink, Task)
+
+    def test_connector_describe_and_task_configs(self):
+        c = self.connector_glue()
+        info = c.describe()
+        self.assertEqual((info.class_name, info.aliases), ("Sink", ["S"]))
+        self.assertEqual([k.name for k in c.config_def()], ["fail"])
+        c.start([("a", "1")])
+        # A new export object per call still reaches the started connector.
+        self.assertEqual(self.connector_glue().task_configs(2), [[("a", "1")], [("a", "1")]])
+
+    def test_put_delivers_decoded_records(self):
+        task = self.task_glue()
+        task.start([])
+        task.put(sink_batch())
+        task_obj = _glue_holder(task)
+        [record] = task_obj.seen
+        self.assertEqual((record.key, record.key_schema), ("k", None))
+        self.assertEqual(record.value, row())
+        self.assertEqual(record.timestamp_type, "CreateTime")
+        self.assertEqual(record.headers, [wc.Header("h", 1, wc.INT32_SCHEMA)])
+        offsets = task.pre_commit([wit.TopicPartitionOffset("t", 0, 5)])
+        self.assertEqual(offsets, [wit.TopicPartitionOffset("t", 0, 4)])
+
+    def test_python_exceptions_become_connector_errors_with_the_traceback(self):
+        task = self.task_glue()
+        task.start([("fail", "put")])
+        with self.assertRaises(Err) as caught:
+            task.put(sink_batch())
+        error = caught.exception.value
+        self.assertIsInstance(error, wit.ConnectorError_Fatal)
+        self.assertIn("Task.put raised ZeroDivisionError: division by zero on purpose", error.value)
+        self.assertIn("Traceback (most recent call last)", error.value)
+
+    def test_sdk_errors_keep_their_kind(self):
+        task = self.task_glue()
+        task.start([("fail", "retry")])
+        with self.assertRaises(Err) as caught:
+            task.put(sink_batch())
+        self.assertEqual(caught.exception.value, wit.ConnectorError_Retriable("later"))
+
+    def test_calls_before_start_fail_clearly(self):
+        _, fresh = wc.export_sink_connector(Sink, Task)
+        with self.assertRaises(Err) as caught:
+            fresh().put(sink_batch())
+        self.assertIn("called before start", caught.exception.value.value)
+
+    def test_logging_and_context_reach_the_host(self):
+        import logging
+
+        logging.getLogger("x").warning("careful")
+        wc.log("debug", "direct")
+        self.assertIn(("warn", "x: careful"), self.host.logs)
+        self.assertIn(("debug", "direct"), self.host.logs)
+        ctx = wc.SinkTaskContext()
+        ctx.offset({wc.TopicPartition("t", 1): 9})
+        ctx.request_commit()
+        ctx.raise_error(ValueError("bad"))
+        self.assertEqual(self.host.resets, [("t", 1, 9)])
+        self.assertEqual(self.host.commit_requests, 1)
+        self.assertTrue(self.host.raised[0].startswith("ValueError: bad"))
+        with self.assertRaisesRegex(wc.ConnectError, "only available to source connectors"):
+            wc.SourceTaskContext().offset_storage_reader().offset({"f": "a"})
+
+
+def _glue_holder(task_glue):
+    # The user's task object, as the glue keeps it.
+    return task_glue._started()
+
+
+if __name__ == "__main__":
+    unittest.main()

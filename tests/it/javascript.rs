@@ -1,0 +1,449 @@
+//! JavaScript connectors, built from source by `guest-sdk/js/build-examples.sh` (QuickJS via
+//! componentize-qjs) and loaded from `plugin.path`: `js-template-source` moves typed records
+//! end to end and resumes from its offsets after a worker restart without loss or duplicates;
+//! `js-line-sink` writes them through the SDK's filesystem access and passes the conformance
+//! kit; a JavaScript exception fails the task with the JS message and stack as its trace. An
+//! ignored test measures load, cache and per-record costs against Rust.
+
+use std::{
+    collections::BTreeSet,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use wasm_connect::{
+    coordinator::State,
+    runtime::{InstanceContext, PluginKind, Runtime, RuntimeConfig, SandboxLimits},
+};
+use wasm_connect_tests::{
+    TestWorker,
+    conformance::{self, Role, Subject},
+    init_logging, lines, wait_until, workspace_root,
+};
+
+/// A JS example component (`js_template_source`, `js_line_sink`); fails naming the command
+/// that builds it.
+fn js_component(name: &str) -> PathBuf {
+    let path = workspace_root().join(format!("target/wasm32-wasip2/wasm/{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build the JavaScript connectors with `guest-sdk/js/build-examples.sh` \
+         (needs node and npm; .ci/test runs it)",
+        path.display()
+    );
+    path
+}
+
+/// A worker on the embedded log with the JS components on its plugin path.
+async fn worker_in(dir: Option<tempfile::TempDir>) -> TestWorker {
+    let dir = match dir {
+        Some(dir) => dir,
+        None => tempfile::tempdir().expect("temp dir"),
+    };
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    for name in ["js_template_source", "js_line_sink"] {
+        std::fs::copy(js_component(name), plugins.join(format!("{name}.wasm"))).expect("copy");
+    }
+    TestWorker::embedded_in(dir, &[]).await
+}
+
+const TEMPLATE: &str = "({ id: seq, user: pick(['ann', 'bob', 'cyd']), amount: int(1, 1000) / 100, vip: seq % 7 === 0 })";
+
+fn source(count: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", "orders".into()),
+        ("connector.class", "JsTemplateSource".into()),
+        ("topic", "orders".into()),
+        ("template", TEMPLATE.into()),
+        (
+            "schema",
+            "id:int64, user:string, amount:float64, vip:boolean".into(),
+        ),
+        ("schema.name", "shop.Order".into()),
+        ("key.field", "id".into()),
+        ("batch.size", "64".into()),
+        ("count", count.into()),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter".into(),
+        ),
+        ("value.converter.schemas.enable", "true".into()),
+    ]
+}
+
+/// `config` with `key` set to `value`.
+fn with(
+    mut config: Vec<(&'static str, String)>,
+    key: &'static str,
+    value: &str,
+) -> Vec<(&'static str, String)> {
+    let entry = config
+        .iter_mut()
+        .find(|(k, _)| *k == key)
+        .expect("a known key");
+    entry.1 = value.into();
+    config
+}
+
+async fn create(worker: &TestWorker, pairs: &[(&'static str, String)]) {
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    worker.create(&pairs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_js_source_moves_typed_records_and_resumes_after_a_restart() {
+    init_logging();
+    let worker = worker_in(None).await;
+    create(&worker, &source("300")).await;
+    worker.wait_running("orders", 1).await;
+    worker.wait_records("orders", 300).await;
+    // `count` is a total across restarts: nothing more once it is reached.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(worker.records("orders").await, 300);
+    let dir = worker.stop().await;
+
+    // Restarted with a larger count, the task resumes after the last acknowledged seq.
+    let worker = worker_in(Some(dir)).await;
+    create(&worker, &source("700")).await;
+    worker.wait_records("orders", 400).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        worker.records("orders").await,
+        400,
+        "the restarted JS source re-sent or skipped records"
+    );
+
+    let records = worker.read_topic("orders", 700).await;
+    let mut ids = BTreeSet::new();
+    for record in &records {
+        let value: Value =
+            serde_json::from_slice(record.value.as_deref().expect("a value")).expect("JSON");
+        let schema = &value["schema"];
+        assert_eq!(schema["type"], "struct", "{value}");
+        assert_eq!(schema["name"], "shop.Order", "{value}");
+        let types: Vec<(&str, &str)> = schema["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|f| (f["field"].as_str().unwrap(), f["type"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("id", "int64"),
+                ("user", "string"),
+                ("amount", "double"),
+                ("vip", "boolean")
+            ]
+        );
+        let payload = &value["payload"];
+        let id = payload["id"].as_i64().expect("an integer id");
+        assert!(ids.insert(id), "record {id} is in the topic twice");
+        assert_eq!(
+            record.key.as_deref(),
+            Some(id.to_string().as_bytes()),
+            "key.field=id makes the id the key"
+        );
+        assert!(["ann", "bob", "cyd"].contains(&payload["user"].as_str().unwrap()));
+        let amount = payload["amount"].as_f64().unwrap();
+        assert!((0.01..=10.0).contains(&amount), "{amount}");
+        assert_eq!(payload["vip"], Value::Bool(id % 7 == 0));
+    }
+    assert_eq!(ids, (0..700).collect(), "every seq exactly once");
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exception_thrown_in_js_fails_the_task_with_the_js_message() {
+    init_logging();
+    let worker = worker_in(None).await;
+    // Throws at seq 10, in the second batch: the first batch is delivered.
+    let config = with(source("-1"), "name", "thrower");
+    let config = with(
+        config,
+        "template",
+        "seq < 10 ? { id: seq, user: 'u', amount: 1, vip: false } \
+         : (() => { throw new RangeError('no stock left for order ' + seq) })()",
+    );
+    let config = with(config, "batch.size", "10");
+    create(&worker, &config).await;
+    wait_until(Duration::from_secs(60), "the JS task to fail", || {
+        worker
+            .herder
+            .status("thrower")
+            .is_some_and(|s| s.tasks.get(&0).is_some_and(|t| t.state == State::Failed))
+    })
+    .await;
+    let status = worker.herder.status("thrower").unwrap();
+    let trace = status.tasks[&0].trace.clone().unwrap_or_default();
+    assert!(
+        trace.contains("template threw for seq 10")
+            && trace.contains("RangeError: no stock left for order 10"),
+        "the trace lacks the JS error: {trace}"
+    );
+    // The JavaScript stack comes along (QuickJS frames read `at <function> (<file>:<line>)`).
+    assert!(
+        trace.contains("at "),
+        "the trace lacks the JS stack: {trace}"
+    );
+    assert!(
+        !trace.contains("wasm trap"),
+        "a JS error must not trap: {trace}"
+    );
+    assert_eq!(status.connector.state, State::Running);
+    assert_eq!(worker.records("thrower").await, 10);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_js_settings_are_rejected_with_the_reason() {
+    init_logging();
+    let worker = worker_in(None).await;
+    let config = with(source("-1"), "name", "broken");
+    let config = with(config, "template", "({ id: seq, ");
+    let config = with(config, "schema", "id:int64, user:text");
+    let pairs: Vec<(String, String)> = config
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let submission = wasm_connect::config::ConnectorSubmission::from_config(
+        pairs.into_iter().collect(),
+        wasm_connect::config::InitialState::Running,
+    )
+    .expect("submission");
+    let error = worker
+        .herder
+        .create_connector(submission)
+        .await
+        .expect_err("a template that does not compile is rejected");
+    let message = format!("{error:#}");
+    assert!(message.contains("template"), "{message}");
+    assert!(
+        message.contains("field `user` has unknown type `text`"),
+        "{message}"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_js_source_feeds_a_js_sink_that_writes_files() {
+    init_logging();
+    let worker = worker_in(None).await;
+    let out = worker.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let out_text = out.display().to_string();
+    create(&worker, &source("100")).await;
+    let sink: Vec<(&'static str, String)> = vec![
+        ("name", "vip-lines".into()),
+        ("connector.class", "JsLineSink".into()),
+        ("topics", "orders".into()),
+        ("directory", out_text.clone()),
+        ("sandbox.fs.write", out_text.clone()),
+        // Structs arrive decoded (`plain` is the value as JSON data); null skips a record.
+        (
+            "line",
+            "plain.vip ? `${key} ${plain.user} ${value.get('amount').toFixed(2)}` : null".into(),
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter".into(),
+        ),
+    ];
+    create(&worker, &sink).await;
+    let file = out.join("orders-0.txt");
+    // Ids 0, 7, ..., 98: the VIP orders of 100.
+    wait_until(Duration::from_secs(60), "15 VIP lines", || {
+        lines(&file).len() >= 15
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let written = lines(&file);
+    let ids: Vec<i64> = written
+        .iter()
+        .map(|line| line.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (0..100).step_by(7).collect::<Vec<i64>>(),
+        "{written:?}"
+    );
+    for line in &written {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert!(["ann", "bob", "cyd"].contains(&fields[1]), "{line}");
+        assert!(
+            fields[2].contains('.') && fields[2].parse::<f64>().is_ok(),
+            "{line}"
+        );
+    }
+    // After a commit, the sidecar holds the next offset and the file's size.
+    wait_until(Duration::from_secs(30), "the offset sidecar", || {
+        std::fs::read_to_string(out.join("orders-0.offset"))
+            .is_ok_and(|text| text.contains("\"offset\":100"))
+    })
+    .await;
+    let mark: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("orders-0.offset")).unwrap())
+            .unwrap();
+    assert_eq!(
+        mark["size"].as_u64(),
+        Some(std::fs::metadata(&file).unwrap().len())
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_js_sink_outside_its_grant_fails_with_the_setting_to_fix() {
+    init_logging();
+    let worker = worker_in(None).await;
+    let out = worker.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    create(&worker, &source("10")).await;
+    create(
+        &worker,
+        &[
+            ("name", "ungranted".into()),
+            ("connector.class", "JsLineSink".into()),
+            ("topics", "orders".into()),
+            ("directory", out.display().to_string()),
+        ],
+    )
+    .await;
+    wait_until(Duration::from_secs(60), "the sink task to fail", || {
+        worker
+            .herder
+            .status("ungranted")
+            .is_some_and(|s| s.tasks.get(&0).is_some_and(|t| t.state == State::Failed))
+    })
+    .await;
+    let trace = worker.herder.status("ungranted").unwrap().tasks[&0]
+        .trace
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        trace.contains(&format!("no access to {}", out.display()))
+            && trace.contains("sandbox.fs.write"),
+        "{trace}"
+    );
+    assert!(std::fs::read_dir(&out).unwrap().next().is_none());
+    worker.stop().await;
+}
+
+/// The conformance kit over the JavaScript sink: lifecycle, exactly-once resume after a
+/// restart, a bad `line` reported, limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_line_sink_conforms() {
+    conformance::run(&Subject {
+        class: "JsLineSink",
+        component: Some(js_component("js_line_sink")),
+        kind: PluginKind::Sink,
+        settings: |dir| {
+            let dir = dir.display().to_string();
+            vec![
+                ("topics".into(), "conformance-in".into()),
+                ("directory".into(), dir.clone()),
+                ("sandbox.fs.write".into(), dir),
+            ]
+        },
+        bad_setting: ("line", "value +"),
+        value: |i| format!("record-{i:04}"),
+        role: Role::Sink {
+            topic: "conformance-in",
+            read: |dir| lines(&dir.join("conformance-in-0.txt")),
+        },
+    })
+    .await;
+}
+
+/// Load, cache and per-record costs of the JS component next to the Rust `datagen_source`.
+/// Run with `cargo test -j2 -p wasm-connect-tests --test it -- javascript::measure --ignored --nocapture`.
+/// `MEASURE_JS_COMPONENT=<path.wasm>` measures another JS source component instead (given the
+/// same settings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check; run it by hand"]
+async fn measure_js_component_costs() {
+    init_logging();
+    let js_path = std::env::var_os("MEASURE_JS_COMPONENT")
+        .map_or_else(|| js_component("js_template_source"), PathBuf::from);
+    let js = std::fs::read(js_path).unwrap();
+    let rust = std::fs::read(wasm_connect_tests::component("datagen_source")).unwrap();
+    let js_config = [
+        ("topic", "t"),
+        (
+            "template",
+            "({ id: seq, user: pick(['a', 'b']), amount: int(1, 100) })",
+        ),
+        ("schema", "id:int64, user:string, amount:int32"),
+        ("batch.size", "1000"),
+    ];
+    let rust_config = [("topic", "t"), ("batch.size", "1000")];
+    for (name, bytes, config) in [
+        ("js_template_source", &js, &js_config[..]),
+        ("datagen_source (Rust)", &rust, &rust_config[..]),
+    ] {
+        let cache = tempfile::tempdir().unwrap();
+        let runtime_config = RuntimeConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..RuntimeConfig::default()
+        };
+        let started = Instant::now();
+        let runtime = Runtime::new(runtime_config.clone()).unwrap();
+        runtime.load(bytes, name).await.unwrap();
+        let uncached = started.elapsed();
+        let started = Instant::now();
+        let runtime = Runtime::new(runtime_config).unwrap();
+        let plugin = runtime.load(bytes, name).await.unwrap();
+        let cached = started.elapsed();
+
+        let config: wasm_connect::runtime::ConfigMap = config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut starts = Vec::new();
+        let mut per_record = Vec::new();
+        let mut fuel_per_record = Vec::new();
+        for _ in 0..5 {
+            let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let ctx = InstanceContext {
+                connector: name.into(),
+                task: Some(0),
+                limits: SandboxLimits::default(),
+                preopens: Vec::new(),
+                egress: None,
+                events,
+                offsets: None,
+                sink_context: None,
+                reporter: None,
+            };
+            let started = Instant::now();
+            let mut task = plugin.source_task(ctx).await.unwrap();
+            task.start(&config).await.unwrap();
+            starts.push(started.elapsed());
+            let started = Instant::now();
+            let mut records = 0;
+            let mut last_batch = 0;
+            while records < 20_000 {
+                last_batch = task.poll().await.unwrap().len();
+                records += last_batch;
+            }
+            per_record.push(started.elapsed() / records as u32);
+            // Fuel of the last `poll` call, per record of its batch.
+            if let Some(fuel) = task.fuel_used() {
+                fuel_per_record.push(fuel / last_batch.max(1) as u64);
+            }
+        }
+        println!(
+            "{name}: {} bytes; load uncached {uncached:?}, cached {cached:?}; task instantiate+start {:?} (median of 5); poll {:?}/record, fuel {:?}/record",
+            bytes.len(),
+            median(&mut starts),
+            median(&mut per_record),
+            fuel_per_record.first(),
+        );
+    }
+}
+
+fn median(values: &mut [Duration]) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
