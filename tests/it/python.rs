@@ -387,6 +387,52 @@ async fn python_sink_refuses_a_directory_it_was_not_granted() {
     worker.stop().await;
 }
 
+/// A worker whose default memory cap (8 MiB) suits Rust connectors still runs the Python sink:
+/// its cap is sized to what the component needs to start. Asking explicitly for less than
+/// that is refused with the size to ask for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_connectors_get_a_memory_cap_sized_to_their_component() {
+    init_logging();
+    let dir = worker_dir_with(&["py_jsonl_sink"]);
+    let worker = TestWorker::embedded_in(dir, &[("sandbox.memory.max.bytes", "8388608")]).await;
+    let needed = worker
+        .herder
+        .registry()
+        .resolve("JsonlSink", None)
+        .expect("the Python sink is loaded")
+        .info
+        .start_memory_bytes;
+    assert!(
+        needed > 8 << 20,
+        "a Python component needs more than 8 MiB to start, measured {needed}"
+    );
+    let out = worker.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let out = out.display().to_string();
+    let config = sink_config(&out);
+    worker.create(&config).await;
+    worker.wait_running("py-sink", 1).await;
+
+    let mut explicit = config.clone();
+    explicit.retain(|(k, _)| *k != "name");
+    explicit.push(("name", "py-sink-tight"));
+    explicit.push(("sandbox.memory.max.bytes", "8388608"));
+    let error = worker
+        .herder
+        .create_connector(
+            ConnectorSubmission::from_config(settings(&explicit), InitialState::Running).unwrap(),
+        )
+        .await
+        .expect_err("a cap below the start size is refused")
+        .to_string();
+    assert!(
+        error.contains("sandbox.memory.max.bytes=8388608 is below the")
+            && error.contains(&format!("raise it to at least {needed}")),
+        "{error}"
+    );
+    worker.stop().await;
+}
+
 fn instance_context(writable: &Path) -> InstanceContext {
     let (events, _) = tokio::sync::mpsc::unbounded_channel();
     InstanceContext {

@@ -355,7 +355,7 @@ impl Herder {
     /// Parses and validates a connector config, resolves its plugin and validates the config
     /// with the connector itself.
     async fn prepare(&self, settings: Settings) -> Result<Prepared, HerderError> {
-        let config =
+        let mut config =
             ConnectorConfig::parse_with(settings, &self.services.worker, self.registry.as_ref())?;
         let plugin = self
             .registry
@@ -370,6 +370,13 @@ impl Herder {
         if plugin.info.kind == PluginKind::Sink {
             config.validate_sink()?;
         }
+        config.sandbox.memory_max_bytes = memory_cap_for(
+            &plugin.info,
+            config.sandbox.memory_max_bytes,
+            config.settings.contains_key("sandbox.memory.max.bytes"),
+            self.services.worker.sandbox_max.memory_max_bytes,
+        )
+        .map_err(HerderError::Validation)?;
         // Validate with the connector itself, on the instance that will then be started.
         let (events_tx, _events_rx) = mpsc::unbounded_channel();
         let mut instance = plugin
@@ -597,4 +604,91 @@ async fn shutdown_entry(entry: ConnectorEntry) {
         let _ = wait.await;
     }
     let _ = entry.join.await;
+}
+
+/// The memory cap of a connector of `plugin`: what it asked for (`explicit`), or else the
+/// worker default raised to twice what the component needs to start (so a Python connector
+/// runs under a worker default sized for Rust ones), within the worker maximum. An explicit
+/// cap below the start size is refused, naming the size to ask for.
+fn memory_cap_for(
+    plugin: &crate::runtime::PluginInfo,
+    cap: usize,
+    explicit: bool,
+    worker_max: usize,
+) -> Result<usize, String> {
+    let needed = plugin.start_memory_bytes;
+    if needed <= cap {
+        return Ok(cap);
+    }
+    if explicit {
+        return Err(format!(
+            "sandbox.memory.max.bytes={cap} is below the {needed} bytes {} {} needs just to \
+             start (measured when it was loaded); raise it to at least {needed}",
+            plugin.class_name, plugin.version
+        ));
+    }
+    let sized = needed.saturating_mul(2).min(worker_max);
+    if sized < needed {
+        return Err(format!(
+            "{} {} needs {needed} bytes of memory to start, more than this worker allows \
+             (sandbox.max.memory.bytes={worker_max})",
+            plugin.class_name, plugin.version
+        ));
+    }
+    Ok(sized)
+}
+
+#[cfg(test)]
+mod memory_cap_tests {
+    use super::memory_cap_for;
+    use crate::runtime::{PluginInfo, PluginKind};
+
+    fn plugin(start_memory_bytes: usize) -> PluginInfo {
+        PluginInfo {
+            class_name: "JsonlSink".into(),
+            aliases: Vec::new(),
+            description: String::new(),
+            version: "1.0.0".into(),
+            kind: PluginKind::Sink,
+            config_def: Vec::new(),
+            digest: String::new(),
+            start_memory_bytes,
+        }
+    }
+
+    #[test]
+    fn the_default_cap_grows_to_what_the_component_needs() {
+        const MIB: usize = 1 << 20;
+        // Enough already: unchanged, asked for or not.
+        assert_eq!(
+            memory_cap_for(&plugin(MIB), 16 * MIB, false, 64 * MIB),
+            Ok(16 * MIB)
+        );
+        assert_eq!(
+            memory_cap_for(&plugin(MIB), 16 * MIB, true, 64 * MIB),
+            Ok(16 * MIB)
+        );
+        // A 13 MiB (Python) component under a 16 MiB default: twice its start size.
+        assert_eq!(
+            memory_cap_for(&plugin(13 * MIB), 8 * MIB, false, 64 * MIB),
+            Ok(26 * MIB)
+        );
+        // ... within the worker maximum.
+        assert_eq!(
+            memory_cap_for(&plugin(13 * MIB), 8 * MIB, false, 20 * MIB),
+            Ok(20 * MIB)
+        );
+        let error = memory_cap_for(&plugin(13 * MIB), 8 * MIB, false, 10 * MIB).unwrap_err();
+        assert!(
+            error.contains("sandbox.max.memory.bytes=10485760"),
+            "{error}"
+        );
+        // An explicit cap below the start size is refused with the size to ask for.
+        let error = memory_cap_for(&plugin(13 * MIB), 8 * MIB, true, 64 * MIB).unwrap_err();
+        assert_eq!(
+            error,
+            "sandbox.memory.max.bytes=8388608 is below the 13631488 bytes JsonlSink 1.0.0 needs \
+             just to start (measured when it was loaded); raise it to at least 13631488"
+        );
+    }
 }

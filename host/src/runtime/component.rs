@@ -131,6 +131,7 @@ impl Runtime {
                 kind,
                 config_def: Vec::new(),
                 digest: format!("sha256:{digest}"),
+                start_memory_bytes: 0,
             },
             origin: origin.to_owned(),
             shared: self.shared.clone(),
@@ -313,6 +314,7 @@ impl Plugin {
             self.info.description = described.description;
             self.info.version = instance.version().await?;
             self.info.config_def = instance.config_def().await?;
+            self.info.start_memory_bytes = instance.memory_used();
             return Ok(());
         }
         let mut instance = self.connector(self.probe_context()).await?;
@@ -322,6 +324,7 @@ impl Plugin {
         self.info.description = described.description;
         self.info.version = instance.version().await?;
         self.info.config_def = instance.config_def().await?;
+        self.info.start_memory_bytes = instance.memory_used();
         Ok(())
     }
 

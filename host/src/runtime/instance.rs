@@ -65,6 +65,11 @@ impl Sandbox {
         })
     }
 
+    /// Bytes of linear memory and tables the instance holds.
+    pub(crate) fn memory_used(&self) -> usize {
+        self.store.data().limiter.used()
+    }
+
     pub(crate) fn store_mut(&mut self) -> &mut Store<HostState> {
         &mut self.store
     }

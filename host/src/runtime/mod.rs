@@ -153,6 +153,10 @@ pub struct PluginInfo {
     pub config_def: Vec<ConfigKey>,
     /// `sha256:<hex>` of the component bytes.
     pub digest: String,
+    /// Linear memory and tables a fresh instance holds once it answered `describe`, measured
+    /// when the plugin was loaded: the least memory cap it can run under (a Python component
+    /// needs more than 12 MiB).
+    pub start_memory_bytes: usize,
 }
 
 /// A directory the guest may access.

@@ -67,6 +67,11 @@ pub struct TransformInstance {
 }
 
 impl TransformInstance {
+    /// Bytes of linear memory and tables the instance holds.
+    pub fn memory_used(&self) -> usize {
+        self.sandbox.memory_used()
+    }
+
     pub(crate) fn new(sandbox: Sandbox, guest: Transform) -> Self {
         Self {
             sandbox,
