@@ -17,7 +17,8 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 examples=${EXAMPLES:-60}
 min_requests=${MIN_REQUESTS:-1000}
-seed=${SEED:-$RANDOM}
+# A fixed seed by default, so CI is repeatable; SEED=$RANDOM explores.
+seed=${SEED:-18081}
 checks=${CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,unsupported_method,use_after_free,ensure_resource_availability}
 
 venv=target/fuzz/venv
