@@ -363,21 +363,7 @@ async fn errors_are_reported(subject: &Subject) {
             );
         }
         Ok(_) => {
-            wait_until(
-                Duration::from_secs(60),
-                "errors: the bad connector to fail",
-                || {
-                    worker.herder.status(name).is_some_and(|status| {
-                        status.connector.state == State::Failed
-                            || status
-                                .tasks
-                                .values()
-                                .any(|task| task.state == State::Failed)
-                    })
-                },
-            )
-            .await;
-            let trace = failure_traces(&worker, name);
+            let trace = wait_failure(&worker, name, "errors: the bad connector to fail").await;
             assert!(
                 trace.contains(key),
                 "errors: the trace does not name {key}: {trace}"
@@ -409,23 +395,7 @@ async fn limits_are_respected(subject: &Subject) {
     // Refused when validation runs out of fuel, or created and then FAILED.
     let report = match worker.herder.create_connector(submission).await {
         Err(error) => format!("{error:?}"),
-        Ok(_) => {
-            wait_until(
-                Duration::from_secs(60),
-                "limits: the starved connector to fail",
-                || {
-                    worker.herder.status(name).is_some_and(|status| {
-                        status.connector.state == State::Failed
-                            || status
-                                .tasks
-                                .values()
-                                .any(|task| task.state == State::Failed)
-                    })
-                },
-            )
-            .await;
-            failure_traces(&worker, name)
-        }
+        Ok(_) => wait_failure(&worker, name, "limits: the starved connector to fail").await,
     };
     assert!(
         report.contains("fuel") && report.contains("1000"),
@@ -433,6 +403,21 @@ async fn limits_are_respected(subject: &Subject) {
     );
     worker.wait_records("neighbour", 2).await;
     worker.stop().await;
+}
+
+/// Waits until the connector or one of its tasks FAILED; returns their traces, joined.
+async fn wait_failure(worker: &TestWorker, name: &str, what: &str) -> String {
+    wait_until(Duration::from_secs(60), what, || {
+        worker.herder.status(name).is_some_and(|status| {
+            status.connector.state == State::Failed
+                || status
+                    .tasks
+                    .values()
+                    .any(|task| task.state == State::Failed)
+        })
+    })
+    .await;
+    failure_traces(worker, name)
 }
 
 /// The traces of a connector and its failed tasks, joined.

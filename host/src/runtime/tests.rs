@@ -731,6 +731,20 @@ fn sink_record_headers_name_the_failing_header() {
 
 // --- Smoke test with the `test-source` guest --------------------------------------------
 
+/// The `test-source` component built by `cargo build-connectors`, or None (saying so) when it
+/// was not built.
+fn test_source_bytes() -> Option<Vec<u8>> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/wasm32-wasip2/wasm/test_source.wasm"
+    );
+    let bytes = std::fs::read(path).ok();
+    if bytes.is_none() {
+        println!("skipped: {path} not built (run `cargo build-connectors`)");
+    }
+    bytes
+}
+
 /// Runs `test-source` (built by `cargo build-connectors`) if it is there. The real guest
 /// tests live in `tests/`; this only checks that the runtime and the fixture agree.
 #[tokio::test]
@@ -740,12 +754,7 @@ async fn test_source_guest_smoke() {
         TrapCause,
     };
 
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/wasm32-wasip2/wasm/test_source.wasm"
-    );
-    let Ok(bytes) = std::fs::read(path) else {
-        println!("skipped: {path} not built (run `cargo build-connectors`)");
+    let Some(bytes) = test_source_bytes() else {
         return;
     };
     let cache = tempfile::tempdir().expect("temporary directory");
@@ -888,12 +897,7 @@ fn thread_cpu_time() -> Duration {
 async fn a_long_call_is_throttled() {
     use super::{InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
 
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/wasm32-wasip2/wasm/test_source.wasm"
-    );
-    let Ok(bytes) = std::fs::read(path) else {
-        println!("skipped: {path} not built (run `cargo build-connectors`)");
+    let Some(bytes) = test_source_bytes() else {
         return;
     };
     let cache = tempfile::tempdir().expect("temporary directory");
