@@ -99,7 +99,9 @@ impl KafkaSettings {
     /// "forever" `message.timeout.ms=0`. `partitioner=murmur2_random` places keyed records
     /// where the Java client (and the embedded log) would; librdkafka's default hashes with
     /// CRC32. `linger.ms=5` batches for throughput. All of these can be overridden.
-    fn producer_config(&self, client_id: &str) -> ClientConfig {
+    ///
+    /// Public so a benchmark's raw-client baseline can run with exactly these properties.
+    pub fn producer_config(&self, client_id: &str) -> ClientConfig {
         self.config(
             &[
                 ("acks", "all"),
@@ -361,13 +363,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The outcome of one batch, filled in by delivery callbacks in any order.
 struct BatchState {
-    results: Mutex<Vec<Option<Result<RecordMetadata, LogError>>>>,
+    results: Mutex<Vec<Option<Result<Placed, LogError>>>>,
     remaining: AtomicUsize,
     done: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl BatchState {
-    fn complete(&self, index: usize, result: Result<RecordMetadata, LogError>) {
+    fn complete(&self, index: usize, result: Result<Placed, LogError>) {
         if let Some(slot) = lock(&self.results).get_mut(index) {
             *slot = Some(result);
         }
@@ -378,18 +380,33 @@ impl BatchState {
         }
     }
 
-    fn take_results(&self) -> Vec<Result<RecordMetadata, LogError>> {
+    /// The outcomes, in the order of `topics` (the batch's records' topics).
+    fn take_results(&self, topics: Vec<String>) -> Vec<Result<RecordMetadata, LogError>> {
         lock(&self.results)
             .drain(..)
-            .map(|slot| {
-                slot.unwrap_or_else(|| {
-                    Err(LogError::Other(
-                        "the producer was dropped before reporting this record".into(),
-                    ))
-                })
+            .zip(topics)
+            .map(|(slot, topic)| match slot {
+                Some(Ok(placed)) => Ok(RecordMetadata {
+                    topic,
+                    partition: placed.partition,
+                    offset: placed.offset,
+                    timestamp: placed.timestamp,
+                }),
+                Some(Err(error)) => Err(error),
+                None => Err(LogError::Other(
+                    "the producer was dropped before reporting this record".into(),
+                )),
             })
             .collect()
     }
+}
+
+/// Where the log put a record: its [`RecordMetadata`] but the topic, which the batch keeps
+/// (so a delivery report copies no string).
+struct Placed {
+    partition: i32,
+    offset: i64,
+    timestamp: Option<i64>,
 }
 
 /// Which record of which batch a delivery report is about.
@@ -407,8 +424,7 @@ impl ProducerContext for DeliveryContext {
 
     fn delivery(&self, delivery_result: &DeliveryResult<'_>, slot: Self::DeliveryOpaque) {
         let result = match delivery_result {
-            Ok(message) => Ok(RecordMetadata {
-                topic: message.topic().to_owned(),
+            Ok(message) => Ok(Placed {
                 partition: message.partition(),
                 offset: message.offset(),
                 timestamp: message.timestamp().to_millis(),
@@ -488,11 +504,13 @@ impl LogProducer for KafkaProducer {
                 }
             }
         }
+        // The records' topic strings become their metadata's (librdkafka copied the rest).
+        let topics = records.into_iter().map(|record| record.topic).collect();
         Ok(Box::pin(async move {
             // The sender fires when the last record is reported; if it is dropped instead,
             // the unreported records come back as errors.
             let _ = finished.await;
-            batch.take_results()
+            batch.take_results(topics)
         }))
     }
 
