@@ -5,7 +5,8 @@
 //! limits (fuel, epoch deadlines, memory cap) on and off, and (f) the same with a busy-loop
 //! neighbour task spinning in `poll` on the same worker.
 //!
-//! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS]`
+//! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
+//! where ROWS (default `abcdef`) picks the rows to run, e.g. `b` alone for profiling.
 
 use std::{
     sync::Arc,
@@ -24,6 +25,10 @@ use wasm_connect::log::{
 };
 use wasm_connect_tests::{TestWorker, worker_config};
 
+/// The allocator the `wasm-connect` binary uses, so the host path is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const VALUE_SIZE: usize = 100;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -33,65 +38,100 @@ async fn main() -> anyhow::Result<()> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(1_000_000);
+    let rows = std::env::args().nth(2).unwrap_or_else(|| "abcdef".into());
+    let row = |r: char| rows.contains(r);
     println!("records per run: {records}, value size: {VALUE_SIZE} bytes");
 
     println!("cpu µs/record = process CPU time (user + system, all threads) per record");
 
-    let cpu = CpuClock::start();
-    let raw = raw_rdkafka(records)?;
-    let raw_cpu = cpu.per_record(records);
-    println!(
-        "(a) raw rdkafka BaseProducer → MockCluster: {raw:>12.0} records/s  {raw_cpu:>6.2} cpu µs/record"
-    );
-
-    let cpu = CpuClock::start();
-    let host_kafka = datagen_to_kafka(records).await?;
-    let host_cpu = cpu.per_record(records);
-    println!(
-        "(b) datagen-source → Kafka (MockCluster):   {host_kafka:>12.0} records/s  {host_cpu:>6.2} cpu µs/record"
-    );
-
-    let cpu = CpuClock::start();
-    let (embedded, worker) = datagen_to_embedded(records).await?;
-    let embedded_cpu = cpu.per_record(records);
-    println!(
-        "(c) datagen-source → embedded log:          {embedded:>12.0} records/s  {embedded_cpu:>6.2} cpu µs/record"
-    );
-
-    let cpu = CpuClock::start();
-    let sink = file_sink_from_embedded(worker, records).await?;
-    let sink_cpu = cpu.per_record(records);
-    println!(
-        "(d) embedded log → file-sink:               {sink:>12.0} records/s  {sink_cpu:>6.2} cpu µs/record"
-    );
-
-    println!("ratio (b)/(a): {:.2}  (target ≥ 0.90)", host_kafka / raw);
-    println!("ratio (c)/(a): {:.2}", embedded / raw);
-
-    // Alternate the two variants so drift of the machine affects both alike; keep the best.
-    let (mut metered, mut unmetered) = (0.0_f64, 0.0_f64);
-    for _ in 0..2 {
-        metered = metered.max(datagen_embedded_metering(records, true).await?);
-        unmetered = unmetered.max(datagen_embedded_metering(records, false).await?);
+    // The VM's speed drifts by tens of percent between runs: alternate (a) and (b) and keep
+    // each one's best of three, so the ratio compares like with like.
+    let (mut raw, mut host_kafka, mut embedded) = (None::<f64>, None::<f64>, None);
+    for round in 1..=3 {
+        if row('a') {
+            let cpu = CpuClock::start();
+            let rate = raw_rdkafka(records, true)?;
+            let cpu = cpu.per_record(records);
+            println!(
+                "(a) raw rdkafka BaseProducer → MockCluster: {rate:>12.0} records/s  {cpu:>6.2} cpu µs/record  (round {round})"
+            );
+            raw = Some(raw.unwrap_or(0.0).max(rate));
+        }
+        if row('b') {
+            let cpu = CpuClock::start();
+            let rate = datagen_to_kafka(records).await?;
+            let cpu = cpu.per_record(records);
+            println!(
+                "(b) datagen-source → Kafka (MockCluster):   {rate:>12.0} records/s  {cpu:>6.2} cpu µs/record  (round {round})"
+            );
+            host_kafka = Some(host_kafka.unwrap_or(0.0).max(rate));
+        }
     }
-    println!("(e) datagen-source → embedded log, limits on:  {metered:>12.0} records/s");
-    println!("    datagen-source → embedded log, limits off: {unmetered:>12.0} records/s");
-    println!(
-        "ratio limits on / off: {:.2}  (target ≥ 0.85)",
-        metered / unmetered
-    );
-
-    let (mut alone, mut beside) = (0.0_f64, 0.0_f64);
-    for _ in 0..2 {
-        alone = alone.max(datagen_beside_neighbour(records, false).await?);
-        beside = beside.max(datagen_beside_neighbour(records, true).await?);
+    if row('a') {
+        let cpu = CpuClock::start();
+        let rate = raw_rdkafka(records, false)?;
+        let cpu = cpu.per_record(records);
+        println!(
+            "    raw rdkafka with librdkafka's defaults (many requests in flight): {rate:>12.0} records/s  {cpu:>6.2} cpu µs/record"
+        );
     }
-    println!("(f) datagen-source alone:                      {alone:>12.0} records/s");
-    println!("    datagen-source beside a busy-loop task:    {beside:>12.0} records/s");
-    println!(
-        "drop with the busy neighbour: {:.0}%  (target ≤ 10%)",
-        (1.0 - beside / alone) * 100.0
-    );
+    if row('c') || row('d') {
+        let cpu = CpuClock::start();
+        let (rate, worker) = datagen_to_embedded(records).await?;
+        let cpu = cpu.per_record(records);
+        println!(
+            "(c) datagen-source → embedded log:          {rate:>12.0} records/s  {cpu:>6.2} cpu µs/record"
+        );
+        embedded = Some(rate);
+        if row('d') {
+            let cpu = CpuClock::start();
+            let rate = file_sink_from_embedded(worker, records).await?;
+            let cpu = cpu.per_record(records);
+            println!(
+                "(d) embedded log → file-sink:               {rate:>12.0} records/s  {cpu:>6.2} cpu µs/record"
+            );
+        } else {
+            worker.stop().await;
+        }
+    }
+    if let (Some(raw), Some(host_kafka)) = (raw, host_kafka) {
+        println!(
+            "best (a) {raw:.0}, best (b) {host_kafka:.0}: ratio (b)/(a): {:.2}  (target ≥ 0.90)",
+            host_kafka / raw
+        );
+    }
+    if let (Some(raw), Some(embedded)) = (raw, embedded) {
+        println!("ratio (c)/(a): {:.2}", embedded / raw);
+    }
+
+    if row('e') {
+        // Alternate the two variants so drift of the machine affects both alike; keep the best.
+        let (mut metered, mut unmetered) = (0.0_f64, 0.0_f64);
+        for _ in 0..2 {
+            metered = metered.max(datagen_embedded_metering(records, true).await?);
+            unmetered = unmetered.max(datagen_embedded_metering(records, false).await?);
+        }
+        println!("(e) datagen-source → embedded log, limits on:  {metered:>12.0} records/s");
+        println!("    datagen-source → embedded log, limits off: {unmetered:>12.0} records/s");
+        println!(
+            "ratio limits on / off: {:.2}  (target ≥ 0.85)",
+            metered / unmetered
+        );
+    }
+
+    if row('f') {
+        let (mut alone, mut beside) = (0.0_f64, 0.0_f64);
+        for _ in 0..2 {
+            alone = alone.max(datagen_beside_neighbour(records, false).await?);
+            beside = beside.max(datagen_beside_neighbour(records, true).await?);
+        }
+        println!("(f) datagen-source alone:                      {alone:>12.0} records/s");
+        println!("    datagen-source beside a busy-loop task:    {beside:>12.0} records/s");
+        println!(
+            "drop with the busy neighbour: {:.0}%  (target ≤ 10%)",
+            (1.0 - beside / alone) * 100.0
+        );
+    }
     Ok(())
 }
 
@@ -171,15 +211,36 @@ impl CpuClock {
     }
 }
 
-fn raw_rdkafka(records: u64) -> anyhow::Result<f64> {
+/// The producer properties every variant of (a) shares with the host's task producers.
+fn task_producer_config(bootstrap: String) -> ClientConfig {
+    let mut settings = KafkaSettings::default();
+    settings
+        .common
+        .insert("bootstrap.servers".into(), bootstrap);
+    let mut config = settings.producer_config("raw");
+    config.set("queue.buffering.max.messages", "1000000");
+    config
+}
+
+/// (a): raw rdkafka, sending 100-byte values as fast as it takes them. `connect_defaults`
+/// runs it with the host's task producer properties (Kafka Connect's: `acks=all`, one
+/// request in flight); otherwise with librdkafka's defaults (`acks=all`, up to a million
+/// requests in flight), which no Connect task uses.
+fn raw_rdkafka(records: u64, connect_defaults: bool) -> anyhow::Result<f64> {
     let cluster = MockCluster::new(1)?;
     cluster.create_topic("raw", 1, 1)?;
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", cluster.bootstrap_servers())
-        .set("linger.ms", "5")
-        .set("acks", "all")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()?;
+    let producer: BaseProducer = if connect_defaults {
+        task_producer_config(cluster.bootstrap_servers())
+    } else {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .set("linger.ms", "5")
+            .set("acks", "all")
+            .set("queue.buffering.max.messages", "1000000");
+        config
+    }
+    .create()?;
     let value = vec![b'x'; VALUE_SIZE];
     let start = Instant::now();
     for _ in 0..records {
