@@ -287,3 +287,48 @@ async fn a_host_call_that_never_returns_is_bounded_by_its_own_timeout() {
         start.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_breaking_the_data_contract_fails_its_task_and_nothing_after_it_is_sent() {
+    // The value is valid to the SDK but nested deeper than the host accepts; the host checks
+    // batches after the poll returned, beside the next poll, and must still send no record of
+    // that batch or any later one. The healthy task's records are `1:1:<seq>`.
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    worker
+        .create(&[
+            ("name", "hostile"),
+            ("connector.class", "TestSource"),
+            ("tasks.max", "2"),
+            ("modes", "too-deep,ok"),
+            ("topic", "hostile"),
+            ("batch.size", "10"),
+        ])
+        .await;
+    wait_until(Duration::from_secs(60), "task 0 to fail", || {
+        worker.herder.status("hostile").is_some_and(|status| {
+            status
+                .tasks
+                .get(&0)
+                .is_some_and(|task| task.state == State::Failed)
+        })
+    })
+    .await;
+    let status = worker.herder.status("hostile").unwrap();
+    let trace = status.tasks[&0].trace.clone().unwrap();
+    assert_eq!(
+        trace,
+        "poll: invalid data from guest: record 0 value: node 64 is nested deeper than 64 levels"
+    );
+    worker.wait_records("hostile", 200).await;
+    let records = worker.read_topic("hostile", 200).await;
+    let values: Vec<String> = records
+        .iter()
+        .map(|record| String::from_utf8_lossy(record.value.as_deref().unwrap_or_default()).into())
+        .collect();
+    assert!(
+        values.iter().all(|value| value.starts_with("1:1:")),
+        "records of the failed task reached the log: {values:?}"
+    );
+    worker.stop().await;
+}

@@ -12,7 +12,7 @@ use wasmtime::{Store, Trap};
 
 use super::{
     CallError, ConfigMap, InstanceContext, RuntimeError, SandboxLimits, TaskOptions, TrapCause,
-    bindings::{sink::SinkConnector, source::SourceConnector, wit},
+    bindings::{sink::SinkConnector, source::SourceConnector, wit, wit_source},
     convert,
     engine::Shared,
     state::{HostState, new_store, truncate_message},
@@ -367,6 +367,29 @@ pub struct SourceTaskInstance {
 
 instance_common!(SourceTaskInstance);
 
+/// What one `poll` returned, not yet checked or converted.
+pub struct PolledBatch(wit_source::SourceBatch);
+
+impl PolledBatch {
+    /// How many records the guest returned.
+    pub fn len(&self) -> usize {
+        self.0.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.records.is_empty()
+    }
+
+    /// Checks the batch against the data contract and converts it; an error is the trap
+    /// `poll` would have reported.
+    pub fn into_records(self) -> Result<Vec<SourceRecord>, CallError> {
+        convert::source_batch_from_wit(self.0).map_err(|message| CallError::Trap {
+            call: "poll",
+            cause: TrapCause::InvalidData(message),
+        })
+    }
+}
+
 impl SourceTaskInstance {
     pub(crate) fn new(sandbox: Sandbox, guest: SourceConnector) -> Self {
         Self {
@@ -387,11 +410,20 @@ impl SourceTaskInstance {
     }
 
     pub async fn poll(&mut self) -> Result<Vec<SourceRecord>, CallError> {
+        let batch = self.poll_batch().await?;
+        batch
+            .into_records()
+            .inspect_err(|_| self.sandbox.poisoned = true)
+    }
+
+    /// [`Self::poll`] without the conversion to host records, so the caller can convert on
+    /// another thread while the guest is polled again. The batch is checked only by
+    /// [`PolledBatch::into_records`]: a caller that gets an error from it must not call the
+    /// instance again (it broke the data contract).
+    pub async fn poll_batch(&mut self) -> Result<PolledBatch, CallError> {
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "poll", |store| task.call_poll(store))?;
-        let batch = connector_result("poll", result)?;
-        convert::source_batch_from_wit(batch)
-            .map_err(|message| self.sandbox.invalid("poll", message))
+        connector_result("poll", result).map(PolledBatch)
     }
 
     pub async fn commit(&mut self) -> Result<(), CallError> {

@@ -26,7 +26,9 @@ mod transform;
 pub use component::Plugin;
 pub use engine::{MAX_WASM_STACK, Runtime};
 pub use http::EgressPolicy;
-pub use instance::{ConnectorDescription, ConnectorInstance, SinkTaskInstance, SourceTaskInstance};
+pub use instance::{
+    ConnectorDescription, ConnectorInstance, PolledBatch, SinkTaskInstance, SourceTaskInstance,
+};
 pub use transform::{
     TransformDescription, TransformInput, TransformInstance, TransformOutcome, TransformedRecord,
 };

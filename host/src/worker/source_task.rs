@@ -3,6 +3,9 @@
 //! record and every record polled before it. Offsets are flushed every
 //! `offset.flush.interval.ms` and at shutdown, then the task's `commit` is called.
 //!
+//! The loop only calls the guest; a second stage ([`run_sender`]) checks and converts what it
+//! returned and sends it, so the two overlap.
+//!
 //! Guest calls are never cancelled half-way (that would leave the instance in an unknown
 //! state): shutdown, pause and flushes are handled between calls.
 
@@ -26,7 +29,9 @@ use crate::{
     config::connector::ErrorTolerance,
     data::{OffsetMap, RecordMetadata, SourceRecord},
     log::{Delivery, LogError, LogProducer, ProduceRecord},
-    runtime::{CallError, InstanceContext, OffsetReader, PluginKind, SourceTaskInstance},
+    runtime::{
+        CallError, InstanceContext, OffsetReader, PluginKind, PolledBatch, SourceTaskInstance,
+    },
     storage::FileOffsetStore,
     transforms::{Disposition, TaskTransforms, TransformChain, Transformed},
 };
@@ -50,20 +55,17 @@ impl OffsetReader for StoreReader {
     }
 }
 
-/// A batch on its way to the log.
+/// A batch on its way to the log: how many records were polled.
 struct InFlight {
-    /// The last source offset of each source partition in the batch.
-    offsets: Vec<(OffsetMap, OffsetMap)>,
-    /// How many records were polled.
     count: usize,
 }
 
 /// How many polled batches may wait for the sender; the poll loop waits when it is full.
 const SENDER_QUEUE_BATCHES: usize = 2;
 
-/// A polled batch for the sender.
+/// A polled batch for the sender, which checks and converts it (off the polling thread).
 struct SendJob {
-    records: Vec<SourceRecord>,
+    batch: PolledBatch,
     /// Whether to give the records back for `commit-records`.
     keep: bool,
     sent: oneshot::Sender<Result<Sent, TaskFailure>>,
@@ -72,6 +74,8 @@ struct SendJob {
 /// A batch the sender handed to the log.
 struct Sent {
     delivery: Delivery,
+    /// The last source offset of each source partition in the batch.
+    offsets: Vec<(OffsetMap, OffsetMap)>,
     /// The polled records, when kept, each with whether it was sent (false: skipped by
     /// `errors.tolerance=all`).
     records: Option<Vec<(SourceRecord, bool)>>,
@@ -80,12 +84,14 @@ struct Sent {
 /// What the log said about one in-flight batch.
 struct Acked {
     outcomes: Vec<Result<RecordMetadata, LogError>>,
+    offsets: Vec<(OffsetMap, OffsetMap)>,
     records: Option<Vec<(SourceRecord, bool)>>,
 }
 
-/// The second stage of the task's pipeline: converts polled batches and hands them to the
-/// producer, in order, while the loop polls the guest for the next batch (on another thread
-/// when one is free).
+/// The second stage of the task's pipeline: checks and converts polled batches (the guest's
+/// tables into host records, then transforms and converters) and hands them to the producer,
+/// in order, while the loop polls the guest for the next batch (on another thread when one is
+/// free). Stops after the first batch that fails.
 ///
 /// `plugin_transforms` holds the task's transform component instances when the chain has
 /// any (a wasm `Store` is not `Sync`, so it stays out of the shared [`SendStage`]).
@@ -95,16 +101,31 @@ async fn run_sender(
     mut plugin_transforms: Option<TaskTransforms>,
 ) {
     while let Some(job) = jobs.recv().await {
-        let result = match plugin_transforms.as_mut() {
-            Some(transforms) => {
-                stage
-                    .transform_convert_and_send(transforms, job.records, job.keep)
-                    .await
+        let result = async {
+            let records = job.batch.into_records()?;
+            let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
+            for record in &records {
+                remember_offset(&mut offsets, record);
             }
-            None => stage.convert_and_send(job.records, job.keep).await,
-        };
+            let mut sent = match plugin_transforms.as_mut() {
+                Some(transforms) => {
+                    stage
+                        .transform_convert_and_send(transforms, records, job.keep)
+                        .await?
+                }
+                None => stage.convert_and_send(records, job.keep).await?,
+            };
+            sent.offsets = offsets;
+            Ok(sent)
+        }
+        .await;
+        let failed = result.is_err();
         // The loop dropped its end only if it is gone; nothing to report to then.
         let _ = job.sent.send(result);
+        if failed {
+            // The task fails on this batch; send nothing polled after it.
+            break;
+        }
     }
 }
 
@@ -197,7 +218,11 @@ impl SendStage {
         } else {
             self.producer.send(batch).await?
         };
-        Ok(Sent { delivery, records })
+        Ok(Sent {
+            delivery,
+            offsets: Vec::new(),
+            records,
+        })
     }
 
     /// Runs the transform chain; None when a transform dropped the record or it failed
@@ -397,19 +422,19 @@ async fn run_inner(
             }
             continue;
         }
-        let polled = task.instance.poll().await;
+        let polled = task.instance.poll_batch().await;
         if let Err(failure) = check_events(&mut events, control, spec.task) {
             break Err(failure);
         }
         match polled {
-            Ok(records) if records.is_empty() => {
+            Ok(batch) if batch.is_empty() => {
                 tokio::select! {
                     () = control.shutdown.cancelled() => {}
                     () = tokio::time::sleep(IDLE_BACKOFF) => {}
                 }
             }
-            Ok(records) => {
-                if let Err(failure) = task.send(records).await {
+            Ok(batch) => {
+                if let Err(failure) = task.send(batch).await {
                     break Err(failure);
                 }
             }
@@ -507,19 +532,17 @@ struct SourceLoop<'a> {
 
 impl SourceLoop<'_> {
     /// Hands a polled batch to the sender; waits only while the sender's queue is full.
-    async fn send(&mut self, records: Vec<SourceRecord>) -> Result<(), TaskFailure> {
-        let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
-        for record in &records {
-            remember_offset(&mut offsets, record);
-        }
-        let count = records.len();
+    async fn send(&mut self, batch: PolledBatch) -> Result<(), TaskFailure> {
+        let count = batch.len();
         let (sent, outcome) = oneshot::channel();
         let job = SendJob {
-            records,
+            batch,
             keep: self.wants_commit_records,
             sent,
         };
         if self.jobs.send(job).await.is_err() {
+            // The sender stops after a batch fails: report that batch's failure.
+            self.drain_acks(Drain::All).await?;
             return Err(TaskFailure::new(
                 "the task's record sender stopped unexpectedly",
             ));
@@ -531,13 +554,13 @@ impl SourceLoop<'_> {
                 })??;
                 Ok(Acked {
                     outcomes: sent.delivery.await,
+                    offsets: sent.offsets,
                     records: sent.records,
                 })
             }
             .boxed(),
         );
-        self.in_flight_batches
-            .push_back(InFlight { offsets, count });
+        self.in_flight_batches.push_back(InFlight { count });
         self.in_flight_records += count;
         Ok(())
     }
@@ -569,7 +592,11 @@ impl SourceLoop<'_> {
                 }
             };
             let Some(acked) = next else { return Ok(()) };
-            let Acked { outcomes, records } = acked?;
+            let Acked {
+                outcomes,
+                offsets,
+                records,
+            } = acked?;
             taken += 1;
             let batch = self
                 .in_flight_batches
@@ -591,7 +618,7 @@ impl SourceLoop<'_> {
                 }
             }
             self.control.metrics.add_records(written);
-            for (partition, offset) in batch.offsets {
+            for (partition, offset) in offsets {
                 match self.acked.iter_mut().find(|(p, _)| *p == partition) {
                     Some(entry) => entry.1 = offset,
                     None => self.acked.push((partition, offset)),

@@ -18,7 +18,7 @@ use wasm_connect_sdk::{
 
 use crate::every_type;
 
-const MODES: [&str; 15] = [
+const MODES: [&str; 16] = [
     "ok",
     "reconfigure",
     "panic",
@@ -34,6 +34,7 @@ const MODES: [&str; 15] = [
     "raise-error",
     "every-type",
     "commit-records",
+    "too-deep",
 ];
 
 /// What a task does when polled.
@@ -73,7 +74,13 @@ pub enum Mode {
     /// the every-type record: on a difference (say a struct value without its schema) it calls
     /// `raise_error` with the difference and returns a fatal error.
     CommitRecords,
+    /// Emits one record whose schemaless value is nested [`TOO_DEEP`] arrays deep (fine for
+    /// the SDK, deeper than the host accepts), then `ok` records.
+    TooDeep,
 }
+
+/// How deep `too-deep` nests: one more level than the host's limit of 64.
+pub const TOO_DEEP: usize = 65;
 
 impl Mode {
     /// Parses a mode name.
@@ -94,6 +101,7 @@ impl Mode {
             "raise-error" => Self::RaiseError,
             "every-type" => Self::EveryType,
             "commit-records" => Self::CommitRecords,
+            "too-deep" => Self::TooDeep,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -283,6 +291,32 @@ impl TestSourceTask {
         records
     }
 
+    /// The `too-deep` record once, then what `ok` emits.
+    fn too_deep_once(&mut self) -> Vec<SourceRecord> {
+        if self.next_seq > 0 {
+            return self.emit();
+        }
+        let mut value = Value::Null;
+        for _ in 0..TOO_DEEP {
+            value = Value::Array(vec![value]);
+        }
+        let mut records = self.emit();
+        records.insert(
+            0,
+            SourceRecord {
+                source_partition: Vec::new(),
+                source_offset: Vec::new(),
+                topic: self.topic.clone(),
+                partition: None,
+                key: None,
+                value: Some(Data::schemaless(value)),
+                timestamp: None,
+                headers: Vec::new(),
+            },
+        );
+        records
+    }
+
     /// `flood_records` tombstones with no partition or offset: as little guest memory per
     /// record as a record can take.
     fn flood(&self) -> Vec<SourceRecord> {
@@ -465,6 +499,7 @@ impl SourceTask for TestSourceTask {
                 Ok(Vec::new())
             }
             Mode::EveryType | Mode::CommitRecords => Ok(self.every_type_once()),
+            Mode::TooDeep => Ok(self.too_deep_once()),
         }
     }
 
