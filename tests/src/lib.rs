@@ -40,8 +40,7 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
-/// The `wasm-connect` binary next to the running test (cargo builds it for `cargo test
-/// --workspace`).
+/// The `wasm-connect` binary next to the running test (`.ci/test` builds it with the tests).
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
@@ -51,7 +50,7 @@ pub fn binary() -> PathBuf {
     let path = dir.join("wasm-connect");
     assert!(
         path.exists(),
-        "{} is missing: build it with `cargo build -p wasm-connect` first (.ci/test does)",
+        "{} is missing: build it with `cargo build --workspace --bins --tests` first (.ci/test does)",
         path.display()
     );
     path
