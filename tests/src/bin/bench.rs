@@ -3,10 +3,13 @@
 //! kind) through the host, (c) datagen-source → embedded log, (d) file-sink consuming from
 //! the embedded log; then the sandbox's costs: (e) datagen-source → embedded log with the
 //! limits (fuel, epoch deadlines, memory cap) on and off, and (f) the same with a busy-loop
-//! neighbour task spinning in `poll` on the same worker.
+//! neighbour task spinning in `poll` on the same worker. Row (p) times the poll stage alone
+//! (datagen's `poll`, the lift of its batch, and the conversion to host records) in thread CPU
+//! time, which hypervisor steal hardly disturbs: the number to watch when changing the guest
+//! SDK, the WIT types or the lift.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
-//! where ROWS (default `abcdef`) picks the rows to run, e.g. `b` alone for profiling.
+//! where ROWS (default `abcdefp`) picks the rows to run, e.g. `b` alone for profiling.
 
 use std::{
     sync::Arc,
@@ -18,12 +21,14 @@ use rdkafka::{
     mocking::MockCluster,
     producer::{BaseProducer, BaseRecord, Producer},
 };
+use tokio::sync::mpsc;
 use wasm_connect::coordinator::{Herder, State};
 use wasm_connect::log::{
     RecordLog,
     kafka::{KafkaLog, KafkaSettings},
 };
-use wasm_connect_tests::{TestWorker, worker_config};
+use wasm_connect::runtime::{ConfigMap, InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
+use wasm_connect_tests::{TestWorker, component, shared_cache_dir, worker_config};
 
 /// The allocator the `wasm-connect` binary uses, so the host path is measured as it runs.
 #[global_allocator]
@@ -38,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let rows = std::env::args().nth(2).unwrap_or_else(|| "abcdef".into());
+    let rows = std::env::args().nth(2).unwrap_or_else(|| "abcdefp".into());
     let row = |r: char| rows.contains(r);
     println!("records per run: {records}, value size: {VALUE_SIZE} bytes");
 
@@ -132,7 +137,64 @@ async fn main() -> anyhow::Result<()> {
             (1.0 - beside / alone) * 100.0
         );
     }
+    if row('p') {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            best = best.min(poll_stage(records).await?);
+        }
+        println!(
+            "(p) datagen poll stage alone (guest poll + lift + conversion): {best:>6.2} thread cpu µs/record (best of 3)"
+        );
+    }
     Ok(())
+}
+
+/// (p): polls a datagen task directly on this thread until it produced `records`, and returns
+/// this thread's CPU microseconds per record.
+async fn poll_stage(records: u64) -> anyhow::Result<f64> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        ..RuntimeConfig::default()
+    })?;
+    let bytes = std::fs::read(component("datagen_source"))?;
+    let plugin = runtime.load(&bytes, "datagen_source").await?;
+    let (events, _events) = mpsc::unbounded_channel();
+    let mut task = plugin
+        .source_task(InstanceContext {
+            connector: "bench".into(),
+            task: Some(0),
+            limits: SandboxLimits::default(),
+            preopens: Vec::new(),
+            events,
+            offsets: None,
+            sink_context: None,
+            reporter: None,
+            egress: None,
+        })
+        .await?;
+    let mut config: ConfigMap = datagen_settings(records).into_iter().collect();
+    config.insert("task.id".into(), "0".into());
+    task.start(&config).await?;
+    let start = thread_cpu_time();
+    let mut polled = 0;
+    while polled < records {
+        let batch = task.poll_batch().await?;
+        anyhow::ensure!(!batch.is_empty(), "datagen stopped after {polled} records");
+        polled += std::hint::black_box(batch.into_records()?).len() as u64;
+    }
+    Ok((thread_cpu_time() - start).as_secs_f64() * 1e6 / polled as f64)
+}
+
+/// CPU time of the calling thread (not counting time the hypervisor stole).
+#[allow(unsafe_code, reason = "clock_gettime has no safe wrapper in std")]
+fn thread_cpu_time() -> Duration {
+    // SAFETY: `clock_gettime` only writes the struct it is given.
+    let time = unsafe {
+        let mut time = std::mem::zeroed::<libc::timespec>();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time);
+        time
+    };
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
 }
 
 /// (e): datagen → embedded log on a worker whose guests run metered or not.
