@@ -98,6 +98,7 @@
 //! [`testing::logs`], and so on.
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod config;
 mod connector;
 pub mod data;
@@ -121,6 +122,15 @@ pub use records::{
     SourceRecordBuilder, TimestampType, TopicPartition, TopicPartitionOffset,
 };
 pub use transform::{Disposition, Transform, TransformRecord};
+
+/// The component's allocator (see [`allocator`]); feature `allocator`, on by default.
+#[cfg(all(
+    target_arch = "wasm32",
+    not(target_feature = "atomics"),
+    feature = "allocator"
+))]
+#[global_allocator]
+static ALLOCATOR: allocator::Allocator = allocator::Allocator::new();
 
 /// What the export macros expand to; not part of the API.
 #[doc(hidden)]
