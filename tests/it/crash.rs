@@ -4,6 +4,7 @@
 
 use std::{
     io::Write,
+    ops::{Deref, DerefMut},
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -14,11 +15,34 @@ use wasm_connect_tests::{binary, component, lines, shared_cache_dir};
 const LINES: usize = 200_000;
 const CHUNK: usize = 2_000;
 
-fn start_worker(dir: &Path, run: u32) -> Child {
+/// A worker process, killed when dropped so that a failing assertion does not leave it running.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Deref for Worker {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Worker {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+fn start_worker(dir: &Path, run: u32) -> Worker {
     let log = std::fs::File::create(dir.join(format!("worker-{run}.log"))).unwrap();
     // Make sure the built-ins exist before blaming the worker.
     component("file_source");
-    Command::new(binary())
+    let child = Command::new(binary())
         .arg("standalone")
         .arg(dir.join("worker.properties"))
         .arg(dir.join("source.properties"))
@@ -27,7 +51,8 @@ fn start_worker(dir: &Path, run: u32) -> Child {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("start wasm-connect")
+        .expect("start wasm-connect");
+    Worker(child)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
