@@ -5,16 +5,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::mpsc;
 use wasm_connect::{
     coordinator::State,
     data::{
         Data, Field, Header, Schema, SchemaRef, SchemaType, SinkRecord, Struct, TimestampType,
         Value,
     },
-    runtime::{
-        CallError, ConfigMap, InstanceContext, Plugin, Runtime, RuntimeConfig, SandboxLimits,
-    },
+    runtime::{CallError, ConfigMap, InstanceContext, Plugin, Runtime, RuntimeConfig},
 };
 use wasm_connect_tests::{TestWorker, component, init_logging, shared_cache_dir, wait_until};
 
@@ -166,18 +163,7 @@ async fn load(runtime: &Runtime, name: &str) -> Arc<Plugin> {
 }
 
 fn context() -> InstanceContext {
-    let (events, _) = mpsc::unbounded_channel();
-    InstanceContext {
-        connector: "data-model".into(),
-        task: Some(0),
-        limits: SandboxLimits::default(),
-        preopens: Vec::new(),
-        events,
-        offsets: None,
-        sink_context: None,
-        reporter: None,
-        egress: None,
-    }
+    wasm_connect_tests::bare_task_context("data-model")
 }
 
 fn config(pairs: &[(&str, &str)]) -> ConfigMap {

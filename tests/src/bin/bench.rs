@@ -21,14 +21,15 @@ use rdkafka::{
     mocking::MockCluster,
     producer::{BaseProducer, BaseRecord, Producer},
 };
-use tokio::sync::mpsc;
 use wasm_connect::coordinator::{Herder, State};
 use wasm_connect::log::{
     RecordLog,
     kafka::{KafkaLog, KafkaSettings},
 };
-use wasm_connect::runtime::{ConfigMap, InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
-use wasm_connect_tests::{TestWorker, component, shared_cache_dir, worker_config};
+use wasm_connect::runtime::{ConfigMap, Runtime, RuntimeConfig};
+use wasm_connect_tests::{
+    TestWorker, bare_task_context, component, shared_cache_dir, worker_config,
+};
 
 /// The allocator the `wasm-connect` binary uses, so the host path is measured as it runs.
 #[global_allocator]
@@ -158,20 +159,7 @@ async fn poll_stage(records: u64) -> anyhow::Result<f64> {
     })?;
     let bytes = std::fs::read(component("datagen_source"))?;
     let plugin = runtime.load(&bytes, "datagen_source").await?;
-    let (events, _events) = mpsc::unbounded_channel();
-    let mut task = plugin
-        .source_task(InstanceContext {
-            connector: "bench".into(),
-            task: Some(0),
-            limits: SandboxLimits::default(),
-            preopens: Vec::new(),
-            events,
-            offsets: None,
-            sink_context: None,
-            reporter: None,
-            egress: None,
-        })
-        .await?;
+    let mut task = plugin.source_task(bare_task_context("bench")).await?;
     let mut config: ConfigMap = datagen_settings(records).into_iter().collect();
     config.insert("task.id".into(), "0".into());
     task.start(&config).await?;
