@@ -5,27 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use wasm_connect::{coordinator::State, log::ProduceRecord};
+use wasm_connect::coordinator::State;
 use wasm_connect_tests::{TestWorker, header, init_logging, lines, wait_until};
-
-/// Writes raw values to `topic`, as another application would.
-async fn produce(worker: &TestWorker, topic: &str, values: &[&str]) {
-    let log = worker.herder.services().log.clone();
-    let producer = log.producer("test-producer").unwrap();
-    let records = values
-        .iter()
-        .map(|value| ProduceRecord {
-            topic: topic.into(),
-            partition: Some(0),
-            key: None,
-            value: Some(value.as_bytes().to_vec()),
-            headers: Vec::new(),
-            timestamp: None,
-        })
-        .collect();
-    let outcomes = producer.send(records).await.unwrap().await;
-    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transforms_and_predicates_apply_on_both_sides_of_the_log() {
@@ -88,7 +69,7 @@ async fn a_filter_drops_records_on_the_sink_side() {
     init_logging();
     let worker = TestWorker::embedded(&[]).await;
     let output = worker.path("output.txt");
-    produce(&worker, "in", &["\"a\"", "\"b\""]).await;
+    worker.produce("in", &["\"a\"", "\"b\""]).await;
     worker
         .create(&[
             ("name", "sink"),
@@ -126,7 +107,9 @@ async fn a_filter_drops_records_on_the_sink_side() {
 }
 
 async fn start_poison_pipeline(worker: &TestWorker, tolerance: &str) {
-    produce(worker, "events", &["{\"n\":1}", "not json", "{\"n\":3}"]).await;
+    worker
+        .produce("events", &["{\"n\":1}", "not json", "{\"n\":3}"])
+        .await;
     worker
         .create(&[
             ("name", "sink"),
@@ -212,7 +195,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_under_tolerance_all() {
 async fn a_transiently_failing_sink_gets_the_batch_again_after_a_backoff() {
     init_logging();
     let worker = TestWorker::embedded(&[]).await;
-    produce(&worker, "in", &["\"a\"", "\"b\"", "\"c\""]).await;
+    worker.produce("in", &["\"a\"", "\"b\"", "\"c\""]).await;
     let start = Instant::now();
     worker
         .create(&[

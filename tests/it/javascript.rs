@@ -2,8 +2,9 @@
 //! componentize-qjs) and loaded from `plugin.path`: `js-template-source` moves typed records
 //! end to end and resumes from its offsets after a worker restart without loss or duplicates;
 //! `js-line-sink` writes them through the SDK's filesystem access and passes the conformance
-//! kit; a JavaScript exception fails the task with the JS message and stack as its trace. An
-//! ignored test measures load, cache and per-record costs against Rust.
+//! kit, and the reset it asks for in `open` applies before records fetched with the
+//! assignment; a JavaScript exception fails the task with the JS message and stack as its
+//! trace. An ignored test measures load, cache and per-record costs against Rust.
 
 use std::{
     collections::BTreeSet,
@@ -327,6 +328,60 @@ async fn a_js_sink_outside_its_grant_fails_with_the_setting_to_fix() {
         "{trace}"
     );
     assert!(std::fs::read_dir(&out).unwrap().next().is_none());
+    worker.stop().await;
+}
+
+/// js-line-sink rewinds to its own offset mark in `open`. Records a restarted worker finds
+/// waiting come in the same poll as the assignment; they must wait for that reset, or they
+/// are written once before it and again after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_in_open_applies_before_records_fetched_with_the_assignment() {
+    init_logging();
+    let worker = worker_in(None).await;
+    let out = worker.path("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let out_text = out.display().to_string();
+    let values: Vec<String> = (0..20).map(|i| format!("line-{i:02}")).collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    worker.produce("waiting", &values[..10]).await;
+    create(
+        &worker,
+        &[
+            ("name", "lines".into()),
+            ("connector.class", "JsLineSink".into()),
+            ("topics", "waiting".into()),
+            ("directory", out_text.clone()),
+            ("sandbox.fs.write", out_text),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.storage.StringConverter".into(),
+            ),
+        ],
+    )
+    .await;
+    let file = out.join("waiting-0.txt");
+    wait_until(Duration::from_secs(60), "the offset mark at 10", || {
+        std::fs::read_to_string(out.join("waiting-0.offset"))
+            .is_ok_and(|text| text.contains("\"offset\":10"))
+    })
+    .await;
+    let dir = worker.stop().await;
+
+    let worker = worker_in(Some(dir)).await;
+    // Waiting before the sink starts: its first poll brings the assignment and these.
+    worker.produce("waiting", &values[10..]).await;
+    worker
+        .herder
+        .restore(Vec::new())
+        .await
+        .expect("the sink starts again");
+    wait_until(Duration::from_secs(60), "20 lines", || {
+        lines(&file).len() >= 20
+    })
+    .await;
+    // Long enough for a second delivery of the same records to land.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(lines(&file), values);
     worker.stop().await;
 }
 

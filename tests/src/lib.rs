@@ -209,6 +209,30 @@ impl TestWorker {
         records
     }
 
+    /// Writes raw values to partition 0 of `topic`, as another application would, and waits
+    /// until the log acknowledged all of them.
+    pub async fn produce(&self, topic: &str, values: &[&str]) {
+        let producer = self
+            .herder
+            .services()
+            .log
+            .producer("test-producer")
+            .expect("producer");
+        let records = values
+            .iter()
+            .map(|value| wasm_connect::log::ProduceRecord {
+                topic: topic.into(),
+                partition: Some(0),
+                key: None,
+                value: Some(value.as_bytes().to_vec()),
+                headers: Vec::new(),
+                timestamp: None,
+            })
+            .collect();
+        let outcomes = producer.send(records).await.expect("send").await;
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    }
+
     pub async fn stop(self) -> tempfile::TempDir {
         self.herder.shutdown().await;
         self.dir

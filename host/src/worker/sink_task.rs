@@ -157,15 +157,31 @@ async fn run_inner(
                 () = control.shutdown.cancelled() => return Ok(()),
                 polled = task.consumer.poll(max_poll_records, POLL_TIMEOUT) => polled?,
             };
+            let had_rebalances = !polled.rebalances.is_empty();
             for rebalance in polled.rebalances {
                 task.rebalance(rebalance).await?;
             }
-            if !polled.records.is_empty() {
+            let mut records = polled.records;
+            if had_rebalances {
+                // Offsets the task reset in `open` apply before anything is delivered, as in
+                // Kafka Connect: records this poll fetched from before the reset are dropped
+                // and read again from where the task asked.
+                let reset = task.apply_context().await?;
+                if !reset.is_empty() {
+                    records.retain(|record| {
+                        !reset.iter().any(|partition| {
+                            partition.partition == record.partition
+                                && partition.topic == record.topic
+                        })
+                    });
+                }
+            }
+            if !records.is_empty() {
                 services.topics.note(
                     &spec.connector.name,
-                    polled.records.iter().map(|r| r.topic.as_str()),
+                    records.iter().map(|r| r.topic.as_str()),
                 );
-                task.deliver(polled.records).await?;
+                task.deliver(records).await?;
             }
             check_events(&mut events, control, spec.task)?;
             task.apply_context().await?;
@@ -455,8 +471,9 @@ impl SinkLoop<'_> {
         Ok(records)
     }
 
-    /// Seeks, pauses and resumes as the task asked through `sink-task-context`.
-    async fn apply_context(&mut self) -> Result<(), TaskFailure> {
+    /// Seeks, pauses and resumes as the task asked through `sink-task-context`; returns the
+    /// partitions it seeked.
+    async fn apply_context(&mut self) -> Result<Vec<TopicPartition>, TaskFailure> {
         let (resets, pause, resume) = {
             let mut state = self.sink_context.lock().expect("sink context lock");
             (
@@ -465,10 +482,12 @@ impl SinkLoop<'_> {
                 std::mem::take(&mut state.resume),
             )
         };
+        let mut seeked = Vec::with_capacity(resets.len());
         for reset in resets {
             let partition = TopicPartition::new(reset.topic, reset.partition);
             self.consumer.seek(&partition, reset.offset)?;
-            self.current.insert(partition, reset.offset);
+            self.current.insert(partition.clone(), reset.offset);
+            seeked.push(partition);
         }
         if !pause.is_empty() {
             self.consumer.pause(&pause)?;
@@ -476,7 +495,7 @@ impl SinkLoop<'_> {
         if !resume.is_empty() && !self.paused {
             self.consumer.resume(&resume)?;
         }
-        Ok(())
+        Ok(seeked)
     }
 
     /// `pre-commit`, wait for dead-letter writes, then commit what the task said is safe.
