@@ -32,6 +32,27 @@ use crate::{
     storage::FileOffsetStore,
 };
 
+/// Yields so that another worker thread can take the current task over.
+///
+/// Tokio runs a task woken from a worker thread next on that same thread (its "LIFO slot"),
+/// where no idle worker can steal it (tokio-rs/tokio#4941). A stage that hands a batch to the
+/// next stage and goes on computing would so run both stages of a pipeline on one thread, one
+/// after the other. Waking itself before returning `Pending` puts the current task at the
+/// back of the worker's run queue, from which tokio wakes an idle worker to steal it: the
+/// woken stage runs here while this one continues on another thread.
+pub(crate) async fn hand_off() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
+}
+
 /// What every task of this worker shares.
 pub struct Services {
     pub worker: WorkerConfig,
@@ -196,5 +217,64 @@ impl From<crate::runtime::RuntimeError> for TaskFailure {
 impl From<crate::log::LogError> for TaskFailure {
     fn from(error: crate::log::LogError) -> Self {
         Self::new(crate::error_chain(&error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::atomic::AtomicBool,
+        time::{Duration, Instant},
+    };
+
+    use super::*;
+
+    /// Spins (never yielding) until `flag` is set; false after 10 s.
+    fn spin_until(flag: &AtomicBool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !flag.load(Ordering::Acquire) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
+        true
+    }
+
+    /// Two stages that each compute without yielding must run at the same time once the
+    /// first hands off: without it, the woken stage waits in the first one's thread.
+    #[test]
+    fn after_a_hand_off_the_woken_task_and_the_waker_run_in_parallel() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let upstream_running = Arc::new(AtomicBool::new(false));
+        let downstream_running = Arc::new(AtomicBool::new(false));
+        let (up, down) = (upstream_running.clone(), downstream_running.clone());
+        let upstream = runtime.spawn(async move {
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+            let (job_tx, job_rx) = tokio::sync::oneshot::channel::<()>();
+            let downstream = tokio::spawn(async move {
+                ready_tx.send(()).unwrap();
+                job_rx.await.unwrap();
+                downstream_running.store(true, Ordering::Release);
+                spin_until(&upstream_running)
+            });
+            ready_rx.await.unwrap();
+            // Wakes the downstream stage on this thread.
+            job_tx.send(()).unwrap();
+            hand_off().await;
+            up.store(true, Ordering::Release);
+            let saw_downstream = spin_until(&down);
+            (saw_downstream, downstream)
+        });
+        let (saw_downstream, downstream) = runtime.block_on(upstream).unwrap();
+        let saw_upstream = runtime.block_on(downstream).unwrap();
+        assert!(
+            saw_downstream && saw_upstream,
+            "the stages did not run at the same time (upstream saw downstream: \
+             {saw_downstream}, downstream saw upstream: {saw_upstream})"
+        );
     }
 }

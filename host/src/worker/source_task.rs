@@ -101,6 +101,9 @@ async fn run_sender(
     mut plugin_transforms: Option<TaskTransforms>,
 ) {
     while let Some(job) = jobs.recv().await {
+        // Taking the job may have woken the poll loop (it waits while the queue is full):
+        // let it poll the guest on another thread while this one sends.
+        super::hand_off().await;
         let result = async {
             let records = job.batch.into_records()?;
             let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
@@ -562,6 +565,8 @@ impl SourceLoop<'_> {
         );
         self.in_flight_batches.push_back(InFlight { count });
         self.in_flight_records += count;
+        // The job may have woken the sender on this thread: poll the next batch on another.
+        super::hand_off().await;
         Ok(())
     }
 
