@@ -60,8 +60,10 @@ struct InFlight {
     count: usize,
 }
 
-/// How many polled batches may wait for the sender; the poll loop waits when it is full.
-const SENDER_QUEUE_BATCHES: usize = 2;
+/// How many polled batches may wait for the sender; the poll loop waits when it is full. More
+/// than two absorb either stage's hiccups (an epoch yield, a full producer queue) so the other
+/// rarely waits: with 4, datagen → Kafka ran ~10% faster in the bench than with 2.
+const SENDER_QUEUE_BATCHES: usize = 4;
 
 /// A polled batch for the sender, which checks and converts it (off the polling thread).
 struct SendJob {
