@@ -2,10 +2,8 @@
 //! `org.apache.kafka.connect.converters.ByteArrayConverter`. Writing accepts only BYTES
 //! schemas or schemaless bytes; reading gives an optional BYTES schema.
 
-use std::sync::Arc;
-
 use super::{ConvertError, Converter, ConverterKind, DataError, HeaderConverter, value_kind};
-use crate::data::{Data, Schema, SchemaType, Value};
+use crate::data::{Data, SchemaType, Value};
 
 const NAME: ConverterKind = ConverterKind::ByteArray;
 
@@ -48,7 +46,7 @@ impl ByteArrayConverter {
     }
 
     fn deserialize(bytes: Option<&[u8]>) -> Data {
-        let schema = Some(Arc::new(Schema::primitive(SchemaType::Bytes).optional()));
+        let schema = Some(super::optional_primitive(SchemaType::Bytes));
         match bytes {
             None => Data::new(schema, Value::Null),
             Some(bytes) => Data::new(schema, Value::Bytes(bytes.to_vec())),
@@ -114,7 +112,25 @@ impl HeaderConverter for ByteArrayConverter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::data::Schema;
+
+    #[test]
+    fn records_read_share_one_schema() {
+        let read = |bytes: &[u8]| {
+            ByteArrayConverter
+                .to_connect("t", Some(bytes))
+                .unwrap()
+                .unwrap()
+                .schema
+                .unwrap()
+        };
+        let (first, second) = (read(b"a"), read(b"b"));
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(*first, Schema::primitive(SchemaType::Bytes).optional());
+    }
 
     #[test]
     fn bytes_pass_through_both_ways() {

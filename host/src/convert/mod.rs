@@ -23,7 +23,7 @@ mod string;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::data::{Data, Schema, SchemaType, Value};
 
@@ -357,6 +357,22 @@ pub(crate) fn bool_setting(
 }
 
 /// Lower-case name of a value's variant, for error messages.
+/// The optional schema of `ty` (no name, version, doc or parameters), one `Arc` per type for
+/// the whole process. Converters that read records give each the same schema, so a `put`
+/// batch carries it once and the runtime finds it by address instead of interning a new
+/// schema per record.
+pub(crate) fn optional_primitive(ty: SchemaType) -> Arc<Schema> {
+    static BYTES: LazyLock<Arc<Schema>> =
+        LazyLock::new(|| Arc::new(Schema::primitive(SchemaType::Bytes).optional()));
+    static STRING: LazyLock<Arc<Schema>> =
+        LazyLock::new(|| Arc::new(Schema::primitive(SchemaType::String).optional()));
+    match ty {
+        SchemaType::Bytes => BYTES.clone(),
+        SchemaType::String => STRING.clone(),
+        other => Arc::new(Schema::primitive(other).optional()),
+    }
+}
+
 pub(crate) fn value_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

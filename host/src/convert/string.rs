@@ -164,9 +164,7 @@ impl StringConverter {
     }
 
     fn deserialize(&self, bytes: Option<&[u8]>) -> Data {
-        let schema = Some(std::sync::Arc::new(
-            Schema::primitive(SchemaType::String).optional(),
-        ));
+        let schema = Some(super::optional_primitive(SchemaType::String));
         match bytes {
             None => Data::new(schema, Value::Null),
             Some(bytes) => Data::new(schema, Value::String(self.encoding.decode(bytes))),
@@ -332,6 +330,22 @@ mod tests {
 
     fn text(schema: Option<Schema>, value: Value) -> String {
         String::from_utf8(write(&StringConverter::default(), schema, value).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn records_read_share_one_schema() {
+        let converter = StringConverter::default();
+        let read = |bytes: &[u8]| {
+            converter
+                .to_connect("t", Some(bytes))
+                .unwrap()
+                .unwrap()
+                .schema
+                .unwrap()
+        };
+        let (first, second) = (read(b"a"), read(b"b"));
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(*first, Schema::primitive(SchemaType::String).optional());
     }
 
     #[test]
