@@ -191,14 +191,24 @@ impl SendStage {
         let mut batch = Vec::with_capacity(records.len());
         let mut sent = Vec::with_capacity(if keep { records.len() } else { 0 });
         let mut kept = Vec::with_capacity(if keep { records.len() } else { 0 });
+        // Without retries or record logging nothing waits: each record goes through the
+        // chain and the converters in place, not moved through a future per stage.
+        let at_once = !(self.errors.retries() || self.errors.logs_records());
         for record in records {
             if keep {
                 // `commit-records` gets the record as polled, before transforms.
                 kept.push(record.clone());
             }
-            let produced = match self.transform(record).await? {
-                Some(record) => self.convert(record).await?,
-                None => None,
+            let produced = if at_once {
+                match self.transform_at_once(record)? {
+                    Some(record) => self.convert_at_once(record)?,
+                    None => None,
+                }
+            } else {
+                match self.transform(record).await? {
+                    Some(record) => self.convert(record).await?,
+                    None => None,
+                }
             };
             if keep {
                 sent.push(produced.is_some());
@@ -250,11 +260,22 @@ impl SendStage {
                 )
                 .await?
         } else {
-            let mut record = record;
-            match self.transforms.apply_in_place(&mut record) {
-                Ok(kept) => Outcome::Done((kept == Disposition::Keep).then_some(record)),
-                Err(error) => self.errors.failed(&error, |_| String::new())?,
-            }
+            return self.transform_at_once(record);
+        };
+        Ok(self.settle(outcome))
+    }
+
+    /// [`Self::transform`] without retries or record logging.
+    fn transform_at_once(
+        &self,
+        mut record: SourceRecord,
+    ) -> Result<Option<SourceRecord>, TaskFailure> {
+        if self.transforms.is_empty() {
+            return Ok(Some(record));
+        }
+        let outcome = match self.transforms.apply_in_place(&mut record) {
+            Ok(kept) => Outcome::Done((kept == Disposition::Keep).then_some(record)),
+            Err(error) => self.errors.failed(&error, |_| String::new())?,
         };
         Ok(self.settle(outcome))
     }
@@ -270,11 +291,17 @@ impl SendStage {
                 .await?
                 .map(Some)
         } else {
-            // Consumed, so bytes and text move into the log record instead of being copied.
-            match self.converters.into_log(record) {
-                Ok(produce) => Outcome::Done(Some(produce)),
-                Err(error) => self.errors.failed(&error, |_| String::new())?,
-            }
+            return self.convert_at_once(record);
+        };
+        Ok(self.settle(outcome))
+    }
+
+    /// [`Self::convert`] without retries or record logging.
+    fn convert_at_once(&self, record: SourceRecord) -> Result<Option<ProduceRecord>, TaskFailure> {
+        // Consumed, so bytes and text move into the log record instead of being copied.
+        let outcome = match self.converters.into_log(record) {
+            Ok(produce) => Outcome::Done(Some(produce)),
+            Err(error) => self.errors.failed(&error, |_| String::new())?,
         };
         Ok(self.settle(outcome))
     }
