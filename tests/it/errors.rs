@@ -1,7 +1,8 @@
 //! Single message transforms in running pipelines, and Kafka Connect's error handling: a
 //! poison record under `errors.tolerance=none` (the task fails with a trace) and `all` (the
-//! record goes to the dead letter queue with its context headers, the rest is delivered), and
-//! redelivery with backoff to a sink whose backend fails for a while.
+//! record goes to the dead letter queue with its context headers, the rest is delivered), the
+//! same for source records that fail a transform or a converter, and redelivery with backoff
+//! to a sink whose backend fails for a while.
 
 use std::time::{Duration, Instant};
 
@@ -224,5 +225,118 @@ async fn a_transiently_failing_sink_gets_the_batch_again_after_a_backoff() {
         worker.herder.status("sink").unwrap().tasks[&0].state,
         State::Running
     );
+    worker.stop().await;
+}
+
+/// A file source whose records fail on the way to the log: `x` and `y` do not cast to int32,
+/// and `reject` runs every record into the byte-array converter, which takes no strings.
+async fn start_failing_sources(worker: &TestWorker, tolerance: &str) {
+    let input = worker.path("numbers.txt");
+    std::fs::write(&input, "1\nx\n3\ny\n").unwrap();
+    let input = input.display().to_string();
+    worker
+        .create(&[
+            ("name", "cast"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input),
+            ("topic", "numbers"),
+            ("transforms", "cast"),
+            (
+                "transforms.cast.type",
+                "org.apache.kafka.connect.transforms.Cast$Value",
+            ),
+            ("transforms.cast.spec", "int32"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            ("value.converter.schemas.enable", "false"),
+            ("errors.tolerance", tolerance),
+        ])
+        .await;
+    worker
+        .create(&[
+            ("name", "reject"),
+            ("connector.class", "FileStreamSource"),
+            ("file", &input),
+            ("topic", "rejected"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ),
+            ("errors.tolerance", tolerance),
+        ])
+        .await;
+}
+
+async fn errant(worker: &TestWorker, name: &str) -> u64 {
+    worker
+        .herder
+        .task_metrics(name)
+        .await
+        .iter()
+        .map(|m| m.errant_records.load(std::sync::atomic::Ordering::Relaxed))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_records_that_fail_to_transform_or_convert_are_skipped_under_tolerance_all() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    start_failing_sources(&worker, "all").await;
+    worker.wait_records("cast", 2).await;
+    let values: Vec<Vec<u8>> = worker
+        .read_topic("numbers", 2)
+        .await
+        .into_iter()
+        .map(|record| record.value.unwrap())
+        .collect();
+    assert_eq!(values, [b"1".to_vec(), b"3".to_vec()]);
+    let start = Instant::now();
+    loop {
+        let counts = (
+            errant(&worker, "cast").await,
+            errant(&worker, "reject").await,
+        );
+        if counts == (2, 4) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "skipped records (cast, reject): {counts:?}, expected (2, 4)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(worker.records("reject").await, 0);
+    for name in ["cast", "reject"] {
+        assert_eq!(
+            worker.herder.status(name).unwrap().tasks[&0].state,
+            State::Running,
+            "{name}"
+        );
+    }
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_record_that_fails_to_transform_or_convert_fails_the_task_under_tolerance_none() {
+    init_logging();
+    let worker = TestWorker::embedded(&[]).await;
+    start_failing_sources(&worker, "none").await;
+    for (name, stage) in [("cast", "TRANSFORMATION"), ("reject", "VALUE_CONVERTER")] {
+        wait_until(Duration::from_secs(30), &format!("{name} to fail"), || {
+            worker
+                .herder
+                .status(name)
+                .is_some_and(|s| s.tasks.get(&0).is_some_and(|t| t.state == State::Failed))
+        })
+        .await;
+        let trace = worker.herder.status(name).unwrap().tasks[&0]
+            .trace
+            .clone()
+            .unwrap_or_default();
+        assert!(trace.contains("Tolerance exceeded"), "{name}: {trace}");
+        assert!(trace.contains(stage), "{name}: {trace}");
+    }
     worker.stop().await;
 }
