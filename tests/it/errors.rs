@@ -269,16 +269,6 @@ async fn start_failing_sources(worker: &TestWorker, tolerance: &str) {
         .await;
 }
 
-async fn errant(worker: &TestWorker, name: &str) -> u64 {
-    worker
-        .herder
-        .task_metrics(name)
-        .await
-        .iter()
-        .map(|m| m.errant_records.load(std::sync::atomic::Ordering::Relaxed))
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_records_that_fail_to_transform_or_convert_are_skipped_under_tolerance_all() {
     init_logging();
@@ -295,8 +285,8 @@ async fn source_records_that_fail_to_transform_or_convert_are_skipped_under_tole
     let start = Instant::now();
     loop {
         let counts = (
-            errant(&worker, "cast").await,
-            errant(&worker, "reject").await,
+            worker.errant_records("cast").await,
+            worker.errant_records("reject").await,
         );
         if counts == (2, 4) {
             break;

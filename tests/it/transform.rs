@@ -14,7 +14,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use serde_json::{Value, json};
-use wasm_connect::{coordinator::State, log::ProduceRecord};
+use wasm_connect::coordinator::State;
 use wasm_connect_tests::{TestWorker, component, header, init_logging, lines, wait_until};
 
 /// A worker whose plugin path also holds the test transform.
@@ -29,28 +29,6 @@ async fn worker_with_transform(extra: &[(&str, &str)]) -> TestWorker {
     )
     .expect("copy the test transform");
     TestWorker::embedded_in(dir, extra).await
-}
-
-/// Writes raw string values to partition 0 of `topic`, one produce call each.
-async fn produce(worker: &TestWorker, topic: &str, values: &[&str]) {
-    let producer = worker
-        .herder
-        .services()
-        .log
-        .producer("test-producer")
-        .unwrap();
-    for value in values {
-        let record = ProduceRecord {
-            topic: topic.into(),
-            partition: Some(0),
-            key: None,
-            value: Some(value.as_bytes().to_vec()),
-            headers: Vec::new(),
-            timestamp: None,
-        };
-        let outcomes = producer.send(vec![record]).await.unwrap().await;
-        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-    }
 }
 
 fn task_state(worker: &TestWorker, name: &str) -> Option<State> {
@@ -71,16 +49,6 @@ async fn wait_task_failed(worker: &TestWorker, name: &str) -> String {
         .trace
         .clone()
         .unwrap_or_default()
-}
-
-async fn errant(worker: &TestWorker, name: &str) -> u64 {
-    worker
-        .herder
-        .task_metrics(name)
-        .await
-        .iter()
-        .map(|m| m.errant_records.load(std::sync::atomic::Ordering::Relaxed))
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +125,7 @@ async fn a_wasm_transform_runs_in_a_chain_with_builtins_on_both_sides() {
 
 /// A sink with a transform that traps on `poison`, and a healthy sink beside it.
 async fn start_trap_sinks(worker: &TestWorker, tolerance: &str) {
-    produce(worker, "events", &["a", "poison", "c"]).await;
+    worker.produce("events", &["a", "poison", "c"]).await;
     worker
         .create(&[
             ("name", "hostile"),
@@ -302,7 +270,7 @@ async fn an_endless_transform_skips_its_batch_under_tolerance_all() {
     let worker = worker_with_transform(&[]).await;
     let input = start_looping_source(&worker, "all").await;
     let start = std::time::Instant::now();
-    while errant(&worker, "source").await == 0 {
+    while worker.errant_records("source").await == 0 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the spinning batch was never skipped"

@@ -163,6 +163,20 @@ impl TestWorker {
             .sum()
     }
 
+    /// Records all tasks of a connector skipped under `errors.tolerance=all` so far.
+    pub async fn errant_records(&self, name: &str) -> u64 {
+        self.herder
+            .task_metrics(name)
+            .await
+            .iter()
+            .map(|metrics| {
+                metrics
+                    .errant_records
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
     /// Waits until a connector's tasks moved at least `count` records.
     pub async fn wait_records(&self, name: &str, count: u64) {
         let start = Instant::now();

@@ -118,21 +118,6 @@ mod tests {
     use crate::data::Schema;
 
     #[test]
-    fn records_read_share_one_schema() {
-        let read = |bytes: &[u8]| {
-            ByteArrayConverter
-                .to_connect("t", Some(bytes))
-                .unwrap()
-                .unwrap()
-                .schema
-                .unwrap()
-        };
-        let (first, second) = (read(b"a"), read(b"b"));
-        assert!(Arc::ptr_eq(&first, &second));
-        assert_eq!(*first, Schema::primitive(SchemaType::Bytes).optional());
-    }
-
-    #[test]
     fn bytes_pass_through_both_ways() {
         let converter = ByteArrayConverter;
         let data = Data::schemaless(Value::Bytes(vec![0, 1, 0xff]));

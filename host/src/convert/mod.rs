@@ -461,6 +461,27 @@ mod tests {
     }
 
     #[test]
+    fn records_read_by_bytes_and_string_converters_share_one_schema() {
+        let converters: [(&dyn Converter, SchemaType); 2] = [
+            (&ByteArrayConverter, SchemaType::Bytes),
+            (&StringConverter::default(), SchemaType::String),
+        ];
+        for (converter, ty) in converters {
+            let read = |bytes: &[u8]| {
+                converter
+                    .to_connect("t", Some(bytes))
+                    .unwrap()
+                    .unwrap()
+                    .schema
+                    .unwrap()
+            };
+            let (first, second) = (read(b"a"), read(b"b"));
+            assert!(Arc::ptr_eq(&first, &second), "{ty:?}");
+            assert_eq!(*first, Schema::primitive(ty).optional());
+        }
+    }
+
+    #[test]
     fn factory_accepts_full_and_short_class_names() {
         let none = BTreeMap::new();
         for class in [

@@ -333,22 +333,6 @@ mod tests {
     }
 
     #[test]
-    fn records_read_share_one_schema() {
-        let converter = StringConverter::default();
-        let read = |bytes: &[u8]| {
-            converter
-                .to_connect("t", Some(bytes))
-                .unwrap()
-                .unwrap()
-                .schema
-                .unwrap()
-        };
-        let (first, second) = (read(b"a"), read(b"b"));
-        assert!(Arc::ptr_eq(&first, &second));
-        assert_eq!(*first, Schema::primitive(SchemaType::String).optional());
-    }
-
-    #[test]
     fn writes_java_to_string_of_primitives() {
         assert_eq!(text(None, Value::String("héllo".into())), "héllo");
         assert_eq!(text(None, Value::Boolean(true)), "true");
