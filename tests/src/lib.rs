@@ -59,18 +59,11 @@ pub fn binary() -> PathBuf {
 /// The context of a task instance outside any worker: task 0, default limits, no offsets,
 /// sink context, reporter or egress, and nobody listening to its events.
 pub fn bare_task_context(connector: &str) -> wasm_connect::runtime::InstanceContext {
-    let (events, _) = tokio::sync::mpsc::unbounded_channel();
-    wasm_connect::runtime::InstanceContext {
-        connector: connector.into(),
-        task: Some(0),
-        limits: wasm_connect::runtime::SandboxLimits::default(),
-        preopens: Vec::new(),
-        events,
-        offsets: None,
-        sink_context: None,
-        reporter: None,
-        egress: None,
-    }
+    wasm_connect::runtime::InstanceContext::detached(
+        connector,
+        Some(0),
+        wasm_connect::runtime::SandboxLimits::default(),
+    )
 }
 
 /// A directory shared by all tests for compiled components, so each is compiled once.

@@ -590,18 +590,7 @@ type TaskEventSender = mpsc::UnboundedSender<(u32, TaskEvent)>;
 /// The sandbox context of a connector instance that only validates a config (no offsets,
 /// nobody listening to its events).
 pub fn validation_context(name: &str, services: &Arc<Services>) -> InstanceContext {
-    let (events, _) = mpsc::unbounded_channel();
-    InstanceContext {
-        connector: name.to_owned(),
-        task: None,
-        limits: services.worker.sandbox,
-        preopens: Vec::new(),
-        events,
-        offsets: None,
-        sink_context: None,
-        reporter: None,
-        egress: None,
-    }
+    InstanceContext::detached(name, None, services.worker.sandbox)
 }
 
 /// The sandbox context of a connector instance.

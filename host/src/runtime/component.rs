@@ -330,18 +330,11 @@ impl Plugin {
 
     /// The context of a throwaway instance that only answers `describe` and the like.
     fn probe_context(&self) -> InstanceContext {
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        InstanceContext {
-            connector: format!("(loading {})", self.origin),
-            task: None,
-            limits: SandboxLimits::default(),
-            preopens: Vec::new(),
-            egress: None,
-            events,
-            offsets: None,
-            sink_context: None,
-            reporter: None,
-        }
+        InstanceContext::detached(
+            format!("(loading {})", self.origin),
+            None,
+            SandboxLimits::default(),
+        )
     }
 
     /// A new instance for the connector itself (either kind of plugin).

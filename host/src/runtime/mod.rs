@@ -230,6 +230,29 @@ pub struct InstanceContext {
     pub reporter: Option<Arc<dyn ErrantRecordReporter>>,
 }
 
+impl InstanceContext {
+    /// A context with no files, network, offsets, sink context or reporter, whose events
+    /// nobody hears: for instances that only validate, describe or are driven by hand.
+    pub fn detached(
+        connector: impl Into<String>,
+        task: Option<u32>,
+        limits: SandboxLimits,
+    ) -> Self {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        Self {
+            connector: connector.into(),
+            task,
+            limits,
+            preopens: Vec::new(),
+            egress: None,
+            events,
+            offsets: None,
+            sink_context: None,
+            reporter: None,
+        }
+    }
+}
+
 /// The error a connector returned (the WIT `connector-error`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectorError {

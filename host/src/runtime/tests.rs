@@ -777,20 +777,7 @@ async fn test_source_guest_smoke() {
         .expect("cached load");
     assert_eq!(again.info.class_name, plugin.info.class_name);
 
-    let context = || {
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        InstanceContext {
-            connector: "smoke".into(),
-            task: Some(0),
-            limits: SandboxLimits::default(),
-            preopens: Vec::new(),
-            egress: None,
-            events,
-            offsets: None,
-            sink_context: None,
-            reporter: None,
-        }
-    };
+    let context = || InstanceContext::detached("smoke", Some(0), SandboxLimits::default());
     let config = |mode: &str| -> ConfigMap {
         [
             ("topic", "smoke"),

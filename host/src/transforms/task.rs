@@ -245,18 +245,7 @@ mod tests {
     use crate::data::{Data, Value};
 
     fn context() -> InstanceContext {
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        InstanceContext {
-            connector: "c".into(),
-            task: Some(0),
-            limits: Default::default(),
-            preopens: Vec::new(),
-            egress: None,
-            events,
-            offsets: None,
-            sink_context: None,
-            reporter: None,
-        }
+        InstanceContext::detached("c", Some(0), Default::default())
     }
 
     #[tokio::test]
