@@ -24,7 +24,7 @@ use crate::data::DataError;
 use crate::data::codec::{SchemaResolver, SchemaTable};
 use crate::host::{self, World};
 use crate::records::{
-    RecordMetadata, SinkRecord, SourceRecord, TopicPartition, TopicPartitionOffset,
+    RecordMetadata, RecordTables, SinkRecord, SourceRecord, TopicPartition, TopicPartitionOffset,
 };
 
 thread_local! {
@@ -136,12 +136,15 @@ impl<C: SourceConnector, T: SourceTask> source_connector_wit::Guest for SourceGl
 /// Encodes a poll result, each distinct schema once.
 pub(crate) fn encode_source_batch(records: Vec<SourceRecord>) -> source_task_wit::SourceBatch {
     let mut table = SchemaTable::default();
+    let mut tables = RecordTables::default();
     let records = records
         .into_iter()
-        .map(|r| r.into_wit(&mut table))
+        .map(|r| r.into_wit(&mut table, &mut tables))
         .collect();
     source_task_wit::SourceBatch {
         schemas: table.into_schemas(),
+        topics: tables.topics,
+        source_partitions: tables.source_partitions,
         records,
     }
 }
@@ -151,11 +154,17 @@ pub(crate) fn decode_committed_batch(
     batch: source_task_wit::CommittedBatch,
 ) -> Result<Vec<(SourceRecord, Option<RecordMetadata>)>, Error> {
     let mut schemas = SchemaResolver::new(&batch.schemas);
+    let tables = RecordTables {
+        topics: batch.topics,
+        source_partitions: batch.source_partitions,
+    };
     batch
         .records
         .into_iter()
-        .map(|committed| {
-            let record = SourceRecord::from_wit(committed.record, &mut schemas)?;
+        .enumerate()
+        .map(|(i, committed)| {
+            let record = SourceRecord::from_wit(committed.record, &mut schemas, &tables)
+                .map_err(|e| DataError::new(format!("record {i}: {e}")))?;
             Ok((record, committed.metadata.map(RecordMetadata::from_wit)))
         })
         .collect::<Result<_, DataError>>()
@@ -357,6 +366,51 @@ mod tests {
                 .iter()
                 .all(|r| r.value.as_ref().unwrap().schema == Some(0))
         );
+        assert_eq!(batch.topics, ["t"]);
+        assert_eq!(
+            batch.source_partitions,
+            [vec![("p".into(), Scalar::Int(0))]]
+        );
+        assert!(
+            batch
+                .records
+                .iter()
+                .all(|r| r.topic == 0 && r.source_partition == 0)
+        );
+    }
+
+    #[test]
+    fn poll_batch_lists_interleaved_topics_and_partitions_once() {
+        let record = |partition: i64, topic: &str| {
+            SourceRecord::new(
+                vec![("p".into(), Scalar::Int(partition))],
+                vec![],
+                topic,
+                Data::string("v"),
+            )
+        };
+        let records = (0..30).map(|i| record(i % 3, ["a", "b"][(i % 2) as usize]));
+        let batch = encode_source_batch(records.collect());
+        assert_eq!(batch.topics, ["a", "b"]);
+        assert_eq!(batch.source_partitions.len(), 3);
+        for (i, r) in batch.records.iter().enumerate() {
+            assert_eq!(r.topic as usize, i % 2);
+            assert_eq!(
+                batch.source_partitions[r.source_partition as usize],
+                [("p".to_owned(), Scalar::Int(i as i64 % 3))]
+            );
+        }
+        // More partitions than the SDK looks back over: listed again, still one per record at
+        // most, and every record still points at its own.
+        let many = (0..40).map(|i| record(i % 20, "a"));
+        let batch = encode_source_batch(many.collect());
+        assert!(batch.source_partitions.len() <= 40);
+        for (i, r) in batch.records.iter().enumerate() {
+            assert_eq!(
+                batch.source_partitions[r.source_partition as usize],
+                [("p".to_owned(), Scalar::Int(i as i64 % 20))]
+            );
+        }
     }
 
     /// What the host sends to `commit-records`: the records encoded against one table.
@@ -364,10 +418,11 @@ mod tests {
         records: Vec<(SourceRecord, Option<RecordMetadata>)>,
     ) -> source_task_wit::CommittedBatch {
         let mut table = SchemaTable::default();
+        let mut tables = RecordTables::default();
         let records = records
             .into_iter()
             .map(|(record, metadata)| source_task_wit::CommittedRecord {
-                record: record.into_wit(&mut table),
+                record: record.into_wit(&mut table, &mut tables),
                 metadata: metadata.map(|m| source_task_wit::RecordMetadata {
                     topic: m.topic,
                     partition: m.partition,
@@ -378,6 +433,8 @@ mod tests {
             .collect();
         source_task_wit::CommittedBatch {
             schemas: table.into_schemas(),
+            topics: tables.topics,
+            source_partitions: tables.source_partitions,
             records,
         }
     }
@@ -410,6 +467,8 @@ mod tests {
         let records = vec![(record(0), Some(metadata)), (record(1), None)];
         let batch = committed_batch(records.clone());
         assert_eq!(batch.schemas.len(), 3); // the struct and its two fields, once
+        assert_eq!(batch.topics, ["t"]);
+        assert_eq!(batch.source_partitions.len(), 1);
         let decoded = decode_committed_batch(batch).unwrap();
         assert_eq!(decoded, records);
         let value = decoded[0].0.value.as_ref().unwrap();
@@ -428,6 +487,19 @@ mod tests {
         let err = decode_committed_batch(batch).unwrap_err();
         assert!(
             err.to_string().contains("malformed committed batch"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn committed_batches_without_their_topic_are_rejected() {
+        let record = SourceRecord::new(vec![], vec![], "t", Data::string("v"));
+        let mut batch = committed_batch(vec![(record, None)]);
+        batch.topics.clear();
+        let err = decode_committed_batch(batch).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("record 0: topic 0 does not exist (the batch has 0 topics)"),
             "{err}"
         );
     }

@@ -211,11 +211,18 @@ impl SourceRecord {
         }
     }
 
-    pub(crate) fn into_wit(self, table: &mut SchemaTable) -> wit_source::SourceRecord {
+    pub(crate) fn into_wit(
+        self,
+        table: &mut SchemaTable,
+        tables: &mut RecordTables,
+    ) -> wit_source::SourceRecord {
         wit_source::SourceRecord {
-            source_partition: self.source_partition,
+            source_partition: RecordTables::index(
+                &mut tables.source_partitions,
+                self.source_partition,
+            ),
             source_offset: self.source_offset,
-            topic: self.topic,
+            topic: RecordTables::index(&mut tables.topics, self.topic),
             partition: self.partition,
             key: self.key.map(|d| table.encode_data(d)),
             value: self.value.map(|d| table.encode_data(d)),
@@ -231,20 +238,68 @@ impl SourceRecord {
         }
     }
 
-    /// Decodes a record coming back from the host, with the schema table it refers to.
+    /// Decodes a record coming back from the host, with the tables it refers to.
     pub(crate) fn from_wit(
         record: wit_source::SourceRecord,
         schemas: &mut SchemaResolver<'_>,
+        tables: &RecordTables,
     ) -> Result<Self, DataError> {
         Ok(Self {
-            source_partition: record.source_partition,
+            source_partition: RecordTables::entry(
+                &tables.source_partitions,
+                record.source_partition,
+                "source partition",
+            )?
+            .clone(),
             source_offset: record.source_offset,
-            topic: record.topic,
+            topic: RecordTables::entry(&tables.topics, record.topic, "topic")?.clone(),
             partition: record.partition,
             key: record.key.map(|d| schemas.decode_data(d)).transpose()?,
             value: record.value.map(|d| schemas.decode_data(d)).transpose()?,
             timestamp: record.timestamp,
             headers: decode_headers(record.headers, schemas)?,
+        })
+    }
+}
+
+/// The topics and source partitions of a `source-batch` or `committed-batch`, which records
+/// refer to by index.
+#[derive(Debug, Default)]
+pub(crate) struct RecordTables {
+    pub(crate) topics: Vec<String>,
+    pub(crate) source_partitions: Vec<OffsetMap>,
+}
+
+impl RecordTables {
+    /// How many of the latest entries a new value is compared with before it gets its own.
+    /// Records of one topic and partition usually come together, so the last entry nearly
+    /// always matches; interleaved partitions beyond this many are listed more than once,
+    /// which the host accepts (a table may have up to one entry per record).
+    const RECENT: usize = 8;
+
+    /// The index of `value` in `table`, adding it if none of the recent entries equals it.
+    fn index<T: PartialEq>(table: &mut Vec<T>, value: T) -> u32 {
+        let found = table
+            .iter()
+            .rev()
+            .take(Self::RECENT)
+            .position(|entry| *entry == value);
+        let index = match found {
+            Some(back) => table.len() - 1 - back,
+            None => {
+                table.push(value);
+                table.len() - 1
+            }
+        };
+        u32::try_from(index).unwrap_or(u32::MAX)
+    }
+
+    fn entry<'t, T>(table: &'t [T], index: u32, what: &str) -> Result<&'t T, DataError> {
+        table.get(index as usize).ok_or_else(|| {
+            DataError::new(format!(
+                "{what} {index} does not exist (the batch has {} {what}s)",
+                table.len()
+            ))
         })
     }
 }

@@ -166,20 +166,44 @@ function taskConfig(definition, pairs) {
 }
 
 /**
- * Source partitions converted per batch: tasks usually pass the same partition object with
- * every record, so it is converted once. Offsets change per record and are always converted.
+ * The topics and source partitions of one batch, which WIT records refer to by index (each
+ * listed once). Tasks usually pass the same partition object with every record, so each object
+ * is converted once per batch; equal partitions in different objects share one entry too.
+ * Offsets change per record and are always converted.
  */
-class PartitionCache {
+export class RecordTables {
   constructor() {
-    this.last = null;
-    this.lastWit = null;
+    this.topics = [];
+    this.sourcePartitions = [];
+    this.topicIndex = new Map();
+    this.byObject = new Map();
+    this.byContent = new Map();
   }
-  get(partition, i) {
-    if (partition !== this.last || partition === null || partition === undefined) {
-      this.lastWit = toOffsetMap(partition, () => `record ${i} sourcePartition`);
-      this.last = partition;
+  topic(topic) {
+    let index = this.topicIndex.get(topic);
+    if (index === undefined) {
+      index = this.topics.length;
+      this.topics.push(topic);
+      this.topicIndex.set(topic, index);
     }
-    return this.lastWit;
+    return index;
+  }
+  partition(partition, i) {
+    const isObject = partition !== null && typeof partition === "object";
+    if (isObject) {
+      const index = this.byObject.get(partition);
+      if (index !== undefined) return index;
+    }
+    const map = toOffsetMap(partition, () => `record ${i} sourcePartition`);
+    const content = map.map(([k, s]) => `${k}\u0000${s.tag}\u0000${String(s.val)}`).join("\u0001");
+    let index = this.byContent.get(content);
+    if (index === undefined) {
+      index = this.sourcePartitions.length;
+      this.sourcePartitions.push(map);
+      this.byContent.set(content, index);
+    }
+    if (isObject) this.byObject.set(partition, index);
+    return index;
   }
 }
 
@@ -188,7 +212,7 @@ function recordError(error, i, part) {
 }
 
 /** Source record (plain object) → WIT `source-record`. `i` numbers it in errors. */
-export function encodeSourceRecord(record, table, i, partitions = new PartitionCache()) {
+export function encodeSourceRecord(record, table, i, tables = new RecordTables()) {
   if (!record || typeof record !== "object") throw new FatalError(`record ${i}: expected a source record object, got ${String(record)}`);
   if (typeof record.topic !== "string" || record.topic === "") throw new FatalError(`record ${i}: \`topic\` must be a non-empty string`);
   // Error texts are built only when something is wrong: this runs for every record.
@@ -206,9 +230,9 @@ export function encodeSourceRecord(record, table, i, partitions = new PartitionC
     throw recordError(error, i, "value");
   }
   return {
-    sourcePartition: partitions.get(record.sourcePartition, i),
+    sourcePartition: tables.partition(record.sourcePartition, i),
     sourceOffset: toOffsetMap(record.sourceOffset, () => `record ${i} sourceOffset`),
-    topic: record.topic,
+    topic: tables.topic(record.topic),
     partition: record.partition ?? null,
     key: keyData,
     value: valueData,
@@ -254,20 +278,25 @@ function sourceTaskExport(definition) {
         const records = started("poll").poll() ?? [];
         if (!Array.isArray(records)) throw new FatalError(`poll must return an array of records, got ${typeof records}`);
         const table = new SchemaTable();
-        const partitions = new PartitionCache();
+        const tables = new RecordTables();
         const out = new Array(records.length);
-        for (let i = 0; i < records.length; i++) out[i] = encodeSourceRecord(records[i], table, i, partitions);
-        return { schemas: table.nodes, records: out };
+        for (let i = 0; i < records.length; i++) out[i] = encodeSourceRecord(records[i], table, i, tables);
+        return { schemas: table.nodes, topics: tables.topics, sourcePartitions: tables.sourcePartitions, records: out };
       }),
     commit: () => guarded("commit", () => started("commit").commit()),
     commitRecords: (batch) =>
       guarded("commit-records", () => {
         const reader = new SchemaReader(batch.schemas);
+        const partitions = batch.sourcePartitions.map(fromOffsetMap);
+        const entry = (table, index, what) => {
+          if (index >= table.length) throw new FatalError(`malformed committed batch: ${what} ${index} does not exist (the batch has ${table.length} ${what}s)`);
+          return table[index];
+        };
         for (const { record: r, metadata } of batch.records) {
           const record = {
-            sourcePartition: fromOffsetMap(r.sourcePartition),
+            sourcePartition: { ...entry(partitions, r.sourcePartition, "source partition") },
             sourceOffset: fromOffsetMap(r.sourceOffset),
-            topic: r.topic,
+            topic: entry(batch.topics, r.topic, "topic"),
             partition: r.partition ?? null,
             ...decodeRecordCommon(r, reader),
           };

@@ -1,5 +1,7 @@
 //! Source and sink records and the small types around them (partitions, offsets, headers).
 
+use std::sync::Arc;
+
 use super::Data;
 
 /// A primitive in a source partition or offset map.
@@ -24,7 +26,8 @@ pub struct Header {
 /// A record produced by a source task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
-    pub source_partition: OffsetMap,
+    /// Shared by the records of one partition in a polled batch.
+    pub source_partition: Arc<OffsetMap>,
     pub source_offset: OffsetMap,
     pub topic: String,
     pub partition: Option<i32>,

@@ -333,15 +333,63 @@ pub fn sink_batch_to_wit(records: Vec<SinkRecord>) -> wit_sink::SinkBatch {
     }
 }
 
-/// A source record with its schemas in `table`.
-pub fn source_record_to_wit(
+/// Builds the topic and source partition tables of a batch going to the guest.
+#[derive(Default)]
+struct RecordTables {
+    topics: Vec<String>,
+    topic_index: HashMap<String, u32>,
+    partitions: Vec<wit::OffsetMap>,
+    /// Records polled in one batch share their partition's `Arc`, so most lookups end here.
+    partition_by_pointer: HashMap<*const OffsetMap, u32>,
+    /// Every partition seen, which also keeps the pointers above from being reused.
+    partitions_seen: Vec<(Arc<OffsetMap>, u32)>,
+}
+
+impl RecordTables {
+    fn topic(&mut self, topic: String) -> u32 {
+        if self.topics.last() == Some(&topic) {
+            return table_index(self.topics.len() - 1);
+        }
+        if let Some(&index) = self.topic_index.get(&topic) {
+            return index;
+        }
+        let index = table_index(self.topics.len());
+        self.topic_index.insert(topic.clone(), index);
+        self.topics.push(topic);
+        index
+    }
+
+    fn partition(&mut self, partition: Arc<OffsetMap>) -> u32 {
+        let pointer = Arc::as_ptr(&partition);
+        if let Some(&index) = self.partition_by_pointer.get(&pointer) {
+            return index;
+        }
+        // A new `Arc`: an equal map from another poll, or a new partition.
+        let index = match self.partitions_seen.iter().find(|(p, _)| *p == partition) {
+            Some(&(_, index)) => index,
+            None => {
+                let index = table_index(self.partitions.len());
+                self.partitions
+                    .push(offset_map_to_wit((*partition).clone()));
+                index
+            }
+        };
+        self.partition_by_pointer.insert(pointer, index);
+        self.partitions_seen.push((partition, index));
+        index
+    }
+}
+
+/// A source record with its schemas in `table` and its topic and source partition in `tables`.
+fn source_record_to_wit(
     record: SourceRecord,
     table: &mut SchemaTable,
+    tables: &mut RecordTables,
 ) -> wit_source::SourceRecord {
     wit_source::SourceRecord {
-        source_partition: offset_map_to_wit(record.source_partition),
+        source_partition: tables.partition(record.source_partition),
         source_offset: offset_map_to_wit(record.source_offset),
-        topic: record.topic,
+        topic: tables.topic(record.topic),
         partition: record.partition,
         key: record.key.map(|d| data_to_wit(d, table)),
         value: record.value.map(|d| data_to_wit(d, table)),
@@ -354,35 +402,29 @@ pub fn source_record_to_wit(
     }
 }
 
-/// A polled source record handed back to `commit-records`, with its schemas in `table`.
-pub fn committed_record_to_wit(
-    record: SourceRecord,
-    metadata: Option<RecordMetadata>,
-    table: &mut SchemaTable,
-) -> wit_source::CommittedRecord {
-    wit_source::CommittedRecord {
-        record: source_record_to_wit(record, table),
-        metadata: metadata.map(|m| wit_source::RecordMetadata {
-            topic: m.topic,
-            partition: m.partition,
-            offset: m.offset,
-            timestamp: m.timestamp,
-        }),
-    }
-}
-
-/// One `commit-records` call: the records and the schema table they refer to, each distinct
-/// schema defined once (as in [`sink_batch_to_wit`]).
+/// One `commit-records` call: the records and the tables they refer to, each distinct schema,
+/// topic and source partition defined once (as in [`sink_batch_to_wit`]).
 pub fn committed_batch_to_wit(
     records: Vec<(SourceRecord, Option<RecordMetadata>)>,
 ) -> wit_source::CommittedBatch {
     let mut table = SchemaTable::new();
+    let mut tables = RecordTables::default();
     let records = records
         .into_iter()
-        .map(|(record, metadata)| committed_record_to_wit(record, metadata, &mut table))
+        .map(|(record, metadata)| wit_source::CommittedRecord {
+            record: source_record_to_wit(record, &mut table, &mut tables),
+            metadata: metadata.map(|m| wit_source::RecordMetadata {
+                topic: m.topic,
+                partition: m.partition,
+                offset: m.offset,
+                timestamp: m.timestamp,
+            }),
+        })
         .collect();
     wit_source::CommittedBatch {
         schemas: table.into_schemas(),
+        topics: tables.topics,
+        source_partitions: tables.partitions,
         records,
     }
 }
@@ -835,35 +877,81 @@ pub fn offset_map_from_wit(map: wit::OffsetMap) -> OffsetMap {
 pub fn source_batch_from_wit(batch: wit_source::SourceBatch) -> Result<Vec<SourceRecord>, Invalid> {
     check_batch_records(batch.records.len())?;
     let schemas = schemas_from_wit(batch.schemas)?;
+    let (topics, partitions) =
+        record_tables_from_wit(batch.topics, batch.source_partitions, batch.records.len())?;
     batch
         .records
         .into_iter()
         .enumerate()
-        .map(|(i, r)| {
-            let key = r
-                .key
-                .map(|d| data_from_wit(d, &schemas))
-                .transpose()
-                .map_err(|e| format!("record {i} key: {e}"))?;
-            let value = r
-                .value
-                .map(|d| data_from_wit(d, &schemas))
-                .transpose()
-                .map_err(|e| format!("record {i} value: {e}"))?;
-            let headers =
-                headers_from_wit(r.headers, &schemas).map_err(|e| format!("record {i} {e}"))?;
-            Ok(SourceRecord {
-                source_partition: offset_map_from_wit(r.source_partition),
-                source_offset: offset_map_from_wit(r.source_offset),
-                topic: r.topic,
-                partition: r.partition,
-                key,
-                value,
-                timestamp: r.timestamp,
-                headers,
-            })
-        })
+        .map(|(i, r)| source_record_from_wit(r, &schemas, &topics, &partitions, i))
         .collect()
+}
+
+/// The topic and source partition tables of a source or committed batch. Guests list each
+/// value once or a few times; a table longer than the batch has records is refused.
+fn record_tables_from_wit(
+    topics: Vec<String>,
+    partitions: Vec<wit::OffsetMap>,
+    records: usize,
+) -> Result<(Vec<String>, Vec<Arc<OffsetMap>>), Invalid> {
+    for (what, len) in [
+        ("topics", topics.len()),
+        ("source-partitions", partitions.len()),
+    ] {
+        if len > records {
+            return Err(format!(
+                "the `{what}` table has {len} entries for {records} records; it may have at most one per record"
+            ));
+        }
+    }
+    let partitions = partitions
+        .into_iter()
+        .map(|p| Arc::new(offset_map_from_wit(p)))
+        .collect();
+    Ok((topics, partitions))
+}
+
+/// Looks up a record's index into one of its batch's tables.
+fn table_entry<'t, T>(table: &'t [T], index: u32, what: &str) -> Result<&'t T, Invalid> {
+    table.get(index as usize).ok_or_else(|| {
+        format!(
+            "{what} {index} does not exist (the batch has {} {what}s)",
+            table.len()
+        )
+    })
+}
+
+fn source_record_from_wit(
+    r: wit_source::SourceRecord,
+    schemas: &[SchemaRef],
+    topics: &[String],
+    partitions: &[Arc<OffsetMap>],
+    i: usize,
+) -> Result<SourceRecord, Invalid> {
+    let topic = table_entry(topics, r.topic, "topic").map_err(|e| format!("record {i}: {e}"))?;
+    let source_partition = table_entry(partitions, r.source_partition, "source partition")
+        .map_err(|e| format!("record {i}: {e}"))?;
+    let key = r
+        .key
+        .map(|d| data_from_wit(d, schemas))
+        .transpose()
+        .map_err(|e| format!("record {i} key: {e}"))?;
+    let value = r
+        .value
+        .map(|d| data_from_wit(d, schemas))
+        .transpose()
+        .map_err(|e| format!("record {i} value: {e}"))?;
+    let headers = headers_from_wit(r.headers, schemas).map_err(|e| format!("record {i} {e}"))?;
+    Ok(SourceRecord {
+        source_partition: source_partition.clone(),
+        source_offset: offset_map_from_wit(r.source_offset),
+        topic: topic.clone(),
+        partition: r.partition,
+        key,
+        value,
+        timestamp: r.timestamp,
+        headers,
+    })
 }
 
 /// Refuses a batch of more than [`MAX_BATCH_RECORDS`] records.

@@ -8,8 +8,8 @@ use super::{
     convert::{self, SchemaTable},
 };
 use crate::data::{
-    Data, Field, Header, RecordMetadata, Scalar, Schema, SchemaRef, SchemaType, SinkRecord,
-    SourceRecord, Struct, TimestampType, Value,
+    Data, Field, Header, OffsetMap, RecordMetadata, Scalar, Schema, SchemaRef, SchemaType,
+    SinkRecord, SourceRecord, Struct, TimestampType, Value,
 };
 
 fn schema(s: Schema) -> SchemaRef {
@@ -271,10 +271,21 @@ fn sink_batches_round_trip_and_define_each_schema_once() {
     assert_eq!(convert::sink_batch_from_wit(batch).unwrap(), records);
 }
 
+/// The `source-batch` a guest would return with the records of a `commit-records` call (the
+/// two share their table format).
+fn as_source_batch(batch: wit_source::CommittedBatch) -> wit_source::SourceBatch {
+    wit_source::SourceBatch {
+        schemas: batch.schemas,
+        topics: batch.topics,
+        source_partitions: batch.source_partitions,
+        records: batch.records.into_iter().map(|c| c.record).collect(),
+    }
+}
+
 #[test]
 fn source_records_round_trip() {
     let record = SourceRecord {
-        source_partition: vec![("file".into(), Scalar::String("a.txt".into()))],
+        source_partition: Arc::new(vec![("file".into(), Scalar::String("a.txt".into()))]),
         source_offset: vec![
             ("pos".into(), Scalar::Int(42)),
             ("f".into(), Scalar::Float(0.5)),
@@ -294,12 +305,10 @@ fn source_records_round_trip() {
             value: Data::schemaless(Value::Int64(1)),
         }],
     };
-    let mut table = SchemaTable::new();
-    let wit_record = convert::source_record_to_wit(record.clone(), &mut table);
-    let batch = wit_source::SourceBatch {
-        schemas: table.into_schemas(),
-        records: vec![wit_record],
-    };
+    let batch = as_source_batch(convert::committed_batch_to_wit(vec![(
+        record.clone(),
+        None,
+    )]));
     assert_eq!(convert::source_batch_from_wit(batch).unwrap(), vec![record]);
 }
 
@@ -309,8 +318,9 @@ fn committed_records_carry_their_schemas_once_per_call() {
     let row = schema(Schema::structure(vec![field("name", name.clone())]));
     // Equal to `row` but a different `Arc`: still one table entry.
     let equal_row = schema(Schema::structure(vec![field("name", name.clone())]));
+    let file_a = Arc::new(vec![("file".into(), Scalar::String("a.txt".into()))]);
     let record = |i: i64, row: &SchemaRef| SourceRecord {
-        source_partition: vec![("file".into(), Scalar::String("a.txt".into()))],
+        source_partition: file_a.clone(),
         source_offset: vec![("pos".into(), Scalar::Int(i))],
         topic: "out".into(),
         partition: Some(0),
@@ -351,13 +361,54 @@ fn committed_records_carry_their_schemas_once_per_call() {
     assert_eq!(batch.records[1].metadata.as_ref().unwrap().offset, 1);
     assert!(batch.records[2].metadata.is_none());
 
-    // The records decode back with their schemas (through the `source-batch` decoder, which
-    // reads the same table format).
-    let decoded = convert::source_batch_from_wit(wit_source::SourceBatch {
-        schemas: batch.schemas,
-        records: batch.records.into_iter().map(|c| c.record).collect(),
-    })
-    .unwrap();
+    // The records decode back with their schemas.
+    let decoded = convert::source_batch_from_wit(as_source_batch(batch)).unwrap();
+    let expected: Vec<_> = records.into_iter().map(|(r, _)| r).collect();
+    assert_eq!(decoded, expected);
+}
+
+#[test]
+fn committed_records_list_each_topic_and_source_partition_once() {
+    let file = |name: &str| vec![("file".into(), Scalar::String(name.into()))];
+    let (a, b) = (Arc::new(file("a.txt")), Arc::new(file("b.txt")));
+    // Equal to `a` but a different `Arc`, as when records of two polls are committed together.
+    let a_again = Arc::new(file("a.txt"));
+    let record = |partition: &Arc<OffsetMap>, topic: &str, i: i64| SourceRecord {
+        source_partition: partition.clone(),
+        source_offset: vec![("pos".into(), Scalar::Int(i))],
+        topic: topic.into(),
+        partition: None,
+        key: None,
+        value: None,
+        timestamp: None,
+        headers: vec![],
+    };
+    let records: Vec<_> = [
+        record(&a, "x", 0),
+        record(&b, "y", 1),
+        record(&a, "x", 2),
+        record(&a_again, "y", 3),
+        record(&b, "x", 4),
+    ]
+    .into_iter()
+    .map(|r| (r, None))
+    .collect();
+    let batch = convert::committed_batch_to_wit(records.clone());
+    assert_eq!(batch.topics, ["x", "y"]);
+    assert_eq!(batch.source_partitions.len(), 2);
+    let refs: Vec<_> = batch
+        .records
+        .iter()
+        .map(|c| (c.record.source_partition, c.record.topic))
+        .collect();
+    assert_eq!(refs, [(0, 0), (1, 1), (0, 0), (0, 1), (1, 0)]);
+
+    // Records decoded from one batch share their partition's map.
+    let decoded = convert::source_batch_from_wit(as_source_batch(batch)).unwrap();
+    assert!(Arc::ptr_eq(
+        &decoded[0].source_partition,
+        &decoded[3].source_partition
+    ));
     let expected: Vec<_> = records.into_iter().map(|(r, _)| r).collect();
     assert_eq!(decoded, expected);
 }
@@ -418,9 +469,9 @@ fn wit_schema(ty: wit::SchemaType) -> wit::Schema {
 
 fn source_batch(schemas: Vec<wit::Schema>, value: wit::Data) -> wit_source::SourceBatch {
     let record = |value| wit_source::SourceRecord {
-        source_partition: vec![],
+        source_partition: 0,
         source_offset: vec![],
-        topic: "t".into(),
+        topic: 0,
         partition: None,
         key: None,
         value: Some(value),
@@ -433,6 +484,8 @@ fn source_batch(schemas: Vec<wit::Schema>, value: wit::Data) -> wit_source::Sour
     };
     wit_source::SourceBatch {
         schemas,
+        topics: vec!["t".into()],
+        source_partitions: vec![vec![]],
         records: vec![
             record(ok.clone()),
             record(ok.clone()),
@@ -669,6 +722,38 @@ fn rejects_deep_or_exploding_tables_without_overflowing_the_stack() {
     assert_rejected(
         &rejection(schemas, None, vec![N::Null]),
         "expands to more than 100000 schemas",
+    );
+}
+
+#[test]
+fn rejects_records_that_refer_to_missing_topics_or_source_partitions() {
+    let ok = wit::Data {
+        schema: None,
+        value: vec![wit::ValueNode::Null],
+    };
+    let mut batch = source_batch(vec![], ok.clone());
+    batch.records[2].topic = 1;
+    assert_eq!(
+        convert::source_batch_from_wit(batch).unwrap_err(),
+        "record 2: topic 1 does not exist (the batch has 1 topics)"
+    );
+    let mut batch = source_batch(vec![], ok.clone());
+    batch.records[1].source_partition = 7;
+    assert_eq!(
+        convert::source_batch_from_wit(batch).unwrap_err(),
+        "record 1: source partition 7 does not exist (the batch has 1 source partitions)"
+    );
+    let mut batch = source_batch(vec![], ok.clone());
+    batch.topics = vec![String::new(); 5];
+    assert_eq!(
+        convert::source_batch_from_wit(batch).unwrap_err(),
+        "the `topics` table has 5 entries for 4 records; it may have at most one per record"
+    );
+    let mut batch = source_batch(vec![], ok);
+    batch.records.clear();
+    assert_eq!(
+        convert::source_batch_from_wit(batch).unwrap_err(),
+        "the `topics` table has 1 entries for 0 records; it may have at most one per record"
     );
 }
 

@@ -36,7 +36,7 @@ pub(crate) fn build(
 
 pub(crate) fn source_record(key: Option<Data>, value: Option<Data>) -> SourceRecord {
     SourceRecord {
-        source_partition: Vec::new(),
+        source_partition: Default::default(),
         source_offset: Vec::new(),
         topic: "test".into(),
         partition: Some(0),

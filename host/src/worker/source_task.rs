@@ -77,7 +77,7 @@ struct SendJob {
 struct Sent {
     delivery: Delivery,
     /// The last source offset of each source partition in the batch.
-    offsets: Vec<(OffsetMap, OffsetMap)>,
+    offsets: Vec<(Arc<OffsetMap>, OffsetMap)>,
     /// The polled records, when kept, each with whether it was sent (false: skipped by
     /// `errors.tolerance=all`).
     records: Option<Vec<(SourceRecord, bool)>>,
@@ -86,7 +86,7 @@ struct Sent {
 /// What the log said about one in-flight batch.
 struct Acked {
     outcomes: Vec<Result<RecordMetadata, LogError>>,
-    offsets: Vec<(OffsetMap, OffsetMap)>,
+    offsets: Vec<(Arc<OffsetMap>, OffsetMap)>,
     records: Option<Vec<(SourceRecord, bool)>>,
 }
 
@@ -108,7 +108,7 @@ async fn run_sender(
         super::hand_off().await;
         let result = async {
             let records = job.batch.into_records()?;
-            let mut offsets: Vec<(OffsetMap, OffsetMap)> = Vec::new();
+            let mut offsets: Vec<(Arc<OffsetMap>, OffsetMap)> = Vec::new();
             for record in &records {
                 remember_offset(&mut offsets, record);
             }
@@ -556,7 +556,7 @@ struct SourceLoop<'a> {
     in_flight_batches: VecDeque<InFlight>,
     in_flight_records: usize,
     /// Offsets acknowledged since the last flush, one per source partition.
-    acked: Vec<(OffsetMap, OffsetMap)>,
+    acked: Vec<(Arc<OffsetMap>, OffsetMap)>,
     /// Records acknowledged since the last `commit-records`, for tasks that want them.
     acked_records: Vec<(SourceRecord, Option<RecordMetadata>)>,
     next_flush: Instant,
@@ -723,7 +723,10 @@ impl SourceLoop<'_> {
             .offsets
             .put(
                 &self.spec.connector.name,
-                offsets.into_iter().map(|(p, o)| (p, Some(o))).collect(),
+                offsets
+                    .into_iter()
+                    .map(|(p, o)| (Arc::unwrap_or_clone(p), Some(o)))
+                    .collect(),
             )
             .await
             .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
@@ -744,15 +747,13 @@ impl SourceLoop<'_> {
 
 /// Keeps the last offset of each source partition of a batch (records of one partition are
 /// usually consecutive, so the common case is one comparison).
-fn remember_offset(offsets: &mut Vec<(OffsetMap, OffsetMap)>, record: &SourceRecord) {
+fn remember_offset(offsets: &mut Vec<(Arc<OffsetMap>, OffsetMap)>, record: &SourceRecord) {
     if record.source_partition.is_empty() && record.source_offset.is_empty() {
         return;
     }
-    match offsets
-        .iter_mut()
-        .rev()
-        .find(|(partition, _)| *partition == record.source_partition)
-    {
+    match offsets.iter_mut().rev().find(|(partition, _)| {
+        Arc::ptr_eq(partition, &record.source_partition) || *partition == record.source_partition
+    }) {
         Some(entry) => entry.1.clone_from(&record.source_offset),
         None => offsets.push((
             record.source_partition.clone(),

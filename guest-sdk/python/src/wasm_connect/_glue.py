@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any, Callable, List, Tuple, Type
+from typing import Any, Callable, Dict, List, Tuple, Type
 
 from componentize_py_types import Err
 from wit_world.exports import connector as _wit_connector
@@ -314,14 +314,15 @@ def _make_source_task_glue(user_class: Type[SourceTask]) -> type:
             def run() -> Any:
                 records = self._started().poll() or []
                 table = _codec.SchemaTable()
+                tables = _RecordTables()
                 out = []
                 for i, r in enumerate(records):
                     if not isinstance(r, SourceRecord):
                         raise ConnectError(
                             f"{name}.poll returned a {type(r).__name__} at position {i}; return SourceRecord objects"
                         )
-                    out.append(_encode_source_record(wit, table, r, i))
-                return wit.SourceBatch(table.schemas, out)
+                    out.append(_encode_source_record(wit, table, tables, r, i))
+                return wit.SourceBatch(table.schemas, tables.topics, tables.source_partitions, out)
 
             return _guard(f"{name}.poll", run)
 
@@ -332,14 +333,15 @@ def _make_source_task_glue(user_class: Type[SourceTask]) -> type:
             def run() -> None:
                 task = self._started()
                 schemas = _codec.decode_schemas(batch.schemas)
+                partitions = [_codec.decode_offset_map(p) for p in batch.source_partitions]
                 for c in batch.records:
                     r = c.record
                     key, key_schema = _codec.decode_data(r.key, schemas)
                     value, value_schema = _codec.decode_data(r.value, schemas)
                     record = SourceRecord(
-                        source_partition=_codec.decode_offset_map(r.source_partition),
+                        source_partition=dict(_entry(partitions, r.source_partition, "source partition")),
                         source_offset=_codec.decode_offset_map(r.source_offset),
-                        topic=r.topic,
+                        topic=_entry(batch.topics, r.topic, "topic"),
                         partition=r.partition,
                         key=key,
                         key_schema=key_schema,
@@ -365,12 +367,54 @@ def _make_source_task_glue(user_class: Type[SourceTask]) -> type:
     return SourceTaskGlue
 
 
-def _encode_source_record(wit: Any, table: _codec.SchemaTable, r: SourceRecord, i: int) -> Any:
+class _RecordTables:
+    """The topics and source partitions of one batch, which WIT records refer to by index, each
+    listed once. Tasks usually pass the same partition dict with every record, so each dict is
+    converted once per batch; equal dicts share one entry too."""
+
+    def __init__(self) -> None:
+        self.topics: List[str] = []
+        self.source_partitions: List[Any] = []
+        self._topic_index: Dict[str, int] = {}
+        self._last: Any = None
+        self._last_index = -1
+        self._partition_index: Dict[Any, int] = {}
+
+    def topic(self, topic: str) -> int:
+        index = self._topic_index.get(topic)
+        if index is None:
+            index = len(self.topics)
+            self.topics.append(topic)
+            self._topic_index[topic] = index
+        return index
+
+    def partition(self, partition: Any, what: str) -> int:
+        if partition is self._last and self._last_index >= 0:
+            return self._last_index
+        encoded = _codec.encode_offset_map(partition, what)
+        # The type too: True == 1 in Python, but a boolean and an int are different scalars.
+        key = tuple((k, type(v), v) for k, v in (partition or {}).items())
+        index = self._partition_index.get(key)
+        if index is None:
+            index = len(self.source_partitions)
+            self.source_partitions.append(encoded)
+            self._partition_index[key] = index
+        self._last, self._last_index = partition, index
+        return index
+
+
+def _entry(table: List[Any], index: int, what: str) -> Any:
+    if index >= len(table):
+        raise ConnectError(f"malformed committed batch: {what} {index} does not exist (the batch has {len(table)} {what}s)")
+    return table[index]
+
+
+def _encode_source_record(wit: Any, table: _codec.SchemaTable, tables: _RecordTables, r: SourceRecord, i: int) -> Any:
     what = f"record {i}"
     return wit.SourceRecord(
-        source_partition=_codec.encode_offset_map(r.source_partition, f"{what} source_partition"),
+        source_partition=tables.partition(r.source_partition, f"{what} source_partition"),
         source_offset=_codec.encode_offset_map(r.source_offset, f"{what} source_offset"),
-        topic=r.topic,
+        topic=tables.topic(r.topic),
         partition=r.partition,
         key=table.encode_data(r.key, r.key_schema, f"{what} key"),
         value=table.encode_data(r.value, r.value_schema, f"{what} value"),
