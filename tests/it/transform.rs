@@ -602,7 +602,7 @@ async fn throughput_of_a_chain_with_and_without_the_wasm_transform() {
     let make = |size: usize| -> Vec<SourceRecord> {
         (0..size)
             .map(|i| SourceRecord {
-                source_partition: Vec::new(),
+                source_partition: Default::default(),
                 source_offset: Vec::new(),
                 topic: "t".into(),
                 partition: None,

@@ -150,7 +150,68 @@ test("source tasks resume from the offset reader and produce WIT batches", () =>
   assert.deepEqual(batch.records[0].sourceOffset, [["line", { tag: "int", val: 42 }]]);
   assert.deepEqual(batch.records[0].value, { schema: null, value: [{ tag: "string", val: "line 42" }] });
   assert.equal(batch.records[0].key, null);
+  assert.deepEqual(batch.topics, ["t"]);
+  assert.deepEqual(batch.sourcePartitions, [[["file", { tag: "string", val: "f" }]]]);
+  assert.equal(batch.records[0].topic, 0);
+  assert.equal(batch.records[0].sourcePartition, 0);
   assert.deepEqual(testing.logs(), [{ level: "info", message: 'polled {"next":42}' }]);
+});
+
+test("a batch lists each topic and source partition once, however the records interleave", async () => {
+  const { encodeSourceRecord, RecordTables } = await import("../src/connector.js");
+  const tables = new RecordTables();
+  const shared = { file: "a" };
+  const records = [
+    { topic: "x", sourcePartition: shared },
+    { topic: "y", sourcePartition: { file: "b" } },
+    { topic: "x", sourcePartition: { file: "a" } }, // equal to `shared`, another object
+    { topic: "y", sourcePartition: shared },
+    { topic: "x", sourcePartition: null },
+  ];
+  const refs = records.map((r, i) => {
+    const wit = encodeSourceRecord(r, new SchemaTable(), i, tables);
+    return [wit.topic, wit.sourcePartition];
+  });
+  assert.deepEqual(tables.topics, ["x", "y"]);
+  assert.deepEqual(tables.sourcePartitions, [[["file", { tag: "string", val: "a" }]], [["file", { tag: "string", val: "b" }]], []]);
+  assert.deepEqual(refs, [[0, 0], [1, 1], [0, 0], [1, 0], [0, 2]]);
+});
+
+const acked = [];
+class Acker extends SourceTask {
+  start() {
+    return { wantsCommitRecords: true };
+  }
+  poll() {
+    return [];
+  }
+  commitRecord(record, metadata) {
+    acked.push([record.topic, record.sourcePartition, metadata?.offset ?? null]);
+  }
+}
+
+test("committed records are decoded from the batch's tables; a missing entry is an error", () => {
+  testing.reset();
+  const definition = defineSource(Src, Acker);
+  const { sourceTask } = exportsFor(definition, "source");
+  sourceTask.start([]);
+  const record = (topic, sourcePartition) => ({
+    sourcePartition, sourceOffset: [], topic, partition: null, key: null, value: null, timestamp: null, headers: [],
+  });
+  const meta = { topic: "y", partition: 0, offset: 7n, timestamp: null };
+  sourceTask.commitRecords({
+    schemas: [],
+    topics: ["x", "y"],
+    sourcePartitions: [[["file", { tag: "string", val: "a" }]]],
+    records: [{ record: record(1, 0), metadata: meta }, { record: record(0, 0), metadata: null }],
+  });
+  assert.deepEqual(acked, [["y", { file: "a" }, 7n], ["x", { file: "a" }, null]]);
+  acked[0][1].file = "changed"; // each record gets its own copy of the partition
+  assert.equal(acked[1][1].file, "a");
+  assert.throws(
+    () => sourceTask.commitRecords({ schemas: [], topics: [], sourcePartitions: [[]], records: [{ record: record(0, 0), metadata: null }] }),
+    (e) => e.tag === "fatal" && /topic 0 does not exist \(the batch has 0 topics\)/.test(e.val),
+  );
 });
 
 test("anything thrown becomes a connector-error with the message and stack", () => {

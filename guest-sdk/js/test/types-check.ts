@@ -43,4 +43,4 @@ class U extends SinkTask {
 }
 export const source = defineSource(C, T);
 export const sink = defineSink(K, U);
-export const empty: SourceBatch = { schemas: [], records: [] };
+export const empty: SourceBatch = { schemas: [], topics: [], sourcePartitions: [], records: [] };

@@ -244,6 +244,39 @@ class GlueTest(unittest.TestCase):
             wc.SourceTaskContext().offset_storage_reader().offset({"f": "a"})
 
 
+class RecordTablesTest(unittest.TestCase):
+    """What a source batch lists in its topic and source partition tables."""
+
+    def test_each_topic_and_partition_once_however_records_interleave(self):
+        tables = _glue._RecordTables()
+        shared = {"file": "a"}
+        refs = [
+            (tables.topic(t), tables.partition(p, f"record {i}"))
+            for i, (t, p) in enumerate(
+                [("x", shared), ("y", {"file": "b"}), ("x", {"file": "a"}), ("y", shared), ("x", None)]
+            )
+        ]
+        self.assertEqual(refs, [(0, 0), (1, 1), (0, 0), (1, 0), (0, 2)])
+        self.assertEqual(tables.topics, ["x", "y"])
+        self.assertEqual(
+            tables.source_partitions,
+            [[("file", wit.Scalar_String("a"))], [("file", wit.Scalar_String("b"))], []],
+        )
+
+    def test_a_boolean_and_an_int_are_different_partitions(self):
+        tables = _glue._RecordTables()
+        self.assertEqual(tables.partition({"p": True}, "record 0"), 0)
+        self.assertEqual(tables.partition({"p": 1}, "record 1"), 1)
+
+    def test_a_bad_partition_is_rejected_naming_the_record(self):
+        with self.assertRaisesRegex(wc.DataError, r"record 4 source_partition\['p'\] is a list"):
+            _glue._RecordTables().partition({"p": [1]}, "record 4 source_partition")
+
+    def test_a_missing_entry_names_the_table(self):
+        with self.assertRaisesRegex(wc.ConnectError, r"topic 3 does not exist \(the batch has 1 topics\)"):
+            _glue._entry(["t"], 3, "topic")
+
+
 def _glue_holder(task_glue):
     # The user's task object, as the glue keeps it.
     return task_glue._started()

@@ -369,15 +369,12 @@ def _make_source_task_glue(user_class: Type[SourceTask]) -> type:
 
 class _RecordTables:
     """The topics and source partitions of one batch, which WIT records refer to by index, each
-    listed once. Tasks usually pass the same partition dict with every record, so each dict is
-    converted once per batch; equal dicts share one entry too."""
+    listed once: a partition is converted once per batch, however many records carry it."""
 
     def __init__(self) -> None:
         self.topics: List[str] = []
         self.source_partitions: List[Any] = []
         self._topic_index: Dict[str, int] = {}
-        self._last: Any = None
-        self._last_index = -1
         self._partition_index: Dict[Any, int] = {}
 
     def topic(self, topic: str) -> int:
@@ -389,17 +386,19 @@ class _RecordTables:
         return index
 
     def partition(self, partition: Any, what: str) -> int:
-        if partition is self._last and self._last_index >= 0:
-            return self._last_index
-        encoded = _codec.encode_offset_map(partition, what)
+        if partition is not None and not isinstance(partition, dict):
+            _codec.encode_offset_map(partition, what)  # raises, naming the record
         # The type too: True == 1 in Python, but a boolean and an int are different scalars.
         key = tuple((k, type(v), v) for k, v in (partition or {}).items())
-        index = self._partition_index.get(key)
+        try:
+            index = self._partition_index.get(key)
+        except TypeError:  # an unhashable value, which no offset map may hold
+            _codec.encode_offset_map(partition, what)  # raises, naming the record and key
+            raise
         if index is None:
             index = len(self.source_partitions)
-            self.source_partitions.append(encoded)
+            self.source_partitions.append(_codec.encode_offset_map(partition, what))
             self._partition_index[key] = index
-        self._last, self._last_index = partition, index
         return index
 
 

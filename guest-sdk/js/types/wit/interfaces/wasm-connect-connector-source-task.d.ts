@@ -39,15 +39,19 @@ declare module 'wasm-connect:connector/source-task@0.1.0' {
    */
   export interface SourceRecord {
     /**
-     * Where the record comes from in the external system, e.g. `[("filename", "a.txt")]`.
+     * Where the record comes from in the external system, e.g. `[("filename", "a.txt")]`:
+     * an index into the batch's `source-partitions`.
      */
-    sourcePartition: OffsetMap,
+    sourcePartition: number,
     /**
      * How far into that partition this record is, e.g. `[("position", 1024)]`.
      * The host stores it once the log acknowledged the record (and every earlier one).
      */
     sourceOffset: OffsetMap,
-    topic: string,
+    /**
+     * The topic: an index into the batch's `topics`.
+     */
+    topic: number,
     /**
      * The log partition; none lets the host's partitioner choose (by key hash).
      */
@@ -75,6 +79,17 @@ declare module 'wasm-connect:connector/source-task@0.1.0' {
      * however many records use it.
      */
     schemas: Array<Schema>,
+    /**
+     * The topics the records refer to by index. Records of one topic share an entry, so
+     * the name crosses the boundary once per batch rather than once per record.
+     */
+    topics: Array<string>,
+    /**
+     * The source partitions the records refer to by index, shared the same way. A value
+     * may be listed more than once, but neither table may have more entries than the
+     * batch has records: the host fails the task otherwise.
+     */
+    sourcePartitions: Array<OffsetMap>,
     records: Array<SourceRecord>,
   }
   /**
@@ -106,6 +121,14 @@ declare module 'wasm-connect:connector/source-task@0.1.0' {
      * however many records use it, as in `source-batch`.
      */
     schemas: Array<Schema>,
+    /**
+     * The topics the records refer to by index, as in `source-batch`.
+     */
+    topics: Array<string>,
+    /**
+     * The source partitions the records refer to by index, as in `source-batch`.
+     */
+    sourcePartitions: Array<OffsetMap>,
     records: Array<CommittedRecord>,
   }
   /**
