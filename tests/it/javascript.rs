@@ -459,18 +459,7 @@ async fn measure_js_component_costs() {
         let mut per_record = Vec::new();
         let mut fuel_per_record = Vec::new();
         for _ in 0..5 {
-            let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
-            let ctx = InstanceContext {
-                connector: name.into(),
-                task: Some(0),
-                limits: SandboxLimits::default(),
-                preopens: Vec::new(),
-                egress: None,
-                events,
-                offsets: None,
-                sink_context: None,
-                reporter: None,
-            };
+            let ctx = InstanceContext::detached(name, Some(0), SandboxLimits::default());
             let started = Instant::now();
             let mut task = plugin.source_task(ctx).await.unwrap();
             task.start(&config).await.unwrap();

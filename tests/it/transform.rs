@@ -287,18 +287,7 @@ async fn an_endless_transform_skips_its_batch_under_tolerance_all() {
 fn transform_context(
     limits: wasm_connect::runtime::SandboxLimits,
 ) -> wasm_connect::runtime::InstanceContext {
-    let (events, _) = tokio::sync::mpsc::unbounded_channel();
-    wasm_connect::runtime::InstanceContext {
-        connector: "c".into(),
-        task: Some(0),
-        limits,
-        preopens: Vec::new(),
-        egress: None,
-        events,
-        offsets: None,
-        sink_context: None,
-        reporter: None,
-    }
+    wasm_connect::runtime::InstanceContext::detached("c", Some(0), limits)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -987,22 +987,12 @@ async fn a_long_call_is_throttled() {
                 .load(&bytes, "test_source.wasm")
                 .await
                 .expect("load");
-            let (events, _) = tokio::sync::mpsc::unbounded_channel();
+            let limits = SandboxLimits {
+                timeout: Duration::from_millis(400),
+                ..SandboxLimits::default()
+            };
             let mut task = plugin
-                .source_task(InstanceContext {
-                    connector: "throttle".into(),
-                    task: Some(0),
-                    limits: SandboxLimits {
-                        timeout: Duration::from_millis(400),
-                        ..SandboxLimits::default()
-                    },
-                    preopens: Vec::new(),
-                    egress: None,
-                    events,
-                    offsets: None,
-                    sink_context: None,
-                    reporter: None,
-                })
+                .source_task(InstanceContext::detached("throttle", Some(0), limits))
                 .await
                 .expect("instantiate");
             let config: super::ConfigMap = [("topic", "t"), ("mode", "loop"), ("task.id", "0")]

@@ -120,19 +120,12 @@ async fn task_transforms(
     if !chain.has_plugins() {
         return Ok(None);
     }
-    // Transforms cannot reach `connector-context`; nothing is ever sent on this channel.
-    let (events, _) = mpsc::unbounded_channel();
-    let context = crate::runtime::InstanceContext {
-        connector: spec.connector.name.clone(),
-        task: Some(spec.task),
-        limits: spec.connector.sandbox,
-        preopens: Vec::new(),
-        egress: None,
-        events,
-        offsets: None,
-        sink_context: None,
-        reporter: None,
-    };
+    // Transforms cannot reach `connector-context`, so nobody needs to hear its events.
+    let context = crate::runtime::InstanceContext::detached(
+        spec.connector.name.clone(),
+        Some(spec.task),
+        spec.connector.sandbox,
+    );
     crate::transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)
