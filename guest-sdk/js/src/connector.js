@@ -195,7 +195,8 @@ export class RecordTables {
       if (index !== undefined) return index;
     }
     const map = toOffsetMap(partition, () => `record ${i} sourcePartition`);
-    const content = map.map(([k, s]) => `${k}\u0000${s.tag}\u0000${String(s.val)}`).join("\u0001");
+    // JSON escapes keys and strings, and the tag tells an int from a float or a string.
+    const content = JSON.stringify(map, (_, v) => (typeof v === "bigint" ? v.toString() : v));
     let index = this.byContent.get(content);
     if (index === undefined) {
       index = this.sourcePartitions.length;

@@ -175,6 +175,10 @@ test("a batch lists each topic and source partition once, however the records in
   assert.deepEqual(tables.topics, ["x", "y"]);
   assert.deepEqual(tables.sourcePartitions, [[["file", { tag: "string", val: "a" }]], [["file", { tag: "string", val: "b" }]], []]);
   assert.deepEqual(refs, [[0, 0], [1, 1], [0, 0], [1, 0], [0, 2]]);
+  // Same text, different scalar types: different partitions.
+  const typed = new RecordTables();
+  const kinds = [{ p: 1 }, { p: "1" }, { p: 1.5 }, { p: true }, { p: 1 }].map((p) => typed.partition(p, 0));
+  assert.deepEqual(kinds, [0, 1, 2, 3, 0]);
 });
 
 const acked = [];
