@@ -629,18 +629,7 @@ async fn throughput_of_a_chain_with_and_without_the_wasm_transform() {
         }
         let settings = pairs.into_iter().collect();
         let chain = TransformChain::from_settings_with(&settings, &One(plugin.clone())).unwrap();
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
-        let context = InstanceContext {
-            connector: "bench".into(),
-            task: Some(0),
-            limits: Default::default(),
-            preopens: Vec::new(),
-            egress: None,
-            events,
-            offsets: None,
-            sink_context: None,
-            reporter: None,
-        };
+        let context = InstanceContext::detached("bench", Some(0), Default::default());
         let mut task = TaskTransforms::start(Arc::new(chain), context)
             .await
             .unwrap();
