@@ -2,12 +2,13 @@
 //! administration against the cluster named by `bootstrap.servers`.
 //!
 //! Producers use a `ThreadedProducer` whose delivery callback fills a per-batch state, so a
-//! batch costs one future rather than one per record. Consumers are `BaseConsumer`s polled on
+//! batch costs one future rather than one per record; runs of records to one topic are
+//! enqueued with one librdkafka call (`batch`). Consumers are `BaseConsumer`s polled on
 //! the blocking pool; a custom context turns librdkafka's rebalance callbacks into
 //! [`Rebalance`] events returned by the next poll.
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
@@ -27,6 +28,8 @@ use rdkafka::{
     types::RDKafkaErrorCode,
 };
 use tokio::sync::oneshot;
+
+mod batch;
 
 use super::{
     ConsumedRecord, Delivery, LogConsumer, LogError, LogHeader, LogProducer, Polled, ProduceRecord,
@@ -243,10 +246,7 @@ impl RecordLog for KafkaLog {
             .settings
             .producer_config(client_id)
             .create_with_context(DeliveryContext)?;
-        Ok(Arc::new(KafkaProducer {
-            producer: Arc::new(producer),
-            send_order: tokio::sync::Mutex::new(()),
-        }))
+        Ok(Arc::new(KafkaProducer::new(producer)))
     }
 
     fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError> {
@@ -441,11 +441,69 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-/// Produces through a `ThreadedProducer`, whose thread runs the delivery callbacks.
+/// How many topics a producer keeps a librdkafka topic handle for; records to further topics
+/// are produced one by one (a task rarely writes to more than a few).
+const MAX_TOPIC_HANDLES: usize = 64;
+
+/// Produces through a `ThreadedProducer`, whose thread runs the delivery callbacks. Runs of
+/// records to one topic without headers or timestamps are enqueued in one call
+/// ([`batch::TopicHandle::produce`]); other records one by one.
 pub struct KafkaProducer {
     producer: Arc<ThreadedProducer<DeliveryContext>>,
+    /// Topic handles by name, made on first use.
+    topics: Mutex<HashMap<String, Arc<batch::TopicHandle>>>,
     /// Keeps concurrent `send` calls from interleaving their records while one waits for room.
     send_order: tokio::sync::Mutex<()>,
+}
+
+impl KafkaProducer {
+    fn new(producer: ThreadedProducer<DeliveryContext>) -> Self {
+        Self {
+            producer: Arc::new(producer),
+            topics: Mutex::new(HashMap::new()),
+            send_order: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The handle for `topic`, if it has or can get one.
+    fn topic_handle(&self, topic: &str) -> Option<Arc<batch::TopicHandle>> {
+        let mut topics = lock(&self.topics);
+        if let Some(handle) = topics.get(topic) {
+            return Some(Arc::clone(handle));
+        }
+        if topics.len() >= MAX_TOPIC_HANDLES {
+            return None;
+        }
+        let handle = Arc::new(batch::TopicHandle::new(&self.producer, topic)?);
+        topics.insert(topic.to_owned(), Arc::clone(&handle));
+        Some(handle)
+    }
+
+    /// Enqueues one record through rdkafka's `send`, waiting while the queue is full.
+    async fn send_one(&self, record: &ProduceRecord, index: usize, batch: &Arc<BatchState>) {
+        loop {
+            let slot = Box::new(Slot {
+                batch: Arc::clone(batch),
+                index,
+            });
+            match self.producer.send(base_record(record, slot)) {
+                Ok(()) => return,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // The queue drains as deliveries are reported; wait, never drop.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err((error, _)) => {
+                    batch.complete(index, Err(LogError::Kafka(error)));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Whether `produce_batch` can carry `record` (it takes no headers or timestamps).
+fn plain(record: &ProduceRecord) -> bool {
+    record.headers.is_empty() && record.timestamp.is_none()
 }
 
 fn base_record<'a>(
@@ -491,22 +549,30 @@ impl LogProducer for KafkaProducer {
             done: Mutex::new(Some(done)),
         });
         let _order = self.send_order.lock().await;
-        for (index, record) in records.iter().enumerate() {
-            loop {
-                let slot = Box::new(Slot {
-                    batch: Arc::clone(&batch),
-                    index,
-                });
-                match self.producer.send(base_record(record, slot)) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                        // The queue drains as deliveries are reported; wait, never drop.
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    Err((error, _)) => {
-                        batch.complete(index, Err(LogError::Kafka(error)));
-                        break;
-                    }
+        let mut next = 0;
+        while next < records.len() {
+            let record = &records[next];
+            let handle = if plain(record) {
+                self.topic_handle(&record.topic)
+            } else {
+                None
+            };
+            let Some(handle) = handle else {
+                self.send_one(record, next, &batch).await;
+                next += 1;
+                continue;
+            };
+            // The run of plain records to this topic from here.
+            let end = next
+                + records[next..]
+                    .iter()
+                    .take_while(|r| plain(r) && r.topic == record.topic)
+                    .count();
+            while next < end {
+                next += handle.produce(&records[next..end], next, &batch);
+                if next < end {
+                    // The queue drains as deliveries are reported; wait, never drop.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
         }
@@ -898,6 +964,164 @@ mod tests {
             }]
         );
         consumer.close().await.unwrap();
+    }
+
+    fn plain_record(topic: &str, key: Option<&str>, value: &str) -> ProduceRecord {
+        ProduceRecord {
+            topic: topic.into(),
+            partition: None,
+            key: key.map(|key| key.as_bytes().to_vec()),
+            value: Some(value.as_bytes().to_vec()),
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+
+    /// Sends `records` as one batch and waits for every outcome.
+    async fn send_all(
+        producer: &dyn LogProducer,
+        records: Vec<ProduceRecord>,
+    ) -> Vec<Result<RecordMetadata, LogError>> {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            producer.send(records).await.unwrap(),
+        )
+        .await
+        .expect("every record is reported within 30 s")
+    }
+
+    /// Runs of plain records go out in one librdkafka call each, the others one by one: a batch
+    /// mixing both, several topics, an explicit partition, keys and a tombstone keeps its order
+    /// and every record's own placement.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_mixed_batch_keeps_order_and_placement() {
+        let cluster = cluster_with(&[("a", 3), ("b", 1)]);
+        let log = log_for(&cluster);
+        let producer = log.producer("p").unwrap();
+        let mut records = Vec::new();
+        for i in 0..30 {
+            records.push(plain_record(
+                "a",
+                Some(&format!("k{}", i % 5)),
+                &format!("a{i}"),
+            ));
+        }
+        records.push(record("a", "k0", "with-headers".into()));
+        records.push(ProduceRecord {
+            partition: Some(2),
+            ..plain_record("a", None, "to-partition-2")
+        });
+        for i in 0..10 {
+            records.push(plain_record("b", None, &format!("b{i}")));
+        }
+        records.push(ProduceRecord {
+            value: None,
+            ..plain_record("b", Some("gone"), "")
+        });
+        records.push(plain_record("a", Some("k1"), "last"));
+        let sent = records.clone();
+
+        let results = send_all(producer.as_ref(), records).await;
+        assert_eq!(results.len(), sent.len());
+        let mut next_offset: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for (record, result) in sent.iter().zip(&results) {
+            let metadata = result.as_ref().unwrap();
+            assert_eq!(metadata.topic, record.topic);
+            let expected = match (&record.partition, &record.key) {
+                (Some(partition), _) => Some(*partition),
+                (None, Some(key)) if record.topic == "a" => {
+                    Some(crate::log::embedded::partition_for_key(key, 3))
+                }
+                _ => None,
+            };
+            if let Some(partition) = expected {
+                assert_eq!(metadata.partition, partition, "{record:?}");
+            }
+            // Within a partition, records are placed in the order they were sent.
+            let offset = next_offset
+                .entry((metadata.topic.clone(), metadata.partition))
+                .or_insert(0);
+            assert_eq!(metadata.offset, *offset, "{record:?}");
+            *offset += 1;
+        }
+
+        let mut consumer = log.consumer("g", "c").unwrap();
+        consumer.subscribe(&["a".into(), "b".into()]).await.unwrap();
+        let (_, consumed) = poll_records(consumer.as_mut(), sent.len()).await;
+        let found = |value: Option<&[u8]>| {
+            consumed
+                .iter()
+                .find(|r| r.value.as_deref() == value)
+                .unwrap()
+        };
+        let with_headers = found(Some(b"with-headers".as_slice()));
+        assert_eq!(with_headers.headers.len(), 1);
+        assert_eq!(with_headers.timestamp, Some(1_700_000_000_000));
+        let tombstone = found(None);
+        assert_eq!(tombstone.key.as_deref(), Some(b"gone".as_slice()));
+        assert!(found(Some(b"b9".as_slice())).headers.is_empty());
+        consumer.close().await.unwrap();
+    }
+
+    /// A batch far larger than the producer's queue waits for room instead of failing or
+    /// dropping records, and still arrives in order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_larger_than_the_queue_waits_for_room() {
+        let cluster = cluster_with(&[("t", 1)]);
+        let mut common = BTreeMap::new();
+        common.insert("bootstrap.servers".to_owned(), cluster.bootstrap_servers());
+        let producer_settings =
+            BTreeMap::from([("queue.buffering.max.messages".to_owned(), "50".to_owned())]);
+        let log = KafkaLog::new(KafkaSettings {
+            producer: producer_settings,
+            ..KafkaSettings::new(common)
+        })
+        .unwrap();
+        let producer = log.producer("p").unwrap();
+        let records = (0..2_000)
+            .map(|i| plain_record("t", None, &i.to_string()))
+            .collect();
+        let results = send_all(producer.as_ref(), records).await;
+        let offsets: Vec<i64> = results.iter().map(|r| r.as_ref().unwrap().offset).collect();
+        assert_eq!(offsets, (0..2_000).collect::<Vec<_>>());
+    }
+
+    /// A record librdkafka refuses (here: larger than `message.max.bytes`) fails alone; the
+    /// records around it in the same run are delivered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_record_fails_alone() {
+        let cluster = cluster_with(&[("t", 1)]);
+        let mut common = BTreeMap::new();
+        common.insert("bootstrap.servers".to_owned(), cluster.bootstrap_servers());
+        let producer_settings =
+            BTreeMap::from([("message.max.bytes".to_owned(), "1000".to_owned())]);
+        let log = KafkaLog::new(KafkaSettings {
+            producer: producer_settings,
+            ..KafkaSettings::new(common)
+        })
+        .unwrap();
+        let producer = log.producer("p").unwrap();
+        let big = "x".repeat(5_000);
+        let mut records: Vec<ProduceRecord> = (0..5)
+            .map(|i| plain_record("t", None, &i.to_string()))
+            .collect();
+        records.insert(2, plain_record("t", None, &big));
+        // The same record with a header goes through the one-by-one path.
+        records.push(record("t", "k", big.clone()));
+        records.push(plain_record("t", None, "after"));
+        let results = send_all(producer.as_ref(), records).await;
+        let outcomes: Vec<Result<i64, String>> = results
+            .into_iter()
+            .map(|r| r.map(|m| m.offset).map_err(|e| crate::error_chain(&e)))
+            .collect();
+        assert_eq!(outcomes[..2], [Ok(0), Ok(1)]);
+        assert!(
+            outcomes[2].as_ref().unwrap_err().contains("too large"),
+            "{outcomes:?}"
+        );
+        assert_eq!(outcomes[3..6], [Ok(2), Ok(3), Ok(4)]);
+        assert!(outcomes[6].as_ref().unwrap_err().contains("too large"));
+        assert_eq!(outcomes[7], Ok(5));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
