@@ -67,10 +67,26 @@ const SENDER_QUEUE_BATCHES: usize = 4;
 
 /// A polled batch for the sender, which checks and converts it (off the polling thread).
 struct SendJob {
-    batch: PolledBatch,
+    batch: JobBatch,
     /// Whether to give the records back for `commit-records`.
     keep: bool,
     sent: oneshot::Sender<Result<Sent, TaskFailure>>,
+}
+
+/// A polled batch as the loop hands it over: as the guest returned it, or already checked
+/// and converted when the sender was behind (see [`SourceLoop::send`]).
+enum JobBatch {
+    Polled(PolledBatch),
+    Converted(Result<Vec<SourceRecord>, CallError>),
+}
+
+impl JobBatch {
+    fn into_records(self) -> Result<Vec<SourceRecord>, CallError> {
+        match self {
+            Self::Polled(batch) => batch.into_records(),
+            Self::Converted(records) => records,
+        }
+    }
 }
 
 /// A batch the sender handed to the log.
@@ -91,7 +107,8 @@ struct Acked {
 }
 
 /// The second stage of the task's pipeline: checks and converts polled batches (the guest's
-/// tables into host records, then transforms and converters) and hands them to the producer,
+/// tables into host records, unless the loop did that already, then transforms and
+/// converters) and hands them to the producer,
 /// in order, while the loop polls the guest for the next batch (on another thread when one is
 /// free). Stops after the first batch that fails.
 ///
@@ -567,6 +584,13 @@ impl SourceLoop<'_> {
     async fn send(&mut self, batch: PolledBatch) -> Result<(), TaskFailure> {
         let count = batch.len();
         let (sent, outcome) = oneshot::channel();
+        // With batches already waiting, the sender is the slower stage: take the conversion
+        // off its hands while the queue would make this loop wait anyway.
+        let batch = if self.jobs.capacity() < self.jobs.max_capacity() {
+            JobBatch::Converted(batch.into_records())
+        } else {
+            JobBatch::Polled(batch)
+        };
         let job = SendJob {
             batch,
             keep: self.wants_commit_records,
