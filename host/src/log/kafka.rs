@@ -8,11 +8,8 @@
 //! [`Rebalance`] events returned by the next poll.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicUsize, Ordering},
-    },
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -242,11 +239,14 @@ impl RecordLog for KafkaLog {
     }
 
     fn producer(&self, client_id: &str) -> Result<Arc<dyn LogProducer>, LogError> {
+        let pending = Arc::new(Mutex::new(Pending::default()));
         let producer: ThreadedProducer<DeliveryContext> = self
             .settings
             .producer_config(client_id)
-            .create_with_context(DeliveryContext)?;
-        Ok(Arc::new(KafkaProducer::new(producer)))
+            .create_with_context(DeliveryContext {
+                pending: Arc::clone(&pending),
+            })?;
+        Ok(Arc::new(KafkaProducer::new(producer, pending)))
     }
 
     fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError> {
@@ -367,44 +367,102 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The outcome of one batch, filled in by delivery callbacks in any order.
-struct BatchState {
-    results: Mutex<Vec<Option<Result<Placed, LogError>>>>,
-    remaining: AtomicUsize,
-    done: Mutex<Option<oneshot::Sender<()>>>,
+/// Each record's outcome as the delivery callback reported it; none: not reported.
+type Outcomes = Vec<Option<Result<Placed, LogError>>>;
+
+/// The batches of one producer with records not yet reported. A record's delivery opaque is
+/// its sequence number: the producer numbers records in the order it takes them, so a batch
+/// owns a range of numbers and a report finds its batch by search, with no allocation or
+/// reference count per record.
+#[derive(Default)]
+struct Pending {
+    /// The number the next batch's first record gets.
+    next: usize,
+    /// Ordered by `first`.
+    batches: VecDeque<PendingBatch>,
 }
 
-impl BatchState {
-    fn complete(&self, index: usize, result: Result<Placed, LogError>) {
-        if let Some(slot) = lock(&self.results).get_mut(index) {
-            *slot = Some(result);
+struct PendingBatch {
+    first: usize,
+    outcomes: Outcomes,
+    remaining: usize,
+    /// Gets the outcomes once every record was reported, or when the producer is dropped.
+    done: Option<oneshot::Sender<Outcomes>>,
+}
+
+impl Drop for PendingBatch {
+    fn drop(&mut self) {
+        // The producer is going away: hand over what was reported; the rest stay unreported.
+        if let Some(done) = self.done.take() {
+            let _ = done.send(std::mem::take(&mut self.outcomes));
         }
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
-            && let Some(done) = lock(&self.done).take()
-        {
-            let _ = done.send(());
-        }
+    }
+}
+
+impl Pending {
+    /// Registers a batch of `count` records; returns its first sequence number and where its
+    /// outcomes will arrive.
+    fn register(&mut self, count: usize) -> (usize, oneshot::Receiver<Outcomes>) {
+        let (done, outcomes) = oneshot::channel();
+        let first = self.next;
+        self.next = self.next.wrapping_add(count);
+        self.batches.push_back(PendingBatch {
+            first,
+            outcomes: (0..count).map(|_| None).collect(),
+            remaining: count,
+            done: Some(done),
+        });
+        (first, outcomes)
     }
 
-    /// The outcomes, in the order of `topics` (the batch's records' topics).
-    fn take_results(&self, topics: Vec<String>) -> Vec<Result<RecordMetadata, LogError>> {
-        lock(&self.results)
-            .drain(..)
-            .zip(topics)
-            .map(|(slot, topic)| match slot {
-                Some(Ok(placed)) => Ok(RecordMetadata {
-                    topic,
-                    partition: placed.partition,
-                    offset: placed.offset,
-                    timestamp: placed.timestamp,
-                }),
-                Some(Err(error)) => Err(error),
-                None => Err(LogError::Other(
-                    "the producer was dropped before reporting this record".into(),
-                )),
-            })
-            .collect()
+    /// Records the outcome of record `seq`; the batch's receiver gets all outcomes with the
+    /// last one. A number no pending batch owns, or reported twice, is ignored.
+    fn complete(&mut self, seq: usize, result: Result<Placed, LogError>) {
+        let index = self.batches.partition_point(|batch| batch.first <= seq);
+        let Some(batch) = index.checked_sub(1).and_then(|i| self.batches.get_mut(i)) else {
+            return;
+        };
+        let Some(slot @ None) = batch.outcomes.get_mut(seq - batch.first) else {
+            return;
+        };
+        *slot = Some(result);
+        batch.remaining -= 1;
+        if batch.remaining == 0
+            && let Some(done) = batch.done.take()
+        {
+            let _ = done.send(std::mem::take(&mut batch.outcomes));
+        }
+        while self
+            .batches
+            .front()
+            .is_some_and(|batch| batch.done.is_none())
+        {
+            self.batches.pop_front();
+        }
     }
+}
+
+/// The outcomes of a batch, in the order of `topics` (its records' topics).
+fn batch_results(outcomes: Outcomes, topics: Vec<String>) -> Vec<Result<RecordMetadata, LogError>> {
+    let unreported = || {
+        Err(LogError::Other(
+            "the producer was dropped before reporting this record".into(),
+        ))
+    };
+    let mut outcomes = outcomes.into_iter();
+    topics
+        .into_iter()
+        .map(|topic| match outcomes.next().flatten() {
+            Some(Ok(placed)) => Ok(RecordMetadata {
+                topic,
+                partition: placed.partition,
+                offset: placed.offset,
+                timestamp: placed.timestamp,
+            }),
+            Some(Err(error)) => Err(error),
+            None => unreported(),
+        })
+        .collect()
 }
 
 /// Where the log put a record: its [`RecordMetadata`] but the topic, which the batch keeps
@@ -415,20 +473,18 @@ struct Placed {
     timestamp: Option<i64>,
 }
 
-/// Which record of which batch a delivery report is about.
-struct Slot {
-    batch: Arc<BatchState>,
-    index: usize,
+/// Hands delivery reports to the producer's [`Pending`] batches.
+struct DeliveryContext {
+    pending: Arc<Mutex<Pending>>,
 }
-
-struct DeliveryContext;
 
 impl ClientContext for DeliveryContext {}
 
 impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = Box<Slot>;
+    /// The record's sequence number (see [`Pending`]).
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, delivery_result: &DeliveryResult<'_>, slot: Self::DeliveryOpaque) {
+    fn delivery(&self, delivery_result: &DeliveryResult<'_>, seq: Self::DeliveryOpaque) {
         let result = match delivery_result {
             Ok(message) => Ok(Placed {
                 partition: message.partition(),
@@ -437,7 +493,7 @@ impl ProducerContext for DeliveryContext {
             }),
             Err((error, _)) => Err(LogError::Kafka(error.clone())),
         };
-        slot.batch.complete(slot.index, result);
+        lock(&self.pending).complete(seq, result);
     }
 }
 
@@ -450,6 +506,8 @@ const MAX_TOPIC_HANDLES: usize = 64;
 /// ([`batch::TopicHandle::produce`]); other records one by one.
 pub struct KafkaProducer {
     producer: Arc<ThreadedProducer<DeliveryContext>>,
+    /// Shared with the producer's [`DeliveryContext`].
+    pending: Arc<Mutex<Pending>>,
     /// Topic handles by name, made on first use.
     topics: Mutex<HashMap<String, Arc<batch::TopicHandle>>>,
     /// Keeps concurrent `send` calls from interleaving their records while one waits for room.
@@ -457,9 +515,10 @@ pub struct KafkaProducer {
 }
 
 impl KafkaProducer {
-    fn new(producer: ThreadedProducer<DeliveryContext>) -> Self {
+    fn new(producer: ThreadedProducer<DeliveryContext>, pending: Arc<Mutex<Pending>>) -> Self {
         Self {
             producer: Arc::new(producer),
+            pending,
             topics: Mutex::new(HashMap::new()),
             send_order: tokio::sync::Mutex::new(()),
         }
@@ -479,21 +538,17 @@ impl KafkaProducer {
         Some(handle)
     }
 
-    /// Enqueues one record through rdkafka's `send`, waiting while the queue is full.
-    async fn send_one(&self, record: &ProduceRecord, index: usize, batch: &Arc<BatchState>) {
+    /// Enqueues record `seq` through rdkafka's `send`, waiting while the queue is full.
+    async fn send_one(&self, record: &ProduceRecord, seq: usize) {
         loop {
-            let slot = Box::new(Slot {
-                batch: Arc::clone(batch),
-                index,
-            });
-            match self.producer.send(base_record(record, slot)) {
+            match self.producer.send(base_record(record, seq)) {
                 Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     // The queue drains as deliveries are reported; wait, never drop.
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err((error, _)) => {
-                    batch.complete(index, Err(LogError::Kafka(error)));
+                    lock(&self.pending).complete(seq, Err(LogError::Kafka(error)));
                     return;
                 }
             }
@@ -506,11 +561,8 @@ fn plain(record: &ProduceRecord) -> bool {
     record.headers.is_empty() && record.timestamp.is_none()
 }
 
-fn base_record<'a>(
-    record: &'a ProduceRecord,
-    slot: Box<Slot>,
-) -> BaseRecord<'a, [u8], [u8], Box<Slot>> {
-    let mut base = BaseRecord::with_opaque_to(&record.topic, slot);
+fn base_record(record: &ProduceRecord, seq: usize) -> BaseRecord<'_, [u8], [u8], usize> {
+    let mut base = BaseRecord::with_opaque_to(&record.topic, seq);
     if let Some(partition) = record.partition {
         base = base.partition(partition);
     }
@@ -542,13 +594,8 @@ impl LogProducer for KafkaProducer {
         if records.is_empty() {
             return Ok(Box::pin(async { Vec::new() }));
         }
-        let (done, finished) = oneshot::channel();
-        let batch = Arc::new(BatchState {
-            results: Mutex::new((0..records.len()).map(|_| None).collect()),
-            remaining: AtomicUsize::new(records.len()),
-            done: Mutex::new(Some(done)),
-        });
         let _order = self.send_order.lock().await;
+        let (first, outcomes) = lock(&self.pending).register(records.len());
         let mut next = 0;
         while next < records.len() {
             let record = &records[next];
@@ -558,7 +605,7 @@ impl LogProducer for KafkaProducer {
                 None
             };
             let Some(handle) = handle else {
-                self.send_one(record, next, &batch).await;
+                self.send_one(record, first.wrapping_add(next)).await;
                 next += 1;
                 continue;
             };
@@ -569,7 +616,13 @@ impl LogProducer for KafkaProducer {
                     .take_while(|r| plain(r) && r.topic == record.topic)
                     .count();
             while next < end {
-                next += handle.produce(&records[next..end], next, &batch);
+                next += handle.produce(
+                    &records[next..end],
+                    first.wrapping_add(next),
+                    |seq, error| {
+                        lock(&self.pending).complete(seq, Err(error));
+                    },
+                );
                 if next < end {
                     // The queue drains as deliveries are reported; wait, never drop.
                     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -579,10 +632,10 @@ impl LogProducer for KafkaProducer {
         // The records' topic strings become their metadata's (librdkafka copied the rest).
         let topics = records.into_iter().map(|record| record.topic).collect();
         Ok(Box::pin(async move {
-            // The sender fires when the last record is reported; if it is dropped instead,
-            // the unreported records come back as errors.
-            let _ = finished.await;
-            batch.take_results(topics)
+            // Sent with the last report, or when the producer is dropped; the receiver only
+            // fails if the batch was never registered, which cannot be.
+            let outcomes = outcomes.await.unwrap_or_default();
+            batch_results(outcomes, topics)
         }))
     }
 
@@ -988,6 +1041,61 @@ mod tests {
         )
         .await
         .expect("every record is reported within 30 s")
+    }
+
+    fn placed(offset: i64) -> Result<Placed, LogError> {
+        Ok(Placed {
+            partition: 0,
+            offset,
+            timestamp: None,
+        })
+    }
+
+    fn offsets(results: Vec<Result<RecordMetadata, LogError>>) -> Vec<Result<i64, String>> {
+        results
+            .into_iter()
+            .map(|r| r.map(|m| m.offset).map_err(|e| crate::error_chain(&e)))
+            .collect()
+    }
+
+    /// Reports find their batch by sequence number in any order; a batch resolves with its
+    /// last report, and what is still pending when the producer goes resolves as unreported.
+    #[tokio::test]
+    async fn reports_reach_their_batch_by_sequence_number() {
+        let topics = |n: usize| vec!["t".to_owned(); n];
+        let mut pending = Pending::default();
+        let (a, mut a_done) = pending.register(2);
+        let (b, b_done) = pending.register(3);
+        let (c, c_done) = pending.register(1);
+        assert_eq!((a, b, c), (0, 2, 5));
+        pending.complete(b + 2, placed(12));
+        pending.complete(a + 1, placed(11));
+        pending.complete(b, Err(LogError::Other("refused".into())));
+        // Unknown numbers and second reports change nothing.
+        pending.complete(99, placed(0));
+        pending.complete(a + 1, placed(0));
+        assert!(a_done.try_recv().is_err(), "a is still missing a report");
+        pending.complete(a, placed(10));
+        assert_eq!(
+            offsets(batch_results(a_done.await.unwrap(), topics(2))),
+            [Ok(10), Ok(11)]
+        );
+        // `a` is done and dropped from the front; `b` and `c` still wait.
+        assert_eq!(pending.batches.len(), 2);
+        pending.complete(c, placed(20));
+        assert_eq!(
+            offsets(batch_results(c_done.await.unwrap(), topics(1))),
+            [Ok(20)]
+        );
+        drop(pending);
+        assert_eq!(
+            offsets(batch_results(b_done.await.unwrap(), topics(3))),
+            [
+                Err("refused".into()),
+                Err("the producer was dropped before reporting this record".into()),
+                Ok(12)
+            ]
+        );
     }
 
     /// Runs of plain records go out in one librdkafka call each, the others one by one: a batch

@@ -8,8 +8,8 @@
 //! `RD_KAFKA_PARTITION_UA` unless they name a partition). It cannot set headers or timestamps,
 //! so records with either go through `send` as before (see `KafkaProducer::send`).
 //!
-//! Delivery reports are unchanged: each record carries the same boxed opaque `send` would give
-//! it, and the producer's delivery callback takes it back.
+//! Delivery reports are unchanged: each record carries the same opaque `send` would give it,
+//! its sequence number, which the producer's delivery callback gets back.
 
 #![allow(
     unsafe_code,
@@ -33,7 +33,7 @@ use rdkafka::{
     types::{RDKafkaErrorCode, RDKafkaRespErr},
 };
 
-use super::{BatchState, DeliveryContext, Slot};
+use super::DeliveryContext;
 use crate::log::{LogError, ProduceRecord};
 
 /// `RD_KAFKA_PARTITION_UA`: let the partitioner choose.
@@ -78,15 +78,16 @@ impl TopicHandle {
     }
 
     /// Enqueues `records` (all of this topic, none with headers or a timestamp) for delivery,
-    /// in order; record `i` is `first + i` of `batch`. A record librdkafka refuses for any
-    /// reason but a full queue is completed with that error. Returns how many records were
-    /// taken (refused ones included): fewer than all when the queue filled up, and the rest
-    /// must be offered again once it drained.
+    /// in order; record `i` carries sequence number `first + i` as its delivery opaque. A
+    /// record librdkafka refuses for any reason but a full queue is handed to `refused` with
+    /// its number and the error. Returns how many records were taken (refused ones included):
+    /// fewer than all when the queue filled up, and the rest must be offered again once it
+    /// drained.
     pub(super) fn produce(
         &self,
         records: &[ProduceRecord],
         first: usize,
-        batch: &Arc<BatchState>,
+        mut refused: impl FnMut(usize, LogError),
     ) -> usize {
         let mut messages: Vec<rd_kafka_message_t> = records
             .iter()
@@ -94,10 +95,6 @@ impl TopicHandle {
             .map(|(i, record)| {
                 let (payload, len) = bytes(record.value.as_deref());
                 let (key, key_len) = bytes(record.key.as_deref());
-                let slot = Box::new(Slot {
-                    batch: Arc::clone(batch),
-                    index: first + i,
-                });
                 rd_kafka_message_t {
                     err: RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR,
                     rkt: ptr::null_mut(),
@@ -107,16 +104,15 @@ impl TopicHandle {
                     key,
                     key_len,
                     offset: 0,
-                    _private: slot.into_ptr(),
+                    _private: first.wrapping_add(i).into_ptr(),
                 }
             })
             .collect();
         let count = c_int::try_from(messages.len()).unwrap_or(c_int::MAX);
-        // SAFETY: the topic handle is live (see `new`); `messages` holds `count` initialized
-        // entries whose key and payload point into `records`, which outlive the call, and
-        // RD_KAFKA_MSG_F_COPY makes librdkafka copy them. librdkafka takes ownership of the
-        // opaque of each record it enqueues (the delivery callback turns it back into its
-        // box) and writes each entry's `err`.
+        // SAFETY: the topic handle is live (see `new`); `messages` holds at least `count`
+        // initialized entries whose key and payload point into `records`, which outlive the
+        // call, and RD_KAFKA_MSG_F_COPY makes librdkafka copy them. The opaques are plain
+        // numbers. librdkafka writes each entry's `err` and keeps no pointer into `messages`.
         unsafe {
             rd_kafka_produce_batch(
                 self.topic.as_ptr(),
@@ -126,26 +122,22 @@ impl TopicHandle {
                 count,
             );
         }
-        let mut taken = messages.len();
-        for (i, message) in messages.iter().enumerate() {
+        // Entries past `count` (a run longer than `c_int::MAX`) were not offered.
+        let mut taken = messages.len().min(count as usize);
+        for (i, message) in messages.iter().enumerate().take(taken) {
             if message.err == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
                 continue;
             }
-            // SAFETY: librdkafka did not enqueue this record, so its opaque is still the box
-            // made above, and nothing else holds it.
-            let slot = unsafe { Box::<Slot>::from_ptr(message._private) };
             let code = RDKafkaErrorCode::from(message.err);
             if code == RDKafkaErrorCode::QueueFull {
-                // This record and every later one were refused for want of room (librdkafka
-                // stops enqueuing at the first full queue); their boxes are freed below.
-                taken = taken.min(i);
-                drop(slot);
-            } else if i < taken {
-                batch.complete(
-                    slot.index,
-                    Err(LogError::Kafka(KafkaError::MessageProduction(code))),
-                );
+                // librdkafka refuses this record and every later one once the queue is full.
+                taken = i;
+                break;
             }
+            refused(
+                first.wrapping_add(i),
+                LogError::Kafka(KafkaError::MessageProduction(code)),
+            );
         }
         taken
     }
