@@ -1030,6 +1030,21 @@ mod tests {
         }
     }
 
+    /// A log on `cluster` whose producers have `key` set to `value`.
+    fn log_with_producer_setting(
+        cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
+        key: &str,
+        value: &str,
+    ) -> KafkaLog {
+        let mut common = BTreeMap::new();
+        common.insert("bootstrap.servers".to_owned(), cluster.bootstrap_servers());
+        KafkaLog::new(KafkaSettings {
+            producer: BTreeMap::from([(key.to_owned(), value.to_owned())]),
+            ..KafkaSettings::new(common)
+        })
+        .unwrap()
+    }
+
     /// Sends `records` as one batch and waits for every outcome.
     async fn send_all(
         producer: &dyn LogProducer,
@@ -1176,15 +1191,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_larger_than_the_queue_waits_for_room() {
         let cluster = cluster_with(&[("t", 1)]);
-        let mut common = BTreeMap::new();
-        common.insert("bootstrap.servers".to_owned(), cluster.bootstrap_servers());
-        let producer_settings =
-            BTreeMap::from([("queue.buffering.max.messages".to_owned(), "50".to_owned())]);
-        let log = KafkaLog::new(KafkaSettings {
-            producer: producer_settings,
-            ..KafkaSettings::new(common)
-        })
-        .unwrap();
+        let log = log_with_producer_setting(&cluster, "queue.buffering.max.messages", "50");
         let producer = log.producer("p").unwrap();
         let records = (0..2_000)
             .map(|i| plain_record("t", None, &i.to_string()))
@@ -1199,15 +1206,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_record_fails_alone() {
         let cluster = cluster_with(&[("t", 1)]);
-        let mut common = BTreeMap::new();
-        common.insert("bootstrap.servers".to_owned(), cluster.bootstrap_servers());
-        let producer_settings =
-            BTreeMap::from([("message.max.bytes".to_owned(), "1000".to_owned())]);
-        let log = KafkaLog::new(KafkaSettings {
-            producer: producer_settings,
-            ..KafkaSettings::new(common)
-        })
-        .unwrap();
+        let log = log_with_producer_setting(&cluster, "message.max.bytes", "1000");
         let producer = log.producer("p").unwrap();
         let big = "x".repeat(5_000);
         let mut records: Vec<ProduceRecord> = (0..5)
