@@ -1,9 +1,9 @@
 //! The Kafka log backend, through rdkafka (librdkafka): producers, group consumers and topic
 //! administration against the cluster named by `bootstrap.servers`.
 //!
-//! Producers use a `ThreadedProducer` whose delivery callback fills a per-batch state, so a
-//! batch costs one future rather than one per record; runs of records to one topic are
-//! enqueued with one librdkafka call (`batch`). Consumers are `BaseConsumer`s polled on
+//! Producers use a `ThreadedProducer` whose delivery callback fills a per-batch state, found
+//! by the record's sequence number, so a batch costs one future rather than one per record;
+//! runs of records to one topic are enqueued with one librdkafka call (`batch`). Consumers are `BaseConsumer`s polled on
 //! the blocking pool; a custom context turns librdkafka's rebalance callbacks into
 //! [`Rebalance`] events returned by the next poll.
 
@@ -444,11 +444,6 @@ impl Pending {
 
 /// The outcomes of a batch, in the order of `topics` (its records' topics).
 fn batch_results(outcomes: Outcomes, topics: Vec<String>) -> Vec<Result<RecordMetadata, LogError>> {
-    let unreported = || {
-        Err(LogError::Other(
-            "the producer was dropped before reporting this record".into(),
-        ))
-    };
     let mut outcomes = outcomes.into_iter();
     topics
         .into_iter()
@@ -460,7 +455,9 @@ fn batch_results(outcomes: Outcomes, topics: Vec<String>) -> Vec<Result<RecordMe
                 timestamp: placed.timestamp,
             }),
             Some(Err(error)) => Err(error),
-            None => unreported(),
+            None => Err(LogError::Other(
+                "the producer was dropped before reporting this record".into(),
+            )),
         })
         .collect()
 }
@@ -508,10 +505,9 @@ pub struct KafkaProducer {
     producer: Arc<ThreadedProducer<DeliveryContext>>,
     /// Shared with the producer's [`DeliveryContext`].
     pending: Arc<Mutex<Pending>>,
-    /// Topic handles by name, made on first use.
-    topics: Mutex<HashMap<String, Arc<batch::TopicHandle>>>,
-    /// Keeps concurrent `send` calls from interleaving their records while one waits for room.
-    send_order: tokio::sync::Mutex<()>,
+    /// Topic handles by name, made on first use. Held for a whole `send`, so concurrent calls
+    /// do not interleave their records while one waits for room.
+    topics: tokio::sync::Mutex<HashMap<String, batch::TopicHandle>>,
 }
 
 impl KafkaProducer {
@@ -519,23 +515,26 @@ impl KafkaProducer {
         Self {
             producer: Arc::new(producer),
             pending,
-            topics: Mutex::new(HashMap::new()),
-            send_order: tokio::sync::Mutex::new(()),
+            topics: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    /// The handle for `topic`, if it has or can get one.
-    fn topic_handle(&self, topic: &str) -> Option<Arc<batch::TopicHandle>> {
-        let mut topics = lock(&self.topics);
-        if let Some(handle) = topics.get(topic) {
-            return Some(Arc::clone(handle));
+    /// The handle for `topic` in `topics`, made if there is room and librdkafka takes the name.
+    fn topic_handle<'t>(
+        &self,
+        topics: &'t mut HashMap<String, batch::TopicHandle>,
+        topic: &str,
+    ) -> Option<&'t batch::TopicHandle> {
+        if !topics.contains_key(topic) {
+            if topics.len() >= MAX_TOPIC_HANDLES {
+                return None;
+            }
+            topics.insert(
+                topic.to_owned(),
+                batch::TopicHandle::new(&self.producer, topic)?,
+            );
         }
-        if topics.len() >= MAX_TOPIC_HANDLES {
-            return None;
-        }
-        let handle = Arc::new(batch::TopicHandle::new(&self.producer, topic)?);
-        topics.insert(topic.to_owned(), Arc::clone(&handle));
-        Some(handle)
+        topics.get(topic)
     }
 
     /// Enqueues record `seq` through rdkafka's `send`, waiting while the queue is full.
@@ -594,13 +593,13 @@ impl LogProducer for KafkaProducer {
         if records.is_empty() {
             return Ok(Box::pin(async { Vec::new() }));
         }
-        let _order = self.send_order.lock().await;
+        let mut topics = self.topics.lock().await;
         let (first, outcomes) = lock(&self.pending).register(records.len());
         let mut next = 0;
         while next < records.len() {
             let record = &records[next];
             let handle = if plain(record) {
-                self.topic_handle(&record.topic)
+                self.topic_handle(&mut topics, &record.topic)
             } else {
                 None
             };

@@ -65,7 +65,7 @@ struct InFlight {
 /// rarely waits: with 4, datagen → Kafka ran ~10% faster in the bench than with 2.
 const SENDER_QUEUE_BATCHES: usize = 4;
 
-/// A polled batch for the sender, which checks and converts it (off the polling thread).
+/// A polled batch for the sender, which checks and converts it unless the loop did.
 struct SendJob {
     batch: JobBatch,
     /// Whether to give the records back for `commit-records`.
@@ -108,9 +108,9 @@ struct Acked {
 
 /// The second stage of the task's pipeline: checks and converts polled batches (the guest's
 /// tables into host records, unless the loop did that already, then transforms and
-/// converters) and hands them to the producer,
-/// in order, while the loop polls the guest for the next batch (on another thread when one is
-/// free). Stops after the first batch that fails.
+/// converters) and hands them to the producer, in order, while the loop polls the guest for
+/// the next batch (on another thread when one is free). Stops after the first batch that
+/// fails.
 ///
 /// `plugin_transforms` holds the task's transform component instances when the chain has
 /// any (a wasm `Store` is not `Sync`, so it stays out of the shared [`SendStage`]).
