@@ -38,7 +38,7 @@ mod replace_field;
 mod set_schema_metadata;
 mod task;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 mod timestamp_converter;
 mod timestamp_router;
 mod util;

@@ -125,10 +125,7 @@ async fn run_sender(
         super::hand_off().await;
         let result = async {
             let records = job.batch.into_records()?;
-            let mut offsets: Vec<(Arc<OffsetMap>, OffsetMap)> = Vec::new();
-            for record in &records {
-                remember_offset(&mut offsets, record);
-            }
+            let offsets = last_offsets(&records);
             let mut sent = match plugin_transforms.as_mut() {
                 Some(transforms) => {
                     stage
@@ -769,21 +766,27 @@ impl SourceLoop<'_> {
     }
 }
 
-/// Keeps the last offset of each source partition of a batch (records of one partition are
-/// usually consecutive, so the common case is one comparison).
-fn remember_offset(offsets: &mut Vec<(Arc<OffsetMap>, OffsetMap)>, record: &SourceRecord) {
-    if record.source_partition.is_empty() && record.source_offset.is_empty() {
-        return;
+/// The last source offset of each source partition in a batch, cloned once per partition:
+/// the records are scanned from the end, and a partition already seen (usually the very same
+/// shared map, so one pointer comparison) is skipped.
+fn last_offsets(records: &[SourceRecord]) -> Vec<(Arc<OffsetMap>, OffsetMap)> {
+    let mut offsets: Vec<(Arc<OffsetMap>, OffsetMap)> = Vec::new();
+    for record in records.iter().rev() {
+        if record.source_partition.is_empty() && record.source_offset.is_empty() {
+            continue;
+        }
+        let seen = offsets.iter().any(|(partition, _)| {
+            Arc::ptr_eq(partition, &record.source_partition)
+                || *partition == record.source_partition
+        });
+        if !seen {
+            offsets.push((
+                record.source_partition.clone(),
+                record.source_offset.clone(),
+            ));
+        }
     }
-    match offsets.iter_mut().rev().find(|(partition, _)| {
-        Arc::ptr_eq(partition, &record.source_partition) || *partition == record.source_partition
-    }) {
-        Some(entry) => entry.1.clone_from(&record.source_offset),
-        None => offsets.push((
-            record.source_partition.clone(),
-            record.source_offset.clone(),
-        )),
-    }
+    offsets
 }
 
 /// A source record for error logs, with its contents when `include`
@@ -802,5 +805,50 @@ fn describe_source(record: &SourceRecord, include: bool) -> String {
         )
     } else {
         String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Scalar;
+
+    fn record(partition: &Arc<OffsetMap>, position: i64) -> SourceRecord {
+        SourceRecord {
+            source_partition: partition.clone(),
+            source_offset: vec![("position".into(), Scalar::Int(position))],
+            ..crate::transforms::test_util::source_record(None, None)
+        }
+    }
+
+    fn map(file: &str) -> Arc<OffsetMap> {
+        Arc::new(vec![("file".into(), Scalar::String(file.into()))])
+    }
+
+    #[test]
+    fn each_partition_keeps_its_last_offset() {
+        let a = map("a");
+        // Equal to `a` but not the same map: the same partition.
+        let a_again = map("a");
+        let b = map("b");
+        let mut records = vec![
+            record(&a, 1),
+            record(&b, 10),
+            record(&a, 2),
+            record(&b, 11),
+            record(&a_again, 3),
+        ];
+        // A record without partition and offset stores nothing.
+        records.push(crate::transforms::test_util::source_record(None, None));
+        let mut offsets = last_offsets(&records);
+        offsets.sort_by(|x, y| format!("{:?}", x.0).cmp(&format!("{:?}", y.0)));
+        assert_eq!(
+            offsets,
+            vec![
+                (a, vec![("position".into(), Scalar::Int(3))]),
+                (b, vec![("position".into(), Scalar::Int(11))]),
+            ]
+        );
+        assert!(last_offsets(&[]).is_empty());
     }
 }
