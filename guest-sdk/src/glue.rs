@@ -141,10 +141,11 @@ pub(crate) fn encode_source_batch(records: Vec<SourceRecord>) -> source_task_wit
         .into_iter()
         .map(|r| r.into_wit(&mut table, &mut tables))
         .collect();
+    let (topics, source_partitions) = tables.into_wit();
     source_task_wit::SourceBatch {
         schemas: table.into_schemas(),
-        topics: tables.topics,
-        source_partitions: tables.source_partitions,
+        topics,
+        source_partitions,
         records,
     }
 }
@@ -154,10 +155,7 @@ pub(crate) fn decode_committed_batch(
     batch: source_task_wit::CommittedBatch,
 ) -> Result<Vec<(SourceRecord, Option<RecordMetadata>)>, Error> {
     let mut schemas = SchemaResolver::new(&batch.schemas);
-    let tables = RecordTables {
-        topics: batch.topics,
-        source_partitions: batch.source_partitions,
-    };
+    let tables = RecordTables::from_wit(batch.topics, batch.source_partitions);
     batch
         .records
         .into_iter()
@@ -338,6 +336,7 @@ mod tests {
     use super::*;
     use crate::data::{Data, SchemaBuilder, Struct};
     use crate::records::Scalar;
+    use std::sync::Arc;
 
     #[test]
     fn poll_batch_carries_one_schema_for_many_records() {
@@ -413,6 +412,30 @@ mod tests {
         }
     }
 
+    #[test]
+    fn poll_batch_lists_a_shared_partition_once_even_when_it_equals_nothing() {
+        // NaN is not equal to itself, so only the shared `Arc` shows the records' partition is
+        // one and the same.
+        let partition = Arc::new(vec![("p".to_owned(), Scalar::Float(f64::NAN))]);
+        let topic: Arc<str> = "t".into();
+        let records = (0..10)
+            .map(|i| {
+                SourceRecord::new(
+                    partition.clone(),
+                    vec![("o".into(), Scalar::Int(i))],
+                    topic.clone(),
+                    Data::string("v"),
+                )
+            })
+            .collect();
+        let batch = encode_source_batch(records);
+        assert_eq!(batch.topics, ["t"]);
+        assert_eq!(batch.source_partitions.len(), 1);
+        assert!(batch.records.iter().all(|r| r.source_partition == 0));
+        // The task still holds its partition: the batch got a copy.
+        assert_eq!(Arc::strong_count(&partition), 1);
+    }
+
     /// What the host sends to `commit-records`: the records encoded against one table.
     fn committed_batch(
         records: Vec<(SourceRecord, Option<RecordMetadata>)>,
@@ -431,10 +454,11 @@ mod tests {
                 }),
             })
             .collect();
+        let (topics, source_partitions) = tables.into_wit();
         source_task_wit::CommittedBatch {
             schemas: table.into_schemas(),
-            topics: tables.topics,
-            source_partitions: tables.source_partitions,
+            topics,
+            source_partitions,
             records,
         }
     }

@@ -20,6 +20,8 @@
 //! A source that emits `hello 0`, `hello 1`, ... and resumes where it stopped:
 //!
 //! ```no_run
+//! use std::sync::Arc;
+//!
 //! use wasm_connect_sdk::config::{ConfigDef, ConfigKey, ConfigType, Importance};
 //! use wasm_connect_sdk::{
 //!     Config, Data, Error, OffsetMap, OffsetMapExt, PluginInfo, Scalar, SourceConnector,
@@ -53,8 +55,10 @@
 //!     }
 //! }
 //!
+//! // The topic and source partition are shared by every record (an `Arc` clone each).
 //! struct HelloTask {
-//!     topic: String,
+//!     topic: Arc<str>,
+//!     partition: Arc<OffsetMap>,
 //!     next: i64,
 //! }
 //!
@@ -64,21 +68,25 @@
 //!
 //! impl SourceTask for HelloTask {
 //!     fn start(config: Config) -> Result<Self, Error> {
-//!         let topic = config.get_str("topic")?.to_owned();
+//!         let topic = config.get_str("topic")?.into();
 //!         // Resume after the last committed record.
 //!         let next = host::offset(&partition())?
 //!             .and_then(|offset| offset.int("seq"))
 //!             .map_or(0, |seq| seq + 1);
 //!         wasm_connect_sdk::info!("starting at {next}");
-//!         Ok(Self { topic, next })
+//!         Ok(Self {
+//!             topic,
+//!             partition: Arc::new(partition()),
+//!             next,
+//!         })
 //!     }
 //!     fn poll(&mut self) -> Result<Vec<SourceRecord>, Error> {
 //!         let seq = self.next;
 //!         self.next += 1;
 //!         Ok(vec![SourceRecord::new(
-//!             partition(),
+//!             self.partition.clone(),
 //!             vec![("seq".to_owned(), Scalar::Int(seq))],
-//!             &self.topic,
+//!             self.topic.clone(),
 //!             Data::string(format!("hello {seq}")),
 //!         )])
 //!     }

@@ -6,6 +6,8 @@ use wasm_connect_sdk_sink_bindings::exports::wasm_connect::connector::sink_task 
 use wasm_connect_sdk_source_bindings::exports::wasm_connect::connector::source_task as wit_source;
 use wasm_connect_sdk_source_bindings::wasm_connect::connector::types as wit;
 
+use std::sync::Arc;
+
 use crate::data::codec::{SchemaResolver, SchemaTable};
 use crate::data::{Data, DataError};
 
@@ -143,15 +145,20 @@ impl TopicPartitionOffset {
 }
 
 /// A record a source task produces: Kafka Connect's `SourceRecord`.
+///
+/// The source partition and the topic are shared: a task keeps one `Arc` of each and clones
+/// it into every record, which costs a reference count instead of an allocation and a copy per
+/// record, and lets the SDK recognise the records of one partition by pointer when it lists
+/// each partition once per batch. Plain values convert: `vec![...].into()`, `"lines".into()`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceRecord {
     /// Where the record comes from in the external system, e.g. `{"filename": "a.txt"}`.
-    pub source_partition: OffsetMap,
+    pub source_partition: Arc<OffsetMap>,
     /// How far into that partition this record is, e.g. `{"position": 1024}`. The host stores
     /// it once the log acknowledged the record and every earlier one.
     pub source_offset: OffsetMap,
     /// The topic.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// The log partition; none lets the host's partitioner choose.
     pub partition: Option<i32>,
     /// The key; none is a null key without schema.
@@ -167,13 +174,13 @@ pub struct SourceRecord {
 impl SourceRecord {
     /// A record with a value and no key.
     pub fn new(
-        source_partition: OffsetMap,
+        source_partition: impl Into<Arc<OffsetMap>>,
         source_offset: OffsetMap,
-        topic: impl Into<String>,
+        topic: impl Into<Arc<str>>,
         value: Data,
     ) -> Self {
         Self {
-            source_partition,
+            source_partition: source_partition.into(),
             source_offset,
             topic: topic.into(),
             partition: None,
@@ -196,10 +203,10 @@ impl SourceRecord {
     ///     .build();
     /// assert_eq!(record.key, None);
     /// ```
-    pub fn builder(topic: impl Into<String>) -> SourceRecordBuilder {
+    pub fn builder(topic: impl Into<Arc<str>>) -> SourceRecordBuilder {
         SourceRecordBuilder {
             record: Self {
-                source_partition: Vec::new(),
+                source_partition: Arc::default(),
                 source_offset: Vec::new(),
                 topic: topic.into(),
                 partition: None,
@@ -266,8 +273,8 @@ impl SourceRecord {
 /// refer to by index.
 #[derive(Debug, Default)]
 pub(crate) struct RecordTables {
-    pub(crate) topics: Vec<String>,
-    pub(crate) source_partitions: Vec<OffsetMap>,
+    pub(crate) topics: Vec<Arc<str>>,
+    pub(crate) source_partitions: Vec<Arc<OffsetMap>>,
 }
 
 impl RecordTables {
@@ -277,13 +284,14 @@ impl RecordTables {
     /// which the host accepts (a table may have up to one entry per record).
     const RECENT: usize = 8;
 
-    /// The index of `value` in `table`, adding it if none of the recent entries equals it.
-    fn index<T: PartialEq>(table: &mut Vec<T>, value: T) -> u32 {
+    /// The index of `value` in `table`, adding it if none of the recent entries is it or
+    /// equals it.
+    fn index<T: PartialEq + ?Sized>(table: &mut Vec<Arc<T>>, value: Arc<T>) -> u32 {
         let found = table
             .iter()
             .rev()
             .take(Self::RECENT)
-            .position(|entry| *entry == value);
+            .position(|entry| Arc::ptr_eq(entry, &value) || *entry == value);
         let index = match found {
             Some(back) => table.len() - 1 - back,
             None => {
@@ -294,7 +302,31 @@ impl RecordTables {
         u32::try_from(index).unwrap_or(u32::MAX)
     }
 
-    fn entry<'t, T>(table: &'t [T], index: u32, what: &str) -> Result<&'t T, DataError> {
+    /// The tables of a batch the host sent.
+    pub(crate) fn from_wit(topics: Vec<String>, source_partitions: Vec<OffsetMap>) -> Self {
+        Self {
+            topics: topics.into_iter().map(Arc::from).collect(),
+            source_partitions: source_partitions.into_iter().map(Arc::new).collect(),
+        }
+    }
+
+    /// The tables as the WIT lists them: each entry copied once per batch, or moved when no
+    /// record or task holds it any more.
+    pub(crate) fn into_wit(self) -> (Vec<String>, Vec<OffsetMap>) {
+        let topics = self.topics.iter().map(|t| t.to_string()).collect();
+        let source_partitions = self
+            .source_partitions
+            .into_iter()
+            .map(|p| Arc::try_unwrap(p).unwrap_or_else(|p| p.as_ref().clone()))
+            .collect();
+        (topics, source_partitions)
+    }
+
+    fn entry<'t, T: ?Sized>(
+        table: &'t [Arc<T>],
+        index: u32,
+        what: &str,
+    ) -> Result<&'t Arc<T>, DataError> {
         table.get(index as usize).ok_or_else(|| {
             DataError::new(format!(
                 "{what} {index} does not exist (the batch has {} {what}s)",
@@ -328,8 +360,8 @@ pub struct SourceRecordBuilder {
 
 impl SourceRecordBuilder {
     /// Sets the source partition.
-    pub fn source_partition(mut self, partition: OffsetMap) -> Self {
-        self.record.source_partition = partition;
+    pub fn source_partition(mut self, partition: impl Into<Arc<OffsetMap>>) -> Self {
+        self.record.source_partition = partition.into();
         self
     }
 

@@ -1,6 +1,7 @@
 //! [`Generator`]: makes the records of one task, fast. Every record of a batch shares one
 //! schema `Arc` (so a batch carries each schema once), values are copied from a template made
-//! at start, and nothing is allocated per record beyond the record's own fields.
+//! at start, the topic and source partition are shared `Arc`s, and nothing is allocated per
+//! record beyond the record's own fields.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,9 @@ pub fn source_partition(task_id: i64) -> OffsetMap {
 #[derive(Debug)]
 pub struct Generator {
     settings: Settings,
+    /// The topic and the task's source partition, shared by every record.
+    topic: Arc<str>,
+    partition: Arc<OffsetMap>,
     next_seq: u64,
     /// Records emitted since the generator was made, for the rate limit.
     emitted: u64,
@@ -61,6 +65,8 @@ impl Generator {
         };
         let field_size = settings.value_size / settings.struct_fields.max(1);
         Self {
+            topic: settings.topic.as_str().into(),
+            partition: Arc::new(source_partition(settings.task_id)),
             next_seq: last_seq.map_or(0, |s| s + 1),
             emitted: 0,
             template,
@@ -111,20 +117,15 @@ impl Generator {
             Data::new(schema.clone(), value)
         });
         SourceRecord {
-            source_partition: self.source_partition(),
+            source_partition: self.partition.clone(),
             source_offset: vec![(SEQ_FIELD.to_owned(), Scalar::Int(seq_value))],
-            topic: self.settings.topic.clone(),
+            topic: self.topic.clone(),
             partition: None,
             key,
             value: Some(Data::new(self.value_schema.clone(), self.value(seq))),
             timestamp: None,
             headers: Vec::new(),
         }
-    }
-
-    /// The source partition of this task.
-    pub fn source_partition(&self) -> OffsetMap {
-        source_partition(self.settings.task_id)
     }
 
     /// Bytes of the value: the template with the sequence number written over its start (as

@@ -24,18 +24,14 @@ pub const POSITION_FIELD: &str = "position";
 #[derive(Debug)]
 pub struct FileStreamSourceTask {
     file: String,
-    topic: String,
+    /// The topic and the source partition `{"filename": <file>}`, shared by every record.
+    topic: Arc<str>,
+    partition: Arc<OffsetMap>,
     batch_size: usize,
     reader: LineReader,
     value_schema: Arc<Schema>,
     /// Whether the missing file was already logged, so the log is not flooded.
     logged_missing: bool,
-}
-
-impl FileStreamSourceTask {
-    fn source_partition(&self) -> OffsetMap {
-        vec![(FILENAME_FIELD.to_owned(), Scalar::String(self.file.clone()))]
-    }
 }
 
 fn now_millis() -> Option<i64> {
@@ -46,7 +42,7 @@ fn now_millis() -> Option<i64> {
 impl SourceTask for FileStreamSourceTask {
     fn start(config: Config) -> Result<Self, Error> {
         let file = config.get_str(FILE_CONFIG)?.to_owned();
-        let topic = config.get_str(TOPIC_CONFIG)?.to_owned();
+        let topic = config.get_str(TOPIC_CONFIG)?.into();
         let batch_size = config.get_int_or(TASK_BATCH_SIZE_CONFIG, DEFAULT_TASK_BATCH_SIZE)?;
         let batch_size = usize::try_from(batch_size)
             .ok()
@@ -72,6 +68,7 @@ impl SourceTask for FileStreamSourceTask {
             reader: LineReader::new(&file, position),
             file,
             topic,
+            partition: Arc::new(partition),
             batch_size,
             value_schema: Schema::primitive(SchemaType::String, false),
             logged_missing: false,
@@ -97,7 +94,7 @@ impl SourceTask for FileStreamSourceTask {
         let mut records = Vec::with_capacity(lines.len());
         for (line, position) in lines {
             records.push(SourceRecord {
-                source_partition: self.source_partition(),
+                source_partition: self.partition.clone(),
                 source_offset: vec![(POSITION_FIELD.to_owned(), Scalar::Int(position as i64))],
                 topic: self.topic.clone(),
                 partition: None,
@@ -142,10 +139,10 @@ mod tests {
         let records = task.poll().unwrap();
         assert_eq!(values(&records), ["hello", "world"]);
         let first = &records[0];
-        assert_eq!(first.topic, "lines");
+        assert_eq!(&*first.topic, "lines");
         assert_eq!(first.key, None);
         assert_eq!(
-            first.source_partition,
+            *first.source_partition,
             [(
                 "filename".to_owned(),
                 Scalar::String(path.to_str().unwrap().to_owned())

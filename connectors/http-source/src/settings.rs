@@ -1,5 +1,6 @@
 //! The settings of `http-source` ([`config_def`]) and their parsed form ([`Settings`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Importance, Validator};
@@ -95,7 +96,7 @@ pub fn config_def() -> ConfigDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub urls: Vec<String>,
-    pub topic: String,
+    pub topic: Arc<str>,
     pub poll_interval: Duration,
     pub records_field: Option<String>,
     pub cursor_field: Option<String>,
@@ -136,7 +137,7 @@ impl Settings {
         }
         Ok(Self {
             urls,
-            topic: config.get_str(TOPIC)?.to_owned(),
+            topic: config.get_str(TOPIC)?.into(),
             poll_interval: millis(config, POLL_INTERVAL_MS, 5_000, 0)?,
             records_field: optional(config, RECORDS_FIELD),
             cursor_field: optional(config, CURSOR_FIELD),

@@ -8,6 +8,7 @@
 //! `http.backoff.max.ms`, or the `Retry-After` seconds) and the poll fails as retriable when
 //! it got nothing else; a request the sandbox denies and other 4xx fail the task.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
@@ -90,7 +91,8 @@ impl SourceConnector for HttpSource {
 #[derive(Debug)]
 struct Endpoint {
     url: String,
-    partition: OffsetMap,
+    /// `{"url": <url>}`, shared by the endpoint's records.
+    partition: Arc<OffsetMap>,
     cursor: Option<String>,
     next_poll: Instant,
     failures: u32,
@@ -165,7 +167,7 @@ impl SourceTask for HttpSourceTask {
             }
             endpoints.push(Endpoint {
                 url: url.clone(),
-                partition,
+                partition: Arc::new(partition),
                 cursor,
                 next_poll: now,
                 failures: 0,
@@ -250,7 +252,7 @@ impl HttpSourceTask {
                             } else {
                                 before.clone()
                             },
-                            &settings.topic,
+                            settings.topic.clone(),
                             Data::string(record.to_string()),
                         )
                     })

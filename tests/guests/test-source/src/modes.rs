@@ -10,6 +10,8 @@
 //! Task modes: `ok`, `reconfigure`, `panic`, `loop`, `start-loop`, `memory`, `deep`, `flood`,
 //! `log-flood`, `read-outside`, `raise-error`, `every-type`, `commit-records`; see [`Mode`].
 
+use std::sync::Arc;
+
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Importance, Validator};
 use wasm_connect_sdk::{
     Config, ConfigDef, Data, Error, OffsetMap, OffsetMapExt, PluginInfo, RecordMetadata, Scalar,
@@ -243,7 +245,7 @@ impl SourceConnector for TestSource {
 #[derive(Debug)]
 pub struct TestSourceTask {
     mode: Mode,
-    topic: String,
+    topic: Arc<str>,
     task: i64,
     generation: i64,
     batch_size: usize,
@@ -304,7 +306,7 @@ impl TestSourceTask {
         records.insert(
             0,
             SourceRecord {
-                source_partition: Vec::new(),
+                source_partition: Arc::default(),
                 source_offset: Vec::new(),
                 topic: self.topic.clone(),
                 partition: None,
@@ -322,7 +324,7 @@ impl TestSourceTask {
     fn flood(&self) -> Vec<SourceRecord> {
         (0..self.flood_records)
             .map(|_| SourceRecord {
-                source_partition: Vec::new(),
+                source_partition: Arc::default(),
                 source_offset: Vec::new(),
                 topic: self.topic.clone(),
                 partition: None,
@@ -418,7 +420,7 @@ impl SourceTask for TestSourceTask {
         let count = config.get_long_or("count", -1)?;
         let mut task = Self {
             mode,
-            topic: config.get_str("topic")?.to_owned(),
+            topic: config.get_str("topic")?.into(),
             task: config.get_long_or("task.id", 0)?,
             generation: config.get_long_or("generation", 1)?,
             batch_size: usize::try_from(config.get_int_or("batch.size", 100)?)
