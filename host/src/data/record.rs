@@ -29,7 +29,9 @@ pub struct SourceRecord {
     /// Shared by the records of one partition in a polled batch.
     pub source_partition: Arc<OffsetMap>,
     pub source_offset: OffsetMap,
-    pub topic: String,
+    /// Shared by the records of one topic in a polled batch, and by the log records made
+    /// from them.
+    pub topic: Arc<str>,
     pub partition: Option<i32>,
     pub key: Option<Data>,
     pub value: Option<Data>,
@@ -63,7 +65,8 @@ pub struct SinkRecord {
 /// Where the log put a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
-    pub topic: String,
+    /// Shared with the record it describes.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<i64>,

@@ -443,7 +443,10 @@ impl Pending {
 }
 
 /// The outcomes of a batch, in the order of `topics` (its records' topics).
-fn batch_results(outcomes: Outcomes, topics: Vec<String>) -> Vec<Result<RecordMetadata, LogError>> {
+fn batch_results(
+    outcomes: Outcomes,
+    topics: Vec<Arc<str>>,
+) -> Vec<Result<RecordMetadata, LogError>> {
     let mut outcomes = outcomes.into_iter();
     topics
         .into_iter()
@@ -969,7 +972,7 @@ mod tests {
         while let Some(results) = deliveries.next().await {
             for result in results {
                 let metadata = result.unwrap();
-                assert_eq!(metadata.topic, "orders");
+                assert_eq!(&*metadata.topic, "orders");
                 // The mock answers every produce with log-append time 1234; a broker with
                 // create-time topics reports the record's own timestamp.
                 assert!(metadata.timestamp.is_some());
@@ -1076,7 +1079,7 @@ mod tests {
     /// last report, and what is still pending when the producer goes resolves as unreported.
     #[tokio::test]
     async fn reports_reach_their_batch_by_sequence_number() {
-        let topics = |n: usize| vec!["t".to_owned(); n];
+        let topics = |n: usize| vec![Arc::<str>::from("t"); n];
         let mut pending = Pending::default();
         let (a, mut a_done) = pending.register(2);
         let (b, b_done) = pending.register(3);
@@ -1151,7 +1154,7 @@ mod tests {
             assert_eq!(metadata.topic, record.topic);
             let expected = match (&record.partition, &record.key) {
                 (Some(partition), _) => Some(*partition),
-                (None, Some(key)) if record.topic == "a" => {
+                (None, Some(key)) if &*record.topic == "a" => {
                     Some(crate::log::embedded::partition_for_key(key, 3))
                 }
                 _ => None,
@@ -1161,7 +1164,7 @@ mod tests {
             }
             // Within a partition, records are placed in the order they were sent.
             let offset = next_offset
-                .entry((metadata.topic.clone(), metadata.partition))
+                .entry((metadata.topic.to_string(), metadata.partition))
                 .or_insert(0);
             assert_eq!(metadata.offset, *offset, "{record:?}");
             *offset += 1;

@@ -22,7 +22,8 @@ pub struct LogHeader {
 /// A record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProduceRecord {
-    pub topic: String,
+    /// Shared with the source record it was made from.
+    pub topic: Arc<str>,
     /// None: the log's partitioner chooses (murmur2 of the key as Kafka's Java client does,
     /// or spreads keyless records).
     pub partition: Option<i32>,

@@ -346,16 +346,16 @@ struct RecordTables {
 }
 
 impl RecordTables {
-    fn topic(&mut self, topic: String) -> u32 {
-        if self.topics.last() == Some(&topic) {
+    fn topic(&mut self, topic: &str) -> u32 {
+        if self.topics.last().is_some_and(|last| last == topic) {
             return table_index(self.topics.len() - 1);
         }
-        if let Some(&index) = self.topic_index.get(&topic) {
+        if let Some(&index) = self.topic_index.get(topic) {
             return index;
         }
         let index = table_index(self.topics.len());
-        self.topic_index.insert(topic.clone(), index);
-        self.topics.push(topic);
+        self.topic_index.insert(topic.to_owned(), index);
+        self.topics.push(topic.to_owned());
         index
     }
 
@@ -389,7 +389,7 @@ fn source_record_to_wit(
     wit_source::SourceRecord {
         source_partition: tables.partition(record.source_partition),
         source_offset: offset_map_to_wit(record.source_offset),
-        topic: tables.topic(record.topic),
+        topic: tables.topic(&record.topic),
         partition: record.partition,
         key: record.key.map(|d| data_to_wit(d, table)),
         value: record.value.map(|d| data_to_wit(d, table)),
@@ -414,7 +414,7 @@ pub fn committed_batch_to_wit(
         .map(|(record, metadata)| wit_source::CommittedRecord {
             record: source_record_to_wit(record, &mut table, &mut tables),
             metadata: metadata.map(|m| wit_source::RecordMetadata {
-                topic: m.topic,
+                topic: m.topic.to_string(),
                 partition: m.partition,
                 offset: m.offset,
                 timestamp: m.timestamp,
@@ -887,13 +887,16 @@ pub fn source_batch_from_wit(batch: wit_source::SourceBatch) -> Result<Vec<Sourc
         .collect()
 }
 
+/// A batch's topics and source partitions, each shared by the records that refer to it.
+type RecordTablesFromWit = (Vec<Arc<str>>, Vec<Arc<OffsetMap>>);
+
 /// The topic and source partition tables of a source or committed batch. Guests list each
 /// value once or a few times; a table longer than the batch has records is refused.
 fn record_tables_from_wit(
     topics: Vec<String>,
     partitions: Vec<wit::OffsetMap>,
     records: usize,
-) -> Result<(Vec<String>, Vec<Arc<OffsetMap>>), Invalid> {
+) -> Result<RecordTablesFromWit, Invalid> {
     for (what, len) in [
         ("topics", topics.len()),
         ("source-partitions", partitions.len()),
@@ -904,6 +907,7 @@ fn record_tables_from_wit(
             ));
         }
     }
+    let topics = topics.into_iter().map(Arc::from).collect();
     let partitions = partitions
         .into_iter()
         .map(|p| Arc::new(offset_map_from_wit(p)))
@@ -924,7 +928,7 @@ fn table_entry<'t, T>(table: &'t [T], index: u32, what: &str) -> Result<&'t T, I
 fn source_record_from_wit(
     r: wit_source::SourceRecord,
     schemas: &[SchemaRef],
-    topics: &[String],
+    topics: &[Arc<str>],
     partitions: &[Arc<OffsetMap>],
     i: usize,
 ) -> Result<SourceRecord, Invalid> {

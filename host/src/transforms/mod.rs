@@ -83,7 +83,7 @@ impl ConnectRecord for SourceRecord {
         &self.topic
     }
     fn set_topic(&mut self, topic: String) {
-        self.topic = topic;
+        self.topic = topic.into();
     }
     fn kafka_partition(&self) -> Option<i32> {
         self.partition

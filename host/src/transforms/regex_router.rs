@@ -117,7 +117,7 @@ mod tests {
         .unwrap();
         let mut record = source_record(None, None);
         record.topic = topic.into();
-        apply(t.as_ref(), record).unwrap().topic
+        apply(t.as_ref(), record).unwrap().topic.to_string()
     }
 
     #[test]

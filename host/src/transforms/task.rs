@@ -271,7 +271,7 @@ mod tests {
         let Transformed::Kept(routed) = &out[0] else {
             panic!("{out:?}")
         };
-        assert_eq!(routed.topic, format!("x-{}", kept.topic));
+        assert_eq!(*routed.topic, format!("x-{}", kept.topic));
         assert_eq!(out[1], Transformed::Dropped);
     }
 

@@ -62,7 +62,7 @@ mod tests {
         let mut record = source_record(None, None);
         record.topic = "test".into();
         record.timestamp = Some(1_499_085_296_789); // 2017-07-03T12:34:56.789Z
-        assert_eq!(apply(t.as_ref(), record).unwrap().topic, "test-20170703");
+        assert_eq!(&*apply(t.as_ref(), record).unwrap().topic, "test-20170703");
 
         let t = build_with(
             build,
@@ -75,7 +75,7 @@ mod tests {
         .unwrap();
         let mut record = source_record(None, None);
         record.timestamp = Some(1_499_085_296_789);
-        assert_eq!(apply(t.as_ref(), record).unwrap().topic, "2017-07_test");
+        assert_eq!(&*apply(t.as_ref(), record).unwrap().topic, "2017-07_test");
     }
 
     #[test]

@@ -25,21 +25,21 @@ pub struct RecordConverters {
 pub enum ConversionError {
     #[error("KEY_CONVERTER failed for topic `{topic}`")]
     Key {
-        topic: String,
+        topic: Arc<str>,
         classes: Arc<[String; 3]>,
         #[source]
         source: ConvertError,
     },
     #[error("VALUE_CONVERTER failed for topic `{topic}`")]
     Value {
-        topic: String,
+        topic: Arc<str>,
         classes: Arc<[String; 3]>,
         #[source]
         source: ConvertError,
     },
     #[error("HEADER_CONVERTER failed for header `{header}` on topic `{topic}`")]
     Header {
-        topic: String,
+        topic: Arc<str>,
         classes: Arc<[String; 3]>,
         header: String,
         #[source]
@@ -210,7 +210,7 @@ impl RecordConverters {
             .key
             .to_connect(topic, record.key.as_deref())
             .map_err(|source| ConversionError::Key {
-                topic: topic.clone(),
+                topic: topic.as_str().into(),
                 classes: self.classes.clone(),
                 source,
             })?;
@@ -218,7 +218,7 @@ impl RecordConverters {
             .value
             .to_connect(topic, record.value.as_deref())
             .map_err(|source| ConversionError::Value {
-                topic: topic.clone(),
+                topic: topic.as_str().into(),
                 classes: self.classes.clone(),
                 source,
             })?;
@@ -233,7 +233,7 @@ impl RecordConverters {
                         value,
                     })
                     .map_err(|source| ConversionError::Header {
-                        topic: topic.clone(),
+                        topic: topic.as_str().into(),
                         classes: self.classes.clone(),
                         header: header.key.clone(),
                         source,

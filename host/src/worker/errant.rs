@@ -131,7 +131,7 @@ impl DlqReporter {
             headers.extend(self.context_headers(record, stage, class, error));
         }
         let dlq_record = ProduceRecord {
-            topic: topic.clone(),
+            topic: topic.as_str().into(),
             partition: None,
             key: record.key.clone(),
             value: record.value.clone(),

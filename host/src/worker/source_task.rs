@@ -241,7 +241,7 @@ impl SendStage {
     ) -> Result<Sent, TaskFailure> {
         self.services
             .topics
-            .note(&self.connector, batch.iter().map(|r| r.topic.as_str()));
+            .note(&self.connector, batch.iter().map(|r| &*r.topic));
         let delivery = if batch.is_empty() {
             futures::future::ready(Vec::new()).boxed()
         } else {

@@ -460,7 +460,7 @@ impl Writer {
                                     continue;
                                 }
                             };
-                            let key = (record.topic.as_str(), placed.partition);
+                            let key = (&*record.topic, placed.partition);
                             let index = match open_chunks.get(&key) {
                                 Some(&index) if !chunks[index].is_full() => index,
                                 _ => {
@@ -571,7 +571,7 @@ impl Writer {
         record: &'r ProduceRecord,
         now: i64,
     ) -> Result<Result<Placed, LogError>, redb::Error> {
-        let topic = record.topic.as_str();
+        let topic = &*record.topic;
         let partitions = match self.staged_ends(staged, topic) {
             Some(ends) => ends.len() as i32,
             None => {

@@ -105,7 +105,7 @@ async fn records_come_back_in_order_with_dense_offsets_per_partition() {
         }
         let metadata = send_all(producer.as_ref(), records).await;
         assert_eq!(metadata.len(), 30);
-        assert!(metadata.iter().all(|m| m.topic == "events"));
+        assert!(metadata.iter().all(|m| &*m.topic == "events"));
     }
     // A keyed record with a header and a timestamp.
     let mut keyed = record("events", None, Some("21"), "keyed");
