@@ -310,8 +310,8 @@ impl RecordTables {
         }
     }
 
-    /// The tables as the WIT lists them: each entry copied once per batch, or moved when no
-    /// record or task holds it any more.
+    /// The tables as the WIT lists them: each topic copied once per batch, each source
+    /// partition too unless nothing else (a task, a kept record) still holds it.
     pub(crate) fn into_wit(self) -> (Vec<String>, Vec<OffsetMap>) {
         let topics = self.topics.iter().map(|t| t.to_string()).collect();
         let source_partitions = self
