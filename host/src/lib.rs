@@ -15,6 +15,7 @@ pub mod plugins;
 pub mod rest;
 pub mod runtime;
 pub mod storage;
+pub mod text;
 pub mod transforms;
 pub mod worker;
 

@@ -449,6 +449,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
         offsets: None,
         sink_context: Some(Default::default()),
         reporter: None,
+        log: None,
     }
 }
 

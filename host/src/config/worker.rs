@@ -9,7 +9,9 @@ use std::{
 
 use super::{ConfigError, Settings, SettingsExt};
 use crate::runtime::{
-    DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_MAX_BYTES, DEFAULT_TIMEOUT_MS, SandboxLimits,
+    DEFAULT_FUEL_PER_CALL, DEFAULT_LOG_BYTES_PER_SECOND, DEFAULT_LOG_LINES_PER_SECOND,
+    DEFAULT_MEMORY_MAX_BYTES, DEFAULT_RESOURCES_MAX, DEFAULT_SCHEMA_MAX_BYTES,
+    DEFAULT_STRING_MAX_BYTES, DEFAULT_TIMEOUT_MS, HostLimits, SandboxLimits,
     http::{
         DEFAULT_HTTP_RESPONSE_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS,
         DEFAULT_MAX_HTTP_CONCURRENT_REQUESTS, TlsTrust,
@@ -67,6 +69,171 @@ pub struct WorkerConfig {
     /// `sandbox.throttle.after.ms` (default 100, 0 = never): a guest call running longer
     /// than this gets an eighth of a thread, so a busy loop cannot starve other tasks.
     pub throttle_after: Option<Duration>,
+    /// What a guest may make the host keep, log or echo (`sandbox.string.max.bytes`,
+    /// `sandbox.resources.max`, `sandbox.log.*`, `sandbox.schema.max.bytes`).
+    pub host_limits: HostLimits,
+    /// What one task may make the worker store or hold (`sandbox.source.*`,
+    /// `sandbox.record.max.bytes`, `sandbox.inflight.max.bytes`, `sandbox.topics.max`,
+    /// `sandbox.errant.reports.max`).
+    pub task_limits: TaskLimits,
+}
+
+/// Bounds on what one task may make the worker store or hold, beyond its sandbox: the same
+/// for every connector of a worker. Breaching one fails the task with a trace naming it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskLimits {
+    /// `sandbox.source.partitions.max`: distinct source partitions one source task may
+    /// commit offsets for (and a connector, times its `tasks.max`, in the offset store).
+    pub source_partitions_max: usize,
+    /// `sandbox.source.offset.max.bytes`: the largest source partition or source offset
+    /// map, in bytes of its JSON form.
+    pub source_offset_max_bytes: usize,
+    /// `sandbox.record.max.bytes`: the largest record a source task may produce, key, value
+    /// and headers as converted.
+    pub record_max_bytes: usize,
+    /// `sandbox.inflight.max.bytes`: converted records of one task waiting for the log's
+    /// acknowledgement; the task stops polling while they fill it.
+    pub inflight_max_bytes: usize,
+    /// `sandbox.topics.max`: distinct topics one connector may write to.
+    pub topics_max: usize,
+    /// `sandbox.errant.reports.max`: errant record reports one sink task may have
+    /// unfinished; `report` returns an error asking the guest to `flush` beyond it.
+    pub errant_reports_max: usize,
+}
+
+/// Default `sandbox.source.partitions.max`.
+pub const DEFAULT_SOURCE_PARTITIONS_MAX: usize = 100_000;
+/// Default `sandbox.source.offset.max.bytes`.
+pub const DEFAULT_SOURCE_OFFSET_MAX_BYTES: usize = 64 << 10;
+/// Default `sandbox.record.max.bytes`.
+pub const DEFAULT_RECORD_MAX_BYTES: usize = 8 << 20;
+/// Default `sandbox.inflight.max.bytes`.
+pub const DEFAULT_INFLIGHT_MAX_BYTES: usize = 64 << 20;
+/// Default `sandbox.topics.max`.
+pub const DEFAULT_TOPICS_MAX: usize = 1_000;
+/// Default `sandbox.errant.reports.max`.
+pub const DEFAULT_ERRANT_REPORTS_MAX: usize = 10_000;
+
+impl Default for TaskLimits {
+    fn default() -> Self {
+        Self {
+            source_partitions_max: DEFAULT_SOURCE_PARTITIONS_MAX,
+            source_offset_max_bytes: DEFAULT_SOURCE_OFFSET_MAX_BYTES,
+            record_max_bytes: DEFAULT_RECORD_MAX_BYTES,
+            inflight_max_bytes: DEFAULT_INFLIGHT_MAX_BYTES,
+            topics_max: DEFAULT_TOPICS_MAX,
+            errant_reports_max: DEFAULT_ERRANT_REPORTS_MAX,
+        }
+    }
+}
+
+impl TaskLimits {
+    pub fn from_settings(raw: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            source_partitions_max: positive(
+                raw,
+                "sandbox.source.partitions.max",
+                DEFAULT_SOURCE_PARTITIONS_MAX,
+                "a positive number of source partitions",
+            )?,
+            source_offset_max_bytes: positive(
+                raw,
+                "sandbox.source.offset.max.bytes",
+                DEFAULT_SOURCE_OFFSET_MAX_BYTES,
+                "a positive number of bytes",
+            )?,
+            record_max_bytes: positive(
+                raw,
+                "sandbox.record.max.bytes",
+                DEFAULT_RECORD_MAX_BYTES,
+                "a positive number of bytes",
+            )?,
+            inflight_max_bytes: positive(
+                raw,
+                "sandbox.inflight.max.bytes",
+                DEFAULT_INFLIGHT_MAX_BYTES,
+                "a positive number of bytes",
+            )?,
+            topics_max: positive(
+                raw,
+                "sandbox.topics.max",
+                DEFAULT_TOPICS_MAX,
+                "a positive number of topics",
+            )?,
+            errant_reports_max: positive(
+                raw,
+                "sandbox.errant.reports.max",
+                DEFAULT_ERRANT_REPORTS_MAX,
+                "a positive number of reports",
+            )?,
+        })
+    }
+}
+
+/// Reads `sandbox.string.max.bytes`, `sandbox.resources.max`, `sandbox.log.lines.per.second`,
+/// `sandbox.log.bytes.per.second` and `sandbox.schema.max.bytes`.
+pub fn host_limits(raw: &Settings) -> Result<HostLimits, ConfigError> {
+    let string_max_bytes = positive(
+        raw,
+        "sandbox.string.max.bytes",
+        DEFAULT_STRING_MAX_BYTES,
+        "a number of bytes of at least 1024",
+    )?;
+    if string_max_bytes < 1024 {
+        return Err(ConfigError::Invalid {
+            key: "sandbox.string.max.bytes".into(),
+            value: string_max_bytes.to_string(),
+            expected: "a number of bytes of at least 1024",
+        });
+    }
+    Ok(HostLimits {
+        string_max_bytes,
+        resources_max: positive(
+            raw,
+            "sandbox.resources.max",
+            DEFAULT_RESOURCES_MAX,
+            "a positive number of resources",
+        )?,
+        log_lines_per_second: positive(
+            raw,
+            "sandbox.log.lines.per.second",
+            DEFAULT_LOG_LINES_PER_SECOND,
+            "a positive number of lines",
+        )?,
+        log_bytes_per_second: positive(
+            raw,
+            "sandbox.log.bytes.per.second",
+            DEFAULT_LOG_BYTES_PER_SECOND,
+            "a positive number of bytes",
+        )?,
+        schema_max_bytes: positive(
+            raw,
+            "sandbox.schema.max.bytes",
+            DEFAULT_SCHEMA_MAX_BYTES,
+            "a positive number of bytes",
+        )?,
+    })
+}
+
+/// A setting that must be a number above zero.
+fn positive<T>(
+    raw: &Settings,
+    key: &str,
+    default: T,
+    expected: &'static str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialEq + Default + ToString,
+{
+    let value = raw.parse_or(key, default, expected)?;
+    if value == T::default() {
+        return Err(ConfigError::Invalid {
+            key: key.into(),
+            value: value.to_string(),
+            expected,
+        });
+    }
+    Ok(value)
 }
 
 /// The operator's egress policy for every connector of the worker.
@@ -308,6 +475,8 @@ impl WorkerConfig {
         Ok(Self {
             http,
             fs_enabled,
+            host_limits: host_limits(&raw)?,
+            task_limits: TaskLimits::from_settings(&raw)?,
             metering: true,
             throttle_after: {
                 let ms = raw.millis_or(

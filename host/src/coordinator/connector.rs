@@ -612,5 +612,6 @@ pub fn connector_context(
         })),
         sink_context: None,
         reporter: None,
+        log: None,
     }
 }

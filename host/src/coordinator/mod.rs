@@ -146,6 +146,7 @@ impl Herder {
             max_component_bytes: worker.plugin_max_bytes,
             metering: worker.metering,
             throttle_after: worker.throttle_after,
+            limits: worker.host_limits,
             ..RuntimeConfig::default()
         })?;
         let registry = PluginRegistry::with_builtins(runtime).await?;

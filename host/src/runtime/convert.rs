@@ -11,7 +11,10 @@
 //! index must be greater than its parent's; this makes cycles impossible. Value tables must
 //! also be trees (each node referenced once, every node reachable), which keeps the host copy
 //! linear in the guest's. Schema tables may share a child between parents (the host shares
-//! the `Arc`), but the fully expanded size of a schema is bounded by [`MAX_SCHEMA_SIZE`].
+//! the `Arc`), but the fully expanded size of a schema is bounded, in nodes by
+//! [`MAX_SCHEMA_SIZE`] and in bytes by `sandbox.schema.max.bytes` ([`HostLimits`]), before
+//! anything is expanded: a converter writes a schema out in full for every record that
+//! carries it, so a small table of shared children must not become megabytes per record.
 //!
 //! A `poll` batch holds at most [`MAX_BATCH_RECORDS`] records, refused before any record is
 //! converted. Two bounds come first: the memory cap limits what the guest can build, and
@@ -22,7 +25,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use super::{
-    ConfigMap, ConnectorError,
+    ConfigMap, ConnectorError, HostLimits,
     bindings::{wit, wit_config, wit_sink, wit_source},
 };
 use crate::{
@@ -518,7 +521,10 @@ fn check_ref(what: &str, from: usize, to: u32, len: usize) -> Result<usize, Inva
 
 /// Converts a batch's schema table. Entry `i` of the result is the schema at index `i`;
 /// children are shared `Arc`s.
-pub fn schemas_from_wit(table: Vec<wit::Schema>) -> Result<Vec<SchemaRef>, Invalid> {
+pub fn schemas_from_wit(
+    table: Vec<wit::Schema>,
+    limits: &HostLimits,
+) -> Result<Vec<SchemaRef>, Invalid> {
     let len = table.len();
     if len > MAX_SCHEMAS {
         return Err(format!(
@@ -526,14 +532,61 @@ pub fn schemas_from_wit(table: Vec<wit::Schema>) -> Result<Vec<SchemaRef>, Inval
         ));
     }
     let mut built: Vec<Option<SchemaRef>> = vec![None; len];
-    let mut depth = vec![0usize; len];
-    let mut size = vec![0u64; len];
+    let mut sizes = vec![SchemaSize::default(); len];
     for (index, entry) in table.into_iter().enumerate().rev() {
-        let schema = schema_from_wit(index, entry, &built, &mut depth, &mut size)?;
+        let schema = schema_from_wit(index, entry, &built, &mut sizes, limits)?;
         built[index] = Some(schema);
     }
     // Every entry was built above; `flatten` only drops what cannot be there.
     Ok(built.into_iter().flatten().collect())
+}
+
+/// How big a schema table entry is once expanded into a tree (a child shared by several
+/// parents counted each time).
+#[derive(Debug, Clone, Copy, Default)]
+struct SchemaSize {
+    depth: usize,
+    nodes: u64,
+    /// Roughly the bytes of its JSON form (Kafka Connect's schema envelope).
+    bytes: u64,
+}
+
+/// The bytes a schema node adds to its JSON form, without its children: the type, the
+/// optional flag, name, version, doc, parameters, field names and the default.
+fn schema_own_bytes(schema: &Schema) -> u64 {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() as u64 + 12);
+    let parameters: u64 = schema
+        .parameters
+        .iter()
+        .map(|(k, v)| (k.len() + v.len()) as u64 + 6)
+        .sum();
+    let fields: u64 = schema.fields.iter().map(|f| f.name.len() as u64 + 12).sum();
+    let default = schema.default.as_ref().map_or(0, value_bytes);
+    40 + text(&schema.name) + text(&schema.doc) + parameters + fields + default
+}
+
+/// Roughly the bytes of a value's JSON form (bytes as base64).
+fn value_bytes(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => s.len() as u64 + 2,
+        Value::Bytes(b) => (b.len() as u64).div_ceil(3) * 4 + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| value_bytes(v) + 1).sum::<u64>(),
+        Value::Map(entries) => {
+            2 + entries
+                .iter()
+                .map(|(k, v)| value_bytes(k) + value_bytes(v) + 2)
+                .sum::<u64>()
+        }
+        Value::Struct(s) => {
+            2 + s
+                .values
+                .iter()
+                .zip(&s.schema.fields)
+                .map(|(v, f)| value_bytes(v) + f.name.len() as u64 + 4)
+                .sum::<u64>()
+        }
+        _ => 8,
+    }
 }
 
 /// Builds table entry `index`; every entry after it is already built.
@@ -541,8 +594,8 @@ fn schema_from_wit(
     index: usize,
     entry: wit::Schema,
     built: &[Option<SchemaRef>],
-    depth: &mut [usize],
-    size: &mut [u64],
+    sizes: &mut [SchemaSize],
+    limits: &HostLimits,
 ) -> Result<SchemaRef, Invalid> {
     let len = built.len();
     let ty = schema_type_from_wit(entry.type_);
@@ -614,20 +667,23 @@ fn schema_from_wit(
             schema,
         });
     }
-    depth[index] = 1 + children.iter().map(|&i| depth[i]).max().unwrap_or(0);
-    if depth[index] > MAX_DEPTH {
+    let depth = 1 + children.iter().map(|&i| sizes[i].depth).max().unwrap_or(0);
+    if depth > MAX_DEPTH {
         return Err(format!(
             "schema {index} is nested deeper than {MAX_DEPTH} levels"
         ));
     }
-    size[index] = children
+    let nodes = children
         .iter()
-        .fold(1u64, |acc, &i| acc.saturating_add(size[i]));
-    if size[index] > MAX_SCHEMA_SIZE {
+        .fold(1u64, |acc, &i| acc.saturating_add(sizes[i].nodes));
+    if nodes > MAX_SCHEMA_SIZE {
         return Err(format!(
             "schema {index} expands to more than {MAX_SCHEMA_SIZE} schemas"
         ));
     }
+    let children_bytes = children
+        .iter()
+        .fold(0u64, |acc, &i| acc.saturating_add(sizes[i].bytes));
     let schema = Schema {
         ty,
         optional: entry.optional,
@@ -640,16 +696,31 @@ fn schema_from_wit(
         value_schema,
         fields,
     };
-    let Some(default) = entry.default_value else {
-        return Ok(Arc::new(schema));
+    let schema = match entry.default_value {
+        None => schema,
+        Some(default) => {
+            // A struct default refers to its schema; that is the schema without the default,
+            // since an `Arc` cannot contain itself.
+            let without_default = Arc::new(schema);
+            let value = value_from_wit(default, Some(&without_default))
+                .map_err(|e| format!("schema {index} default: {e}"))?;
+            let mut schema = Arc::unwrap_or_clone(without_default);
+            schema.default = Some(value);
+            schema
+        }
     };
-    // A struct default refers to its schema; that is the schema without the default, since
-    // an `Arc` cannot contain itself.
-    let without_default = Arc::new(schema);
-    let value = value_from_wit(default, Some(&without_default))
-        .map_err(|e| format!("schema {index} default: {e}"))?;
-    let mut schema = Arc::unwrap_or_clone(without_default);
-    schema.default = Some(value);
+    let bytes = schema_own_bytes(&schema).saturating_add(children_bytes);
+    if bytes > limits.schema_max_bytes {
+        return Err(format!(
+            "schema {index} expands to more than {} bytes (sandbox.schema.max.bytes)",
+            limits.schema_max_bytes
+        ));
+    }
+    sizes[index] = SchemaSize {
+        depth,
+        nodes,
+        bytes,
+    };
     Ok(Arc::new(schema))
 }
 
@@ -874,9 +945,12 @@ pub fn offset_map_from_wit(map: wit::OffsetMap) -> OffsetMap {
 }
 
 /// The records of one `poll`.
-pub fn source_batch_from_wit(batch: wit_source::SourceBatch) -> Result<Vec<SourceRecord>, Invalid> {
+pub fn source_batch_from_wit(
+    batch: wit_source::SourceBatch,
+    limits: &HostLimits,
+) -> Result<Vec<SourceRecord>, Invalid> {
     check_batch_records(batch.records.len())?;
-    let schemas = schemas_from_wit(batch.schemas)?;
+    let schemas = schemas_from_wit(batch.schemas, limits)?;
     let (topics, partitions) =
         record_tables_from_wit(batch.topics, batch.source_partitions, batch.records.len())?;
     batch
@@ -978,8 +1052,11 @@ fn timestamp_type_from_wit(ty: wit_sink::TimestampType) -> TimestampType {
 
 /// A `put` batch back on the host (the inverse of [`sink_batch_to_wit`], used by tests and
 /// tools).
-pub fn sink_batch_from_wit(batch: wit_sink::SinkBatch) -> Result<Vec<SinkRecord>, Invalid> {
-    let schemas = schemas_from_wit(batch.schemas)?;
+pub fn sink_batch_from_wit(
+    batch: wit_sink::SinkBatch,
+    limits: &HostLimits,
+) -> Result<Vec<SinkRecord>, Invalid> {
+    let schemas = schemas_from_wit(batch.schemas, limits)?;
     batch
         .records
         .into_iter()
@@ -1033,11 +1110,13 @@ pub fn topic_partition_offset_from_wit(tpo: wit::TopicPartitionOffset) -> TopicP
     }
 }
 
-pub fn connector_error_from_wit(error: wit::ConnectorError) -> ConnectorError {
+/// A guest's error, its message cut to `max` bytes.
+pub fn connector_error_from_wit(error: wit::ConnectorError, max: usize) -> ConnectorError {
+    let bounded = |message| crate::text::truncated(message, max);
     match error {
-        wit::ConnectorError::InvalidConfig(m) => ConnectorError::InvalidConfig(m),
-        wit::ConnectorError::Retriable(m) => ConnectorError::Retriable(m),
-        wit::ConnectorError::Fatal(m) => ConnectorError::Fatal(m),
+        wit::ConnectorError::InvalidConfig(m) => ConnectorError::InvalidConfig(bounded(m)),
+        wit::ConnectorError::Retriable(m) => ConnectorError::Retriable(bounded(m)),
+        wit::ConnectorError::Fatal(m) => ConnectorError::Fatal(bounded(m)),
     }
 }
 

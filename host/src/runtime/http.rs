@@ -398,6 +398,9 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         .map(|(_, _, reason)| *reason)
 }
 
+/// The most of a request's URL a log line shows.
+const MAX_LOGGED_URL_BYTES: usize = 2 << 10;
+
 /// The `wasi:http` hooks of one instance: every outgoing request goes through
 /// [`send_checked`], with this instance's policy.
 pub(crate) struct EgressHooks {
@@ -406,6 +409,9 @@ pub(crate) struct EgressHooks {
     pub(crate) task: Option<u32>,
     /// One permit per open connection of this instance.
     pub(crate) open: Arc<tokio::sync::Semaphore>,
+    /// The task's log budget: a guest sending denied requests in a loop must not flood the
+    /// worker's log with their warnings.
+    pub(crate) log: Arc<super::LogBudget>,
 }
 
 impl EgressHooks {
@@ -413,6 +419,7 @@ impl EgressHooks {
         policy: Option<Arc<EgressPolicy>>,
         connector: String,
         task: Option<u32>,
+        log: Arc<super::LogBudget>,
     ) -> Self {
         let permits = policy
             .as_ref()
@@ -422,7 +429,23 @@ impl EgressHooks {
             connector,
             task,
             open: Arc::new(tokio::sync::Semaphore::new(permits)),
+            log,
         }
+    }
+
+    /// Logs a request that failed on the way (within the log budget) and maps it to the
+    /// error code the guest sees.
+    fn failed(
+        &self,
+        what: &str,
+        error: &dyn std::fmt::Display,
+        code: wasmtime_wasi_http::p2::bindings::http::types::ErrorCode,
+    ) -> wasmtime_wasi_http::p2::bindings::http::types::ErrorCode {
+        let message = error.to_string();
+        if self.log.admit(message.len()) {
+            tracing::debug!(connector = %self.connector, task = self.task, error = %message, "HTTP {what} error.");
+        }
+        code
     }
 }
 
@@ -431,6 +454,34 @@ type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 impl WasiHttpHooks for EgressHooks {
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        super::state::HTTP_BODY_CHUNK_BYTES
+    }
+
+    fn p2_error_from_hyper(
+        &mut self,
+        error: &hyper::Error,
+    ) -> wasmtime_wasi_http::p2::bindings::http::types::ErrorCode {
+        use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+        self.failed("protocol", error, ErrorCode::HttpProtocolError)
+    }
+
+    fn p2_error_from_connect(
+        &mut self,
+        error: &std::io::Error,
+    ) -> wasmtime_wasi_http::p2::bindings::http::types::ErrorCode {
+        use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+        self.failed("connect", error, ErrorCode::ConnectionRefused)
+    }
+
+    fn p2_error_from_tls(
+        &mut self,
+        error: &std::io::Error,
+    ) -> wasmtime_wasi_http::p2::bindings::http::types::ErrorCode {
+        use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+        self.failed("TLS", error, ErrorCode::TlsProtocolError)
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -442,11 +493,13 @@ impl WasiHttpHooks for EgressHooks {
         let connector = self.connector.clone();
         let task = self.task;
         let open = self.open.clone();
+        let log = self.log.clone();
         Box::new(async move {
-            let url = request.uri().to_string();
+            // For logs only: a guest's URL can be as long as it likes.
+            let url = crate::text::bounded(&request.uri().to_string(), MAX_LOGGED_URL_BYTES);
             let Some(policy) = policy else {
                 let denial = Denial::NoGrant;
-                denial.warn(&connector, task, &url);
+                denial.warn(&log, &connector, task, &url);
                 return Err(denial.error());
             };
             // Wait for a free connection slot, at most as long as a connect may take.
@@ -455,14 +508,16 @@ impl WasiHttpHooks for EgressHooks {
                 policy.timeout,
             );
             let Ok(Ok(permit)) = tokio::time::timeout(wait, open.acquire_owned()).await else {
-                tracing::warn!(
+                if log.admit(url.len()) {
+                    tracing::warn!(
                     connector = %connector,
                     task,
                     url = %url,
                     limit = policy.concurrent_requests,
                     "HTTP request refused: the task already has sandbox.http.concurrent.requests \
                      connections open."
-                );
+                    );
+                }
                 return Err(HttpError::InternalError(Some(format!(
                     "too many concurrent HTTP requests: this task already has {} connections \
                      open (sandbox.http.concurrent.requests)",
@@ -480,7 +535,7 @@ impl WasiHttpHooks for EgressHooks {
                     Ok((response, io))
                 }
                 Err(SendError::Denied(denial)) => {
-                    denial.warn(&connector, task, &url);
+                    denial.warn(&log, &connector, task, &url);
                     Err(denial.error())
                 }
                 Err(SendError::Http(error)) => Err(error),
@@ -505,7 +560,10 @@ pub enum Denial {
 }
 
 impl Denial {
-    fn warn(&self, connector: &str, task: Option<u32>, url: &str) {
+    fn warn(&self, log: &super::LogBudget, connector: &str, task: Option<u32>, url: &str) {
+        if !log.admit(url.len()) {
+            return;
+        }
         tracing::warn!(
             connector = %connector,
             task,

@@ -15,7 +15,7 @@ use super::{
     bindings::{sink::SinkConnector, source::SourceConnector, wit, wit_source},
     convert,
     engine::Shared,
-    state::{HostState, new_store, truncate_message},
+    state::{HostState, new_store},
 };
 use crate::{
     config::def::{ConfigKey, ConfigValue},
@@ -50,6 +50,7 @@ impl Sandbox {
             ctx,
             shared.config.metering,
             shared.config.throttle(),
+            shared.config.limits,
         )
         .map_err(|e| RuntimeError::Instantiate {
             origin: origin.to_owned(),
@@ -113,7 +114,24 @@ impl Sandbox {
                 .map(|left| budget.saturating_sub(left));
         }
         let cause = match outcome {
-            Ok(Ok(value)) => return Ok(value),
+            Ok(Ok(value)) => {
+                // Resources the guest still holds after the call count too: a guest that
+                // fills them up in its last operation and returns must not keep them.
+                if self.metering {
+                    let state = self.store.data_mut();
+                    state.account();
+                    match state.resource_refusal.take() {
+                        None => return Ok(value),
+                        Some(refusal) => TrapCause::MemoryLimit {
+                            limit: refusal.limit,
+                            requested: refusal.requested,
+                            host: refusal.host,
+                        },
+                    }
+                } else {
+                    return Ok(value);
+                }
+            }
             Ok(Err(error)) => self.classify(&error),
             Err(_elapsed) => TrapCause::Timeout {
                 limit: self.limits.timeout,
@@ -160,10 +178,25 @@ impl Sandbox {
     fn classify(&mut self, error: &wasmtime::Error) -> TrapCause {
         let limits = self.limits;
         let state = self.store.data_mut();
-        if let Some(refusal) = state.limiter.take_refusal() {
+        if let Some(refusal) = state
+            .resource_refusal
+            .take()
+            .or_else(|| state.limiter.take_refusal())
+        {
             return TrapCause::MemoryLimit {
                 limit: refusal.limit,
                 requested: refusal.requested,
+                host: refusal.host,
+            };
+        }
+        if error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+                Some(wasmtime::component::ResourceTableError::Full)
+            )
+        }) {
+            return TrapCause::ResourceLimit {
+                limit: state.limits.resources_max,
             };
         }
         match error.downcast_ref::<Trap>() {
@@ -194,7 +227,7 @@ impl Sandbox {
             message.push('\n');
             message.push_str(context.trim_end());
         }
-        truncate_message(&mut message, MAX_TRAP_MESSAGE_BYTES);
+        crate::text::truncate(&mut message, MAX_TRAP_MESSAGE_BYTES);
         TrapCause::Trap(message)
     }
 
@@ -220,15 +253,20 @@ macro_rules! guest_call {
 
 pub(crate) use guest_call;
 
-/// Maps a guest `connector-error` result.
-pub(crate) fn connector_result<T>(
-    call: &'static str,
-    result: Result<T, wit::ConnectorError>,
-) -> Result<T, CallError> {
-    result.map_err(|error| CallError::Connector {
-        call,
-        error: convert::connector_error_from_wit(error),
-    })
+impl Sandbox {
+    /// Maps a guest `connector-error` result, its message bounded by
+    /// `sandbox.string.max.bytes` (the host keeps it in statuses and logs it).
+    pub(crate) fn connector_result<T>(
+        &self,
+        call: &'static str,
+        result: Result<T, wit::ConnectorError>,
+    ) -> Result<T, CallError> {
+        let max = self.store.data().limits.string_max_bytes;
+        result.map_err(|error| CallError::Connector {
+            call,
+            error: convert::connector_error_from_wit(error, max),
+        })
+    }
 }
 
 /// Accessors common to every instance.
@@ -344,13 +382,13 @@ impl ConnectorInstance {
         let config = convert::config_to_wit(config);
         let result = connector_call!(self, "start", |iface, store| iface
             .call_start(store, &config))?;
-        connector_result("start", result)
+        self.sandbox.connector_result("start", result)
     }
 
     pub async fn task_configs(&mut self, max_tasks: u32) -> Result<Vec<ConfigMap>, CallError> {
         let result = connector_call!(self, "task-configs", |iface, store| iface
             .call_task_configs(store, max_tasks))?;
-        let configs = connector_result("task-configs", result)?;
+        let configs = self.sandbox.connector_result("task-configs", result)?;
         Ok(configs.into_iter().map(convert::config_from_wit).collect())
     }
 
@@ -368,7 +406,7 @@ pub struct SourceTaskInstance {
 instance_common!(SourceTaskInstance);
 
 /// What one `poll` returned, not yet checked or converted.
-pub struct PolledBatch(wit_source::SourceBatch);
+pub struct PolledBatch(wit_source::SourceBatch, super::HostLimits);
 
 impl PolledBatch {
     /// How many records the guest returned.
@@ -383,7 +421,7 @@ impl PolledBatch {
     /// Checks the batch against the data contract and converts it; an error is the trap
     /// `poll` would have reported.
     pub fn into_records(self) -> Result<Vec<SourceRecord>, CallError> {
-        convert::source_batch_from_wit(self.0).map_err(|message| CallError::Trap {
+        convert::source_batch_from_wit(self.0, &self.1).map_err(|message| CallError::Trap {
             call: "poll",
             cause: TrapCause::InvalidData(message),
         })
@@ -403,7 +441,7 @@ impl SourceTaskInstance {
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "start", |store| task
             .call_start(store, &config))?;
-        let options = connector_result("start", result)?;
+        let options = self.sandbox.connector_result("start", result)?;
         Ok(TaskOptions {
             wants_commit_records: options.wants_commit_records,
         })
@@ -423,13 +461,16 @@ impl SourceTaskInstance {
     pub async fn poll_batch(&mut self) -> Result<PolledBatch, CallError> {
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "poll", |store| task.call_poll(store))?;
-        connector_result("poll", result).map(PolledBatch)
+        let limits = self.sandbox.store_mut().data().limits;
+        self.sandbox
+            .connector_result("poll", result)
+            .map(|batch| PolledBatch(batch, limits))
     }
 
     pub async fn commit(&mut self) -> Result<(), CallError> {
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "commit", |store| task.call_commit(store))?;
-        connector_result("commit", result)
+        self.sandbox.connector_result("commit", result)
     }
 
     /// Hands back acknowledged (or dropped) records, with the schema table their keys, values
@@ -442,7 +483,7 @@ impl SourceTaskInstance {
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "commit-records", |store| task
             .call_commit_records(store, &batch))?;
-        connector_result("commit-records", result)
+        self.sandbox.connector_result("commit-records", result)
     }
 
     pub async fn stop(&mut self) -> Result<(), CallError> {
@@ -472,7 +513,7 @@ impl SinkTaskInstance {
         let task = self.guest.wasm_connect_connector_sink_task();
         let result = guest_call!(&mut self.sandbox, "start", |store| task
             .call_start(store, &config))?;
-        connector_result("start", result)
+        self.sandbox.connector_result("start", result)
     }
 
     pub async fn open(&mut self, partitions: &[TopicPartition]) -> Result<(), CallError> {
@@ -483,7 +524,7 @@ impl SinkTaskInstance {
         let task = self.guest.wasm_connect_connector_sink_task();
         let result = guest_call!(&mut self.sandbox, "open", |store| task
             .call_open(store, &partitions))?;
-        connector_result("open", result)
+        self.sandbox.connector_result("open", result)
     }
 
     pub async fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), CallError> {
@@ -491,7 +532,7 @@ impl SinkTaskInstance {
         let task = self.guest.wasm_connect_connector_sink_task();
         let result = guest_call!(&mut self.sandbox, "put", |store| task
             .call_put(store, &batch))?;
-        connector_result("put", result)
+        self.sandbox.connector_result("put", result)
     }
 
     pub async fn pre_commit(
@@ -505,7 +546,7 @@ impl SinkTaskInstance {
         let task = self.guest.wasm_connect_connector_sink_task();
         let result = guest_call!(&mut self.sandbox, "pre-commit", |store| task
             .call_pre_commit(store, &offsets))?;
-        let offsets = connector_result("pre-commit", result)?;
+        let offsets = self.sandbox.connector_result("pre-commit", result)?;
         Ok(offsets
             .into_iter()
             .map(convert::topic_partition_offset_from_wit)
@@ -520,7 +561,7 @@ impl SinkTaskInstance {
         let task = self.guest.wasm_connect_connector_sink_task();
         let result = guest_call!(&mut self.sandbox, "close", |store| task
             .call_close(store, &partitions))?;
-        connector_result("close", result)
+        self.sandbox.connector_result("close", result)
     }
 
     pub async fn stop(&mut self) -> Result<(), CallError> {

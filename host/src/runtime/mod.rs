@@ -18,6 +18,7 @@ mod host_api;
 pub mod http;
 mod instance;
 mod limits;
+mod log_budget;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ pub use http::EgressPolicy;
 pub use instance::{
     ConnectorDescription, ConnectorInstance, PolledBatch, SinkTaskInstance, SourceTaskInstance,
 };
+pub use log_budget::LogBudget;
 pub use transform::{
     TransformDescription, TransformInput, TransformInstance, TransformOutcome, TransformedRecord,
 };
@@ -67,6 +69,8 @@ pub struct RuntimeConfig {
     /// epoch tick in eight (paused seven ticks between), so a busy loop takes at most an
     /// eighth of a thread from the other tasks; None = never throttle.
     pub throttle_after: Option<Duration>,
+    /// What a guest may make the host keep, log or echo beyond its per-call limits.
+    pub limits: HostLimits,
 }
 
 impl RuntimeConfig {
@@ -86,6 +90,53 @@ impl Default for RuntimeConfig {
             max_component_bytes: 256 * 1024 * 1024,
             metering: true,
             throttle_after: Some(Duration::from_millis(DEFAULT_THROTTLE_AFTER_MS)),
+            limits: HostLimits::default(),
+        }
+    }
+}
+
+/// Bounds on what one guest can make the host hold, log or echo beyond its per-call fuel,
+/// deadline and memory cap: the same for every connector of a worker (worker settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostLimits {
+    /// `sandbox.string.max.bytes`: the longest guest-supplied text the host keeps, logs or
+    /// echoes (error messages and traces, log lines, descriptions, documentation, config
+    /// values from `validate`); longer text is truncated with a note of what was cut.
+    pub string_max_bytes: usize,
+    /// `sandbox.resources.max`: the most host resources (WASI handles: files, streams, HTTP
+    /// fields, requests, bodies, pollables) one instance may hold at once. Their bytes also
+    /// count against the instance's `sandbox.memory.max.bytes`.
+    pub resources_max: usize,
+    /// `sandbox.log.lines.per.second`: log lines one task may make the worker write per
+    /// second (its guest's and the host's per-record lines about it).
+    pub log_lines_per_second: u32,
+    /// `sandbox.log.bytes.per.second`: the same in bytes.
+    pub log_bytes_per_second: u64,
+    /// `sandbox.schema.max.bytes`: the largest schema a guest may hand the host, counted as
+    /// it expands (a child shared by several parents counts each time), roughly in bytes of
+    /// its JSON form.
+    pub schema_max_bytes: u64,
+}
+
+/// Default `sandbox.string.max.bytes`.
+pub const DEFAULT_STRING_MAX_BYTES: usize = 64 << 10;
+/// Default `sandbox.resources.max`.
+pub const DEFAULT_RESOURCES_MAX: usize = 1_000;
+/// Default `sandbox.log.lines.per.second`.
+pub const DEFAULT_LOG_LINES_PER_SECOND: u32 = 1_000;
+/// Default `sandbox.log.bytes.per.second`.
+pub const DEFAULT_LOG_BYTES_PER_SECOND: u64 = 1 << 20;
+/// Default `sandbox.schema.max.bytes`.
+pub const DEFAULT_SCHEMA_MAX_BYTES: u64 = 1 << 20;
+
+impl Default for HostLimits {
+    fn default() -> Self {
+        Self {
+            string_max_bytes: DEFAULT_STRING_MAX_BYTES,
+            resources_max: DEFAULT_RESOURCES_MAX,
+            log_lines_per_second: DEFAULT_LOG_LINES_PER_SECOND,
+            log_bytes_per_second: DEFAULT_LOG_BYTES_PER_SECOND,
+            schema_max_bytes: DEFAULT_SCHEMA_MAX_BYTES,
         }
     }
 }
@@ -228,6 +279,9 @@ pub struct InstanceContext {
     pub sink_context: Option<SinkContext>,
     /// For sink tasks.
     pub reporter: Option<Arc<dyn ErrantRecordReporter>>,
+    /// The task's log budget, shared by all its instances and the host's lines about it;
+    /// None = the instance gets a budget of its own.
+    pub log: Option<Arc<LogBudget>>,
 }
 
 impl InstanceContext {
@@ -249,6 +303,7 @@ impl InstanceContext {
             offsets: None,
             sink_context: None,
             reporter: None,
+            log: None,
         }
     }
 }
@@ -273,9 +328,16 @@ pub enum TrapCause {
     Timeout {
         limit: Duration,
     },
+    /// Linear memory, tables and host resources together would pass the memory cap.
     MemoryLimit {
         limit: usize,
         requested: usize,
+        /// How much of `requested` is host resources the guest holds.
+        host: usize,
+    },
+    /// The guest holds as many host resources as it may (`sandbox.resources.max`).
+    ResourceLimit {
+        limit: usize,
     },
     StackOverflow,
     /// A panic, `unreachable`, out-of-bounds access or other trap, with wasmtime's message and
@@ -290,11 +352,29 @@ pub enum TrapCause {
 impl std::fmt::Display for TrapCause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::FuelExhausted { budget } => write!(f, "fuel exhausted after {budget} units"),
-            Self::Timeout { limit } => write!(f, "deadline of {} ms exceeded", limit.as_millis()),
-            Self::MemoryLimit { limit, requested } => write!(
+            Self::FuelExhausted { budget } => write!(
                 f,
-                "memory limit of {limit} bytes exceeded (instance asked for {requested} bytes)"
+                "fuel exhausted after {budget} units (sandbox.fuel.per.call)"
+            ),
+            Self::Timeout { limit } => write!(
+                f,
+                "deadline of {} ms exceeded (sandbox.timeout.ms)",
+                limit.as_millis()
+            ),
+            Self::MemoryLimit {
+                limit,
+                requested,
+                host,
+            } => limits::MemoryRefusal {
+                limit: *limit,
+                requested: *requested,
+                host: *host,
+            }
+            .fmt(f),
+            Self::ResourceLimit { limit } => write!(
+                f,
+                "more than {limit} host resources (WASI handles: files, streams, HTTP requests, \
+                 bodies, headers) held at once (sandbox.resources.max)"
             ),
             Self::StackOverflow => write!(f, "wasm stack overflow"),
             Self::Trap(message) => write!(f, "trap: {message}"),

@@ -1,8 +1,19 @@
 //! What one `Store` holds: the instance's context, its WASI context (deny by default), the
-//! memory limiter, the per-call clock the epoch callback reads, and the per-call budgets of the
-//! host imports. Also builds the store with its limits and deadline callback.
+//! memory limiter, the per-call clock the epoch callback reads, the task's log budget, and
+//! the accounting of the host resources (WASI handles) the guest holds. Also builds the store
+//! with its limits and deadline callback.
+//!
+//! Host resources live in host memory, outside the guest's linear memory, so the memory
+//! limiter alone does not see them. Every WASI and `wasi:http` import reaches the resource
+//! table through [`WasiView::ctx`] or [`WasiHttpView::http`]; both first recount what the
+//! table holds ([`HostState::account`]): its entries are capped by `sandbox.resources.max`
+//! (the table's own capacity), and their charged bytes count against
+//! `sandbox.memory.max.bytes` together with linear memory. Once over the cap, the imports
+//! get an empty table instead, so the guest's next resource operation traps, and the trap
+//! names the limit. The cost of one operation is the most a guest can overshoot by.
 
 use std::{
+    any::Any,
     pin::Pin,
     sync::{Arc, Mutex, PoisonError},
     task::{Context, Poll},
@@ -21,23 +32,37 @@ use wasmtime_wasi_io::{
     streams::{OutputStream, StreamError},
 };
 
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{
+    FieldMap, WasiHttpCtx, WasiHttpCtxView, WasiHttpView,
+    p2::{
+        body::{HostIncomingBody, HostOutgoingBody},
+        types::{HostFutureIncomingResponse, HostIncomingResponse, HostOutgoingRequest},
+    },
+};
 
-use super::{InstanceContext, http::EgressHooks, limits::MemoryLimiter};
+use super::{HostLimits, InstanceContext, LogBudget, http::EgressHooks, limits::MemoryLimiter};
 
-/// Longest log line (or stdout/stderr line) kept; longer ones are truncated.
-pub const MAX_LOG_LINE_BYTES: usize = 64 << 10;
-/// Most log lines (through `logging` and stdout/stderr together) one call may write; later
-/// ones are dropped with a single warning.
-pub const MAX_LOG_LINES_PER_CALL: u32 = 10_000;
+/// Longest log line (or stdout/stderr line) buffered while it is written; what is kept of it
+/// is then bounded by `sandbox.string.max.bytes`.
+const MAX_LINE_BUFFER_BYTES: usize = 1 << 20;
 /// How much of the guest's latest stderr is kept to explain a trap (a Rust panic message).
 const STDERR_TAIL_BYTES: usize = 4 << 10;
 
+/// Bytes an outgoing request or response body may buffer in the host, per chunk
+/// (`wasi:http` writes go through a channel of two chunks and the stream's own buffer).
+pub(crate) const HTTP_BODY_CHUNK_BYTES: usize = 64 << 10;
+/// What the accounting charges for a host resource it has no better estimate of.
+const RESOURCE_BASE_BYTES: usize = 256;
+/// What it charges for a body being received: at most about one frame is buffered.
+const INCOMING_BODY_BYTES: usize = 64 << 10;
 /// Per-store state.
 pub struct HostState {
     pub(crate) ctx: InstanceContext,
     wasi: WasiCtx,
     table: ResourceTable,
+    /// Handed to the imports instead of `table` once the guest holds more than it may: empty
+    /// and full, so the next resource operation fails and the call traps.
+    jail: ResourceTable,
     http: WasiHttpCtx,
     /// The egress-enforcing sender of `wasi:http` requests.
     http_hooks: EgressHooks,
@@ -46,49 +71,97 @@ pub struct HostState {
     /// `RuntimeConfig::throttle`: a call running longer than this is paused between epoch
     /// ticks, for this long, so it gets a bounded share of a thread.
     throttle: Option<Throttle>,
+    pub(crate) limits: HostLimits,
     /// Shared with the stdout/stderr streams in the resource table.
     pub(crate) output: Arc<Mutex<GuestOutput>>,
+    /// The task's log budget (the guest's lines and the host's lines about the task).
+    pub(crate) log: Arc<LogBudget>,
+    /// The host resources counted at the last import call.
+    pub(crate) resources: ResourceUsage,
+    /// Set when the guest's host resources went over the memory cap: why.
+    pub(crate) resource_refusal: Option<super::limits::MemoryRefusal>,
     /// `connector-context.request-task-reconfiguration` was already forwarded in this call.
     pub(crate) reconfiguration_requested: bool,
     /// `connector-context.raise-error` was already forwarded by this instance.
     pub(crate) error_raised: bool,
 }
 
+/// What the host resources of an instance hold, as last counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceUsage {
+    /// Live entries of the resource table.
+    pub entries: usize,
+    /// Bytes charged for them (see [`charge`]).
+    pub bytes: usize,
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let jailed = self.check_resources();
         WasiCtxView {
             ctx: &mut self.wasi,
-            table: &mut self.table,
+            table: if jailed {
+                &mut self.jail
+            } else {
+                &mut self.table
+            },
         }
     }
 }
 
 impl WasiHttpView for HostState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let jailed = self.check_resources();
         WasiHttpCtxView {
             ctx: &mut self.http,
-            table: &mut self.table,
+            table: if jailed {
+                &mut self.jail
+            } else {
+                &mut self.table
+            },
             hooks: &mut self.http_hooks,
         }
     }
 }
 
 impl HostState {
-    /// Admits one more log line in this call, warning once when the budget runs out.
-    pub(crate) fn admit_log_line(&mut self) -> bool {
-        self.output
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .admit()
+    /// Recounts the host resources; true once they hold more than the memory cap leaves room
+    /// for, and the imports must get the jail instead of the table.
+    fn check_resources(&mut self) -> bool {
+        if self.resource_refusal.is_none() {
+            self.account();
+        }
+        self.resource_refusal.is_some()
     }
 
-    /// Resets the per-call budgets and starts the clock.
+    /// Counts the resource table's entries and their charged bytes, and refuses further
+    /// resource operations when linear memory and host resources together pass the memory
+    /// cap. Metered stores only.
+    pub(crate) fn account(&mut self) {
+        let mut usage = ResourceUsage::default();
+        for entry in self.table.iter_mut() {
+            usage.entries += 1;
+            usage.bytes = usage.bytes.saturating_add(charge(entry));
+        }
+        self.resources = usage;
+        self.limiter.set_host_bytes(usage.bytes);
+        if self.limiter.is_metered()
+            && let Some(refusal) = self.limiter.over_limit()
+        {
+            self.resource_refusal = Some(refusal);
+        }
+    }
+
+    /// Admits one guest log line of `bytes`: within this task's log budget.
+    pub(crate) fn admit_log_line(&self, bytes: usize) -> bool {
+        self.log.admit(bytes)
+    }
+
+    /// Resets the per-call state and starts the clock.
     pub(crate) fn begin_call(&mut self, timeout: Duration) {
         self.clock = CallClock::start(timeout);
         self.reconfiguration_requested = false;
         let mut output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
-        output.lines = 0;
-        output.warned = false;
         output.stderr_tail.clear();
     }
 
@@ -105,6 +178,40 @@ impl HostState {
         let mut output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
         output.flush();
     }
+}
+
+/// The bytes the accounting charges for one resource-table entry: what the host may hold for
+/// it at most (bodies: their buffers) or actually holds (headers, URLs), plus a base cost.
+fn charge(entry: &mut (dyn Any + Send)) -> usize {
+    let entry: &(dyn Any + Send) = entry;
+    if let Some(fields) = entry.downcast_ref::<FieldMap>() {
+        return RESOURCE_BASE_BYTES + header_bytes(fields);
+    }
+    if let Some(request) = entry.downcast_ref::<HostOutgoingRequest>() {
+        return RESOURCE_BASE_BYTES
+            + request.authority.as_ref().map_or(0, String::len)
+            + request.path_with_query.as_ref().map_or(0, String::len)
+            + header_bytes(&request.headers);
+    }
+    if entry.is::<HostOutgoingBody>() {
+        // Two chunks in the channel to the connection and one in the stream.
+        return RESOURCE_BASE_BYTES + 3 * HTTP_BODY_CHUNK_BYTES;
+    }
+    if let Some(response) = entry.downcast_ref::<HostIncomingResponse>() {
+        return RESOURCE_BASE_BYTES + INCOMING_BODY_BYTES + header_bytes(&response.headers);
+    }
+    if entry.is::<HostIncomingBody>() || entry.is::<HostFutureIncomingResponse>() {
+        return RESOURCE_BASE_BYTES + INCOMING_BODY_BYTES;
+    }
+    RESOURCE_BASE_BYTES
+}
+
+/// Bytes of header names and values, plus a slot's overhead for each.
+fn header_bytes(fields: &FieldMap) -> usize {
+    fields
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum()
 }
 
 /// When the current call started and how long it may take.
@@ -164,14 +271,28 @@ fn on_epoch_deadline(
 }
 
 /// A store for one instance: deny-by-default WASI, the memory cap and the deadline callback
-/// (both left out when not `metering`, see `RuntimeConfig::metering`).
+/// (both left out when not `metering`, see `RuntimeConfig::metering`), the resource table's
+/// capacity, and the task's log budget (a new one when the context brings none).
 pub(crate) fn new_store(
     engine: &Engine,
-    ctx: InstanceContext,
+    mut ctx: InstanceContext,
     metering: bool,
     throttle: Option<Throttle>,
+    limits: HostLimits,
 ) -> Result<Store<HostState>, wasmtime::Error> {
-    let output = Arc::new(Mutex::new(GuestOutput::new(&ctx)));
+    let log = ctx.log.take().unwrap_or_else(|| {
+        Arc::new(LogBudget::new(
+            ctx.connector.clone(),
+            ctx.task,
+            limits.log_lines_per_second,
+            limits.log_bytes_per_second,
+        ))
+    });
+    let output = Arc::new(Mutex::new(GuestOutput::new(
+        &ctx,
+        log.clone(),
+        limits.string_max_bytes,
+    )));
     let mut wasi = WasiCtx::builder();
     // No env, no args, no stdin, no raw sockets (wasmtime-wasi denies every address by
     // default, and name lookup is off); stdout and stderr go to tracing. Outgoing HTTP goes
@@ -201,19 +322,35 @@ pub(crate) fn new_store(
                 ))
             })?;
     }
-    let limiter = MemoryLimiter::new(ctx.limits.memory_max_bytes);
+    let limiter = MemoryLimiter::new(ctx.limits.memory_max_bytes, metering);
     let timeout = ctx.limits.timeout;
-    let http_hooks = EgressHooks::new(ctx.egress.clone(), ctx.connector.clone(), ctx.task);
+    let http_hooks = EgressHooks::new(
+        ctx.egress.clone(),
+        ctx.connector.clone(),
+        ctx.task,
+        log.clone(),
+    );
+    let mut table = ResourceTable::new();
+    if metering {
+        table.set_max_capacity(limits.resources_max);
+    }
+    let mut jail = ResourceTable::new();
+    jail.set_max_capacity(0);
     let state = HostState {
         ctx,
         wasi: wasi.build(),
-        table: ResourceTable::new(),
+        table,
+        jail,
         http: WasiHttpCtx::new(),
         http_hooks,
         limiter,
         clock: CallClock::start(timeout),
         throttle,
+        limits,
         output,
+        log,
+        resources: ResourceUsage::default(),
+        resource_refusal: None,
         reconfiguration_requested: false,
         error_raised: false,
     };
@@ -226,59 +363,30 @@ pub(crate) fn new_store(
     Ok(store)
 }
 
-/// Truncates `message` to at most `max` bytes at a character boundary, saying so.
-pub(crate) fn truncate_message(message: &mut String, max: usize) {
-    if message.len() <= max {
-        return;
-    }
-    let mut end = max;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    let dropped = message.len() - end;
-    message.truncate(end);
-    message.push_str(&format!("… [{dropped} bytes truncated]"));
-}
-
-/// What the guest wrote to stdout and stderr, turned into log lines.
+/// What the guest wrote to stdout and stderr, turned into log lines within the task's log
+/// budget.
 pub(crate) struct GuestOutput {
     connector: String,
     task: Option<u32>,
+    log: Arc<LogBudget>,
+    /// `sandbox.string.max.bytes`: the most of one line that is logged.
+    line_max_bytes: usize,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     stderr_tail: Vec<u8>,
-    lines: u32,
-    warned: bool,
 }
 
 impl GuestOutput {
-    fn new(ctx: &InstanceContext) -> Self {
+    fn new(ctx: &InstanceContext, log: Arc<LogBudget>, line_max_bytes: usize) -> Self {
         Self {
             connector: ctx.connector.clone(),
             task: ctx.task,
+            log,
+            line_max_bytes,
             stdout: Vec::new(),
             stderr: Vec::new(),
             stderr_tail: Vec::new(),
-            lines: 0,
-            warned: false,
         }
-    }
-
-    fn admit(&mut self) -> bool {
-        if self.lines < MAX_LOG_LINES_PER_CALL {
-            self.lines += 1;
-            return true;
-        }
-        if !self.warned {
-            self.warned = true;
-            tracing::warn!(
-                target: "connector",
-                connector = %self.connector,
-                task = self.task,
-                "Guest wrote more than {MAX_LOG_LINES_PER_CALL} log lines in one call; dropping the rest of this call's lines."
-            );
-        }
-        false
     }
 
     fn write(&mut self, stream: &'static str, bytes: &[u8]) {
@@ -289,6 +397,8 @@ impl GuestOutput {
                 self.stderr_tail.drain(..excess);
             }
         }
+        // Keep at most one byte over what is logged of a line, to know it was cut.
+        let keep = self.line_max_bytes.min(MAX_LINE_BUFFER_BYTES) + 1;
         let mut rest = bytes;
         while !rest.is_empty() {
             let buffer = if stream == "stderr" {
@@ -298,16 +408,14 @@ impl GuestOutput {
             };
             match rest.iter().position(|&b| b == b'\n') {
                 Some(newline) => {
-                    if buffer.len() < MAX_LOG_LINE_BYTES + 1 {
-                        buffer.extend_from_slice(&rest[..newline]);
-                    }
+                    let room = keep.saturating_sub(buffer.len());
+                    buffer.extend_from_slice(&rest[..newline.min(room)]);
                     rest = &rest[newline + 1..];
                     let line = std::mem::take(buffer);
                     self.emit(stream, &line);
                 }
                 None => {
-                    // Keep at most one byte over the limit, to know the line was truncated.
-                    let room = (MAX_LOG_LINE_BYTES + 1).saturating_sub(buffer.len());
+                    let room = keep.saturating_sub(buffer.len());
                     buffer.extend_from_slice(&rest[..rest.len().min(room)]);
                     rest = &[];
                 }
@@ -316,11 +424,11 @@ impl GuestOutput {
     }
 
     fn emit(&mut self, stream: &'static str, line: &[u8]) {
-        if line.iter().all(u8::is_ascii_whitespace) || !self.admit() {
+        if line.iter().all(u8::is_ascii_whitespace) || !self.log.admit(line.len()) {
             return;
         }
         let mut line = String::from_utf8_lossy(line).into_owned();
-        truncate_message(&mut line, MAX_LOG_LINE_BYTES);
+        crate::text::truncate(&mut line, self.line_max_bytes);
         tracing::info!(
             target: "connector",
             connector = %self.connector,

@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::{
+    HostLimits,
     bindings::{wit, wit_sink, wit_source},
     convert::{self, SchemaTable},
 };
@@ -27,7 +28,8 @@ fn field(name: &str, schema: SchemaRef) -> Field {
 fn round_trip(data: Data) -> Data {
     let mut table = SchemaTable::new();
     let wit_data = convert::data_to_wit(data, &mut table);
-    let schemas = convert::schemas_from_wit(table.into_schemas()).expect("schemas are valid");
+    let schemas = convert::schemas_from_wit(table.into_schemas(), &HostLimits::default())
+        .expect("schemas are valid");
     convert::data_from_wit(wit_data, &schemas).expect("data is valid")
 }
 
@@ -268,7 +270,10 @@ fn sink_batches_round_trip_and_define_each_schema_once() {
     let batch = convert::sink_batch_to_wit(records.clone());
     // string (shared by keys and headers), row and row's field schema.
     assert_eq!(batch.schemas.len(), 3);
-    assert_eq!(convert::sink_batch_from_wit(batch).unwrap(), records);
+    assert_eq!(
+        convert::sink_batch_from_wit(batch, &HostLimits::default()).unwrap(),
+        records
+    );
 }
 
 /// The `source-batch` a guest would return with the records of a `commit-records` call (the
@@ -309,7 +314,10 @@ fn source_records_round_trip() {
         record.clone(),
         None,
     )]));
-    assert_eq!(convert::source_batch_from_wit(batch).unwrap(), vec![record]);
+    assert_eq!(
+        convert::source_batch_from_wit(batch, &HostLimits::default()).unwrap(),
+        vec![record]
+    );
 }
 
 #[test]
@@ -362,7 +370,8 @@ fn committed_records_carry_their_schemas_once_per_call() {
     assert!(batch.records[2].metadata.is_none());
 
     // The records decode back with their schemas.
-    let decoded = convert::source_batch_from_wit(as_source_batch(batch)).unwrap();
+    let decoded =
+        convert::source_batch_from_wit(as_source_batch(batch), &HostLimits::default()).unwrap();
     let expected: Vec<_> = records.into_iter().map(|(r, _)| r).collect();
     assert_eq!(decoded, expected);
 }
@@ -404,7 +413,8 @@ fn committed_records_list_each_topic_and_source_partition_once() {
     assert_eq!(refs, [(0, 0), (1, 1), (0, 0), (0, 1), (1, 0)]);
 
     // Records decoded from one batch share their partition's map.
-    let decoded = convert::source_batch_from_wit(as_source_batch(batch)).unwrap();
+    let decoded =
+        convert::source_batch_from_wit(as_source_batch(batch), &HostLimits::default()).unwrap();
     assert!(Arc::ptr_eq(
         &decoded[0].source_partition,
         &decoded[3].source_partition
@@ -496,13 +506,16 @@ fn source_batch(schemas: Vec<wit::Schema>, value: wit::Data) -> wit_source::Sour
 }
 
 fn rejection(schemas: Vec<wit::Schema>, schema: Option<u32>, nodes: Vec<wit::ValueNode>) -> String {
-    convert::source_batch_from_wit(source_batch(
-        schemas,
-        wit::Data {
-            schema,
-            value: nodes,
-        },
-    ))
+    convert::source_batch_from_wit(
+        source_batch(
+            schemas,
+            wit::Data {
+                schema,
+                value: nodes,
+            },
+        ),
+        &HostLimits::default(),
+    )
     .expect_err("the batch must be rejected")
 }
 
@@ -719,10 +732,62 @@ fn rejects_deep_or_exploding_tables_without_overflowing_the_stack() {
         })
         .collect();
     schemas.push(wit_schema(T::Int8));
+    // With room for its bytes, the node count stops it.
+    let roomy = HostLimits {
+        schema_max_bytes: u64::MAX,
+        ..HostLimits::default()
+    };
     assert_rejected(
-        &rejection(schemas, None, vec![N::Null]),
+        &convert::schemas_from_wit(schemas.clone(), &roomy).unwrap_err(),
         "expands to more than 100000 schemas",
     );
+    assert_rejected(
+        &rejection(schemas, None, vec![N::Null]),
+        "expands to more than 1048576 bytes (sandbox.schema.max.bytes)",
+    );
+}
+
+#[test]
+fn a_schema_whose_shared_children_expand_past_the_byte_limit_is_refused_before_expanding() {
+    use wit::SchemaType as T;
+    // 10 structs, each with two fields of the next, ending in a string with a 2 KiB doc: 11
+    // table entries, 2,047 nodes and about 2 MiB of JSON once expanded.
+    let doc = "d".repeat(2 << 10);
+    let mut schemas: Vec<_> = (0..10u32)
+        .map(|i| wit::Schema {
+            fields: vec![
+                wit::Field {
+                    name: "a".into(),
+                    schema: i + 1,
+                },
+                wit::Field {
+                    name: "b".into(),
+                    schema: i + 1,
+                },
+            ],
+            ..wit_schema(T::Struct)
+        })
+        .collect();
+    schemas.push(wit::Schema {
+        doc: Some(doc),
+        ..wit_schema(T::String)
+    });
+    let error = convert::schemas_from_wit(schemas.clone(), &HostLimits::default()).unwrap_err();
+    // The first entry to pass 1 MiB is struct 1: 2^9 leaves of about 2 KiB each.
+    assert_eq!(
+        error,
+        "schema 1 expands to more than 1048576 bytes (sandbox.schema.max.bytes)"
+    );
+    // Within a larger limit the same table is accepted, its children shared, not copied.
+    let roomy = HostLimits {
+        schema_max_bytes: 4 << 20,
+        ..HostLimits::default()
+    };
+    let built = convert::schemas_from_wit(schemas, &roomy).unwrap();
+    assert!(Arc::ptr_eq(
+        &built[0].fields[0].schema,
+        &built[0].fields[1].schema
+    ));
 }
 
 #[test]
@@ -734,25 +799,25 @@ fn rejects_records_that_refer_to_missing_topics_or_source_partitions() {
     let mut batch = source_batch(vec![], ok.clone());
     batch.records[2].topic = 1;
     assert_eq!(
-        convert::source_batch_from_wit(batch).unwrap_err(),
+        convert::source_batch_from_wit(batch, &HostLimits::default()).unwrap_err(),
         "record 2: topic 1 does not exist (the batch has 1 topics)"
     );
     let mut batch = source_batch(vec![], ok.clone());
     batch.records[1].source_partition = 7;
     assert_eq!(
-        convert::source_batch_from_wit(batch).unwrap_err(),
+        convert::source_batch_from_wit(batch, &HostLimits::default()).unwrap_err(),
         "record 1: source partition 7 does not exist (the batch has 1 source partitions)"
     );
     let mut batch = source_batch(vec![], ok.clone());
     batch.topics = vec![String::new(); 5];
     assert_eq!(
-        convert::source_batch_from_wit(batch).unwrap_err(),
+        convert::source_batch_from_wit(batch, &HostLimits::default()).unwrap_err(),
         "the `topics` table has 5 entries for 4 records; it may have at most one per record"
     );
     let mut batch = source_batch(vec![], ok);
     batch.records.clear();
     assert_eq!(
-        convert::source_batch_from_wit(batch).unwrap_err(),
+        convert::source_batch_from_wit(batch, &HostLimits::default()).unwrap_err(),
         "the `topics` table has 1 entries for 0 records; it may have at most one per record"
     );
 }
@@ -778,7 +843,7 @@ fn batches_of_more_than_a_million_records_are_refused() {
     let record = batch.records[0].clone();
     batch.records = vec![record; convert::MAX_BATCH_RECORDS + 1];
     assert_eq!(
-        convert::source_batch_from_wit(batch).unwrap_err(),
+        convert::source_batch_from_wit(batch, &HostLimits::default()).unwrap_err(),
         "the batch has 1000001 records; at most 1000000 are allowed"
     );
 }
@@ -809,7 +874,7 @@ fn sink_record_headers_name_the_failing_header() {
         }],
     };
     assert_eq!(
-        convert::sink_batch_from_wit(batch).unwrap_err(),
+        convert::sink_batch_from_wit(batch, &HostLimits::default()).unwrap_err(),
         "record 0 header 0 (`trace`): node 0 refers to node 0, which is not after it"
     );
 }

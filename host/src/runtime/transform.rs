@@ -10,7 +10,7 @@ use super::{
     CallError, ConfigMap,
     bindings::{transform::Transform, wit, wit_transform},
     convert::{self, SchemaTable},
-    instance::{Sandbox, connector_result, guest_call},
+    instance::{Sandbox, guest_call},
 };
 use crate::{
     config::def::{ConfigKey, ConfigValue},
@@ -133,7 +133,8 @@ impl TransformInstance {
         let iface = self.guest.wasm_connect_connector_transformation();
         let result = guest_call!(&mut self.sandbox, "configure", |store| iface
             .call_configure(store, &config));
-        connector_result("configure", self.note(result)?)
+        let result = self.note(result)?;
+        self.sandbox.connector_result("configure", result)
     }
 
     /// Transforms a batch in one guest call: one outcome per input, in order. A trap, an
@@ -146,8 +147,10 @@ impl TransformInstance {
         let iface = self.guest.wasm_connect_connector_transformation();
         let result = guest_call!(&mut self.sandbox, "apply", |store| iface
             .call_apply(store, &batch));
-        let output = connector_result("apply", self.note(result)?)?;
-        let outcomes = outcomes_from_wit(output, records.len())
+        let result = self.note(result)?;
+        let output = self.sandbox.connector_result("apply", result)?;
+        let limits = self.sandbox.store_mut().data().limits;
+        let outcomes = outcomes_from_wit(output, records.len(), &limits)
             .map_err(|message| self.sandbox.invalid("apply", message));
         self.note(outcomes)
     }
@@ -187,6 +190,7 @@ pub(crate) fn batch_to_wit(records: &[TransformInput<'_>]) -> wit_transform::Tra
 pub(crate) fn outcomes_from_wit(
     output: wit_transform::TransformOutput,
     inputs: usize,
+    limits: &super::HostLimits,
 ) -> Result<Vec<TransformOutcome>, convert::Invalid> {
     if output.dispositions.len() != inputs {
         return Err(format!(
@@ -202,7 +206,7 @@ pub(crate) fn outcomes_from_wit(
             output.records.len()
         ));
     }
-    let schemas = convert::schemas_from_wit(output.schemas)?;
+    let schemas = convert::schemas_from_wit(output.schemas, limits)?;
     let mut replacements: Vec<Option<wit_transform::TransformRecord>> =
         output.records.into_iter().map(Some).collect();
     output
@@ -213,7 +217,9 @@ pub(crate) fn outcomes_from_wit(
             Ok(match disposition {
                 wit_transform::Disposition::Keep => TransformOutcome::Keep,
                 wit_transform::Disposition::Drop => TransformOutcome::Drop,
-                wit_transform::Disposition::Fail(message) => TransformOutcome::Fail(message),
+                wit_transform::Disposition::Fail(message) => {
+                    TransformOutcome::Fail(crate::text::truncated(message, limits.string_max_bytes))
+                }
                 wit_transform::Disposition::Replace(index) => {
                     let count = replacements.len();
                     let record = replacements
@@ -324,6 +330,10 @@ mod tests {
         assert_eq!(batch.records[2].partition, Some(2));
     }
 
+    fn limits() -> crate::runtime::HostLimits {
+        crate::runtime::HostLimits::default()
+    }
+
     #[test]
     fn dispositions_map_to_outcomes_and_replacements_are_decoded() {
         use wit_transform::Disposition as D;
@@ -333,6 +343,7 @@ mod tests {
                 vec![record("routed")],
             ),
             4,
+            &limits(),
         )
         .unwrap();
         assert_eq!(outcomes[0], TransformOutcome::Keep);
@@ -352,14 +363,15 @@ mod tests {
     #[test]
     fn malformed_output_is_rejected_with_what_is_wrong() {
         use wit_transform::Disposition as D;
-        let error = outcomes_from_wit(output(vec![D::Keep], Vec::new()), 2).unwrap_err();
+        let error = outcomes_from_wit(output(vec![D::Keep], Vec::new()), 2, &limits()).unwrap_err();
         assert!(error.contains("1 dispositions for 2 records"), "{error}");
-        let error =
-            outcomes_from_wit(output(vec![D::Replace(3)], vec![record("a")]), 1).unwrap_err();
+        let error = outcomes_from_wit(output(vec![D::Replace(3)], vec![record("a")]), 1, &limits())
+            .unwrap_err();
         assert!(error.contains("record 3, which does not exist"), "{error}");
         let error = outcomes_from_wit(
             output(vec![D::Replace(0), D::Replace(0)], vec![record("a")]),
             2,
+            &limits(),
         )
         .unwrap_err();
         assert!(error.contains("already used"), "{error}");
@@ -368,7 +380,8 @@ mod tests {
             schema: Some(9),
             value: vec![wit::ValueNode::Null],
         });
-        let error = outcomes_from_wit(output(vec![D::Replace(0)], vec![bad]), 1).unwrap_err();
+        let error =
+            outcomes_from_wit(output(vec![D::Replace(0)], vec![bad]), 1, &limits()).unwrap_err();
         assert!(error.contains("replacement record 0: value"), "{error}");
     }
 }

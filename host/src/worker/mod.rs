@@ -110,22 +110,36 @@ impl TaskControl {
     }
 }
 
+/// The log budget of a task (`sandbox.log.lines.per.second`, `sandbox.log.bytes.per.second`),
+/// shared by its instances and by the host's own per-record lines about it.
+fn task_log_budget(spec: &TaskSpec, services: &Services) -> Arc<crate::runtime::LogBudget> {
+    let limits = services.worker.host_limits;
+    Arc::new(crate::runtime::LogBudget::new(
+        spec.connector.name.clone(),
+        Some(spec.task),
+        limits.log_lines_per_second,
+        limits.log_bytes_per_second,
+    ))
+}
+
 /// The task's own instances of the transform components in its connector's chain (None when
-/// the chain has only built-in SMTs). Each gets the connector's sandbox limits and nothing
-/// else: no directories, no network, no offsets.
+/// the chain has only built-in SMTs). Each gets the connector's sandbox limits and the task's
+/// log budget, and nothing else: no directories, no network, no offsets.
 async fn task_transforms(
     spec: &TaskSpec,
+    log: &Arc<crate::runtime::LogBudget>,
 ) -> Result<Option<crate::transforms::TaskTransforms>, TaskFailure> {
     let chain = &spec.connector.transforms;
     if !chain.has_plugins() {
         return Ok(None);
     }
     // Transforms cannot reach `connector-context`, so nobody needs to hear its events.
-    let context = crate::runtime::InstanceContext::detached(
+    let mut context = crate::runtime::InstanceContext::detached(
         spec.connector.name.clone(),
         Some(spec.task),
         spec.connector.sandbox,
     );
+    context.log = Some(log.clone());
     crate::transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)

@@ -85,6 +85,7 @@ async fn run_inner(
     ));
     let sink_context: SinkContext = Arc::new(Mutex::new(SinkContextState::default()));
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    let log = super::task_log_budget(spec, services);
     let context = InstanceContext {
         connector: connector.name.clone(),
         task: Some(spec.task),
@@ -95,9 +96,10 @@ async fn run_inner(
         offsets: None,
         sink_context: Some(sink_context.clone()),
         reporter: Some(reporter.clone()),
+        log: Some(log.clone()),
     };
     let mut instance = spec.plugin.sink_task(context).await?;
-    let plugin_transforms = super::task_transforms(spec).await?;
+    let plugin_transforms = super::task_transforms(spec, &log).await?;
     instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
 

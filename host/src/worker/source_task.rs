@@ -364,6 +364,7 @@ async fn run_inner(
         spec.builtin && services.worker.fs_enabled,
     );
     let (events_tx, mut events) = mpsc::unbounded_channel();
+    let log = super::task_log_budget(spec, services);
     let context = InstanceContext {
         connector: connector.name.clone(),
         task: Some(spec.task),
@@ -377,11 +378,12 @@ async fn run_inner(
         })),
         sink_context: None,
         reporter: None,
+        log: Some(log.clone()),
     };
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
     let mut instance = spec.plugin.source_task(context).await?;
-    let plugin_transforms = super::task_transforms(spec).await?;
+    let plugin_transforms = super::task_transforms(spec, &log).await?;
     let options = instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
     let producer = services.log.producer(&format!(

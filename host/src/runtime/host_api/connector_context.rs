@@ -3,9 +3,8 @@
 //! and an error once per instance.
 
 use crate::runtime::{
-    ContextEvent,
-    bindings::source::wasm_connect::connector::connector_context::Host,
-    state::{HostState, MAX_LOG_LINE_BYTES, truncate_message},
+    ContextEvent, bindings::source::wasm_connect::connector::connector_context::Host,
+    state::HostState,
 };
 
 impl Host for HostState {
@@ -22,7 +21,7 @@ impl Host for HostState {
 
     fn raise_error(&mut self, mut message: String) -> wasmtime::Result<()> {
         if !std::mem::replace(&mut self.error_raised, true) {
-            truncate_message(&mut message, MAX_LOG_LINE_BYTES);
+            crate::text::truncate(&mut message, self.limits.string_max_bytes);
             let _ = self.ctx.events.send(ContextEvent::RaiseError(message));
         }
         Ok(())

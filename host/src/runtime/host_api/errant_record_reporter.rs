@@ -10,7 +10,7 @@ use crate::runtime::{
     bindings::sink::wasm_connect::connector::errant_record_reporter::{
         Host, ReportId, ReportStatus as WitReportStatus,
     },
-    state::{HostState, MAX_LOG_LINE_BYTES, truncate_message},
+    state::HostState,
 };
 
 /// Longest `flush` waits for the worker.
@@ -29,7 +29,7 @@ impl Host for HostState {
         let Some(reporter) = &self.ctx.reporter else {
             return Ok(Err(NO_REPORTER.to_owned()));
         };
-        truncate_message(&mut error, MAX_LOG_LINE_BYTES);
+        crate::text::truncate(&mut error, self.limits.string_max_bytes);
         Ok(reporter.report(&topic, partition, offset, &error))
     }
 

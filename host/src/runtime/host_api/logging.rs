@@ -1,18 +1,18 @@
 //! `logging`: guest log lines become `tracing` events with target `connector` and the fields
-//! `connector` and `task`. Lines over 64 KiB are truncated and a call may write at most
-//! [`MAX_LOG_LINES_PER_CALL`](crate::runtime::state::MAX_LOG_LINES_PER_CALL) lines.
+//! `connector` and `task`, within the task's log budget (`sandbox.log.lines.per.second`,
+//! `sandbox.log.bytes.per.second`); lines are truncated to `sandbox.string.max.bytes`.
 
 use crate::runtime::{
     bindings::{source::wasm_connect::connector::logging::Host, wit::Level},
-    state::{HostState, MAX_LOG_LINE_BYTES, truncate_message},
+    state::HostState,
 };
 
 impl Host for HostState {
     fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
-        if !self.admit_log_line() {
+        if !self.admit_log_line(message.len()) {
             return Ok(());
         }
-        truncate_message(&mut message, MAX_LOG_LINE_BYTES);
+        crate::text::truncate(&mut message, self.limits.string_max_bytes);
         let connector = &self.ctx.connector;
         let task = self.ctx.task;
         match level {
