@@ -10,6 +10,9 @@ mod lifecycle;
 // Hostile guests (trap, endless loops, memory bomb, stack overflow, record and log floods,
 // reads outside a grant, HTTP off the allow-list or to loopback) fail only their own task.
 mod sandbox;
+// Guests inside their per-call limits that go after the host: impostors of other plugins,
+// and what they make the host hold, store, log or echo.
+mod hardening;
 // Every Connect schema type crosses the boundary both ways without loss.
 mod data_model;
 // A thousand tasks on a few threads.

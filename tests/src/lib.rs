@@ -1,8 +1,9 @@
 //! Shared harness for the integration tests and benchmarks: where the built components and
 //! the `wasm-connect` binary are, an in-process worker on a temporary directory, and waiting.
-//! The connector conformance kit is in [`conformance`].
+//! The connector conformance kit is in [`conformance`], a REST client in [`rest_client`].
 
 pub mod conformance;
+pub mod rest_client;
 
 use std::{
     collections::BTreeMap,
@@ -243,6 +244,71 @@ impl TestWorker {
     pub async fn stop(self) -> tempfile::TempDir {
         self.herder.shutdown().await;
         self.dir
+    }
+}
+
+/// An in-process worker serving its REST API on an ephemeral port of 127.0.0.1, with a client
+/// for it (its methods are the client's).
+pub struct ServedWorker {
+    pub worker: TestWorker,
+    client: rest_client::RestClient,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for ServedWorker {
+    type Target = rest_client::RestClient;
+
+    fn deref(&self) -> &rest_client::RestClient {
+        &self.client
+    }
+}
+
+impl ServedWorker {
+    /// A worker on the embedded log with the test guests on its plugin path, served.
+    pub async fn start() -> Self {
+        init_logging();
+        Self::serve(TestWorker::embedded(&[]).await).await
+    }
+
+    /// Serves the API of `worker`.
+    pub async fn serve(worker: TestWorker) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let app = wasm_connect::rest::router(worker.herder.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Self {
+            worker,
+            client: rest_client::RestClient::new(base),
+            server,
+        }
+    }
+
+    /// Stops serving and stops the worker; its directory, to start another on it.
+    pub async fn stop(self) -> tempfile::TempDir {
+        drop(self.client);
+        self.server.abort();
+        let _ = self.server.await;
+        self.worker.stop().await
+    }
+}
+
+/// Starts a worker on a data directory a stopped worker used. The previous worker's log
+/// closes once the last connection task let go of it, so this retries for a while.
+pub async fn restart_worker(config: WorkerConfig) -> Herder {
+    let start = Instant::now();
+    loop {
+        match Herder::start(config.clone()).await {
+            Ok(herder) => return herder,
+            Err(error) if start.elapsed() < Duration::from_secs(10) => {
+                tracing::debug!(error = %error, "Worker not restartable yet.");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("worker restarts: {error:#}"),
+        }
     }
 }
 

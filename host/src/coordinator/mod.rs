@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use self::connector::{Actor, Command, Shared, connector_context, validation_context};
 pub use self::{
     status::{ConnectorStatus, State, StateInfo, StatusStore},
-    store::{ConfigStore, StoreError, StoredConnector},
+    store::{ConfigStore, Restored, StoreError, StoredConnector},
 };
 use crate::{
     config::{
@@ -32,7 +32,7 @@ use crate::{
         embedded::EmbeddedLog,
         kafka::{KafkaLog, KafkaSettings},
     },
-    plugins::{PluginError, PluginRegistry, PluginSource},
+    plugins::{PluginError, PluginRef, PluginRegistry, PluginSource},
     runtime::{ConfigMap, ConnectorInstance, Plugin, PluginKind, Runtime, RuntimeConfig},
     storage::FileOffsetStore,
     worker::{ActiveTopics, Services, TargetState, TaskMetrics},
@@ -93,6 +93,8 @@ pub enum RestoreError {
 
 struct ConnectorEntry {
     config: Arc<ConnectorConfig>,
+    /// The plugin it runs, kept in the config store.
+    plugin: PluginRef,
     target: TargetState,
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
@@ -198,27 +200,32 @@ impl Herder {
     }
 
     /// The connectors kept in `<data.dir>/connectors.json`, each with its stored target state
-    /// as `initial_state`.
-    pub fn stored_connectors(&self) -> Result<Vec<ConnectorSubmission>, StoreError> {
+    /// as `initial_state` and the plugin it ran.
+    pub fn stored_connectors(&self) -> Result<Vec<Restored>, StoreError> {
         self.store.load()
     }
 
     /// Starts the connectors kept in the config store and those `given` (on the command line).
-    /// A given connector replaces the stored config of the same name but keeps its stored
-    /// target state (PAUSED or STOPPED over REST). A stored connector that fails to start is
-    /// logged and skipped; a given one that fails is an error.
+    /// A stored connector runs the very plugin it ran before (see
+    /// [`PluginRegistry::resolve_pinned`]), whatever was installed meanwhile. A given
+    /// connector replaces the stored config of the same name, resolving its class again, but
+    /// keeps its stored target state (PAUSED or STOPPED over REST). A stored connector that
+    /// fails to start is logged and skipped; a given one that fails is an error.
     pub async fn restore(&self, given: Vec<ConnectorSubmission>) -> Result<(), RestoreError> {
         let mut stored = self.stored_connectors()?;
         let mut merged = Vec::new();
         for mut submission in given {
-            if let Some(index) = stored.iter().position(|s| s.name == submission.name) {
-                submission.initial_state = stored.remove(index).initial_state;
+            if let Some(index) = stored
+                .iter()
+                .position(|s| s.submission.name == submission.name)
+            {
+                submission.initial_state = stored.remove(index).submission.initial_state;
             }
             merged.push(submission);
         }
-        for submission in stored {
+        for Restored { submission, plugin } in stored {
             let name = submission.name.clone();
-            match self.create_connector(submission).await {
+            match self.create(submission, plugin.as_ref()).await {
                 Ok(()) => tracing::info!(connector = %name, "Stored connector started."),
                 Err(error) => tracing::error!(
                     connector = %name,
@@ -252,6 +259,7 @@ impl Herder {
                     StoredConnector {
                         config: entry.config.settings.clone(),
                         target: entry.target,
+                        plugin: Some(entry.plugin.clone()),
                     },
                 )
             })
@@ -274,11 +282,20 @@ impl Herder {
         &self,
         submission: ConnectorSubmission,
     ) -> Result<(), HerderError> {
+        self.create(submission, None).await
+    }
+
+    /// [`Self::create_connector`], running exactly the `pinned` plugin if given.
+    async fn create(
+        &self,
+        submission: ConnectorSubmission,
+        pinned: Option<&PluginRef>,
+    ) -> Result<(), HerderError> {
         let mut connectors = self.connectors.lock().await;
         if connectors.contains_key(&submission.name) {
             return Err(HerderError::AlreadyExists(submission.name));
         }
-        let prepared = self.prepare(submission.config).await?;
+        let prepared = self.prepare(submission.config, pinned).await?;
         let target = match submission.initial_state {
             InitialState::Running => TargetState::Started,
             InitialState::Paused => TargetState::Paused,
@@ -335,7 +352,7 @@ impl Herder {
         name: &str,
         settings: Settings,
     ) -> Result<bool, HerderError> {
-        let prepared = self.prepare(settings).await?;
+        let prepared = self.prepare(settings, None).await?;
         let (created, target) = match connectors.remove(name) {
             Some(old) => {
                 let target = old.target;
@@ -353,14 +370,21 @@ impl Herder {
         Ok(created)
     }
 
-    /// Parses and validates a connector config, resolves its plugin and validates the config
-    /// with the connector itself.
-    async fn prepare(&self, settings: Settings) -> Result<Prepared, HerderError> {
+    /// Parses and validates a connector config, resolves its plugin (exactly `pinned`, if
+    /// given) and validates the config with the connector itself.
+    async fn prepare(
+        &self,
+        settings: Settings,
+        pinned: Option<&PluginRef>,
+    ) -> Result<Prepared, HerderError> {
         let mut config =
             ConnectorConfig::parse_with(settings, &self.services.worker, self.registry.as_ref())?;
-        let plugin = self
-            .registry
-            .resolve(&config.class, config.plugin_version.as_deref())?;
+        let plugin = match pinned {
+            Some(pin) => self.registry.resolve_pinned(pin)?,
+            None => self
+                .registry
+                .resolve(&config.class, config.plugin_version.as_deref())?,
+        };
         if !plugin.info.kind.is_connector() {
             return Err(HerderError::Validation(format!(
                 "connector.class {} names a transformation, not a connector; use it in \
@@ -446,9 +470,11 @@ impl Herder {
             target,
             started: Some(started),
         };
+        let pin = self.registry.pin(&actor.plugin);
         let join = tokio::spawn(actor.run(Some(instance), commands_rx));
         let entry = ConnectorEntry {
             config,
+            plugin: pin,
             target,
             commands,
             shared,

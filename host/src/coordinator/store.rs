@@ -3,8 +3,12 @@
 //! the directory) after each change, so connectors created, changed, paused, stopped or
 //! deleted over REST are the same after a worker restart.
 //!
-//! The file is `{"version":1,"connectors":{"<name>":{"config":{...},"state":"RUNNING"}}}`
-//! with `state` one of `RUNNING`, `PAUSED`, `STOPPED` (as `initial_state`).
+//! The file is `{"version":1,"connectors":{"<name>":{"config":{...},"state":"RUNNING",
+//! "plugin":{...}}}}` with `state` one of `RUNNING`, `PAUSED`, `STOPPED` (as
+//! `initial_state`) and `plugin` the exact plugin the connector runs (class, version, digest,
+//! whether built in), so that it runs the same one after a restart whatever was installed
+//! meanwhile. Files written before `plugin` existed still load; such connectors resolve their
+//! class again.
 
 use std::{
     collections::BTreeMap,
@@ -16,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::{
     config::{ConnectorSubmission, InitialState, Settings},
+    plugins::PluginRef,
     worker::TargetState,
 };
 
@@ -45,6 +50,16 @@ pub enum StoreError {
 pub struct StoredConnector {
     pub config: Settings,
     pub target: TargetState,
+    /// The plugin it runs.
+    pub plugin: Option<PluginRef>,
+}
+
+/// A connector read back from the store: its submission (the stored target state as
+/// `initial_state`) and the plugin it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    pub submission: ConnectorSubmission,
+    pub plugin: Option<PluginRef>,
 }
 
 /// The config file of one worker.
@@ -66,7 +81,7 @@ impl ConfigStore {
 
     /// The stored connectors as submissions whose `initial_state` is their stored target
     /// state; none when the file does not exist.
-    pub fn load(&self) -> Result<Vec<ConnectorSubmission>, StoreError> {
+    pub fn load(&self) -> Result<Vec<Restored>, StoreError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -110,7 +125,15 @@ impl ConfigStore {
                 .map_err(|_| corrupt(format!("connector {name}: unknown state `{state}`")))?;
             let submission = ConnectorSubmission::from_config(config, initial_state)
                 .map_err(|error| corrupt(format!("connector {name}: {error}")))?;
-            submissions.push(submission);
+            let plugin = match entry.get("plugin") {
+                None | Some(Value::Null) => None,
+                Some(plugin) => Some(plugin_ref(plugin).ok_or_else(|| {
+                    corrupt(format!(
+                        "connector {name}: `plugin` is not a plugin reference"
+                    ))
+                })?),
+            };
+            submissions.push(Restored { submission, plugin });
         }
         Ok(submissions)
     }
@@ -125,9 +148,17 @@ impl ConfigStore {
                     TargetState::Paused => "PAUSED",
                     TargetState::Stopped => "STOPPED",
                 };
+                let plugin = stored.plugin.as_ref().map(|plugin| {
+                    json!({
+                        "class": plugin.class,
+                        "version": plugin.version,
+                        "digest": plugin.digest,
+                        "builtin": plugin.builtin,
+                    })
+                });
                 (
                     name.clone(),
-                    json!({"config": stored.config, "state": state}),
+                    json!({"config": stored.config, "state": state, "plugin": plugin}),
                 )
             })
             .collect();
@@ -153,6 +184,16 @@ impl ConfigStore {
     }
 }
 
+fn plugin_ref(json: &Value) -> Option<PluginRef> {
+    let text = |key: &str| json.get(key)?.as_str().map(str::to_owned);
+    Some(PluginRef {
+        class: text("class")?,
+        version: text("version")?,
+        digest: text("digest")?,
+        builtin: json.get("builtin")?.as_bool()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +215,12 @@ mod tests {
                 StoredConnector {
                     config: config("a"),
                     target: TargetState::Stopped,
+                    plugin: Some(PluginRef {
+                        class: "X".into(),
+                        version: "1.0".into(),
+                        digest: "sha256:00".into(),
+                        builtin: false,
+                    }),
                 },
             ),
             (
@@ -181,16 +228,19 @@ mod tests {
                 StoredConnector {
                     config: config("b"),
                     target: TargetState::Started,
+                    plugin: None,
                 },
             ),
         ]);
         store.save(&connectors).unwrap();
         let loaded = store.load().unwrap();
         assert_eq!(loaded.len(), 2);
-        assert_eq!(loaded[0].name, "a");
-        assert_eq!(loaded[0].initial_state, InitialState::Stopped);
-        assert_eq!(loaded[1].config, config("b"));
-        assert_eq!(loaded[1].initial_state, InitialState::Running);
+        assert_eq!(loaded[0].submission.name, "a");
+        assert_eq!(loaded[0].submission.initial_state, InitialState::Stopped);
+        assert_eq!(loaded[0].plugin, connectors["a"].plugin);
+        assert_eq!(loaded[1].submission.config, config("b"));
+        assert_eq!(loaded[1].submission.initial_state, InitialState::Running);
+        assert_eq!(loaded[1].plugin, None);
     }
 
     #[test]

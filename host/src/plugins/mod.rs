@@ -51,6 +51,25 @@ pub enum PluginError {
     /// An upload that is not a loadable connector component.
     #[error("the uploaded component was rejected")]
     Rejected(#[source] RuntimeError),
+    /// A plugin claims a name that belongs to another class, or a built-in or `plugin.path`
+    /// class as an upload: no plugin can make connectors of another class run it.
+    #[error(
+        "plugin {class} may not use the name `{name}`: it belongs to {owner}; give the plugin a class name and aliases of its own"
+    )]
+    NameTaken {
+        class: String,
+        name: String,
+        owner: String,
+    },
+    /// A stored connector's plugin is no longer installed.
+    #[error(
+        "connector was created with plugin {class} version {version} ({digest}), which this worker no longer has; install it again, or set connector.plugin.version in the connector's config to run another version"
+    )]
+    PinnedMissing {
+        class: String,
+        version: String,
+        digest: String,
+    },
     #[error(
         "plugin {class} version {version} already exists with different contents ({existing}); give the new component another version"
     )]
@@ -86,6 +105,29 @@ pub enum PluginSource {
     Path(PathBuf),
     /// Uploaded over REST, stored at this path.
     Uploaded(PathBuf),
+}
+
+impl PluginSource {
+    /// How the source is named in messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Builtin => "built-in",
+            Self::Path(_) => "plugin.path",
+            Self::Uploaded(_) => "uploaded",
+        }
+    }
+}
+
+/// Exactly which plugin a connector runs: kept with its config, so that the connector runs
+/// the same plugin after a restart, whatever was installed meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginRef {
+    pub class: String,
+    pub version: String,
+    /// `sha256:<hex>` of the component.
+    pub digest: String,
+    /// Whether it was built in: a built-in upgraded with the binary keeps running it.
+    pub builtin: bool,
 }
 
 /// What [`PluginRegistry::upload`] did.
@@ -207,6 +249,7 @@ impl PluginRegistry {
                 path: path.to_path_buf(),
                 source,
             })?;
+        self.admit(&plugin, PluginSource::Path(path.to_path_buf()))?;
         tracing::info!(
             class = %plugin.info.class_name,
             version = %plugin.info.version,
@@ -214,7 +257,6 @@ impl PluginRegistry {
             path = %path.display(),
             "Loaded plugin."
         );
-        self.register(plugin.clone(), PluginSource::Path(path.to_path_buf()));
         Ok(plugin)
     }
 
@@ -228,12 +270,24 @@ impl PluginRegistry {
             return errors;
         }
         for path in wasm_files(dir) {
-            match self.load_file(&path).await {
-                Ok(plugin) => self.register(plugin, PluginSource::Uploaded(path)),
-                Err(error) => {
-                    tracing::error!(path = %path.display(), error = %crate::error_chain(&error), "Skipping uploaded plugin.");
-                    errors.push(error);
-                }
+            let loaded = match std::fs::read(&path) {
+                Ok(bytes) => self
+                    .runtime
+                    .load(&bytes, &path.display().to_string())
+                    .await
+                    .map_err(|source| PluginError::Load {
+                        path: path.clone(),
+                        source,
+                    }),
+                Err(source) => Err(PluginError::Read {
+                    path: path.clone(),
+                    source,
+                }),
+            }
+            .and_then(|plugin| self.admit(&plugin, PluginSource::Uploaded(path.clone())));
+            if let Err(error) = loaded {
+                tracing::error!(path = %path.display(), error = %crate::error_chain(&error), "Skipping uploaded plugin.");
+                errors.push(error);
             }
         }
         errors
@@ -255,6 +309,11 @@ impl PluginRegistry {
             .map_err(PluginError::Rejected)?;
         {
             let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+            if let Some(taken) =
+                name_conflict(&plugins, &plugin.info, &PluginSource::Uploaded(dir.into()))
+            {
+                return Err(taken);
+            }
             if let Some(existing) = plugins.iter().find(|registered| {
                 registered.plugin.info.class_name == plugin.info.class_name
                     && registered.plugin.info.version == plugin.info.version
@@ -283,13 +342,17 @@ impl PluginRegistry {
         let temporary = dir.join(format!(".{hex}.wasm.tmp"));
         std::fs::write(&temporary, bytes).map_err(store)?;
         std::fs::rename(&temporary, &path).map_err(store)?;
+        if let Err(taken) = self.admit(&plugin, PluginSource::Uploaded(path.clone())) {
+            // Another upload took the name meanwhile.
+            let _ = std::fs::remove_file(&path);
+            return Err(taken);
+        }
         tracing::info!(
             class = %plugin.info.class_name,
             version = %plugin.info.version,
             digest = %plugin.info.digest,
             "Uploaded plugin."
         );
-        self.register(plugin.clone(), PluginSource::Uploaded(path));
         Ok((plugin, Uploaded::Created))
     }
 
@@ -330,8 +393,18 @@ impl PluginRegistry {
         Ok(plugin)
     }
 
-    fn register(&self, plugin: Arc<Plugin>, source: PluginSource) {
+    /// Registers a plugin unless it claims a name that belongs to another plugin
+    /// ([`name_conflict`]).
+    fn admit(&self, plugin: &Arc<Plugin>, source: PluginSource) -> Result<(), PluginError> {
         let mut plugins = self.plugins.write().expect("plugin registry lock poisoned");
+        if let Some(taken) = name_conflict(&plugins, &plugin.info, &source) {
+            return Err(taken);
+        }
+        Self::register_locked(&mut plugins, plugin.clone(), source);
+        Ok(())
+    }
+
+    fn register_locked(plugins: &mut Vec<Registered>, plugin: Arc<Plugin>, source: PluginSource) {
         plugins.retain(|existing| {
             !(existing.plugin.info.class_name == plugin.info.class_name
                 && existing.plugin.info.version == plugin.info.version)
@@ -355,6 +428,45 @@ impl PluginRegistry {
             .iter()
             .map(|registered| registered.plugin.info.clone())
             .collect()
+    }
+
+    /// What a connector running `plugin` keeps to find it again ([`Self::resolve_pinned`]).
+    pub fn pin(&self, plugin: &Arc<Plugin>) -> PluginRef {
+        PluginRef {
+            class: plugin.info.class_name.clone(),
+            version: plugin.info.version.clone(),
+            digest: plugin.info.digest.clone(),
+            builtin: self.source_of(plugin) == Some(PluginSource::Builtin),
+        }
+    }
+
+    /// The plugin a connector was created with: the same component (by digest), else the
+    /// same class and version (names cannot be taken over, so it is the same plugin rebuilt),
+    /// else, for a built-in, the built-in of that class this binary has.
+    pub fn resolve_pinned(&self, pin: &PluginRef) -> Result<Arc<Plugin>, PluginError> {
+        let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        let found = plugins
+            .iter()
+            .find(|r| r.plugin.info.digest == pin.digest)
+            .or_else(|| {
+                plugins.iter().find(|r| {
+                    r.plugin.info.class_name == pin.class && r.plugin.info.version == pin.version
+                })
+            })
+            .or_else(|| {
+                plugins.iter().find(|r| {
+                    pin.builtin
+                        && r.source == PluginSource::Builtin
+                        && r.plugin.info.class_name == pin.class
+                })
+            });
+        found
+            .map(|registered| registered.plugin.clone())
+            .ok_or_else(|| PluginError::PinnedMissing {
+                class: pin.class.clone(),
+                version: pin.version.clone(),
+                digest: pin.digest.clone(),
+            })
     }
 
     /// The plugin a `connector.class` (and optional `connector.plugin.version`) names: the
@@ -434,6 +546,78 @@ impl crate::transforms::TransformPlugins for PluginRegistry {
     }
 }
 
+/// The namespace of Kafka's own classes: only built-ins may answer to names in it.
+const KAFKA_NAMESPACE: &str = "org.apache.kafka.";
+
+/// Why `candidate`, coming from `source`, may not be registered beside `plugins`, if it may
+/// not. Every name a plugin answers to (class name, aliases, and their short forms, compared
+/// case-insensitively as [`PluginRegistry::resolve`] falls back to) belongs to one class:
+/// - another class may not answer to it;
+/// - versions of a class come from one kind of source: an upload cannot add a version of a
+///   built-in or `plugin.path` class, nor a `plugin.path` file one of a built-in class;
+/// - names in Kafka's namespace (`org.apache.kafka.`) belong to the built-ins.
+fn name_conflict(
+    plugins: &[Registered],
+    candidate: &PluginInfo,
+    source: &PluginSource,
+) -> Option<PluginError> {
+    name_conflict_among(
+        plugins
+            .iter()
+            .map(|registered| (&registered.plugin.info, &registered.source)),
+        candidate,
+        source,
+    )
+}
+
+/// [`name_conflict`] over (description, source) pairs.
+fn name_conflict_among<'a>(
+    plugins: impl IntoIterator<Item = (&'a PluginInfo, &'a PluginSource)>,
+    candidate: &PluginInfo,
+    source: &PluginSource,
+) -> Option<PluginError> {
+    let taken = |name: &str, owner: String| PluginError::NameTaken {
+        class: candidate.class_name.clone(),
+        name: name.to_owned(),
+        owner,
+    };
+    let rank = |source: &PluginSource| match source {
+        PluginSource::Builtin => 0,
+        PluginSource::Path(_) => 1,
+        PluginSource::Uploaded(_) => 2,
+    };
+    for (owner, owner_source) in plugins {
+        let owner_name = || {
+            format!(
+                "the {} plugin {} {}",
+                owner_source.describe(),
+                owner.class_name,
+                owner.version
+            )
+        };
+        if owner.class_name == candidate.class_name {
+            if rank(owner_source) < rank(source) {
+                return Some(taken(&candidate.class_name, owner_name()));
+            }
+            continue;
+        }
+        for name in names(candidate) {
+            if names(owner).any(|owned| owned.eq_ignore_ascii_case(name)) {
+                return Some(taken(name, owner_name()));
+            }
+        }
+    }
+    if *source != PluginSource::Builtin
+        && let Some(name) = names(candidate).find(|name| {
+            name.len() >= KAFKA_NAMESPACE.len()
+                && name[..KAFKA_NAMESPACE.len()].eq_ignore_ascii_case(KAFKA_NAMESPACE)
+        })
+    {
+        return Some(taken(name, "Kafka's own classes".into()));
+    }
+    None
+}
+
 /// Every name a plugin answers to.
 fn names(info: &PluginInfo) -> impl Iterator<Item = &str> {
     std::iter::once(info.class_name.as_str())
@@ -482,6 +666,69 @@ fn is_wasm(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(class: &str, aliases: &[&str], version: &str) -> PluginInfo {
+        PluginInfo {
+            class_name: class.into(),
+            aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+            description: String::new(),
+            version: version.into(),
+            kind: crate::runtime::PluginKind::Sink,
+            config_def: Vec::new(),
+            digest: String::new(),
+            start_memory_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn names_belong_to_one_class_and_built_in_names_to_the_built_ins() {
+        let builtin = info("FileStreamSink", &["FileStreamSinkConnector"], "0.1.0");
+        let path = info("TestSource", &[], "0.1.0");
+        let upload_source = PluginSource::Uploaded("u.wasm".into());
+        let path_source = PluginSource::Path("p.wasm".into());
+        let installed = [(&builtin, &PluginSource::Builtin), (&path, &path_source)];
+        let conflict = |candidate: &PluginInfo, source: &PluginSource| {
+            name_conflict_among(installed, candidate, source).map(|error| error.to_string())
+        };
+        // The built-in's class, under any version, by upload or on plugin.path.
+        let impostor = info("FileStreamSink", &[], "99.0.0");
+        assert_eq!(
+            conflict(&impostor, &upload_source).unwrap(),
+            "plugin FileStreamSink may not use the name `FileStreamSink`: it belongs to the \
+             built-in plugin FileStreamSink 0.1.0; give the plugin a class name and aliases of \
+             its own"
+        );
+        assert!(conflict(&impostor, &path_source).is_some());
+        // Another class answering to one of its names, in any case or as a short form.
+        for alias in [
+            "filestreamsink",
+            "com.evil.FileStreamSinkConnector",
+            "FILESTREAMSINKCONNECTOR",
+        ] {
+            let claim = info("Evil", &[alias], "1.0");
+            assert!(conflict(&claim, &upload_source).is_some(), "{alias}");
+        }
+        // Kafka's namespace belongs to the built-ins.
+        let kafka = info("org.apache.kafka.connect.transforms.Cast", &[], "1.0");
+        assert!(
+            conflict(&kafka, &upload_source)
+                .unwrap()
+                .contains("Kafka's own classes")
+        );
+        // A plugin.path class gets no uploaded versions, but more plugin.path ones.
+        let v2 = info("TestSource", &[], "0.2.0");
+        assert!(
+            conflict(&v2, &upload_source)
+                .unwrap()
+                .contains("the plugin.path plugin TestSource 0.1.0")
+        );
+        assert_eq!(conflict(&v2, &path_source), None);
+        // A name of its own is fine.
+        assert_eq!(
+            conflict(&info("Mine", &["MineConnector"], "1.0"), &upload_source),
+            None
+        );
+    }
 
     #[test]
     fn versions_compare_numerically() {

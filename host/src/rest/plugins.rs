@@ -189,7 +189,9 @@ pub async fn validate(
 /// `POST /connector-plugins` (beyond Kafka Connect): uploads a connector component, the body
 /// being its bytes. Runs the sandbox's admission check, precompiles and stores it; 201 with
 /// `class`, `type`, `version` and `digest`, or 200 when the same bytes were already there.
-/// 400 says why a component was refused; 409 if another component has the class and version.
+/// 400 says why a component was refused; 409 if another component has the class and version,
+/// or the component claims a name that belongs to another plugin (every built-in and
+/// `plugin.path` name, and Kafka's `org.apache.kafka.` namespace, are taken).
 pub async fn upload(
     State(herder): State<Herder>,
     body: axum::body::Body,
@@ -213,7 +215,9 @@ pub async fn upload(
         .await
         .map_err(|error| match error {
             PluginError::Rejected(source) => ApiError::BadRequest(crate::error_chain(&source)),
-            conflict @ PluginError::Conflict { .. } => ApiError::Conflict(conflict.to_string()),
+            conflict @ (PluginError::Conflict { .. } | PluginError::NameTaken { .. }) => {
+                ApiError::Conflict(conflict.to_string())
+            }
             other => ApiError::Internal(crate::error_chain(&other)),
         })?;
     let status = match outcome {

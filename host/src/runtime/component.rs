@@ -315,7 +315,7 @@ impl Plugin {
             self.info.version = instance.version().await?;
             self.info.config_def = instance.config_def().await?;
             self.info.start_memory_bytes = instance.memory_used();
-            return Ok(());
+            return self.bound_info();
         }
         let mut instance = self.connector(self.probe_context()).await?;
         let described = instance.describe().await?;
@@ -325,7 +325,17 @@ impl Plugin {
         self.info.version = instance.version().await?;
         self.info.config_def = instance.config_def().await?;
         self.info.start_memory_bytes = instance.memory_used();
-        Ok(())
+        self.bound_info()
+    }
+
+    /// Refuses malformed identity strings and bounds the rest of what the probe learned.
+    fn bound_info(&mut self) -> Result<(), RuntimeError> {
+        super::metadata::bound_plugin_info(&mut self.info, &self.shared.config.limits).map_err(
+            |reason| RuntimeError::BadDescription {
+                origin: self.origin.clone(),
+                reason,
+            },
+        )
     }
 
     /// The context of a throwaway instance that only answers `describe` and the like.

@@ -66,6 +66,11 @@ impl Sandbox {
         })
     }
 
+    /// The runtime's bounds on what the guest may make the host keep.
+    pub(crate) fn host_limits(&self) -> super::HostLimits {
+        self.store.data().limits
+    }
+
     /// Bytes of linear memory and tables the instance holds.
     pub(crate) fn memory_used(&self) -> usize {
         self.store.data().limiter.used()
@@ -372,10 +377,15 @@ impl ConnectorInstance {
         let config = convert::config_to_wit(config);
         let values = connector_call!(self, "validate", |iface, store| iface
             .call_validate(store, &config))?;
-        Ok(values
-            .into_iter()
-            .map(convert::config_value_from_wit)
-            .collect())
+        let limits = self.sandbox.host_limits();
+        super::metadata::bound_config_values(
+            values
+                .into_iter()
+                .map(convert::config_value_from_wit)
+                .collect(),
+            &limits,
+        )
+        .map_err(|message| self.sandbox.invalid("validate", message))
     }
 
     pub async fn start(&mut self, config: &ConfigMap) -> Result<(), CallError> {
@@ -388,8 +398,15 @@ impl ConnectorInstance {
     pub async fn task_configs(&mut self, max_tasks: u32) -> Result<Vec<ConfigMap>, CallError> {
         let result = connector_call!(self, "task-configs", |iface, store| iface
             .call_task_configs(store, max_tasks))?;
-        let configs = self.sandbox.connector_result("task-configs", result)?;
-        Ok(configs.into_iter().map(convert::config_from_wit).collect())
+        let configs: Vec<ConfigMap> = self
+            .sandbox
+            .connector_result("task-configs", result)?
+            .into_iter()
+            .map(convert::config_from_wit)
+            .collect();
+        super::metadata::check_task_configs(&configs)
+            .map_err(|message| self.sandbox.invalid("task-configs", message))?;
+        Ok(configs)
     }
 
     pub async fn stop(&mut self) -> Result<(), CallError> {
@@ -461,7 +478,7 @@ impl SourceTaskInstance {
     pub async fn poll_batch(&mut self) -> Result<PolledBatch, CallError> {
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "poll", |store| task.call_poll(store))?;
-        let limits = self.sandbox.store_mut().data().limits;
+        let limits = self.sandbox.host_limits();
         self.sandbox
             .connector_result("poll", result)
             .map(|batch| PolledBatch(batch, limits))

@@ -19,6 +19,7 @@ pub mod http;
 mod instance;
 mod limits;
 mod log_budget;
+pub mod metadata;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -434,6 +435,9 @@ pub enum RuntimeError {
         #[source]
         source: anyhow::Error,
     },
+    /// The component describes itself with names or text the host does not accept.
+    #[error("`{origin}` was refused: {reason}")]
+    BadDescription { origin: String, reason: String },
     #[error("failed to instantiate `{origin}`")]
     Instantiate {
         origin: String,

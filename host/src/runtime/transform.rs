@@ -121,10 +121,15 @@ impl TransformInstance {
         let iface = self.guest.wasm_connect_connector_transformation();
         let values = guest_call!(&mut self.sandbox, "validate", |store| iface
             .call_validate(store, &config))?;
-        Ok(values
-            .into_iter()
-            .map(convert::config_value_from_wit)
-            .collect())
+        let limits = self.sandbox.host_limits();
+        super::metadata::bound_config_values(
+            values
+                .into_iter()
+                .map(convert::config_value_from_wit)
+                .collect(),
+            &limits,
+        )
+        .map_err(|message| self.sandbox.invalid("validate", message))
     }
 
     /// Kafka Connect's `configure`, with the step's settings (prefix removed).
@@ -149,7 +154,7 @@ impl TransformInstance {
             .call_apply(store, &batch));
         let result = self.note(result)?;
         let output = self.sandbox.connector_result("apply", result)?;
-        let limits = self.sandbox.store_mut().data().limits;
+        let limits = self.sandbox.host_limits();
         let outcomes = outcomes_from_wit(output, records.len(), &limits)
             .map_err(|message| self.sandbox.invalid("apply", message));
         self.note(outcomes)
