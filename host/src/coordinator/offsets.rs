@@ -222,7 +222,7 @@ impl Herder {
                 }
                 self.services
                     .offsets
-                    .put(name, offsets)
+                    .put(name, offsets, usize::MAX)
                     .await
                     .map_err(|error| HerderError::OffsetsFailed(crate::error_chain(&error)))
             }

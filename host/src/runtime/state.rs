@@ -51,6 +51,9 @@ const STDERR_TAIL_BYTES: usize = 4 << 10;
 /// Bytes an outgoing request or response body may buffer in the host, per chunk
 /// (`wasi:http` writes go through a channel of two chunks and the stream's own buffer).
 pub(crate) const HTTP_BODY_CHUNK_BYTES: usize = 64 << 10;
+/// The most data one call may hand the host (wasmtime's default hostcall fuel); less when the
+/// instance's memory cap is smaller.
+const MAX_HOSTCALL_BYTES: usize = 128 << 20;
 /// What the accounting charges for a host resource it has no better estimate of.
 const RESOURCE_BASE_BYTES: usize = 256;
 /// What it charges for a body being received: at most about one frame is buffered.
@@ -354,8 +357,13 @@ pub(crate) fn new_store(
         reconfiguration_requested: false,
         error_raised: false,
     };
+    let memory_max_bytes = state.ctx.limits.memory_max_bytes;
     let mut store = Store::new(engine, state);
     if metering {
+        // What the guest hands the host in one call (a `poll` batch, a log line) is at most
+        // what it could hold itself: the host copy of a batch then costs no more than the
+        // guest's own memory cap.
+        store.set_hostcall_fuel(memory_max_bytes.min(MAX_HOSTCALL_BYTES));
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(on_epoch_deadline);
         store.set_epoch_deadline(1);

@@ -1,19 +1,27 @@
 //! The standalone source offset store: every connector's last committed source offset per
-//! source partition, kept in memory and written to `offset.storage.file.filename` by atomic
-//! replace (write a temporary file, fsync, rename, fsync the directory), so a crash leaves
-//! either the old or the new file, never a torn one.
+//! source partition, kept in memory and in `offset.storage.file.filename`.
 //!
-//! Keys and values use Kafka Connect's JSON forms: key `["<connector>",{<partition>}]`, value
-//! `{<offset>}`.
+//! The file is a log of JSON lines, so a flush costs what changed, not everything ever
+//! stored: a header line `{"version":2}`, then one line per change,
+//! `{"key":["<connector>",{<partition>}],"value":{<offset>}}` (`"value":null` removes the
+//! partition), Kafka Connect's key and value forms. A flush appends its lines and fsyncs; a
+//! crash in the middle leaves a torn last line, which the next open drops (that flush was
+//! never acknowledged). When the log holds more than twice what is live (and at least
+//! [`MIN_COMPACTION_BYTES`]), the next flush rewrites it compacted by atomic replace
+//! (temporary file, fsync, rename, fsync of the directory), so the file stays within a small
+//! multiple of the live offsets and the rewrite's cost is paid for by the appends before it.
+//! The one-document file of earlier versions (`{"version":1,"offsets":[...]}`) is read and
+//! rewritten in the new form.
 //!
-//! Writes are coalesced: however many tasks flush at once, one of them writes a snapshot that
-//! includes every update made before it started, and the others return as soon as a write
-//! covering their update is durable. So a thousand tasks cost one file write at a time, not a
-//! thousand.
+//! Writes are coalesced: however many tasks flush at once, one of them writes every change
+//! made before it started, and the others return as soon as a write covering their change is
+//! durable. The in-memory map is locked only to apply or collect changes, never across a
+//! write or a rewrite, so a task with many partitions cannot stall another's lookups.
 
 use std::{
-    collections::BTreeMap,
-    io::Write,
+    collections::{BTreeMap, HashMap},
+    fs::{File, OpenOptions},
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -24,6 +32,12 @@ use std::{
 use serde_json::Value as Json;
 
 use crate::data::{OffsetMap, Scalar};
+
+/// A log smaller than this is never compacted.
+pub const MIN_COMPACTION_BYTES: u64 = 1 << 20;
+
+/// The first line of a log in the current format.
+const HEADER: &str = r#"{"version":2}"#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -41,6 +55,15 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// A connector would have more source partitions than it may.
+    #[error(
+        "connector {connector} would have offsets for {count} source partitions, more than the {max} it may have (sandbox.source.partitions.max times tasks.max)"
+    )]
+    TooManyPartitions {
+        connector: String,
+        count: usize,
+        max: usize,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -48,73 +71,139 @@ struct Entry {
     connector: String,
     partition: OffsetMap,
     offset: OffsetMap,
+    /// Bytes of the entry's line in the log.
+    line_bytes: u64,
+}
+
+/// What the in-memory map holds, and the changes not yet in the log.
+#[derive(Debug, Default)]
+struct State {
+    /// Keyed by the normalized JSON key, so lookups ignore map order and one connector's
+    /// entries are a range (`["<connector>",` is their common prefix).
+    entries: BTreeMap<String, Entry>,
+    /// Source partitions per connector.
+    counts: HashMap<String, usize>,
+    /// Bytes of the lines of every live entry: what a compacted log holds.
+    live_bytes: u64,
+    /// Lines to append, by key (a later change of a key replaces an earlier one).
+    pending: BTreeMap<String, String>,
 }
 
 /// Source offsets in a file.
 #[derive(Debug)]
 pub struct FileOffsetStore {
     path: PathBuf,
-    /// Keyed by the normalized JSON key, so lookups ignore map order.
-    entries: Mutex<BTreeMap<String, Entry>>,
-    /// Incremented by every update (under `entries`' lock).
+    state: Mutex<State>,
+    /// Incremented by every update (under `state`'s lock).
     updated: AtomicU64,
     /// The last update included in a durable write.
     written: AtomicU64,
-    /// Serializes file writes so an older snapshot never replaces a newer one.
+    /// Serializes file writes, so changes reach the log in the order they were made.
     write_lock: tokio::sync::Mutex<()>,
+    /// Bytes of the log file as last written (header and every line, live or not).
+    file_bytes: AtomicU64,
 }
 
 impl FileOffsetStore {
-    /// Opens the store, reading the file if it exists.
+    /// Opens the store, reading the file if it exists (and dropping a torn last line, or
+    /// converting a file of the earlier format).
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let mut entries = BTreeMap::new();
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let corrupt = |message: String| StorageError::Corrupt {
-                    path: path.to_path_buf(),
-                    message,
-                };
-                let json: Json =
-                    serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-                let list = json
-                    .get("offsets")
-                    .and_then(Json::as_array)
-                    .ok_or_else(|| corrupt("missing `offsets` array".into()))?;
-                for item in list {
-                    let key = item
-                        .get("key")
-                        .ok_or_else(|| corrupt("entry without `key`".into()))?;
-                    let (connector, partition) =
-                        parse_key(key).ok_or_else(|| corrupt(format!("bad key {key}")))?;
-                    let offset = item
-                        .get("value")
-                        .and_then(json_to_map)
-                        .ok_or_else(|| corrupt(format!("bad value for key {key}")))?;
-                    entries.insert(
-                        key_string(&connector, &partition),
-                        Entry {
-                            connector,
-                            partition,
-                            offset,
-                        },
-                    );
+        let corrupt = |message: String| StorageError::Corrupt {
+            path: path.to_path_buf(),
+            message,
+        };
+        let read_error = |source| StorageError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut state = State::default();
+        let mut rewrite = false;
+        let mut file_bytes = 0;
+        match File::open(path) {
+            Ok(file) => {
+                let mut reader = BufReader::new(file);
+                let mut text = String::new();
+                let mut number = 0usize;
+                // The first line that did not parse: a torn tail if nothing after it parses.
+                let mut torn: Option<(usize, String)> = None;
+                loop {
+                    text.clear();
+                    let read = reader.read_line(&mut text).map_err(read_error)?;
+                    if read == 0 {
+                        break;
+                    }
+                    number += 1;
+                    let complete = text.ends_with('\n');
+                    let parsed = serde_json::from_str::<Json>(text.trim_end()).ok();
+                    if number == 1 {
+                        match parsed {
+                            // The earlier format: one document, perhaps without a newline.
+                            Some(json) if json.get("offsets").is_some() => {
+                                load_v1(&mut state, &json["offsets"]).map_err(corrupt)?;
+                                rewrite = true;
+                                continue;
+                            }
+                            Some(json)
+                                if complete
+                                    && json.get("version").and_then(Json::as_u64) == Some(2) =>
+                            {
+                                file_bytes += read as u64;
+                                continue;
+                            }
+                            // A header cut short by a crash right after creating the file.
+                            _ if !complete && HEADER.starts_with(text.as_str()) => {
+                                rewrite = true;
+                                break;
+                            }
+                            _ => {
+                                return Err(corrupt(format!(
+                                    "the first line is not {HEADER} but `{}`",
+                                    crate::text::bounded(text.trim_end(), 200)
+                                )));
+                            }
+                        }
+                    }
+                    match parsed {
+                        Some(json) if complete => {
+                            if let Some((line, error)) = torn.take() {
+                                return Err(corrupt(format!(
+                                    "line {line} is not an offset entry ({error}), yet later \
+                                     lines are"
+                                )));
+                            }
+                            apply_line(&mut state, &json)
+                                .map_err(|error| corrupt(format!("line {number}: {error}")))?;
+                            file_bytes += read as u64;
+                        }
+                        _ => {
+                            // A crash tore the last flush: everything from here on is dropped.
+                            torn.get_or_insert((number, crate::text::bounded(text.trim_end(), 80)));
+                            rewrite = true;
+                        }
+                    }
                 }
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(StorageError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+            Err(source) => return Err(read_error(source)),
         }
-        Ok(Self {
+        let store = Self {
             path: path.to_path_buf(),
-            entries: Mutex::new(entries),
+            state: Mutex::new(state),
             updated: AtomicU64::new(0),
             written: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
-        })
+            file_bytes: AtomicU64::new(file_bytes),
+        };
+        if rewrite {
+            let lines = store.snapshot();
+            store
+                .rewrite(&lines)
+                .map_err(|source| StorageError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -123,48 +212,85 @@ impl FileOffsetStore {
 
     /// The committed offset of one source partition of a connector.
     pub fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
-        let entries = self.entries.lock().expect("offset store lock poisoned");
-        entries
+        let state = self.state.lock().expect("offset store lock poisoned");
+        state
+            .entries
             .get(&key_string(connector, partition))
             .map(|entry| entry.offset.clone())
     }
 
     /// Every committed (partition, offset) of a connector.
     pub fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
-        let entries = self.entries.lock().expect("offset store lock poisoned");
-        entries
-            .values()
-            .filter(|entry| entry.connector == connector)
-            .map(|entry| (entry.partition.clone(), entry.offset.clone()))
+        let prefix = key_prefix(connector);
+        let state = self.state.lock().expect("offset store lock poisoned");
+        state
+            .entries
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .filter(|(_, entry)| entry.connector == connector)
+            .map(|(_, entry)| (entry.partition.clone(), entry.offset.clone()))
             .collect()
     }
 
-    /// Stores offsets (None removes a partition) and returns once a durable write of the file
-    /// includes them.
+    /// How many source partitions a connector has offsets for.
+    pub fn partition_count(&self, connector: &str) -> usize {
+        let state = self.state.lock().expect("offset store lock poisoned");
+        state.counts.get(connector).copied().unwrap_or(0)
+    }
+
+    /// Stores offsets (None removes a partition) and returns once a durable write of the log
+    /// includes them. Refused, with nothing stored, when the connector would then have more
+    /// than `max_partitions` source partitions.
     pub async fn put(
         self: &Arc<Self>,
         connector: &str,
         offsets: Vec<(OffsetMap, Option<OffsetMap>)>,
+        max_partitions: usize,
     ) -> Result<(), StorageError> {
         let update = {
-            let mut entries = self.entries.lock().expect("offset store lock poisoned");
-            for (partition, offset) in offsets {
-                let key = key_string(connector, &partition);
+            let mut state = self.state.lock().expect("offset store lock poisoned");
+            let changes: Vec<(String, OffsetMap, Option<OffsetMap>)> = offsets
+                .into_iter()
+                .map(|(partition, offset)| (key_string(connector, &partition), partition, offset))
+                .collect();
+            let current = state.counts.get(connector).copied().unwrap_or(0);
+            let added = changes
+                .iter()
+                .filter(|(key, _, offset)| offset.is_some() && !state.entries.contains_key(key))
+                .count();
+            if added > 0 && current + added > max_partitions {
+                return Err(StorageError::TooManyPartitions {
+                    connector: connector.to_owned(),
+                    count: current + added,
+                    max: max_partitions,
+                });
+            }
+            for (key, partition, offset) in changes {
+                let line = line_for(connector, &partition, offset.as_ref());
                 match offset {
                     Some(offset) => {
-                        entries.insert(
-                            key,
-                            Entry {
-                                connector: connector.to_owned(),
-                                partition,
-                                offset,
-                            },
-                        );
+                        let entry = Entry {
+                            connector: connector.to_owned(),
+                            partition,
+                            offset,
+                            line_bytes: line.len() as u64 + 1,
+                        };
+                        state.live_bytes += entry.line_bytes;
+                        match state.entries.insert(key.clone(), entry) {
+                            Some(old) => state.live_bytes -= old.line_bytes,
+                            None => *state.counts.entry(connector.to_owned()).or_default() += 1,
+                        }
                     }
                     None => {
-                        entries.remove(&key);
+                        if let Some(old) = state.entries.remove(&key) {
+                            state.live_bytes -= old.line_bytes;
+                            if let Some(count) = state.counts.get_mut(connector) {
+                                *count = count.saturating_sub(1);
+                            }
+                        }
                     }
                 }
+                state.pending.insert(key, line);
             }
             self.updated.fetch_add(1, Ordering::SeqCst) + 1
         };
@@ -173,50 +299,151 @@ impl FileOffsetStore {
             // A write that started after our update already made it durable.
             return Ok(());
         }
-        let (snapshot, covers) = {
-            let entries = self.entries.lock().expect("offset store lock poisoned");
-            let list: Vec<Json> = entries
-                .values()
-                .map(|entry| {
-                    serde_json::json!({
-                        "key": [entry.connector, map_to_json(&entry.partition)],
-                        "value": map_to_json(&entry.offset),
-                    })
-                })
-                .collect();
-            (
-                serde_json::json!({ "version": 1, "offsets": list }),
-                self.updated.load(Ordering::SeqCst),
-            )
+        let (lines, covers, compact) = {
+            let mut state = self.state.lock().expect("offset store lock poisoned");
+            let covers = self.updated.load(Ordering::SeqCst);
+            let pending = std::mem::take(&mut state.pending);
+            let appended: u64 = pending.values().map(|line| line.len() as u64 + 1).sum();
+            let after = self.file_bytes.load(Ordering::SeqCst) + appended;
+            let compact = after > MIN_COMPACTION_BYTES
+                && after > 2 * (state.live_bytes + HEADER.len() as u64);
+            let lines: Vec<String> = if compact {
+                // The whole live map, collected under the lock; written outside it.
+                lines_of(&state)
+            } else {
+                pending.into_values().collect()
+            };
+            (lines, covers, compact)
         };
         let store = Arc::clone(self);
-        tokio::task::spawn_blocking(move || store.write_file(&snapshot))
-            .await
-            .map_err(|error| StorageError::Write {
-                path: self.path.clone(),
-                source: std::io::Error::other(error.to_string()),
-            })?
-            .map_err(|source| StorageError::Write {
-                path: self.path.clone(),
-                source,
-            })?;
+        tokio::task::spawn_blocking(move || {
+            if compact {
+                store.rewrite(&lines)
+            } else {
+                store.append(&lines)
+            }
+        })
+        .await
+        .map_err(|error| StorageError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(error.to_string()),
+        })?
+        .map_err(|source| StorageError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
         self.written.store(covers, Ordering::SeqCst);
         Ok(())
     }
 
-    fn write_file(&self, json: &Json) -> std::io::Result<()> {
+    /// Every live entry's line.
+    fn snapshot(&self) -> Vec<String> {
+        let state = self.state.lock().expect("offset store lock poisoned");
+        lines_of(&state)
+    }
+
+    /// Appends `lines` to the log (creating it with its header) and fsyncs.
+    fn append(&self, lines: &[String]) -> std::io::Result<()> {
+        if self.file_bytes.load(Ordering::SeqCst) == 0 {
+            return self.rewrite(lines);
+        }
+        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let mut file = OpenOptions::new().append(true).open(&self.path)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_data()?;
+        self.file_bytes
+            .fetch_add(text.len() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Replaces the log with its header and `lines`, atomically.
+    fn rewrite(&self, lines: &[String]) -> std::io::Result<()> {
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&dir)?;
         let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
-        serde_json::to_writer(&mut temp, json)?;
-        temp.flush()?;
+        let mut bytes = HEADER.len() as u64 + 1;
+        {
+            let mut writer = std::io::BufWriter::new(&mut temp);
+            writeln!(writer, "{HEADER}")?;
+            for line in lines {
+                writeln!(writer, "{line}")?;
+                bytes += line.len() as u64 + 1;
+            }
+            writer.flush()?;
+        }
         temp.as_file().sync_all()?;
         temp.persist(&self.path).map_err(|error| error.error)?;
-        std::fs::File::open(&dir)?.sync_all()
+        File::open(&dir)?.sync_all()?;
+        self.file_bytes.store(bytes, Ordering::SeqCst);
+        Ok(())
     }
+}
+
+fn lines_of(state: &State) -> Vec<String> {
+    state
+        .entries
+        .values()
+        .map(|entry| line_for(&entry.connector, &entry.partition, Some(&entry.offset)))
+        .collect()
+}
+
+/// One log line: a partition's offset, or its removal.
+fn line_for(connector: &str, partition: &OffsetMap, offset: Option<&OffsetMap>) -> String {
+    serde_json::json!({
+        "key": [connector, map_to_json(partition)],
+        "value": offset.map_or(Json::Null, map_to_json),
+    })
+    .to_string()
+}
+
+/// Applies one line of the log to the map.
+fn apply_line(state: &mut State, json: &Json) -> Result<(), String> {
+    let key = json.get("key").ok_or("a line without `key`")?;
+    let (connector, partition) = parse_key(key).ok_or_else(|| format!("bad key {key}"))?;
+    let line_bytes = json.to_string().len() as u64 + 1;
+    let map_key = key_string(&connector, &partition);
+    match json.get("value") {
+        Some(Json::Null) => {
+            if let Some(old) = state.entries.remove(&map_key) {
+                state.live_bytes -= old.line_bytes;
+                if let Some(count) = state.counts.get_mut(&connector) {
+                    *count = count.saturating_sub(1);
+                }
+            }
+        }
+        Some(value) => {
+            let offset = json_to_map(value).ok_or_else(|| format!("bad value for key {key}"))?;
+            state.live_bytes += line_bytes;
+            let entry = Entry {
+                connector: connector.clone(),
+                partition,
+                offset,
+                line_bytes,
+            };
+            match state.entries.insert(map_key, entry) {
+                Some(old) => state.live_bytes -= old.line_bytes,
+                None => *state.counts.entry(connector).or_default() += 1,
+            }
+        }
+        None => return Err(format!("no `value` for key {key}")),
+    }
+    Ok(())
+}
+
+/// Reads the one-document file of the earlier format.
+fn load_v1(state: &mut State, list: &Json) -> Result<(), String> {
+    let list = list.as_array().ok_or("`offsets` is not an array")?;
+    for item in list {
+        apply_line(state, item)?;
+    }
+    Ok(())
 }
 
 fn key_string(connector: &str, partition: &OffsetMap) -> String {
@@ -231,6 +458,17 @@ fn key_string(connector: &str, partition: &OffsetMap) -> String {
         Json::Object(object),
     ])
     .to_string()
+}
+
+/// What every key of `connector` starts with.
+fn key_prefix(connector: &str) -> String {
+    format!("[{},", Json::String(connector.to_owned()))
+}
+
+/// The normalized key of a connector's source partition: equal for equal partitions,
+/// whatever their keys' order (what the store and the tasks count partitions by).
+pub fn partition_key(connector: &str, partition: &OffsetMap) -> String {
+    key_string(connector, partition)
 }
 
 fn parse_key(key: &Json) -> Option<(String, OffsetMap)> {
@@ -256,6 +494,21 @@ pub fn json_to_map(json: &Json) -> Option<OffsetMap> {
         .iter()
         .map(|(key, value)| Some((key.clone(), json_to_scalar(value)?)))
         .collect()
+}
+
+/// Roughly the bytes of an offset map's JSON form, without building it.
+pub fn map_json_bytes(map: &OffsetMap) -> usize {
+    2 + map
+        .iter()
+        .map(|(key, value)| {
+            key.len()
+                + 4
+                + match value {
+                    Scalar::String(text) => text.len() + 2,
+                    _ => 24,
+                }
+        })
+        .sum::<usize>()
 }
 
 fn scalar_to_json(scalar: &Scalar) -> Json {
@@ -284,96 +537,4 @@ fn json_to_scalar(json: &Json) -> Option<Scalar> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn map(pairs: &[(&str, Scalar)]) -> OffsetMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn offsets_survive_reopen_and_lookups_ignore_key_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/connect.offsets");
-        let store = Arc::new(FileOffsetStore::open(&path).unwrap());
-        let partition = map(&[("a", Scalar::Int(1)), ("b", Scalar::String("x".into()))]);
-        store
-            .put(
-                "c1",
-                vec![(
-                    partition.clone(),
-                    Some(map(&[("position", Scalar::Int(42))])),
-                )],
-            )
-            .await
-            .unwrap();
-        store
-            .put(
-                "c2",
-                vec![(
-                    partition.clone(),
-                    Some(map(&[("position", Scalar::Int(7))])),
-                )],
-            )
-            .await
-            .unwrap();
-        drop(store);
-
-        let store = Arc::new(FileOffsetStore::open(&path).unwrap());
-        let reordered = map(&[("b", Scalar::String("x".into())), ("a", Scalar::Int(1))]);
-        assert_eq!(
-            store.get("c1", &reordered),
-            Some(map(&[("position", Scalar::Int(42))]))
-        );
-        assert_eq!(
-            store.get("c2", &partition),
-            Some(map(&[("position", Scalar::Int(7))]))
-        );
-        assert_eq!(store.connector_offsets("c1").len(), 1);
-        store
-            .put("c1", vec![(partition.clone(), None)])
-            .await
-            .unwrap();
-        assert_eq!(
-            FileOffsetStore::open(&path).unwrap().get("c1", &partition),
-            None
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_puts_are_all_durable() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("offsets");
-        let store = Arc::new(FileOffsetStore::open(&path).unwrap());
-        let puts = (0..50).map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let partition = map(&[("task", Scalar::Int(i))]);
-                store
-                    .put(
-                        "c",
-                        vec![(partition, Some(map(&[("seq", Scalar::Int(i * 10))])))],
-                    )
-                    .await
-            })
-        });
-        for put in futures::future::join_all(puts).await {
-            put.unwrap().unwrap();
-        }
-        let reopened = FileOffsetStore::open(&path).unwrap();
-        assert_eq!(reopened.connector_offsets("c").len(), 50);
-        assert!(store.written.load(Ordering::SeqCst) == 50);
-    }
-
-    #[test]
-    fn a_corrupt_file_is_reported_with_its_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("o");
-        std::fs::write(&path, "{not json").unwrap();
-        let error = FileOffsetStore::open(&path).unwrap_err().to_string();
-        assert!(error.contains(&path.display().to_string()), "{error}");
-    }
-}
+mod tests;

@@ -18,6 +18,22 @@ pub struct RecordConverters {
     pub header: Arc<dyn HeaderConverter>,
     /// The class names, for error reports.
     classes: Arc<[String; 3]>,
+    /// `sandbox.record.max.bytes`: the largest record a source task may produce.
+    record_max_bytes: usize,
+}
+
+/// The class Kafka Connect names when the producer refuses a record.
+const PRODUCER_CLASS: &str = "org.apache.kafka.clients.producer.KafkaProducer";
+
+/// Bytes of a record as the log stores it: key, value, and header keys and values.
+pub(crate) fn record_bytes(record: &ProduceRecord) -> usize {
+    record.key.as_ref().map_or(0, Vec::len)
+        + record.value.as_ref().map_or(0, Vec::len)
+        + record
+            .headers
+            .iter()
+            .map(|h| h.key.len() + h.value.as_ref().map_or(0, Vec::len))
+            .sum::<usize>()
 }
 
 /// Which converter failed, as Kafka Connect's error stages name them.
@@ -45,6 +61,16 @@ pub enum ConversionError {
         #[source]
         source: ConvertError,
     },
+    /// The converted record is larger than a task may produce (what a Kafka producer reports
+    /// as `RecordTooLargeException`).
+    #[error(
+        "the record for topic `{topic}` is {bytes} bytes as converted, more than the {max} a task may produce (sandbox.record.max.bytes)"
+    )]
+    TooLarge {
+        topic: Arc<str>,
+        bytes: usize,
+        max: usize,
+    },
 }
 
 impl super::errors::StageError for ConversionError {
@@ -53,19 +79,17 @@ impl super::errors::StageError for ConversionError {
             Self::Key { .. } => Stage::KeyConverter,
             Self::Value { .. } => Stage::ValueConverter,
             Self::Header { .. } => Stage::HeaderConverter,
+            Self::TooLarge { .. } => Stage::KafkaProduce,
         }
     }
 
     fn class(&self) -> String {
-        let (Self::Key { classes, .. }
-        | Self::Value { classes, .. }
-        | Self::Header { classes, .. }) = self;
-        classes[match self {
-            Self::Key { .. } => 0,
-            Self::Value { .. } => 1,
-            Self::Header { .. } => 2,
-        }]
-        .clone()
+        match self {
+            Self::Key { classes, .. } => classes[0].clone(),
+            Self::Value { classes, .. } => classes[1].clone(),
+            Self::Header { classes, .. } => classes[2].clone(),
+            Self::TooLarge { .. } => PRODUCER_CLASS.to_owned(),
+        }
     }
 }
 
@@ -91,7 +115,26 @@ impl RecordConverters {
                 config.value_converter.class.clone(),
                 config.header_converter.class.clone(),
             ]),
+            record_max_bytes: usize::MAX,
         })
+    }
+
+    /// Refuses converted records larger than `max` bytes ([`ConversionError::TooLarge`]).
+    pub fn with_record_max_bytes(mut self, max: usize) -> Self {
+        self.record_max_bytes = max;
+        self
+    }
+
+    fn check_size(&self, record: ProduceRecord) -> Result<ProduceRecord, ConversionError> {
+        let bytes = record_bytes(&record);
+        if bytes > self.record_max_bytes {
+            return Err(ConversionError::TooLarge {
+                topic: record.topic,
+                bytes,
+                max: self.record_max_bytes,
+            });
+        }
+        Ok(record)
     }
 
     /// A source record as a log record.
@@ -131,7 +174,7 @@ impl RecordConverters {
                     })
             })
             .collect::<Result<_, _>>()?;
-        Ok(ProduceRecord {
+        self.check_size(ProduceRecord {
             topic: topic.clone(),
             partition: record.partition,
             key,
@@ -193,7 +236,7 @@ impl RecordConverters {
                 }
             }
         }
-        Ok(ProduceRecord {
+        self.check_size(ProduceRecord {
             topic,
             partition,
             key,

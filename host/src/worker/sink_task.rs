@@ -179,9 +179,11 @@ async fn run_inner(
                 }
             }
             if !records.is_empty() {
-                services.topics.note(
+                // Topics the connector subscribed to, not ones its guest chose: no limit.
+                let _ = services.topics.note(
                     &spec.connector.name,
                     records.iter().map(|r| r.topic.as_str()),
+                    usize::MAX,
                 );
                 task.deliver(records).await?;
             }

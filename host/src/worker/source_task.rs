@@ -9,7 +9,11 @@
 //! Guest calls are never cancelled half-way (that would leave the instance in an unknown
 //! state): shutdown, pause and flushes are handled between calls.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
 
 use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesOrdered};
 use tokio::{
@@ -32,7 +36,10 @@ use crate::{
     runtime::{
         CallError, InstanceContext, OffsetReader, PluginKind, PolledBatch, SourceTaskInstance,
     },
-    storage::FileOffsetStore,
+    storage::{
+        FileOffsetStore,
+        offsets::{map_json_bytes, partition_key},
+    },
     transforms::{Disposition, TaskTransforms, TransformChain, Transformed},
 };
 
@@ -93,16 +100,19 @@ impl JobBatch {
 struct Sent {
     delivery: Delivery,
     /// The last source offset of each source partition in the batch.
-    offsets: Vec<(Arc<OffsetMap>, OffsetMap)>,
+    offsets: Vec<LastOffset>,
     /// The polled records, when kept, each with whether it was sent (false: skipped by
     /// `errors.tolerance=all`).
     records: Option<Vec<(SourceRecord, bool)>>,
 }
 
+/// A source partition's last offset in a batch, with the partition's normalized key.
+type LastOffset = (String, Arc<OffsetMap>, OffsetMap);
+
 /// What the log said about one in-flight batch.
 struct Acked {
     outcomes: Vec<Result<RecordMetadata, LogError>>,
-    offsets: Vec<(Arc<OffsetMap>, OffsetMap)>,
+    offsets: Vec<LastOffset>,
     records: Option<Vec<(SourceRecord, bool)>>,
 }
 
@@ -119,13 +129,15 @@ async fn run_sender(
     stage: SendStage,
     mut plugin_transforms: Option<TaskTransforms>,
 ) {
+    let mut partitions = PartitionGuard::new(&stage.services.worker.task_limits);
     while let Some(job) = jobs.recv().await {
         // Taking the job may have woken the poll loop (it waits while the queue is full):
         // let it poll the guest on another thread while this one sends.
         super::hand_off().await;
         let result = async {
             let records = job.batch.into_records()?;
-            let offsets = last_offsets(&records);
+            let offsets = last_offsets(&stage.connector, &records);
+            partitions.check(&offsets)?;
             let mut sent = match plugin_transforms.as_mut() {
                 Some(transforms) => {
                     stage
@@ -157,9 +169,30 @@ struct SendStage {
     errors: ErrorOperator,
     metrics: Arc<super::TaskMetrics>,
     services: Arc<Services>,
+    /// The task's in-flight budget: one permit per byte of converted records the log has not
+    /// acknowledged yet.
+    inflight: Arc<tokio::sync::Semaphore>,
+    /// `sandbox.inflight.max.bytes`.
+    inflight_max: usize,
 }
 
 impl SendStage {
+    /// Notes the topics of a chunk as the connector's active topics, at most
+    /// `sandbox.topics.max` of them.
+    fn note_topics(&self, batch: &[ProduceRecord]) -> Result<(), TaskFailure> {
+        let max = self.services.worker.task_limits.topics_max;
+        self.services
+            .topics
+            .note(&self.connector, batch.iter().map(|r| &*r.topic), max)
+            .map_err(|topic| {
+                TaskFailure::new(format!(
+                    "the connector writes to more than {max} topics (sandbox.topics.max); the \
+                     next was `{}`",
+                    crate::text::bounded(&topic, 255)
+                ))
+            })
+    }
+
     /// [`Self::convert_and_send`] for a chain with transform components: the chain runs over
     /// the whole batch (one guest call per component step), then each record is converted.
     /// A record a transform fails on is tolerated or fails the task, without retries (a
@@ -170,7 +203,7 @@ impl SendStage {
         records: Vec<SourceRecord>,
         keep: bool,
     ) -> Result<Sent, TaskFailure> {
-        let mut batch = Vec::with_capacity(records.len());
+        let mut outbox = Outbox::new(self, records.len());
         let mut sent = Vec::with_capacity(if keep { records.len() } else { 0 });
         let mut kept = Vec::new();
         if keep {
@@ -191,9 +224,12 @@ impl SendStage {
             if keep {
                 sent.push(produced.is_some());
             }
-            batch.extend(produced);
+            if let Some(produced) = produced {
+                outbox.push(produced).await?;
+            }
         }
-        self.send(batch, keep.then(|| kept.into_iter().zip(sent).collect()))
+        outbox
+            .finish(keep.then(|| kept.into_iter().zip(sent).collect()))
             .await
     }
 
@@ -202,7 +238,7 @@ impl SendStage {
         records: Vec<SourceRecord>,
         keep: bool,
     ) -> Result<Sent, TaskFailure> {
-        let mut batch = Vec::with_capacity(records.len());
+        let mut outbox = Outbox::new(self, records.len());
         let mut sent = Vec::with_capacity(if keep { records.len() } else { 0 });
         let mut kept = Vec::with_capacity(if keep { records.len() } else { 0 });
         // Without retries or record logging nothing waits: each record goes through the
@@ -227,31 +263,13 @@ impl SendStage {
             if keep {
                 sent.push(produced.is_some());
             }
-            batch.extend(produced);
+            if let Some(produced) = produced {
+                outbox.push(produced).await?;
+            }
         }
-        self.send(batch, keep.then(|| kept.into_iter().zip(sent).collect()))
+        outbox
+            .finish(keep.then(|| kept.into_iter().zip(sent).collect()))
             .await
-    }
-
-    /// Hands a converted batch to the producer.
-    async fn send(
-        &self,
-        batch: Vec<ProduceRecord>,
-        records: Option<Vec<(SourceRecord, bool)>>,
-    ) -> Result<Sent, TaskFailure> {
-        self.services
-            .topics
-            .note(&self.connector, batch.iter().map(|r| &*r.topic));
-        let delivery = if batch.is_empty() {
-            futures::future::ready(Vec::new()).boxed()
-        } else {
-            self.producer.send(batch).await?
-        };
-        Ok(Sent {
-            delivery,
-            offsets: Vec::new(),
-            records,
-        })
     }
 
     /// Runs the transform chain; None when a transform dropped the record or it failed
@@ -334,6 +352,120 @@ impl SendStage {
     }
 }
 
+/// Converted records on their way to the producer, sent in chunks of at most
+/// [`CHUNK_BYTES`] as they are converted. Each chunk first takes its bytes from the task's
+/// in-flight budget (`sandbox.inflight.max.bytes`), given back once the log acknowledged the
+/// chunk, so however much a batch expands when converted (a schema written out with every
+/// record), the task holds at most its budget in converted records and waits for the log
+/// rather than growing. Converting yields to other tasks every [`YIELD_BYTES`] or
+/// [`YIELD_AFTER`], so a batch that is expensive to convert does not hold a worker thread.
+struct Outbox<'a> {
+    stage: &'a SendStage,
+    chunk: Vec<ProduceRecord>,
+    chunk_bytes: usize,
+    deliveries: Vec<Delivery>,
+    since_yield: usize,
+    last_yield: Instant,
+    converted: usize,
+}
+
+/// The most converted bytes one chunk holds before it is sent.
+const CHUNK_BYTES: usize = 4 << 20;
+/// Converted bytes after which the sender yields to other tasks.
+const YIELD_BYTES: usize = 4 << 20;
+/// Time after which the sender yields to other tasks (checked every 256 records).
+const YIELD_AFTER: Duration = Duration::from_millis(5);
+
+impl<'a> Outbox<'a> {
+    fn new(stage: &'a SendStage, records: usize) -> Self {
+        Self {
+            stage,
+            chunk: Vec::with_capacity(records),
+            chunk_bytes: 0,
+            deliveries: Vec::new(),
+            since_yield: 0,
+            last_yield: Instant::now(),
+            converted: 0,
+        }
+    }
+
+    async fn push(&mut self, record: ProduceRecord) -> Result<(), TaskFailure> {
+        let bytes = super::convert::record_bytes(&record);
+        self.chunk_bytes += bytes;
+        self.since_yield += bytes;
+        self.converted += 1;
+        self.chunk.push(record);
+        if self.chunk_bytes >= CHUNK_BYTES.min(self.stage.inflight_max) {
+            self.flush().await?;
+        }
+        if self.since_yield >= YIELD_BYTES
+            || (self.converted.is_multiple_of(256) && self.last_yield.elapsed() >= YIELD_AFTER)
+        {
+            tokio::task::yield_now().await;
+            self.since_yield = 0;
+            self.last_yield = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Sends the chunk once its bytes fit in the in-flight budget.
+    async fn flush(&mut self) -> Result<(), TaskFailure> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let stage = self.stage;
+        let batch = std::mem::take(&mut self.chunk);
+        let bytes = std::mem::take(&mut self.chunk_bytes);
+        stage.note_topics(&batch)?;
+        // A chunk larger than the whole budget (one record at most) waits for all of it.
+        let permits = u32::try_from(bytes.min(stage.inflight_max)).unwrap_or(u32::MAX);
+        let permit = stage
+            .inflight
+            .clone()
+            .acquire_many_owned(permits)
+            .await
+            .map_err(|_| TaskFailure::new("the task's in-flight budget was closed"))?;
+        let delivery = stage.producer.send(batch).await?;
+        self.deliveries.push(
+            async move {
+                let outcomes = delivery.await;
+                drop(permit);
+                outcomes
+            }
+            .boxed(),
+        );
+        Ok(())
+    }
+
+    /// Sends what is left; the batch's delivery is every chunk's, in order.
+    async fn finish(
+        mut self,
+        records: Option<Vec<(SourceRecord, bool)>>,
+    ) -> Result<Sent, TaskFailure> {
+        self.flush().await?;
+        let delivery = match self.deliveries.len() {
+            0 => futures::future::ready(Vec::new()).boxed(),
+            1 => self.deliveries.pop().expect("one delivery"),
+            _ => {
+                let deliveries = self.deliveries;
+                async move {
+                    let mut outcomes = Vec::new();
+                    for delivery in deliveries {
+                        outcomes.extend(delivery.await);
+                    }
+                    outcomes
+                }
+                .boxed()
+            }
+        };
+        Ok(Sent {
+            delivery,
+            offsets: Vec::new(),
+            records,
+        })
+    }
+}
+
 /// Runs one source task until shutdown or failure; reports its states through `control`.
 #[tracing::instrument(name = "source_task", skip_all, fields(connector = %spec.connector.name, task = spec.task))]
 pub async fn run(spec: TaskSpec, services: Arc<Services>, control: TaskControl) {
@@ -381,7 +513,8 @@ async fn run_inner(
         log: Some(log.clone()),
     };
     let converters = RecordConverters::for_connector(connector)
-        .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
+        .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?
+        .with_record_max_bytes(services.worker.task_limits.record_max_bytes);
     let mut instance = spec.plugin.source_task(context).await?;
     let plugin_transforms = super::task_transforms(spec, &log).await?;
     let options = instance.start(&config).await?;
@@ -408,6 +541,10 @@ async fn run_inner(
                 ),
                 metrics: control.metrics.clone(),
                 services: services.clone(),
+                inflight: Arc::new(tokio::sync::Semaphore::new(
+                    services.worker.task_limits.inflight_max_bytes,
+                )),
+                inflight_max: services.worker.task_limits.inflight_max_bytes,
             },
             plugin_transforms,
         )
@@ -424,7 +561,7 @@ async fn run_inner(
         in_flight: FuturesOrdered::new(),
         in_flight_batches: VecDeque::new(),
         in_flight_records: 0,
-        acked: Vec::new(),
+        acked: HashMap::new(),
         acked_records: Vec::new(),
         next_flush: Instant::now() + services.worker.offset_flush_interval,
     };
@@ -571,8 +708,9 @@ struct SourceLoop<'a> {
     in_flight: FuturesOrdered<BoxFuture<'static, Result<Acked, TaskFailure>>>,
     in_flight_batches: VecDeque<InFlight>,
     in_flight_records: usize,
-    /// Offsets acknowledged since the last flush, one per source partition.
-    acked: Vec<(Arc<OffsetMap>, OffsetMap)>,
+    /// Offsets acknowledged since the last flush, one per source partition (by its
+    /// normalized key).
+    acked: HashMap<String, (Arc<OffsetMap>, OffsetMap)>,
     /// Records acknowledged since the last `commit-records`, for tasks that want them.
     acked_records: Vec<(SourceRecord, Option<RecordMetadata>)>,
     next_flush: Instant,
@@ -675,11 +813,8 @@ impl SourceLoop<'_> {
                 }
             }
             self.control.metrics.add_records(written);
-            for (partition, offset) in offsets {
-                match self.acked.iter_mut().find(|(p, _)| *p == partition) {
-                    Some(entry) => entry.1 = offset,
-                    None => self.acked.push((partition, offset)),
-                }
+            for (key, partition, offset) in offsets {
+                self.acked.insert(key, (partition, offset));
             }
             if let Some(records) = records {
                 // Records that failed conversion were never sent; they get no metadata.
@@ -742,14 +877,21 @@ impl SourceLoop<'_> {
         }
         let offsets = std::mem::take(&mut self.acked);
         let count = offsets.len();
+        let max_partitions = self
+            .services
+            .worker
+            .task_limits
+            .source_partitions_max
+            .saturating_mul(self.spec.connector.tasks_max as usize);
         self.services
             .offsets
             .put(
                 &self.spec.connector.name,
                 offsets
-                    .into_iter()
+                    .into_values()
                     .map(|(p, o)| (Arc::unwrap_or_clone(p), Some(o)))
                     .collect(),
+                max_partitions,
             )
             .await
             .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
@@ -770,25 +912,78 @@ impl SourceLoop<'_> {
 
 /// The last source offset of each source partition in a batch, cloned once per partition:
 /// the records are scanned from the end, and a partition already seen (usually the very same
-/// shared map, so one pointer comparison) is skipped.
-fn last_offsets(records: &[SourceRecord]) -> Vec<(Arc<OffsetMap>, OffsetMap)> {
-    let mut offsets: Vec<(Arc<OffsetMap>, OffsetMap)> = Vec::new();
+/// shared map, so one pointer lookup; else an equal map, by its normalized key) is skipped.
+/// Linear in the batch, however many partitions it has.
+fn last_offsets(connector: &str, records: &[SourceRecord]) -> Vec<LastOffset> {
+    let mut offsets: Vec<LastOffset> = Vec::new();
+    // The records outlive the scan, so no address is reused within it.
+    let mut pointers: HashSet<*const OffsetMap> = HashSet::new();
+    let mut keys: HashSet<String> = HashSet::new();
     for record in records.iter().rev() {
         if record.source_partition.is_empty() && record.source_offset.is_empty() {
             continue;
         }
-        let seen = offsets.iter().any(|(partition, _)| {
-            Arc::ptr_eq(partition, &record.source_partition)
-                || *partition == record.source_partition
-        });
-        if !seen {
+        if !pointers.insert(Arc::as_ptr(&record.source_partition)) {
+            continue;
+        }
+        let key = partition_key(connector, &record.source_partition);
+        if keys.insert(key.clone()) {
             offsets.push((
+                key,
                 record.source_partition.clone(),
                 record.source_offset.clone(),
             ));
         }
     }
     offsets
+}
+
+/// Holds a task to its source partition limits: the partitions it produced records for, at
+/// most `sandbox.source.partitions.max`, and each partition and offset map at most
+/// `sandbox.source.offset.max.bytes`. The offset store holds the connector to the same count
+/// times `tasks.max`, across restarts.
+struct PartitionGuard {
+    /// Hashes of the normalized keys of the partitions seen.
+    seen: HashSet<u64>,
+    max: usize,
+    max_bytes: usize,
+}
+
+impl PartitionGuard {
+    fn new(limits: &crate::config::worker::TaskLimits) -> Self {
+        Self {
+            seen: HashSet::new(),
+            max: limits.source_partitions_max,
+            max_bytes: limits.source_offset_max_bytes,
+        }
+    }
+
+    fn check(&mut self, offsets: &[LastOffset]) -> Result<(), TaskFailure> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        for (key, partition, offset) in offsets {
+            for (what, bytes) in [
+                ("source partition", map_json_bytes(partition)),
+                ("source offset", map_json_bytes(offset)),
+            ] {
+                if bytes > self.max_bytes {
+                    return Err(TaskFailure::new(format!(
+                        "a {what} of about {bytes} bytes is larger than the {} bytes a task may \
+                         store (sandbox.source.offset.max.bytes)",
+                        self.max_bytes
+                    )));
+                }
+            }
+            let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+            if self.seen.insert(hash) && self.seen.len() > self.max {
+                return Err(TaskFailure::new(format!(
+                    "the task produced records for more than {} source partitions \
+                     (sandbox.source.partitions.max)",
+                    self.max
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A source record for error logs, with its contents when `include`
@@ -842,7 +1037,13 @@ mod tests {
         ];
         // A record without partition and offset stores nothing.
         records.push(crate::transforms::test_util::source_record(None, None));
-        let mut offsets = last_offsets(&records);
+        let mut offsets: Vec<_> = last_offsets("c", &records)
+            .into_iter()
+            .map(|(key, partition, offset)| {
+                assert_eq!(key, partition_key("c", &partition));
+                (partition, offset)
+            })
+            .collect();
         offsets.sort_by(|x, y| format!("{:?}", x.0).cmp(&format!("{:?}", y.0)));
         assert_eq!(
             offsets,
@@ -851,6 +1052,42 @@ mod tests {
                 (b, vec![("position".into(), Scalar::Int(11))]),
             ]
         );
-        assert!(last_offsets(&[]).is_empty());
+        assert!(last_offsets("c", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_task_may_mint_only_so_many_partitions_of_bounded_size() {
+        let limits = crate::config::worker::TaskLimits {
+            source_partitions_max: 3,
+            source_offset_max_bytes: 100,
+            ..Default::default()
+        };
+        let mut guard = PartitionGuard::new(&limits);
+        let batch = |from: i64, to: i64| -> Vec<LastOffset> {
+            (from..to)
+                .map(|i| {
+                    let partition = vec![("p".into(), Scalar::Int(i))];
+                    (partition_key("c", &partition), Arc::new(partition), vec![])
+                })
+                .collect()
+        };
+        guard.check(&batch(0, 2)).unwrap();
+        // The same partitions again cost nothing.
+        guard.check(&batch(0, 3)).unwrap();
+        let error = guard.check(&batch(3, 4)).unwrap_err();
+        assert_eq!(
+            error.trace,
+            "the task produced records for more than 3 source partitions \
+             (sandbox.source.partitions.max)"
+        );
+        let big = vec![("p".into(), Scalar::String("x".repeat(200)))];
+        let error = PartitionGuard::new(&limits)
+            .check(&[(partition_key("c", &big), Arc::new(big), vec![])])
+            .unwrap_err();
+        assert!(
+            error.trace.contains("sandbox.source.offset.max.bytes"),
+            "{}",
+            error.trace
+        );
     }
 }

@@ -14,9 +14,15 @@ pub struct ActiveTopics {
 }
 
 impl ActiveTopics {
-    /// Notes the topics of a batch. Cheap when they are already known: consecutive repeats are
-    /// skipped and the write lock is only taken for a new topic.
-    pub fn note<'a>(&self, connector: &str, topics: impl IntoIterator<Item = &'a str>) {
+    /// Notes the topics of a batch, at most `max` per connector: a topic past that is not
+    /// noted and comes back as the error. Cheap when they are already known: consecutive
+    /// repeats are skipped and the write lock is only taken for a new topic.
+    pub fn note<'a>(
+        &self,
+        connector: &str,
+        topics: impl IntoIterator<Item = &'a str>,
+        max: usize,
+    ) -> Result<(), String> {
         let mut previous: Option<&str> = None;
         for topic in topics {
             if previous == Some(topic) {
@@ -30,14 +36,15 @@ impl ActiveTopics {
                 .get(connector)
                 .is_some_and(|set| set.contains(topic));
             if !known {
-                self.topics
-                    .write()
-                    .expect("active topics lock poisoned")
-                    .entry(connector.to_owned())
-                    .or_default()
-                    .insert(topic.to_owned());
+                let mut topics = self.topics.write().expect("active topics lock poisoned");
+                let set = topics.entry(connector.to_owned()).or_default();
+                if set.len() >= max && !set.contains(topic) {
+                    return Err(topic.to_owned());
+                }
+                set.insert(topic.to_owned());
             }
         }
+        Ok(())
     }
 
     /// A connector's active topics, sorted.
@@ -66,11 +73,14 @@ mod tests {
     #[test]
     fn topics_are_noted_once_and_reset() {
         let topics = ActiveTopics::default();
-        topics.note("c", ["b", "b", "a", "b"]);
-        topics.note("d", ["x"]);
+        topics.note("c", ["b", "b", "a", "b"], 10).unwrap();
+        topics.note("d", ["x"], 10).unwrap();
+        // At most `max` per connector.
+        assert_eq!(topics.note("d", ["x", "y", "z"], 2), Err("z".to_owned()));
+        assert_eq!(topics.get("d"), ["x", "y"]);
         assert_eq!(topics.get("c"), ["a", "b"]);
         topics.reset("c");
         assert!(topics.get("c").is_empty());
-        assert_eq!(topics.get("d"), ["x"]);
+        assert_eq!(topics.get("d"), ["x", "y"]);
     }
 }
