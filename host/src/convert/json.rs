@@ -26,8 +26,8 @@
 //! (`1.0E20`, `1E-8`), and `JacksonFormatter` writes compact JSON with control characters
 //! escaped as Jackson does (`\u001F`; serde_json's default would be `\u001f`).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -88,14 +88,89 @@ impl Default for JsonConverterConfig {
 }
 
 /// Kafka Connect's `JsonConverter`; also a header converter (same rules per header value).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct JsonConverter {
     config: JsonConverterConfig,
+    /// The JSON text of the schemas written last, as Kafka's `fromConnectSchemaCache`: with
+    /// `schemas.enable` every record carries its whole schema, and the records of a batch
+    /// share one, so it is written out once per batch rather than once per record.
+    schemas: Mutex<SchemaCache>,
+}
+
+impl Clone for JsonConverter {
+    fn clone(&self) -> Self {
+        Self::new(self.config)
+    }
+}
+
+/// Schemas' JSON text by the schema's address. Each entry keeps its `Arc`, so the address is
+/// not reused while cached. Bounded by entries (`schemas.cache.size`) and by bytes.
+#[derive(Debug)]
+struct SchemaCache {
+    entries: HashMap<usize, (SchemaRef, Arc<[u8]>)>,
+    /// Oldest first.
+    order: VecDeque<usize>,
+    bytes: usize,
+    capacity: usize,
+}
+
+/// Kafka's `schemas.cache.size` default.
+const DEFAULT_SCHEMA_CACHE_SIZE: usize = 1000;
+/// The most schema text one converter caches.
+const SCHEMA_CACHE_BYTES: usize = 16 << 20;
+
+impl Default for SchemaCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_SCHEMA_CACHE_SIZE)
+    }
+}
+
+impl SchemaCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            capacity,
+        }
+    }
+
+    fn get(&self, schema: &SchemaRef) -> Option<Arc<[u8]>> {
+        self.entries
+            .get(&(Arc::as_ptr(schema) as usize))
+            .filter(|(cached, _)| Arc::ptr_eq(cached, schema))
+            .map(|(_, text)| text.clone())
+    }
+
+    fn insert(&mut self, schema: &SchemaRef, text: Arc<[u8]>) {
+        if self.capacity == 0 || text.len() > SCHEMA_CACHE_BYTES {
+            return;
+        }
+        while self.entries.len() >= self.capacity || self.bytes + text.len() > SCHEMA_CACHE_BYTES {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some((_, evicted)) = self.entries.remove(&oldest) {
+                self.bytes -= evicted.len();
+            }
+        }
+        let address = Arc::as_ptr(schema) as usize;
+        self.bytes += text.len();
+        self.order.push_back(address);
+        self.entries.insert(address, (schema.clone(), text));
+    }
 }
 
 impl JsonConverter {
     pub fn new(config: JsonConverterConfig) -> Self {
-        Self { config }
+        Self::with_cache_size(config, DEFAULT_SCHEMA_CACHE_SIZE)
+    }
+
+    fn with_cache_size(config: JsonConverterConfig, size: usize) -> Self {
+        Self {
+            config,
+            schemas: Mutex::new(SchemaCache::new(size)),
+        }
     }
 
     /// Reads `schemas.enable`, `decimal.format` and `replace.null.with.default`; other keys
@@ -116,16 +191,31 @@ impl JsonConverter {
                 }
             },
         };
-        Ok(Self::new(JsonConverterConfig {
-            schemas_enable: bool_setting(settings, NAME, "schemas.enable", true)?,
-            decimal_format,
-            replace_null_with_default: bool_setting(
-                settings,
-                NAME,
-                "replace.null.with.default",
-                true,
-            )?,
-        }))
+        let cache_size = match settings.get("schemas.cache.size") {
+            None => DEFAULT_SCHEMA_CACHE_SIZE,
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|_| ConvertError::InvalidSetting {
+                    converter: NAME,
+                    key: "schemas.cache.size",
+                    value: value.clone(),
+                    reason: "expected a number of schemas",
+                })?,
+        };
+        Ok(Self::with_cache_size(
+            JsonConverterConfig {
+                schemas_enable: bool_setting(settings, NAME, "schemas.enable", true)?,
+                decimal_format,
+                replace_null_with_default: bool_setting(
+                    settings,
+                    NAME,
+                    "replace.null.with.default",
+                    true,
+                )?,
+            },
+            cache_size,
+        ))
     }
 
     pub fn config(&self) -> &JsonConverterConfig {
@@ -140,20 +230,40 @@ impl JsonConverter {
             return Ok(None);
         }
         let schema = data.schema.as_deref();
-        let payload = self.value_to_json(schema, &data.value)?;
-        let json = if self.config.schemas_enable {
-            let schema_json = match schema {
-                Some(schema) => self.schema_to_json(schema)?,
-                None => Json::Null,
-            };
-            let mut envelope = Map::new();
-            envelope.insert("schema".into(), schema_json);
-            envelope.insert("payload".into(), payload);
-            Json::Object(envelope)
-        } else {
-            payload
+        let payload = to_bytes(&self.value_to_json(schema, &data.value)?)?;
+        if !self.config.schemas_enable {
+            return Ok(Some(payload));
+        }
+        // `{"schema":<schema>,"payload":<payload>}`, as serializing the envelope object gives.
+        let schema_text = match &data.schema {
+            Some(schema) => self.schema_text(schema)?,
+            None => Arc::from(&b"null"[..]),
         };
-        to_bytes(&json).map(Some)
+        let mut out = Vec::with_capacity(schema_text.len() + payload.len() + 24);
+        out.extend_from_slice(br#"{"schema":"#);
+        out.extend_from_slice(&schema_text);
+        out.extend_from_slice(br#","payload":"#);
+        out.extend_from_slice(&payload);
+        out.push(b'}');
+        Ok(Some(out))
+    }
+
+    /// A schema's JSON text, from the cache when this very schema was written before.
+    fn schema_text(&self, schema: &SchemaRef) -> Result<Arc<[u8]>, DataError> {
+        let cached = self
+            .schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(schema);
+        if let Some(text) = cached {
+            return Ok(text);
+        }
+        let text: Arc<[u8]> = to_bytes(&self.schema_to_json(schema)?)?.into();
+        self.schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(schema, text.clone());
+        Ok(text)
     }
 
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<Data>, DataError> {
@@ -1412,6 +1522,32 @@ mod tests {
             ),
             "null"
         );
+    }
+
+    #[test]
+    fn a_schema_is_written_out_once_and_then_copied() {
+        let schema: SchemaRef = Arc::new(Schema {
+            doc: Some("d".repeat(1000)),
+            ..prim(SchemaType::String)
+        });
+        let json = converter(&[]);
+        let data = |text: &str| Data::new(Some(schema.clone()), Value::String(text.into()));
+        let first = json.serialize(Some(&data("a"))).unwrap().unwrap();
+        let second = json.serialize(Some(&data("b"))).unwrap().unwrap();
+        assert_eq!(json.schemas.lock().unwrap().entries.len(), 1);
+        assert_eq!(
+            String::from_utf8(second).unwrap(),
+            String::from_utf8(first)
+                .unwrap()
+                .replace(r#""payload":"a""#, r#""payload":"b""#)
+        );
+        // An equal schema in another `Arc` is a new entry; `schemas.cache.size=0` caches none.
+        let other = Data::new(Some(Arc::new((*schema).clone())), Value::String("c".into()));
+        json.serialize(Some(&other)).unwrap();
+        assert_eq!(json.schemas.lock().unwrap().entries.len(), 2);
+        let uncached = converter(&[("schemas.cache.size", "0")]);
+        uncached.serialize(Some(&data("a"))).unwrap();
+        assert!(uncached.schemas.lock().unwrap().entries.is_empty());
     }
 
     #[test]
