@@ -3,6 +3,11 @@
 //! queue topic (`errors.deadletterqueue.topic.name`), with the `__connect.errors.*` context
 //! headers when `errors.deadletterqueue.context.headers.enable=true`. The sink loop waits for
 //! every report before it commits offsets past it.
+//!
+//! What a guest can make the reporter hold is bounded: at most `sandbox.errant.reports.max`
+//! reports unfinished (each holds a copy of its record until the log has it; `report` asks
+//! the guest to `flush` beyond that) and as many finished statuses. Reports are logged only
+//! as Kafka Connect's log reporter does (`errors.log.enable`), within the task's log budget.
 
 use std::{
     collections::HashMap,
@@ -18,7 +23,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 use crate::{
     config::{ConnectorConfig, connector::ErrorTolerance},
     log::{ConsumedRecord, LogHeader, LogProducer, ProduceRecord},
-    runtime::{ErrantRecordReporter, ReportStatus},
+    runtime::{ErrantRecordReporter, LogBudget, ReportStatus},
 };
 
 /// How long `flush` waits for outstanding reports.
@@ -57,9 +62,14 @@ pub struct DlqReporter {
     connector: Arc<ConnectorConfig>,
     task: u32,
     producer: Option<Arc<dyn LogProducer>>,
-    /// The raw records of the current and previous `put` batches, which reports refer to.
-    batches: Mutex<[Arc<Vec<ConsumedRecord>>; 2]>,
+    /// The raw records of the current and previous `put` batches, which reports refer to,
+    /// each with an index by position built on its first report.
+    batches: Mutex<[Reportable; 2]>,
     statuses: Arc<Mutex<HashMap<u64, ReportStatus>>>,
+    /// `sandbox.errant.reports.max`: unfinished reports (and kept statuses) at most.
+    max_reports: usize,
+    /// The task's log budget.
+    log: Arc<LogBudget>,
     pending: Mutex<Vec<JoinHandle<()>>>,
     /// Fires once the latest report was handed to the producer. Each report waits for the one
     /// before it, so reports reach the dead letter queue in the order they were made, as in
@@ -72,19 +82,53 @@ pub struct DlqReporter {
     runtime: tokio::runtime::Handle,
 }
 
+/// A batch the guest may report records of.
+#[derive(Default)]
+struct Reportable {
+    records: Arc<Vec<ConsumedRecord>>,
+    /// (partition, offset) → positions in `records`, built on the batch's first report.
+    index: Option<HashMap<(i32, i64), Vec<usize>>>,
+}
+
+impl Reportable {
+    fn find(&mut self, topic: &str, partition: i32, offset: i64) -> Option<ConsumedRecord> {
+        let records = &self.records;
+        let index = self.index.get_or_insert_with(|| {
+            let mut index: HashMap<(i32, i64), Vec<usize>> = HashMap::new();
+            for (position, record) in records.iter().enumerate() {
+                index
+                    .entry((record.partition, record.offset))
+                    .or_default()
+                    .push(position);
+            }
+            index
+        });
+        index
+            .get(&(partition, offset))?
+            .iter()
+            .map(|&position| &records[position])
+            .find(|record| record.topic == topic)
+            .cloned()
+    }
+}
+
 impl DlqReporter {
     pub fn new(
         connector: Arc<ConnectorConfig>,
         task: u32,
         producer: Option<Arc<dyn LogProducer>>,
         errant: Arc<AtomicU64>,
+        max_reports: usize,
+        log: Arc<LogBudget>,
     ) -> Self {
         Self {
             connector,
             task,
             producer,
-            batches: Mutex::new([Arc::new(Vec::new()), Arc::new(Vec::new())]),
+            batches: Mutex::new([Reportable::default(), Reportable::default()]),
             statuses: Arc::new(Mutex::new(HashMap::new())),
+            max_reports,
+            log,
             pending: Mutex::new(Vec::new()),
             enqueued: Mutex::new(None),
             next_id: AtomicU64::new(1),
@@ -97,7 +141,13 @@ impl DlqReporter {
     /// The records the next `put` delivers; the batch before it stays reportable too.
     pub fn set_batch(&self, batch: Arc<Vec<ConsumedRecord>>) {
         let mut batches = self.batches.lock().expect("reporter lock poisoned");
-        batches[1] = std::mem::replace(&mut batches[0], batch);
+        batches[1] = std::mem::replace(
+            &mut batches[0],
+            Reportable {
+                records: batch,
+                index: None,
+            },
+        );
     }
 
     /// The failure a report under `errors.tolerance=none` caused, if any.
@@ -111,14 +161,6 @@ impl DlqReporter {
     pub fn send(&self, record: &ConsumedRecord, stage: Stage, class: &str, error: &str) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.errant.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            topic = %record.topic,
-            partition = record.partition,
-            offset = record.offset,
-            stage = stage.name(),
-            error,
-            "Errant record."
-        );
         let (Some(producer), Some(topic)) = (&self.producer, &self.connector.dlq_topic) else {
             self.statuses
                 .lock()
@@ -238,18 +280,49 @@ impl DlqReporter {
         let mut statuses = self.statuses.lock().expect("reporter lock poisoned");
         statuses.retain(|_, status| *status == ReportStatus::Pending);
     }
+
+    /// Reports not yet finished (handed to the log and acknowledged, or failed).
+    fn unfinished(&self) -> usize {
+        let mut pending = self.pending.lock().expect("reporter lock poisoned");
+        pending.retain(|handle| !handle.is_finished());
+        pending.len()
+    }
+
+    /// Keeps at most `max_reports` finished statuses, dropping the oldest: the guest only
+    /// asks about the reports it just made.
+    fn trim_statuses(&self) {
+        let mut statuses = self.statuses.lock().expect("reporter lock poisoned");
+        if statuses.len() <= self.max_reports {
+            return;
+        }
+        let mut finished: Vec<u64> = statuses
+            .iter()
+            .filter(|(_, status)| **status != ReportStatus::Pending)
+            .map(|(id, _)| *id)
+            .collect();
+        finished.sort_unstable();
+        let excess = statuses.len() - self.max_reports;
+        for id in finished.into_iter().take(excess) {
+            statuses.remove(&id);
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl ErrantRecordReporter for DlqReporter {
     fn report(&self, topic: &str, partition: i32, offset: i64, error: &str) -> Result<u64, String> {
+        if self.unfinished() >= self.max_reports {
+            return Err(format!(
+                "{} errant record reports are still being written, the most a task may have \
+                 (sandbox.errant.reports.max); call flush before reporting more",
+                self.max_reports
+            ));
+        }
         let record = {
-            let batches = self.batches.lock().expect("reporter lock poisoned");
+            let mut batches = self.batches.lock().expect("reporter lock poisoned");
             batches
-                .iter()
-                .flat_map(|batch| batch.iter())
-                .find(|r| r.offset == offset && r.partition == partition && r.topic == topic)
-                .cloned()
+                .iter_mut()
+                .find_map(|batch| batch.find(topic, partition, offset))
         };
         let Some(record) = record else {
             return Err(format!(
@@ -266,7 +339,27 @@ impl ErrantRecordReporter for DlqReporter {
                 .get_or_insert(message.clone());
             return Err(message);
         }
-        Ok(self.send(&record, Stage::TaskPut, &self.connector.class, error))
+        super::errors::log_failure(
+            &self.connector.errors,
+            Some(&self.log),
+            &format!("{}-{}", self.connector.name, self.task),
+            Stage::TaskPut,
+            &self.connector.class,
+            error,
+            |include| {
+                if include {
+                    format!(
+                        ", where consumed record is {{topic='{}', partition={}, offset={}}}",
+                        record.topic, record.partition, record.offset
+                    )
+                } else {
+                    String::new()
+                }
+            },
+        );
+        let id = self.send(&record, Stage::TaskPut, &self.connector.class, error);
+        self.trim_statuses();
+        Ok(id)
     }
 
     fn status(&self, id: u64) -> ReportStatus {

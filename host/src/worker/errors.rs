@@ -3,13 +3,16 @@
 //! `errors.retry.delay.max.ms`), then tolerating it under `errors.tolerance=all` or failing the
 //! task, and logging it as `errors.log.enable` and `errors.log.include.messages` say.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{TaskFailure, errant::Stage};
-use crate::config::connector::{ErrorHandling, ErrorTolerance, RetryTimeout};
+use crate::{
+    config::connector::{ErrorHandling, ErrorTolerance, RetryTimeout},
+    runtime::LogBudget,
+};
 
 impl StageError for crate::transforms::TransformError {
     fn stage(&self) -> Stage {
@@ -66,6 +69,8 @@ pub struct ErrorOperator {
     /// `<connector>-<task>`, for logs.
     task: String,
     shutdown: CancellationToken,
+    /// The task's log budget, which failure logs count against.
+    log: Option<Arc<LogBudget>>,
 }
 
 impl ErrorOperator {
@@ -79,7 +84,14 @@ impl ErrorOperator {
             config,
             task: format!("{connector}-{task}"),
             shutdown,
+            log: None,
         }
+    }
+
+    /// Counts failure logs against the task's log budget.
+    pub fn with_log_budget(mut self, log: Arc<LogBudget>) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Runs `op`, converter or transform stages (which tolerate any error), retrying it
@@ -154,19 +166,15 @@ impl ErrorOperator {
         attempt: u32,
         record: impl Fn(bool) -> String,
     ) -> Result<Outcome<T>, TaskFailure> {
-        if self.config.log_enable {
-            tracing::error!(
-                task = %self.task,
-                stage = stage.name(),
-                class,
-                error = %error,
-                "Error encountered in task {}. Executing stage '{}' with class '{}'{}.",
-                self.task,
-                stage.name(),
-                class,
-                record(self.config.log_include_messages),
-            );
-        }
+        log_failure(
+            &self.config,
+            self.log.as_deref(),
+            &self.task,
+            stage,
+            &class,
+            &error,
+            record,
+        );
         match self.config.tolerance {
             ErrorTolerance::All => Ok(Outcome::Skipped {
                 stage,
@@ -200,6 +208,38 @@ impl ErrorOperator {
         };
         Some(backoff(attempt, self.config.retry_delay_max).min(remaining))
     }
+}
+
+/// Logs a failed record stage as Kafka Connect's log reporter does: only under
+/// `errors.log.enable`, with the record under `errors.log.include.messages`, and within the
+/// task's log budget when given.
+pub fn log_failure(
+    config: &ErrorHandling,
+    budget: Option<&LogBudget>,
+    task: &str,
+    stage: Stage,
+    class: &str,
+    error: &str,
+    record: impl Fn(bool) -> String,
+) {
+    if !config.log_enable {
+        return;
+    }
+    let record = record(config.log_include_messages);
+    if budget.is_some_and(|budget| !budget.admit(error.len() + record.len())) {
+        return;
+    }
+    tracing::error!(
+        task = %task,
+        stage = stage.name(),
+        class,
+        error = %error,
+        "Error encountered in task {}. Executing stage '{}' with class '{}'{}.",
+        task,
+        stage.name(),
+        class,
+        record,
+    );
 }
 
 /// Kafka Connect's retry delay: 300 ms × 2^(attempt-1); once that passes `max`, a uniformly

@@ -77,15 +77,17 @@ async fn run_inner(
         }
         None => None,
     };
+    let log = super::task_log_budget(spec, services);
     let reporter = Arc::new(DlqReporter::new(
         connector.clone(),
         spec.task,
         dlq_producer,
         Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        services.worker.task_limits.errant_reports_max,
+        log.clone(),
     ));
     let sink_context: SinkContext = Arc::new(Mutex::new(SinkContextState::default()));
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let log = super::task_log_budget(spec, services);
     let context = InstanceContext {
         connector: connector.name.clone(),
         task: Some(spec.task),
@@ -135,7 +137,8 @@ async fn run_inner(
             &connector.name,
             spec.task,
             control.shutdown.clone(),
-        ),
+        )
+        .with_log_budget(log.clone()),
         reporter,
         sink_context,
         current: BTreeMap::new(),
@@ -267,6 +270,12 @@ impl SinkLoop<'_> {
                 }
             }
             Rebalance::Assigned(partitions) => {
+                // The task may reset the offsets of the new partitions in `open`, and only
+                // assigned partitions count.
+                self.sink_context
+                    .lock()
+                    .expect("sink context lock")
+                    .assignment = self.consumer.assignment();
                 self.instance.open(&partitions).await?;
                 if self.paused {
                     self.consumer.pause(&partitions)?;

@@ -538,7 +538,8 @@ async fn run_inner(
                     &connector.name,
                     spec.task,
                     control.shutdown.clone(),
-                ),
+                )
+                .with_log_budget(log.clone()),
                 metrics: control.metrics.clone(),
                 services: services.clone(),
                 inflight: Arc::new(tokio::sync::Semaphore::new(
@@ -563,6 +564,7 @@ async fn run_inner(
         in_flight_records: 0,
         acked: HashMap::new(),
         acked_records: Vec::new(),
+        log: log.clone(),
         next_flush: Instant::now() + services.worker.offset_flush_interval,
     };
     let mut target = control.target.clone();
@@ -713,6 +715,8 @@ struct SourceLoop<'a> {
     acked: HashMap<String, (Arc<OffsetMap>, OffsetMap)>,
     /// Records acknowledged since the last `commit-records`, for tasks that want them.
     acked_records: Vec<(SourceRecord, Option<RecordMetadata>)>,
+    /// The task's log budget.
+    log: Arc<crate::runtime::LogBudget>,
     next_flush: Instant,
 }
 
@@ -839,7 +843,10 @@ impl SourceLoop<'_> {
         keep: bool,
     ) -> Result<(), TaskFailure> {
         if self.spec.connector.errors_tolerance == ErrorTolerance::All {
-            tracing::warn!(error = %crate::error_chain(&error), "Skipping a record the log did not accept.");
+            let error = crate::error_chain(&error);
+            if self.log.admit(error.len()) {
+                tracing::warn!(error = %error, "Skipping a record the log did not accept.");
+            }
             self.control
                 .metrics
                 .errant_records

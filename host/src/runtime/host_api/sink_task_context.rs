@@ -1,11 +1,13 @@
 //! `sink-task-context`: reads and updates the [`SinkContextState`] the sink loop shares with
 //! the task (nothing, for an instance without one). Requests are merged so the state stays
 //! small however often the guest calls: the latest reset offset per partition wins, and
-//! pausing a partition cancels a pending resume of it and vice versa.
+//! pausing a partition cancels a pending resume of it and vice versa. Only partitions
+//! assigned to the task count (Kafka Connect refuses the others); the rest are ignored, so
+//! the state never holds more than the assignment, whatever the guest passes.
 //!
 //! [`SinkContextState`]: crate::runtime::SinkContextState
 
-use std::{sync::PoisonError, time::Duration};
+use std::{collections::HashSet, sync::PoisonError, time::Duration};
 
 use crate::{
     data::TopicPartition,
@@ -28,12 +30,25 @@ impl HostState {
     }
 }
 
+/// The assigned partitions among `requested`, each once.
+fn assigned(
+    assignment: &[TopicPartition],
+    requested: impl IntoIterator<Item = TopicPartition>,
+) -> Vec<TopicPartition> {
+    let assigned: HashSet<&TopicPartition> = assignment.iter().collect();
+    let mut seen = HashSet::new();
+    requested
+        .into_iter()
+        .filter(|tp| assigned.contains(tp) && seen.insert(tp.clone()))
+        .collect()
+}
+
 fn merge(
     into: &mut Vec<TopicPartition>,
     remove_from: &mut Vec<TopicPartition>,
-    add: Vec<WitTopicPartition>,
+    add: Vec<TopicPartition>,
 ) {
-    for tp in add.into_iter().map(convert::topic_partition_from_wit) {
+    for tp in add {
         remove_from.retain(|other| *other != tp);
         if !into.contains(&tp) {
             into.push(tp);
@@ -56,10 +71,18 @@ impl Host for HostState {
 
     fn reset_offsets(&mut self, offsets: Vec<WitOffset>) -> wasmtime::Result<()> {
         self.with_sink_context(|state| {
-            for offset in offsets
+            let assigned: HashSet<&TopicPartition> = state.assignment.iter().collect();
+            let offsets: Vec<_> = offsets
                 .into_iter()
                 .map(convert::topic_partition_offset_from_wit)
-            {
+                .filter(|o| {
+                    assigned.contains(&TopicPartition {
+                        topic: o.topic.clone(),
+                        partition: o.partition,
+                    })
+                })
+                .collect();
+            for offset in offsets {
                 match state
                     .reset_offsets
                     .iter_mut()
@@ -74,12 +97,28 @@ impl Host for HostState {
     }
 
     fn pause(&mut self, partitions: Vec<WitTopicPartition>) -> wasmtime::Result<()> {
-        self.with_sink_context(|state| merge(&mut state.pause, &mut state.resume, partitions));
+        self.with_sink_context(|state| {
+            let partitions = assigned(
+                &state.assignment,
+                partitions
+                    .into_iter()
+                    .map(convert::topic_partition_from_wit),
+            );
+            merge(&mut state.pause, &mut state.resume, partitions)
+        });
         Ok(())
     }
 
     fn resume(&mut self, partitions: Vec<WitTopicPartition>) -> wasmtime::Result<()> {
-        self.with_sink_context(|state| merge(&mut state.resume, &mut state.pause, partitions));
+        self.with_sink_context(|state| {
+            let partitions = assigned(
+                &state.assignment,
+                partitions
+                    .into_iter()
+                    .map(convert::topic_partition_from_wit),
+            );
+            merge(&mut state.resume, &mut state.pause, partitions)
+        });
         Ok(())
     }
 
