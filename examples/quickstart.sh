@@ -11,8 +11,8 @@ cargo build-connectors -j2
 cargo build --release -j2 -p wasm-connect
 
 rm -rf examples/data
-mkdir -p examples/data
-seq -f 'hello wasm-connect %g' 1 "$LINES" > examples/data/input.txt
+mkdir -p examples/data/files
+seq -f 'hello wasm-connect %g' 1 "$LINES" > examples/data/files/input.txt
 
 ./target/release/wasm-connect standalone examples/quickstart/worker.properties \
     examples/quickstart/file-source.properties examples/quickstart/file-sink.properties \
@@ -21,7 +21,7 @@ worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT
 
 start=$(date +%s)
-until [ -f examples/data/output.txt ] && [ "$(wc -l < examples/data/output.txt)" -ge "$LINES" ]; do
+until [ -f examples/data/files/output.txt ] && [ "$(wc -l < examples/data/files/output.txt)" -ge "$LINES" ]; do
     if ! kill -0 "$worker" 2>/dev/null; then
         echo "the worker exited early; see examples/data/worker.log" >&2
         exit 1
@@ -36,8 +36,8 @@ kill -TERM "$worker"
 wait "$worker"
 trap - EXIT
 
-if cmp -s examples/data/input.txt examples/data/output.txt; then
-    echo "Quickstart OK: copied $LINES lines from examples/data/input.txt to examples/data/output.txt through the embedded log."
+if cmp -s examples/data/files/input.txt examples/data/files/output.txt; then
+    echo "Quickstart OK: copied $LINES lines from examples/data/files/input.txt to examples/data/files/output.txt through the embedded log."
 else
     echo "Quickstart FAILED: output differs from input" >&2
     exit 1

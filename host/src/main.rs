@@ -94,8 +94,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
     let settings = read_properties(&worker)?;
-    let config = WorkerConfig::from_settings(settings)
+    let mut config = WorkerConfig::from_settings(settings)
         .with_context(|| format!("invalid worker config `{}`", worker.display()))?;
+    // What the worker was started with is no connector's business either.
+    config.fs.deny(&worker, "the worker's config file");
+    for path in &connectors {
+        config
+            .fs
+            .deny(path, "a connector config file the worker was started with");
+    }
     let submissions = connectors
         .iter()
         .map(|path| {

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use wasm_connect_tests::{binary, component, lines, shared_cache_dir};
+use wasm_connect_tests::{binary, component, files_dir, lines, shared_cache_dir};
 
 const LINES: usize = 200_000;
 const CHUNK: usize = 2_000;
@@ -66,8 +66,9 @@ fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) 
 #[test]
 fn kill_9_mid_copy_loses_nothing_and_replays_little() {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("input.txt");
-    let output = dir.path().join("output.txt");
+    // Beside the worker's data and config files, which no connector may be granted.
+    let input = files_dir(dir.path()).join("input.txt");
+    let output = files_dir(dir.path()).join("output.txt");
     std::fs::write(
         dir.path().join("worker.properties"),
         format!(

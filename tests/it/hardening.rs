@@ -77,7 +77,7 @@ async fn an_upload_cannot_take_a_built_in_or_plugin_path_name_even_across_restar
     // An impostor that got into the uploads directory anyway (say, stored by an older
     // version) is skipped at the next start, and the connector runs the built-in again.
     let dir = api.stop().await;
-    let uploads = dir.path().join("uploaded-plugins");
+    let uploads = dir.path().join("data/uploaded-plugins");
     std::fs::create_dir_all(&uploads).expect("uploads dir");
     std::fs::write(uploads.join("impostor.wasm"), &impostor).expect("plant the impostor");
     let herder = restart_worker(worker_config(dir.path(), &[])).await;

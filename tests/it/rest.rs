@@ -1224,7 +1224,7 @@ async fn connectors_survive_a_worker_restart() {
     );
     let kept_config = api.get("/connectors/kept/config").await.body;
     let dir = api.stop().await;
-    assert!(dir.path().join("connectors.json").exists());
+    assert!(dir.path().join("data/connectors.json").exists());
 
     // The same data.dir: the stored connectors come back with their configs and states; a
     // connector given at start (as on the command line) wins over the stored config but keeps

@@ -116,7 +116,7 @@ async fn metadata(subject: &Subject) {
         "metadata: no config definition"
     );
 
-    let good = connector_settings(subject, "validate", worker.dir.path());
+    let good = connector_settings(subject, "validate", &worker.files_dir());
     let values = worker
         .herder
         .validate_with_connector(&plugin, &settings(&as_refs(&good)))
@@ -165,7 +165,7 @@ fn feed(subject: &Subject, dir: &Path, range: Range<usize>) {
 async fn produced(subject: &Subject, worker: &TestWorker) -> Vec<String> {
     match &subject.role {
         Role::Source { topic, .. } => read_all(worker, topic).await,
-        Role::Sink { read, .. } => read(worker.dir.path()),
+        Role::Sink { read, .. } => read(&worker.files_dir()),
     }
 }
 
@@ -263,9 +263,9 @@ async fn wait_state(worker: &TestWorker, name: &str, state: State, what: &str) {
 async fn lifecycle_and_resume(subject: &Subject) {
     let name = "conformance";
     let worker = start_worker(subject, tempfile::tempdir().expect("temp dir")).await;
-    let pairs = connector_settings(subject, name, worker.dir.path());
+    let pairs = connector_settings(subject, name, &worker.files_dir());
     add_feeder(subject, &worker).await;
-    feed(subject, worker.dir.path(), 0..10);
+    feed(subject, &worker.files_dir(), 0..10);
     worker.create(&as_refs(&pairs)).await;
     wait_state(&worker, name, State::Running, "lifecycle: RUNNING").await;
     expect_produced(subject, &worker, "lifecycle: first records", 10).await;
@@ -276,7 +276,7 @@ async fn lifecycle_and_resume(subject: &Subject) {
         .await
         .expect("pause");
     wait_state(&worker, name, State::Paused, "lifecycle: PAUSED").await;
-    feed(subject, worker.dir.path(), 10..20);
+    feed(subject, &worker.files_dir(), 10..20);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let while_paused = produced(subject, &worker).await.len();
     assert_eq!(while_paused, 10, "lifecycle: records moved while paused");
@@ -292,7 +292,7 @@ async fn lifecycle_and_resume(subject: &Subject) {
     // Let the offsets of what was delivered be committed, then restart the worker.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let dir = worker.stop().await;
-    feed(subject, dir.path(), 20..30);
+    feed(subject, &crate::files_dir(dir.path()), 20..30);
     let worker = start_worker(subject, dir).await;
     // As the standalone worker does: connectors created before come back from its state.
     worker
@@ -337,7 +337,7 @@ async fn lifecycle_and_resume(subject: &Subject) {
 async fn errors_are_reported(subject: &Subject) {
     let name = "conformance-bad";
     let worker = start_worker(subject, tempfile::tempdir().expect("temp dir")).await;
-    let mut pairs = connector_settings(subject, name, worker.dir.path());
+    let mut pairs = connector_settings(subject, name, &worker.files_dir());
     let (key, value) = subject.bad_setting;
     pairs.retain(|(k, _)| k != key);
     pairs.push((key.to_owned(), value.to_owned()));
@@ -387,7 +387,7 @@ async fn limits_are_respected(subject: &Subject) {
         ])
         .await;
     let name = "conformance-starved";
-    let mut pairs = connector_settings(subject, name, worker.dir.path());
+    let mut pairs = connector_settings(subject, name, &worker.files_dir());
     pairs.push(("sandbox.fuel.per.call".into(), "1000".into()));
     let submission =
         ConnectorSubmission::from_config(settings(&as_refs(&pairs)), InitialState::Running)

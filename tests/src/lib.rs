@@ -114,8 +114,20 @@ impl TestWorker {
         Self { herder, dir }
     }
 
+    /// A path for a test's files: in `files/` of the worker's directory, beside its data
+    /// directory (which the filesystem policy grants no connector).
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        files_dir(self.dir.path()).join(name)
+    }
+
+    /// The directory of [`Self::path`].
+    pub fn files_dir(&self) -> PathBuf {
+        files_dir(self.dir.path())
+    }
+
+    /// The worker's `data.dir`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
     }
 
     /// Creates a connector from settings (`name` included).
@@ -312,8 +324,15 @@ pub async fn restart_worker(config: WorkerConfig) -> Herder {
     }
 }
 
-/// Worker settings for tests: everything under `dir`, test guests on the plugin path, fast
-/// offset flushes.
+/// Where the tests of a worker in `dir` keep their files (created on first use).
+pub fn files_dir(dir: &Path) -> PathBuf {
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).expect("files dir");
+    files
+}
+
+/// Worker settings for tests: everything under `dir` (`data.dir` is `dir/data`, test files go
+/// in `dir/files`), test guests on the plugin path, fast offset flushes.
 pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> WorkerConfig {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugin dir");
@@ -324,7 +343,7 @@ pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> WorkerConfig {
         }
     }
     let mut raw: BTreeMap<String, String> = settings(&[
-        ("data.dir", &dir.display().to_string()),
+        ("data.dir", &dir.join("data").display().to_string()),
         ("cache.dir", &shared_cache_dir().display().to_string()),
         ("plugin.path", &plugins.display().to_string()),
         ("offset.flush.interval.ms", "200"),

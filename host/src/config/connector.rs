@@ -367,15 +367,13 @@ impl ConnectorConfig {
         let sandbox = sandbox_limits(&settings, worker.sandbox)?;
         worker.sandbox_max.check(&sandbox)?;
         let egress = egress_policy(&settings, worker)?;
-        if !worker.fs_enabled
-            && let Some(key) = ["sandbox.fs.read", "sandbox.fs.write"]
-                .into_iter()
-                .find(|key| settings.string(key).is_some())
-        {
-            return Err(ConfigError::Other(format!(
-                "{key} asks for a filesystem grant, but this worker allows none \
-                 (sandbox.fs.enabled=false); remove {key} or run the connector on another worker"
-            )));
+        for key in ["sandbox.fs.read", "sandbox.fs.write"] {
+            for dir in settings.list(key) {
+                worker
+                    .fs
+                    .check(key, Path::new(&dir))
+                    .map_err(ConfigError::Other)?;
+            }
         }
         let inherit = |key: &str, worker_spec: &ConverterSpec| {
             if settings.string(key).is_some() {
@@ -668,20 +666,34 @@ mod tests {
     }
 
     #[test]
-    fn filesystem_grants_are_refused_when_the_worker_allows_none() {
+    fn filesystem_grants_are_refused_outside_the_workers_policy() {
         let settings = |pairs: &[(&str, &str)]| -> Settings {
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
+        let dir = tempfile::tempdir().unwrap();
+        let granted = dir.path().display().to_string();
         let connector = settings(&[
             ("name", "c"),
             ("connector.class", "X"),
-            ("sandbox.fs.write", "/data"),
+            ("sandbox.fs.write", &granted),
         ]);
         let open = WorkerConfig::from_settings(Settings::new()).unwrap();
         assert!(ConnectorConfig::parse(connector.clone(), &open).is_ok());
+        // A grant the policy refuses is refused when the connector is created, naming why.
+        let worker_files = settings(&[("data.dir", &format!("{granted}/data"))]);
+        let error = ConnectorConfig::parse(
+            connector.clone(),
+            &WorkerConfig::from_settings(worker_files).unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("contains") && error.contains("the worker's data.dir"),
+            "{error}"
+        );
         let closed =
             WorkerConfig::from_settings(settings(&[("sandbox.fs.enabled", "false")])).unwrap();
         let error = ConnectorConfig::parse(connector, &closed)

@@ -3,6 +3,7 @@
 
 pub mod connector;
 pub mod def;
+pub mod filesystem;
 pub mod properties;
 pub mod worker;
 

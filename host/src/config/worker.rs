@@ -60,9 +60,9 @@ pub struct WorkerConfig {
     pub sandbox_max: SandboxMaxima,
     /// What network access connectors may be granted (`sandbox.http.*`).
     pub http: HttpWorkerPolicy,
-    /// `sandbox.fs.enabled` (default true): false refuses every filesystem grant, the
-    /// built-in file connectors' included.
-    pub fs_enabled: bool,
+    /// Which directories connectors may be granted (`sandbox.fs.enabled`,
+    /// `sandbox.fs.allowed.roots`, `sandbox.fs.denied.paths`, and the worker's own files).
+    pub fs: super::filesystem::FsPolicy,
     /// Whether guests run metered (fuel, deadlines, fair yielding, memory cap). Not a
     /// property: always true, except in the benchmark that measures what metering costs.
     pub metering: bool,
@@ -168,6 +168,61 @@ impl TaskLimits {
             )?,
         })
     }
+}
+
+/// The filesystem policy: `sandbox.fs.enabled`, `sandbox.fs.allowed.roots` (each must exist),
+/// and every path no grant may touch: the system's, the worker's own state and plugins, its
+/// TLS trust file and `sandbox.fs.denied.paths`. The config files the worker was started with
+/// are added by the binary.
+fn fs_policy(
+    raw: &Settings,
+    data_dir: &Path,
+    log: &LogBackend,
+    cache_dir: &Path,
+    offset_file: &Path,
+    plugin_path: &[PathBuf],
+) -> Result<super::filesystem::FsPolicy, ConfigError> {
+    use super::filesystem::FsPolicy;
+    let mut allowed_roots = Vec::new();
+    for root in raw.list("sandbox.fs.allowed.roots") {
+        let resolved = std::fs::canonicalize(&root).map_err(|error| {
+            ConfigError::Other(format!(
+                "sandbox.fs.allowed.roots: `{root}` cannot be used: {error}; list existing \
+                 directories"
+            ))
+        })?;
+        allowed_roots.push(resolved);
+    }
+    let mut policy = FsPolicy {
+        enabled: raw.bool_or("sandbox.fs.enabled", true)?,
+        allowed_roots,
+        denied: FsPolicy::system_denied(),
+    };
+    policy.deny(
+        data_dir,
+        "the worker's data.dir: its log, offsets, connector configs and uploaded plugins",
+    );
+    if let LogBackend::Embedded { dir } = log {
+        policy.deny(dir, "the worker's embedded log (log.dir)");
+    }
+    policy.deny(cache_dir, "the worker's compile cache (cache.dir)");
+    policy.deny(
+        offset_file,
+        "the worker's source offsets (offset.storage.file.filename)",
+    );
+    for dir in plugin_path {
+        policy.deny(dir, "plugin.path: the components the worker loads");
+    }
+    if let Some(file) = raw.string("sandbox.http.tls.ca.file") {
+        policy.deny(
+            Path::new(file),
+            "the worker's TLS trust (sandbox.http.tls.ca.file)",
+        );
+    }
+    for path in raw.list("sandbox.fs.denied.paths") {
+        policy.deny(Path::new(&path), "sandbox.fs.denied.paths");
+    }
+    Ok(policy)
 }
 
 /// Reads `sandbox.string.max.bytes`, `sandbox.resources.max`, `sandbox.log.lines.per.second`,
@@ -471,10 +526,26 @@ impl WorkerConfig {
         let sandbox_max = SandboxMaxima::from_settings(&raw)?;
         sandbox_max.check(&sandbox)?;
         let http = HttpWorkerPolicy::from_settings(&raw)?;
-        let fs_enabled = raw.bool_or("sandbox.fs.enabled", true)?;
+        let cache_dir = raw
+            .string("cache.dir")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("cache"));
+        let plugin_path: Vec<PathBuf> = raw
+            .list("plugin.path")
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        let fs = fs_policy(
+            &raw,
+            &data_dir,
+            &log,
+            &cache_dir,
+            &offset_file,
+            &plugin_path,
+        )?;
         Ok(Self {
             http,
-            fs_enabled,
+            fs,
             host_limits: host_limits(&raw)?,
             task_limits: TaskLimits::from_settings(&raw)?,
             metering: true,
@@ -490,11 +561,7 @@ impl WorkerConfig {
             offset_flush_interval: raw.millis_or("offset.flush.interval.ms", 60_000)?,
             offset_flush_timeout: raw.millis_or("offset.flush.timeout.ms", 5_000)?,
             task_shutdown_timeout: raw.millis_or("task.shutdown.graceful.timeout.ms", 5_000)?,
-            plugin_path: raw
-                .list("plugin.path")
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
+            plugin_path,
             key_converter: converter_spec(&raw, "key.converter", DEFAULT_CONVERTER),
             value_converter: converter_spec(&raw, "value.converter", DEFAULT_CONVERTER),
             header_converter: converter_spec(&raw, "header.converter", DEFAULT_HEADER_CONVERTER),
@@ -503,10 +570,7 @@ impl WorkerConfig {
                 DEFAULT_PLUGIN_MAX_BYTES,
                 "a number of bytes",
             )?,
-            cache_dir: raw
-                .string("cache.dir")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| data_dir.join("cache")),
+            cache_dir,
             data_dir,
             sandbox,
             sandbox_max,

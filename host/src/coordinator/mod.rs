@@ -395,6 +395,20 @@ impl Herder {
         if plugin.info.kind == PluginKind::Sink {
             config.validate_sink()?;
         }
+        // The built-in file connectors are granted their `file`'s directory: within the
+        // worker's filesystem policy, checked now and again when each task starts.
+        if self.registry.source_of(&plugin) == Some(PluginSource::Builtin)
+            && let Some(file) = config.settings.get("file")
+            && let Some(dir) = std::path::absolute(file)
+                .ok()
+                .and_then(|file| file.parent().map(std::path::Path::to_path_buf))
+        {
+            self.services
+                .worker
+                .fs
+                .check("file", &dir)
+                .map_err(HerderError::Validation)?;
+        }
         config.sandbox.memory_max_bytes = memory_cap_for(
             &plugin.info,
             config.sandbox.memory_max_bytes,

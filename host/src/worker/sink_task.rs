@@ -58,13 +58,15 @@ async fn run_inner(
         .validate_sink()
         .map_err(|error| TaskFailure::new(error.to_string()))?;
     let mut config = spec.config.clone();
+    // The worker's filesystem policy covers the built-in file connectors' `file` too.
     let preopens = preopens_for(
         &connector.settings,
         &mut config,
         PluginKind::Sink,
-        // `sandbox.fs.enabled=false` takes the built-in file connectors' grant away too.
-        spec.builtin && services.worker.fs_enabled,
-    );
+        spec.builtin,
+        &services.worker.fs,
+    )
+    .map_err(TaskFailure::new)?;
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
     let dlq_producer = match &connector.dlq_topic {

@@ -488,13 +488,15 @@ async fn run_inner(
 ) -> Result<(), TaskFailure> {
     let connector = &spec.connector;
     let mut config = spec.config.clone();
+    // The worker's filesystem policy covers the built-in file connectors' `file` too.
     let preopens = preopens_for(
         &connector.settings,
         &mut config,
         PluginKind::Source,
-        // `sandbox.fs.enabled=false` takes the built-in file connectors' grant away too.
-        spec.builtin && services.worker.fs_enabled,
-    );
+        spec.builtin,
+        &services.worker.fs,
+    )
+    .map_err(TaskFailure::new)?;
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let log = super::task_log_budget(spec, services);
     let context = InstanceContext {
