@@ -76,7 +76,12 @@ fn init_logging() {
         tracing_subscriber::reload::Layer::new(EnvFilter::new(directives.as_str()));
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colours only for a terminal, not in a log file.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .init();
     wasm_connect::logging::install(&directives, move |filter| {
         handle.reload(filter).map_err(|error| error.to_string())

@@ -347,3 +347,31 @@ async fn a_batch_breaking_the_data_contract_fails_its_task_and_nothing_after_it_
     );
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_holding_host_resources_without_end_hits_their_count_limit() {
+    // Empty header fields, created and kept: tiny each, but each a host resource.
+    let trace = contained("handle-hog", &[]).await;
+    assert_eq!(
+        trace,
+        "poll: more than 1000 host resources (WASI handles: files, streams, HTTP requests, \
+         bodies, headers) held at once (sandbox.resources.max)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_writing_to_ever_new_topics_is_stopped_at_its_topic_limit() {
+    let trace = contained_on(
+        &[("sandbox.topics.max", "50")],
+        "topic-flood",
+        &[("batch.size", "10")],
+    )
+    .await;
+    assert!(
+        trace.starts_with(
+            "the connector writes to more than 50 topics (sandbox.topics.max); the next was \
+             `flood-"
+        ),
+        "{trace}"
+    );
+}

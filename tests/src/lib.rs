@@ -1,7 +1,9 @@
 //! Shared harness for the integration tests and benchmarks: where the built components and
 //! the `wasm-connect` binary are, an in-process worker on a temporary directory, and waiting.
-//! The connector conformance kit is in [`conformance`], a REST client in [`rest_client`].
+//! The connector conformance kit is in [`conformance`], a REST client in [`rest_client`], a
+//! worker in a child process with a neighbour pipeline to watch in [`child`].
 
+pub mod child;
 pub mod conformance;
 pub mod rest_client;
 

@@ -42,6 +42,8 @@ pub struct WorkerConfig {
     pub log: LogBackend,
     /// Directory for the embedded log, the compile cache and other worker state.
     pub data_dir: PathBuf,
+    /// `log.cache.bytes`: the embedded log's page cache.
+    pub log_cache_bytes: usize,
     /// Where compiled components are cached (`cache.dir`, default `<data.dir>/cache`).
     pub cache_dir: PathBuf,
     /// `plugin.max.bytes`: the largest component the worker loads.
@@ -544,6 +546,12 @@ impl WorkerConfig {
             &plugin_path,
         )?;
         Ok(Self {
+            log_cache_bytes: positive(
+                &raw,
+                "log.cache.bytes",
+                crate::log::embedded::DEFAULT_CACHE_BYTES,
+                "a positive number of bytes",
+            )?,
             http,
             fs,
             host_limits: host_limits(&raw)?,

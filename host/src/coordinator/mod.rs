@@ -125,7 +125,9 @@ impl Herder {
     /// Opens the log, the offset store and the plugin registry for a worker configuration.
     pub async fn start(worker: WorkerConfig) -> anyhow::Result<Self> {
         let log: Arc<dyn RecordLog> = match &worker.log {
-            LogBackend::Embedded { dir } => Arc::new(EmbeddedLog::open(dir)?),
+            LogBackend::Embedded { dir } => {
+                Arc::new(EmbeddedLog::open_with_cache(dir, worker.log_cache_bytes)?)
+            }
             LogBackend::Kafka { bootstrap_servers } => {
                 let mut settings = KafkaSettings::new(BTreeMap::from([(
                     "bootstrap.servers".to_owned(),

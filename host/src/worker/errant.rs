@@ -311,13 +311,6 @@ impl DlqReporter {
 #[async_trait::async_trait]
 impl ErrantRecordReporter for DlqReporter {
     fn report(&self, topic: &str, partition: i32, offset: i64, error: &str) -> Result<u64, String> {
-        if self.unfinished() >= self.max_reports {
-            return Err(format!(
-                "{} errant record reports are still being written, the most a task may have \
-                 (sandbox.errant.reports.max); call flush before reporting more",
-                self.max_reports
-            ));
-        }
         let record = {
             let mut batches = self.batches.lock().expect("reporter lock poisoned");
             batches
@@ -338,6 +331,13 @@ impl ErrantRecordReporter for DlqReporter {
                 .expect("reporter lock poisoned")
                 .get_or_insert(message.clone());
             return Err(message);
+        }
+        if self.unfinished() >= self.max_reports {
+            return Err(format!(
+                "{} errant record reports are still being written, the most a task may have \
+                 (sandbox.errant.reports.max); call flush before reporting more",
+                self.max_reports
+            ));
         }
         super::errors::log_failure(
             &self.connector.errors,
@@ -373,5 +373,84 @@ impl ErrantRecordReporter for DlqReporter {
 
     async fn flush(&self) -> Result<(), String> {
         self.wait().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Settings, WorkerConfig};
+
+    /// A log that accepts records and never acknowledges them.
+    struct Silent;
+
+    #[async_trait::async_trait]
+    impl LogProducer for Silent {
+        async fn send(
+            &self,
+            _records: Vec<ProduceRecord>,
+        ) -> Result<crate::log::Delivery, crate::log::LogError> {
+            Ok(Box::pin(futures::future::pending()))
+        }
+
+        async fn flush(&self, _timeout: Duration) -> Result<(), crate::log::LogError> {
+            Ok(())
+        }
+    }
+
+    fn record(offset: i64) -> ConsumedRecord {
+        ConsumedRecord {
+            topic: "t".into(),
+            partition: 0,
+            offset,
+            key: None,
+            value: Some(vec![0; 1000]),
+            headers: Vec::new(),
+            timestamp: None,
+            timestamp_type: crate::log::TimestampType::CreateTime,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_guest_may_have_only_so_many_reports_unfinished() {
+        let settings: Settings = [
+            ("name", "c"),
+            ("connector.class", "X"),
+            ("topics", "t"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let worker = WorkerConfig::from_settings(Settings::new()).unwrap();
+        let config = Arc::new(ConnectorConfig::parse(settings, &worker).unwrap());
+        let reporter = DlqReporter::new(
+            config,
+            0,
+            Some(Arc::new(Silent)),
+            Arc::new(AtomicU64::new(0)),
+            3,
+            Arc::new(LogBudget::new("c", Some(0), 1000, 1 << 20)),
+        );
+        reporter.set_batch(Arc::new((0..10).map(record).collect()));
+        for offset in 0..3 {
+            reporter.report("t", 0, offset, "bad").unwrap();
+        }
+        // The reports' tasks are waiting for the log: none has finished.
+        tokio::task::yield_now().await;
+        let error = reporter.report("t", 0, 3, "bad").unwrap_err();
+        assert_eq!(
+            error,
+            "3 errant record reports are still being written, the most a task may have \
+             (sandbox.errant.reports.max); call flush before reporting more"
+        );
+        // A record that is in neither batch is refused, naming it.
+        assert!(
+            reporter
+                .report("t", 0, 99, "bad")
+                .unwrap_err()
+                .contains("t-0@99")
+        );
     }
 }

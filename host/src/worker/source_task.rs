@@ -425,12 +425,23 @@ impl<'a> Outbox<'a> {
             .acquire_many_owned(permits)
             .await
             .map_err(|_| TaskFailure::new("the task's in-flight budget was closed"))?;
+        let count = batch.len();
         let delivery = stage.producer.send(batch).await?;
+        // The budget comes back as soon as the log answers, not when the poll loop gets to
+        // this batch: the sender may be waiting for it to send the rest of the batch.
+        let (answered, answer) = oneshot::channel();
+        tokio::spawn(async move {
+            let outcomes = delivery.await;
+            drop(permit);
+            let _ = answered.send(outcomes);
+        });
         self.deliveries.push(
             async move {
-                let outcomes = delivery.await;
-                drop(permit);
-                outcomes
+                answer.await.unwrap_or_else(|_| {
+                    (0..count)
+                        .map(|_| Err(LogError::Other("the delivery was lost".into())))
+                        .collect()
+                })
             }
             .boxed(),
         );

@@ -94,11 +94,19 @@ impl Drop for Inner {
     }
 }
 
+/// Default `log.cache.bytes`: the page cache of the embedded log's database (redb's default).
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
 impl EmbeddedLog {
     /// Opens the log in `dir`, creating the directory and the database if needed. Fails if
     /// another process (or another `EmbeddedLog` in this one) has the directory open.
     pub fn open(dir: &Path) -> Result<Self, LogError> {
-        let (db, writer, meta) = store::open(dir)?;
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Self::open`] with a page cache of `cache_bytes` (`log.cache.bytes`).
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Self, LogError> {
+        let (db, writer, meta) = store::open(dir, cache_bytes)?;
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let handle = std::thread::Builder::new()
             .name("embedded-log-writer".into())

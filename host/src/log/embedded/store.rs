@@ -148,7 +148,10 @@ impl Command {
 }
 
 /// Opens (or creates) the database and loads the metadata.
-pub fn open(dir: &Path) -> Result<(Arc<Database>, Writer, Arc<Meta>), LogError> {
+pub fn open(
+    dir: &Path,
+    cache_bytes: usize,
+) -> Result<(Arc<Database>, Writer, Arc<Meta>), LogError> {
     std::fs::create_dir_all(dir).map_err(|error| {
         storage_error(
             &format!(
@@ -159,16 +162,19 @@ pub fn open(dir: &Path) -> Result<(Arc<Database>, Writer, Arc<Meta>), LogError> 
         )
     })?;
     let path = dir.join(DB_FILE);
-    let db = Database::create(&path).map_err(|error| match error {
-        DatabaseError::DatabaseAlreadyOpen => LogError::Storage(format!(
-            "embedded log directory `{}` is locked ({error}): is another worker using it?",
-            dir.display()
-        )),
-        error => storage_error(
-            &format!("failed to open embedded log `{}`", path.display()),
-            error,
-        ),
-    })?;
+    let db = Database::builder()
+        .set_cache_size(cache_bytes)
+        .create(&path)
+        .map_err(|error| match error {
+            DatabaseError::DatabaseAlreadyOpen => LogError::Storage(format!(
+                "embedded log directory `{}` is locked ({error}): is another worker using it?",
+                dir.display()
+            )),
+            error => storage_error(
+                &format!("failed to open embedded log `{}`", path.display()),
+                error,
+            ),
+        })?;
     let db = Arc::new(db);
     let (topics, committed) = load(&db).map_err(|error| {
         storage_error(

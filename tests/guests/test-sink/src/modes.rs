@@ -8,7 +8,10 @@
 //!   value is exactly test-source's every-type struct;
 //! - `panic-in-put` panics in `put`;
 //! - `flaky` fails its first three `put` calls with a retriable error, then accepts
-//!   everything (a sink whose backend is briefly down).
+//!   everything (a sink whose backend is briefly down);
+//! - `report-flood` reports every record [`REPORT_FLOOD_REPEATS`] times with a 64 KiB error,
+//!   flushing only when the host refuses another report (a hostile sink making the host
+//!   hold and log errant reports).
 
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Validator};
 use wasm_connect_sdk::host::errant_record_reporter;
@@ -18,7 +21,17 @@ use wasm_connect_sdk::{
 
 use crate::every_type;
 
-const MODES: [&str; 5] = ["ok", "errant", "check-every-type", "panic-in-put", "flaky"];
+const MODES: [&str; 6] = [
+    "ok",
+    "errant",
+    "check-every-type",
+    "panic-in-put",
+    "flaky",
+    "report-flood",
+];
+
+/// How often `report-flood` reports each record.
+pub const REPORT_FLOOD_REPEATS: usize = 100;
 
 /// How many `put` calls fail in the `flaky` mode.
 pub const FLAKY_FAILURES: u32 = 3;
@@ -36,6 +49,8 @@ pub enum Mode {
     PanicInPut,
     /// Fails the first [`FLAKY_FAILURES`] puts with a retriable error.
     Flaky,
+    /// Reports each record many times with a large error.
+    ReportFlood,
 }
 
 impl Mode {
@@ -47,6 +62,7 @@ impl Mode {
             "check-every-type" => Self::CheckEveryType,
             "panic-in-put" => Self::PanicInPut,
             "flaky" => Self::Flaky,
+            "report-flood" => Self::ReportFlood,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -62,7 +78,7 @@ fn config_def() -> ConfigDef {
         ConfigKey::new("mode", ConfigType::String)
             .default_value("ok")
             .validator(Validator::one_of(MODES))
-            .documentation("ok, errant, check-every-type, panic-in-put or flaky."),
+            .documentation("ok, errant, check-every-type, panic-in-put, flaky or report-flood."),
     )
 }
 
@@ -158,6 +174,17 @@ impl SinkTask for TestSinkTask {
                 host::info(&format!("checked {} every-type records", records.len()));
             }
             Mode::PanicInPut => panic!("panic from test-sink put"),
+            Mode::ReportFlood => {
+                let error = "e".repeat(64 << 10);
+                for record in &records {
+                    for _ in 0..REPORT_FLOOD_REPEATS {
+                        if errant_record_reporter::report(record, &error).is_err() {
+                            // Over the host's bound: wait for the reports in flight.
+                            errant_record_reporter::flush()?;
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }

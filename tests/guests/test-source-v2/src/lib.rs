@@ -5,6 +5,8 @@
 #[allow(dead_code)] // Shared with test-sink, which uses the checking half.
 #[path = "../../test-source/src/every_type.rs"]
 pub mod every_type;
+#[path = "../../test-source/src/hostile.rs"]
+mod hostile;
 #[path = "../../test-source/src/modes.rs"]
 mod modes;
 

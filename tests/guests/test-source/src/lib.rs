@@ -4,6 +4,7 @@
 
 #[allow(dead_code)] // Shared with test-sink, which uses the checking half.
 pub mod every_type;
+mod hostile;
 mod modes;
 
 pub use modes::{Mode, TestSource, TestSourceTask};

@@ -8,7 +8,10 @@
 //! `generation` (from 1), passed to the tasks with `mode` and `task.id`.
 //!
 //! Task modes: `ok`, `reconfigure`, `panic`, `loop`, `start-loop`, `memory`, `deep`, `flood`,
-//! `log-flood`, `read-outside`, `raise-error`, `every-type`, `commit-records`; see [`Mode`].
+//! `log-flood`, `read-outside`, `raise-error`, `every-type`, `commit-records`, and the modes
+//! that go after the host within their own limits (`resource-hog`, `handle-hog`,
+//! `offset-flood`, `schema-bloat`, `topic-flood`, `log-steady`, `huge-error`, sized by
+//! `hostile.size` and `schema.fields`); see [`Mode`] and `hostile.rs`.
 
 use std::sync::Arc;
 
@@ -18,9 +21,9 @@ use wasm_connect_sdk::{
     SourceConnector, SourceRecord, SourceTask, TaskOptions, Value, host,
 };
 
-use crate::every_type;
+use crate::{every_type, hostile};
 
-const MODES: [&str; 16] = [
+const MODES: [&str; 23] = [
     "ok",
     "reconfigure",
     "panic",
@@ -37,6 +40,13 @@ const MODES: [&str; 16] = [
     "every-type",
     "commit-records",
     "too-deep",
+    "resource-hog",
+    "handle-hog",
+    "offset-flood",
+    "schema-bloat",
+    "topic-flood",
+    "log-steady",
+    "huge-error",
 ];
 
 /// What a task does when polled.
@@ -79,6 +89,22 @@ pub enum Mode {
     /// Emits one record whose schemaless value is nested [`TOO_DEEP`] arrays deep (fine for
     /// the SDK, deeper than the host accepts), then `ok` records.
     TooDeep,
+    /// Creates `wasi:http` header fields of `hostile.size` bytes each in `poll`, without end.
+    ResourceHog,
+    /// Creates empty `wasi:http` header fields in `poll`, without end.
+    HandleHog,
+    /// Emits `batch.size` records per poll, each with a new source partition and offset of
+    /// `hostile.size` bytes.
+    OffsetFlood,
+    /// Emits `batch.size` records per poll (`count` in all) sharing a struct schema of
+    /// `schema.fields` fields documented with `hostile.size` bytes each.
+    SchemaBloat,
+    /// Emits `batch.size` records per poll, each to a topic of its own.
+    TopicFlood,
+    /// Logs `batch.size` lines of `hostile.size` bytes in each poll, which returns nothing.
+    LogSteady,
+    /// Fails `poll` with a fatal error of `hostile.size` bytes.
+    HugeError,
 }
 
 /// How deep `too-deep` nests: one more level than the host's limit of 64.
@@ -104,6 +130,13 @@ impl Mode {
             "every-type" => Self::EveryType,
             "commit-records" => Self::CommitRecords,
             "too-deep" => Self::TooDeep,
+            "resource-hog" => Self::ResourceHog,
+            "handle-hog" => Self::HandleHog,
+            "offset-flood" => Self::OffsetFlood,
+            "schema-bloat" => Self::SchemaBloat,
+            "topic-flood" => Self::TopicFlood,
+            "log-steady" => Self::LogSteady,
+            "huge-error" => Self::HugeError,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -151,6 +184,18 @@ fn config_def() -> ConfigDef {
             ConfigKey::new("read.path", ConfigType::String)
                 .default_value(DEFAULT_READ_PATH)
                 .documentation("The file the read-outside mode tries to read."),
+        )
+        .define(
+            ConfigKey::new("hostile.size", ConfigType::Long)
+                .default_value(1000)
+                .validator(Validator::at_least(0.0))
+                .documentation("Bytes per unit of the hostile modes (header, pad, doc, line)."),
+        )
+        .define(
+            ConfigKey::new("schema.fields", ConfigType::Int)
+                .default_value(100)
+                .validator(Validator::at_least(1.0))
+                .documentation("Fields of the schema-bloat mode's schema."),
         )
         .define(
             ConfigKey::new("http.url", ConfigType::String)
@@ -262,6 +307,10 @@ pub struct TestSourceTask {
     http_url: String,
     /// Records checked by `commit_record` in the `commit-records` mode.
     committed: u64,
+    /// `hostile.size`.
+    hostile_size: usize,
+    /// The schema of the `schema-bloat` mode.
+    bloated: Option<Arc<wasm_connect_sdk::Schema>>,
 }
 
 impl TestSourceTask {
@@ -442,7 +491,13 @@ impl SourceTask for TestSourceTask {
                 .get_str_or("http.url", "http://169.254.169.254/latest/meta-data")
                 .to_owned(),
             committed: 0,
+            hostile_size: usize::try_from(config.get_long_or("hostile.size", 1000)?).unwrap_or(0),
+            bloated: None,
         };
+        if mode == Mode::SchemaBloat {
+            let fields = usize::try_from(config.get_int_or("schema.fields", 100)?).unwrap_or(1);
+            task.bloated = Some(hostile::bloated_schema(fields, task.hostile_size));
+        }
         if let Some(seq) = host::offset(&task.partition())?.and_then(|o| o.int("seq")) {
             task.next_seq = seq + 1;
         }
@@ -502,6 +557,28 @@ impl SourceTask for TestSourceTask {
             }
             Mode::EveryType | Mode::CommitRecords => Ok(self.every_type_once()),
             Mode::TooDeep => Ok(self.too_deep_once()),
+            Mode::ResourceHog => hostile::hog_header_fields(self.hostile_size),
+            Mode::HandleHog => hostile::hog_handles(),
+            Mode::OffsetFlood => Ok(hostile::fresh_partitions(
+                &self.topic,
+                &mut self.next_seq,
+                self.batch_size,
+                self.hostile_size,
+            )),
+            Mode::SchemaBloat => {
+                let mut count = self.batch_size;
+                if let Some(end) = self.end {
+                    count = count.min(usize::try_from(end - self.next_seq).unwrap_or(0));
+                }
+                let schema = self.bloated.clone().expect("built in start");
+                hostile::bloated_records(&self.topic, &schema, &mut self.next_seq, count)
+            }
+            Mode::TopicFlood => Ok(hostile::fresh_topics(&mut self.next_seq, self.batch_size)),
+            Mode::LogSteady => {
+                hostile::log_lines(self.batch_size, self.hostile_size);
+                Ok(Vec::new())
+            }
+            Mode::HugeError => Err(hostile::huge_error(self.hostile_size)),
         }
     }
 
