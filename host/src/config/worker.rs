@@ -104,9 +104,9 @@ pub struct TaskLimits {
 }
 
 /// Default `sandbox.source.partitions.max`.
-pub const DEFAULT_SOURCE_PARTITIONS_MAX: usize = 100_000;
+pub const DEFAULT_SOURCE_PARTITIONS_MAX: usize = 10_000;
 /// Default `sandbox.source.offset.max.bytes`.
-pub const DEFAULT_SOURCE_OFFSET_MAX_BYTES: usize = 64 << 10;
+pub const DEFAULT_SOURCE_OFFSET_MAX_BYTES: usize = 4 << 10;
 /// Default `sandbox.record.max.bytes`.
 pub const DEFAULT_RECORD_MAX_BYTES: usize = 8 << 20;
 /// Default `sandbox.inflight.max.bytes`.

@@ -13,7 +13,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -71,6 +71,8 @@ pub struct DlqReporter {
     /// The task's log budget.
     log: Arc<LogBudget>,
     pending: Mutex<Vec<JoinHandle<()>>>,
+    /// Reports handed to a task that has not finished them.
+    in_flight: Arc<AtomicUsize>,
     /// Fires once the latest report was handed to the producer. Each report waits for the one
     /// before it, so reports reach the dead letter queue in the order they were made, as in
     /// Kafka Connect.
@@ -130,6 +132,7 @@ impl DlqReporter {
             max_reports,
             log,
             pending: Mutex::new(Vec::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             enqueued: Mutex::new(None),
             next_id: AtomicU64::new(1),
             fatal: Mutex::new(None),
@@ -186,6 +189,8 @@ impl DlqReporter {
             .insert(id, ReportStatus::Pending);
         let producer = producer.clone();
         let statuses = self.statuses.clone();
+        let in_flight = self.in_flight.clone();
+        in_flight.fetch_add(1, Ordering::Relaxed);
         let (enqueued_tx, enqueued_rx) = oneshot::channel();
         let previous = self
             .enqueued
@@ -211,11 +216,15 @@ impl DlqReporter {
                 .lock()
                 .expect("reporter lock poisoned")
                 .insert(id, status);
+            in_flight.fetch_sub(1, Ordering::Relaxed);
         });
-        self.pending
-            .lock()
-            .expect("reporter lock poisoned")
-            .push(handle);
+        let mut pending = self.pending.lock().expect("reporter lock poisoned");
+        pending.push(handle);
+        // Finished reports' handles go once there are many (a guest reporting without ever
+        // flushing), so the list stays within twice the bound.
+        if pending.len() > 2 * self.max_reports {
+            pending.retain(|handle| !handle.is_finished());
+        }
         id
     }
 
@@ -283,16 +292,14 @@ impl DlqReporter {
 
     /// Reports not yet finished (handed to the log and acknowledged, or failed).
     fn unfinished(&self) -> usize {
-        let mut pending = self.pending.lock().expect("reporter lock poisoned");
-        pending.retain(|handle| !handle.is_finished());
-        pending.len()
+        self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// Keeps at most `max_reports` finished statuses, dropping the oldest: the guest only
-    /// asks about the reports it just made.
+    /// Once there are twice `max_reports` statuses, drops the oldest finished ones down to
+    /// `max_reports`: the guest only asks about the reports it just made.
     fn trim_statuses(&self) {
         let mut statuses = self.statuses.lock().expect("reporter lock poisoned");
-        if statuses.len() <= self.max_reports {
+        if statuses.len() <= 2 * self.max_reports {
             return;
         }
         let mut finished: Vec<u64> = statuses
