@@ -6,13 +6,11 @@
 //! stated bound of the guest's limits, the neighbour moving with no gap over a second, and
 //! memory back near where it was once the hostile connector is deleted.
 
-use std::{
-    sync::{Mutex, PoisonError},
-    time::Duration,
-};
+use std::time::Duration;
 
 use hyper::StatusCode;
 use serde_json::{Value, json};
+use tokio::sync::Mutex;
 use wasm_connect_tests::{
     ServedWorker, TestWorker,
     child::{ChildWorker, Neighbour, Watched, mib},
@@ -28,7 +26,7 @@ fn version_of(reply: &Reply) -> Option<&str> {
     reply.body["connector"]["version"].as_str()
 }
 
-fn running_version<'a>(reply: &'a Reply) -> Option<&'a str> {
+fn running_version(reply: &Reply) -> Option<&str> {
     let running = reply.body["connector"]["state"] == "RUNNING"
         && reply.body["tasks"][0]["state"] == "RUNNING";
     running.then(|| version_of(reply)).flatten()
@@ -185,7 +183,7 @@ async fn a_connector_keeps_the_plugin_it_was_created_with_until_its_config_chang
 
 /// One worker process at a time: the attacks measure gaps and memory, which other attacks
 /// running beside them on two cores would blur.
-static CHILD_WORKERS: Mutex<()> = Mutex::new(());
+static CHILD_WORKERS: Mutex<()> = Mutex::const_new(());
 
 /// The longest the neighbour may stand still.
 const MAX_GAP: Duration = Duration::from_secs(1);
@@ -304,8 +302,8 @@ impl Attack {
     }
 }
 
-fn lock_children() -> std::sync::MutexGuard<'static, ()> {
-    CHILD_WORKERS.lock().unwrap_or_else(PoisonError::into_inner)
+async fn lock_children() -> tokio::sync::MutexGuard<'static, ()> {
+    CHILD_WORKERS.lock().await
 }
 
 fn hostile_source(mode: &str, extra: &[(&str, &str)]) -> Value {
@@ -323,7 +321,7 @@ fn hostile_source(mode: &str, extra: &[(&str, &str)]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_resources_count_against_the_guests_memory_cap() {
-    let _one = lock_children();
+    let _one = lock_children().await;
     // Header fields of ~100 KB each, created and held without end: host memory the guest's
     // linear memory never sees.
     let attack = attack(
@@ -350,7 +348,7 @@ async fn host_resources_count_against_the_guests_memory_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_minting_source_partitions_is_stopped_and_flushes_cost_what_changed() {
-    let _one = lock_children();
+    let _one = lock_children().await;
     // 500 new partitions per poll, each with ~1 KB partition and offset maps.
     let attack = attack(
         &[("sandbox.source.partitions.max", "5000")],
@@ -377,7 +375,7 @@ async fn a_task_minting_source_partitions_is_stopped_and_flushes_cost_what_chang
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_past_its_size_limit_is_refused_before_it_is_expanded() {
-    let _one = lock_children();
+    let _one = lock_children().await;
     // 600 fields documented with 2 KB each: 1.2 MB of schema, in every record it converts.
     let attack = attack(
         &[],
@@ -408,7 +406,7 @@ async fn a_schema_past_its_size_limit_is_refused_before_it_is_expanded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_that_grow_when_converted_wait_for_the_log_instead_of_filling_memory() {
-    let _one = lock_children();
+    let _one = lock_children().await;
     // Within every limit: a ~210 KB schema shared by 200 records a batch, each written out
     // with its schema by the JSON converter (42 MB a batch), 600 records in all.
     let attack = attack(
@@ -445,7 +443,7 @@ async fn records_that_grow_when_converted_wait_for_the_log_instead_of_filling_me
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_that_logs_without_end_gets_its_log_budget_and_no_more() {
-    let _one = lock_children();
+    let _one = lock_children().await;
     // 2,000 lines of 1 KB a poll, 20 polls a second: 40 MB/s asked for.
     let budget = 256 << 10;
     let budget_text = budget.to_string();
@@ -481,7 +479,7 @@ async fn a_task_that_logs_without_end_gets_its_log_budget_and_no_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_error_is_kept_and_logged_truncated() {
-    let _one = lock_children();
+    let _one = lock_children().await;
     // A 50 MB fatal error.
     let attack = attack(
         &[],
@@ -505,7 +503,7 @@ async fn a_huge_error_is_kept_and_logged_truncated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errant_reports_are_logged_only_as_kafka_connect_logs_them() {
-    let _one = lock_children();
+    let _one = lock_children().await;
     // A sink of the neighbour's topic reporting every record 100 times with a 64 KB error,
     // errors.log.enable left false: nothing of that may reach the worker's log.
     let attack = attack(

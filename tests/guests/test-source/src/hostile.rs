@@ -87,8 +87,11 @@ pub fn bloated_schema(fields: usize, doc: usize) -> Arc<Schema> {
     let mut builder = SchemaBuilder::struct_().name("bloated");
     for i in 0..fields {
         builder = builder.field(
-            &format!("f{i}"),
-            SchemaBuilder::string().optional().doc(&text).build(),
+            format!("f{i}"),
+            SchemaBuilder::string()
+                .optional()
+                .doc(text.as_str())
+                .build(),
         );
     }
     builder.build()
