@@ -361,12 +361,39 @@ async fn a_guest_holding_host_resources_without_end_hits_their_count_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_writing_to_ever_new_topics_is_stopped_at_its_topic_limit() {
-    let trace = contained_on(
-        &[("sandbox.topics.max", "50")],
-        "topic-flood",
-        &[("batch.size", "10")],
-    )
+    // The limit is the connector's, so the healthy task is another connector's here.
+    init_logging();
+    let worker = TestWorker::embedded(&[("sandbox.topics.max", "50")]).await;
+    worker
+        .create(&[
+            ("name", "flood"),
+            ("connector.class", "TestSource"),
+            ("modes", "topic-flood"),
+            ("topic", "unused"),
+            ("batch.size", "10"),
+        ])
+        .await;
+    worker
+        .create(&[
+            ("name", "healthy"),
+            ("connector.class", "TestSource"),
+            ("modes", "ok"),
+            ("topic", "healthy"),
+        ])
+        .await;
+    wait_until(Duration::from_secs(60), "the flood to fail", || {
+        worker.herder.status("flood").is_some_and(|status| {
+            status
+                .tasks
+                .get(&0)
+                .is_some_and(|task| task.state == State::Failed)
+        })
+    })
     .await;
+    let trace = worker.herder.status("flood").unwrap().tasks[&0]
+        .trace
+        .clone()
+        .unwrap();
     assert!(
         trace.starts_with(
             "the connector writes to more than 50 topics (sandbox.topics.max); the next was \
@@ -374,4 +401,8 @@ async fn a_connector_writing_to_ever_new_topics_is_stopped_at_its_topic_limit() 
         ),
         "{trace}"
     );
+    assert_eq!(worker.herder.active_topics("flood").len(), 50);
+    let before = worker.records("healthy").await;
+    worker.wait_records("healthy", before + 100).await;
+    worker.stop().await;
 }

@@ -389,6 +389,17 @@ pub fn lines(path: &Path) -> Vec<String> {
     }
 }
 
+/// The complete lines of a file (a last line still being written, without its newline, is left
+/// out), empty if it does not exist yet.
+pub fn complete_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    complete.lines().map(str::to_owned).collect()
+}
+
 /// Writes `count` numbered lines (`line-000000` …) to `path`.
 pub fn write_lines(path: &Path, count: usize) -> Vec<String> {
     let lines: Vec<String> = (0..count).map(|i| format!("line-{i:06}")).collect();
