@@ -4,16 +4,17 @@ Random connector configs almost never name a real connector class, so they stop 
 check. Here generated configs are often completed with a real connector's settings (only the
 keys the generated body lacks, so an invalid body stays invalid), which takes requests through
 validation, creation, reconfiguration and plugin version resolution under random names and
-random extra settings. Every connector is hermetic: the worker grants no files or network, the
-test source emits a bounded number of records.
+random extra settings. Every connector is hermetic: the worker grants files only in its own
+files directory (`files/`, relative to its working directory) and no network, the test source
+emits a bounded number of records.
 """
 
 import schemathesis
 from hypothesis import strategies as st
 
 CONFIGS = [
-    {"connector.class": "FileStreamSource", "file": "in.txt", "topic": "fuzz"},
-    {"connector.class": "FileStreamSink", "file": "out.txt", "topics": "fuzz", "tasks.max": "2"},
+    {"connector.class": "FileStreamSource", "file": "files/in.txt", "topic": "fuzz"},
+    {"connector.class": "FileStreamSink", "file": "files/out.txt", "topics": "fuzz", "tasks.max": "2"},
     {"connector.class": "TestSource", "topic": "fuzz", "count": "5", "batch.size": "5"},
     {"connector.class": "TestSource", "topic": "fuzz", "count": "5", "connector.plugin.version": "0.1.0"},
     {"connector.class": "TestSource", "topic": "fuzz", "count": "5", "connector.plugin.version": "[0.1,1.0)"},

@@ -33,14 +33,15 @@ cargo build -j2 -p wasm-connect --quiet
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
-mkdir -p "$work/plugins"
-# A hermetic worker: no filesystem grants or network for connectors the fuzzer creates, an
-# empty plugin.path, everything under the temporary directory.
+mkdir -p "$work/plugins" "$work/files"
+# A hermetic worker: file grants only inside its files directory and no network for
+# connectors the fuzzer creates, an empty plugin.path, everything under the temporary
+# directory.
 cat > "$work/worker.properties" <<PROPERTIES
 listeners=$base
 data.dir=$work/data
 plugin.path=$work/plugins
-sandbox.fs.enabled=false
+sandbox.fs.allowed.roots=$work/files
 sandbox.http.enabled=false
 PROPERTIES
 (cd "$work" && exec "$root/$binary" standalone worker.properties >worker.log 2>&1) &
@@ -63,8 +64,8 @@ curl -fs "$base/health" >/dev/null || { echo "the worker did not come up on $bas
 
 failed=0
 # Things for the fuzzer to find (tests/fuzz/schemathesis.toml names them): the test guests as
-# uploaded plugins, a running source (whose tasks fail: no filesystem grants), a sink and a
-# stopped connector (whose offsets may change).
+# uploaded plugins, a running source and sink on the files directory, and a stopped connector
+# (whose offsets may change).
 for guest in test_source test_sink; do
     component=target/wasm32-wasip2/wasm/$guest.wasm
     if [ -f "$component" ]; then
@@ -76,9 +77,9 @@ create() {
     curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' --data "$1" "$base/connectors" \
         || { echo "creating $1 failed" >&2; exit 1; }
 }
-create '{"name": "fuzz-source", "config": {"connector.class": "FileStreamSource", "file": "in.txt", "topic": "lines", "tasks.max": "1"}}'
-create '{"name": "fuzz-sink", "config": {"connector.class": "FileStreamSink", "file": "out.txt", "topics": "lines"}}'
-create '{"name": "fuzz-stopped", "config": {"connector.class": "FileStreamSource", "file": "in.txt", "topic": "lines"}, "initial_state": "STOPPED"}'
+create '{"name": "fuzz-source", "config": {"connector.class": "FileStreamSource", "file": "files/in.txt", "topic": "lines", "tasks.max": "1"}}'
+create '{"name": "fuzz-sink", "config": {"connector.class": "FileStreamSink", "file": "files/out.txt", "topics": "lines"}}'
+create '{"name": "fuzz-stopped", "config": {"connector.class": "FileStreamSource", "file": "files/in.txt", "topic": "lines"}, "initial_state": "STOPPED"}'
 
 # Malformed JSON on every JSON-consuming operation: 400 with Kafka Connect's error body.
 for request in "POST /connectors" "PUT /connectors/x/config" "PATCH /connectors/x/config" \
