@@ -14,6 +14,7 @@ pub mod logging;
 pub mod plugins;
 pub mod rest;
 pub mod runtime;
+pub mod standalone;
 pub mod storage;
 pub mod text;
 pub mod transforms;

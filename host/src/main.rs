@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use wasm_connect::{
     config::{ConnectorSubmission, WorkerConfig, properties::read_properties},
-    coordinator::{Herder, RestoreError},
+    coordinator::RestoreError,
     rest,
 };
 
@@ -115,8 +115,8 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
                 .with_context(|| format!("invalid connector config `{}`", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (host, port) = rest::listener_address(config.raw.get("listeners").map(String::as_str))?;
-    let herder = Herder::start(config)
+    let (host, port) = config.listener.clone();
+    let herder = wasm_connect::standalone::start(config)
         .await
         .context("failed to start the worker")?;
     let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {

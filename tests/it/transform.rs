@@ -567,7 +567,8 @@ async fn throughput_of_a_chain_with_and_without_the_wasm_transform() {
     use wasm_connect::{
         data::{Data, SourceRecord, Value},
         runtime::{InstanceContext, Plugin, Runtime, RuntimeConfig},
-        transforms::{TaskTransforms, TransformChain, TransformPlugins},
+        transforms::{TransformChain, TransformPlugins},
+        worker::transforms::TaskTransforms,
     };
     struct One(Arc<Plugin>);
     impl TransformPlugins for One {

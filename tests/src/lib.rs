@@ -93,7 +93,7 @@ impl TestWorker {
     /// plugin path.
     pub async fn embedded(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let herder = Herder::start(worker_config(dir.path(), extra))
+        let herder = wasm_connect::standalone::start(worker_config(dir.path(), extra))
             .await
             .expect("worker starts");
         Self { herder, dir }
@@ -101,7 +101,7 @@ impl TestWorker {
 
     /// A worker in `dir` (to restart a worker on the same state).
     pub async fn embedded_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
-        let herder = Herder::start(worker_config(dir.path(), extra))
+        let herder = wasm_connect::standalone::start(worker_config(dir.path(), extra))
             .await
             .expect("worker starts");
         Self { herder, dir }
@@ -110,9 +110,10 @@ impl TestWorker {
     /// A worker on a log of the caller's choosing (e.g. Kafka on a MockCluster).
     pub async fn with_log(log: Arc<dyn RecordLog>, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let herder = Herder::with_log(worker_config(dir.path(), extra), log)
-            .await
-            .expect("worker starts");
+        let herder =
+            wasm_connect::standalone::start_with_log(worker_config(dir.path(), extra), log)
+                .await
+                .expect("worker starts");
         Self { herder, dir }
     }
 
@@ -315,7 +316,7 @@ impl ServedWorker {
 pub async fn restart_worker(config: WorkerConfig) -> Herder {
     let start = Instant::now();
     loop {
-        match Herder::start(config.clone()).await {
+        match wasm_connect::standalone::start(config.clone()).await {
             Ok(herder) => return herder,
             Err(error) if start.elapsed() < Duration::from_secs(10) => {
                 tracing::debug!(error = %error, "Worker not restartable yet.");

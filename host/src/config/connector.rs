@@ -12,7 +12,6 @@ use crate::runtime::{
     EgressPolicy, SandboxLimits,
     http::{DEFAULT_HTTP_CONCURRENT_REQUESTS, parse_allow_list},
 };
-use crate::transforms::{NoTransformPlugins, TransformChain, TransformPlugins};
 
 /// The state a connector is created in (`initial_state`, KIP-980).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,6 +33,24 @@ impl InitialState {
                 value: value.into(),
                 expected: "RUNNING, PAUSED or STOPPED",
             }),
+        }
+    }
+}
+
+/// What the user asked a connector and its tasks to do (Kafka Connect's `TargetState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    Started,
+    Paused,
+    Stopped,
+}
+
+impl From<InitialState> for TargetState {
+    fn from(state: InitialState) -> Self {
+        match state {
+            InitialState::Running => Self::Started,
+            InitialState::Paused => Self::Paused,
+            InitialState::Stopped => Self::Stopped,
         }
     }
 }
@@ -316,8 +333,6 @@ pub struct ConnectorConfig {
     pub errors_tolerance: ErrorTolerance,
     /// All of `errors.*` but the dead letter queue (its tolerance is `errors_tolerance`).
     pub errors: ErrorHandling,
-    /// `transforms` and `predicates`, built and checked.
-    pub transforms: Arc<TransformChain>,
     pub dlq_topic: Option<String>,
     pub dlq_context_headers: bool,
     pub dlq_replication_factor: i16,
@@ -331,18 +346,9 @@ pub struct ConnectorConfig {
 }
 
 impl ConnectorConfig {
-    /// [`Self::parse_with`] knowing only the built-in SMTs.
+    /// Parses and checks the framework keys (the transform chain is built from `settings` by
+    /// whoever runs it: `TransformChain::from_settings_with`).
     pub fn parse(settings: Settings, worker: &WorkerConfig) -> Result<Self, ConfigError> {
-        Self::parse_with(settings, worker, &NoTransformPlugins)
-    }
-
-    /// Parses and checks the framework keys; `transforms.<alias>.type` may also name a
-    /// transform component found in `plugins`.
-    pub fn parse_with(
-        settings: Settings,
-        worker: &WorkerConfig,
-        plugins: &dyn TransformPlugins,
-    ) -> Result<Self, ConfigError> {
         let name = settings.required("name")?.to_owned();
         let class = settings.required("connector.class")?.to_owned();
         let tasks_max: u32 = settings.parse_or("tasks.max", 1, "an integer of at least 1")?;
@@ -393,10 +399,6 @@ impl ConnectorConfig {
             header_converter: inherit("header.converter", &worker.header_converter),
             errors_tolerance,
             errors: ErrorHandling::from_settings(&settings, errors_tolerance)?,
-            transforms: Arc::new(
-                TransformChain::from_settings_with(&settings, plugins)
-                    .map_err(|error| ConfigError::Other(error.to_string()))?,
-            ),
             dlq_topic: settings
                 .string("errors.deadletterqueue.topic.name")
                 .map(str::to_owned),
@@ -703,22 +705,6 @@ mod tests {
             error.contains("sandbox.fs.write") && error.contains("sandbox.fs.enabled=false"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn a_broken_transform_chain_is_rejected_naming_the_key() {
-        let error = parse_plain(&[("transforms", "route")])
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("transforms.route.type"), "{error}");
-        let config = parse_plain(&[
-            ("transforms", "route"),
-            ("transforms.route.type", "RegexRouter"),
-            ("transforms.route.regex", "a"),
-            ("transforms.route.replacement", "b"),
-        ])
-        .unwrap();
-        assert!(!config.transforms.is_empty());
     }
 
     #[test]

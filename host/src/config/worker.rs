@@ -39,6 +39,17 @@ pub struct ConverterSpec {
 pub struct WorkerConfig {
     /// Everything as written, for client prefixes and connector-level defaults.
     pub raw: Settings,
+    /// The first of `listeners` (default `http://127.0.0.1:8083`): where the REST API listens.
+    pub listener: (String, u16),
+    /// This worker's identity in statuses (`worker_id`): `rest.advertised.host.name` and
+    /// `rest.advertised.port` (default 8083) when set, else [`DEFAULT_WORKER_ID`].
+    pub worker_id: String,
+    /// `topic.tracking.enable` (default true): whether connectors' active topics are kept.
+    pub topic_tracking_enable: bool,
+    /// `topic.tracking.allow.reset` (default true): whether they may be reset over REST.
+    pub topic_tracking_allow_reset: bool,
+    /// `consumer.max.poll.records` (default 500): records a sink task gets per `put` at most.
+    pub consumer_max_poll_records: usize,
     pub log: LogBackend,
     /// Directory for the embedded log, the compile cache and other worker state.
     pub data_dir: PathBuf,
@@ -499,6 +510,31 @@ pub(crate) fn millis(duration: Duration) -> u64 {
 /// The worker's identity in statuses (`worker_id`), as Kafka Connect's `<host>:<port>`.
 pub const DEFAULT_WORKER_ID: &str = "127.0.0.1:8083";
 
+/// Kafka Connect's default `listeners`.
+pub const DEFAULT_LISTENER: &str = "http://127.0.0.1:8083";
+
+/// The host and port of the first of the worker's `listeners` (`http://host:port`,
+/// `http://:port` for all interfaces); port 0 picks any free port.
+pub fn listener_address(listeners: Option<&str>) -> Result<(String, u16), ConfigError> {
+    let listeners = listeners.unwrap_or(DEFAULT_LISTENER);
+    let invalid = || ConfigError::Invalid {
+        key: "listeners".into(),
+        value: listeners.into(),
+        expected: "http://host:port",
+    };
+    let first = listeners.split(',').next().unwrap_or("").trim();
+    let authority = first.strip_prefix("http://").ok_or_else(invalid)?;
+    let authority = authority.trim_end_matches('/');
+    let (host, port) = authority.rsplit_once(':').ok_or_else(invalid)?;
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    if host.contains(['/', '@', ' ']) {
+        return Err(invalid());
+    }
+    Ok((host.to_owned(), port))
+}
+
 impl WorkerConfig {
     pub fn from_settings(raw: Settings) -> Result<Self, ConfigError> {
         let data_dir = PathBuf::from(raw.string("data.dir").unwrap_or("/tmp/wasm-connect"));
@@ -545,7 +581,24 @@ impl WorkerConfig {
             &offset_file,
             &plugin_path,
         )?;
+        let worker_id = match raw.string("rest.advertised.host.name") {
+            Some(host) => format!(
+                "{host}:{}",
+                raw.string("rest.advertised.port").unwrap_or("8083")
+            ),
+            None => DEFAULT_WORKER_ID.to_owned(),
+        };
         Ok(Self {
+            listener: listener_address(raw.string("listeners"))?,
+            worker_id,
+            topic_tracking_enable: raw.bool_or("topic.tracking.enable", true)?,
+            topic_tracking_allow_reset: raw.bool_or("topic.tracking.allow.reset", true)?,
+            consumer_max_poll_records: positive(
+                &raw,
+                "consumer.max.poll.records",
+                500,
+                "a positive number of records",
+            )?,
             log_cache_bytes: positive(
                 &raw,
                 "log.cache.bytes",
@@ -659,6 +712,21 @@ pub fn sandbox_limits(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listeners_are_parsed() {
+        let parse =
+            |listeners| listener_address(listeners).map(|(host, port)| format!("{host} {port}"));
+        assert_eq!(parse(None).unwrap(), "127.0.0.1 8083");
+        assert_eq!(parse(Some("http://:8084")).unwrap(), "0.0.0.0 8084");
+        assert_eq!(
+            parse(Some("http://localhost:0, http://other:1")).unwrap(),
+            "localhost 0"
+        );
+        assert_eq!(parse(Some("http://[::1]:8083/")).unwrap(), "::1 8083");
+        assert!(parse(Some("https://a:1")).is_err());
+        assert!(parse(Some("http://a")).is_err());
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
         pairs

@@ -12,10 +12,12 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::status::{State, StatusStore};
+use super::desired::DesiredState;
+use crate::storage::{State, StatusBackingStore};
 use crate::{
     config::{ConnectorConfig, connector::RestartPolicy},
     runtime::{ConfigMap, ConnectorInstance, ContextEvent, InstanceContext, Plugin, PluginKind},
+    transforms::TransformChain,
     worker::{self, Services, TargetState, TaskControl, TaskEvent, TaskMetrics, TaskSpec},
 };
 
@@ -103,9 +105,13 @@ pub struct Shared {
 pub struct Actor {
     pub config: Arc<ConnectorConfig>,
     pub plugin: Arc<Plugin>,
+    /// The connector's transform chain, for its tasks.
+    pub transforms: Arc<TransformChain>,
     pub builtin: bool,
     pub services: Arc<Services>,
-    pub statuses: Arc<StatusStore>,
+    pub statuses: Arc<dyn StatusBackingStore>,
+    /// Where its task configs are stored.
+    pub desired: Arc<DesiredState>,
     pub shared: Arc<Shared>,
     pub target: TargetState,
     /// Completed once the connector started and generated its first tasks (or failed, or is
@@ -175,6 +181,12 @@ impl Actor {
                                 generation = Generation::new();
                                 self.shared.task_configs.lock().expect("lock").clear();
                                 self.statuses.retain_tasks(&name, 0);
+                                // A stopped connector has no task configs (KIP-875).
+                                if let Err(error) =
+                                    self.desired.put_task_configs(&name, Vec::new()).await
+                                {
+                                    tracing::error!(error = %crate::error_chain(&error), "Failed to store the task configs.");
+                                }
                             }
                             TargetState::Started | TargetState::Paused if previous == TargetState::Stopped => {
                                 if let Some(instance) = instance.as_mut()
@@ -423,6 +435,11 @@ impl Actor {
         // dropped.
         *generation = Generation::new();
         self.statuses.retain_tasks(&self.config.name, 0);
+        // Stored before any task starts, as Kafka Connect commits task configs first.
+        self.desired
+            .put_task_configs(&self.config.name, configs.clone())
+            .await
+            .map_err(|error| crate::error_chain(&error))?;
         let mut metrics = Vec::new();
         for (id, config) in configs.iter().enumerate() {
             let id = id as u32;
@@ -462,6 +479,7 @@ impl Actor {
         };
         let spec = TaskSpec {
             connector: self.config.clone(),
+            transforms: self.transforms.clone(),
             task: id,
             plugin: self.plugin.clone(),
             config,

@@ -1,40 +1,45 @@
-//! The herder: the worker's desired state (which connectors exist, in which target state)
-//! and the actors that make it so. Creating a connector validates it, resolves its plugin and
-//! starts an actor that owns the connector instance and its tasks.
+//! The herder: it turns the cluster's desired state (which connectors exist, with which
+//! config, target state and plugin: [`desired`], backed by the config store) into this
+//! worker's assignment (the connectors it runs, one actor each, which owns the connector
+//! instance and its tasks). Creating a connector validates it with the connector itself,
+//! resolves its plugin, writes it to the config store and starts its actor.
+//!
+//! Locking: changes to one connector are serialized by that connector's own lock; nothing the
+//! REST API reads (names, configs, statuses, task configs) is ever locked across a guest call,
+//! a disk write or a network call, so a connector whose `validate` or `start` spins holds up
+//! only further changes to itself.
 
 mod connector;
+pub mod desired;
 mod offsets;
-pub mod status;
-pub mod store;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
 };
 
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
-use self::connector::{Actor, Command, Shared, connector_context, validation_context};
-pub use self::{
-    status::{ConnectorStatus, State, StateInfo, StatusStore},
-    store::{ConfigStore, Restored, StoreError, StoredConnector},
+pub use self::offsets::{ConnectorOffsets, OffsetChange, sink_group};
+use self::{
+    connector::{Actor, Command, Shared, connector_context, validation_context},
+    desired::DesiredState,
+};
+pub use crate::storage::{
+    ConnectorStatus, Restored, State, StateInfo, StatusBackingStore, StoreError, StoredConnector,
 };
 use crate::{
     config::{
-        ConfigError, ConnectorConfig, ConnectorSubmission, InitialState, Settings, WorkerConfig,
-        def::ConfigValue, worker::LogBackend,
+        ConfigError, ConnectorConfig, ConnectorSubmission, Settings, WorkerConfig, def::ConfigValue,
     },
-    log::{
-        RecordLog,
-        embedded::EmbeddedLog,
-        kafka::{KafkaLog, KafkaSettings},
-    },
+    log::RecordLog,
     plugins::{PluginError, PluginRef, PluginRegistry, PluginSource},
-    runtime::{ConfigMap, ConnectorInstance, Plugin, PluginKind, Runtime, RuntimeConfig},
-    storage::FileOffsetStore,
+    runtime::{ConfigMap, ConnectorInstance, Plugin, PluginKind},
+    storage::{ConfigBackingStore, OffsetBackingStore},
+    transforms::TransformChain,
     worker::{ActiveTopics, Services, TargetState, TaskMetrics},
 };
 
@@ -58,11 +63,9 @@ pub enum HerderError {
     #[error("failed to validate connector: {0}")]
     Validation(String),
     /// Offsets may only change while the connector is stopped.
-    #[error(
-        "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{0}/stop' endpoint"
-    )]
+    #[error("connector {0} is not stopped")]
     NotStopped(String),
-    /// An alter-offsets request in the wrong shape.
+    /// An alter-offsets request that does not fit the connector.
     #[error("{0}")]
     BadOffsets(String),
     /// The config changed between reading and writing it (a concurrent update); Kafka
@@ -74,6 +77,9 @@ pub enum HerderError {
     /// Reading or writing offsets failed.
     #[error("{0}")]
     OffsetsFailed(String),
+    /// The config store could not be written; nothing changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why [`Herder::restore`] failed.
@@ -91,14 +97,22 @@ pub enum RestoreError {
     },
 }
 
-struct ConnectorEntry {
-    config: Arc<ConnectorConfig>,
-    /// The plugin it runs, kept in the config store.
-    plugin: PluginRef,
-    target: TargetState,
+/// A connector this worker runs.
+struct Running {
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
     join: tokio::task::JoinHandle<()>,
+}
+
+/// What a worker's herder is built from (by its composition root, e.g.
+/// [`crate::standalone`]).
+pub struct HerderParts {
+    pub worker: WorkerConfig,
+    pub log: Arc<dyn RecordLog>,
+    pub offsets: Arc<dyn OffsetBackingStore>,
+    pub configs: Arc<dyn ConfigBackingStore>,
+    pub statuses: Arc<dyn StatusBackingStore>,
+    pub registry: PluginRegistry,
 }
 
 /// The worker's connectors.
@@ -106,89 +120,73 @@ struct ConnectorEntry {
 pub struct Herder {
     services: Arc<Services>,
     registry: Arc<PluginRegistry>,
-    statuses: Arc<StatusStore>,
-    connectors: Arc<Mutex<BTreeMap<String, ConnectorEntry>>>,
-    /// Where connector configs and target states are kept across restarts.
-    store: Arc<ConfigStore>,
+    statuses: Arc<dyn StatusBackingStore>,
+    /// What the cluster wants.
+    desired: Arc<DesiredState>,
+    /// What this worker runs.
+    running: Arc<std::sync::Mutex<BTreeMap<String, Running>>>,
+    /// One lock per connector, serializing changes to it.
+    locks: Arc<ConnectorLocks>,
     /// False while the worker is still starting its connectors (`GET /health` says so).
     ready: Arc<AtomicBool>,
 }
 
-/// A validated connector config with its plugin and the instance that validated it.
+/// A validated connector config with its plugin, its transform chain and the instance that
+/// validated it.
 struct Prepared {
-    config: ConnectorConfig,
+    config: Arc<ConnectorConfig>,
     plugin: Arc<Plugin>,
+    transforms: Arc<TransformChain>,
     instance: ConnectorInstance,
 }
 
-impl Herder {
-    /// Opens the log, the offset store and the plugin registry for a worker configuration.
-    pub async fn start(worker: WorkerConfig) -> anyhow::Result<Self> {
-        let log: Arc<dyn RecordLog> = match &worker.log {
-            LogBackend::Embedded { dir } => {
-                Arc::new(EmbeddedLog::open_with_cache(dir, worker.log_cache_bytes)?)
-            }
-            LogBackend::Kafka { bootstrap_servers } => {
-                let mut settings = KafkaSettings::new(BTreeMap::from([(
-                    "bootstrap.servers".to_owned(),
-                    bootstrap_servers.clone(),
-                )]));
-                settings.admin = worker.client_settings("admin.");
-                settings.producer = worker.client_settings("producer.");
-                settings.consumer = worker.client_settings("consumer.");
-                Arc::new(KafkaLog::new(settings)?)
-            }
-        };
-        Self::with_log(worker, log).await
-    }
+/// Per-connector locks: changes to one connector wait for each other, not for other
+/// connectors' (whose guests may be slow).
+#[derive(Default)]
+struct ConnectorLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 
-    /// Like [`Herder::start`] with a log of the caller's choosing.
-    pub async fn with_log(worker: WorkerConfig, log: Arc<dyn RecordLog>) -> anyhow::Result<Self> {
-        let offsets = Arc::new(FileOffsetStore::open(&worker.offset_file)?);
-        let runtime = Runtime::new(RuntimeConfig {
-            cache_dir: Some(worker.cache_dir.clone()),
-            max_component_bytes: worker.plugin_max_bytes,
-            metering: worker.metering,
-            throttle_after: worker.throttle_after,
-            limits: worker.host_limits,
-            ..RuntimeConfig::default()
-        })?;
-        let registry = PluginRegistry::with_builtins(runtime).await?;
-        for error in registry.load_plugin_path(&worker.plugin_path).await {
-            tracing::warn!(error = %crate::error_chain(&error), "A plugin on plugin.path was skipped.");
-        }
-        for error in registry.load_uploads(&worker.uploads_dir()).await {
-            tracing::warn!(error = %crate::error_chain(&error), "An uploaded plugin was skipped.");
-        }
-        let worker_id = worker
-            .raw
-            .get("rest.advertised.host.name")
-            .map(|host| {
-                format!(
-                    "{host}:{}",
-                    worker
-                        .raw
-                        .get("rest.advertised.port")
-                        .map_or("8083", String::as_str)
-                )
-            })
-            .unwrap_or_else(|| crate::config::worker::DEFAULT_WORKER_ID.to_owned());
-        let statuses = Arc::new(StatusStore::new(worker_id.clone()));
-        let store = Arc::new(ConfigStore::new(&worker.data_dir));
-        Ok(Self {
+impl ConnectorLocks {
+    async fn lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Locks nobody holds or waits for go, so the map stays as small as the changes
+            // in progress.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            locks.entry(name.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+impl Herder {
+    /// A herder over the parts a composition root built.
+    pub fn new(parts: HerderParts) -> Self {
+        let HerderParts {
+            worker,
+            log,
+            offsets,
+            configs,
+            statuses,
+            registry,
+        } = parts;
+        Self {
             services: Arc::new(Services {
+                worker_id: worker.worker_id.clone(),
                 worker,
                 log,
                 offsets,
-                worker_id,
                 topics: ActiveTopics::default(),
             }),
             registry: Arc::new(registry),
             statuses,
-            connectors: Arc::new(Mutex::new(BTreeMap::new())),
-            store,
+            desired: Arc::new(DesiredState::new(configs)),
+            running: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
+            locks: Arc::new(ConnectorLocks::default()),
             ready: Arc::new(AtomicBool::new(true)),
-        })
+        }
     }
 
     /// Whether the worker finished starting its connectors.
@@ -201,10 +199,10 @@ impl Herder {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
-    /// The connectors kept in `<data.dir>/connectors.json`, each with its stored target state
-    /// as `initial_state` and the plugin it ran.
-    pub fn stored_connectors(&self) -> Result<Vec<Restored>, StoreError> {
-        self.store.load()
+    /// The connectors the config store holds, each with its stored target state as
+    /// `initial_state`, the plugin it ran and its last task configs.
+    pub async fn stored_connectors(&self) -> Result<Vec<Restored>, StoreError> {
+        self.desired.stored().await
     }
 
     /// Starts the connectors kept in the config store and those `given` (on the command line).
@@ -214,7 +212,7 @@ impl Herder {
     /// keeps its stored target state (PAUSED or STOPPED over REST). A stored connector that
     /// fails to start is logged and skipped; a given one that fails is an error.
     pub async fn restore(&self, given: Vec<ConnectorSubmission>) -> Result<(), RestoreError> {
-        let mut stored = self.stored_connectors()?;
+        let mut stored = self.stored_connectors().await?;
         let mut merged = Vec::new();
         for mut submission in given {
             if let Some(index) = stored
@@ -225,7 +223,10 @@ impl Herder {
             }
             merged.push(submission);
         }
-        for Restored { submission, plugin } in stored {
+        for Restored {
+            submission, plugin, ..
+        } in stored
+        {
             let name = submission.name.clone();
             match self.create(submission, plugin.as_ref()).await {
                 Ok(()) => tracing::info!(connector = %name, "Stored connector started."),
@@ -238,7 +239,7 @@ impl Herder {
         }
         for (index, submission) in merged.into_iter().enumerate() {
             let name = submission.name.clone();
-            self.create_connector(submission)
+            self.create(submission, None)
                 .await
                 .map_err(|source| RestoreError::Given {
                     index,
@@ -250,31 +251,17 @@ impl Herder {
         Ok(())
     }
 
-    /// Writes every connector's config and target state to the config store. A failed write is
-    /// logged: the change already took effect in this worker.
-    fn persist(&self, connectors: &BTreeMap<String, ConnectorEntry>) {
-        let stored: BTreeMap<String, StoredConnector> = connectors
-            .iter()
-            .map(|(name, entry)| {
-                (
-                    name.clone(),
-                    StoredConnector {
-                        config: entry.config.settings.clone(),
-                        target: entry.target,
-                        plugin: Some(entry.plugin.clone()),
-                    },
-                )
-            })
-            .collect();
-        if let Err(error) = self.store.save(&stored) {
-            tracing::error!(error = %crate::error_chain(&error), "Failed to store the connector configs.");
-        }
+    /// The worker's settings.
+    pub fn worker_config(&self) -> &WorkerConfig {
+        &self.services.worker
     }
 
+    /// The plugins this worker can run.
     pub fn registry(&self) -> &Arc<PluginRegistry> {
         &self.registry
     }
 
+    /// What every task of this worker shares (its log, its offsets).
     pub fn services(&self) -> &Arc<Services> {
         &self.services
     }
@@ -293,20 +280,19 @@ impl Herder {
         submission: ConnectorSubmission,
         pinned: Option<&PluginRef>,
     ) -> Result<(), HerderError> {
-        let mut connectors = self.connectors.lock().await;
-        if connectors.contains_key(&submission.name) {
-            return Err(HerderError::AlreadyExists(submission.name));
+        let name = submission.name.clone();
+        let guard = self.locks.lock(&name).await;
+        if self.desired.contains(&name) {
+            return Err(HerderError::AlreadyExists(name));
         }
         let prepared = self.prepare(submission.config, pinned).await?;
-        let target = match submission.initial_state {
-            InitialState::Running => TargetState::Started,
-            InitialState::Paused => TargetState::Paused,
-            InitialState::Stopped => TargetState::Stopped,
-        };
-        let (entry, started) = self.spawn(prepared, target);
-        connectors.insert(submission.name, entry);
-        self.persist(&connectors);
-        drop(connectors);
+        let target = TargetState::from(submission.initial_state);
+        let pin = self.registry.pin(&prepared.plugin);
+        self.desired
+            .put_connector(&name, prepared.config.clone(), target, pin)
+            .await?;
+        let started = self.start(&name, prepared, target);
+        drop(guard);
         // Answer once the connector generated its tasks, as Kafka Connect's standalone herder.
         let _ = started.await;
         Ok(())
@@ -320,8 +306,8 @@ impl Herder {
         name: &str,
         settings: Settings,
     ) -> Result<bool, HerderError> {
-        let connectors = self.connectors.lock().await;
-        self.replace_config(connectors, name, settings).await
+        let guard = self.locks.lock(name).await;
+        self.replace_config(guard, name, settings).await
     }
 
     /// Replaces the config of an existing connector, as `PATCH /connectors/{name}/config`,
@@ -334,53 +320,55 @@ impl Herder {
         expected: &Arc<ConnectorConfig>,
         settings: Settings,
     ) -> Result<(), HerderError> {
-        let connectors = self.connectors.lock().await;
-        match connectors.get(name) {
+        let guard = self.locks.lock(name).await;
+        match self.desired.get(name) {
             None => return Err(HerderError::NotFound(name.to_owned())),
-            Some(entry) if !Arc::ptr_eq(&entry.config, expected) => {
+            Some(desired) if !Arc::ptr_eq(&desired.config, expected) => {
                 return Err(HerderError::Stale);
             }
             Some(_) => {}
         }
-        self.replace_config(connectors, name, settings)
-            .await
-            .map(|_| ())
+        self.replace_config(guard, name, settings).await.map(|_| ())
     }
 
-    /// Creates or replaces a connector's config while holding the connectors' lock.
+    /// Creates or replaces a connector's config, holding its lock until the new actor runs.
     async fn replace_config(
         &self,
-        mut connectors: tokio::sync::MutexGuard<'_, BTreeMap<String, ConnectorEntry>>,
+        guard: tokio::sync::OwnedMutexGuard<()>,
         name: &str,
         settings: Settings,
     ) -> Result<bool, HerderError> {
         let prepared = self.prepare(settings, None).await?;
-        let (created, target) = match connectors.remove(name) {
-            Some(old) => {
-                let target = old.target;
-                shutdown_entry(old).await;
-                self.statuses.retain_tasks(name, 0);
-                (false, target)
-            }
+        let (created, target) = match self.desired.get(name) {
+            Some(desired) => (false, desired.target),
             None => (true, TargetState::Started),
         };
-        let (entry, started) = self.spawn(prepared, target);
-        connectors.insert(name.to_owned(), entry);
-        self.persist(&connectors);
-        drop(connectors);
+        let pin = self.registry.pin(&prepared.plugin);
+        self.desired
+            .put_connector(name, prepared.config.clone(), target, pin)
+            .await?;
+        if !created {
+            self.stop(name).await;
+            self.statuses.retain_tasks(name, 0);
+        }
+        let started = self.start(name, prepared, target);
+        drop(guard);
         let _ = started.await;
         Ok(created)
     }
 
     /// Parses and validates a connector config, resolves its plugin (exactly `pinned`, if
-    /// given) and validates the config with the connector itself.
+    /// given) and its transform chain, and validates the config with the connector itself.
     async fn prepare(
         &self,
         settings: Settings,
         pinned: Option<&PluginRef>,
     ) -> Result<Prepared, HerderError> {
-        let mut config =
-            ConnectorConfig::parse_with(settings, &self.services.worker, self.registry.as_ref())?;
+        let mut config = ConnectorConfig::parse(settings, &self.services.worker)?;
+        let transforms = Arc::new(
+            TransformChain::from_settings_with(&config.settings, self.registry.as_ref())
+                .map_err(|error| ConfigError::Other(error.to_string()))?,
+        );
         let plugin = match pinned {
             Some(pin) => self.registry.resolve_pinned(pin)?,
             None => self
@@ -438,10 +426,9 @@ impl Herder {
             })
             .collect();
         // Transform components check their own `transforms.<alias>.*` settings.
-        if config.transforms.has_plugins() {
+        if transforms.has_plugins() {
             errors.extend(
-                config
-                    .transforms
+                transforms
                     .validate_plugins(validation_context(&config.name, &self.services))
                     .await,
             );
@@ -450,53 +437,66 @@ impl Herder {
             return Err(HerderError::Invalid(errors));
         }
         Ok(Prepared {
-            config,
+            config: Arc::new(config),
             plugin,
+            transforms,
             instance,
         })
     }
 
-    /// Starts the actor of a prepared connector.
-    /// The receiver completes once the connector started and generated its first tasks.
-    fn spawn(
-        &self,
-        prepared: Prepared,
-        target: TargetState,
-    ) -> (ConnectorEntry, oneshot::Receiver<()>) {
+    /// Starts the actor of a prepared connector and records it as running here. The receiver
+    /// completes once the connector started and generated its first tasks.
+    fn start(&self, name: &str, prepared: Prepared, target: TargetState) -> oneshot::Receiver<()> {
         let Prepared {
             config,
             plugin,
+            transforms,
             instance,
         } = prepared;
         let builtin = self
             .registry
             .source_of(&plugin)
             .is_some_and(|source| source == PluginSource::Builtin);
-        let config = Arc::new(config);
         let shared = Arc::new(Shared::default());
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (started, started_rx) = oneshot::channel();
         let actor = Actor {
-            config: config.clone(),
+            config,
             plugin,
+            transforms,
             builtin,
             services: self.services.clone(),
             statuses: self.statuses.clone(),
+            desired: self.desired.clone(),
             shared: shared.clone(),
             target,
             started: Some(started),
         };
-        let pin = self.registry.pin(&actor.plugin);
         let join = tokio::spawn(actor.run(Some(instance), commands_rx));
-        let entry = ConnectorEntry {
-            config,
-            plugin: pin,
-            target,
-            commands,
-            shared,
-            join,
-        };
-        (entry, started_rx)
+        self.running_map().insert(
+            name.to_owned(),
+            Running {
+                commands,
+                shared,
+                join,
+            },
+        );
+        started_rx
+    }
+
+    /// Stops a connector this worker runs (its tasks finish their current call, flush
+    /// offsets and stop) and forgets it.
+    async fn stop(&self, name: &str) {
+        let running = self.running_map().remove(name);
+        if let Some(running) = running {
+            shutdown(running).await;
+        }
+    }
+
+    fn running_map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Running>> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs a plugin's own `validate` on a config that need not be complete, in a fresh
@@ -525,10 +525,9 @@ impl Herder {
         connector: bool,
         tasks: Vec<u32>,
     ) -> Result<oneshot::Receiver<()>, HerderError> {
-        let connectors = self.connectors.lock().await;
-        let entry = connectors
-            .get(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
+        if !self.desired.contains(name) {
+            return Err(HerderError::NotFound(name.to_owned()));
+        }
         // RESTARTING from now on, so no reader sees the old state after the request returned.
         if let Some(status) = self.statuses.get(name) {
             if connector {
@@ -540,21 +539,19 @@ impl Herder {
             }
         }
         let (done, wait) = oneshot::channel();
-        let _ = entry.commands.send(Command::Restart {
-            connector,
-            tasks,
-            done,
-        });
+        if let Some(running) = self.running_map().get(name) {
+            let _ = running.commands.send(Command::Restart {
+                connector,
+                tasks,
+                done,
+            });
+        }
         Ok(wait)
     }
 
     /// The target state of a connector.
     pub async fn target_state(&self, name: &str) -> Option<TargetState> {
-        self.connectors
-            .lock()
-            .await
-            .get(name)
-            .map(|entry| entry.target)
+        self.desired.get(name).map(|desired| desired.target)
     }
 
     /// The topics a connector used since it was created or its topics were reset.
@@ -569,13 +566,12 @@ impl Herder {
 
     /// Stops a connector's tasks and the connector, and forgets it.
     pub async fn delete_connector(&self, name: &str) -> Result<(), HerderError> {
-        let mut connectors = self.connectors.lock().await;
-        let entry = connectors
-            .remove(name)
-            .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        self.persist(&connectors);
-        drop(connectors);
-        shutdown_entry(entry).await;
+        let _guard = self.locks.lock(name).await;
+        if !self.desired.contains(name) {
+            return Err(HerderError::NotFound(name.to_owned()));
+        }
+        self.desired.remove(name).await?;
+        self.stop(name).await;
         self.statuses.remove(name);
         self.services.topics.reset(name);
         Ok(())
@@ -587,66 +583,61 @@ impl Herder {
         name: &str,
         target: TargetState,
     ) -> Result<(), HerderError> {
-        let mut connectors = self.connectors.lock().await;
-        let entry = connectors
-            .get_mut(name)
+        let _guard = self.locks.lock(name).await;
+        let desired = self
+            .desired
+            .get(name)
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        let _ = entry.commands.send(Command::SetTarget(target));
-        if entry.target != target {
-            entry.target = target;
-            self.persist(&connectors);
+        if desired.target != target {
+            self.desired.put_target_state(name, target).await?;
+        }
+        if let Some(running) = self.running_map().get(name) {
+            let _ = running.commands.send(Command::SetTarget(target));
         }
         Ok(())
     }
 
     pub async fn connector_names(&self) -> Vec<String> {
-        self.connectors.lock().await.keys().cloned().collect()
+        self.desired.names()
     }
 
     pub async fn connector_config(&self, name: &str) -> Option<Arc<ConnectorConfig>> {
-        self.connectors
-            .lock()
-            .await
-            .get(name)
-            .map(|entry| entry.config.clone())
+        self.desired.get(name).map(|desired| desired.config)
     }
 
     pub fn status(&self, name: &str) -> Option<ConnectorStatus> {
         self.statuses.get(name)
     }
 
-    /// The current task configs of a connector.
+    /// The current task configs of a connector, as stored.
     pub async fn task_configs(&self, name: &str) -> Option<Vec<ConfigMap>> {
-        let connectors = self.connectors.lock().await;
-        let entry = connectors.get(name)?;
-        Some(entry.shared.task_configs.lock().expect("lock").clone())
+        self.desired.get(name).map(|desired| desired.tasks)
     }
 
     /// The counters of a connector's current tasks, by task id.
     pub async fn task_metrics(&self, name: &str) -> Vec<Arc<TaskMetrics>> {
-        let connectors = self.connectors.lock().await;
-        connectors
+        self.running_map()
             .get(name)
-            .map(|entry| entry.shared.metrics.lock().expect("lock").clone())
+            .map(|running| running.shared.metrics.lock().expect("lock").clone())
             .unwrap_or_default()
     }
 
     /// Stops every connector gracefully: tasks finish their current call, flush offsets and
     /// stop.
     pub async fn shutdown(&self) {
-        let entries: Vec<_> = std::mem::take(&mut *self.connectors.lock().await)
+        let running: Vec<Running> = std::mem::take(&mut *self.running_map())
             .into_values()
             .collect();
-        futures::future::join_all(entries.into_iter().map(shutdown_entry)).await;
+        futures::future::join_all(running.into_iter().map(shutdown)).await;
     }
 }
 
-async fn shutdown_entry(entry: ConnectorEntry) {
+async fn shutdown(running: Running) {
     let (done, wait) = oneshot::channel();
-    if entry.commands.send(Command::Shutdown(done)).is_ok() {
+    if running.commands.send(Command::Shutdown(done)).is_ok() {
         let _ = wait.await;
     }
-    let _ = entry.join.await;
+    let _ = running.join.await;
 }
 
 /// The memory cap of a connector of `plugin`: what it asked for (`explicit`), or else the

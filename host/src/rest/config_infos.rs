@@ -14,6 +14,7 @@ use crate::{
         def::{ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width},
     },
     runtime::PluginKind,
+    transforms::TransformChain,
 };
 
 /// What `PASSWORD` values are shown as.
@@ -529,12 +530,17 @@ pub fn config_infos_with(
     if errors.values().all(Vec::is_empty) {
         // Whatever else the host itself rejects when the connector is created (sandbox maxima,
         // the DLQ rules), on the key it names.
-        let parsed =
-            ConnectorConfig::parse_with(settings.clone(), worker, plugins).and_then(|config| {
+        let parsed = ConnectorConfig::parse(settings.clone(), worker)
+            .and_then(|config| {
                 if kind == PluginKind::Sink {
                     config.validate_sink()?;
                 }
                 Ok(())
+            })
+            .and_then(|()| {
+                TransformChain::from_settings_with(settings, plugins)
+                    .map(|_| ())
+                    .map_err(|error| ConfigError::Other(error.to_string()))
             });
         if let Err(error) = parsed {
             let key = match &error {

@@ -16,10 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ApiError, Query, parse_body};
 use crate::{
-    config::{
-        ConfigError, ConnectorSubmission, InitialState, Settings, SettingsExt,
-        connector::json_settings,
-    },
+    config::{ConfigError, ConnectorSubmission, InitialState, Settings, connector::json_settings},
     coordinator::{ConnectorStatus, Herder, State as RunState, StateInfo},
     worker::TargetState,
 };
@@ -306,11 +303,11 @@ pub async fn restart_task(
 /// Whether the worker tracks active topics (`topic.tracking.enable`, default true) and allows
 /// resetting them (`topic.tracking.allow.reset`, default true).
 fn topic_tracking(herder: &Herder, reset: bool) -> Result<(), ApiError> {
-    let raw = &herder.services().worker.raw;
-    if !raw.bool_or("topic.tracking.enable", true)? {
+    let worker = herder.worker_config();
+    if !worker.topic_tracking_enable {
         return Err(ApiError::Forbidden("Topic tracking is disabled.".into()));
     }
-    if reset && !raw.bool_or("topic.tracking.allow.reset", true)? {
+    if reset && !worker.topic_tracking_allow_reset {
         return Err(ApiError::Forbidden(
             "Topic tracking reset is disabled.".into(),
         ));

@@ -73,10 +73,13 @@ impl From<HerderError> for ApiError {
             HerderError::Plugin(_) | HerderError::Invalid(_) | HerderError::Validation(_) => {
                 Self::BadRequest(crate::error_chain(&error))
             }
-            HerderError::NotStopped(_) | HerderError::BadOffsets(_) => {
-                Self::BadRequest(error.to_string())
+            HerderError::NotStopped(name) => Self::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
+            )),
+            HerderError::BadOffsets(_) => Self::BadRequest(error.to_string()),
+            HerderError::OffsetsFailed(_) | HerderError::Store(_) => {
+                Self::Internal(crate::error_chain(&error))
             }
-            HerderError::OffsetsFailed(_) => Self::Internal(error.to_string()),
         }
     }
 }

@@ -27,10 +27,7 @@ use serde_json::Value;
 use tower::ServiceExt as _;
 
 pub use self::error::ApiError;
-use crate::{config::ConfigError, coordinator::Herder};
-
-/// Kafka Connect's default `listeners`.
-pub const DEFAULT_LISTENER: &str = "http://127.0.0.1:8083";
+use crate::coordinator::Herder;
 
 /// Declares the API's routes once: [`ROUTES`] (each path with its methods, which the OpenAPI
 /// document is checked against) and `routes()` (the router serving them), so a route cannot
@@ -240,29 +237,6 @@ fn trim_trailing_slash(mut request: Request) -> Request {
     request
 }
 
-/// The host and port of the first of the worker's `listeners` (`http://host:port`,
-/// comma-separated; an empty host means all interfaces), for `TcpListener::bind`. Only `http`
-/// is served.
-pub fn listener_address(listeners: Option<&str>) -> Result<(String, u16), ConfigError> {
-    let listeners = listeners.unwrap_or(DEFAULT_LISTENER);
-    let invalid = || ConfigError::Invalid {
-        key: "listeners".into(),
-        value: listeners.into(),
-        expected: "http://host:port",
-    };
-    let first = listeners.split(',').next().unwrap_or("").trim();
-    let authority = first.strip_prefix("http://").ok_or_else(invalid)?;
-    let authority = authority.trim_end_matches('/');
-    let (host, port) = authority.rsplit_once(':').ok_or_else(invalid)?;
-    let port: u16 = port.parse().map_err(|_| invalid())?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    if host.contains(['/', '@', ' ']) {
-        return Err(invalid());
-    }
-    Ok((host.to_owned(), port))
-}
-
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -277,21 +251,6 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listeners_are_parsed() {
-        let parse =
-            |listeners| listener_address(listeners).map(|(host, port)| format!("{host} {port}"));
-        assert_eq!(parse(None).unwrap(), "127.0.0.1 8083");
-        assert_eq!(parse(Some("http://:8084")).unwrap(), "0.0.0.0 8084");
-        assert_eq!(
-            parse(Some("http://localhost:0, http://other:1")).unwrap(),
-            "localhost 0"
-        );
-        assert_eq!(parse(Some("http://[::1]:8083/")).unwrap(), "::1 8083");
-        assert!(parse(Some("https://a:1")).is_err());
-        assert!(parse(Some("http://a")).is_err());
-    }
 
     #[test]
     fn queries_are_decoded_and_flags_lenient() {

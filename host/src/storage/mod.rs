@@ -1,5 +1,13 @@
-//! Worker state that outlives tasks: source offsets (file-backed in standalone mode).
+//! Worker state that outlives tasks, behind the three seams Kafka Connect has: connector
+//! configs ([`ConfigBackingStore`]), source offsets ([`OffsetBackingStore`]) and statuses
+//! ([`StatusBackingStore`]). A standalone worker keeps them in a config file, an offsets file
+//! and memory; a distributed one in Kafka's internal topics. Knows connector configs as data,
+//! nothing of running connectors.
 
+pub mod config;
 pub mod offsets;
+pub mod status;
 
-pub use offsets::{FileOffsetStore, StorageError};
+pub use config::{ConfigBackingStore, FileConfigStore, Restored, StoreError, StoredConnector};
+pub use offsets::{FileOffsetStore, OffsetBackingStore, StorageError};
+pub use status::{ConnectorStatus, MemoryStatusStore, State, StateInfo, StatusBackingStore};

@@ -29,6 +29,7 @@ use std::{
     },
 };
 
+use async_trait::async_trait;
 use serde_json::Value as Json;
 
 use crate::data::{OffsetMap, Scalar};
@@ -89,6 +90,29 @@ struct State {
     pending: BTreeMap<String, String>,
 }
 
+/// Where source offsets are kept: Kafka Connect's `OffsetBackingStore`, by connector.
+#[async_trait]
+pub trait OffsetBackingStore: Send + Sync {
+    /// The committed offset of one source partition of a connector.
+    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap>;
+
+    /// Every committed (partition, offset) of a connector.
+    fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)>;
+
+    /// How many source partitions a connector has offsets for.
+    fn partition_count(&self, connector: &str) -> usize;
+
+    /// Stores offsets (None removes a partition) and returns once they are durable. Refused,
+    /// with nothing stored, when the connector would then have more than `max_partitions`
+    /// source partitions.
+    async fn put(
+        &self,
+        connector: &str,
+        offsets: Vec<(OffsetMap, Option<OffsetMap>)>,
+        max_partitions: usize,
+    ) -> Result<(), StorageError>;
+}
+
 /// Source offsets in a file.
 #[derive(Debug)]
 pub struct FileOffsetStore {
@@ -100,8 +124,15 @@ pub struct FileOffsetStore {
     written: AtomicU64,
     /// Serializes file writes, so changes reach the log in the order they were made.
     write_lock: tokio::sync::Mutex<()>,
-    /// Bytes of the log file as last written (header and every line, live or not).
-    file_bytes: AtomicU64,
+    file: Arc<LogFile>,
+}
+
+/// The file itself, written on blocking threads.
+#[derive(Debug)]
+struct LogFile {
+    path: PathBuf,
+    /// Bytes of the file as last written (header and every line, live or not).
+    bytes: AtomicU64,
 }
 
 impl FileOffsetStore {
@@ -192,11 +223,15 @@ impl FileOffsetStore {
             updated: AtomicU64::new(0),
             written: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
-            file_bytes: AtomicU64::new(file_bytes),
+            file: Arc::new(LogFile {
+                path: path.to_path_buf(),
+                bytes: AtomicU64::new(file_bytes),
+            }),
         };
         if rewrite {
             let lines = store.snapshot();
             store
+                .file
                 .rewrite(&lines)
                 .map_err(|source| StorageError::Write {
                     path: path.to_path_buf(),
@@ -210,8 +245,16 @@ impl FileOffsetStore {
         &self.path
     }
 
-    /// The committed offset of one source partition of a connector.
-    pub fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
+    /// Every live entry's line.
+    fn snapshot(&self) -> Vec<String> {
+        let state = self.state.lock().expect("offset store lock poisoned");
+        lines_of(&state)
+    }
+}
+
+#[async_trait]
+impl OffsetBackingStore for FileOffsetStore {
+    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
         let state = self.state.lock().expect("offset store lock poisoned");
         state
             .entries
@@ -219,8 +262,7 @@ impl FileOffsetStore {
             .map(|entry| entry.offset.clone())
     }
 
-    /// Every committed (partition, offset) of a connector.
-    pub fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+    fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
         let prefix = key_prefix(connector);
         let state = self.state.lock().expect("offset store lock poisoned");
         state
@@ -232,17 +274,13 @@ impl FileOffsetStore {
             .collect()
     }
 
-    /// How many source partitions a connector has offsets for.
-    pub fn partition_count(&self, connector: &str) -> usize {
+    fn partition_count(&self, connector: &str) -> usize {
         let state = self.state.lock().expect("offset store lock poisoned");
         state.counts.get(connector).copied().unwrap_or(0)
     }
 
-    /// Stores offsets (None removes a partition) and returns once a durable write of the log
-    /// includes them. Refused, with nothing stored, when the connector would then have more
-    /// than `max_partitions` source partitions.
-    pub async fn put(
-        self: &Arc<Self>,
+    async fn put(
+        &self,
         connector: &str,
         offsets: Vec<(OffsetMap, Option<OffsetMap>)>,
         max_partitions: usize,
@@ -304,7 +342,7 @@ impl FileOffsetStore {
             let covers = self.updated.load(Ordering::SeqCst);
             let pending = std::mem::take(&mut state.pending);
             let appended: u64 = pending.values().map(|line| line.len() as u64 + 1).sum();
-            let after = self.file_bytes.load(Ordering::SeqCst) + appended;
+            let after = self.file.bytes.load(Ordering::SeqCst) + appended;
             let compact = after > MIN_COMPACTION_BYTES
                 && after > 2 * (state.live_bytes + HEADER.len() as u64);
             let lines: Vec<String> = if compact {
@@ -315,12 +353,12 @@ impl FileOffsetStore {
             };
             (lines, covers, compact)
         };
-        let store = Arc::clone(self);
+        let file = Arc::clone(&self.file);
         tokio::task::spawn_blocking(move || {
             if compact {
-                store.rewrite(&lines)
+                file.rewrite(&lines)
             } else {
-                store.append(&lines)
+                file.append(&lines)
             }
         })
         .await
@@ -335,16 +373,12 @@ impl FileOffsetStore {
         self.written.store(covers, Ordering::SeqCst);
         Ok(())
     }
+}
 
-    /// Every live entry's line.
-    fn snapshot(&self) -> Vec<String> {
-        let state = self.state.lock().expect("offset store lock poisoned");
-        lines_of(&state)
-    }
-
+impl LogFile {
     /// Appends `lines` to the log (creating it with its header) and fsyncs.
     fn append(&self, lines: &[String]) -> std::io::Result<()> {
-        if self.file_bytes.load(Ordering::SeqCst) == 0 {
+        if self.bytes.load(Ordering::SeqCst) == 0 {
             return self.rewrite(lines);
         }
         let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
@@ -355,8 +389,7 @@ impl FileOffsetStore {
         let mut file = OpenOptions::new().append(true).open(&self.path)?;
         file.write_all(text.as_bytes())?;
         file.sync_data()?;
-        self.file_bytes
-            .fetch_add(text.len() as u64, Ordering::SeqCst);
+        self.bytes.fetch_add(text.len() as u64, Ordering::SeqCst);
         Ok(())
     }
 
@@ -381,7 +414,7 @@ impl FileOffsetStore {
         temp.as_file().sync_all()?;
         temp.persist(&self.path).map_err(|error| error.error)?;
         File::open(&dir)?.sync_all()?;
-        self.file_bytes.store(bytes, Ordering::SeqCst);
+        self.bytes.store(bytes, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -244,7 +244,7 @@ pub(crate) struct Stage {
 #[derive(Debug)]
 pub(crate) enum Step {
     Builtin(Box<dyn Transformation>),
-    /// A transform component, run per task in its own sandbox (see `TaskTransforms`).
+    /// A transform component, run per task in its own sandbox (see `worker::transforms::TaskTransforms`).
     Plugin(PluginStep),
 }
 
@@ -392,7 +392,7 @@ impl TransformChain {
     }
 
     /// Whether a stage is a transform component: the task must then run the chain through
-    /// [`super::TaskTransforms`], which holds the component instances.
+    /// `worker::transforms::TaskTransforms`, which holds the component instances.
     pub fn has_plugins(&self) -> bool {
         self.stages
             .iter()
@@ -414,7 +414,7 @@ impl TransformChain {
 
     /// Applies the chain to a record the caller keeps (e.g. to commit the source offset of a
     /// dropped record). After an error the record may be partly transformed. A chain with a
-    /// transform component fails here: run it through [`super::TaskTransforms`].
+    /// transform component fails here: run it through `worker::transforms::TaskTransforms`.
     pub fn apply_in_place<R: ConnectRecord>(
         &self,
         record: &mut R,

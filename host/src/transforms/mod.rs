@@ -17,11 +17,11 @@
 //!
 //! A step may also be a transform component (the `transform` world), found through
 //! [`TransformPlugins`] when the chain is built. Such a chain runs in a task through
-//! [`TaskTransforms`] (`task.rs`), which owns the task's own sandboxed instance of each
+//! `worker::transforms::TaskTransforms`, which owns the task's own sandboxed instance of each
 //! component step and applies the chain a batch at a time.
 
 mod cast;
-mod chain;
+pub(crate) mod chain;
 mod date_format;
 mod drop_headers;
 mod extract_field;
@@ -36,7 +36,6 @@ mod predicates;
 mod regex_router;
 mod replace_field;
 mod set_schema_metadata;
-mod task;
 #[cfg(test)]
 pub(crate) mod test_util;
 mod timestamp_converter;
@@ -50,7 +49,6 @@ pub use chain::{
     Disposition, NoTransformPlugins, TransformChain, TransformPlugins, supported_predicates,
     supported_transforms,
 };
-pub use task::{TaskTransforms, Transformed};
 
 use crate::data::{Data, Header, SinkRecord, SourceRecord};
 

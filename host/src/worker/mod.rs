@@ -9,6 +9,7 @@ mod grants;
 mod sink_task;
 mod source_task;
 mod topics;
+pub mod transforms;
 
 use std::sync::{
     Arc,
@@ -29,7 +30,8 @@ use crate::{
     config::{ConnectorConfig, WorkerConfig},
     log::RecordLog,
     runtime::{ConfigMap, Plugin},
-    storage::FileOffsetStore,
+    storage::OffsetBackingStore,
+    transforms::TransformChain,
 };
 
 /// Yields so that another worker thread can take the current task over.
@@ -57,20 +59,14 @@ pub(crate) async fn hand_off() {
 pub struct Services {
     pub worker: WorkerConfig,
     pub log: Arc<dyn RecordLog>,
-    pub offsets: Arc<FileOffsetStore>,
+    pub offsets: Arc<dyn OffsetBackingStore>,
     /// `worker_id` in statuses.
     pub worker_id: String,
     /// The topics each connector used (KIP-558).
     pub topics: ActiveTopics,
 }
 
-/// What the user asked a connector and its tasks to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetState {
-    Started,
-    Paused,
-    Stopped,
-}
+pub use crate::config::connector::TargetState;
 
 /// A task's lifecycle as the coordinator sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +84,9 @@ pub enum TaskEvent {
 /// Everything one task needs to run.
 pub struct TaskSpec {
     pub connector: Arc<ConnectorConfig>,
+    /// The connector's transform chain (`transforms`, `predicates`), built when it was
+    /// created.
+    pub transforms: Arc<TransformChain>,
     pub task: u32,
     pub plugin: Arc<Plugin>,
     pub config: ConfigMap,
@@ -128,8 +127,8 @@ fn task_log_budget(spec: &TaskSpec, services: &Services) -> Arc<crate::runtime::
 async fn task_transforms(
     spec: &TaskSpec,
     log: &Arc<crate::runtime::LogBudget>,
-) -> Result<Option<crate::transforms::TaskTransforms>, TaskFailure> {
-    let chain = &spec.connector.transforms;
+) -> Result<Option<transforms::TaskTransforms>, TaskFailure> {
+    let chain = &spec.transforms;
     if !chain.has_plugins() {
         return Ok(None);
     }
@@ -140,7 +139,7 @@ async fn task_transforms(
         spec.connector.sandbox,
     );
     context.log = Some(log.clone());
-    crate::transforms::TaskTransforms::start(chain.clone(), context)
+    transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)
         .map_err(|error| TaskFailure::new(error.to_string()))

@@ -17,15 +17,15 @@ use super::{
     errant::DlqReporter,
     errors::{ErrorOperator, Outcome},
     preopens_for,
+    transforms::{TaskTransforms, Transformed},
 };
 use crate::{
-    config::SettingsExt,
     data::{SinkRecord, TopicPartition, TopicPartitionOffset},
     log::{ConsumedRecord, LogConsumer, Rebalance},
     runtime::{
         CallError, InstanceContext, PluginKind, SinkContext, SinkContextState, SinkTaskInstance,
     },
-    transforms::{TaskTransforms, TransformChain, Transformed},
+    transforms::TransformChain,
 };
 
 /// How long one consumer poll waits for records.
@@ -116,16 +116,7 @@ async fn run_inner(
         None => connector.topics.clone(),
     };
     consumer.subscribe(&topics).await?;
-    let max_poll_records = services
-        .worker
-        .raw
-        .parse_or(
-            "consumer.max.poll.records",
-            500usize,
-            "a positive number of records",
-        )
-        .map_err(|error| TaskFailure::new(error.to_string()))?
-        .max(1);
+    let max_poll_records = services.worker.consumer_max_poll_records;
 
     let mut task = SinkLoop {
         spec,
@@ -317,7 +308,7 @@ impl SinkLoop<'_> {
                     Self::convert(
                         &self.errors,
                         &self.converters,
-                        &self.spec.connector.transforms,
+                        &self.spec.transforms,
                         &self.reporter,
                         &raw,
                     )

@@ -28,6 +28,7 @@ use super::{
     check_events,
     errors::{ErrorOperator, Outcome},
     preopens_for,
+    transforms::{TaskTransforms, Transformed},
 };
 use crate::{
     config::connector::ErrorTolerance,
@@ -37,10 +38,10 @@ use crate::{
         CallError, InstanceContext, OffsetReader, PluginKind, PolledBatch, SourceTaskInstance,
     },
     storage::{
-        FileOffsetStore,
+        OffsetBackingStore,
         offsets::{map_json_bytes, partition_key},
     },
-    transforms::{Disposition, TaskTransforms, TransformChain, Transformed},
+    transforms::{Disposition, TransformChain},
 };
 
 /// How many records may wait for the log's acknowledgement before the task stops polling.
@@ -52,7 +53,7 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Reads this connector's committed offsets for `offset-storage-reader`.
 pub struct StoreReader {
-    pub store: Arc<FileOffsetStore>,
+    pub store: Arc<dyn OffsetBackingStore>,
     pub connector: String,
 }
 
@@ -543,7 +544,7 @@ async fn run_inner(
             jobs_rx,
             SendStage {
                 connector: connector.name.clone(),
-                transforms: connector.transforms.clone(),
+                transforms: spec.transforms.clone(),
                 converters,
                 producer,
                 errors: ErrorOperator::new(

@@ -21,7 +21,7 @@ use rdkafka::{
     mocking::MockCluster,
     producer::{BaseProducer, BaseRecord, Producer},
 };
-use wasm_connect::coordinator::{Herder, State};
+use wasm_connect::coordinator::State;
 use wasm_connect::log::{
     RecordLog,
     kafka::{KafkaLog, KafkaSettings},
@@ -190,7 +190,7 @@ async fn datagen_embedded_metering(records: u64, metering: bool) -> anyhow::Resu
     let dir = tempfile::tempdir()?;
     let mut config = worker_config(dir.path(), &[]);
     config.metering = metering;
-    let herder = Herder::start(config).await?;
+    let herder = wasm_connect::standalone::start(config).await?;
     let worker = TestWorker { herder, dir };
     let rate = run_datagen(&worker, records).await?.rate;
     worker.stop().await;

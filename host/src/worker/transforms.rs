@@ -1,6 +1,7 @@
 //! One task's run of a [`TransformChain`] that contains transform components: the task's own
 //! sandboxed instance of each component step, and the batched application of the chain
-//! (built-in SMTs record by record, each component step in one guest call per batch).
+//! (built-in SMTs record by record, each component step in one guest call per batch). Lives
+//! with the task loops, not with the pure SMTs in `transforms`: it owns wasm instances.
 //!
 //! An instance is created and configured when the task starts. A trap, an exhausted limit or
 //! malformed output fails every record the call was given at the `TRANSFORMATION` stage, and
@@ -8,9 +9,13 @@
 
 use std::sync::Arc;
 
-use super::chain::{PluginStep, Stage, Step};
-use super::{Applied, ConnectRecord, TransformChain, TransformError};
-use crate::runtime::{InstanceContext, TransformInput, TransformInstance, TransformOutcome};
+use crate::{
+    runtime::{InstanceContext, TransformInput, TransformInstance, TransformOutcome},
+    transforms::{
+        Applied, ConnectRecord, TransformChain, TransformError,
+        chain::{PluginStep, Stage, Step},
+    },
+};
 
 /// What the chain did with one record of a batch.
 #[derive(Debug, PartialEq)]
@@ -240,9 +245,9 @@ fn input<R: ConnectRecord>(record: &R) -> TransformInput<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{settings, source_record};
     use super::*;
     use crate::data::{Data, Value};
+    use crate::transforms::test_util::{settings, source_record};
 
     fn context() -> InstanceContext {
         InstanceContext::detached("c", Some(0), Default::default())

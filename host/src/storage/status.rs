@@ -1,6 +1,9 @@
 //! Connector and task states as Kafka Connect reports them (`UNASSIGNED`, `RUNNING`,
-//! `PAUSED`, `STOPPED`, `FAILED` with a trace, `RESTARTING`). Only the coordinator writes
-//! them; every transition is logged.
+//! `PAUSED`, `STOPPED`, `FAILED` with a trace, `RESTARTING`), behind the status store seam
+//! ([`StatusBackingStore`], Kafka Connect's `StatusBackingStore`): in memory for a standalone
+//! worker ([`MemoryStatusStore`], as Kafka Connect's standalone worker keeps them), in the
+//! status topic for a distributed one. Only the coordinator writes them; every transition is
+//! logged.
 
 use std::{collections::BTreeMap, sync::Mutex};
 
@@ -49,14 +52,34 @@ pub struct ConnectorStatus {
     pub version: Option<String>,
 }
 
-/// All statuses of this worker.
+/// Where connector and task states are kept and read.
+pub trait StatusBackingStore: Send + Sync {
+    /// A connector's status, with every task's.
+    fn get(&self, connector: &str) -> Option<ConnectorStatus>;
+
+    /// Sets the connector's state (creating its status).
+    fn set_connector(&self, connector: &str, kind: PluginKind, state: State, trace: Option<String>);
+
+    /// Sets a task's state; nothing for a connector without a status.
+    fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>);
+
+    fn set_version(&self, connector: &str, version: &str);
+
+    /// Forgets tasks that no longer exist (after a reconfiguration to fewer tasks or a stop).
+    fn retain_tasks(&self, connector: &str, count: u32);
+
+    /// Forgets a connector's status.
+    fn remove(&self, connector: &str);
+}
+
+/// The statuses of a standalone worker, in memory.
 #[derive(Debug)]
-pub struct StatusStore {
+pub struct MemoryStatusStore {
     worker_id: String,
     statuses: Mutex<BTreeMap<String, ConnectorStatus>>,
 }
 
-impl StatusStore {
+impl MemoryStatusStore {
     pub fn new(worker_id: String) -> Self {
         Self {
             worker_id,
@@ -71,8 +94,10 @@ impl StatusStore {
             worker_id: self.worker_id.clone(),
         }
     }
+}
 
-    pub fn get(&self, connector: &str) -> Option<ConnectorStatus> {
+impl StatusBackingStore for MemoryStatusStore {
+    fn get(&self, connector: &str) -> Option<ConnectorStatus> {
         self.statuses
             .lock()
             .expect("status lock poisoned")
@@ -80,7 +105,7 @@ impl StatusStore {
             .cloned()
     }
 
-    pub fn set_connector(
+    fn set_connector(
         &self,
         connector: &str,
         kind: PluginKind,
@@ -108,7 +133,7 @@ impl StatusStore {
         status.connector = self.info(state, trace);
     }
 
-    pub fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
+    fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
         let mut statuses = self.statuses.lock().expect("status lock poisoned");
         let Some(status) = statuses.get_mut(connector) else {
             return;
@@ -130,23 +155,21 @@ impl StatusStore {
         status.tasks.insert(task, self.info(state, trace));
     }
 
-    /// Records the plugin version a connector (and so its tasks) runs.
-    pub fn set_version(&self, connector: &str, version: &str) {
+    fn set_version(&self, connector: &str, version: &str) {
         let mut statuses = self.statuses.lock().expect("status lock poisoned");
         if let Some(status) = statuses.get_mut(connector) {
             status.version = Some(version.to_owned());
         }
     }
 
-    /// Forgets tasks that no longer exist (after a reconfiguration to fewer tasks or a stop).
-    pub fn retain_tasks(&self, connector: &str, count: u32) {
+    fn retain_tasks(&self, connector: &str, count: u32) {
         let mut statuses = self.statuses.lock().expect("status lock poisoned");
         if let Some(status) = statuses.get_mut(connector) {
             status.tasks.retain(|task, _| *task < count);
         }
     }
 
-    pub fn remove(&self, connector: &str) {
+    fn remove(&self, connector: &str) {
         self.statuses
             .lock()
             .expect("status lock poisoned")

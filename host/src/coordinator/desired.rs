@@ -1,0 +1,128 @@
+//! The cluster's desired state: which connectors exist, with which config, target state,
+//! plugin and task configs, as the config store says. Every change is written to the store
+//! first and then to this view, so what a worker acts on is always durable; reads come from
+//! the view and wait for nothing but a short lock. What this worker actually runs is the
+//! herder's assignment (`Herder`'s running connectors), which follows this state.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+};
+
+use crate::{
+    config::{ConnectorConfig, connector::TargetState},
+    plugins::PluginRef,
+    runtime::ConfigMap,
+    storage::{ConfigBackingStore, Restored, StoreError},
+};
+
+/// One connector as the cluster wants it.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub config: Arc<ConnectorConfig>,
+    pub target: TargetState,
+    /// The exact plugin it runs.
+    pub plugin: PluginRef,
+    /// Its task configs, as it generated them last (empty while stopped).
+    pub tasks: Vec<ConfigMap>,
+}
+
+/// The config store and the view of it this worker reads.
+pub struct DesiredState {
+    store: Arc<dyn ConfigBackingStore>,
+    view: RwLock<BTreeMap<String, Desired>>,
+}
+
+impl DesiredState {
+    pub fn new(store: Arc<dyn ConfigBackingStore>) -> Self {
+        Self {
+            store,
+            view: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// What the store holds (to start a worker from).
+    pub async fn stored(&self) -> Result<Vec<Restored>, StoreError> {
+        self.store.load().await
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Desired> {
+        self.read().get(name).cloned()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.read().contains_key(name)
+    }
+
+    /// Creates or replaces a connector (its task configs are kept until it generates new
+    /// ones).
+    pub async fn put_connector(
+        &self,
+        name: &str,
+        config: Arc<ConnectorConfig>,
+        target: TargetState,
+        plugin: PluginRef,
+    ) -> Result<(), StoreError> {
+        self.store
+            .put_connector(name, config.settings.clone(), target, Some(plugin.clone()))
+            .await?;
+        let mut view = self.write();
+        let tasks = view.remove(name).map(|old| old.tasks).unwrap_or_default();
+        view.insert(
+            name.to_owned(),
+            Desired {
+                config,
+                target,
+                plugin,
+                tasks,
+            },
+        );
+        Ok(())
+    }
+
+    pub async fn put_target_state(
+        &self,
+        name: &str,
+        target: TargetState,
+    ) -> Result<(), StoreError> {
+        self.store.put_target_state(name, target).await?;
+        if let Some(desired) = self.write().get_mut(name) {
+            desired.target = target;
+        }
+        Ok(())
+    }
+
+    pub async fn put_task_configs(
+        &self,
+        name: &str,
+        tasks: Vec<ConfigMap>,
+    ) -> Result<(), StoreError> {
+        self.store.put_task_configs(name, tasks.clone()).await?;
+        if let Some(desired) = self.write().get_mut(name) {
+            desired.tasks = tasks;
+        }
+        Ok(())
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        self.store.remove_connector(name).await?;
+        self.write().remove(name);
+        Ok(())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Desired>> {
+        self.view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Desired>> {
+        self.view
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,91 @@
+//! The composition root of a standalone worker: from its validated settings, the record log
+//! (Kafka when `bootstrap.servers` is set, else the embedded log), the file-backed config and
+//! offset stores, the in-memory status store, the wasm runtime and the plugin registry (built
+//! in, `plugin.path` and uploads), put together into a [`Herder`]. The only place that builds
+//! them; the herder and the task loops get them handed in.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use anyhow::Context as _;
+
+use crate::{
+    config::{WorkerConfig, worker::LogBackend},
+    coordinator::{Herder, HerderParts},
+    log::{
+        RecordLog,
+        embedded::EmbeddedLog,
+        kafka::{KafkaLog, KafkaSettings},
+    },
+    plugins::PluginRegistry,
+    runtime::{Runtime, RuntimeConfig},
+    storage::{FileConfigStore, FileOffsetStore, MemoryStatusStore},
+};
+
+/// A standalone worker on the log its settings name.
+pub async fn start(worker: WorkerConfig) -> anyhow::Result<Herder> {
+    let log = open_log(&worker)?;
+    start_with_log(worker, log).await
+}
+
+/// A standalone worker on a log of the caller's choosing (e.g. Kafka on a MockCluster).
+pub async fn start_with_log(
+    worker: WorkerConfig,
+    log: Arc<dyn RecordLog>,
+) -> anyhow::Result<Herder> {
+    let offsets = Arc::new(FileOffsetStore::open(&worker.offset_file)?);
+    let configs = Arc::new(FileConfigStore::open(&worker.data_dir)?);
+    let statuses = Arc::new(MemoryStatusStore::new(worker.worker_id.clone()));
+    let registry = plugin_registry(&worker).await?;
+    Ok(Herder::new(HerderParts {
+        worker,
+        log,
+        offsets,
+        configs,
+        statuses,
+        registry,
+    }))
+}
+
+/// The record log the settings name: Kafka with the worker's client settings, or the
+/// embedded log.
+pub fn open_log(worker: &WorkerConfig) -> anyhow::Result<Arc<dyn RecordLog>> {
+    Ok(match &worker.log {
+        LogBackend::Embedded { dir } => {
+            Arc::new(EmbeddedLog::open_with_cache(dir, worker.log_cache_bytes)?)
+        }
+        LogBackend::Kafka { bootstrap_servers } => {
+            let mut settings = KafkaSettings::new(BTreeMap::from([(
+                "bootstrap.servers".to_owned(),
+                bootstrap_servers.clone(),
+            )]));
+            settings.admin = worker.client_settings("admin.");
+            settings.producer = worker.client_settings("producer.");
+            settings.consumer = worker.client_settings("consumer.");
+            Arc::new(KafkaLog::new(settings)?)
+        }
+    })
+}
+
+/// The wasm runtime with the worker's sandbox settings, and every plugin it can run: the
+/// built-ins, `plugin.path` and earlier uploads (a plugin that fails to load is logged and
+/// skipped).
+pub async fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegistry> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(worker.cache_dir.clone()),
+        max_component_bytes: worker.plugin_max_bytes,
+        metering: worker.metering,
+        throttle_after: worker.throttle_after,
+        limits: worker.host_limits,
+        ..RuntimeConfig::default()
+    })?;
+    let registry = PluginRegistry::with_builtins(runtime)
+        .await
+        .context("failed to load the built-in connectors")?;
+    for error in registry.load_plugin_path(&worker.plugin_path).await {
+        tracing::warn!(error = %crate::error_chain(&error), "A plugin on plugin.path was skipped.");
+    }
+    for error in registry.load_uploads(&worker.uploads_dir()).await {
+        tracing::warn!(error = %crate::error_chain(&error), "An uploaded plugin was skipped.");
+    }
+    Ok(registry)
+}
