@@ -1945,3 +1945,89 @@ async fn a_patch_applies_only_to_the_config_it_was_merged_into() {
     assert_eq!(api.get("/connectors").await.body, json!([]));
     api.stop().await;
 }
+
+/// A connector whose `validate`, `start` or `task-configs` spins until its deadline holds up
+/// no read of the API, and no change to another connector: only further changes to itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_spinning_in_validate_start_or_task_configs_blocks_no_reads() {
+    let api = std::sync::Arc::new(Api::start().await);
+    let steady = json!({"connector.class": "TestSource", "topic": "steady", "batch.size": "1"});
+    let created = api
+        .post("/connectors", &json!({"name": "steady", "config": steady}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    for call in ["validate", "start", "task-configs"] {
+        let name = format!("spin-{call}");
+        let config = json!({
+            "connector.class": "TestSource",
+            "topic": "spin",
+            "connector.spin": call,
+            "sandbox.timeout.ms": "3000",
+        });
+        let request = {
+            let api = api.clone();
+            let body = json!({"name": name, "config": config});
+            tokio::spawn(async move { api.post("/connectors", &body).await })
+        };
+        // Let the guest get into its loop.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!request.is_finished(), "{call}: the request did not wait for the guest");
+        for path in [
+            "/connectors",
+            "/connectors?expand=status&expand=info",
+            "/connectors/steady",
+            "/connectors/steady/status",
+            "/connectors/steady/tasks",
+            "/connectors/steady/config",
+        ] {
+            let start = Instant::now();
+            let reply = api.get(path).await;
+            let took = start.elapsed();
+            assert_eq!(reply.status, StatusCode::OK, "{call}: {path}: {:?}", reply.body);
+            assert!(
+                took < Duration::from_millis(200),
+                "{call}: {path} took {took:?} while a guest spun"
+            );
+        }
+        // Changes to other connectors go ahead too.
+        let start = Instant::now();
+        assert_eq!(
+            api.put("/connectors/steady/pause").await.status,
+            StatusCode::ACCEPTED
+        );
+        assert_eq!(
+            api.put("/connectors/steady/resume").await.status,
+            StatusCode::ACCEPTED
+        );
+        assert!(
+            start.elapsed() < Duration::from_millis(400),
+            "{call}: pausing another connector took {:?}",
+            start.elapsed()
+        );
+        // The spinning call ends at its deadline.
+        let reply = request.await.expect("the request");
+        match call {
+            "validate" => {
+                assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+                assert!(
+                    reply.body["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("deadline of 3000 ms exceeded")),
+                    "{:?}",
+                    reply.body
+                );
+            }
+            _ => {
+                assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+                let status = api.get(&format!("/connectors/{name}/status")).await;
+                assert_eq!(status.body["connector"]["state"], "FAILED", "{:?}", status.body);
+            }
+        }
+    }
+    match std::sync::Arc::try_unwrap(api) {
+        Ok(api) => {
+            api.stop().await;
+        }
+        Err(_) => panic!("the API is still shared"),
+    }
+}

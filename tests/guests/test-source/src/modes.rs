@@ -1,7 +1,8 @@
 //! The connector and task of `test-source`.
 //!
-//! Connector settings: `topic` (required), `modes` (comma list, one entry per task, default
-//! `ok`), `batch.size` (records per poll in the emitting modes, default 100), `count`
+//! Connector settings: `topic` (required), `connector.spin` (`validate`, `start` or
+//! `task-configs`: the connector loops forever in that call), `modes` (comma list, one entry
+//! per task, default `ok`), `batch.size` (records per poll in the emitting modes, default 100), `count`
 //! (records per task in the emitting modes, default -1: no end), `flood.records` (records
 //! of the `flood` batch, default 5,000,000) and `read.path` (the file `read-outside` reads,
 //! default `/etc/hostname`). Each `task_configs` call increments a counter,
@@ -186,6 +187,11 @@ fn config_def() -> ConfigDef {
                 .documentation("The file the read-outside mode tries to read."),
         )
         .define(
+            ConfigKey::new("connector.spin", ConfigType::String)
+                .default_value("")
+                .documentation("validate, start or task-configs: loop forever in that call."),
+        )
+        .define(
             ConfigKey::new("hostile.size", ConfigType::Long)
                 .default_value(1000)
                 .validator(Validator::at_least(0.0))
@@ -255,7 +261,17 @@ impl SourceConnector for TestSource {
         config_def()
     }
 
+    fn validate(config: &Config) -> Vec<wasm_connect_sdk::config::ConfigValue> {
+        if config.get("connector.spin") == Some("validate") {
+            spin();
+        }
+        config_def().validate(config)
+    }
+
     fn start(config: Config) -> Result<Self, Error> {
+        if config.get("connector.spin") == Some("start") {
+            spin();
+        }
         config_def().check(&config)?;
         let modes = config.get_list_or("modes", &["ok"]);
         for mode in &modes {
@@ -269,6 +285,9 @@ impl SourceConnector for TestSource {
     }
 
     fn task_configs(&mut self, max_tasks: u32) -> Result<Vec<Config>, Error> {
+        if self.config.get("connector.spin") == Some("task-configs") {
+            spin();
+        }
         self.generation += 1;
         Ok(self
             .modes
