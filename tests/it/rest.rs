@@ -1971,7 +1971,10 @@ async fn a_connector_spinning_in_validate_start_or_task_configs_blocks_no_reads(
         };
         // Let the guest get into its loop.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(!request.is_finished(), "{call}: the request did not wait for the guest");
+        assert!(
+            !request.is_finished(),
+            "{call}: the request did not wait for the guest"
+        );
         for path in [
             "/connectors",
             "/connectors?expand=status&expand=info",
@@ -1983,7 +1986,12 @@ async fn a_connector_spinning_in_validate_start_or_task_configs_blocks_no_reads(
             let start = Instant::now();
             let reply = api.get(path).await;
             let took = start.elapsed();
-            assert_eq!(reply.status, StatusCode::OK, "{call}: {path}: {:?}", reply.body);
+            assert_eq!(
+                reply.status,
+                StatusCode::OK,
+                "{call}: {path}: {:?}",
+                reply.body
+            );
             assert!(
                 took < Duration::from_millis(200),
                 "{call}: {path} took {took:?} while a guest spun"
@@ -2020,7 +2028,11 @@ async fn a_connector_spinning_in_validate_start_or_task_configs_blocks_no_reads(
             _ => {
                 assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
                 let status = api.get(&format!("/connectors/{name}/status")).await;
-                assert_eq!(status.body["connector"]["state"], "FAILED", "{:?}", status.body);
+                assert_eq!(
+                    status.body["connector"]["state"], "FAILED",
+                    "{:?}",
+                    status.body
+                );
             }
         }
     }

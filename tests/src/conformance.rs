@@ -103,9 +103,9 @@ fn as_refs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
 
 async fn metadata(subject: &Subject) {
     let worker = start_worker(subject, tempfile::tempdir().expect("temp dir")).await;
-    let registry = worker.herder.registry();
-    let plugin = registry
-        .resolve(subject.class, None)
+    let plugin = worker
+        .herder
+        .plugin(subject.class, None)
         .unwrap_or_else(|e| panic!("metadata: {} is not loaded: {e}", subject.class));
     let info = &plugin.info;
     assert_eq!(info.kind, subject.kind, "metadata: wrong kind");

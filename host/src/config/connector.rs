@@ -8,9 +8,9 @@ use super::{
     ConfigError, Settings, SettingsExt,
     worker::{ConverterSpec, WorkerConfig, converter_spec, millis, sandbox_limits},
 };
-use crate::runtime::{
-    EgressPolicy, SandboxLimits,
-    http::{DEFAULT_HTTP_CONCURRENT_REQUESTS, parse_allow_list},
+use super::{
+    egress::{DEFAULT_HTTP_CONCURRENT_REQUESTS, EgressPolicy, parse_allow_list},
+    sandbox::SandboxLimits,
 };
 
 /// The state a connector is created in (`initial_state`, KIP-980).

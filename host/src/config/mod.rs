@@ -3,8 +3,10 @@
 
 pub mod connector;
 pub mod def;
+pub mod egress;
 pub mod filesystem;
 pub mod properties;
+pub mod sandbox;
 pub mod worker;
 
 use std::path::PathBuf;

@@ -8,13 +8,16 @@ use std::{
 };
 
 use super::{ConfigError, Settings, SettingsExt};
-use crate::runtime::{
-    DEFAULT_FUEL_PER_CALL, DEFAULT_LOG_BYTES_PER_SECOND, DEFAULT_LOG_LINES_PER_SECOND,
-    DEFAULT_MEMORY_MAX_BYTES, DEFAULT_RESOURCES_MAX, DEFAULT_SCHEMA_MAX_BYTES,
-    DEFAULT_STRING_MAX_BYTES, DEFAULT_TIMEOUT_MS, HostLimits, SandboxLimits,
-    http::{
+use super::{
+    egress::{
         DEFAULT_HTTP_RESPONSE_MAX_BYTES, DEFAULT_HTTP_TIMEOUT_MS,
         DEFAULT_MAX_HTTP_CONCURRENT_REQUESTS, TlsTrust,
+    },
+    sandbox::{
+        DEFAULT_FUEL_PER_CALL, DEFAULT_LOG_BYTES_PER_SECOND, DEFAULT_LOG_LINES_PER_SECOND,
+        DEFAULT_MEMORY_MAX_BYTES, DEFAULT_RESOURCES_MAX, DEFAULT_SCHEMA_MAX_BYTES,
+        DEFAULT_STRING_MAX_BYTES, DEFAULT_THROTTLE_AFTER_MS, DEFAULT_TIMEOUT_MS, HostLimits,
+        SandboxLimits,
     },
 };
 
@@ -113,6 +116,9 @@ pub struct TaskLimits {
     /// unfinished; `report` returns an error asking the guest to `flush` beyond it.
     pub errant_reports_max: usize,
 }
+
+/// Default `log.cache.bytes`: the embedded log's page cache (its database's own default).
+pub const DEFAULT_LOG_CACHE_BYTES: usize = 1 << 30;
 
 /// Default `sandbox.source.partitions.max`.
 pub const DEFAULT_SOURCE_PARTITIONS_MAX: usize = 10_000;
@@ -602,7 +608,7 @@ impl WorkerConfig {
             log_cache_bytes: positive(
                 &raw,
                 "log.cache.bytes",
-                crate::log::embedded::DEFAULT_CACHE_BYTES,
+                DEFAULT_LOG_CACHE_BYTES,
                 "a positive number of bytes",
             )?,
             http,
@@ -611,10 +617,7 @@ impl WorkerConfig {
             task_limits: TaskLimits::from_settings(&raw)?,
             metering: true,
             throttle_after: {
-                let ms = raw.millis_or(
-                    "sandbox.throttle.after.ms",
-                    crate::runtime::DEFAULT_THROTTLE_AFTER_MS,
-                )?;
+                let ms = raw.millis_or("sandbox.throttle.after.ms", DEFAULT_THROTTLE_AFTER_MS)?;
                 (!ms.is_zero()).then_some(ms)
             },
             log,

@@ -36,10 +36,10 @@ use crate::{
         ConfigError, ConnectorConfig, ConnectorSubmission, Settings, WorkerConfig, def::ConfigValue,
     },
     log::RecordLog,
-    plugins::{PluginError, PluginRef, PluginRegistry, PluginSource},
-    runtime::{ConfigMap, ConnectorInstance, Plugin, PluginKind},
+    plugins::{PluginError, PluginRef, PluginRegistry, PluginSource, Uploaded},
+    runtime::{ConfigMap, ConnectorInstance, Plugin, PluginInfo, PluginKind},
     storage::{ConfigBackingStore, OffsetBackingStore},
-    transforms::TransformChain,
+    transforms::{TransformChain, TransformPlugins},
     worker::{ActiveTopics, Services, TargetState, TaskMetrics},
 };
 
@@ -256,14 +256,43 @@ impl Herder {
         &self.services.worker
     }
 
-    /// The plugins this worker can run.
-    pub fn registry(&self) -> &Arc<PluginRegistry> {
-        &self.registry
-    }
-
-    /// What every task of this worker shares (its log, its offsets).
+    /// What every task of this worker shares (its log, its offsets), for tests and tools.
     pub fn services(&self) -> &Arc<Services> {
         &self.services
+    }
+
+    /// Every plugin this worker can run.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.registry.list()
+    }
+
+    /// The plugin a class name or alias (and optionally a version or range) names.
+    pub fn plugin(&self, class: &str, version: Option<&str>) -> Result<Arc<Plugin>, PluginError> {
+        self.registry.resolve(class, version)
+    }
+
+    /// The transform components a chain may name.
+    pub fn transform_plugins(&self) -> &dyn TransformPlugins {
+        self.registry.as_ref()
+    }
+
+    /// Admits and stores an uploaded component (see [`PluginRegistry::upload`]).
+    pub async fn upload_plugin(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(Arc<Plugin>, Uploaded), PluginError> {
+        self.registry
+            .upload(bytes, &self.services.worker.uploads_dir())
+            .await
+    }
+
+    /// Deletes an uploaded plugin version no connector holds.
+    pub fn delete_plugin(
+        &self,
+        class: &str,
+        version: Option<&str>,
+    ) -> Result<Arc<Plugin>, PluginError> {
+        self.registry.delete(class, version)
     }
 
     /// Validates and creates a connector, then starts it in its initial state.

@@ -451,9 +451,9 @@ async fn connector_info(herder: &Herder, name: &str) -> Option<Value> {
     let config = herder.connector_config(name).await?;
     let tasks = herder.task_configs(name).await.unwrap_or_default();
     let kind = herder
-        .registry()
-        .resolve(&config.class, config.plugin_version.as_deref())
-        .map_or("unknown", |plugin| plugin.info.kind.name());
+        .connector_kind(name)
+        .await
+        .map_or("unknown", |kind| kind.name());
     let tasks: Vec<Value> = (0..tasks.len())
         .map(|task| json!({"connector": name, "task": task}))
         .collect();

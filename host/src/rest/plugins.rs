@@ -64,7 +64,7 @@ pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Js
     let connectors_only = !query
         .first("connectorsOnly")
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("false"));
-    let mut plugins = herder.registry().list();
+    let mut plugins = herder.plugins();
     plugins.sort_by(|a, b| (&a.class_name, &a.version).cmp(&(&b.class_name, &b.version)));
     // Transform components are listed with the other transformations.
     let (connectors, components): (Vec<_>, Vec<_>) = plugins
@@ -110,18 +110,13 @@ fn resolve(
     plugin: &str,
     version: Option<&str>,
 ) -> Result<std::sync::Arc<Plugin>, ApiError> {
-    herder
-        .registry()
-        .resolve(plugin, version)
-        .map_err(|error| match error {
-            PluginError::Unknown { .. } | PluginError::NotBuilt(_) => {
-                ApiError::NotFound(format!("Unknown plugin {plugin}."))
-            }
-            invalid @ PluginError::InvalidVersion { .. } => {
-                ApiError::BadRequest(invalid.to_string())
-            }
-            other => ApiError::NotFound(other.to_string()),
-        })
+    herder.plugin(plugin, version).map_err(|error| match error {
+        PluginError::Unknown { .. } | PluginError::NotBuilt(_) => {
+            ApiError::NotFound(format!("Unknown plugin {plugin}."))
+        }
+        invalid @ PluginError::InvalidVersion { .. } => ApiError::BadRequest(invalid.to_string()),
+        other => ApiError::NotFound(other.to_string()),
+    })
 }
 
 /// `GET /connector-plugins/{plugin}/config`: the plugin's own definitions, then the
@@ -136,7 +131,7 @@ pub async fn config(
     Ok(Json(plugin_config(
         &found.info.config_def,
         found.info.kind,
-        &herder.services().worker,
+        herder.worker_config(),
     )))
 }
 
@@ -167,8 +162,7 @@ pub async fn validate(
         )));
     }
     let found = herder
-        .registry()
-        .resolve(
+        .plugin(
             &class,
             settings.get("connector.plugin.version").map(String::as_str),
         )
@@ -181,8 +175,8 @@ pub async fn validate(
         &found.info.config_def,
         values,
         &settings,
-        &herder.services().worker,
-        herder.registry().as_ref(),
+        herder.worker_config(),
+        herder.transform_plugins(),
     )))
 }
 
@@ -196,8 +190,7 @@ pub async fn upload(
     State(herder): State<Herder>,
     body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let worker = &herder.services().worker;
-    let limit = worker.plugin_max_bytes;
+    let limit = herder.worker_config().plugin_max_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::BadRequest(format!(
             "The component is larger than this worker's limit of {limit} bytes (plugin.max.bytes)."
@@ -210,8 +203,7 @@ pub async fn upload(
         ));
     }
     let (plugin, outcome) = herder
-        .registry()
-        .upload(&bytes, &worker.uploads_dir())
+        .upload_plugin(&bytes)
         .await
         .map_err(|error| match error {
             PluginError::Rejected(source) => ApiError::BadRequest(crate::error_chain(&source)),
@@ -247,8 +239,7 @@ pub async fn delete(
     let query = Query::parse(query.as_deref());
     let version = query.first("version");
     herder
-        .registry()
-        .delete(&plugin, version)
+        .delete_plugin(&plugin, version)
         .map_err(|error| match error {
             PluginError::Unknown { .. } | PluginError::UnknownVersion { .. } => {
                 ApiError::NotFound(error.to_string())
