@@ -209,7 +209,7 @@ impl ErrorHandling {
     fn from_settings(settings: &Settings, tolerance: ErrorTolerance) -> Result<Self, ConfigError> {
         let retry_timeout = match settings.parse_or::<i64>(
             "errors.retry.timeout",
-            0,
+            DEFAULT_ERRORS_RETRY_TIMEOUT_MS,
             "a number of milliseconds (0 for no retries, -1 to retry forever)",
         )? {
             0 => RetryTimeout::None,
@@ -226,7 +226,10 @@ impl ErrorHandling {
         Ok(Self {
             tolerance,
             retry_timeout,
-            retry_delay_max: settings.millis_or("errors.retry.delay.max.ms", 60_000)?,
+            retry_delay_max: settings.millis_or(
+                "errors.retry.delay.max.ms",
+                DEFAULT_ERRORS_RETRY_DELAY_MAX_MS,
+            )?,
             log_enable: settings.bool_or("errors.log.enable", false)?,
             log_include_messages: settings.bool_or("errors.log.include.messages", false)?,
         })
@@ -256,6 +259,15 @@ pub struct Backoff {
     pub initial: Duration,
     pub max: Duration,
 }
+
+/// Default `tasks.max`.
+pub const DEFAULT_TASKS_MAX: u32 = 1;
+/// Default `errors.retry.timeout`: no retries.
+pub const DEFAULT_ERRORS_RETRY_TIMEOUT_MS: i64 = 0;
+/// Default `errors.retry.delay.max.ms`.
+pub const DEFAULT_ERRORS_RETRY_DELAY_MAX_MS: u64 = 60_000;
+/// Default `errors.deadletterqueue.topic.replication.factor`.
+pub const DEFAULT_DLQ_REPLICATION_FACTOR: i16 = 3;
 
 /// Default `restart.backoff.initial.ms`.
 pub const DEFAULT_RESTART_BACKOFF_INITIAL_MS: u64 = 1_000;
@@ -351,7 +363,8 @@ impl ConnectorConfig {
     pub fn parse(settings: Settings, worker: &WorkerConfig) -> Result<Self, ConfigError> {
         let name = settings.required("name")?.to_owned();
         let class = settings.required("connector.class")?.to_owned();
-        let tasks_max: u32 = settings.parse_or("tasks.max", 1, "an integer of at least 1")?;
+        let tasks_max: u32 =
+            settings.parse_or("tasks.max", DEFAULT_TASKS_MAX, "an integer of at least 1")?;
         if tasks_max == 0 {
             return Err(ConfigError::Invalid {
                 key: "tasks.max".into(),
@@ -406,7 +419,7 @@ impl ConnectorConfig {
                 .bool_or("errors.deadletterqueue.context.headers.enable", false)?,
             dlq_replication_factor: settings.parse_or(
                 "errors.deadletterqueue.topic.replication.factor",
-                3,
+                DEFAULT_DLQ_REPLICATION_FACTOR,
                 "a replication factor (-1 for the broker default)",
             )?,
             sandbox,

@@ -5,6 +5,7 @@ pub mod connector;
 pub mod def;
 pub mod egress;
 pub mod filesystem;
+pub mod framework;
 pub mod properties;
 pub mod sandbox;
 pub mod worker;
