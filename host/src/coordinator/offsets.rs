@@ -50,22 +50,28 @@ impl Herder {
             PluginKind::Source => {
                 ConnectorOffsets::Source(self.services.offsets.connector_offsets(name))
             }
-            PluginKind::Sink | PluginKind::Transform => ConnectorOffsets::Sink(
-                self.services
-                    .log
-                    .committed_offsets(&sink_group(name))
-                    .await
-                    .map_err(|error| HerderError::OffsetsFailed(crate::error_chain(&error)))?
-                    .into_iter()
-                    .map(|offset| {
-                        (
-                            TopicPartition::new(offset.topic, offset.partition),
-                            offset.offset,
-                        )
-                    })
-                    .collect(),
-            ),
+            PluginKind::Sink | PluginKind::Transform => {
+                ConnectorOffsets::Sink(self.sink_offsets(name).await?)
+            }
         })
+    }
+
+    /// A sink connector's consumer group's committed offsets.
+    async fn sink_offsets(&self, name: &str) -> Result<Vec<(TopicPartition, i64)>, HerderError> {
+        Ok(self
+            .services
+            .log
+            .committed_offsets(&sink_group(name))
+            .await
+            .map_err(|error| HerderError::OffsetsFailed(crate::error_chain(&error)))?
+            .into_iter()
+            .map(|offset| {
+                (
+                    TopicPartition::new(offset.topic, offset.partition),
+                    offset.offset,
+                )
+            })
+            .collect())
     }
 
     /// Checks that the connector is STOPPED with no task configs left.
@@ -112,13 +118,10 @@ impl Herder {
                     .collect(),
             ),
             PluginKind::Sink | PluginKind::Transform => OffsetChange::Sink(
-                self.services
-                    .log
-                    .committed_offsets(&sink_group(name))
-                    .await
-                    .map_err(|error| HerderError::OffsetsFailed(crate::error_chain(&error)))?
+                self.sink_offsets(name)
+                    .await?
                     .into_iter()
-                    .map(|offset| (TopicPartition::new(offset.topic, offset.partition), None))
+                    .map(|(partition, _)| (partition, None))
                     .collect(),
             ),
         };

@@ -66,6 +66,23 @@ impl Sandbox {
         })
     }
 
+    /// What `validate` returned, bounded (see [`super::metadata::bound_config_values`]); a
+    /// breach of the bounds is a contract violation.
+    pub(crate) fn validate_results(
+        &mut self,
+        values: Vec<super::bindings::wit_config::ConfigValue>,
+    ) -> Result<Vec<ConfigValue>, CallError> {
+        let limits = self.host_limits();
+        super::metadata::bound_config_values(
+            values
+                .into_iter()
+                .map(convert::config_value_from_wit)
+                .collect(),
+            &limits,
+        )
+        .map_err(|message| self.invalid("validate", message))
+    }
+
     /// The runtime's bounds on what the guest may make the host keep.
     pub(crate) fn host_limits(&self) -> super::HostLimits {
         self.store.data().limits
@@ -377,15 +394,7 @@ impl ConnectorInstance {
         let config = convert::config_to_wit(config);
         let values = connector_call!(self, "validate", |iface, store| iface
             .call_validate(store, &config))?;
-        let limits = self.sandbox.host_limits();
-        super::metadata::bound_config_values(
-            values
-                .into_iter()
-                .map(convert::config_value_from_wit)
-                .collect(),
-            &limits,
-        )
-        .map_err(|message| self.sandbox.invalid("validate", message))
+        self.sandbox.validate_results(values)
     }
 
     pub async fn start(&mut self, config: &ConfigMap) -> Result<(), CallError> {

@@ -121,15 +121,7 @@ impl TransformInstance {
         let iface = self.guest.wasm_connect_connector_transformation();
         let values = guest_call!(&mut self.sandbox, "validate", |store| iface
             .call_validate(store, &config))?;
-        let limits = self.sandbox.host_limits();
-        super::metadata::bound_config_values(
-            values
-                .into_iter()
-                .map(convert::config_value_from_wit)
-                .collect(),
-            &limits,
-        )
-        .map_err(|message| self.sandbox.invalid("validate", message))
+        self.sandbox.validate_results(values)
     }
 
     /// Kafka Connect's `configure`, with the step's settings (prefix removed).
