@@ -97,7 +97,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Raises the soft limit on open files to the hard one, as the JVM does for Kafka Connect:
+/// tasks hold files and sockets, and the default soft limit (often 1,024) is far below what
+/// a worker of many tasks needs.
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // An unlimited hard limit still stops at the kernel's `fs.nr_open`.
+    let target = limit.maximum.or_else(|| {
+        std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+    });
+    let (Some(current), Some(target)) = (limit.current, target) else {
+        return;
+    };
+    if current >= target {
+        return;
+    }
+    let raised = Rlimit {
+        current: Some(target),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => tracing::info!(
+            from = current,
+            to = target,
+            "Raised the open files limit (RLIMIT_NOFILE) to the hard limit."
+        ),
+        Err(error) => tracing::warn!(
+            %error,
+            "Could not raise the open files limit (RLIMIT_NOFILE); raise it with `ulimit -n`."
+        ),
+    }
+}
+
 async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
+    raise_open_files_limit();
     let settings = read_properties(&worker)?;
     let mut config = WorkerConfig::from_settings(settings)
         .with_context(|| format!("invalid worker config `{}`", worker.display()))?;

@@ -76,8 +76,20 @@ pub async fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegi
         metering: worker.metering,
         throttle_after: worker.throttle_after,
         limits: worker.host_limits,
+        layout: worker.instance_layout,
+        memory_max_bytes: worker.sandbox_max.memory_max_bytes,
         ..RuntimeConfig::default()
     })?;
+    let capacity = runtime.capacity().report();
+    tracing::info!(
+        instances_max = capacity.instances_max,
+        limited_by = %capacity.limited_by,
+        mappings_per_instance = capacity.mappings_per_instance,
+        "Wasm instance capacity."
+    );
+    if let Some(warning) = runtime.capacity().overcommit_warning() {
+        tracing::warn!("{warning}");
+    }
     let registry = PluginRegistry::with_builtins(runtime)
         .await
         .context("failed to load the built-in connectors")?;

@@ -17,6 +17,8 @@ mod hardening;
 mod data_model;
 // A thousand tasks on a few threads.
 mod scale;
+// The worker's wasm instance capacity: refusals past it by name, what an instance costs.
+mod capacity;
 // Transforms in pipelines; errors.tolerance, the dead letter queue, redelivery with backoff.
 mod errors;
 // The REST API over HTTP: Kafka Connect's paths, status codes and bodies.

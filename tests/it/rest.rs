@@ -388,7 +388,11 @@ async fn root_and_plugins_describe_the_worker() {
     assert_eq!(root.body["version"], env!("CARGO_PKG_VERSION"));
     assert!(root.body["commit"].is_string(), "{:?}", root.body);
     assert_eq!(root.body["kafka_cluster_id"], Value::Null);
-    assert_eq!(root.body.as_object().map(|object| object.len()), Some(3));
+    // Kafka Connect's three fields, and this host's capacity.
+    assert_eq!(root.body.as_object().map(|object| object.len()), Some(4));
+    let capacity = &root.body["capacity"];
+    assert!(capacity["instances_max"].as_u64() > Some(0), "{capacity}");
+    assert!(capacity["limited_by"].is_string(), "{capacity}");
 
     let plugins = api.get("/connector-plugins/").await;
     assert_eq!(plugins.status, StatusCode::OK);

@@ -109,6 +109,37 @@ impl ChildWorker {
         status_kib(self.pid(), "VmRSS:") * 1024
     }
 
+    /// The worker's memory mappings now (lines of `/proc/<pid>/maps`).
+    pub fn mappings(&self) -> usize {
+        std::fs::read_to_string(format!("/proc/{}/maps", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    /// CPU time the worker has used so far, user and system (`/proc/<pid>/stat`).
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces), from field 3 on.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15, in clock ticks.
+        #[allow(unsafe_code, reason = "sysconf has no safe wrapper in std")]
+        // SAFETY: `sysconf` reads a constant of the system.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Duration::from_millis((ticks(11) + ticks(12)) * 1000 / hz)
+    }
+
     /// Bytes the worker has logged so far.
     pub fn log_bytes(&self) -> u64 {
         std::fs::metadata(&self.log).map_or(0, |m| m.len())

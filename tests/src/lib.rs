@@ -43,13 +43,17 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
-/// The `wasm-connect` binary next to the running test (`.ci/test` builds it with the tests).
+/// The `wasm-connect` binary of the running test's profile (`.ci/test` builds it with the
+/// tests): beside a binary in `target/<profile>` (the bench), or one directory up from a test
+/// in `target/<profile>/deps`.
 pub fn binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binaries live in target/<profile>/deps");
+    let dir = exe.parent().expect("binaries live in target/<profile>");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir)
+    } else {
+        dir
+    };
     let path = dir.join("wasm-connect");
     assert!(
         path.exists(),

@@ -80,3 +80,41 @@ impl Default for HostLimits {
         }
     }
 }
+
+/// How each instance's linear memory sits in the address space, and how many instances the
+/// worker runs at once: what sets the worker's density (`sandbox.memory.reservation.bytes`,
+/// `sandbox.memory.guard.bytes`, `sandbox.memory.cow.enable`, `sandbox.instances.max`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceLayout {
+    /// `sandbox.memory.reservation.bytes`: address space reserved for each linear memory.
+    /// 4 GiB or more lets compiled code skip bounds checks; less (down to 0) makes every
+    /// memory access check its bounds and memories move as they grow.
+    pub memory_reservation_bytes: u64,
+    /// `sandbox.memory.guard.bytes`: inaccessible address space after (and before) each linear
+    /// memory, which lets compiled code skip checking the offsets of accesses.
+    pub memory_guard_bytes: u64,
+    /// `sandbox.memory.cow.enable`: map a component's initial memory image copy-on-write from
+    /// the compiled file instead of copying it into every instance: less resident memory for
+    /// components with a large image (Python, JavaScript), two more memory mappings per
+    /// instance.
+    pub memory_cow: bool,
+    /// `sandbox.instances.max`: the most wasm instances the worker runs at once; None derives
+    /// it from the kernel's limits and the layout.
+    pub instances_max: Option<usize>,
+}
+
+/// Default `sandbox.memory.reservation.bytes`: 4 GiB, so 32-bit memories need no bounds checks.
+pub const DEFAULT_MEMORY_RESERVATION_BYTES: u64 = 4 << 30;
+/// Default `sandbox.memory.guard.bytes` (wasmtime's default on 64-bit hosts).
+pub const DEFAULT_MEMORY_GUARD_BYTES: u64 = 32 << 20;
+
+impl Default for InstanceLayout {
+    fn default() -> Self {
+        Self {
+            memory_reservation_bytes: DEFAULT_MEMORY_RESERVATION_BYTES,
+            memory_guard_bytes: DEFAULT_MEMORY_GUARD_BYTES,
+            memory_cow: false,
+            instances_max: None,
+        }
+    }
+}

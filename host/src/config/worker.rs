@@ -15,9 +15,9 @@ use super::{
     },
     sandbox::{
         DEFAULT_FUEL_PER_CALL, DEFAULT_LOG_BYTES_PER_SECOND, DEFAULT_LOG_LINES_PER_SECOND,
-        DEFAULT_MEMORY_MAX_BYTES, DEFAULT_RESOURCES_MAX, DEFAULT_SCHEMA_MAX_BYTES,
-        DEFAULT_STRING_MAX_BYTES, DEFAULT_THROTTLE_AFTER_MS, DEFAULT_TIMEOUT_MS, HostLimits,
-        SandboxLimits,
+        DEFAULT_MEMORY_GUARD_BYTES, DEFAULT_MEMORY_MAX_BYTES, DEFAULT_MEMORY_RESERVATION_BYTES,
+        DEFAULT_RESOURCES_MAX, DEFAULT_SCHEMA_MAX_BYTES, DEFAULT_STRING_MAX_BYTES,
+        DEFAULT_THROTTLE_AFTER_MS, DEFAULT_TIMEOUT_MS, HostLimits, InstanceLayout, SandboxLimits,
     },
 };
 
@@ -53,6 +53,9 @@ pub struct WorkerConfig {
     pub topic_tracking_allow_reset: bool,
     /// `consumer.max.poll.records` (default 500): records a sink task gets per `put` at most.
     pub consumer_max_poll_records: usize,
+    /// `source.idle.backoff.max.ms` (default 1000): the longest a source task waits to poll
+    /// again after polls that returned nothing (the wait starts at 50 ms and doubles).
+    pub source_idle_backoff_max: Duration,
     pub log: LogBackend,
     /// Directory for the embedded log, the compile cache and other worker state.
     pub data_dir: PathBuf,
@@ -92,6 +95,9 @@ pub struct WorkerConfig {
     /// `sandbox.record.max.bytes`, `sandbox.inflight.max.bytes`, `sandbox.topics.max`,
     /// `sandbox.errant.reports.max`).
     pub task_limits: TaskLimits,
+    /// How instances are laid out and how many run at once (`sandbox.memory.reservation.bytes`,
+    /// `sandbox.memory.guard.bytes`, `sandbox.memory.cow.enable`, `sandbox.instances.max`).
+    pub instance_layout: InstanceLayout,
 }
 
 /// Bounds on what one task may make the worker store or hold, beyond its sandbox: the same
@@ -286,6 +292,52 @@ pub fn host_limits(raw: &Settings) -> Result<HostLimits, ConfigError> {
             DEFAULT_SCHEMA_MAX_BYTES,
             "a positive number of bytes",
         )?,
+    })
+}
+
+/// Reads `sandbox.memory.reservation.bytes`, `sandbox.memory.guard.bytes`,
+/// `sandbox.memory.cow.enable` and `sandbox.instances.max` (unset: derived by the runtime).
+pub fn instance_layout(raw: &Settings) -> Result<InstanceLayout, ConfigError> {
+    const MAX_GUARD: u64 = 4 << 30;
+    let memory_guard_bytes = raw.parse_or(
+        "sandbox.memory.guard.bytes",
+        DEFAULT_MEMORY_GUARD_BYTES,
+        "a number of bytes from 0 to 4 GiB",
+    )?;
+    if memory_guard_bytes > MAX_GUARD {
+        return Err(ConfigError::Invalid {
+            key: "sandbox.memory.guard.bytes".into(),
+            value: memory_guard_bytes.to_string(),
+            expected: "a number of bytes from 0 to 4 GiB",
+        });
+    }
+    const MAX_RESERVATION: u64 = 64 << 30;
+    let memory_reservation_bytes = raw.parse_or(
+        "sandbox.memory.reservation.bytes",
+        DEFAULT_MEMORY_RESERVATION_BYTES,
+        "a number of bytes from 0 to 64 GiB",
+    )?;
+    if memory_reservation_bytes > MAX_RESERVATION {
+        return Err(ConfigError::Invalid {
+            key: "sandbox.memory.reservation.bytes".into(),
+            value: memory_reservation_bytes.to_string(),
+            expected: "a number of bytes from 0 to 64 GiB",
+        });
+    }
+    let instances_max = match raw.string("sandbox.instances.max") {
+        None => None,
+        Some(_) => Some(positive(
+            raw,
+            "sandbox.instances.max",
+            0,
+            "a positive number of instances",
+        )?),
+    };
+    Ok(InstanceLayout {
+        memory_reservation_bytes,
+        memory_guard_bytes,
+        memory_cow: raw.bool_or("sandbox.memory.cow.enable", false)?,
+        instances_max,
     })
 }
 
@@ -605,6 +657,17 @@ impl WorkerConfig {
                 500,
                 "a positive number of records",
             )?,
+            source_idle_backoff_max: {
+                let max = raw.millis_or("source.idle.backoff.max.ms", 1_000)?;
+                if max.is_zero() {
+                    return Err(ConfigError::Invalid {
+                        key: "source.idle.backoff.max.ms".into(),
+                        value: "0".into(),
+                        expected: "a positive number of milliseconds",
+                    });
+                }
+                max
+            },
             log_cache_bytes: positive(
                 &raw,
                 "log.cache.bytes",
@@ -615,6 +678,7 @@ impl WorkerConfig {
             fs,
             host_limits: host_limits(&raw)?,
             task_limits: TaskLimits::from_settings(&raw)?,
+            instance_layout: instance_layout(&raw)?,
             metering: true,
             throttle_after: {
                 let ms = raw.millis_or("sandbox.throttle.after.ms", DEFAULT_THROTTLE_AFTER_MS)?;

@@ -180,13 +180,15 @@ impl Actor {
                                 self.stop_tasks(&mut generation.tasks).await;
                                 generation = Generation::new();
                                 self.shared.task_configs.lock().expect("lock").clear();
-                                self.statuses.retain_tasks(&name, 0);
-                                // A stopped connector has no task configs (KIP-875).
+                                // A stopped connector has no task configs (KIP-875). Stored
+                                // before the status shows no tasks, so whoever sees that
+                                // may alter the offsets.
                                 if let Err(error) =
                                     self.desired.put_task_configs(&name, Vec::new()).await
                                 {
                                     tracing::error!(error = %crate::error_chain(&error), "Failed to store the task configs.");
                                 }
+                                self.statuses.retain_tasks(&name, 0);
                             }
                             TargetState::Started | TargetState::Paused if previous == TargetState::Stopped => {
                                 if let Some(instance) = instance.as_mut()

@@ -80,6 +80,20 @@ pub enum HerderError {
     /// The config store could not be written; nothing changed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The worker runs as many wasm instances as it may; nothing changed.
+    #[error("{0}")]
+    AtCapacity(String),
+}
+
+/// Why a connector instance for validation could not be made: the worker being full is not
+/// the config's fault.
+fn instance_error(error: crate::runtime::RuntimeError) -> HerderError {
+    match error {
+        crate::runtime::RuntimeError::AtCapacity { .. } => {
+            HerderError::AtCapacity(crate::error_chain(&error))
+        }
+        error => HerderError::Validation(crate::error_chain(&error)),
+    }
 }
 
 /// Why [`Herder::restore`] failed.
@@ -261,6 +275,11 @@ impl Herder {
         &self.services
     }
 
+    /// How many wasm instances the worker may run at once, and how many it runs.
+    pub fn instance_capacity(&self) -> crate::runtime::capacity::CapacityReport {
+        self.registry.runtime().capacity().report()
+    }
+
     /// Every plugin this worker can run.
     pub fn plugins(&self) -> Vec<PluginInfo> {
         self.registry.list()
@@ -440,7 +459,7 @@ impl Herder {
         let mut instance = plugin
             .connector(connector_context(&config, &self.services, events_tx))
             .await
-            .map_err(|error| HerderError::Validation(crate::error_chain(&error)))?;
+            .map_err(instance_error)?;
         let results = instance
             .validate(&config.settings)
             .await
@@ -539,7 +558,7 @@ impl Herder {
         let mut instance = plugin
             .connector(validation_context(name, &self.services))
             .await
-            .map_err(|error| HerderError::Validation(crate::error_chain(&error)))?;
+            .map_err(instance_error)?;
         instance
             .validate(settings)
             .await

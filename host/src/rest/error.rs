@@ -67,7 +67,9 @@ impl IntoResponse for ApiError {
 impl From<HerderError> for ApiError {
     fn from(error: HerderError) -> Self {
         match error {
-            HerderError::AlreadyExists(_) | HerderError::Stale => Self::Conflict(error.to_string()),
+            HerderError::AlreadyExists(_) | HerderError::Stale | HerderError::AtCapacity(_) => {
+                Self::Conflict(error.to_string())
+            }
             HerderError::NotFound(_) => Self::NotFound(error.to_string()),
             HerderError::Config(error) => error.into(),
             HerderError::Plugin(_) | HerderError::Invalid(_) | HerderError::Validation(_) => {

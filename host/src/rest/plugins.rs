@@ -206,6 +206,9 @@ pub async fn upload(
         .upload_plugin(&bytes)
         .await
         .map_err(|error| match error {
+            PluginError::Rejected(source @ crate::runtime::RuntimeError::AtCapacity { .. }) => {
+                ApiError::Conflict(crate::error_chain(&source))
+            }
             PluginError::Rejected(source) => ApiError::BadRequest(crate::error_chain(&source)),
             conflict @ (PluginError::Conflict { .. } | PluginError::NameTaken { .. }) => {
                 ApiError::Conflict(conflict.to_string())

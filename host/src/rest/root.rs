@@ -1,5 +1,5 @@
 //! `GET /`: the worker's version, the commit it was built from and the Kafka cluster id
-//! (Kafka Connect's `ServerInfo`); `GET /health`: whether the worker is ready (KIP-1017's
+//! (Kafka Connect's `ServerInfo`), plus its wasm instance capacity; `GET /health`: whether the worker is ready (KIP-1017's
 //! `WorkerStatus`).
 
 use std::time::Duration;
@@ -21,12 +21,14 @@ const COMMIT: Option<&str> = option_env!("WASM_CONNECT_GIT_SHA");
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `GET /`. The embedded log belongs to no Kafka cluster, and the cluster id of a Kafka log is
-/// not looked up yet, so `kafka_cluster_id` is `null`.
-pub async fn server_info() -> Json<Value> {
+/// not looked up yet, so `kafka_cluster_id` is `null`. `capacity` (this host's own) says how
+/// many wasm instances run, how many may, and what sets that.
+pub async fn server_info(State(herder): State<Herder>) -> Json<Value> {
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "commit": COMMIT.unwrap_or("unknown"),
         "kafka_cluster_id": null,
+        "capacity": herder.instance_capacity(),
     }))
 }
 

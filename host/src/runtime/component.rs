@@ -55,6 +55,8 @@ pub struct Plugin {
     origin: String,
     shared: Arc<Shared>,
     pre: WorldPre,
+    /// Linear memories an instance defines: slots of the worker's capacity it takes.
+    memories: usize,
 }
 
 enum WorldPre {
@@ -103,6 +105,9 @@ impl Runtime {
         };
         let kind =
             check_world(self.engine(), &component).map_err(|reason| wrong_world(origin, reason))?;
+        let memories = component
+            .resources_required()
+            .map_or(1, |r| usize::try_from(r.num_memories).unwrap_or(usize::MAX));
         let instance_pre: InstancePre<HostState> =
             self.shared
                 .linker
@@ -136,6 +141,7 @@ impl Runtime {
             origin: origin.to_owned(),
             shared: self.shared.clone(),
             pre,
+            memories,
         };
         plugin.probe().await?;
         Ok(Arc::new(plugin))
@@ -375,7 +381,7 @@ impl Plugin {
                 ),
             ));
         };
-        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin)?;
+        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
         let outcome =
             tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
@@ -438,7 +444,7 @@ impl Plugin {
         pre: &SourceConnectorPre<HostState>,
         ctx: InstanceContext,
     ) -> Result<(Sandbox, SourceConnector), RuntimeError> {
-        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin)?;
+        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
         let outcome =
             tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
@@ -451,7 +457,7 @@ impl Plugin {
         pre: &SinkConnectorPre<HostState>,
         ctx: InstanceContext,
     ) -> Result<(Sandbox, SinkConnector), RuntimeError> {
-        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin)?;
+        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
         let outcome =
             tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;

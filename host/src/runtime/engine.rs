@@ -21,7 +21,11 @@ use wasmtime::{
     component::{Component, HasSelf, Linker},
 };
 
-use super::{RuntimeConfig, bindings, state::HostState};
+use super::{
+    InstanceLayout, RuntimeConfig, bindings,
+    capacity::{InstanceCapacity, KernelLimits},
+    state::HostState,
+};
 
 /// Wasm stack per call. Set explicitly so deep recursion traps as a stack overflow well
 /// before it can touch the host's stack.
@@ -42,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) config: RuntimeConfig,
+    /// How many instances may exist at once, and how many do.
+    pub(crate) capacity: Arc<InstanceCapacity>,
     /// Hex of the engine's precompile compatibility hash, part of every cache file name.
     engine_hash: String,
     _ticker: Ticker,
@@ -57,6 +63,7 @@ impl Runtime {
             .epoch_interruption(config.metering)
             .max_wasm_stack(MAX_WASM_STACK)
             .async_stack_size(ASYNC_STACK_SIZE);
+        apply_layout(&mut wasmtime_config, &config.layout);
         let engine = Engine::new(&wasmtime_config)
             .map_err(anyhow::Error::from)
             .context("failed to create the wasm engine")?;
@@ -69,11 +76,17 @@ impl Runtime {
             hex::encode(&hasher.0.finalize()[..16])
         };
         let ticker = Ticker::start(engine.clone(), config.epoch_tick)?;
+        let capacity = Arc::new(InstanceCapacity::new(
+            &config.layout,
+            config.memory_max_bytes as u64,
+            KernelLimits::current(),
+        ));
         Ok(Self {
             shared: Arc::new(Shared {
                 engine,
                 linker,
                 config,
+                capacity,
                 engine_hash,
                 _ticker: ticker,
             }),
@@ -87,6 +100,22 @@ impl Runtime {
     pub fn engine(&self) -> &Engine {
         &self.shared.engine
     }
+
+    /// How many instances may run at once, how many do, and why.
+    pub fn capacity(&self) -> &InstanceCapacity {
+        &self.shared.capacity
+    }
+}
+
+/// Lays linear memories out as `layout` says. The guard before each memory stays (wasmtime's
+/// default): it costs one mapping and no memory, and contains a code generator bug that
+/// computes a negative offset.
+fn apply_layout(config: &mut wasmtime::Config, layout: &InstanceLayout) {
+    config
+        .memory_reservation(layout.memory_reservation_bytes)
+        .memory_guard_size(layout.memory_guard_bytes)
+        .guard_before_linear_memory(true)
+        .memory_init_cow(layout.memory_cow);
 }
 
 /// Every import a connector may use: WASI 0.2 (with `wasi:http`) and the host interfaces of

@@ -28,6 +28,8 @@ const MAX_TRAP_MESSAGE_BYTES: usize = 16 << 10;
 /// One store and the limits applied to each call on it.
 pub(crate) struct Sandbox {
     store: Store<HostState>,
+    /// This instance's share of the worker's capacity; dropped after the store.
+    _slot: super::capacity::InstanceSlot,
     limits: SandboxLimits,
     /// Extra time the tokio timeout allows over `limits.timeout`, so a guest running wasm is
     /// stopped by the epoch callback (which reports where it was) rather than dropped.
@@ -43,7 +45,16 @@ impl Sandbox {
         shared: &Shared,
         ctx: InstanceContext,
         origin: &str,
+        memories: usize,
     ) -> Result<Self, RuntimeError> {
+        let slot =
+            shared
+                .capacity
+                .acquire(memories)
+                .map_err(|source| RuntimeError::AtCapacity {
+                    origin: origin.to_owned(),
+                    source,
+                })?;
         let limits = ctx.limits;
         let store = new_store(
             &shared.engine,
@@ -54,10 +65,11 @@ impl Sandbox {
         )
         .map_err(|e| RuntimeError::Instantiate {
             origin: origin.to_owned(),
-            source: e.into(),
+            source: super::capacity::explain_os_failure(e.into()),
         })?;
         Ok(Self {
             store,
+            _slot: slot,
             limits,
             grace: shared.config.epoch_tick * 4 + Duration::from_millis(20),
             poisoned: false,
@@ -182,7 +194,7 @@ impl Sandbox {
             self.poisoned = true;
             return Err(RuntimeError::Instantiate {
                 origin: origin.to_owned(),
-                source: anyhow::anyhow!("{error:?}"),
+                source: super::capacity::explain_os_failure(anyhow::anyhow!("{error:?}")),
             });
         }
         Ok(self.finish("instantiate", outcome)?)

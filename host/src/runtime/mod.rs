@@ -11,6 +11,7 @@
 //! - Long guest calls yield to tokio at every epoch tick, so tasks share threads fairly.
 
 pub mod bindings;
+pub mod capacity;
 mod component;
 pub mod convert;
 mod engine;
@@ -33,7 +34,7 @@ pub use crate::config::sandbox::{
     DEFAULT_FUEL_PER_CALL, DEFAULT_LOG_BYTES_PER_SECOND, DEFAULT_LOG_LINES_PER_SECOND,
     DEFAULT_MEMORY_MAX_BYTES, DEFAULT_RESOURCES_MAX, DEFAULT_SCHEMA_MAX_BYTES,
     DEFAULT_STRING_MAX_BYTES, DEFAULT_THROTTLE_AFTER_MS, DEFAULT_TIMEOUT_MS, HostLimits,
-    SandboxLimits,
+    InstanceLayout, SandboxLimits,
 };
 pub use instance::{
     ConnectorDescription, ConnectorInstance, PolledBatch, SinkTaskInstance, SourceTaskInstance,
@@ -79,6 +80,11 @@ pub struct RuntimeConfig {
     pub throttle_after: Option<Duration>,
     /// What a guest may make the host keep, log or echo beyond its per-call limits.
     pub limits: HostLimits,
+    /// How linear memories are laid out, and how many instances may run at once.
+    pub layout: InstanceLayout,
+    /// The largest memory cap any instance may get (`sandbox.max.memory.bytes`), for the
+    /// address space an instance may reserve.
+    pub memory_max_bytes: usize,
 }
 
 impl RuntimeConfig {
@@ -99,6 +105,8 @@ impl Default for RuntimeConfig {
             metering: true,
             throttle_after: Some(Duration::from_millis(DEFAULT_THROTTLE_AFTER_MS)),
             limits: HostLimits::default(),
+            layout: InstanceLayout::default(),
+            memory_max_bytes: DEFAULT_MEMORY_MAX_BYTES,
         }
     }
 }
@@ -377,6 +385,14 @@ pub enum RuntimeError {
     },
     #[error(transparent)]
     Call(#[from] CallError),
+    /// The worker runs as many instances as it may (`sandbox.instances.max` or the kernel
+    /// limit it is derived from); nothing was created.
+    #[error("cannot instantiate `{origin}`: {source}")]
+    AtCapacity {
+        origin: String,
+        #[source]
+        source: capacity::AtCapacity,
+    },
 }
 
 /// What `source-task.start` asked for.

@@ -336,7 +336,8 @@ fn write_file(path: &Path, json: &Value) -> std::io::Result<()> {
     };
     std::fs::create_dir_all(&dir)?;
     let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
-    serde_json::to_writer_pretty(&mut temp, json)?;
+    // Serialized whole first: written token by token it takes a system call each.
+    temp.write_all(&serde_json::to_vec_pretty(json)?)?;
     temp.flush()?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|error| error.error)?;

@@ -46,8 +46,38 @@ use crate::{
 
 /// How many records may wait for the log's acknowledgement before the task stops polling.
 const MAX_IN_FLIGHT_RECORDS: usize = 200_000;
-/// How long to wait after an empty poll.
+/// How long to wait after the first empty poll; the wait doubles with each further one, up to
+/// `source.idle.backoff.max.ms`.
 const IDLE_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The wait before polling again after polls that returned nothing: idle tasks cost little,
+/// and a task that has data again polls at once.
+#[derive(Debug)]
+struct IdleBackoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl IdleBackoff {
+    fn new(max: Duration) -> Self {
+        Self {
+            next: IDLE_BACKOFF.min(max),
+            max,
+        }
+    }
+
+    /// The wait after one more empty poll.
+    fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+
+    /// Records arrived (or the task changed state): start over.
+    fn reset(&mut self) {
+        self.next = IDLE_BACKOFF.min(self.max);
+    }
+}
 /// How long to wait before polling again after a `retriable` error.
 const RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -583,6 +613,7 @@ async fn run_inner(
     };
     let mut target = control.target.clone();
     let mut state = TargetState::Started;
+    let mut idle = IdleBackoff::new(services.worker.source_idle_backoff_max);
     control.emit(spec.task, TaskEvent::Running);
     tracing::info!("Task started.");
 
@@ -593,6 +624,7 @@ async fn run_inner(
         let wanted = *target.borrow_and_update();
         if wanted != state {
             state = wanted;
+            idle.reset();
             control.emit(
                 spec.task,
                 if state == TargetState::Paused {
@@ -629,12 +661,20 @@ async fn run_inner(
         }
         match polled {
             Ok(batch) if batch.is_empty() => {
-                tokio::select! {
-                    () = control.shutdown.cancelled() => {}
-                    () = tokio::time::sleep(IDLE_BACKOFF) => {}
+                // Wait, but keep taking acknowledgements; a state change ends the wait.
+                let wait = idle.next_wait();
+                let acked = tokio::select! {
+                    () = control.shutdown.cancelled() => Ok(()),
+                    _ = target.changed() => Ok(()),
+                    acked = task.drain_acks(Drain::AtLeastOne) => acked,
+                    () = tokio::time::sleep(wait) => Ok(()),
+                };
+                if let Err(failure) = acked {
+                    break Err(failure);
                 }
             }
             Ok(batch) => {
+                idle.reset();
                 if let Err(failure) = task.send(batch).await {
                     break Err(failure);
                 }
@@ -1041,6 +1081,18 @@ mod tests {
 
     fn map(file: &str) -> Arc<OffsetMap> {
         Arc::new(vec![("file".into(), Scalar::String(file.into()))])
+    }
+
+    #[test]
+    fn idle_waits_double_up_to_the_maximum_and_start_over_on_reset() {
+        let mut idle = IdleBackoff::new(Duration::from_millis(300));
+        let waits: Vec<u128> = (0..5).map(|_| idle.next_wait().as_millis()).collect();
+        assert_eq!(waits, [50, 100, 200, 300, 300]);
+        idle.reset();
+        assert_eq!(idle.next_wait(), Duration::from_millis(50));
+        // A maximum below the first wait caps it too.
+        let mut short = IdleBackoff::new(Duration::from_millis(10));
+        assert_eq!(short.next_wait(), Duration::from_millis(10));
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! neighbour task spinning in `poll` on the same worker. Row (p) times the poll stage alone
 //! (datagen's `poll`, the lift of its batch, and the conversion to host records) in thread CPU
 //! time, which hypervisor steal hardly disturbs: the number to watch when changing the guest
-//! SDK, the WIT types or the lift.
+//! SDK, the WIT types or the lift. Row (i), not run by default, fills a worker (a child
+//! process on the release binary, the kernel's default limits) with idle tasks, 10,000 unless
+//! `BENCH_IDLE_TASKS` says otherwise, and prints what each instance costs in memory mappings,
+//! resident memory and idle CPU, beside the worker's empty baseline.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
 //! where ROWS (default `abcdefp`) picks the rows to run, e.g. `b` alone for profiling.
@@ -28,7 +31,7 @@ use wasm_connect::log::{
 };
 use wasm_connect::runtime::{ConfigMap, Runtime, RuntimeConfig};
 use wasm_connect_tests::{
-    TestWorker, bare_task_context, component, shared_cache_dir, worker_config,
+    TestWorker, bare_task_context, child::ChildWorker, component, shared_cache_dir, worker_config,
 };
 
 /// The allocator the `wasm-connect` binary uses, so the host path is measured as it runs.
@@ -138,6 +141,14 @@ async fn main() -> anyhow::Result<()> {
             (1.0 - beside / alone) * 100.0
         );
     }
+    if row('i') {
+        let tasks = std::env::var("BENCH_IDLE_TASKS")
+            .ok()
+            .map(|n| n.parse())
+            .transpose()?
+            .unwrap_or(10_000);
+        idle_density(tasks).await?;
+    }
     if row('p') {
         let mut best = f64::MAX;
         for _ in 0..3 {
@@ -171,6 +182,108 @@ async fn poll_stage(records: u64) -> anyhow::Result<f64> {
         polled += std::hint::black_box(batch.into_records()?).len() as u64;
     }
     Ok((thread_cpu_time() - start).as_secs_f64() * 1e6 / polled as f64)
+}
+
+/// (i): DatagenSource connectors of 10 tasks with `count=0` (as an operator would try it)
+/// created one after another in a child worker until `tasks` tasks run; prints the growth of
+/// memory mappings, resident memory and `GET /` latency as it fills, then what one instance
+/// costs and the idle CPU of the full worker against its empty baseline.
+async fn idle_density(tasks: usize) -> anyhow::Result<()> {
+    const TASKS_PER_CONNECTOR: usize = 10;
+    let worker = ChildWorker::start(&[]).await;
+    let datagen = |name: &str| {
+        serde_json::json!({
+            "name": name,
+            "config": {"connector.class": "DatagenSource", "tasks.max": TASKS_PER_CONNECTOR.to_string(),
+                       "count": "0", "topic": name},
+        })
+    };
+    // The plugin's code mapped and a first connector running: the baseline.
+    worker.rest.post("/connectors", &datagen("warm")).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (base_maps, base_rss) = (worker.mappings(), worker.rss());
+    let base_cpu = idle_cpu(&worker, Duration::from_secs(5)).await;
+    let capacity = worker.rest.get("/").await.body["capacity"].clone();
+    println!(
+        "(i) idle density: empty worker {base_maps} mappings, {:.0} MiB resident, {:.1}% of a core idle; capacity {capacity}",
+        mib(base_rss),
+        base_cpu * 100.0
+    );
+    let connectors = tasks.div_ceil(TASKS_PER_CONNECTOR);
+    let started = Instant::now();
+    let mut created = 0;
+    let mut slowest_root = Duration::ZERO;
+    for i in 0..connectors {
+        let reply = worker
+            .rest
+            .post("/connectors", &datagen(&format!("idle-{i}")))
+            .await;
+        if reply.status != hyper::StatusCode::CREATED {
+            println!(
+                "    connector {i} refused ({}): {}",
+                reply.status, reply.body["message"]
+            );
+            break;
+        }
+        created += 1;
+        if (i + 1) % 100 == 0 {
+            let asked = Instant::now();
+            let root = worker.rest.get("/").await;
+            let latency = asked.elapsed();
+            slowest_root = slowest_root.max(latency);
+            println!(
+                "    {:>6} tasks: {:>6} mappings  {:>6.0} MiB resident  GET / in {latency:>8.1?}  instances {}  ({:.0?})",
+                (i + 1) * TASKS_PER_CONNECTOR,
+                worker.mappings(),
+                mib(worker.rss()),
+                root.body["capacity"]["instances"],
+                started.elapsed()
+            );
+        }
+    }
+    anyhow::ensure!(
+        worker.rest.get("/").await.status == hyper::StatusCode::OK,
+        "the worker stopped answering"
+    );
+    let last = format!("/connectors/idle-{}/status", created.max(1) - 1);
+    worker
+        .rest
+        .wait_for(&last, "the last connector's tasks running", |reply| {
+            reply.body["tasks"].as_array().is_some_and(|t| {
+                t.len() == TASKS_PER_CONNECTOR && t.iter().all(|t| t["state"] == "RUNNING")
+            })
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let instances = created * (TASKS_PER_CONNECTOR + 1);
+    let (maps, rss) = (worker.mappings(), worker.rss());
+    let cpu = idle_cpu(&worker, Duration::from_secs(10)).await;
+    println!(
+        "(i) {} idle tasks ({instances} instances) in {:.0?}: {maps} mappings, {:.0} MiB resident, {:.0}% of a core idle; slowest GET / {slowest_root:.1?}",
+        created * TASKS_PER_CONNECTOR,
+        started.elapsed(),
+        mib(rss),
+        cpu * 100.0
+    );
+    println!(
+        "    per instance: {:.2} mappings, {:.0} KiB resident; idle CPU per 1,000 tasks: {:.1}% of a core (empty worker {:.1}%)",
+        (maps - base_maps) as f64 / instances as f64,
+        rss.saturating_sub(base_rss) as f64 / 1024.0 / instances as f64,
+        (cpu - base_cpu) * 100.0 * 1000.0 / (created * TASKS_PER_CONNECTOR) as f64,
+        base_cpu * 100.0
+    );
+    Ok(())
+}
+
+/// The share of one core `worker` uses over `window`.
+async fn idle_cpu(worker: &ChildWorker, window: Duration) -> f64 {
+    let before = worker.cpu_time();
+    tokio::time::sleep(window).await;
+    (worker.cpu_time() - before).as_secs_f64() / window.as_secs_f64()
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// CPU time of the calling thread (not counting time the hypervisor stole).
