@@ -387,7 +387,7 @@ pub enum RuntimeError {
     Call(#[from] CallError),
     /// The worker runs as many instances as it may (`sandbox.instances.max` or the kernel
     /// limit it is derived from); nothing was created.
-    #[error("cannot instantiate `{origin}`: {source}")]
+    #[error("cannot instantiate `{origin}`")]
     AtCapacity {
         origin: String,
         #[source]
