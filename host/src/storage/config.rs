@@ -3,25 +3,29 @@
 //! its task configs. A standalone worker keeps them in `<data.dir>/connectors.json`
 //! ([`FileConfigStore`]), a distributed one in the config topic.
 //!
-//! The file is `{"version":1,"connectors":{"<name>":{"config":{...},"state":"RUNNING",
-//! "plugin":{...},"tasks":[{...}]}}}` with `state` one of `RUNNING`, `PAUSED`, `STOPPED` (as
-//! `initial_state`), `plugin` the plugin the connector runs (class, version, digest, whether
-//! built in), so that it runs the same one after a restart whatever was installed meanwhile,
-//! and `tasks` the task configs it generated last. Files written before `plugin` and `tasks`
-//! existed still load. The file is replaced atomically (temporary file, fsync, rename, fsync
-//! of the directory) after each change, on a blocking thread, never under a lock anything
-//! else waits for.
+//! The file is a log of JSON lines (`super::json_lines`), so a change costs what changed, not
+//! every connector stored: a header line `{"version":2}`, then one line per change holding the
+//! connector's whole entry, `{"connector":"<name>","entry":{"config":{...},"state":"RUNNING",
+//! "plugin":{...},"tasks":[{...}]}}` (`"entry":null` removes it), with `state` one of
+//! `RUNNING`, `PAUSED`, `STOPPED` (as `initial_state`), `plugin` the plugin the connector runs
+//! (class, version, digest, whether built in), so that it runs the same one after a restart
+//! whatever was installed meanwhile, and `tasks` the task configs it generated last. A change
+//! is appended and fsynced before it is acknowledged, on a blocking thread, never under a lock
+//! anything else waits for; a crash tears at most the last line, which the next start drops.
+//! When the log holds more than twice what is live (and at least 1 MiB) it is rewritten
+//! compacted by atomic replace. The one-document file of earlier versions
+//! (`{"version":1,"connectors":{...}}`) is read and rewritten in the new form.
 
 use std::{
-    collections::BTreeMap,
-    io::Write,
+    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::json_lines::{self, Contents, LogFile, ReadError};
 use crate::{
     config::{ConnectorSubmission, InitialState, Settings, connector::TargetState},
     plugins::PluginRef,
@@ -30,6 +34,9 @@ use crate::{
 
 /// The file name inside `data.dir`.
 pub const FILE_NAME: &str = "connectors.json";
+
+/// The first line of a log in the current format.
+const HEADER: &str = r#"{"version":2}"#;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -99,20 +106,97 @@ pub trait ConfigBackingStore: Send + Sync {
 pub struct FileConfigStore {
     path: PathBuf,
     /// What the file holds (after the last write).
-    connectors: Mutex<BTreeMap<String, StoredConnector>>,
-    /// Serializes writes, so an older snapshot never replaces a newer one.
+    state: Mutex<Connectors>,
+    /// Serializes writes, so changes reach the log in the order they were made.
     write_lock: tokio::sync::Mutex<()>,
+    file: Arc<LogFile>,
+}
+
+/// The stored connectors, and the bytes of each one's line in the log.
+#[derive(Debug, Default)]
+struct Connectors {
+    entries: BTreeMap<String, StoredConnector>,
+    line_bytes: HashMap<String, u64>,
+    /// The sum of `line_bytes`.
+    live_bytes: u64,
+}
+
+impl Connectors {
+    /// Records that `name`'s line (None: it was removed) is now `line`.
+    fn note_line(&mut self, name: &str, line: Option<&str>) {
+        if let Some(old) = self.line_bytes.remove(name) {
+            self.live_bytes -= old;
+        }
+        if let Some(line) = line {
+            let bytes = line.len() as u64 + 1;
+            self.line_bytes.insert(name.to_owned(), bytes);
+            self.live_bytes += bytes;
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|(name, stored)| line_for(name, Some(stored)))
+            .collect()
+    }
 }
 
 impl FileConfigStore {
     /// The store of `<data_dir>/connectors.json`, read now (empty if it does not exist).
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = data_dir.join(FILE_NAME);
-        let connectors = read_file(&path)?;
+        let corrupt = |message: String| StoreError::Corrupt {
+            path: path.clone(),
+            message,
+        };
+        let mut connectors = Connectors::default();
+        let (bytes, rewrite) = match json_lines::read(&path, HEADER) {
+            Ok(Contents::Lines { lines, bytes, torn }) => {
+                for (number, json) in lines {
+                    let (name, entry) = parse_line(&json)
+                        .map_err(|error| corrupt(format!("line {number}: {error}")))?;
+                    match entry {
+                        Some(stored) => {
+                            connectors.note_line(&name, Some(&json.to_string()));
+                            connectors.entries.insert(name, stored);
+                        }
+                        None => {
+                            connectors.note_line(&name, None);
+                            connectors.entries.remove(&name);
+                        }
+                    }
+                }
+                (bytes, torn)
+            }
+            Ok(Contents::Document(json)) => {
+                connectors.entries = read_v1(&json).map_err(corrupt)?;
+                let lines: Vec<(String, String)> = connectors
+                    .entries
+                    .iter()
+                    .map(|(name, stored)| (name.clone(), line_for(name, Some(stored))))
+                    .collect();
+                for (name, line) in lines {
+                    connectors.note_line(&name, Some(&line));
+                }
+                (0, true)
+            }
+            Err(ReadError::Corrupt(message)) => return Err(corrupt(message)),
+            Err(ReadError::Io(source)) => return Err(StoreError::Read { path, source }),
+        };
+        let file = Arc::new(LogFile::new(&path, HEADER, bytes));
+        if rewrite {
+            file.rewrite(&connectors.lines())
+                .map_err(|source| StoreError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
         Ok(Self {
             path,
-            connectors: Mutex::new(connectors),
+            state: Mutex::new(connectors),
             write_lock: tokio::sync::Mutex::new(()),
+            file,
         })
     }
 
@@ -120,34 +204,59 @@ impl FileConfigStore {
         &self.path
     }
 
-    /// Applies `change` to the connectors and writes the file.
+    /// Applies `change` to connector `name` (None: absent) and writes its new line, or the
+    /// whole log compacted when it is due.
     async fn change(
         &self,
-        change: impl FnOnce(&mut BTreeMap<String, StoredConnector>),
+        name: &str,
+        change: impl FnOnce(&mut Option<StoredConnector>),
     ) -> Result<(), StoreError> {
         let _writing = self.write_lock.lock().await;
-        let json = {
-            let mut connectors = self.connectors.lock().expect("config store lock poisoned");
-            change(&mut connectors);
-            to_json(&connectors)
+        let (lines, compact) = {
+            let mut connectors = self.state.lock().expect("config store lock poisoned");
+            let mut entry = connectors.entries.remove(name);
+            change(&mut entry);
+            let line = line_for(name, entry.as_ref());
+            match entry {
+                Some(stored) => {
+                    connectors.note_line(name, Some(&line));
+                    connectors.entries.insert(name.to_owned(), stored);
+                }
+                None => connectors.note_line(name, None),
+            }
+            if self
+                .file
+                .due_compaction(line.len() as u64 + 1, connectors.live_bytes)
+            {
+                (connectors.lines(), true)
+            } else {
+                (vec![line], false)
+            }
         };
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_file(&path, &json))
-            .await
-            .map_err(|error| std::io::Error::other(error.to_string()))
-            .and_then(|written| written)
-            .map_err(|source| StoreError::Write {
-                path: self.path.clone(),
-                source,
-            })
+        let file = Arc::clone(&self.file);
+        tokio::task::spawn_blocking(move || {
+            if compact {
+                file.rewrite(&lines)
+            } else {
+                file.append(&lines)
+            }
+        })
+        .await
+        .map_err(|error| std::io::Error::other(error.to_string()))
+        .and_then(|written| written)
+        .map_err(|source| StoreError::Write {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
 #[async_trait]
 impl ConfigBackingStore for FileConfigStore {
     async fn load(&self) -> Result<Vec<Restored>, StoreError> {
-        let connectors = self.connectors.lock().expect("config store lock poisoned");
+        let connectors = self.state.lock().expect("config store lock poisoned");
         connectors
+            .entries
             .iter()
             .map(|(name, stored)| {
                 let initial_state = match stored.target {
@@ -177,27 +286,21 @@ impl ConfigBackingStore for FileConfigStore {
         target: TargetState,
         plugin: Option<PluginRef>,
     ) -> Result<(), StoreError> {
-        self.change(|connectors| {
-            let tasks = connectors
-                .remove(name)
-                .map(|old| old.tasks)
-                .unwrap_or_default();
-            connectors.insert(
-                name.to_owned(),
-                StoredConnector {
-                    config,
-                    target,
-                    plugin,
-                    tasks,
-                },
-            );
+        self.change(name, |entry| {
+            let tasks = entry.take().map(|old| old.tasks).unwrap_or_default();
+            *entry = Some(StoredConnector {
+                config,
+                target,
+                plugin,
+                tasks,
+            });
         })
         .await
     }
 
     async fn put_target_state(&self, name: &str, target: TargetState) -> Result<(), StoreError> {
-        self.change(|connectors| {
-            if let Some(stored) = connectors.get_mut(name) {
+        self.change(name, |entry| {
+            if let Some(stored) = entry {
                 stored.target = target;
             }
         })
@@ -205,8 +308,8 @@ impl ConfigBackingStore for FileConfigStore {
     }
 
     async fn put_task_configs(&self, name: &str, tasks: Vec<ConfigMap>) -> Result<(), StoreError> {
-        self.change(|connectors| {
-            if let Some(stored) = connectors.get_mut(name) {
+        self.change(name, |entry| {
+            if let Some(stored) = entry {
                 stored.tasks = tasks;
             }
         })
@@ -214,79 +317,67 @@ impl ConfigBackingStore for FileConfigStore {
     }
 
     async fn remove_connector(&self, name: &str) -> Result<(), StoreError> {
-        self.change(|connectors| {
-            connectors.remove(name);
-        })
-        .await
+        self.change(name, |entry| *entry = None).await
     }
 }
 
-fn read_file(path: &Path) -> Result<BTreeMap<String, StoredConnector>, StoreError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(source) => {
-            return Err(StoreError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let corrupt = |message: String| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        message,
-    };
-    let json: Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+/// The connectors of a one-document file of the earlier format.
+fn read_v1(json: &Value) -> Result<BTreeMap<String, StoredConnector>, String> {
     let entries = json
         .get("connectors")
         .and_then(Value::as_object)
-        .ok_or_else(|| corrupt("missing `connectors` object".into()))?;
-    let mut connectors = BTreeMap::new();
-    for (name, entry) in entries {
-        let config = string_map(entry.get("config")).ok_or_else(|| {
-            corrupt(format!(
-                "connector {name} has no `config` object of strings"
-            ))
-        })?;
-        let state = entry
-            .get("state")
-            .and_then(Value::as_str)
-            .unwrap_or("RUNNING");
-        let target = InitialState::parse(state)
-            .map_err(|_| corrupt(format!("connector {name}: unknown state `{state}`")))?
-            .into();
-        let plugin = match entry.get("plugin") {
-            None | Some(Value::Null) => None,
-            Some(plugin) => Some(plugin_ref(plugin).ok_or_else(|| {
-                corrupt(format!(
-                    "connector {name}: `plugin` is not a plugin reference"
-                ))
-            })?),
-        };
-        let tasks = match entry.get("tasks") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(tasks)) => tasks
-                .iter()
-                .map(|task| string_map(Some(task)))
-                .collect::<Option<Vec<ConfigMap>>>()
-                .ok_or_else(|| {
-                    corrupt(format!(
-                        "connector {name}: `tasks` holds a non-config entry"
-                    ))
-                })?,
-            Some(_) => return Err(corrupt(format!("connector {name}: `tasks` is not a list"))),
-        };
-        connectors.insert(
-            name.clone(),
-            StoredConnector {
-                config,
-                target,
-                plugin,
-                tasks,
-            },
-        );
+        .ok_or("the first line is neither the log's header nor a connectors document")?;
+    entries
+        .iter()
+        .map(|(name, entry)| Ok((name.clone(), parse_entry(name, entry)?)))
+        .collect()
+}
+
+/// A log line: the connector's name and its entry (None: removed).
+fn parse_line(json: &Value) -> Result<(String, Option<StoredConnector>), String> {
+    let name = json
+        .get("connector")
+        .and_then(Value::as_str)
+        .ok_or("a line without `connector`")?;
+    match json.get("entry") {
+        Some(Value::Null) => Ok((name.to_owned(), None)),
+        Some(entry) => Ok((name.to_owned(), Some(parse_entry(name, entry)?))),
+        None => Err(format!("no `entry` for connector {name}")),
     }
-    Ok(connectors)
+}
+
+fn parse_entry(name: &str, entry: &Value) -> Result<StoredConnector, String> {
+    let config = string_map(entry.get("config"))
+        .ok_or_else(|| format!("connector {name} has no `config` object of strings"))?;
+    let state = entry
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("RUNNING");
+    let target = InitialState::parse(state)
+        .map_err(|_| format!("connector {name}: unknown state `{state}`"))?
+        .into();
+    let plugin = match entry.get("plugin") {
+        None | Some(Value::Null) => None,
+        Some(plugin) => Some(
+            plugin_ref(plugin)
+                .ok_or_else(|| format!("connector {name}: `plugin` is not a plugin reference"))?,
+        ),
+    };
+    let tasks = match entry.get("tasks") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(tasks)) => tasks
+            .iter()
+            .map(|task| string_map(Some(task)))
+            .collect::<Option<Vec<ConfigMap>>>()
+            .ok_or_else(|| format!("connector {name}: `tasks` holds a non-config entry"))?,
+        Some(_) => return Err(format!("connector {name}: `tasks` is not a list")),
+    };
+    Ok(StoredConnector {
+        config,
+        target,
+        plugin,
+        tasks,
+    })
 }
 
 /// A JSON object of strings as a map.
@@ -298,50 +389,30 @@ fn string_map(json: Option<&Value>) -> Option<BTreeMap<String, String>> {
         .collect()
 }
 
-fn to_json(connectors: &BTreeMap<String, StoredConnector>) -> Value {
-    let entries: serde_json::Map<String, Value> = connectors
-        .iter()
-        .map(|(name, stored)| {
-            let state = match stored.target {
-                TargetState::Started => "RUNNING",
-                TargetState::Paused => "PAUSED",
-                TargetState::Stopped => "STOPPED",
-            };
-            let plugin = stored.plugin.as_ref().map(|plugin| {
-                json!({
-                    "class": plugin.class,
-                    "version": plugin.version,
-                    "digest": plugin.digest,
-                    "builtin": plugin.builtin,
-                })
-            });
-            (
-                name.clone(),
-                json!({
-                    "config": stored.config,
-                    "state": state,
-                    "plugin": plugin,
-                    "tasks": stored.tasks,
-                }),
-            )
+/// The log line of connector `name` holding `stored` (None: removed).
+fn line_for(name: &str, stored: Option<&StoredConnector>) -> String {
+    let entry = stored.map(|stored| {
+        let state = match stored.target {
+            TargetState::Started => "RUNNING",
+            TargetState::Paused => "PAUSED",
+            TargetState::Stopped => "STOPPED",
+        };
+        let plugin = stored.plugin.as_ref().map(|plugin| {
+            json!({
+                "class": plugin.class,
+                "version": plugin.version,
+                "digest": plugin.digest,
+                "builtin": plugin.builtin,
+            })
+        });
+        json!({
+            "config": stored.config,
+            "state": state,
+            "plugin": plugin,
+            "tasks": stored.tasks,
         })
-        .collect();
-    json!({"version": 1, "connectors": entries})
-}
-
-fn write_file(path: &Path, json: &Value) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
-    // Serialized whole first: written token by token it takes a system call each.
-    temp.write_all(&serde_json::to_vec_pretty(json)?)?;
-    temp.flush()?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|error| error.error)?;
-    std::fs::File::open(&dir)?.sync_all()
+    });
+    json!({"connector": name, "entry": entry}).to_string()
 }
 
 fn plugin_ref(json: &Value) -> Option<PluginRef> {
@@ -431,9 +502,95 @@ mod tests {
         )
         .unwrap();
         let store = FileConfigStore::open(dir.path()).unwrap();
-        let stored = &store.connectors.lock().unwrap()["a"];
+        let stored = &store.state.lock().unwrap().entries["a"];
         assert_eq!(stored.target, TargetState::Paused);
         assert!(stored.plugin.is_none() && stored.tasks.is_empty());
+        // Rewritten in the current form.
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(text.starts_with(HEADER), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_change_appends_one_line_and_the_log_is_compacted_when_mostly_dead() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileConfigStore::open(dir.path()).unwrap();
+        for name in ["a", "b", "c"] {
+            store
+                .put_connector(name, config(name), TargetState::Started, None)
+                .await
+                .unwrap();
+        }
+        let size = || std::fs::metadata(store.path()).unwrap().len();
+        let before = size();
+        store
+            .put_target_state("b", TargetState::Paused)
+            .await
+            .unwrap();
+        let line = line_for(
+            "b",
+            Some(&StoredConnector {
+                config: config("b"),
+                target: TargetState::Paused,
+                plugin: None,
+                tasks: Vec::new(),
+            }),
+        );
+        assert_eq!(size(), before + line.len() as u64 + 1);
+        // Rewriting one connector's tasks over and over keeps the file a small multiple of
+        // what is live.
+        let tasks: Vec<ConfigMap> = (0..20)
+            .map(|i| {
+                [
+                    ("task.id".to_owned(), i.to_string()),
+                    ("x".into(), "y".repeat(500)),
+                ]
+                .into()
+            })
+            .collect();
+        for _ in 0..300 {
+            store.put_task_configs("a", tasks.clone()).await.unwrap();
+        }
+        let live: u64 = store.state.lock().unwrap().live_bytes;
+        assert!(
+            size() <= (2 * live).max(json_lines::MIN_COMPACTION_BYTES) + (32 << 10),
+            "{} bytes for {live} live",
+            size()
+        );
+        let loaded = FileConfigStore::open(dir.path())
+            .unwrap()
+            .load()
+            .await
+            .unwrap();
+        assert_eq!(loaded.len(), 3);
+        assert_eq!(loaded[0].tasks, tasks);
+        assert_eq!(loaded[1].submission.initial_state, InitialState::Paused);
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_change_is_dropped_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileConfigStore::open(dir.path()).unwrap();
+        store
+            .put_connector("a", config("a"), TargetState::Started, None)
+            .await
+            .unwrap();
+        drop(store);
+        let path = dir.path().join(FILE_NAME);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(r#"{"connector":"b","entry":{"con"#);
+        std::fs::write(&path, text).unwrap();
+        let store = FileConfigStore::open(dir.path()).unwrap();
+        store
+            .put_connector("c", config("c"), TargetState::Started, None)
+            .await
+            .unwrap();
+        let loaded = FileConfigStore::open(dir.path())
+            .unwrap()
+            .load()
+            .await
+            .unwrap();
+        let names: Vec<&str> = loaded.iter().map(|r| r.submission.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
     }
 
     #[test]

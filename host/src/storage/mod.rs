@@ -5,6 +5,7 @@
 //! nothing of running connectors.
 
 pub mod config;
+mod json_lines;
 pub mod offsets;
 pub mod status;
 

@@ -1,8 +1,8 @@
 //! The standalone source offset store: every connector's last committed source offset per
 //! source partition, kept in memory and in `offset.storage.file.filename`.
 //!
-//! The file is a log of JSON lines, so a flush costs what changed, not everything ever
-//! stored: a header line `{"version":2}`, then one line per change,
+//! The file is a log of JSON lines (`super::json_lines`), so a flush costs what changed, not
+//! everything ever stored: a header line `{"version":2}`, then one line per change,
 //! `{"key":["<connector>",{<partition>}],"value":{<offset>}}` (`"value":null` removes the
 //! partition), Kafka Connect's key and value forms. A flush appends its lines and fsyncs; a
 //! crash in the middle leaves a torn last line, which the next open drops (that flush was
@@ -20,8 +20,6 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    fs::{File, OpenOptions},
-    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -32,10 +30,10 @@ use std::{
 use async_trait::async_trait;
 use serde_json::Value as Json;
 
+use super::json_lines::{self, Contents, LogFile, ReadError};
 use crate::data::{OffsetMap, Scalar};
 
-/// A log smaller than this is never compacted.
-pub const MIN_COMPACTION_BYTES: u64 = 1 << 20;
+pub use super::json_lines::MIN_COMPACTION_BYTES;
 
 /// The first line of a log in the current format.
 const HEADER: &str = r#"{"version":2}"#;
@@ -127,14 +125,6 @@ pub struct FileOffsetStore {
     file: Arc<LogFile>,
 }
 
-/// The file itself, written on blocking threads.
-#[derive(Debug)]
-struct LogFile {
-    path: PathBuf,
-    /// Bytes of the file as last written (header and every line, live or not).
-    bytes: AtomicU64,
-}
-
 impl FileOffsetStore {
     /// Opens the store, reading the file if it exists (and dropping a torn last line, or
     /// converting a file of the earlier format).
@@ -143,90 +133,40 @@ impl FileOffsetStore {
             path: path.to_path_buf(),
             message,
         };
-        let read_error = |source| StorageError::Read {
-            path: path.to_path_buf(),
-            source,
-        };
         let mut state = State::default();
-        let mut rewrite = false;
-        let mut file_bytes = 0;
-        match File::open(path) {
-            Ok(file) => {
-                let mut reader = BufReader::new(file);
-                let mut text = String::new();
-                let mut number = 0usize;
-                // The first line that did not parse: a torn tail if nothing after it parses.
-                let mut torn: Option<(usize, String)> = None;
-                loop {
-                    text.clear();
-                    let read = reader.read_line(&mut text).map_err(read_error)?;
-                    if read == 0 {
-                        break;
-                    }
-                    number += 1;
-                    let complete = text.ends_with('\n');
-                    let parsed = serde_json::from_str::<Json>(text.trim_end()).ok();
-                    if number == 1 {
-                        match parsed {
-                            // The earlier format: one document, perhaps without a newline.
-                            Some(json) if json.get("offsets").is_some() => {
-                                load_v1(&mut state, &json["offsets"]).map_err(corrupt)?;
-                                rewrite = true;
-                                continue;
-                            }
-                            Some(json)
-                                if complete
-                                    && json.get("version").and_then(Json::as_u64) == Some(2) =>
-                            {
-                                file_bytes += read as u64;
-                                continue;
-                            }
-                            // A header cut short by a crash right after creating the file.
-                            _ if !complete && HEADER.starts_with(text.as_str()) => {
-                                rewrite = true;
-                                break;
-                            }
-                            _ => {
-                                return Err(corrupt(format!(
-                                    "the first line is not {HEADER} but `{}`",
-                                    crate::text::bounded(text.trim_end(), 200)
-                                )));
-                            }
-                        }
-                    }
-                    match parsed {
-                        Some(json) if complete => {
-                            if let Some((line, error)) = torn.take() {
-                                return Err(corrupt(format!(
-                                    "line {line} is not an offset entry ({error}), yet later \
-                                     lines are"
-                                )));
-                            }
-                            apply_line(&mut state, &json)
-                                .map_err(|error| corrupt(format!("line {number}: {error}")))?;
-                            file_bytes += read as u64;
-                        }
-                        _ => {
-                            // A crash tore the last flush: everything from here on is dropped.
-                            torn.get_or_insert((number, crate::text::bounded(text.trim_end(), 80)));
-                            rewrite = true;
-                        }
-                    }
+        let (file_bytes, rewrite) = match json_lines::read(path, HEADER) {
+            Ok(Contents::Lines { lines, bytes, torn }) => {
+                for (number, json) in lines {
+                    apply_line(&mut state, &json)
+                        .map_err(|error| corrupt(format!("line {number}: {error}")))?;
                 }
+                (bytes, torn)
             }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(read_error(source)),
-        }
+            // The earlier format: one document.
+            Ok(Contents::Document(json)) => {
+                let list = json.get("offsets").ok_or_else(|| {
+                    corrupt(format!(
+                        "the first line is neither {HEADER} nor an offsets document"
+                    ))
+                })?;
+                load_v1(&mut state, list).map_err(corrupt)?;
+                (0, true)
+            }
+            Err(ReadError::Corrupt(message)) => return Err(corrupt(message)),
+            Err(ReadError::Io(source)) => {
+                return Err(StorageError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
         let store = Self {
             path: path.to_path_buf(),
             state: Mutex::new(state),
             updated: AtomicU64::new(0),
             written: AtomicU64::new(0),
             write_lock: tokio::sync::Mutex::new(()),
-            file: Arc::new(LogFile {
-                path: path.to_path_buf(),
-                bytes: AtomicU64::new(file_bytes),
-            }),
+            file: Arc::new(LogFile::new(path, HEADER, file_bytes)),
         };
         if rewrite {
             let lines = store.snapshot();
@@ -342,9 +282,7 @@ impl OffsetBackingStore for FileOffsetStore {
             let covers = self.updated.load(Ordering::SeqCst);
             let pending = std::mem::take(&mut state.pending);
             let appended: u64 = pending.values().map(|line| line.len() as u64 + 1).sum();
-            let after = self.file.bytes.load(Ordering::SeqCst) + appended;
-            let compact = after > MIN_COMPACTION_BYTES
-                && after > 2 * (state.live_bytes + HEADER.len() as u64);
+            let compact = self.file.due_compaction(appended, state.live_bytes);
             let lines: Vec<String> = if compact {
                 // The whole live map, collected under the lock; written outside it.
                 lines_of(&state)
@@ -371,50 +309,6 @@ impl OffsetBackingStore for FileOffsetStore {
             source,
         })?;
         self.written.store(covers, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-impl LogFile {
-    /// Appends `lines` to the log (creating it with its header) and fsyncs.
-    fn append(&self, lines: &[String]) -> std::io::Result<()> {
-        if self.bytes.load(Ordering::SeqCst) == 0 {
-            return self.rewrite(lines);
-        }
-        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        for line in lines {
-            text.push_str(line);
-            text.push('\n');
-        }
-        let mut file = OpenOptions::new().append(true).open(&self.path)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_data()?;
-        self.bytes.fetch_add(text.len() as u64, Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// Replaces the log with its header and `lines`, atomically.
-    fn rewrite(&self, lines: &[String]) -> std::io::Result<()> {
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir)?;
-        let mut temp = tempfile::NamedTempFile::new_in(&dir)?;
-        let mut bytes = HEADER.len() as u64 + 1;
-        {
-            let mut writer = std::io::BufWriter::new(&mut temp);
-            writeln!(writer, "{HEADER}")?;
-            for line in lines {
-                writeln!(writer, "{line}")?;
-                bytes += line.len() as u64 + 1;
-            }
-            writer.flush()?;
-        }
-        temp.as_file().sync_all()?;
-        temp.persist(&self.path).map_err(|error| error.error)?;
-        File::open(&dir)?.sync_all()?;
-        self.bytes.store(bytes, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! Tests of the source offset store: durability, the log format and its compaction, and the
 //! partition limit.
 
+use std::{fs::OpenOptions, io::Write};
+
 use super::*;
 
 fn map(pairs: &[(&str, Scalar)]) -> OffsetMap {
@@ -110,7 +112,7 @@ fn a_corrupt_file_is_reported_with_its_path() {
     )
     .unwrap();
     let error = FileOffsetStore::open(&path).unwrap_err().to_string();
-    assert!(error.contains("line 2 is not an offset entry"), "{error}");
+    assert!(error.contains("line 2 is not JSON"), "{error}");
 }
 
 #[tokio::test]
