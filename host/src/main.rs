@@ -151,19 +151,16 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
                 .with_context(|| format!("invalid connector config `{}`", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Bound first: a port in use fails at once, and statuses name the address bound.
     let (host, port) = config.listener.clone();
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .with_context(|| format!("failed to bind the REST API to {host}:{port}"))?;
+    let address = listener.local_addr()?;
+    config.worker_id = config.advertised_worker_id(address);
     let herder = wasm_connect::standalone::start(config)
         .await
         .context("failed to start the worker")?;
-    let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            herder.shutdown().await;
-            return Err(anyhow::Error::new(error))
-                .with_context(|| format!("failed to bind the REST API to {host}:{port}"));
-        }
-    };
-    let address = listener.local_addr()?;
     tracing::info!(address = %address, "REST API listening.");
     // `GET /health` answers 503 until the connectors below are started.
     herder.set_ready(false);

@@ -116,6 +116,19 @@ async fn instances_past_the_capacity_are_refused_by_name_while_the_rest_keep_mov
     worker.create("fits", idle_source(1)).await;
     let tasks = task_states(&worker, "fits", 1).await;
     assert_eq!(tasks[0]["state"], "RUNNING", "{tasks:?}");
+    // Statuses name the address the worker bound (Kafka Connect's advertised URL).
+    let port = worker
+        .rest
+        .base
+        .rsplit(':')
+        .next()
+        .expect("a port")
+        .to_owned();
+    assert_eq!(
+        tasks[0]["worker_id"],
+        format!("127.0.0.1:{port}"),
+        "{tasks:?}"
+    );
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let watched = monitor.finish();

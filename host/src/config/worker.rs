@@ -45,7 +45,8 @@ pub struct WorkerConfig {
     /// The first of `listeners` (default `http://127.0.0.1:8083`): where the REST API listens.
     pub listener: (String, u16),
     /// This worker's identity in statuses (`worker_id`): `rest.advertised.host.name` and
-    /// `rest.advertised.port` (default 8083) when set, else [`DEFAULT_WORKER_ID`].
+    /// `rest.advertised.port` (default 8083) when set, else [`DEFAULT_WORKER_ID`]; the binary
+    /// sets it from the address it bound with [`WorkerConfig::advertised_worker_id`].
     pub worker_id: String,
     /// `topic.tracking.enable` (default true): whether connectors' active topics are kept.
     pub topic_tracking_enable: bool,
@@ -706,6 +707,29 @@ impl WorkerConfig {
         })
     }
 
+    /// The `worker_id` of a worker whose REST API is bound to `bound`, as Kafka Connect
+    /// derives its advertised URL: `rest.advertised.host.name` or else the listener's host
+    /// (the machine's name for a wildcard address), and `rest.advertised.port` or else the
+    /// bound port.
+    pub fn advertised_worker_id(&self, bound: std::net::SocketAddr) -> String {
+        let host = match self.raw.string("rest.advertised.host.name") {
+            Some(host) => host.to_owned(),
+            None if bound.ip().is_unspecified() => {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|name| name.trim().to_owned())
+                    .filter(|name| !name.is_empty())
+                    .unwrap_or_else(|| bound.ip().to_string())
+            }
+            None => bound.ip().to_string(),
+        };
+        let port = self
+            .raw
+            .string("rest.advertised.port")
+            .map_or_else(|| bound.port().to_string(), str::to_owned);
+        format!("{host}:{port}")
+    }
+
     /// Where plugins uploaded over REST are stored: `<data.dir>/uploaded-plugins`.
     pub fn uploads_dir(&self) -> PathBuf {
         self.data_dir.join("uploaded-plugins")
@@ -800,6 +824,29 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_worker_id_is_the_bound_address_unless_advertised() {
+        let bound: std::net::SocketAddr = "127.0.0.1:41234".parse().unwrap();
+        let plain = WorkerConfig::from_settings(settings(&[("data.dir", "/d")])).unwrap();
+        assert_eq!(plain.advertised_worker_id(bound), "127.0.0.1:41234");
+        let host = WorkerConfig::from_settings(settings(&[
+            ("data.dir", "/d"),
+            ("rest.advertised.host.name", "connect-1.example"),
+        ]))
+        .unwrap();
+        assert_eq!(host.advertised_worker_id(bound), "connect-1.example:41234");
+        let both = WorkerConfig::from_settings(settings(&[
+            ("data.dir", "/d"),
+            ("rest.advertised.host.name", "connect-1.example"),
+            ("rest.advertised.port", "443"),
+        ]))
+        .unwrap();
+        assert_eq!(both.advertised_worker_id(bound), "connect-1.example:443");
+        // A wildcard listener is advertised under the machine's name, never 0.0.0.0.
+        let wildcard: std::net::SocketAddr = "0.0.0.0:8083".parse().unwrap();
+        assert!(!plain.advertised_worker_id(wildcard).starts_with("0.0.0.0"));
     }
 
     #[test]
