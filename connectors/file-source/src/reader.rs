@@ -24,6 +24,8 @@ pub struct LineReader {
     position: u64,
     /// How far into `buffer[start..]` is known to hold no line end.
     scanned: usize,
+    /// Whether the last attempt to open the file found none.
+    missing: bool,
 }
 
 impl LineReader {
@@ -36,6 +38,7 @@ impl LineReader {
             start: 0,
             position,
             scanned: 0,
+            missing: false,
         }
     }
 
@@ -44,9 +47,10 @@ impl LineReader {
         self.position
     }
 
-    /// Whether the file has been opened.
-    pub fn is_open(&self) -> bool {
-        self.file.is_some()
+    /// Whether the last read found no file. (Between reads the file is closed at its end, to
+    /// see later appends, so "not open" does not mean "missing".)
+    pub fn is_missing(&self) -> bool {
+        self.missing
     }
 
     /// Opens the file and seeks past what was already read, if not open. Returns false if the
@@ -62,9 +66,13 @@ impl LineReader {
                     file.seek(SeekFrom::Start(read_up_to))?;
                 }
                 self.file = Some(file);
+                self.missing = false;
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.missing = true;
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
@@ -209,9 +217,12 @@ mod tests {
         let path = dir.path().join("later.txt");
         let mut reader = LineReader::new(&path, 0);
         assert_eq!(lines(&mut reader, 10), []);
-        assert!(!reader.is_open());
+        assert!(reader.is_missing());
         std::fs::write(&path, "x\n").unwrap();
         assert_eq!(lines(&mut reader, 10), owned(&[("x", 2)]));
+        // At the end of the file it is closed, but not missing.
+        assert_eq!(lines(&mut reader, 10), []);
+        assert!(!reader.is_missing());
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl SourceTask for FileStreamSourceTask {
             .reader
             .read_lines(self.batch_size)
             .map_err(|e| Error::retriable(format!("error reading {}: {e}", self.file)))?;
-        if !self.reader.is_open() && !self.logged_missing {
+        if self.reader.is_missing() && !self.logged_missing {
             self.logged_missing = true;
             host::warn(&format!(
                 "couldn't find file {} for FileStreamSourceTask, waiting for it to be created",
@@ -157,6 +157,8 @@ mod tests {
         assert_eq!(schema.schema_type, SchemaType::String);
         assert!(!schema.optional);
         assert!(task.poll().unwrap().is_empty());
+        // Reaching the end of an existing file is not a missing file.
+        assert!(testing::logs().is_empty(), "{:?}", testing::logs());
     }
 
     #[test]
