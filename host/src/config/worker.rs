@@ -299,32 +299,20 @@ pub fn host_limits(raw: &Settings) -> Result<HostLimits, ConfigError> {
 /// Reads `sandbox.memory.reservation.bytes`, `sandbox.memory.guard.bytes`,
 /// `sandbox.memory.cow.enable` and `sandbox.instances.max` (unset: derived by the runtime).
 pub fn instance_layout(raw: &Settings) -> Result<InstanceLayout, ConfigError> {
-    const MAX_GUARD: u64 = 4 << 30;
-    let memory_guard_bytes = raw.parse_or(
+    let memory_guard_bytes = at_most(
+        raw,
         "sandbox.memory.guard.bytes",
         DEFAULT_MEMORY_GUARD_BYTES,
+        4 << 30,
         "a number of bytes from 0 to 4 GiB",
     )?;
-    if memory_guard_bytes > MAX_GUARD {
-        return Err(ConfigError::Invalid {
-            key: "sandbox.memory.guard.bytes".into(),
-            value: memory_guard_bytes.to_string(),
-            expected: "a number of bytes from 0 to 4 GiB",
-        });
-    }
-    const MAX_RESERVATION: u64 = 64 << 30;
-    let memory_reservation_bytes = raw.parse_or(
+    let memory_reservation_bytes = at_most(
+        raw,
         "sandbox.memory.reservation.bytes",
         DEFAULT_MEMORY_RESERVATION_BYTES,
+        64 << 30,
         "a number of bytes from 0 to 64 GiB",
     )?;
-    if memory_reservation_bytes > MAX_RESERVATION {
-        return Err(ConfigError::Invalid {
-            key: "sandbox.memory.reservation.bytes".into(),
-            value: memory_reservation_bytes.to_string(),
-            expected: "a number of bytes from 0 to 64 GiB",
-        });
-    }
     let instances_max = match raw.string("sandbox.instances.max") {
         None => None,
         Some(_) => Some(positive(
@@ -340,6 +328,25 @@ pub fn instance_layout(raw: &Settings) -> Result<InstanceLayout, ConfigError> {
         memory_cow: raw.bool_or("sandbox.memory.cow.enable", false)?,
         instances_max,
     })
+}
+
+/// A number setting of at most `max`.
+fn at_most(
+    raw: &Settings,
+    key: &str,
+    default: u64,
+    max: u64,
+    expected: &'static str,
+) -> Result<u64, ConfigError> {
+    let value = raw.parse_or(key, default, expected)?;
+    if value > max {
+        return Err(ConfigError::Invalid {
+            key: key.into(),
+            value: value.to_string(),
+            expected,
+        });
+    }
+    Ok(value)
 }
 
 /// A setting that must be a number above zero.
@@ -824,6 +831,35 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_memory_layout_is_bounded_and_the_instance_maximum_positive() {
+        let layout = |pairs: &[(&str, &str)]| instance_layout(&settings(pairs));
+        let default = layout(&[]).unwrap();
+        assert_eq!(default, InstanceLayout::default());
+        let dense = layout(&[
+            ("sandbox.memory.reservation.bytes", "0"),
+            ("sandbox.memory.guard.bytes", "65536"),
+            ("sandbox.memory.cow.enable", "true"),
+            ("sandbox.instances.max", "20000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (dense.memory_reservation_bytes, dense.memory_guard_bytes),
+            (0, 65536)
+        );
+        assert!(dense.memory_cow);
+        assert_eq!(dense.instances_max, Some(20_000));
+        for (key, value) in [
+            ("sandbox.memory.guard.bytes", "5000000000"),
+            ("sandbox.memory.reservation.bytes", "100000000000"),
+            ("sandbox.instances.max", "0"),
+            ("sandbox.memory.cow.enable", "maybe"),
+        ] {
+            let error = layout(&[(key, value)]).unwrap_err().to_string();
+            assert!(error.contains(key), "{key}: {error}");
+        }
     }
 
     #[test]

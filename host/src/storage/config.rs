@@ -233,21 +233,13 @@ impl FileConfigStore {
                 (vec![line], false)
             }
         };
-        let file = Arc::clone(&self.file);
-        tokio::task::spawn_blocking(move || {
-            if compact {
-                file.rewrite(&lines)
-            } else {
-                file.append(&lines)
-            }
-        })
-        .await
-        .map_err(|error| std::io::Error::other(error.to_string()))
-        .and_then(|written| written)
-        .map_err(|source| StoreError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        self.file
+            .write(lines, compact)
+            .await
+            .map_err(|source| StoreError::Write {
+                path: self.path.clone(),
+                source,
+            })
     }
 }
 

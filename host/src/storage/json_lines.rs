@@ -7,7 +7,10 @@ use std::{
     fs::{File, OpenOptions},
     io::{BufRead, BufReader, Read as _, Write},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use serde_json::Value;
@@ -160,6 +163,20 @@ impl LogFile {
         file.sync_data()?;
         self.bytes.fetch_add(text.len() as u64, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Appends `lines`, or replaces the log with them when `compact`, on a blocking thread.
+    pub async fn write(self: &Arc<Self>, lines: Vec<String>, compact: bool) -> std::io::Result<()> {
+        let file = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            if compact {
+                file.rewrite(&lines)
+            } else {
+                file.append(&lines)
+            }
+        })
+        .await
+        .map_err(|error| std::io::Error::other(error.to_string()))?
     }
 
     /// Replaces the log with its header and `lines`, atomically.

@@ -291,23 +291,13 @@ impl OffsetBackingStore for FileOffsetStore {
             };
             (lines, covers, compact)
         };
-        let file = Arc::clone(&self.file);
-        tokio::task::spawn_blocking(move || {
-            if compact {
-                file.rewrite(&lines)
-            } else {
-                file.append(&lines)
-            }
-        })
-        .await
-        .map_err(|error| StorageError::Write {
-            path: self.path.clone(),
-            source: std::io::Error::other(error.to_string()),
-        })?
-        .map_err(|source| StorageError::Write {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.file
+            .write(lines, compact)
+            .await
+            .map_err(|source| StorageError::Write {
+                path: self.path.clone(),
+                source,
+            })?;
         self.written.store(covers, Ordering::SeqCst);
         Ok(())
     }
