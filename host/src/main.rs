@@ -134,7 +134,12 @@ fn raise_open_files_limit() {
 
 async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
     raise_open_files_limit();
-    let settings = read_properties(&worker)?;
+    let mut settings = read_properties(&worker)?;
+    if !settings.contains_key("data.dir") {
+        let dir = wasm_connect::config::worker::data_dir_beside(&worker);
+        tracing::info!(data_dir = %dir.display(), "data.dir is not set; using the directory beside the worker file.");
+        settings.insert("data.dir".into(), dir.display().to_string());
+    }
     let mut config = WorkerConfig::from_settings(settings)
         .with_context(|| format!("invalid worker config `{}`", worker.display()))?;
     // What the worker was started with is no connector's business either.

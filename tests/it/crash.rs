@@ -1,6 +1,7 @@
 //! `kill -9` of the `wasm-connect` binary in the middle of a file copy, then a restart: every
 //! line arrives, in order of first appearance, and the duplicates are the bounded replay of
-//! what was not yet committed. Also checks that SIGTERM stops the worker cleanly.
+//! what was not yet committed. Also checks that SIGTERM stops the worker cleanly, and that
+//! workers started from different files without a `data.dir` keep their state apart.
 
 use std::{
     io::Write,
@@ -185,4 +186,94 @@ fn sigterm(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Starts the binary on `worker_file` (and `connector_files`), returning it and its REST API
+/// once it listens.
+async fn start_from(
+    worker_file: &Path,
+    connector_files: &[&Path],
+) -> (Worker, wasm_connect_tests::rest_client::RestClient) {
+    let log_path = worker_file.with_extension("log");
+    let child = Command::new(binary())
+        .arg("standalone")
+        .arg(worker_file)
+        .args(connector_files)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("start wasm-connect");
+    let mut worker = Worker(child);
+    let start = Instant::now();
+    let address = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(address) = text
+            .lines()
+            .find(|line| line.contains("REST API listening."))
+            .and_then(|line| line.split("address=").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+        {
+            break address.to_owned();
+        }
+        assert!(
+            worker.try_wait().unwrap().is_none(),
+            "the worker exited: {text}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no REST API: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    (
+        worker,
+        wasm_connect_tests::rest_client::RestClient::new(format!("http://{address}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_from_different_files_without_a_data_dir_keep_their_state_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = files_dir(dir.path()).join("input.txt");
+    std::fs::write(&input, "").unwrap();
+    let settings = format!(
+        "cache.dir={}\nlisteners=http://127.0.0.1:0\n",
+        shared_cache_dir().display()
+    );
+    let (a, b) = (
+        dir.path().join("a.properties"),
+        dir.path().join("b.properties"),
+    );
+    std::fs::write(&a, &settings).unwrap();
+    std::fs::write(&b, &settings).unwrap();
+    let source = dir.path().join("source.properties");
+    std::fs::write(
+        &source,
+        format!(
+            "name=source\nconnector.class=FileStreamSource\nfile={}\ntopic=lines\n",
+            input.display()
+        ),
+    )
+    .unwrap();
+    component("file_source");
+
+    let (worker, rest) = start_from(&a, &[&source]).await;
+    let names = rest.get("/connectors").await;
+    assert_eq!(names.body, serde_json::json!(["source"]));
+    drop(worker);
+    assert!(dir.path().join("a.data/connectors.json").exists());
+
+    // Another file, another state: the first worker's connector is not restored here.
+    let (_worker, rest) = start_from(&b, &[]).await;
+    let names = rest.get("/connectors").await;
+    assert_eq!(names.body, serde_json::json!([]));
+    assert!(dir.path().join("b.data").is_dir());
+    // And the first file's worker restores its own.
+    drop(_worker);
+    let (_worker, rest) = start_from(&a, &[]).await;
+    assert_eq!(
+        rest.get("/connectors").await.body,
+        serde_json::json!(["source"])
+    );
 }

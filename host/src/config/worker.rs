@@ -603,6 +603,8 @@ pub fn listener_address(listeners: Option<&str>) -> Result<(String, u16), Config
 
 impl WorkerConfig {
     pub fn from_settings(raw: Settings) -> Result<Self, ConfigError> {
+        // The binary always sets `data.dir` ([`data_dir_beside`] the worker file when the file
+        // does not); this default is for embedders that do not.
         let data_dir = PathBuf::from(raw.string("data.dir").unwrap_or("/tmp/wasm-connect"));
         let log = match raw.string("bootstrap.servers") {
             Some(servers) => LogBackend::Kafka {
@@ -749,6 +751,17 @@ impl WorkerConfig {
     }
 }
 
+/// The `data.dir` of a worker started from `worker_file` that does not set one: beside the
+/// file, named after it (`config/worker.properties` → `config/worker.data`), so workers
+/// started from different files never share state by accident.
+pub fn data_dir_beside(worker_file: &Path) -> PathBuf {
+    let stem = worker_file.file_stem().map_or_else(
+        || "worker".into(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    worker_file.with_file_name(format!("{stem}.data"))
+}
+
 /// The default `plugin.max.bytes`: 256 MiB, room for Python components (tens of MiB).
 pub const DEFAULT_PLUGIN_MAX_BYTES: usize = 256 * 1024 * 1024;
 
@@ -860,6 +873,22 @@ mod tests {
             let error = layout(&[(key, value)]).unwrap_err().to_string();
             assert!(error.contains(key), "{key}: {error}");
         }
+    }
+
+    #[test]
+    fn the_default_data_dir_is_beside_the_worker_file() {
+        assert_eq!(
+            data_dir_beside(Path::new("config/connect-standalone.properties")),
+            PathBuf::from("config/connect-standalone.data")
+        );
+        assert_eq!(
+            data_dir_beside(Path::new("worker.properties")),
+            PathBuf::from("worker.data")
+        );
+        assert_eq!(
+            data_dir_beside(Path::new("/etc/connect/worker")),
+            PathBuf::from("/etc/connect/worker.data")
+        );
     }
 
     #[test]
