@@ -32,6 +32,9 @@ until [ -f examples/data/files/output.txt ] && [ "$(wc -l < examples/data/files/
     fi
     sleep 0.2
 done
+# What is in the embedded log, asked of the running worker (through its REST API).
+./target/release/wasm-connect topics list examples/quickstart/worker.properties
+./target/release/wasm-connect topics consume examples/quickstart/worker.properties connect-test --max-records 3
 kill -TERM "$worker"
 wait "$worker"
 trap - EXIT

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use wasm_connect::{
-    config::{ConnectorSubmission, WorkerConfig, properties::read_properties},
+    config::{ConnectorSubmission, WorkerConfig, worker::LogBackend},
     coordinator::RestoreError,
+    log::{LogError, embedded::EmbeddedLog},
     rest,
+    topics::{self, LogTopics, RestTopics, Topics},
 };
 
 /// jemalloc rather than glibc's malloc: a record's buffers are allocated on the thread that
@@ -41,11 +43,79 @@ enum Command {
         /// Worker properties.
         worker: PathBuf,
     },
+    /// Lists, reads and writes the topics of a worker's record log: Kafka when the worker
+    /// file sets `bootstrap.servers`, else its embedded log (through the running worker's
+    /// REST API when a worker has it open).
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+}
+
+/// Where `topics` finds the log.
+#[derive(clap::Args)]
+struct Target {
+    /// The worker properties file whose log to use.
+    worker: PathBuf,
+    /// Reach a running worker's REST API at this URL (e.g. http://127.0.0.1:8083) instead.
+    #[arg(long)]
+    url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum TopicsCommand {
+    /// Lists every topic with its number of partitions and records.
+    List {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, value_enum, default_value_t)]
+        format: topics::Format,
+    },
+    /// Prints the records of a topic (a dead letter queue, a connector's output), oldest
+    /// first, and stops at the end unless --follow is given.
+    Consume {
+        #[command(flatten)]
+        target: Target,
+        topic: String,
+        /// Only this partition.
+        #[arg(long)]
+        partition: Option<i32>,
+        /// Start at this offset (in every partition read) instead of the first.
+        #[arg(long)]
+        offset: Option<i64>,
+        /// Stop after this many records.
+        #[arg(long)]
+        max_records: Option<usize>,
+        /// Keep printing new records as they arrive.
+        #[arg(long)]
+        follow: bool,
+        /// text: values, one per line; json: every field and header of each record.
+        #[arg(long, value_enum, default_value_t)]
+        format: topics::Format,
+        /// In the text format, print `key<TAB>value`.
+        #[arg(long)]
+        print_key: bool,
+    },
+    /// Writes each line of standard input to a topic as a record's value (creating the topic
+    /// with one partition where the log does so on a write).
+    Produce {
+        #[command(flatten)]
+        target: Target,
+        topic: String,
+        /// Split each line at the first SEPARATOR into the record's key and value.
+        #[arg(long, value_name = "SEPARATOR")]
+        key_separator: Option<String>,
+        /// Write every record to this partition.
+        #[arg(long)]
+        partition: Option<i32>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // The topics commands print records on stdout; only problems go to stderr.
+    init_logging(match cli.command {
+        Command::Topics(_) => "warn",
+        _ => "info",
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,13 +135,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Logs to stderr at `RUST_LOG` (default `info`), with levels that `/admin/loggers` can change.
-fn init_logging() {
+/// Logs to stderr at `RUST_LOG` (default `default`), with levels that `/admin/loggers` can
+/// change.
+fn init_logging(default: &str) {
     use tracing_subscriber::{EnvFilter, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let directives = std::env::var("RUST_LOG")
         .ok()
         .filter(|directives| EnvFilter::try_new(directives).is_ok())
-        .unwrap_or_else(|| "info".to_owned());
+        .unwrap_or_else(|| default.to_owned());
     let (filter, handle) =
         tracing_subscriber::reload::Layer::new(EnvFilter::new(directives.as_str()));
     tracing_subscriber::registry()
@@ -94,6 +165,92 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Distributed { .. } => anyhow::bail!(
             "distributed mode is not available yet; run `wasm-connect standalone WORKER.properties [CONNECTOR ...]`"
         ),
+        Command::Topics(command) => run_topics(command).await,
+    }
+}
+
+async fn run_topics(command: TopicsCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        TopicsCommand::List { target, format } => {
+            topics::list(open_topics(&target)?.as_ref(), format, &mut out).await
+        }
+        TopicsCommand::Consume {
+            target,
+            topic,
+            partition,
+            offset,
+            max_records,
+            follow,
+            format,
+            print_key,
+        } => {
+            let options = topics::ConsumeOptions {
+                topic,
+                partition,
+                offset,
+                max_records,
+                follow,
+                format,
+                print_key,
+            };
+            topics::consume(open_topics(&target)?.as_ref(), &options, &mut out)
+                .await
+                .map(drop)
+        }
+        TopicsCommand::Produce {
+            target,
+            topic,
+            key_separator,
+            partition,
+        } => {
+            let topics = open_topics(&target)?;
+            let options = topics::ProduceOptions {
+                topic,
+                partition,
+                key_separator,
+            };
+            let written =
+                topics::produce(topics.as_ref(), &options, std::io::stdin().lock()).await?;
+            eprintln!(
+                "Wrote {written} records to topic `{}` of {}.",
+                options.topic,
+                topics.describe()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The worker's log: Kafka, the embedded log when no worker has it open, else the REST API
+/// of the worker that does.
+fn open_topics(target: &Target) -> anyhow::Result<Box<dyn Topics>> {
+    if let Some(url) = &target.url {
+        return Ok(Box::new(RestTopics::new(url.clone())));
+    }
+    let config = WorkerConfig::read_file(&target.worker)?;
+    match &config.log {
+        LogBackend::Kafka { bootstrap_servers } => Ok(Box::new(LogTopics {
+            log: wasm_connect::standalone::open_log(&config)?,
+            description: format!("Kafka at {bootstrap_servers}"),
+        })),
+        LogBackend::Embedded { dir } => {
+            if !dir.exists() {
+                anyhow::bail!(
+                    "there is no embedded log at `{}`: no worker has run with `{}` yet (or set its data.dir)",
+                    dir.display(),
+                    target.worker.display()
+                );
+            }
+            match EmbeddedLog::open_with_cache(dir, 64 << 20) {
+                Ok(log) => Ok(Box::new(LogTopics {
+                    log: std::sync::Arc::new(log),
+                    description: format!("the embedded log in `{}`", dir.display()),
+                })),
+                Err(LogError::InUse(_)) => Ok(Box::new(RestTopics::new(config.local_rest_url()))),
+                Err(error) => Err(error.into()),
+            }
+        }
     }
 }
 
@@ -134,14 +291,7 @@ fn raise_open_files_limit() {
 
 async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result<()> {
     raise_open_files_limit();
-    let mut settings = read_properties(&worker)?;
-    if !settings.contains_key("data.dir") {
-        let dir = wasm_connect::config::worker::data_dir_beside(&worker);
-        tracing::info!(data_dir = %dir.display(), "data.dir is not set; using the directory beside the worker file.");
-        settings.insert("data.dir".into(), dir.display().to_string());
-    }
-    let mut config = WorkerConfig::from_settings(settings)
-        .with_context(|| format!("invalid worker config `{}`", worker.display()))?;
+    let mut config = WorkerConfig::read_file(&worker)?;
     // What the worker was started with is no connector's business either.
     config.fs.deny(&worker, "the worker's config file");
     for path in &connectors {
@@ -163,16 +313,39 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
         .with_context(|| format!("failed to bind the REST API to {host}:{port}"))?;
     let address = listener.local_addr()?;
     config.worker_id = config.advertised_worker_id(address);
-    let herder = wasm_connect::standalone::start(config)
-        .await
-        .context("failed to start the worker")?;
-    tracing::info!(address = %address, "REST API listening.");
-    // `GET /health` answers 503 until the connectors below are started.
+    // For `wasm-connect topics`, which reaches the embedded log through this API while the
+    // worker holds it.
+    let url_file = config.rest_url_file();
+    if let Err(error) = std::fs::create_dir_all(&config.data_dir).and_then(|()| {
+        std::fs::write(
+            &url_file,
+            wasm_connect::config::worker::local_url(address) + "\n",
+        )
+    }) {
+        tracing::warn!(file = %url_file.display(), %error, "Could not record the REST API's URL; `wasm-connect topics` will need --url.");
+    }
+    let log = wasm_connect::standalone::open_log(&config).context("failed to start the worker")?;
+    let herder =
+        wasm_connect::standalone::assemble(config, log).context("failed to start the worker")?;
+    // `GET /health` answers 503 until the plugins are loaded and the connectors below started.
     herder.set_ready(false);
     let (stop_rest, rest_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(rest::serve(listener, herder.clone(), async {
         let _ = rest_stopped.await;
     }));
+    tracing::info!(address = %address, "REST API listening.");
+    // Compiling components takes seconds (a large Python one, tens on its first start); the
+    // REST API answers meanwhile, and requests naming a plugin wait for the loading to end.
+    let loading = std::time::Instant::now();
+    if let Err(error) = herder.load_plugins().await {
+        herder.shutdown().await;
+        return Err(anyhow::Error::new(error).context("failed to load the built-in connectors"));
+    }
+    tracing::info!(
+        plugins = herder.plugins().len(),
+        elapsed_ms = loading.elapsed().as_millis() as u64,
+        "Plugins loaded."
+    );
     // Connectors stored in `<data.dir>/connectors.json` (created, changed, paused or stopped
     // over REST) start again. A connector also given on the command line is started from its
     // file instead, keeping its stored target state.

@@ -27,15 +27,27 @@ pub async fn start(worker: WorkerConfig) -> anyhow::Result<Herder> {
     start_with_log(worker, log).await
 }
 
-/// A standalone worker on a log of the caller's choosing (e.g. Kafka on a MockCluster).
+/// A standalone worker on a log of the caller's choosing (e.g. Kafka on a MockCluster), with
+/// its plugins loaded.
 pub async fn start_with_log(
     worker: WorkerConfig,
     log: Arc<dyn RecordLog>,
 ) -> anyhow::Result<Herder> {
+    let herder = assemble(worker, log)?;
+    herder
+        .load_plugins()
+        .await
+        .context("failed to load the built-in connectors")?;
+    Ok(herder)
+}
+
+/// A standalone worker whose plugins are not loaded yet: the binary serves REST with it at
+/// once and then calls [`Herder::load_plugins`].
+pub fn assemble(worker: WorkerConfig, log: Arc<dyn RecordLog>) -> anyhow::Result<Herder> {
     let offsets = Arc::new(FileOffsetStore::open(&worker.offset_file)?);
     let configs = Arc::new(FileConfigStore::open(&worker.data_dir)?);
     let statuses = Arc::new(MemoryStatusStore::new(worker.worker_id.clone()));
-    let registry = plugin_registry(&worker).await?;
+    let registry = plugin_registry(&worker)?;
     Ok(Herder::new(HerderParts {
         worker,
         log,
@@ -66,10 +78,9 @@ pub fn open_log(worker: &WorkerConfig) -> anyhow::Result<Arc<dyn RecordLog>> {
     })
 }
 
-/// The wasm runtime with the worker's sandbox settings, and every plugin it can run: the
-/// built-ins, `plugin.path` and earlier uploads (a plugin that fails to load is logged and
-/// skipped).
-pub async fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegistry> {
+/// The wasm runtime with the worker's sandbox settings, and a registry of no plugins yet
+/// ([`Herder::load_plugins`] loads the built-ins, `plugin.path` and earlier uploads).
+pub fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegistry> {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(worker.cache_dir.clone()),
         max_component_bytes: worker.plugin_max_bytes,
@@ -90,14 +101,5 @@ pub async fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegi
     if let Some(warning) = runtime.capacity().overcommit_warning() {
         tracing::warn!("{warning}");
     }
-    let registry = PluginRegistry::with_builtins(runtime)
-        .await
-        .context("failed to load the built-in connectors")?;
-    for error in registry.load_plugin_path(&worker.plugin_path).await {
-        tracing::warn!(error = %crate::error_chain(&error), "A plugin on plugin.path was skipped.");
-    }
-    for error in registry.load_uploads(&worker.uploads_dir()).await {
-        tracing::warn!(error = %crate::error_chain(&error), "An uploaded plugin was skipped.");
-    }
-    Ok(registry)
+    Ok(PluginRegistry::new(runtime))
 }

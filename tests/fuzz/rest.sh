@@ -84,7 +84,7 @@ create '{"name": "fuzz-stopped", "config": {"connector.class": "FileStreamSource
 # Malformed JSON on every JSON-consuming operation: 400 with Kafka Connect's error body.
 for request in "POST /connectors" "PUT /connectors/x/config" "PATCH /connectors/x/config" \
     "PATCH /connectors/x/offsets" "PUT /connector-plugins/FileStreamSource/config/validate" \
-    "PUT /admin/loggers/root"; do
+    "PUT /admin/loggers/root" "POST /topics/x/records"; do
     set -- $request
     reply=$(curl -s -o "$work/reply" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
         --data '{"name": "x", "config": {' "$base$2")

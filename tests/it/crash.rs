@@ -226,10 +226,13 @@ async fn start_from(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    (
-        worker,
-        wasm_connect_tests::rest_client::RestClient::new(format!("http://{address}")),
-    )
+    let rest = wasm_connect_tests::rest_client::RestClient::new(format!("http://{address}"));
+    // The API answers while plugins load; the connectors are back once it is healthy.
+    rest.wait_for("/health", "the worker ready", |reply| {
+        reply.status == hyper::StatusCode::OK
+    })
+    .await;
+    (worker, rest)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

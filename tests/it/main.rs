@@ -32,5 +32,7 @@ mod http;
 mod javascript;
 // Python connectors built with componentize-py: end to end, resuming, Python errors as traces.
 mod python;
+// `wasm-connect topics` on the embedded log, through a running worker and without one.
+mod topics;
 // The connector conformance kit over the example connectors of each language.
 mod conformance;

@@ -400,6 +400,7 @@ async fn python_connectors_get_a_memory_cap_sized_to_their_component() {
     let needed = worker
         .herder
         .plugin("JsonlSink", None)
+        .await
         .expect("the Python sink is loaded")
         .info
         .start_memory_bytes;

@@ -2047,3 +2047,138 @@ async fn a_connector_spinning_in_validate_start_or_task_configs_blocks_no_reads(
         Err(_) => panic!("the API is still shared"),
     }
 }
+
+/// `/topics` (beyond Kafka Connect): records written with binary bytes and headers come back
+/// as written; bad input is a 400 naming what was wrong, unknown topics a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_are_written_and_read_back_over_rest() {
+    let api = Api::start().await;
+    let written = api
+        .post(
+            "/topics/browse/records",
+            &json!({"records": [
+                {"key": "k", "value": "text"},
+                {"value": {"base64": "/wA="}, "headers": [{"key": "h", "value": "v"}]},
+                {"key": null, "value": null}
+            ]}),
+        )
+        .await;
+    assert_eq!(written.status, StatusCode::OK, "{:?}", written.body);
+    assert_eq!(
+        written.body,
+        json!({"offsets": [{"partition": 0, "offset": 0}, {"partition": 0, "offset": 1},
+                           {"partition": 0, "offset": 2}]})
+    );
+    let listed = api.get("/topics").await;
+    assert!(
+        listed
+            .body
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "browse",
+            "partitions": [{"partition": 0, "start_offset": 0, "end_offset": 3}]})),
+        "{:?}",
+        listed.body
+    );
+    let read = api
+        .get("/topics/browse/partitions/0/records?offset=1&max=1")
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+    let records = read.body.as_array().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["offset"], 1);
+    assert_eq!(records[0]["value"], json!({"base64": "/wA="}));
+    assert_eq!(records[0]["key"], Value::Null);
+    assert_eq!(records[0]["headers"], json!([{"key": "h", "value": "v"}]));
+    let all = api.get("/topics/browse/partitions/0/records").await;
+    assert_eq!(all.body.as_array().unwrap().len(), 3);
+
+    let missing = api.get("/topics/absent/partitions/0/records").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{:?}", missing.body);
+    assert_eq!(missing.body["message"], "topic `absent` does not exist");
+    let bad_offset = api
+        .get("/topics/browse/partitions/0/records?offset=-1")
+        .await;
+    assert_eq!(bad_offset.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        bad_offset.body["message"],
+        "query parameter `offset` must be a number of at least 0, not `-1`"
+    );
+    for (body, message) in [
+        (
+            json!({"records": [[null, null]]}),
+            "record 0 must be an object",
+        ),
+        (
+            json!({"records": [{"value": {"base64": "!"}}]}),
+            "record 0: the value is not valid base64",
+        ),
+        (
+            json!({"records": [{"partition": -1}]}),
+            "record 0: partition -1 is negative",
+        ),
+    ] {
+        let refused = api.post("/topics/browse/records", &body).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}");
+        let text = refused.body["message"].as_str().unwrap();
+        assert!(text.contains(message), "{body}: {text}");
+    }
+    let invalid = api
+        .post("/topics/bad%20name/records", &json!({"records": []}))
+        .await;
+    assert_eq!(
+        invalid.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        invalid.body
+    );
+    api.stop().await;
+}
+
+/// The REST API answers while the worker still compiles its plugins (a cold compile cache):
+/// `GET /` at once, `/health` says it is starting, and a connector of a `plugin.path` class
+/// created meanwhile waits for its plugin instead of being refused as unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_answers_while_plugins_compile() {
+    let cold = tempfile::tempdir().unwrap();
+    let cache = cold.path().display().to_string();
+    let worker =
+        wasm_connect_tests::child::ChildWorker::start(&[("cache.dir", cache.as_str())]).await;
+    let root = worker.rest.get("/").await;
+    let health = worker.rest.get("/health").await;
+    let loaded_before = worker.log_text().contains("Plugins loaded.");
+    assert!(
+        !loaded_before,
+        "the plugins were loaded before the first request was answered: {}",
+        worker.log_text()
+    );
+    assert_eq!(root.status, StatusCode::OK, "{:?}", root.body);
+    assert_eq!(
+        (health.status, &health.body["status"]),
+        (StatusCode::SERVICE_UNAVAILABLE, &json!("starting"))
+    );
+    // TestSource is on plugin.path, loaded after the built-ins.
+    worker
+        .create(
+            "early",
+            json!({"connector.class": "TestSource", "tasks.max": "1", "topic": "early"}),
+        )
+        .await;
+    assert!(worker.log_text().contains("Plugins loaded."));
+    let status = worker
+        .rest
+        .wait_for(
+            "/connectors/early/status",
+            "the early connector running",
+            |reply| reply.body["connector"]["state"] == "RUNNING",
+        )
+        .await;
+    assert_eq!(status.status, StatusCode::OK);
+    let health = worker
+        .rest
+        .wait_for("/health", "the worker ready", |reply| {
+            reply.status == StatusCode::OK
+        })
+        .await;
+    assert_eq!(health.body["status"], "healthy");
+}

@@ -150,6 +150,12 @@ impl ChildWorker {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Kills the process (as `kill -9`), keeping its directory.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("worker status").is_none()
@@ -203,8 +209,7 @@ impl ChildWorker {
 
 impl Drop for ChildWorker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 

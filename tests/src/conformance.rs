@@ -106,6 +106,7 @@ async fn metadata(subject: &Subject) {
     let plugin = worker
         .herder
         .plugin(subject.class, None)
+        .await
         .unwrap_or_else(|e| panic!("metadata: {} is not loaded: {e}", subject.class));
     let info = &plugin.info;
     assert_eq!(info.kind, subject.kind, "metadata: wrong kind");

@@ -751,6 +751,57 @@ impl WorkerConfig {
     }
 }
 
+impl WorkerConfig {
+    /// The settings of a worker properties file, with `data.dir` defaulting to
+    /// [`data_dir_beside`] the file (and logged). What `wasm-connect standalone`
+    /// and `wasm-connect topics` read.
+    pub fn read_file(worker_file: &Path) -> anyhow::Result<Self> {
+        let mut settings = super::properties::read_properties(worker_file)?;
+        if !settings.contains_key("data.dir") {
+            let dir = data_dir_beside(worker_file);
+            tracing::info!(data_dir = %dir.display(), "data.dir is not set; using the directory beside the worker file.");
+            settings.insert("data.dir".into(), dir.display().to_string());
+        }
+        Self::from_settings(settings).map_err(|error| {
+            anyhow::Error::new(error)
+                .context(format!("invalid worker config `{}`", worker_file.display()))
+        })
+    }
+
+    /// Where a running worker writes the URL its REST API answers at, for `wasm-connect
+    /// topics` to find it.
+    pub fn rest_url_file(&self) -> PathBuf {
+        self.data_dir.join("rest.url")
+    }
+
+    /// The URL of this worker's REST API for a client on this machine: what the running
+    /// worker wrote in [`Self::rest_url_file`], else from `listeners`.
+    pub fn local_rest_url(&self) -> String {
+        if let Ok(url) = std::fs::read_to_string(self.rest_url_file())
+            && !url.trim().is_empty()
+        {
+            return url.trim().to_owned();
+        }
+        let (host, port) = &self.listener;
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => local_url(std::net::SocketAddr::new(ip, *port)),
+            Err(_) => format!("http://{host}:{port}"),
+        }
+    }
+}
+
+/// `http://` and a bound address a local client can reach (a wildcard becomes loopback).
+pub fn local_url(bound: std::net::SocketAddr) -> String {
+    let mut address = bound;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("http://{address}")
+}
+
 /// The `data.dir` of a worker started from `worker_file` that does not set one: beside the
 /// file, named after it (`config/worker.properties` → `config/worker.data`), so workers
 /// started from different files never share state by accident.

@@ -21,7 +21,7 @@ use std::{
     },
 };
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use self::offsets::{ConnectorOffsets, OffsetChange, sink_group};
 use self::{
@@ -143,6 +143,10 @@ pub struct Herder {
     locks: Arc<ConnectorLocks>,
     /// False while the worker is still starting its connectors (`GET /health` says so).
     ready: Arc<AtomicBool>,
+    /// True once [`Self::load_plugins`] has loaded every plugin; requests that name a plugin
+    /// wait for it, so a plugin on `plugin.path` is never reported unknown while it compiles
+    /// and an upload never takes a name a `plugin.path` plugin would own.
+    plugins_loaded: Arc<watch::Sender<bool>>,
 }
 
 /// A validated connector config with its plugin, its transform chain and the instance that
@@ -200,7 +204,37 @@ impl Herder {
             running: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
             locks: Arc::new(ConnectorLocks::default()),
             ready: Arc::new(AtomicBool::new(true)),
+            plugins_loaded: Arc::new(watch::channel(false).0),
         }
+    }
+
+    /// Loads every plugin this worker can run, in the order that decides who owns a name:
+    /// the built-ins, then `plugin.path`, then earlier uploads. A plugin on `plugin.path` or
+    /// an upload that fails to load is logged and skipped; built-ins that fail are an error.
+    /// The REST API answers meanwhile, listing the plugins loaded so far.
+    pub async fn load_plugins(&self) -> Result<(), PluginError> {
+        self.registry.load_builtins().await?;
+        let worker = &self.services.worker;
+        for error in self.registry.load_plugin_path(&worker.plugin_path).await {
+            tracing::warn!(error = %crate::error_chain(&error), "A plugin on plugin.path was skipped.");
+        }
+        for error in self.registry.load_uploads(&worker.uploads_dir()).await {
+            tracing::warn!(error = %crate::error_chain(&error), "An uploaded plugin was skipped.");
+        }
+        self.plugins_loaded.send_replace(true);
+        Ok(())
+    }
+
+    /// Whether [`Self::load_plugins`] has finished.
+    pub fn plugins_loading(&self) -> bool {
+        !*self.plugins_loaded.borrow()
+    }
+
+    /// Waits until every plugin is loaded.
+    async fn plugins_loaded(&self) {
+        let mut loaded = self.plugins_loaded.subscribe();
+        // The sender lives as long as the herder, so this ends only when loading does.
+        let _ = loaded.wait_for(|loaded| *loaded).await;
     }
 
     /// Whether the worker finished starting its connectors.
@@ -280,13 +314,19 @@ impl Herder {
         self.registry.runtime().capacity().report()
     }
 
-    /// Every plugin this worker can run.
+    /// Every plugin this worker can run: those loaded so far while [`Self::load_plugins`]
+    /// runs.
     pub fn plugins(&self) -> Vec<PluginInfo> {
         self.registry.list()
     }
 
     /// The plugin a class name or alias (and optionally a version or range) names.
-    pub fn plugin(&self, class: &str, version: Option<&str>) -> Result<Arc<Plugin>, PluginError> {
+    pub async fn plugin(
+        &self,
+        class: &str,
+        version: Option<&str>,
+    ) -> Result<Arc<Plugin>, PluginError> {
+        self.plugins_loaded().await;
         self.registry.resolve(class, version)
     }
 
@@ -300,17 +340,19 @@ impl Herder {
         &self,
         bytes: &[u8],
     ) -> Result<(Arc<Plugin>, Uploaded), PluginError> {
+        self.plugins_loaded().await;
         self.registry
             .upload(bytes, &self.services.worker.uploads_dir())
             .await
     }
 
     /// Deletes an uploaded plugin version no connector holds.
-    pub fn delete_plugin(
+    pub async fn delete_plugin(
         &self,
         class: &str,
         version: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
+        self.plugins_loaded().await;
         self.registry.delete(class, version)
     }
 
@@ -412,6 +454,7 @@ impl Herder {
         settings: Settings,
         pinned: Option<&PluginRef>,
     ) -> Result<Prepared, HerderError> {
+        self.plugins_loaded().await;
         let mut config = ConnectorConfig::parse(settings, &self.services.worker)?;
         let transforms = Arc::new(
             TransformChain::from_settings_with(&config.settings, self.registry.as_ref())

@@ -29,8 +29,9 @@ use tokio::sync::oneshot;
 mod batch;
 
 use super::{
-    ConsumedRecord, Delivery, LogConsumer, LogError, LogHeader, LogProducer, Polled, ProduceRecord,
-    Rebalance, RecordLog, RecordMetadata, TimestampType, TopicPartition, TopicPartitionOffset,
+    ConsumedRecord, Delivery, LogConsumer, LogError, LogHeader, LogProducer, PartitionOffsets,
+    Polled, ProduceRecord, Rebalance, RecordLog, RecordMetadata, TimestampType, TopicDescription,
+    TopicPartition, TopicPartitionOffset,
 };
 
 /// Client properties for the Kafka log, without the worker's `producer.`/`consumer.`/`admin.`
@@ -262,6 +263,92 @@ impl RecordLog for KafkaLog {
     /// Looks up the group's committed offsets for every partition of every non-internal topic
     /// in the cluster's metadata, with a short-lived consumer of the group that does not join
     /// it. Partitions without a committed offset are left out.
+    async fn describe_topics(&self) -> Result<Vec<TopicDescription>, LogError> {
+        let admin = Arc::clone(&self.admin);
+        let timeout = self.settings.request_timeout;
+        blocking(move || {
+            let client = admin.inner();
+            let metadata = client.fetch_metadata(None, timeout)?;
+            let mut topics = Vec::new();
+            for topic in metadata.topics() {
+                if topic.error().is_some() {
+                    continue;
+                }
+                let mut partitions = Vec::new();
+                for partition in topic.partitions() {
+                    let (start_offset, end_offset) =
+                        client.fetch_watermarks(topic.name(), partition.id(), timeout)?;
+                    partitions.push(PartitionOffsets {
+                        partition: partition.id(),
+                        start_offset,
+                        end_offset,
+                    });
+                }
+                partitions.sort_by_key(|p| p.partition);
+                topics.push(TopicDescription {
+                    name: topic.name().to_owned(),
+                    partitions,
+                });
+            }
+            topics.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(topics)
+        })
+        .await
+    }
+
+    /// Assigns the partition to a consumer of no group (nothing is committed) and polls until
+    /// it reaches the high watermark found at the start, `max` records, or the request timeout.
+    async fn read(
+        &self,
+        partition: &TopicPartition,
+        offset: i64,
+        max: usize,
+    ) -> Result<Vec<ConsumedRecord>, LogError> {
+        let config = self
+            .settings
+            .consumer_config("wasm-connect-topics", "wasm-connect-topics");
+        let timeout = self.settings.request_timeout;
+        let partition = partition.clone();
+        blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            let (low, high) =
+                consumer.fetch_watermarks(&partition.topic, partition.partition, timeout)?;
+            let from = offset.max(low);
+            let until = high.min(from.saturating_add(i64::try_from(max).unwrap_or(i64::MAX)));
+            let mut records = Vec::new();
+            if from >= until {
+                return Ok(records);
+            }
+            let mut assignment = TopicPartitionList::new();
+            assignment.add_partition_offset(
+                &partition.topic,
+                partition.partition,
+                Offset::Offset(from),
+            )?;
+            consumer.assign(&assignment)?;
+            let deadline = std::time::Instant::now() + timeout;
+            while records.len() < max {
+                let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
+                    return Err(LogError::Timeout(timeout));
+                };
+                match consumer.poll(left.min(Duration::from_millis(200))) {
+                    Some(Ok(message)) => {
+                        let record = consumed(&message);
+                        let last = record.offset + 1 >= until;
+                        records.push(record);
+                        if last {
+                            break;
+                        }
+                    }
+                    Some(Err(error)) => return Err(error.into()),
+                    None => {}
+                }
+            }
+            Ok(records)
+        })
+        .await
+    }
+
     async fn committed_offsets(&self, group: &str) -> Result<Vec<TopicPartitionOffset>, LogError> {
         let config = self.settings.consumer_config(group, "wasm-connect-offsets");
         let timeout = self.settings.request_timeout;
@@ -1292,6 +1379,71 @@ mod tests {
         log.create_topic("x", 5).await.unwrap();
         assert_eq!(log.partition_count("x").await.unwrap(), Some(3));
         assert_eq!(log.partition_count("missing").await.unwrap(), None);
+    }
+
+    /// `wasm-connect topics` on Kafka: topics with their watermarks, and browsing reads that
+    /// start where asked, stop at the end and commit nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn topics_are_described_and_read_outside_any_group() {
+        let cluster = cluster_with(&[("browse", 2), ("empty", 1)]);
+        let log = log_for(&cluster);
+        let producer = log.producer("p").unwrap();
+        let records = (0..5)
+            .map(|n| ProduceRecord {
+                partition: Some(1),
+                ..plain_record("browse", None, &format!("v{n}"))
+            })
+            .collect();
+        for result in send_all(producer.as_ref(), records).await {
+            result.unwrap();
+        }
+        let described = log.describe_topics().await.unwrap();
+        let browse = described.iter().find(|t| t.name == "browse").unwrap();
+        assert_eq!(
+            browse.partitions,
+            [
+                PartitionOffsets {
+                    partition: 0,
+                    start_offset: 0,
+                    end_offset: 0
+                },
+                PartitionOffsets {
+                    partition: 1,
+                    start_offset: 0,
+                    end_offset: 5
+                }
+            ]
+        );
+        assert!(described.iter().any(|t| t.name == "empty"));
+        let partition = TopicPartition::new("browse", 1);
+        let values = |records: Vec<ConsumedRecord>| -> Vec<(i64, String)> {
+            records
+                .into_iter()
+                .map(|r| (r.offset, String::from_utf8(r.value.unwrap()).unwrap()))
+                .collect()
+        };
+        assert_eq!(
+            values(log.read(&partition, 1, 2).await.unwrap()),
+            [(1, "v1".into()), (2, "v2".into())]
+        );
+        // To the end and no further, however many are asked for.
+        assert_eq!(
+            values(log.read(&partition, 3, 100).await.unwrap()),
+            [(3, "v3".into()), (4, "v4".into())]
+        );
+        assert!(log.read(&partition, 5, 100).await.unwrap().is_empty());
+        assert!(
+            log.read(&TopicPartition::new("browse", 0), 0, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            log.committed_offsets("wasm-connect-topics")
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     /// Prints the producer's throughput next to a raw `BaseProducer` on the same mock cluster

@@ -47,6 +47,21 @@ pub struct ConsumedRecord {
     pub timestamp_type: TimestampType,
 }
 
+/// A topic and the offsets of its partitions, as `wasm-connect topics list` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TopicDescription {
+    pub name: String,
+    pub partitions: Vec<PartitionOffsets>,
+}
+
+/// The first offset still held and the next offset to be written of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionOffsets {
+    pub partition: i32,
+    pub start_offset: i64,
+    pub end_offset: i64,
+}
+
 /// A change of the partitions assigned to a consumer, reported by [`LogConsumer::poll`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rebalance {
@@ -74,6 +89,8 @@ pub enum LogError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("embedded log storage error: {0}")]
     Storage(String),
+    #[error("embedded log directory `{}` is in use by another process: is a worker running on it?", .0.display())]
+    InUse(std::path::PathBuf),
     #[error("embedded log I/O error")]
     Io(#[from] std::io::Error),
     #[error("the log is shut down")]
@@ -136,6 +153,19 @@ pub trait RecordLog: Send + Sync + 'static {
     /// A consumer in group `group` (`connect-<connector>` for sink tasks), starting from the
     /// group's committed offsets, or the earliest offset where there is none.
     fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError>;
+
+    /// Every topic with its partitions' offsets, sorted by name.
+    async fn describe_topics(&self) -> Result<Vec<TopicDescription>, LogError>;
+
+    /// Up to `max` records of one partition from `offset` on, of those written when the call
+    /// starts: a browsing read for tools, outside any consumer group, that commits nothing.
+    /// An offset below the partition's start reads from the start.
+    async fn read(
+        &self,
+        partition: &TopicPartition,
+        offset: i64,
+        max: usize,
+    ) -> Result<Vec<ConsumedRecord>, LogError>;
 
     /// The committed offsets of a consumer group.
     async fn committed_offsets(&self, group: &str) -> Result<Vec<TopicPartitionOffset>, LogError>;

@@ -180,39 +180,55 @@ const BUILTIN_CLASSES: &[(&str, &[&str])] = &[
 ];
 
 impl PluginRegistry {
+    /// An empty registry; [`Self::load_builtins`] adds the built-in connectors.
+    pub fn new(runtime: Runtime) -> Self {
+        let missing_builtins = BUILTIN_COMPONENTS
+            .iter()
+            .filter(|(_, bytes)| bytes.is_none())
+            .map(|(name, _)| {
+                let classes = BUILTIN_CLASSES
+                    .iter()
+                    .find(|(builtin, _)| builtin == name)
+                    .map_or(&[][..], |(_, classes)| *classes);
+                (*name, classes)
+            })
+            .collect();
+        Self {
+            runtime,
+            plugins: RwLock::new(Vec::new()),
+            missing_builtins,
+        }
+    }
+
     /// A registry with the built-in connectors loaded.
     pub async fn with_builtins(runtime: Runtime) -> Result<Self, PluginError> {
-        let mut plugins = Vec::new();
-        let mut missing_builtins = Vec::new();
+        let registry = Self::new(runtime);
+        registry.load_builtins().await?;
+        Ok(registry)
+    }
+
+    /// Compiles (or loads from the cache) the built-in connectors compiled into this binary
+    /// and registers them. Call it first: names belong to the first plugin registered.
+    pub async fn load_builtins(&self) -> Result<(), PluginError> {
         for (name, bytes) in BUILTIN_COMPONENTS {
-            match bytes {
-                Some(bytes) => {
-                    let plugin = runtime
-                        .load(bytes, &format!("built-in {name}"))
-                        .await
-                        .map_err(|source| PluginError::Load {
-                            path: PathBuf::from(format!("<built-in {name}>")),
-                            source,
-                        })?;
-                    plugins.push(Registered {
-                        plugin,
-                        source: PluginSource::Builtin,
-                    });
-                }
-                None => {
-                    let classes = BUILTIN_CLASSES
-                        .iter()
-                        .find(|(builtin, _)| builtin == name)
-                        .map_or(&[][..], |(_, classes)| *classes);
-                    missing_builtins.push((*name, classes));
-                }
-            }
+            let Some(bytes) = bytes else { continue };
+            let plugin = self
+                .runtime
+                .load(bytes, &format!("built-in {name}"))
+                .await
+                .map_err(|source| PluginError::Load {
+                    path: PathBuf::from(format!("<built-in {name}>")),
+                    source,
+                })?;
+            self.plugins
+                .write()
+                .expect("plugin registry lock poisoned")
+                .push(Registered {
+                    plugin,
+                    source: PluginSource::Builtin,
+                });
         }
-        Ok(Self {
-            runtime,
-            plugins: RwLock::new(plugins),
-            missing_builtins,
-        })
+        Ok(())
     }
 
     pub fn runtime(&self) -> &Runtime {

@@ -5,7 +5,9 @@
 //! `/connectors`), query booleans and expansions in any case. A request body that is not
 //! `application/json` is a 415 and malformed JSON a 400 with the parser's message. Beyond
 //! Kafka Connect, `POST /connector-plugins` uploads a component (`application/wasm`) and
-//! `DELETE /connector-plugins/{plugin}` removes an uploaded one.
+//! `DELETE /connector-plugins/{plugin}` removes an uploaded one, and `/topics` reads and
+//! writes the worker's record log (what `wasm-connect topics` uses when a worker holds the
+//! embedded log).
 
 mod config_infos;
 mod connectors;
@@ -15,6 +17,7 @@ mod offsets;
 pub mod openapi;
 mod plugins;
 mod root;
+mod topics;
 
 use axum::{
     Router,
@@ -69,6 +72,9 @@ routes! {
     "/connector-plugins/{plugin}/config" => get(plugins::config);
     "/connector-plugins/{plugin}/config/validate" => put(plugins::validate);
     "/admin/loggers" => get(loggers::list);
+    "/topics" => get(topics::list);
+    "/topics/{topic}/partitions/{partition}/records" => get(topics::read);
+    "/topics/{topic}/records" => post(topics::write);
     "/admin/loggers/{name}" => get(loggers::get).put(loggers::set);
 }
 

@@ -105,18 +105,23 @@ pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Js
 }
 
 /// The connector plugin `{plugin}` names (class name or alias, optionally `?version=`).
-fn resolve(
+async fn resolve(
     herder: &Herder,
     plugin: &str,
     version: Option<&str>,
 ) -> Result<std::sync::Arc<Plugin>, ApiError> {
-    herder.plugin(plugin, version).map_err(|error| match error {
-        PluginError::Unknown { .. } | PluginError::NotBuilt(_) => {
-            ApiError::NotFound(format!("Unknown plugin {plugin}."))
-        }
-        invalid @ PluginError::InvalidVersion { .. } => ApiError::BadRequest(invalid.to_string()),
-        other => ApiError::NotFound(other.to_string()),
-    })
+    herder
+        .plugin(plugin, version)
+        .await
+        .map_err(|error| match error {
+            PluginError::Unknown { .. } | PluginError::NotBuilt(_) => {
+                ApiError::NotFound(format!("Unknown plugin {plugin}."))
+            }
+            invalid @ PluginError::InvalidVersion { .. } => {
+                ApiError::BadRequest(invalid.to_string())
+            }
+            other => ApiError::NotFound(other.to_string()),
+        })
 }
 
 /// `GET /connector-plugins/{plugin}/config`: the plugin's own definitions, then the
@@ -127,7 +132,7 @@ pub async fn config(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let query = Query::parse(query.as_deref());
-    let found = resolve(&herder, &plugin, query.first("version"))?;
+    let found = resolve(&herder, &plugin, query.first("version")).await?;
     Ok(Json(plugin_config(
         &found.info.config_def,
         found.info.kind,
@@ -166,6 +171,7 @@ pub async fn validate(
             &class,
             settings.get("connector.plugin.version").map(String::as_str),
         )
+        .await
         .map_err(|error| ApiError::BadRequest(crate::error_chain(&error)))?;
     let values =
         super::connectors::timed(herder.validate_with_connector(&found, &settings)).await??;
@@ -243,6 +249,7 @@ pub async fn delete(
     let version = query.first("version");
     herder
         .delete_plugin(&plugin, version)
+        .await
         .map_err(|error| match error {
             PluginError::Unknown { .. } | PluginError::UnknownVersion { .. } => {
                 ApiError::NotFound(error.to_string())

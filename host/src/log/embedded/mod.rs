@@ -32,8 +32,8 @@ pub use partitioner::{murmur2, partition_for_key, validate_topic};
 use store::{Command, Meta, read_lock};
 
 use super::{
-    ConsumedRecord, Delivery, LogConsumer, LogError, LogProducer, Polled, ProduceRecord, Rebalance,
-    RecordLog, TopicPartition, TopicPartitionOffset,
+    ConsumedRecord, Delivery, LogConsumer, LogError, LogProducer, PartitionOffsets, Polled,
+    ProduceRecord, Rebalance, RecordLog, TopicDescription, TopicPartition, TopicPartitionOffset,
 };
 
 /// How many commands (batches) may wait for the writer before `send` waits.
@@ -163,6 +163,50 @@ impl RecordLog for EmbeddedLog {
 
     async fn partition_count(&self, topic: &str) -> Result<Option<i32>, LogError> {
         Ok(self.inner.meta.partition_count(topic))
+    }
+
+    async fn describe_topics(&self) -> Result<Vec<TopicDescription>, LogError> {
+        Ok(read_lock(&self.inner.meta.topics)
+            .iter()
+            .map(|(name, ends)| TopicDescription {
+                name: name.clone(),
+                partitions: (0..)
+                    .zip(ends)
+                    .map(|(partition, &end_offset)| PartitionOffsets {
+                        partition,
+                        // Nothing is deleted: every partition starts at 0.
+                        start_offset: 0,
+                        end_offset,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    async fn read(
+        &self,
+        partition: &TopicPartition,
+        offset: i64,
+        max: usize,
+    ) -> Result<Vec<ConsumedRecord>, LogError> {
+        let end = read_lock(&self.inner.meta.topics)
+            .get(&partition.topic)
+            .ok_or_else(|| LogError::UnknownTopic(partition.topic.clone()))?
+            .get(usize::try_from(partition.partition).unwrap_or(usize::MAX))
+            .copied()
+            .ok_or_else(|| LogError::UnknownPartition {
+                topic: partition.topic.clone(),
+                partition: partition.partition,
+            })?;
+        let db = Arc::clone(&self.inner.db);
+        let partition = partition.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut records = Vec::new();
+            store::read(&db, &partition, offset, end, max, &mut records)?;
+            Ok(records)
+        })
+        .await
+        .map_err(|error| LogError::Other(format!("reading the embedded log failed: {error}")))?
     }
 
     fn producer(&self, client_id: &str) -> Result<Arc<dyn LogProducer>, LogError> {

@@ -166,10 +166,7 @@ pub fn open(
         .set_cache_size(cache_bytes)
         .create(&path)
         .map_err(|error| match error {
-            DatabaseError::DatabaseAlreadyOpen => LogError::Storage(format!(
-                "embedded log directory `{}` is locked ({error}): is another worker using it?",
-                dir.display()
-            )),
+            DatabaseError::DatabaseAlreadyOpen => LogError::InUse(dir.to_owned()),
             error => storage_error(
                 &format!("failed to open embedded log `{}`", path.display()),
                 error,

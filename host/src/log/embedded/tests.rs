@@ -284,7 +284,11 @@ async fn a_second_open_of_the_directory_fails_clearly() {
     let _log = EmbeddedLog::open(dir.path()).unwrap();
     let error = EmbeddedLog::open(dir.path()).err().unwrap();
     assert!(
-        error.to_string().contains("is another worker using it?"),
+        matches!(&error, LogError::InUse(in_use) if in_use == dir.path()),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("is a worker running on it?"),
         "{error}"
     );
 }
