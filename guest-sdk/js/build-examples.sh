@@ -3,8 +3,8 @@
 # js_<name>) into target/wasm32-wasip2/wasm/<name>.wasm (dashes become underscores, as cargo
 # names components),
 # where the integration tests and plugin.path setups find them. First it checks that the
-# checked-in TypeScript declarations match wit/ and compile, and runs the SDK's unit tests
-# (about two seconds together).
+# checked-in TypeScript declarations match wit/ and compile, and runs the SDK's unit tests and
+# the examples' own (`test/` beside their `package.json`; about three seconds together).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 sdk="$root/guest-sdk/js"
@@ -19,6 +19,15 @@ node --test "$sdk/test/" >/dev/null || {
   echo "error: the JavaScript SDK's unit tests failed (node --test guest-sdk/js/test/)" >&2
   exit 1
 }
+# Each example's own tests, as an author runs them (guest-sdk/js/test.sh <connector-dir>).
+for dir in "$root"/connectors/js-*/ "$sdk"/examples/*/; do
+  [[ -d "$dir/test" ]] || continue
+  "$sdk/test.sh" "$dir" >/dev/null || {
+    "$sdk/test.sh" "$dir" >&2 || true
+    echo "error: the unit tests of $dir failed (guest-sdk/js/test.sh $dir)" >&2
+    exit 1
+  }
+done
 out="$root/target/wasm32-wasip2/wasm"
 built=0
 for dir in "$root"/connectors/js-*/; do

@@ -62,9 +62,9 @@ world js-sink-connector {
 }
 WIT
 
-# The connector, without its own node_modules.
+# The connector, without its own node_modules and tests.
 mkdir -p "$stage/connector"
-(cd "$src" && tar --exclude=./node_modules -cf - .) | (cd "$stage/connector" && tar -xf -)
+(cd "$src" && tar --exclude=./node_modules --exclude=./test -cf - .) | (cd "$stage/connector" && tar -xf -)
 # The SDK as the bare module "wasm-connect-sdk", with the host imports of this world.
 sdk_stage="$stage/node_modules/wasm-connect-sdk"
 mkdir -p "$sdk_stage"

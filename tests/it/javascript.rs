@@ -291,6 +291,8 @@ async fn a_js_source_feeds_a_js_sink_that_writes_files() {
         mark["size"].as_u64(),
         Some(std::fs::metadata(&file).unwrap().len())
     );
+    // The mark was replaced by a rename in the sandbox: no temporary file is left.
+    assert!(!out.join("orders-0.offset.tmp").exists());
     worker.stop().await;
 }
 

@@ -1,12 +1,14 @@
 // JsLineSink: a sink connector written in JavaScript. Each record becomes one line (a
 // JavaScript expression, or the value) appended to `<directory>/<topic>-<partition>.txt`.
 // Exactly once across restarts and crashes: after syncing a file, `preCommit` records the next
-// offset and the file's size in `<topic>-<partition>.offset`; `open` cuts the file back to
-// that size and rewinds consumption to that offset. See README.md.
+// offset and the file's size in `<topic>-<partition>.offset` (replaced atomically, so a crash
+// leaves the old mark or the new one); `open` cuts the file back to that size and rewinds
+// consumption to that offset. See README.md.
 
 import {
   ConfigDef,
   ConfigType,
+  FatalError,
   Importance,
   SinkConnector,
   SinkTask,
@@ -50,6 +52,20 @@ class LineSink extends SinkConnector {
   }
 }
 
+/** The committed mark `{offset, size}` in `text`, or an error naming the file. */
+function parseMark(text, path) {
+  let mark;
+  try {
+    mark = JSON.parse(text);
+  } catch (error) {
+    throw new FatalError(`${path} is not a committed mark ({"offset": n, "size": n}): ${error.message}; restore it or remove it and the .txt file to start over`);
+  }
+  if (!Number.isSafeInteger(mark?.offset) || !Number.isSafeInteger(mark?.size)) {
+    throw new FatalError(`${path} is not a committed mark ({"offset": n, "size": n}): ${text.slice(0, 100)}`);
+  }
+  return mark;
+}
+
 class LineTask extends SinkTask {
   start(config) {
     this.directory = config.getString("directory").replace(/\/+$/, "");
@@ -72,7 +88,7 @@ class LineTask extends SinkTask {
         // Nothing committed yet: whatever the file holds was never acknowledged.
         file.truncate(0);
       } else {
-        const { offset, size } = JSON.parse(mark);
+        const { offset, size } = parseMark(mark, `${base}.offset`);
         if (file.size() !== size) log.warn(`${base}.txt: cutting back to ${size} bytes, the last committed state`);
         file.truncate(size);
         rewind.push({ topic, partition, offset });
@@ -106,7 +122,7 @@ class LineTask extends SinkTask {
       if (!state) continue;
       if (state.next !== null) {
         state.file.sync();
-        fs.writeFile(`${state.base}.offset`, JSON.stringify({ offset: state.next, size: state.file.size() }));
+        fs.replaceFile(`${state.base}.offset`, JSON.stringify({ offset: state.next, size: state.file.size() }));
         safe.push({ topic: o.topic, partition: o.partition, offset: state.next });
         state.next = null;
       }

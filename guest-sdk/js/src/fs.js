@@ -64,12 +64,10 @@ let directories = null;
 
 /** The granted directory holding `path`, and `path` relative to it. */
 function resolve(path) {
-  if (!imports.preopens) {
-    throw new FatalError("files are only available inside a component (under Node, pass your own file access to the code under test)");
-  }
   if (typeof path !== "string" || !path.startsWith("/")) {
     throw new FatalError(`file paths must be absolute, got ${JSON.stringify(path)}`);
   }
+  // The host's grants are fixed for an instance's life (under Node, the double keeps one live list).
   directories ??= imports.preopens.getDirectories();
   let best = null;
   for (const [descriptor, root] of directories) {
@@ -79,7 +77,7 @@ function resolve(path) {
     }
   }
   if (!best) {
-    throw new FatalError(`no access to ${path}: grant its directory to the connector with sandbox.fs.write (or sandbox.fs.read)`);
+    throw new FatalError(`no access to ${path}: grant its directory to the connector with sandbox.fs.write (or sandbox.fs.read; in a Node test, testing.grantDirectory)`);
   }
   const rest = path.slice(best.base.length).replace(/^\/+/, "");
   return { dir: best.descriptor, rel: rest === "" ? "." : rest };
@@ -197,7 +195,11 @@ export function readText(path) {
   return bytes === null ? null : utf8Decode(bytes);
 }
 
-/** Replaces the file's content with `data` (a string or bytes) and syncs it. */
+/**
+ * Replaces the file's content with `data` (a string or bytes) and syncs it. Not atomic: a
+ * crash part-way leaves the file empty or half-written. For state read back at a restart
+ * (offsets, checkpoints) use `replaceFile`.
+ */
 export function writeFile(path, data) {
   const { dir, rel } = resolve(path);
   let descriptor;
@@ -214,6 +216,39 @@ export function writeFile(path, data) {
   } finally {
     stream?.[Symbol.dispose]?.();
     descriptor?.[Symbol.dispose]?.();
+  }
+}
+
+/**
+ * Replaces the file's content atomically: writes and syncs `<path>.tmp`, then renames it over
+ * `path` and syncs the directory. After a crash at any point `path` holds either its old
+ * content or `data`, never a mix or nothing (a leftover `<path>.tmp` is overwritten by the
+ * next call).
+ */
+export function replaceFile(path, data) {
+  const tmp = `${path}.tmp`;
+  writeFile(tmp, data);
+  const target = resolve(path);
+  const source = resolve(tmp);
+  try {
+    source.dir.renameAt(source.rel, target.dir, target.rel);
+  } catch (error) {
+    throw fail("cannot rename over", path, error);
+  }
+  syncParent(target);
+}
+
+/** Makes a rename in `target`'s directory durable, where the host allows syncing it. */
+function syncParent({ dir, rel }) {
+  const slash = rel.lastIndexOf("/");
+  let parent = dir;
+  try {
+    if (slash > 0) parent = dir.openAt({ symlinkFollow: false }, rel.slice(0, slash), { directory: true }, { read: true });
+    parent.syncData();
+  } catch {
+    // Not every filesystem syncs directories; the rename itself is still atomic.
+  } finally {
+    if (parent !== dir) parent?.[Symbol.dispose]?.();
   }
 }
 

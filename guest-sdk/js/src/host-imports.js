@@ -8,5 +8,5 @@ export const connectorContext = doubles.connectorContext;
 export const offsetStorageReader = doubles.offsetStorageReader;
 export const sinkTaskContext = doubles.sinkTaskContext;
 export const errantRecordReporter = doubles.errantRecordReporter;
-// No filesystem under Node: `fs` functions say so.
-export const preopens = null;
+// Under Node, `fs` reaches the directories a test granted (`testing.grantDirectory`).
+export const preopens = doubles.preopens;

@@ -294,3 +294,24 @@ test("a bad source record is rejected naming the record and the place", async ()
     assert.throws(() => encodeSourceRecord(record, new SchemaTable(), 3), { message });
   }
 });
+
+test("fs works in a granted directory under Node, and replaceFile survives a failed write", async () => {
+  const nodeFs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const { fs } = await import("../src/index.js");
+  testing.reset();
+  const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "sdk-fs-"));
+  assert.throws(() => fs.readText(`${dir}/x`), /no access to .*testing\.grantDirectory/);
+  testing.grantDirectory(dir);
+  fs.replaceFile(`${dir}/state`, "one");
+  assert.equal(fs.readText(`${dir}/state`), "one");
+  assert.equal(fs.exists(`${dir}/state.tmp`), false);
+  testing.failNextWrite((file) => file.endsWith("/state.tmp"));
+  assert.throws(() => fs.replaceFile(`${dir}/state`, "two"), /cannot write/);
+  assert.equal(fs.readText(`${dir}/state`), "one");
+  fs.replaceFile(`${dir}/state`, "three");
+  assert.equal(fs.readText(`${dir}/state`), "three");
+  assert.deepEqual(fs.list(dir), ["state"]);
+  assert.throws(() => fs.readText(`${dir}/../elsewhere`), /no access|not-permitted/);
+});

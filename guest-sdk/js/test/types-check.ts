@@ -35,6 +35,7 @@ class U extends SinkTask {
       else file.append(JSON.stringify(toPlain(r.value)) + "\n");
     }
     if (records.length > 1000) throw new RetriableError("too many");
+    fs.replaceFile("/data/out.offset", JSON.stringify({ size: file.size() }));
     sinkContext.requestCommit();
   }
   preCommit(offsets: TopicPartitionOffset[]): TopicPartitionOffset[] {

@@ -215,7 +215,10 @@ declare module "wasm-connect-sdk" {
     function openAppend(path: string): File;
     function readBytes(path: string): Uint8Array | null;
     function readText(path: string): string | null;
+    /** Not atomic: a crash part-way leaves the file empty or half-written. */
     function writeFile(path: string, data: string | Uint8Array): void;
+    /** Atomic: after a crash the file holds its old content or `data`, never a mix. */
+    function replaceFile(path: string, data: string | Uint8Array): void;
     function exists(path: string): boolean;
     function list(path: string): string[];
     function mkdir(path: string): void;
