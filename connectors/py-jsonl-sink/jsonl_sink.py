@@ -286,14 +286,7 @@ class JsonlSinkTask(wc.SinkTask):
             # Rolled and nothing since: the next file starts at next_offset, nothing to truncate.
             state["file"] = f"{self._stem(part.tp)}-{part.next_offset:020d}.jsonl"
             state["bytes"] = state["records"] = 0
-        path = self._state_path(part.tp)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(state, f)
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+        wc.replace_file(self._state_path(part.tp), json.dumps(state), fsync=self.fsync)
         part.committed_offset = part.next_offset
 
     def close(self, partitions: List[wc.TopicPartition]) -> None:

@@ -45,7 +45,7 @@ else
 fi
 
 # Up to date: the output is newer than every input.
-inputs=("$dir" "$here/src" "$root/wit" "$stamp" "$0")
+inputs=("$dir" "$here/src" "$here/scripts" "$root/wit" "$stamp" "$0")
 if [ -f "$out" ] && [ -z "$(find "${inputs[@]}" -type f -newer "$out" -not -path '*/__pycache__/*' -print -quit)" ]; then
     echo "$out is up to date" >&2
     exit 0
@@ -53,9 +53,15 @@ fi
 
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
-trap 'rm -f "$tmp"' EXIT
+stage=$(mktemp -d "${TMPDIR:-/tmp}/wasm-connect-py.XXXXXX")
+trap 'rm -f "$tmp"; rm -rf "$stage"' EXIT
+# A copy of the connector whose app.py also imports, at module level, every module its code
+# imports anywhere: componentize-py keeps only what is imported while it snapshots app.py,
+# so a module first imported inside a method would be missing when that method runs.
+(cd "$dir" && tar --exclude=./__pycache__ -cf - .) | (cd "$stage" && tar -xf -)
+python3 "$here/scripts/preload.py" "$dir" "$here/src" >>"$stage/app.py"
 # No bytecode caches in the source tree (componentize-py copies the path into the component).
 PYTHONDONTWRITEBYTECODE=1 "$venv/bin/componentize-py" -q -d "$root/wit" -w "$world" \
-    componentize app -p "$dir" -p "$here/src" -o "$tmp"
+    componentize app -p "$stage" -p "$here/src" -o "$tmp"
 mv "$tmp" "$out"
 echo "built $out ($world, $(stat -c %s "$out") bytes)" >&2

@@ -13,7 +13,7 @@ use std::{
 
 use wasm_connect::{
     config::{ConnectorSubmission, InitialState},
-    coordinator::State,
+    coordinator::{ConnectorOffsets, State},
     runtime::{InstanceContext, Preopen, Runtime, RuntimeConfig, SandboxLimits},
 };
 use wasm_connect_tests::{
@@ -288,6 +288,37 @@ async fn python_exceptions_fail_the_task_with_the_python_traceback() {
         ])
         .await;
     worker.wait_records("records", 5).await;
+
+    // Without a failure to raise, `put` imports `csv` for the first time, inside the method:
+    // the component has it, so the records are taken and committed.
+    worker
+        .create(&[
+            ("name", "imports-late"),
+            ("connector.class", "PyTestSink"),
+            ("topics", "t"),
+        ])
+        .await;
+    let start = Instant::now();
+    loop {
+        if let Ok(ConnectorOffsets::Sink(offsets)) = worker.herder.offsets("imports-late").await
+            && offsets.iter().any(|(_, offset)| *offset == 5)
+        {
+            break;
+        }
+        let status = worker.herder.status("imports-late");
+        assert!(
+            status
+                .iter()
+                .flat_map(|s| &s.tasks)
+                .all(|(_, t)| t.state != State::Failed),
+            "the late importer failed: {status:?}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the late importer committed nothing: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     worker
         .create(&[

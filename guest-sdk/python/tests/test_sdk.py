@@ -284,3 +284,39 @@ def _glue_holder(task_glue):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ReplaceFileTest(unittest.TestCase):
+    def setUp(self):
+        import tempfile
+
+        self.dir = tempfile.mkdtemp()
+        self.path = f"{self.dir}/state.json"
+
+    def read(self):
+        with open(self.path, encoding="utf-8") as f:
+            return f.read()
+
+    def test_text_and_bytes_replace_the_whole_file(self):
+        wc.replace_file(self.path, "a longer first content")
+        wc.replace_file(self.path, "short")
+        self.assertEqual(self.read(), "short")
+        wc.replace_file(self.path, b"\xff\x00", fsync=False)
+        with open(self.path, "rb") as f:
+            self.assertEqual(f.read(), b"\xff\x00")
+
+    def test_a_crash_before_the_rename_leaves_the_old_content(self):
+        import os
+        from unittest import mock
+
+        wc.replace_file(self.path, "committed")
+        # The process dies while the new content is synced: the rename never happens.
+        with mock.patch("os.fsync", side_effect=OSError("crash")):
+            with self.assertRaises(OSError):
+                wc.replace_file(self.path, "half-written")
+        self.assertEqual(self.read(), "committed")
+        # A leftover temporary file does not stop the next replace.
+        self.assertTrue(os.path.exists(self.path + ".tmp"))
+        wc.replace_file(self.path, "next")
+        self.assertEqual(self.read(), "next")
+        self.assertFalse(os.path.exists(self.path + ".tmp"))

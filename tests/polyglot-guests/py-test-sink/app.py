@@ -1,6 +1,8 @@
 """A Python test sink for the integration tests: fails on purpose where `fail.in` says
 (`start`, `put` or `connector.start`) with a Python exception, so the tests can check that the
-exception and its traceback reach the task's trace. Otherwise it logs each batch and counts."""
+exception and its traceback reach the task's trace. Otherwise it logs each batch and counts,
+with a standard-library module first imported inside `put` (which the component has only
+because build.sh loads such modules while it is built)."""
 
 import wasm_connect as wc
 
@@ -39,7 +41,12 @@ class PyTestSinkTask(wc.SinkTask):
         if records and self.fail_in == "put":
             _explode(f"put at offset {records[0].offset}")
         if records:
-            wc.log("info", f"py-test-sink got {len(records)} records")
+            import csv
+            import io
+
+            line = io.StringIO()
+            csv.writer(line).writerow([len(records), records[0].offset])
+            wc.log("info", f"py-test-sink got records (count, first offset): {line.getvalue().strip()}")
 
 
 Connector, SinkTask = wc.export_sink_connector(PyTestSink, PyTestSinkTask)

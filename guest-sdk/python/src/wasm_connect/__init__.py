@@ -65,6 +65,7 @@ from .data import (
     Type,
 )
 from .errors import ConnectError, DataError, InvalidConfigError, RetriableError
+from .files import replace_file
 from .host import (
     ConnectorContext,
     ErrantRecordReporter,

@@ -31,6 +31,11 @@ from .host import ConnectorContext, SinkTaskContext, SourceTaskContext, install_
 from .records import RecordMetadata, SinkRecord, SourceRecord, TopicPartition
 
 
+# Modules the connector's code imports that build.sh could not load into the component, with
+# why: logged as warnings when the connector starts (see guest-sdk/python/scripts/preload.py).
+UNAVAILABLE_MODULES: List[Tuple[str, str]] = []
+
+
 def _wit_error(kind: str, message: str) -> Any:
     wit = _wit
     if kind == "invalid-config":
@@ -165,6 +170,12 @@ def _make_connector_glue(user_class: Type[Any]) -> type:
                 ]
 
         def start(self, config: List[Tuple[str, str]]) -> None:
+            for name, error in UNAVAILABLE_MODULES:
+                log(
+                    "warn",
+                    f"this component lacks module {name}, which the connector's code imports "
+                    f"({error}); code importing it raises ModuleNotFoundError",
+                )
             _guard(f"{user_class.__name__}.start", lambda: self._connector().start(Config(config)))
 
         def task_configs(self, max_tasks: int) -> List[List[Tuple[str, str]]]:
