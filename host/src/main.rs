@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use wasm_connect::{
-    config::{ConnectorSubmission, WorkerConfig, worker::LogBackend},
+    config::{
+        ConnectorSubmission, WorkerConfig,
+        worker::{LogBackend, LogFormat},
+    },
     coordinator::RestoreError,
     log::{LogError, embedded::EmbeddedLog},
     rest,
@@ -111,11 +114,27 @@ enum TopicsCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The worker file says how to log (`log.format`), so it is read before anything is logged.
+    let format = match &cli.command {
+        Command::Standalone { worker, .. } | Command::Distributed { worker } => {
+            match log_format(worker) {
+                Ok(format) => format,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+        Command::Topics(_) => LogFormat::Text,
+    };
     // The topics commands print records on stdout; only problems go to stderr.
-    init_logging(match cli.command {
-        Command::Topics(_) => "warn",
-        _ => "info",
-    });
+    init_logging(
+        match cli.command {
+            Command::Topics(_) => "warn",
+            _ => "info",
+        },
+        format,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -129,15 +148,30 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            match format {
+                // A log read by machines ends with a line they can read too.
+                LogFormat::Json => {
+                    tracing::error!(error = %format!("{error:#}"), "The worker failed.")
+                }
+                LogFormat::Text => eprintln!("error: {error:#}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }
 }
 
+/// `log.format` of a worker file.
+fn log_format(worker: &std::path::Path) -> anyhow::Result<LogFormat> {
+    let settings = wasm_connect::config::properties::read_properties(worker)?;
+    LogFormat::from_settings(&settings)
+        .with_context(|| format!("invalid worker config `{}`", worker.display()))
+}
+
 /// Logs to stderr at `RUST_LOG` (default `default`), with levels that `/admin/loggers` can
-/// change.
-fn init_logging(default: &str) {
+/// change: as text lines (coloured only on a terminal), or with `log.format=json` one JSON
+/// object per line (`timestamp`, `level`, `target`, `message`, the event's fields, and `span`
+/// with the fields of the innermost span, e.g. a task's `connector` and `task`).
+fn init_logging(default: &str, format: LogFormat) {
     use tracing_subscriber::{EnvFilter, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let directives = std::env::var("RUST_LOG")
         .ok()
@@ -145,14 +179,23 @@ fn init_logging(default: &str) {
         .unwrap_or_else(|| default.to_owned());
     let (filter, handle) =
         tracing_subscriber::reload::Layer::new(EnvFilter::new(directives.as_str()));
+    let text = (format == LogFormat::Text).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    });
+    let json = (format == LogFormat::Json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+    });
     tracing_subscriber::registry()
         .with(filter)
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                // Colours only for a terminal, not in a log file.
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
+        .with(text)
+        .with(json)
         .init();
     wasm_connect::logging::install(&directives, move |filter| {
         handle.reload(filter).map_err(|error| error.to_string())

@@ -34,5 +34,7 @@ mod javascript;
 mod python;
 // `wasm-connect topics` on the embedded log, through a running worker and without one.
 mod topics;
+// The worker's own log as JSON lines (`log.format=json`).
+mod logs;
 // The connector conformance kit over the example connectors of each language.
 mod conformance;

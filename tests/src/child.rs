@@ -76,10 +76,9 @@ impl ChildWorker {
             if let Some(address) = text
                 .lines()
                 .find(|line| line.contains("REST API listening."))
-                .and_then(|line| line.split("address=").nth(1))
-                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(listening_address)
             {
-                break address.to_owned();
+                break address;
             }
             assert!(
                 worker.child.try_wait().expect("worker status").is_none(),
@@ -211,6 +210,17 @@ impl Drop for ChildWorker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The address of a "REST API listening." line, as text (`address=...`) or JSON
+/// (`log.format=json`: `"address": "..."`).
+fn listening_address(line: &str) -> Option<String> {
+    if line.starts_with('{') {
+        let json: Value = serde_json::from_str(line).ok()?;
+        return json["address"].as_str().map(str::to_owned);
+    }
+    let rest = line.split("address=").nth(1)?;
+    rest.split_whitespace().next().map(str::to_owned)
 }
 
 /// A field of `/proc/<pid>/status` in KiB (0 if unreadable).

@@ -57,6 +57,8 @@ pub struct WorkerConfig {
     /// `source.idle.backoff.max.ms` (default 1000): the longest a source task waits to poll
     /// again after polls that returned nothing (the wait starts at 50 ms and doubles).
     pub source_idle_backoff_max: Duration,
+    /// `log.format` (default `text`): how the binary writes its log.
+    pub log_format: LogFormat,
     pub log: LogBackend,
     /// Directory for the embedded log, the compile cache and other worker state.
     pub data_dir: PathBuf,
@@ -678,6 +680,7 @@ impl WorkerConfig {
                 }
                 max
             },
+            log_format: LogFormat::from_settings(&raw)?,
             log_cache_bytes: positive(
                 &raw,
                 "log.cache.bytes",
@@ -748,6 +751,30 @@ impl WorkerConfig {
     /// `producer.*`, `consumer.*`, `admin.*` prefixes.
     pub fn client_settings(&self, prefix: &str) -> Settings {
         self.raw.with_prefix(prefix)
+    }
+}
+
+/// `log.format`: human-readable lines, or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// `log.format` of these settings (`text` or `json`, in any case).
+    pub fn from_settings(raw: &Settings) -> Result<Self, ConfigError> {
+        match raw.string("log.format").map(str::trim) {
+            None => Ok(Self::Text),
+            Some(value) if value.eq_ignore_ascii_case("text") => Ok(Self::Text),
+            Some(value) if value.eq_ignore_ascii_case("json") => Ok(Self::Json),
+            Some(value) => Err(ConfigError::Invalid {
+                key: "log.format".into(),
+                value: value.into(),
+                expected: "text or json",
+            }),
+        }
     }
 }
 
@@ -963,6 +990,19 @@ mod tests {
         // A wildcard listener is advertised under the machine's name, never 0.0.0.0.
         let wildcard: std::net::SocketAddr = "0.0.0.0:8083".parse().unwrap();
         assert!(!plain.advertised_worker_id(wildcard).starts_with("0.0.0.0"));
+    }
+
+    #[test]
+    fn log_format_is_text_unless_json_is_asked_for() {
+        let format = |pairs: &[(&str, &str)]| LogFormat::from_settings(&settings(pairs));
+        assert_eq!(format(&[]).unwrap(), LogFormat::Text);
+        assert_eq!(format(&[("log.format", " JSON ")]).unwrap(), LogFormat::Json);
+        assert_eq!(format(&[("log.format", "text")]).unwrap(), LogFormat::Text);
+        let error = format(&[("log.format", "logfmt")]).unwrap_err().to_string();
+        assert!(
+            error.contains("log.format") && error.contains("text or json"),
+            "{error}"
+        );
     }
 
     #[test]

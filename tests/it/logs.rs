@@ -1,0 +1,67 @@
+//! The worker's own log with `log.format=json`: one JSON object per line, task-level events
+//! carrying their connector and task.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wasm_connect_tests::child::ChildWorker;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_log_is_one_object_per_line_with_the_connector_and_task_of_task_events() {
+    let worker = ChildWorker::start(&[("log.format", "json")]).await;
+    let missing = worker.files().join("not-yet.txt");
+    worker
+        .create(
+            "waiting",
+            json!({"connector.class": "FileStreamSource", "file": missing.display().to_string(),
+                   "topic": "t"}),
+        )
+        .await;
+    // The task logs that it started (the worker, in the task's span) and the guest logs that
+    // the file is missing (an event with the connector and task as fields).
+    let start = Instant::now();
+    let lines = loop {
+        let text = worker.log_text();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|error| panic!("not JSON ({error}): {line}"))
+            })
+            .collect();
+        let guest = lines.iter().any(|l| l["target"] == "connector");
+        let started = lines.iter().any(|l| l["message"] == "Task started.");
+        if guest && started {
+            break lines;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no task events: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for line in &lines {
+        for key in ["timestamp", "level", "target", "message"] {
+            assert!(line.get(key).is_some(), "no {key} in {line}");
+        }
+    }
+    let started = lines
+        .iter()
+        .find(|l| l["message"] == "Task started.")
+        .unwrap();
+    assert_eq!(
+        (&started["span"]["connector"], &started["span"]["task"]),
+        (&json!("waiting"), &json!(0)),
+        "{started}"
+    );
+    let guest = lines.iter().find(|l| l["target"] == "connector").unwrap();
+    assert_eq!(
+        (&guest["connector"], &guest["task"], &guest["level"]),
+        (&json!("waiting"), &json!(0), &json!("WARN")),
+        "{guest}"
+    );
+    assert!(
+        guest["message"].as_str().unwrap().contains("not-yet.txt"),
+        "{guest}"
+    );
+}
