@@ -11,6 +11,7 @@ pub mod coordinator;
 pub mod data;
 pub mod log;
 pub mod logging;
+pub mod metrics;
 pub mod plugins;
 pub mod rest;
 pub mod runtime;

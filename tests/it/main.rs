@@ -34,6 +34,9 @@ mod javascript;
 mod python;
 // `wasm-connect topics` on the embedded log, through a running worker and without one.
 mod topics;
+// `GET /metrics`: Kafka Connect's metrics under Strimzi's names, checked by promtool and
+// scraped by a real Prometheus.
+mod metrics;
 // The worker's own log as JSON lines (`log.format=json`).
 mod logs;
 // The connector conformance kit over the example connectors of each language.

@@ -483,6 +483,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
         sink_context: Some(Default::default()),
         reporter: None,
         log: None,
+        metrics: None,
     }
 }
 

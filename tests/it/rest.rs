@@ -1795,6 +1795,13 @@ async fn the_openapi_document_is_served_and_matches_the_router() {
             .replace("{name}", "no-such-thing")
             .replace("{plugin}", "NoSuchPlugin")
             .replace("{task}", "0");
+        if path == "/metrics" {
+            // The one answer that is not JSON.
+            let (status, _, _) = api.get_text(path, None).await;
+            assert!(item["get"]["responses"].get(status.as_str()).is_some());
+            operations += 1;
+            continue;
+        }
         for method in item.as_object().expect("path item").keys() {
             let method =
                 Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");

@@ -63,6 +63,39 @@ impl RestClient {
             .unwrap_or_else(|error| panic!("{path}: {error}"))
     }
 
+    /// `GET path` with an `Accept` header, for bodies that are not JSON: the status, the
+    /// `Content-Type` and the body as text.
+    pub async fn get_text(&self, path: &str, accept: Option<&str>) -> (StatusCode, String, String) {
+        let mut request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}{path}", self.base));
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT, accept);
+        }
+        let response = self
+            .client
+            .request(request.body(Full::new(Bytes::new())).expect("request"))
+            .await
+            .unwrap_or_else(|error| panic!("{path}: no response: {error}"));
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap_or_else(|error| panic!("{path}: body: {error}"))
+            .to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+        )
+    }
+
     /// [`Self::send_bytes`] that says why instead of panicking.
     pub async fn try_send_bytes(
         &self,

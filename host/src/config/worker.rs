@@ -59,6 +59,9 @@ pub struct WorkerConfig {
     pub source_idle_backoff_max: Duration,
     /// `log.format` (default `text`): how the binary writes its log.
     pub log_format: LogFormat,
+    /// `metrics.sample.window.ms` (30000) and `metrics.num.samples` (2): the window of the
+    /// `*-rate`, `*-avg` and `*-max` metrics.
+    pub metrics_window: crate::metrics::WindowSettings,
     pub log: LogBackend,
     /// Directory for the embedded log, the compile cache and other worker state.
     pub data_dir: PathBuf,
@@ -681,6 +684,25 @@ impl WorkerConfig {
                 max
             },
             log_format: LogFormat::from_settings(&raw)?,
+            metrics_window: crate::metrics::WindowSettings {
+                window: {
+                    let window = raw.millis_or("metrics.sample.window.ms", 30_000)?;
+                    if window.is_zero() {
+                        return Err(ConfigError::Invalid {
+                            key: "metrics.sample.window.ms".into(),
+                            value: "0".into(),
+                            expected: "a positive number of milliseconds",
+                        });
+                    }
+                    window
+                },
+                samples: positive(
+                    &raw,
+                    "metrics.num.samples",
+                    2,
+                    "a positive number of samples",
+                )?,
+            },
             log_cache_bytes: positive(
                 &raw,
                 "log.cache.bytes",
@@ -996,7 +1018,10 @@ mod tests {
     fn log_format_is_text_unless_json_is_asked_for() {
         let format = |pairs: &[(&str, &str)]| LogFormat::from_settings(&settings(pairs));
         assert_eq!(format(&[]).unwrap(), LogFormat::Text);
-        assert_eq!(format(&[("log.format", " JSON ")]).unwrap(), LogFormat::Json);
+        assert_eq!(
+            format(&[("log.format", " JSON ")]).unwrap(),
+            LogFormat::Json
+        );
         assert_eq!(format(&[("log.format", "text")]).unwrap(), LogFormat::Text);
         let error = format(&[("log.format", "logfmt")]).unwrap_err().to_string();
         assert!(

@@ -52,6 +52,9 @@ struct Generation {
     restarts: JoinSet<u32>,
     /// Consecutive failures per task, for the backoff.
     failures: BTreeMap<u32, Failures>,
+    /// Tasks that ran since they were last started; a task failing outside it failed to
+    /// start (`task-startup-failure-total`).
+    ran: std::collections::BTreeSet<u32>,
 }
 
 impl Generation {
@@ -63,6 +66,7 @@ impl Generation {
             events_tx,
             restarts: JoinSet::new(),
             failures: BTreeMap::new(),
+            ran: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -249,11 +253,15 @@ impl Actor {
                 },
                 Some((task, event)) = generation.events_rx.recv() => match event {
                     TaskEvent::Running => {
+                        generation.ran.insert(task);
                         generation.failures.entry(task).or_default().running(Instant::now());
                         self.statuses.set_task(&name, task, State::Running, None);
                     }
                     TaskEvent::Paused => self.statuses.set_task(&name, task, State::Paused, None),
                     TaskEvent::Failed(trace) => {
+                        if !generation.ran.remove(&task) {
+                            self.services.startups.task_failure();
+                        }
                         // The FAILED status and its trace stay visible until a restart.
                         self.statuses.set_task(&name, task, State::Failed, Some(trace));
                         self.schedule_restart(&mut generation, task);
@@ -361,6 +369,7 @@ impl Actor {
             return;
         };
         tracing::info!(task = id, "Restarting task on request.");
+        generation.ran.remove(&id);
         *slot = self.spawn_task(id, config, metrics, target, &generation.events_tx);
     }
 
@@ -379,19 +388,24 @@ impl Actor {
         validated: Option<ConnectorInstance>,
         events: mpsc::UnboundedSender<ContextEvent>,
     ) -> Result<ConnectorInstance, String> {
-        let mut instance = match validated {
-            Some(instance) => instance,
-            None => self
-                .plugin
-                .connector(connector_context(&self.config, &self.services, events))
+        let started = async {
+            let mut instance = match validated {
+                Some(instance) => instance,
+                None => self
+                    .plugin
+                    .connector(connector_context(&self.config, &self.services, events))
+                    .await
+                    .map_err(|error| crate::error_chain(&error))?,
+            };
+            instance
+                .start(&self.config.settings)
                 .await
-                .map_err(|error| crate::error_chain(&error))?,
-        };
-        instance
-            .start(&self.config.settings)
-            .await
-            .map_err(|error| error.to_string())?;
-        Ok(instance)
+                .map_err(|error| error.to_string())?;
+            Ok(instance)
+        }
+        .await;
+        self.services.startups.connector(started.is_ok());
+        started
     }
 
     /// Asks the connector for task configs and restarts the tasks if they changed (or
@@ -447,7 +461,7 @@ impl Actor {
             let id = id as u32;
             self.statuses
                 .set_task(&self.config.name, id, State::Unassigned, None);
-            let task_metrics = Arc::new(TaskMetrics::default());
+            let task_metrics = Arc::new(TaskMetrics::new(self.services.worker.metrics_window));
             metrics.push(task_metrics.clone());
             let task = self.spawn_task(
                 id,
@@ -472,6 +486,7 @@ impl Actor {
         target: &watch::Sender<TargetState>,
         events: &TaskEventSender,
     ) -> RunningTask {
+        self.services.startups.task_attempt();
         let shutdown = CancellationToken::new();
         let control = TaskControl {
             shutdown: shutdown.clone(),
@@ -576,6 +591,7 @@ impl Actor {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
         tracing::info!(task = id, restarts, "Restarting failed task.");
+        generation.ran.remove(&id);
         *slot = self.spawn_task(id, config, metrics, target, &generation.events_tx);
     }
 
@@ -633,5 +649,6 @@ pub fn connector_context(
         sink_context: None,
         reporter: None,
         log: None,
+        metrics: None,
     }
 }

@@ -197,6 +197,7 @@ impl Herder {
                 log,
                 offsets,
                 topics: ActiveTopics::default(),
+                startups: crate::metrics::Startups::default(),
             }),
             registry: Arc::new(registry),
             statuses,
@@ -307,6 +308,47 @@ impl Herder {
     /// What every task of this worker shares (its log, its offsets), for tests and tools.
     pub fn services(&self) -> &Arc<Services> {
         &self.services
+    }
+
+    /// What `/metrics` shows now: every connector with its plugin, state and tasks (with
+    /// their metrics while running), the starts counted so far and the instance capacity.
+    pub async fn metrics_snapshot(&self) -> crate::metrics::WorkerSnapshot {
+        let mut connectors = Vec::new();
+        for name in self.connector_names().await {
+            let Some(status) = self.status(&name) else {
+                continue;
+            };
+            let class = self
+                .connector_config(&name)
+                .await
+                .map(|config| config.class.clone())
+                .unwrap_or_default();
+            let metrics = self.task_metrics(&name).await;
+            let state = |state: State| state.name().to_ascii_lowercase();
+            connectors.push(crate::metrics::ConnectorSnapshot {
+                kind: status.kind.name(),
+                class,
+                version: status.version.clone().unwrap_or_default(),
+                state: state(status.connector.state),
+                tasks: status
+                    .tasks
+                    .iter()
+                    .map(|(&id, info)| crate::metrics::TaskSnapshot {
+                        id,
+                        state: state(info.state),
+                        metrics: metrics.get(id as usize).cloned(),
+                    })
+                    .collect(),
+                name,
+            });
+        }
+        let capacity = self.instance_capacity();
+        crate::metrics::WorkerSnapshot {
+            connectors,
+            startups: self.services.startups.counts(),
+            instances: capacity.instances as u64,
+            instances_max: capacity.instances_max as u64,
+        }
     }
 
     /// How many wasm instances the worker may run at once, and how many it runs.

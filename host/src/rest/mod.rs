@@ -5,7 +5,8 @@
 //! `/connectors`), query booleans and expansions in any case. A request body that is not
 //! `application/json` is a 415 and malformed JSON a 400 with the parser's message. Beyond
 //! Kafka Connect, `POST /connector-plugins` uploads a component (`application/wasm`) and
-//! `DELETE /connector-plugins/{plugin}` removes an uploaded one, and `/topics` reads and
+//! `DELETE /connector-plugins/{plugin}` removes an uploaded one, `GET /metrics` serves the
+//! metrics for Prometheus, and `/topics` reads and
 //! writes the worker's record log (what `wasm-connect topics` uses when a worker holds the
 //! embedded log).
 
@@ -13,6 +14,7 @@ mod config_infos;
 mod connectors;
 mod error;
 mod loggers;
+mod metrics;
 mod offsets;
 pub mod openapi;
 mod plugins;
@@ -52,6 +54,7 @@ routes! {
     "/" => get(root::server_info);
     "/health" => get(root::health);
     "/openapi.json" => get(openapi::document);
+    "/metrics" => get(metrics::scrape);
     "/connectors" => get(connectors::list).post(connectors::create);
     "/connectors/{name}" => get(connectors::get).delete(connectors::delete);
     "/connectors/{name}/config" =>

@@ -155,7 +155,10 @@ impl Sandbox {
                     let state = self.store.data_mut();
                     state.account();
                     match state.resource_refusal.take() {
-                        None => return Ok(value),
+                        None => {
+                            self.count_call(None);
+                            return Ok(value);
+                        }
                         Some(refusal) => TrapCause::MemoryLimit {
                             limit: refusal.limit,
                             requested: refusal.requested,
@@ -163,6 +166,7 @@ impl Sandbox {
                         },
                     }
                 } else {
+                    self.count_call(None);
                     return Ok(value);
                 }
             }
@@ -172,9 +176,17 @@ impl Sandbox {
             },
         };
         self.poisoned = true;
+        self.count_call(cause.label());
         let connector = &self.store.data().ctx.connector;
         tracing::debug!(connector = %connector, task = self.store.data().ctx.task, call, %cause, "Guest call trapped.");
         Err(CallError::Trap { call, cause })
+    }
+
+    /// Counts a finished call, its fuel and its trap in the task's metrics.
+    fn count_call(&self, trap: Option<&str>) {
+        if let Some(metrics) = &self.store.data().ctx.metrics {
+            metrics.guest.call(self.fuel_used, trap);
+        }
     }
 
     /// Ends instantiation: limits and traps become [`RuntimeError::Call`], link errors

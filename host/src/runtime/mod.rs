@@ -222,6 +222,8 @@ pub struct InstanceContext {
     /// The task's log budget, shared by all its instances and the host's lines about it;
     /// None = the instance gets a budget of its own.
     pub log: Option<Arc<LogBudget>>,
+    /// Where the task's calls, fuel and traps are counted; None for instances of no task.
+    pub metrics: Option<Arc<crate::metrics::TaskMetrics>>,
 }
 
 impl InstanceContext {
@@ -244,6 +246,7 @@ impl InstanceContext {
             sink_context: None,
             reporter: None,
             log: None,
+            metrics: None,
         }
     }
 }
@@ -287,6 +290,23 @@ pub enum TrapCause {
     InvalidData(String),
     /// An earlier call trapped; the instance must be dropped.
     Poisoned,
+}
+
+impl TrapCause {
+    /// The cause as a metric label (`wasm_connect_task_traps_total{cause}`); None for a call
+    /// refused because an earlier one trapped.
+    pub fn label(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::FuelExhausted { .. } => "fuel",
+            Self::Timeout { .. } => "deadline",
+            Self::MemoryLimit { .. } => "memory",
+            Self::ResourceLimit { .. } => "resources",
+            Self::StackOverflow => "stack_overflow",
+            Self::Trap(_) => "trap",
+            Self::InvalidData(_) => "invalid_data",
+            Self::Poisoned => return None,
+        })
+    }
 }
 
 impl std::fmt::Display for TrapCause {

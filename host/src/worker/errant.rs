@@ -80,7 +80,8 @@ pub struct DlqReporter {
     next_id: AtomicU64,
     /// Set when a record was reported under `errors.tolerance=none`: the task must fail.
     fatal: Mutex<Option<String>>,
-    errant: Arc<AtomicU64>,
+    /// The task's metrics: errant records, dead letter queue writes and their failures.
+    metrics: Arc<super::TaskMetrics>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -119,7 +120,7 @@ impl DlqReporter {
         connector: Arc<ConnectorConfig>,
         task: u32,
         producer: Option<Arc<dyn LogProducer>>,
-        errant: Arc<AtomicU64>,
+        metrics: Arc<super::TaskMetrics>,
         max_reports: usize,
         log: Arc<LogBudget>,
     ) -> Self {
@@ -136,7 +137,7 @@ impl DlqReporter {
             enqueued: Mutex::new(None),
             next_id: AtomicU64::new(1),
             fatal: Mutex::new(None),
-            errant,
+            metrics,
             runtime: tokio::runtime::Handle::current(),
         }
     }
@@ -163,7 +164,7 @@ impl DlqReporter {
     /// `class` is the class that was executing (`__connect.errors.class.name`).
     pub fn send(&self, record: &ConsumedRecord, stage: Stage, class: &str, error: &str) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.errant.fetch_add(1, Ordering::Relaxed);
+        self.metrics.errant_records.fetch_add(1, Ordering::Relaxed);
         let (Some(producer), Some(topic)) = (&self.producer, &self.connector.dlq_topic) else {
             self.statuses
                 .lock()
@@ -189,6 +190,8 @@ impl DlqReporter {
             .insert(id, ReportStatus::Pending);
         let producer = producer.clone();
         let statuses = self.statuses.clone();
+        let metrics = self.metrics.clone();
+        metrics.dlq_requests.fetch_add(1, Ordering::Relaxed);
         let in_flight = self.in_flight.clone();
         in_flight.fetch_add(1, Ordering::Relaxed);
         let (enqueued_tx, enqueued_rx) = oneshot::channel();
@@ -212,6 +215,9 @@ impl DlqReporter {
                 },
                 Err(error) => ReportStatus::Failed(crate::error_chain(&error)),
             };
+            if matches!(status, ReportStatus::Failed(_)) {
+                metrics.dlq_failures.fetch_add(1, Ordering::Relaxed);
+            }
             statuses
                 .lock()
                 .expect("reporter lock poisoned")
@@ -436,7 +442,7 @@ mod tests {
             config,
             0,
             Some(Arc::new(Silent)),
-            Arc::new(AtomicU64::new(0)),
+            Arc::new(crate::worker::TaskMetrics::default()),
             3,
             Arc::new(LogBudget::new("c", Some(0), 1000, 1 << 20)),
         );

@@ -71,6 +71,8 @@ pub struct ErrorOperator {
     shutdown: CancellationToken,
     /// The task's log budget, which failure logs count against.
     log: Option<Arc<LogBudget>>,
+    /// Where failures, retries, skips and logged errors are counted (`task-error-metrics`).
+    metrics: Option<Arc<super::TaskMetrics>>,
 }
 
 impl ErrorOperator {
@@ -85,6 +87,25 @@ impl ErrorOperator {
             task: format!("{connector}-{task}"),
             shutdown,
             log: None,
+            metrics: None,
+        }
+    }
+
+    /// Counts failures, retries, skips and logged errors in the task's metrics.
+    pub fn with_metrics(mut self, metrics: Arc<super::TaskMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, counter: impl Fn(&super::TaskMetrics) -> &std::sync::atomic::AtomicU64) {
+        if let Some(metrics) = &self.metrics {
+            counter(metrics).fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn count_failure(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_failed();
         }
     }
 
@@ -113,10 +134,12 @@ impl ErrorOperator {
                 Ok(value) => return Ok(Outcome::Done(value)),
                 Err(error) => (error.stage(), error.class(), crate::error_chain(&error)),
             };
+            self.count_failure();
             attempt += 1;
             let Some(delay) = self.retry_delay(start, attempt) else {
                 break (stage, class, error);
             };
+            self.count(|m| &m.retries);
             tracing::debug!(
                 stage = stage.name(),
                 attempt,
@@ -149,6 +172,7 @@ impl ErrorOperator {
         error: &E,
         record: impl Fn(bool) -> String,
     ) -> Result<Outcome<T>, TaskFailure> {
+        self.count_failure();
         self.settle(
             error.stage(),
             error.class(),
@@ -166,6 +190,10 @@ impl ErrorOperator {
         attempt: u32,
         record: impl Fn(bool) -> String,
     ) -> Result<Outcome<T>, TaskFailure> {
+        self.count(|m| &m.record_errors);
+        if self.config.log_enable {
+            self.count(|m| &m.errors_logged);
+        }
         log_failure(
             &self.config,
             self.log.as_deref(),
@@ -176,10 +204,13 @@ impl ErrorOperator {
             record,
         );
         match self.config.tolerance {
-            ErrorTolerance::All => Ok(Outcome::Skipped {
-                stage,
-                class,
-                error,
+            ErrorTolerance::All => Ok({
+                self.count(|m| &m.records_skipped);
+                Outcome::Skipped {
+                    stage,
+                    class,
+                    error,
+                }
             }),
             ErrorTolerance::None => Err(TaskFailure::new(format!(
                 "Tolerance exceeded in error handler: {} (class {class}) failed{}: {error}",

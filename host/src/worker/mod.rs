@@ -11,10 +11,7 @@ mod source_task;
 mod topics;
 pub mod transforms;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
-};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -64,6 +61,8 @@ pub struct Services {
     pub worker_id: String,
     /// The topics each connector used (KIP-558).
     pub topics: ActiveTopics,
+    /// Connector and task starts, for `/metrics`.
+    pub startups: crate::metrics::Startups,
 }
 
 pub use crate::config::connector::TargetState;
@@ -165,33 +164,7 @@ fn check_events(
     Ok(())
 }
 
-/// Counters a task keeps; read by benchmarks and tests.
-#[derive(Debug, Default)]
-pub struct TaskMetrics {
-    /// Source: records acknowledged by the log. Sink: records put into the task.
-    pub records: AtomicU64,
-    /// Records reported to the errant record reporter or skipped.
-    pub errant_records: AtomicU64,
-    /// Offset commits that completed.
-    pub commits: AtomicU64,
-    /// Times the task was restarted by its connector's `restart.policy` (the counters are kept
-    /// across restarts).
-    pub restarts: AtomicU64,
-}
-
-impl TaskMetrics {
-    pub fn records(&self) -> u64 {
-        self.records.load(Ordering::Relaxed)
-    }
-
-    pub fn restarts(&self) -> u64 {
-        self.restarts.load(Ordering::Relaxed)
-    }
-
-    fn add_records(&self, count: usize) {
-        self.records.fetch_add(count as u64, Ordering::Relaxed);
-    }
-}
+pub use crate::metrics::TaskMetrics;
 
 /// Why a task stopped running.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,7 +202,7 @@ impl From<crate::log::LogError> for TaskFailure {
 #[cfg(test)]
 mod tests {
     use std::{
-        sync::atomic::AtomicBool,
+        sync::atomic::{AtomicBool, Ordering},
         time::{Duration, Instant},
     };
 

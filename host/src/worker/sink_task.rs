@@ -84,7 +84,7 @@ async fn run_inner(
         connector.clone(),
         spec.task,
         dlq_producer,
-        Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        control.metrics.clone(),
         services.worker.task_limits.errant_reports_max,
         log.clone(),
     ));
@@ -101,6 +101,7 @@ async fn run_inner(
         sink_context: Some(sink_context.clone()),
         reporter: Some(reporter.clone()),
         log: Some(log.clone()),
+        metrics: Some(control.metrics.clone()),
     };
     let mut instance = spec.plugin.sink_task(context).await?;
     let plugin_transforms = super::task_transforms(spec, &log).await?;
@@ -131,7 +132,8 @@ async fn run_inner(
             spec.task,
             control.shutdown.clone(),
         )
-        .with_log_budget(log.clone()),
+        .with_log_budget(log.clone())
+        .with_metrics(control.metrics.clone()),
         reporter,
         sink_context,
         current: BTreeMap::new(),
@@ -159,6 +161,12 @@ async fn run_inner(
             for rebalance in polled.rebalances {
                 task.rebalance(rebalance).await?;
             }
+            if had_rebalances {
+                control.metrics.partitions.store(
+                    task.consumer.assignment().len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
             let mut records = polled.records;
             if had_rebalances {
                 // Offsets the task reset in `open` apply before anything is delivered, as in
@@ -175,6 +183,7 @@ async fn run_inner(
                 }
             }
             if !records.is_empty() {
+                control.metrics.read(records.len());
                 // Topics the connector subscribed to, not ones its guest chose: no limit.
                 let _ = services.topics.note(
                     &spec.connector.name,
@@ -319,12 +328,13 @@ impl SinkLoop<'_> {
             if count == 0 {
                 return Ok(());
             }
+            let put_started = Instant::now();
             match self.instance.put(records).await {
                 Ok(()) => {
                     if let Some(fatal) = self.reporter.take_fatal() {
                         return Err(TaskFailure::new(fatal));
                     }
-                    self.control.metrics.add_records(count);
+                    self.control.metrics.put(count, put_started.elapsed());
                     return Ok(());
                 }
                 Err(error) if error.is_retriable() => {
@@ -533,7 +543,12 @@ impl SinkLoop<'_> {
         if safe.is_empty() {
             return Ok(());
         }
-        self.consumer.commit(&safe).await?;
+        let commit_started = Instant::now();
+        let committed = self.consumer.commit(&safe).await;
+        self.control
+            .metrics
+            .committed(committed.is_ok(), commit_started.elapsed());
+        committed?;
         for offset in safe {
             self.committed.insert(
                 TopicPartition::new(offset.topic, offset.partition),
@@ -541,10 +556,6 @@ impl SinkLoop<'_> {
             );
         }
         self.reporter.forget_finished();
-        self.control
-            .metrics
-            .commits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

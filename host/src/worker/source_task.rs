@@ -555,6 +555,7 @@ async fn run_inner(
         sink_context: None,
         reporter: None,
         log: Some(log.clone()),
+        metrics: Some(control.metrics.clone()),
     };
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?
@@ -583,7 +584,8 @@ async fn run_inner(
                     spec.task,
                     control.shutdown.clone(),
                 )
-                .with_log_budget(log.clone()),
+                .with_log_budget(log.clone())
+                .with_metrics(control.metrics.clone()),
                 metrics: control.metrics.clone(),
                 services: services.clone(),
                 inflight: Arc::new(tokio::sync::Semaphore::new(
@@ -655,7 +657,11 @@ async fn run_inner(
             }
             continue;
         }
+        let poll_started = Instant::now();
         let polled = task.instance.poll_batch().await;
+        if let Ok(batch) = &polled {
+            control.metrics.polled(batch.len(), poll_started.elapsed());
+        }
         if let Err(failure) = check_events(&mut events, control, spec.task) {
             break Err(failure);
         }
@@ -870,7 +876,7 @@ impl SourceLoop<'_> {
                     Err(error) => self.write_failed(error, &mut metadata, records.is_some())?,
                 }
             }
-            self.control.metrics.add_records(written);
+            self.control.metrics.written(written);
             for (key, partition, offset) in offsets {
                 self.acked.insert(key, (partition, offset));
             }
@@ -938,13 +944,15 @@ impl SourceLoop<'_> {
         }
         let offsets = std::mem::take(&mut self.acked);
         let count = offsets.len();
+        let commit_started = Instant::now();
         let max_partitions = self
             .services
             .worker
             .task_limits
             .source_partitions_max
             .saturating_mul(self.spec.connector.tasks_max as usize);
-        self.services
+        let stored = self
+            .services
             .offsets
             .put(
                 &self.spec.connector.name,
@@ -954,12 +962,11 @@ impl SourceLoop<'_> {
                     .collect(),
                 max_partitions,
             )
-            .await
-            .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
+            .await;
         self.control
             .metrics
-            .commits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .committed(stored.is_ok(), commit_started.elapsed());
+        stored.map_err(|error| TaskFailure::new(crate::error_chain(&error)))?;
         tracing::debug!(partitions = count, "Committed source offsets.");
         if let Err(error) = self.instance.commit().await {
             tracing::warn!(error = %error, "Task commit failed.");

@@ -1,0 +1,100 @@
+//! The worker's metrics: what tasks count and time ([`TaskMetrics`], Kafka's windowed
+//! statistics in [`window`]), and `GET /metrics`'s exposition of a [`WorkerSnapshot`] in the
+//! Prometheus text format or OpenMetrics (prometheus-client encodes both), under Kafka
+//! Connect's metric names as Strimzi's JMX-exporter rules spell them
+//! (`kafka_connect_source_task_source_record_poll_total{connector,task}`), so its dashboard
+//! and alerts work unchanged. Label values are connector names, task ids, states, classes and
+//! versions: never secrets or record content, and at most connectors × tasks series.
+
+mod exposition;
+mod task;
+pub mod window;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+pub use self::{
+    exposition::{Format, render},
+    task::{GuestMetrics, TRAP_CAUSES, TaskMetrics},
+    window::WindowSettings,
+};
+
+/// What `/metrics` shows, gathered from the herder at the scrape.
+#[derive(Debug, Default)]
+pub struct WorkerSnapshot {
+    pub connectors: Vec<ConnectorSnapshot>,
+    pub startups: StartupCounts,
+    /// Wasm instances running and the most the worker admits.
+    pub instances: u64,
+    pub instances_max: u64,
+}
+
+/// One connector: its plugin, state and tasks.
+#[derive(Debug)]
+pub struct ConnectorSnapshot {
+    pub name: String,
+    /// `source` or `sink`.
+    pub kind: &'static str,
+    pub class: String,
+    pub version: String,
+    /// Kafka Connect's state in lower case (`running`, `paused`, `failed`, ...).
+    pub state: String,
+    pub tasks: Vec<TaskSnapshot>,
+}
+
+/// One task: its state and, while its connector runs it, its metrics.
+#[derive(Debug)]
+pub struct TaskSnapshot {
+    pub id: u32,
+    pub state: String,
+    pub metrics: Option<Arc<TaskMetrics>>,
+}
+
+/// Connector and task starts the worker counts as it makes them.
+#[derive(Debug, Default)]
+pub struct Startups {
+    connector_attempts: AtomicU64,
+    connector_failures: AtomicU64,
+    task_attempts: AtomicU64,
+    task_failures: AtomicU64,
+}
+
+impl Startups {
+    /// A connector instance was started (`ok`) or failed to start.
+    pub fn connector(&self, ok: bool) {
+        self.connector_attempts.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.connector_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A task is being started.
+    pub fn task_attempt(&self) {
+        self.task_attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A task failed before it ran.
+    pub fn task_failure(&self) {
+        self.task_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn counts(&self) -> StartupCounts {
+        StartupCounts {
+            connector_attempts: self.connector_attempts.load(Ordering::Relaxed),
+            connector_failures: self.connector_failures.load(Ordering::Relaxed),
+            task_attempts: self.task_attempts.load(Ordering::Relaxed),
+            task_failures: self.task_failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Connector and task starts since the worker started (`connect-worker-metrics`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StartupCounts {
+    pub connector_attempts: u64,
+    pub connector_failures: u64,
+    pub task_attempts: u64,
+    pub task_failures: u64,
+}

@@ -1,0 +1,190 @@
+//! What one task counts and times, updated by its loop once per batch and read at each scrape
+//! of `/metrics`: Kafka Connect's `source-task-metrics`, `sink-task-metrics`,
+//! `connector-task-metrics` and `task-error-metrics` attributes.
+
+use std::{
+    sync::atomic::{AtomicI64, AtomicU64, Ordering},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use super::window::{WindowSettings, Windowed};
+
+/// Counters and windowed statistics of one task; kept across restarts of the task by its
+/// connector's `restart.policy`, new when its connector generates new task configs.
+#[derive(Debug)]
+pub struct TaskMetrics {
+    /// Source: records acknowledged by the log (`source-record-write-total`). Sink: records
+    /// put into the task (`sink-record-send-total`).
+    pub records: AtomicU64,
+    /// Source: records `poll` returned (`source-record-poll-total`).
+    pub polled: AtomicU64,
+    /// Sink: records read from the log (`sink-record-read-total`).
+    pub read: AtomicU64,
+    /// Records reported to the errant record reporter or skipped.
+    pub errant_records: AtomicU64,
+    /// Offset commits that completed (`offset-commit-completion-total`).
+    pub commits: AtomicU64,
+    /// Offset commits that failed.
+    pub commit_failures: AtomicU64,
+    /// Times the task was restarted by its connector's `restart.policy`.
+    pub restarts: AtomicU64,
+    /// Sink: partitions assigned (`partition-count`).
+    pub partitions: AtomicU64,
+    /// Failed attempts of a record stage (`total-record-failures`).
+    pub record_failures: AtomicU64,
+    /// Records whose stage failed for good (`total-record-errors`).
+    pub record_errors: AtomicU64,
+    /// Records skipped under `errors.tolerance=all` (`total-records-skipped`).
+    pub records_skipped: AtomicU64,
+    /// Retries of a record stage (`total-retries`).
+    pub retries: AtomicU64,
+    /// Failures logged under `errors.log.enable` (`total-errors-logged`).
+    pub errors_logged: AtomicU64,
+    /// Records sent to the dead letter queue (`deadletterqueue-produce-requests`).
+    pub dlq_requests: AtomicU64,
+    /// Of those, the ones the log refused (`deadletterqueue-produce-failures`).
+    pub dlq_failures: AtomicU64,
+    /// Epoch milliseconds of the last record error (`last-error-timestamp`), 0 if none.
+    pub last_error_ms: AtomicI64,
+    /// Records per second polled, written (source), read, sent (sink).
+    pub(super) poll_rate: Windowed,
+    pub(super) write_rate: Windowed,
+    pub(super) read_rate: Windowed,
+    pub(super) send_rate: Windowed,
+    /// Milliseconds of `poll` (source) or `put` (sink) per batch.
+    pub(super) batch_time: Windowed,
+    /// Records per batch polled or put (`batch-size-*`).
+    pub(super) batch_size: Windowed,
+    /// Milliseconds per offset commit.
+    pub(super) commit_time: Windowed,
+    /// What the task's guest instances did in the sandbox.
+    pub guest: GuestMetrics,
+}
+
+/// Why a guest call was stopped, as a metric label.
+pub const TRAP_CAUSES: [&str; 7] = [
+    "fuel",
+    "deadline",
+    "memory",
+    "resources",
+    "stack_overflow",
+    "trap",
+    "invalid_data",
+];
+
+/// Guest calls of a task's instances: fuel they burned and traps by cause.
+#[derive(Debug, Default)]
+pub struct GuestMetrics {
+    /// Fuel units consumed by completed calls (with metering on).
+    pub fuel: AtomicU64,
+    /// Calls into the guest.
+    pub calls: AtomicU64,
+    /// Calls stopped, by [`TRAP_CAUSES`].
+    pub traps: [AtomicU64; TRAP_CAUSES.len()],
+}
+
+impl GuestMetrics {
+    /// A call ended, having burned `fuel` units (if metered), stopped for `trap` (a
+    /// [`TRAP_CAUSES`] entry) if it was.
+    pub fn call(&self, fuel: Option<u64>, trap: Option<&str>) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(fuel) = fuel {
+            self.fuel.fetch_add(fuel, Ordering::Relaxed);
+        }
+        if let Some(index) = trap.and_then(|cause| TRAP_CAUSES.iter().position(|c| *c == cause)) {
+            self.traps[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Default for TaskMetrics {
+    fn default() -> Self {
+        Self::new(WindowSettings::default())
+    }
+}
+
+impl TaskMetrics {
+    pub fn new(window: WindowSettings) -> Self {
+        Self {
+            records: AtomicU64::new(0),
+            polled: AtomicU64::new(0),
+            read: AtomicU64::new(0),
+            errant_records: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            commit_failures: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            partitions: AtomicU64::new(0),
+            record_failures: AtomicU64::new(0),
+            record_errors: AtomicU64::new(0),
+            records_skipped: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            errors_logged: AtomicU64::new(0),
+            dlq_requests: AtomicU64::new(0),
+            dlq_failures: AtomicU64::new(0),
+            last_error_ms: AtomicI64::new(0),
+            poll_rate: Windowed::new(window),
+            write_rate: Windowed::new(window),
+            read_rate: Windowed::new(window),
+            send_rate: Windowed::new(window),
+            batch_time: Windowed::new(window),
+            batch_size: Windowed::new(window),
+            commit_time: Windowed::new(window),
+            guest: GuestMetrics::default(),
+        }
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
+
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// A source's `poll` returned `count` records after `took`.
+    pub fn polled(&self, count: usize, took: Duration) {
+        self.polled.fetch_add(count as u64, Ordering::Relaxed);
+        self.poll_rate.record(count as f64);
+        self.batch_time.record(took.as_secs_f64() * 1000.0);
+        self.batch_size.record(count as f64);
+    }
+
+    /// The log acknowledged `count` of a source's records.
+    pub fn written(&self, count: usize) {
+        self.records.fetch_add(count as u64, Ordering::Relaxed);
+        self.write_rate.record(count as f64);
+    }
+
+    /// A sink read `count` records from the log.
+    pub fn read(&self, count: usize) {
+        self.read.fetch_add(count as u64, Ordering::Relaxed);
+        self.read_rate.record(count as f64);
+    }
+
+    /// A sink's `put` took `count` records in `took`.
+    pub fn put(&self, count: usize, took: Duration) {
+        self.records.fetch_add(count as u64, Ordering::Relaxed);
+        self.send_rate.record(count as f64);
+        self.batch_time.record(took.as_secs_f64() * 1000.0);
+        self.batch_size.record(count as f64);
+    }
+
+    /// An offset commit completed (`Ok`) or failed, after `took`.
+    pub fn committed(&self, ok: bool, took: Duration) {
+        if ok {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.commit_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        self.commit_time.record(took.as_secs_f64() * 1000.0);
+    }
+
+    /// A record stage failed once (it may be retried).
+    pub fn record_failed(&self) {
+        self.record_failures.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as i64);
+        self.last_error_ms.store(now, Ordering::Relaxed);
+    }
+}

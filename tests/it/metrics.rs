@@ -1,0 +1,468 @@
+//! `GET /metrics`: Kafka Connect's metrics under Strimzi's names equal what a pipeline moved,
+//! per connector and task; failed tasks, skipped records, dead letter queue writes and traps
+//! show; `promtool` accepts the output; a real Prometheus server scrapes it and answers the
+//! Strimzi dashboard's and alerts' queries.
+
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use hyper::StatusCode;
+use serde_json::json;
+use wasm_connect_tests::{ServedWorker as Api, wait_until};
+
+/// The value of the series `name{labels}` (labels exactly as rendered), if present.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+async fn create(api: &Api, name: &str, config: serde_json::Value) {
+    let reply = api
+        .post("/connectors", &json!({"name": name, "config": config}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+}
+
+/// A worker moving five lines file → topic → file, five lines a JSON sink skips to a dead
+/// letter queue, and a source whose first task traps.
+async fn busy_worker() -> Api {
+    let api = Api::start().await;
+    let input = api.worker.path("input.txt");
+    std::fs::write(&input, "one\ntwo\nthree\nfour\nfive\n").unwrap();
+    let output = api.worker.path("output.txt");
+    create(
+        &api,
+        "src",
+        json!({"connector.class": "FileStreamSource", "file": input.display().to_string(), "topic": "lines"}),
+    )
+    .await;
+    create(
+        &api,
+        "snk",
+        json!({"connector.class": "FileStreamSink", "file": output.display().to_string(), "topics": "lines"}),
+    )
+    .await;
+    create(
+        &api,
+        "json-sink",
+        json!({"connector.class": "FileStreamSink", "file": api.worker.path("json.txt").display().to_string(),
+               "topics": "lines",
+               "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+               "value.converter.schemas.enable": "false",
+               "errors.tolerance": "all", "errors.deadletterqueue.topic.name": "dlq"}),
+    )
+    .await;
+    create(
+        &api,
+        "bad",
+        json!({"connector.class": "TestSource", "tasks.max": "2", "modes": "panic,ok", "topic": "bad"}),
+    )
+    .await;
+    wait_until(
+        Duration::from_secs(60),
+        "the pipeline to copy five lines",
+        || std::fs::read_to_string(&output).is_ok_and(|text| text.lines().count() == 5),
+    )
+    .await;
+    let start = Instant::now();
+    loop {
+        let (_, _, text) = api.get_text("/metrics", None).await;
+        let skipped = value(
+            &text,
+            "kafka_connect_task_error_total_records_skipped{connector=\"json-sink\",task=\"0\"}",
+        );
+        let failed = value(
+            &text,
+            "kafka_connect_worker_connector_failed_task_count{connector=\"bad\"}",
+        );
+        if skipped == Some(5.0) && failed == Some(1.0) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "metrics did not settle:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_what_moved_per_connector_and_task() {
+    let api = busy_worker().await;
+    let (status, content_type, text) = api.get_text("/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let task = |connector: &str| format!("{{connector=\"{connector}\",task=\"0\"}}");
+    for (series, expected) in [
+        (
+            format!(
+                "kafka_connect_source_task_source_record_poll_total{}",
+                task("src")
+            ),
+            5.0,
+        ),
+        (
+            format!(
+                "kafka_connect_source_task_source_record_write_total{}",
+                task("src")
+            ),
+            5.0,
+        ),
+        (
+            format!(
+                "kafka_connect_sink_task_sink_record_read_total{}",
+                task("snk")
+            ),
+            5.0,
+        ),
+        (
+            format!(
+                "kafka_connect_sink_task_sink_record_send_total{}",
+                task("snk")
+            ),
+            5.0,
+        ),
+        (
+            format!("kafka_connect_sink_task_partition_count{}", task("snk")),
+            1.0,
+        ),
+        (
+            format!(
+                "kafka_connect_sink_task_sink_record_read_total{}",
+                task("json-sink")
+            ),
+            5.0,
+        ),
+        (
+            format!(
+                "kafka_connect_sink_task_sink_record_send_total{}",
+                task("json-sink")
+            ),
+            0.0,
+        ),
+        (
+            format!(
+                "kafka_connect_task_error_total_record_failures{}",
+                task("json-sink")
+            ),
+            5.0,
+        ),
+        (
+            format!(
+                "kafka_connect_task_error_total_record_errors{}",
+                task("json-sink")
+            ),
+            5.0,
+        ),
+        (
+            format!(
+                "kafka_connect_task_error_deadletterqueue_produce_requests{}",
+                task("json-sink")
+            ),
+            5.0,
+        ),
+        (
+            format!(
+                "kafka_connect_task_error_deadletterqueue_produce_failures{}",
+                task("json-sink")
+            ),
+            0.0,
+        ),
+        (
+            format!(
+                "kafka_connect_task_error_total_records_skipped{}",
+                task("snk")
+            ),
+            0.0,
+        ),
+        (
+            "kafka_connect_connector_status{connector=\"src\",status=\"running\"}".into(),
+            1.0,
+        ),
+        (
+            "kafka_connect_connector_task_status{connector=\"bad\",task=\"0\",status=\"failed\"}"
+                .into(),
+            1.0,
+        ),
+        (
+            "kafka_connect_connector_task_status{connector=\"bad\",task=\"1\",status=\"running\"}"
+                .into(),
+            1.0,
+        ),
+        (
+            "kafka_connect_worker_connector_failed_task_count{connector=\"bad\"}".into(),
+            1.0,
+        ),
+        (
+            "kafka_connect_worker_connector_running_task_count{connector=\"bad\"}".into(),
+            1.0,
+        ),
+        ("kafka_connect_worker_connector_count".into(), 4.0),
+        ("kafka_connect_worker_task_count".into(), 5.0),
+        // bad's first task started, then trapped in poll: not a failure to start.
+        (
+            "kafka_connect_worker_task_startup_attempts_total".into(),
+            5.0,
+        ),
+        (
+            "kafka_connect_worker_task_startup_failure_total".into(),
+            0.0,
+        ),
+        (
+            "kafka_connect_worker_connector_startup_success_total".into(),
+            4.0,
+        ),
+        (
+            "wasm_connect_task_traps_total{connector=\"bad\",task=\"0\",cause=\"trap\"}".into(),
+            1.0,
+        ),
+        (
+            "wasm_connect_task_traps_total{connector=\"bad\",task=\"1\",cause=\"trap\"}".into(),
+            0.0,
+        ),
+    ] {
+        assert_eq!(
+            value(&text, &series),
+            Some(expected),
+            "{series} in:\n{text}"
+        );
+    }
+    // A failing task's last error time is set; a clean one's is not.
+    assert!(
+        value(
+            &text,
+            &format!(
+                "kafka_connect_task_error_last_error_timestamp{}",
+                task("json-sink")
+            )
+        )
+        .unwrap()
+            > 0.0
+    );
+    // Fuel is counted for metered calls.
+    assert!(
+        value(
+            &text,
+            &format!("wasm_connect_task_fuel_consumed_total{}", task("snk"))
+        )
+        .unwrap()
+            > 0.0
+    );
+
+    let (_, content_type, open) = api
+        .get_text(
+            "/metrics",
+            Some("application/openmetrics-text; version=1.0.0"),
+        )
+        .await;
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    assert!(open.ends_with("# EOF\n"));
+
+    promtool_accepts(&text);
+    dashboards_use_only_exported_series(&text);
+    api.stop().await;
+}
+
+/// Every `kafka_connect_*` and `wasm_connect_*` series the repository's dashboard and alert
+/// rules query is one the worker exports; `promtool check rules` accepts the rules.
+fn dashboards_use_only_exported_series(text: &str) {
+    let exported: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../observability");
+    let dashboard = std::fs::read_to_string(root.join("grafana-dashboard.json")).unwrap();
+    let alerts = std::fs::read_to_string(root.join("alerts.yml")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    let mut expressions: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap().clone())
+        .map(|target| target["expr"].as_str().unwrap().to_owned())
+        .collect();
+    expressions.extend(
+        alerts
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("expr: "))
+            .map(str::to_owned),
+    );
+    let names = regex::Regex::new(r"\b(?:kafka|wasm)_connect_[a-z_]+").unwrap();
+    let mut checked = 0;
+    for expression in &expressions {
+        for name in names.find_iter(expression) {
+            assert!(
+                exported.contains(name.as_str()),
+                "`{}` in `{expression}` is not exported; exported: {exported:?}",
+                name.as_str()
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 15,
+        "only {checked} series names found in the dashboard and alerts"
+    );
+    if let Some(promtool) = find("promtool") {
+        let output = Command::new(promtool)
+            .args(["check", "rules"])
+            .arg(root.join("alerts.yml"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "promtool check rules: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// `promtool check metrics` (Debian's `prometheus` package; `.ci/run` installs it) parses
+/// the output, and its only complaints are the naming lints Kafka Connect's own names draw
+/// (`_ms`, `_count`), which Strimzi's dashboard and alerts depend on and so must stay.
+fn promtool_accepts(text: &str) {
+    let Some(promtool) = find("promtool") else {
+        eprintln!("promtool is not installed (apt install prometheus): skipping its check");
+        return;
+    };
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    const KEPT_NAMES: [&str; 2] = [
+        "metric names should not contain abbreviated units",
+        "non-histogram and non-summary metrics should not have \"_count\" suffix",
+    ];
+    for line in report.lines().filter(|line| !line.trim().is_empty()) {
+        assert!(
+            line.starts_with("kafka_connect_")
+                && KEPT_NAMES.iter().any(|lint| line.ends_with(lint)),
+            "promtool check metrics found more than Kafka Connect's names: {line}\n{report}"
+        );
+    }
+}
+
+/// A program on PATH.
+fn find(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|path| path.is_file())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_the_worker_and_answers_the_strimzi_queries() {
+    let Some(prometheus) = find("prometheus") else {
+        eprintln!("prometheus is not installed (apt install prometheus): skipping");
+        return;
+    };
+    let api = busy_worker().await;
+    let target = api.base.trim_start_matches("http://").to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: connect\n    static_configs:\n      - targets: ['{target}']\n"
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+        .spawn()
+        .expect("start prometheus");
+    let client =
+        wasm_connect_tests::rest_client::RestClient::new(format!("http://127.0.0.1:{port}"));
+    // The Strimzi dashboard's "Connector Task State" and its failed-task alert.
+    let query = |expression: &str| {
+        format!(
+            "/api/v1/query?query={}",
+            expression
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() || b == b'_' {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        )
+    };
+    let answer = |reply: &wasm_connect_tests::rest_client::Reply| -> Option<f64> {
+        reply.body["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+    };
+    let start = Instant::now();
+    let (running, failed_alert) = loop {
+        let running = client
+            .try_send_bytes(
+                hyper::Method::GET,
+                &query("sum(kafka_connect_worker_connector_running_task_count)"),
+                Default::default(),
+                None,
+            )
+            .await
+            .ok();
+        let failed = client
+            .try_send_bytes(
+                hyper::Method::GET,
+                &query("sum(kafka_connect_worker_connector_failed_task_count) > 0"),
+                Default::default(),
+                None,
+            )
+            .await
+            .ok();
+        if let (Some(running), Some(failed)) = (&running, &failed)
+            && let (Some(r), Some(f)) = (answer(running), answer(failed))
+        {
+            break (r, f);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "prometheus answered nothing: {running:?} {failed:?}; log: {}",
+            std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    // src, snk, json-sink and bad's second task run; bad's first failed.
+    assert_eq!(running, 4.0);
+    assert_eq!(failed_alert, 1.0);
+    api.stop().await;
+}
