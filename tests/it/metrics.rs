@@ -246,6 +246,28 @@ async fn metrics_count_what_moved_per_connector_and_task() {
         .unwrap()
             > 0.0
     );
+    // Calls are timed by exported function; the instance's memory and cap are shown.
+    let calls = |function: &str| {
+        value(
+            &text,
+            &format!(
+                "wasm_connect_task_guest_call_duration_seconds_count{{connector=\"snk\",task=\"0\",function=\"{function}\"}}"
+            ),
+        )
+    };
+    assert!(calls("put").unwrap() >= 1.0, "{text}");
+    assert_eq!(calls("instantiate"), Some(1.0), "{text}");
+    let memory = value(
+        &text,
+        &format!("wasm_connect_task_memory_bytes{}", task("snk")),
+    )
+    .unwrap();
+    let cap = value(
+        &text,
+        &format!("wasm_connect_task_memory_max_bytes{}", task("snk")),
+    )
+    .unwrap();
+    assert!(memory > 0.0 && memory <= cap, "{memory} of {cap}");
     // Fuel is counted for metered calls.
     assert!(
         value(

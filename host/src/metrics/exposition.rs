@@ -573,12 +573,63 @@ impl SnapshotCollector {
                     })
             })
             .collect();
+        self.task_gauge(
+            encoder,
+            None,
+            "wasm_connect_task_memory_bytes",
+            "Linear memory, tables and host resources the task's instance held after its last call.",
+            |m| load(&m.guest.memory_bytes) as f64,
+        )?;
+        self.task_gauge(
+            encoder,
+            None,
+            "wasm_connect_task_memory_max_bytes",
+            "The task instance's memory cap (sandbox.memory.max.bytes, or sized to the component).",
+            |m| load(&m.guest.memory_max_bytes) as f64,
+        )?;
+        self.call_durations(encoder)?;
         counter(
             encoder,
             "wasm_connect_task_traps",
             "Guest calls the sandbox stopped, by cause: fuel, deadline, memory, resources, stack_overflow, trap, invalid_data.",
             traps,
         )
+    }
+}
+
+impl SnapshotCollector {
+    /// `wasm_connect_task_guest_call_duration_seconds{connector,task,function}`.
+    fn call_durations(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let tasks: Vec<_> = self.tasks(None).collect();
+        let any = tasks.iter().any(|(_, _, m)| {
+            !m.guest
+                .durations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_empty()
+        });
+        if !any {
+            return Ok(());
+        }
+        let mut family = encoder.encode_descriptor(
+            "wasm_connect_task_guest_call_duration_seconds",
+            "Seconds per call into the task's guest, by exported function (instantiate, start, poll, put, pre-commit, ...).",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (connector, task, metrics) in tasks {
+            let durations = metrics
+                .guest
+                .durations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (function, histogram) in durations.iter() {
+                let mut labels = task_labels(connector, task);
+                labels.push(("function", (*function).to_owned()));
+                histogram.encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
     }
 }
 

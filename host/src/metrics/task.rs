@@ -3,9 +3,15 @@
 //! `connector-task-metrics` and `task-error-metrics` attributes.
 
 use std::{
-    sync::atomic::{AtomicI64, AtomicU64, Ordering},
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicI64, AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
+
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 use super::window::{WindowSettings, Windowed};
 
@@ -72,7 +78,8 @@ pub const TRAP_CAUSES: [&str; 7] = [
     "invalid_data",
 ];
 
-/// Guest calls of a task's instances: fuel they burned and traps by cause.
+/// Guest calls of a task's instances: how long they took, fuel they burned, traps by cause,
+/// and the memory the task's instance holds.
 #[derive(Debug, Default)]
 pub struct GuestMetrics {
     /// Fuel units consumed by completed calls (with metering on).
@@ -81,12 +88,29 @@ pub struct GuestMetrics {
     pub calls: AtomicU64,
     /// Calls stopped, by [`TRAP_CAUSES`].
     pub traps: [AtomicU64; TRAP_CAUSES.len()],
+    /// Seconds per call, by exported function (`instantiate`, `poll`, `put`, ...).
+    pub(super) durations: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// Bytes of linear memory, tables and host resources the task's instance held after its
+    /// last call, and its cap.
+    pub memory_bytes: AtomicU64,
+    pub memory_max_bytes: AtomicU64,
+}
+
+/// Call duration buckets: 100 µs to about 100 s, doubling.
+fn duration_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.0001, 2.0, 21)
 }
 
 impl GuestMetrics {
-    /// A call ended, having burned `fuel` units (if metered), stopped for `trap` (a
-    /// [`TRAP_CAUSES`] entry) if it was.
-    pub fn call(&self, fuel: Option<u64>, trap: Option<&str>) {
+    /// A call to `function` ended after `took`, having burned `fuel` units (if metered),
+    /// stopped for `trap` (a [`TRAP_CAUSES`] entry) if it was.
+    pub fn call(
+        &self,
+        function: &'static str,
+        took: Option<Duration>,
+        fuel: Option<u64>,
+        trap: Option<&str>,
+    ) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if let Some(fuel) = fuel {
             self.fuel.fetch_add(fuel, Ordering::Relaxed);
@@ -94,6 +118,20 @@ impl GuestMetrics {
         if let Some(index) = trap.and_then(|cause| TRAP_CAUSES.iter().position(|c| *c == cause)) {
             self.traps[index].fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(took) = took {
+            self.durations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(function)
+                .or_insert_with(|| Histogram::new(duration_buckets()))
+                .observe(took.as_secs_f64());
+        }
+    }
+
+    /// The instance holds `used` bytes of at most `max`.
+    pub fn memory(&self, used: usize, max: usize) {
+        self.memory_bytes.store(used as u64, Ordering::Relaxed);
+        self.memory_max_bytes.store(max as u64, Ordering::Relaxed);
     }
 }
 

@@ -38,6 +38,8 @@ pub(crate) struct Sandbox {
     fuel_used: Option<u64>,
     /// `RuntimeConfig::metering`.
     metering: bool,
+    /// When the call in progress began, for its duration in the task's metrics.
+    call_started: Option<std::time::Instant>,
 }
 
 impl Sandbox {
@@ -75,6 +77,7 @@ impl Sandbox {
             poisoned: false,
             fuel_used: None,
             metering: shared.config.metering,
+            call_started: None,
         })
     }
 
@@ -130,6 +133,7 @@ impl Sandbox {
         }
         self.store.set_epoch_deadline(1);
         self.store.data_mut().begin_call(self.limits.timeout);
+        self.call_started = Some(std::time::Instant::now());
         Ok(self.limits.timeout.saturating_add(self.grace))
     }
 
@@ -156,7 +160,7 @@ impl Sandbox {
                     state.account();
                     match state.resource_refusal.take() {
                         None => {
-                            self.count_call(None);
+                            self.count_call(call, None);
                             return Ok(value);
                         }
                         Some(refusal) => TrapCause::MemoryLimit {
@@ -166,7 +170,7 @@ impl Sandbox {
                         },
                     }
                 } else {
-                    self.count_call(None);
+                    self.count_call(call, None);
                     return Ok(value);
                 }
             }
@@ -176,16 +180,22 @@ impl Sandbox {
             },
         };
         self.poisoned = true;
-        self.count_call(cause.label());
+        self.count_call(call, cause.label());
         let connector = &self.store.data().ctx.connector;
         tracing::debug!(connector = %connector, task = self.store.data().ctx.task, call, %cause, "Guest call trapped.");
         Err(CallError::Trap { call, cause })
     }
 
-    /// Counts a finished call, its fuel and its trap in the task's metrics.
-    fn count_call(&self, trap: Option<&str>) {
-        if let Some(metrics) = &self.store.data().ctx.metrics {
-            metrics.guest.call(self.fuel_used, trap);
+    /// Counts a finished call (its duration, fuel and trap) and the memory the instance holds
+    /// in the task's metrics.
+    fn count_call(&mut self, call: &'static str, trap: Option<&str>) {
+        let took = self.call_started.take().map(|started| started.elapsed());
+        let state = self.store.data();
+        if let Some(metrics) = &state.ctx.metrics {
+            metrics.guest.call(call, took, self.fuel_used, trap);
+            metrics
+                .guest
+                .memory(state.limiter.used(), self.limits.memory_max_bytes);
         }
     }
 
