@@ -246,6 +246,13 @@ async fn metrics_count_what_moved_per_connector_and_task() {
         .unwrap()
             > 0.0
     );
+    // The sink's consumer lag is known (it read everything, so at most the five lines).
+    let lag = value(
+        &text,
+        &format!("kafka_connect_sink_task_sink_record_lag_max{}", task("snk")),
+    )
+    .unwrap();
+    assert!((0.0..=5.0).contains(&lag), "lag {lag}");
     // Calls are timed by exported function; the instance's memory and cap are shown.
     let calls = |function: &str| {
         value(

@@ -251,10 +251,14 @@ impl RecordLog for KafkaLog {
     }
 
     fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError> {
-        let consumer: BaseConsumer<RebalanceRecorder> = self
-            .settings
-            .consumer_config(group, client_id)
-            .create_with_context(RebalanceRecorder::default())?;
+        let mut config = self.settings.consumer_config(group, client_id);
+        // Statistics every 5 s (unless the worker's `consumer.` settings say otherwise) give
+        // the consumer lag `/metrics` shows (`sink-record-lag-max`).
+        if config.get("statistics.interval.ms").is_none() {
+            config.set("statistics.interval.ms", "5000");
+        }
+        let consumer: BaseConsumer<RebalanceRecorder> =
+            config.create_with_context(RebalanceRecorder::default())?;
         Ok(Box::new(KafkaConsumer {
             consumer: Some(Arc::new(consumer)),
         }))
@@ -742,13 +746,62 @@ impl LogProducer for KafkaProducer {
     }
 }
 
-/// Records librdkafka's rebalance callbacks for the next poll to report.
-#[derive(Default)]
+/// Records librdkafka's rebalance callbacks for the next poll to report, and the consumer lag
+/// its statistics report.
 struct RebalanceRecorder {
     rebalances: Mutex<Vec<Rebalance>>,
+    /// The largest `consumer_lag` of an assigned partition in the last statistics; -1 before
+    /// any (or when librdkafka knows none).
+    lag: std::sync::atomic::AtomicI64,
 }
 
-impl ClientContext for RebalanceRecorder {}
+impl Default for RebalanceRecorder {
+    fn default() -> Self {
+        Self {
+            rebalances: Mutex::default(),
+            lag: std::sync::atomic::AtomicI64::new(-1),
+        }
+    }
+}
+
+/// How far a partition is behind: the last stable offset (else the high watermark) less the
+/// offset after the last record handed out (else the committed offset); None when either is
+/// unknown (librdkafka reports -1).
+fn partition_lag(last_stable: i64, high: i64, handed_out: i64, committed: i64) -> Option<i64> {
+    let end = if last_stable >= 0 { last_stable } else { high };
+    let position = if handed_out >= 0 {
+        handed_out
+    } else {
+        committed
+    };
+    (end >= 0 && position >= 0).then(|| (end - position).max(0))
+}
+
+impl ClientContext for RebalanceRecorder {
+    /// librdkafka's statistics (every `statistics.interval.ms`): how far each partition it
+    /// fetches is behind, from the high watermark (the last stable offset under
+    /// `isolation.level=read_committed`) of its last fetch and the offset after the last
+    /// record handed to the task. (librdkafka's own `consumer_lag` counts from the committed
+    /// offset instead, which a sink commits only every `offset.flush.interval.ms`.)
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let lag = statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.values())
+            .filter(|partition| partition.partition >= 0 && partition.desired)
+            .filter_map(|partition| {
+                partition_lag(
+                    partition.ls_offset,
+                    partition.hi_offset,
+                    partition.app_offset,
+                    partition.committed_offset,
+                )
+            })
+            .max()
+            .unwrap_or(-1);
+        self.lag.store(lag, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 impl ConsumerContext for RebalanceRecorder {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &KafkaRebalance<'_>) {
@@ -912,6 +965,16 @@ impl LogConsumer for KafkaConsumer {
             .and_then(|consumer| Ok(consumer.assignment()?))
             .map(|partitions| kafka_partitions(&partitions))
             .unwrap_or_default()
+    }
+
+    fn lag(&self) -> Option<i64> {
+        let lag = self
+            .consumer()
+            .ok()?
+            .context()
+            .lag
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (lag >= 0).then_some(lag)
     }
 
     async fn commit(&mut self, offsets: &[TopicPartitionOffset]) -> Result<(), LogError> {
@@ -1379,6 +1442,58 @@ mod tests {
         log.create_topic("x", 5).await.unwrap();
         assert_eq!(log.partition_count("x").await.unwrap(), Some(3));
         assert_eq!(log.partition_count("missing").await.unwrap(), None);
+    }
+
+    #[test]
+    fn partition_lag_counts_from_the_last_record_handed_out() {
+        // 10 records, 3 handed out, nothing committed.
+        assert_eq!(partition_lag(10, 10, 3, -1), Some(7));
+        // Under read_committed the last stable offset bounds it.
+        assert_eq!(partition_lag(8, 10, 3, -1), Some(5));
+        // Before anything was handed out, from the committed offset.
+        assert_eq!(partition_lag(-1, 10, -1, 4), Some(6));
+        assert_eq!(partition_lag(-1, -1, 3, -1), None);
+        assert_eq!(partition_lag(10, 10, -1, -1), None);
+    }
+
+    /// The consumer lag comes from librdkafka's statistics: unknown at first, then what is
+    /// left to read (nothing, once everything was read).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_consumer_lag_comes_from_librdkafka_statistics() {
+        let cluster = cluster_with(&[("lagging", 1)]);
+        let mut common = BTreeMap::new();
+        common.insert("bootstrap.servers".to_owned(), cluster.bootstrap_servers());
+        let log = KafkaLog::new(KafkaSettings {
+            consumer: BTreeMap::from([
+                ("session.timeout.ms".to_owned(), "6000".to_owned()),
+                ("statistics.interval.ms".to_owned(), "100".to_owned()),
+            ]),
+            ..KafkaSettings::new(common)
+        })
+        .unwrap();
+        let producer = log.producer("p").unwrap();
+        let records = (0..10)
+            .map(|n| plain_record("lagging", None, &n.to_string()))
+            .collect();
+        for result in send_all(producer.as_ref(), records).await {
+            result.unwrap();
+        }
+        let mut consumer = log.consumer("lag-group", "c").unwrap();
+        assert_eq!(consumer.lag(), None);
+        consumer.subscribe(&["lagging".into()]).await.unwrap();
+        let (_, records) = poll_records(consumer.as_mut(), 10).await;
+        assert_eq!(records.len(), 10);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while consumer.lag() != Some(0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "lag {:?}",
+                consumer.lag()
+            );
+            let polled = consumer.poll(1, Duration::from_millis(100)).await.unwrap();
+            assert!(polled.records.is_empty());
+        }
+        consumer.close().await.unwrap();
     }
 
     /// `wasm-connect topics` on Kafka: topics with their watermarks, and browsing reads that

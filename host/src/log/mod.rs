@@ -207,6 +207,11 @@ pub trait LogConsumer: Send {
     /// The partitions currently assigned.
     fn assignment(&self) -> Vec<TopicPartition>;
 
+    /// The largest number of records the consumer is behind in an assigned partition (the
+    /// end offset less its position), as far as it knows without asking the log, or None
+    /// when it does not know yet.
+    fn lag(&self) -> Option<i64>;
+
     /// Commits these offsets (the next offset to read per partition) for the group, durably.
     async fn commit(&mut self, offsets: &[TopicPartitionOffset]) -> Result<(), LogError>;
 

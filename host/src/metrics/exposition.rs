@@ -457,6 +457,13 @@ impl SnapshotCollector {
         self.task_gauge(
             encoder,
             sink,
+            "kafka_connect_sink_task_sink_record_lag_max",
+            "The most records the task's consumer was behind in a partition after a poll, over the sample window (on Kafka, as of librdkafka's last statistics, every 5 s).",
+            |m| m.lag.max_at(now),
+        )?;
+        self.task_gauge(
+            encoder,
+            sink,
             "kafka_connect_sink_task_partition_count",
             "Topic partitions assigned to the task.",
             |m| load(&m.partitions) as f64,

@@ -63,6 +63,8 @@ pub struct TaskMetrics {
     pub(super) batch_size: Windowed,
     /// Milliseconds per offset commit.
     pub(super) commit_time: Windowed,
+    /// Sink: records the consumer was behind after each poll (`sink-record-lag-max`).
+    pub(super) lag: Windowed,
     /// What the task's guest instances did in the sandbox.
     pub guest: GuestMetrics,
 }
@@ -167,6 +169,7 @@ impl TaskMetrics {
             batch_time: Windowed::new(window),
             batch_size: Windowed::new(window),
             commit_time: Windowed::new(window),
+            lag: Windowed::new(window),
             guest: GuestMetrics::default(),
         }
     }
@@ -197,6 +200,11 @@ impl TaskMetrics {
     pub fn read(&self, count: usize) {
         self.read.fetch_add(count as u64, Ordering::Relaxed);
         self.read_rate.record(count as f64);
+    }
+
+    /// A sink's consumer was `lag` records behind after a poll.
+    pub fn lagging(&self, lag: i64) {
+        self.lag.record(lag as f64);
     }
 
     /// A sink's `put` took `count` records in `took`.

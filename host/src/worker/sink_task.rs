@@ -157,6 +157,9 @@ async fn run_inner(
                 () = control.shutdown.cancelled() => return Ok(()),
                 polled = task.consumer.poll(max_poll_records, POLL_TIMEOUT) => polled?,
             };
+            if let Some(lag) = task.consumer.lag() {
+                control.metrics.lagging(lag);
+            }
             let had_rebalances = !polled.rebalances.is_empty();
             for rebalance in polled.rebalances {
                 task.rebalance(rebalance).await?;

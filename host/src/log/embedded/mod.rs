@@ -522,6 +522,19 @@ impl LogConsumer for EmbeddedConsumer {
         self.positions.keys().cloned().collect()
     }
 
+    fn lag(&self) -> Option<i64> {
+        let topics = read_lock(&self.inner.meta.topics);
+        self.positions
+            .iter()
+            .filter_map(|(partition, &position)| {
+                let end = *topics
+                    .get(&partition.topic)?
+                    .get(usize::try_from(partition.partition).ok()?)?;
+                Some((end - position).max(0))
+            })
+            .max()
+    }
+
     async fn commit(&mut self, offsets: &[TopicPartitionOffset]) -> Result<(), LogError> {
         if offsets.is_empty() {
             return Ok(());

@@ -633,3 +633,28 @@ async fn reads_start_and_stop_anywhere_inside_stored_chunks() {
     let log = EmbeddedLog::open(dir.path()).unwrap();
     assert_eq!(log.inner.meta.end_offset(&partition), Some(end));
 }
+
+#[tokio::test]
+async fn lag_is_what_remains_to_read_in_the_furthest_behind_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    log.create_topic("t", 2).await.unwrap();
+    let producer = log.producer("p").unwrap();
+    // 8 records in partition 0, 2 in partition 1.
+    send_all(
+        producer.as_ref(),
+        (0..10)
+            .map(|i| record("t", Some(if i < 8 { 0 } else { 1 }), None, &i.to_string()))
+            .collect(),
+    )
+    .await;
+    let mut consumer = log.consumer("g", "c").unwrap();
+    assert_eq!(consumer.lag(), None, "nothing assigned yet");
+    consumer.subscribe(&["t".into()]).await.unwrap();
+    poll_until_assigned(consumer.as_mut(), 2).await;
+    assert_eq!(consumer.lag(), Some(8));
+    consumer.seek(&TopicPartition::new("t", 0), 5).unwrap();
+    assert_eq!(consumer.lag(), Some(3));
+    poll_records(consumer.as_mut(), 5).await;
+    assert_eq!(consumer.lag(), Some(0));
+}
