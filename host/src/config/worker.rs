@@ -91,6 +91,10 @@ pub struct WorkerConfig {
     /// Whether guests run metered (fuel, deadlines, fair yielding, memory cap). Not a
     /// property: always true, except in the benchmark that measures what metering costs.
     pub metering: bool,
+    /// Whether tasks record the windowed statistics and call durations `/metrics` shows (the
+    /// counters are always kept). Not a property: always true, except in the benchmark that
+    /// measures what recording them costs.
+    pub metrics_recording: bool,
     /// `sandbox.throttle.after.ms` (default 100, 0 = never): a guest call running longer
     /// than this gets an eighth of a thread, so a busy loop cannot starve other tasks.
     pub throttle_after: Option<Duration>,
@@ -715,6 +719,7 @@ impl WorkerConfig {
             task_limits: TaskLimits::from_settings(&raw)?,
             instance_layout: instance_layout(&raw)?,
             metering: true,
+            metrics_recording: true,
             throttle_after: {
                 let ms = raw.millis_or("sandbox.throttle.after.ms", DEFAULT_THROTTLE_AFTER_MS)?;
                 (!ms.is_zero()).then_some(ms)

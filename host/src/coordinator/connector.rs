@@ -461,7 +461,12 @@ impl Actor {
             let id = id as u32;
             self.statuses
                 .set_task(&self.config.name, id, State::Unassigned, None);
-            let task_metrics = Arc::new(TaskMetrics::new(self.services.worker.metrics_window));
+            let worker = &self.services.worker;
+            let task_metrics = Arc::new(if worker.metrics_recording {
+                TaskMetrics::new(worker.metrics_window)
+            } else {
+                TaskMetrics::counters_only(worker.metrics_window)
+            });
             metrics.push(task_metrics.clone());
             let task = self.spawn_task(
                 id,

@@ -192,6 +192,7 @@ impl Sandbox {
         let took = self.call_started.take().map(|started| started.elapsed());
         let state = self.store.data();
         if let Some(metrics) = &state.ctx.metrics {
+            let took = took.filter(|_| metrics.recording());
             metrics.guest.call(call, took, self.fuel_used, trap);
             metrics
                 .guest

@@ -2,7 +2,8 @@
 //! (a) raw rdkafka producer to a MockCluster, (b) datagen-source → Kafka (same MockCluster
 //! kind) through the host, (c) datagen-source → embedded log, (d) file-sink consuming from
 //! the embedded log; then the sandbox's costs: (e) datagen-source → embedded log with the
-//! limits (fuel, epoch deadlines, memory cap) on and off, and (f) the same with a busy-loop
+//! limits (fuel, epoch deadlines, memory cap) on and off, (m) the same with the metrics
+//! `/metrics` shows recorded and not (counters only), and (f) the same with a busy-loop
 //! neighbour task spinning in `poll` on the same worker. Row (p) times the poll stage alone
 //! (datagen's `poll`, the lift of its batch, and the conversion to host records) in thread CPU
 //! time, which hypervisor steal hardly disturbs: the number to watch when changing the guest
@@ -12,7 +13,7 @@
 //! resident memory and idle CPU, beside the worker's empty baseline.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
-//! where ROWS (default `abcdefp`) picks the rows to run, e.g. `b` alone for profiling.
+//! where ROWS (default `abcdemfp`) picks the rows to run, e.g. `b` alone for profiling.
 
 use std::{
     sync::Arc,
@@ -47,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let rows = std::env::args().nth(2).unwrap_or_else(|| "abcdefp".into());
+    let rows = std::env::args().nth(2).unwrap_or_else(|| "abcdemfp".into());
     let row = |r: char| rows.contains(r);
     println!("records per run: {records}, value size: {VALUE_SIZE} bytes");
 
@@ -125,6 +126,26 @@ async fn main() -> anyhow::Result<()> {
         println!(
             "ratio limits on / off: {:.2}  (target ≥ 0.85)",
             metered / unmetered
+        );
+    }
+
+    if row('m') {
+        // The cost of what `/metrics` shows: windowed statistics per batch, a duration per
+        // guest call. Alternated, best of three each.
+        let (mut recorded, mut unrecorded) = (0.0_f64, 0.0_f64);
+        for _ in 0..3 {
+            recorded = recorded.max(datagen_embedded_metrics(records, true).await?);
+            unrecorded = unrecorded.max(datagen_embedded_metrics(records, false).await?);
+        }
+        println!(
+            "(m) datagen-source → embedded log, metrics recorded:   {recorded:>12.0} records/s"
+        );
+        println!(
+            "    datagen-source → embedded log, counters only:      {unrecorded:>12.0} records/s"
+        );
+        println!(
+            "ratio metrics recorded / not: {:.2}  (target ≥ 0.98)",
+            recorded / unrecorded
         );
     }
 
@@ -303,6 +324,18 @@ async fn datagen_embedded_metering(records: u64, metering: bool) -> anyhow::Resu
     let dir = tempfile::tempdir()?;
     let mut config = worker_config(dir.path(), &[]);
     config.metering = metering;
+    let herder = wasm_connect::standalone::start(config).await?;
+    let worker = TestWorker { herder, dir };
+    let rate = run_datagen(&worker, records).await?.rate;
+    worker.stop().await;
+    Ok(rate)
+}
+
+/// (m): datagen → embedded log, with or without the windowed statistics and call durations.
+async fn datagen_embedded_metrics(records: u64, recording: bool) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let mut config = worker_config(dir.path(), &[]);
+    config.metrics_recording = recording;
     let herder = wasm_connect::standalone::start(config).await?;
     let worker = TestWorker { herder, dir };
     let rate = run_datagen(&worker, records).await?.rate;
