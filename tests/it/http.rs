@@ -221,6 +221,17 @@ fn source_settings<'a>(name: &'a str, url: &'a str, allow: &'a str) -> Vec<(&'a 
     ]
 }
 
+/// How many of task 0's outgoing requests ended with `outcome` (`/metrics`'
+/// `wasm_connect_task_http_requests_total`).
+async fn requests(worker: &TestWorker, name: &str, outcome: &str) -> u64 {
+    let metrics = worker.herder.task_metrics(name).await;
+    let index = wasm_connect::metrics::EGRESS_OUTCOMES
+        .iter()
+        .position(|o| *o == outcome)
+        .expect("a known outcome");
+    metrics[0].guest.egress[index].load(std::sync::atomic::Ordering::Relaxed)
+}
+
 async fn wait_failed(worker: &TestWorker, name: &str) -> String {
     wait_until(
         Duration::from_secs(60),
@@ -262,6 +273,9 @@ async fn http_source_pages_through_a_cursor_and_resumes_after_a_restart() {
         assert_eq!(server.cursors[2].as_deref(), Some("20"));
         assert_eq!(server.cursors[3].as_deref(), Some("25"));
     }
+    // Every request the server saw was allowed (and counted).
+    let served = state.lock().unwrap().cursors.len() as u64;
+    assert!(requests(&worker, "source", "allowed").await >= served);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let dir = worker.stop().await;
 
@@ -385,6 +399,8 @@ async fn a_request_to_a_host_off_the_allow_list_is_denied() {
         state.lock().unwrap().cursors.is_empty(),
         "the request got through"
     );
+    assert!(requests(&worker, "offlist", "denied_allow_list").await >= 1);
+    assert_eq!(requests(&worker, "offlist", "allowed").await, 0);
     worker.stop().await;
 }
 
@@ -405,6 +421,7 @@ async fn loopback_is_denied_unless_the_worker_allows_private_networks() {
             && trace.contains("addresses the worker does not allow"),
         "{trace}"
     );
+    assert!(requests(&worker, "loopback", "denied_address").await >= 1);
     // The metadata endpoint too, by its well-known address.
     worker
         .create(&source_settings(

@@ -246,6 +246,16 @@ async fn metrics_count_what_moved_per_connector_and_task() {
         .unwrap()
             > 0.0
     );
+    // The test guests on plugin.path and the built-ins, compiled or found compiled.
+    assert!(value(&text, "wasm_connect_worker_plugins{source=\"builtin\"}").unwrap() >= 1.0);
+    assert!(value(&text, "wasm_connect_worker_plugins{source=\"plugin.path\"}").unwrap() >= 1.0);
+    assert_eq!(
+        value(&text, "wasm_connect_worker_plugins{source=\"uploaded\"}"),
+        Some(0.0)
+    );
+    let loads = value(&text, "wasm_connect_worker_compile_cache_hits_total").unwrap()
+        + value(&text, "wasm_connect_worker_compile_cache_misses_total").unwrap();
+    assert!(loads >= 2.0, "{loads} components loaded");
     // The sink's consumer lag is known (it read everything, so at most the five lines).
     let lag = value(
         &text,

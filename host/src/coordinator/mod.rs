@@ -348,6 +348,8 @@ impl Herder {
             startups: self.services.startups.counts(),
             instances: capacity.instances as u64,
             instances_max: capacity.instances_max as u64,
+            compiles: self.registry.runtime().compile_counts(),
+            plugins: self.registry.counts_by_source(),
         }
     }
 

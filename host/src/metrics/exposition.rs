@@ -11,7 +11,9 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use super::{ConnectorSnapshot, TRAP_CAUSES, TaskMetrics, TaskSnapshot, WorkerSnapshot};
+use super::{
+    ConnectorSnapshot, EGRESS_OUTCOMES, TRAP_CAUSES, TaskMetrics, TaskSnapshot, WorkerSnapshot,
+};
 
 /// The exposition format a scrape asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,6 +327,36 @@ impl SnapshotCollector {
             "wasm_connect_worker_instances_max",
             "The most wasm instances this worker admits (sandbox.instances.max or derived).",
             one(self.snapshot.instances_max as f64),
+        )?;
+        let compiles = self.snapshot.compiles;
+        counter(
+            encoder,
+            "wasm_connect_worker_compile_cache_hits",
+            "Components loaded compiled from the compile cache (cache.dir).",
+            [(Labels::new(), compiles.hits)],
+        )?;
+        counter(
+            encoder,
+            "wasm_connect_worker_compile_cache_misses",
+            "Components compiled (not found in the compile cache).",
+            [(Labels::new(), compiles.misses)],
+        )?;
+        family(
+            encoder,
+            "wasm_connect_worker_compile_seconds",
+            "Seconds spent compiling components.",
+            MetricType::Counter,
+            [(Labels::new(), compiles.seconds)],
+            |v| Box::new(ConstCounter::new(v)),
+        )?;
+        gauge(
+            encoder,
+            "wasm_connect_worker_plugins",
+            "Plugins this worker can run, by where they come from (builtin, plugin.path, uploaded).",
+            self.snapshot
+                .plugins
+                .iter()
+                .map(|(source, count)| (vec![("source", (*source).to_owned())], *count as f64)),
         )
     }
 
@@ -595,6 +627,26 @@ impl SnapshotCollector {
             |m| load(&m.guest.memory_max_bytes) as f64,
         )?;
         self.call_durations(encoder)?;
+        let requests: Vec<_> = self
+            .tasks(None)
+            .flat_map(|(c, t, m)| {
+                EGRESS_OUTCOMES
+                    .iter()
+                    .zip(&m.guest.egress)
+                    .filter(|(_, count)| count.load(Ordering::Relaxed) > 0)
+                    .map(move |(outcome, count)| {
+                        let mut labels = task_labels(c, t);
+                        labels.push(("outcome", (*outcome).to_owned()));
+                        (labels, count.load(Ordering::Relaxed))
+                    })
+            })
+            .collect();
+        counter(
+            encoder,
+            "wasm_connect_task_http_requests",
+            "The task's outgoing HTTP requests by outcome: allowed, denied_allow_list, denied_address, refused_concurrency, timed_out, failed.",
+            requests,
+        )?;
         counter(
             encoder,
             "wasm_connect_task_traps",
@@ -688,6 +740,7 @@ mod tests {
             },
             instances: 3,
             instances_max: 100,
+            ..WorkerSnapshot::default()
         }
     }
 

@@ -17,7 +17,7 @@ use std::sync::{
 
 pub use self::{
     exposition::{Format, render},
-    task::{GuestMetrics, TRAP_CAUSES, TaskMetrics},
+    task::{EGRESS_OUTCOMES, GuestMetrics, TRAP_CAUSES, TaskMetrics},
     window::WindowSettings,
 };
 
@@ -29,6 +29,9 @@ pub struct WorkerSnapshot {
     /// Wasm instances running and the most the worker admits.
     pub instances: u64,
     pub instances_max: u64,
+    pub compiles: CompileCounts,
+    /// Plugins by where they come from: `builtin`, `plugin.path`, `uploaded`.
+    pub plugins: Vec<(&'static str, u64)>,
 }
 
 /// One connector: its plugin, state and tasks.
@@ -50,6 +53,47 @@ pub struct TaskSnapshot {
     pub id: u32,
     pub state: String,
     pub metrics: Option<Arc<TaskMetrics>>,
+}
+
+/// Components the runtime compiled or found compiled in its cache.
+#[derive(Debug, Default)]
+pub struct Compiles {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    /// Nanoseconds spent compiling.
+    nanos: AtomicU64,
+}
+
+impl Compiles {
+    /// A component was loaded from the compile cache.
+    pub fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A component was compiled, taking `took`.
+    pub fn compiled(&self, took: std::time::Duration) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.nanos.fetch_add(
+            took.as_nanos().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn counts(&self) -> CompileCounts {
+        CompileCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            seconds: self.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
+/// Compile cache hits and misses, and the time spent compiling.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CompileCounts {
+    pub hits: u64,
+    pub misses: u64,
+    pub seconds: f64,
 }
 
 /// Connector and task starts the worker counts as it makes them.

@@ -83,6 +83,16 @@ pub const TRAP_CAUSES: [&str; 7] = [
     "invalid_data",
 ];
 
+/// What became of a guest's outgoing HTTP requests, as a metric label.
+pub const EGRESS_OUTCOMES: [&str; 6] = [
+    "allowed",
+    "denied_allow_list",
+    "denied_address",
+    "refused_concurrency",
+    "timed_out",
+    "failed",
+];
+
 /// Guest calls of a task's instances: how long they took, fuel they burned, traps by cause,
 /// and the memory the task's instance holds.
 #[derive(Debug, Default)]
@@ -99,6 +109,8 @@ pub struct GuestMetrics {
     /// last call, and its cap.
     pub memory_bytes: AtomicU64,
     pub memory_max_bytes: AtomicU64,
+    /// Outgoing HTTP requests by [`EGRESS_OUTCOMES`].
+    pub egress: [AtomicU64; EGRESS_OUTCOMES.len()],
 }
 
 /// Call duration buckets: 100 µs to about 100 s, doubling.
@@ -130,6 +142,13 @@ impl GuestMetrics {
                 .entry(function)
                 .or_insert_with(|| Histogram::new(duration_buckets()))
                 .observe(took.as_secs_f64());
+        }
+    }
+
+    /// An outgoing HTTP request ended with `outcome` (an [`EGRESS_OUTCOMES`] entry).
+    pub fn egress(&self, outcome: &str) {
+        if let Some(index) = EGRESS_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.egress[index].fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -235,6 +235,22 @@ impl PluginRegistry {
         &self.runtime
     }
 
+    /// How many plugins come from each place: `builtin`, `plugin.path`, `uploaded`.
+    pub fn counts_by_source(&self) -> Vec<(&'static str, u64)> {
+        let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        let count = |wanted: fn(&PluginSource) -> bool| {
+            plugins.iter().filter(|r| wanted(&r.source)).count() as u64
+        };
+        vec![
+            ("builtin", count(|s| matches!(s, PluginSource::Builtin))),
+            ("plugin.path", count(|s| matches!(s, PluginSource::Path(_)))),
+            (
+                "uploaded",
+                count(|s| matches!(s, PluginSource::Uploaded(_))),
+            ),
+        ]
+    }
+
     /// Loads every `.wasm` file in these directories (and their immediate subdirectories, as
     /// Kafka Connect scans plugin directories). A file that fails to load is logged and
     /// skipped, as Kafka Connect does with broken plugins.

@@ -50,10 +50,17 @@ pub(crate) struct Shared {
     pub(crate) capacity: Arc<InstanceCapacity>,
     /// Hex of the engine's precompile compatibility hash, part of every cache file name.
     engine_hash: String,
+    /// Compile cache hits, compilations and their time, for `/metrics`.
+    pub(crate) compiles: crate::metrics::Compiles,
     _ticker: Ticker,
 }
 
 impl Runtime {
+    /// Compile cache hits, compilations and their time so far.
+    pub fn compile_counts(&self) -> crate::metrics::CompileCounts {
+        self.shared.compiles.counts()
+    }
+
     /// Creates the engine, the linker and the epoch ticker.
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
         let mut wasmtime_config = wasmtime::Config::new();
@@ -88,6 +95,7 @@ impl Runtime {
                 config,
                 capacity,
                 engine_hash,
+                compiles: crate::metrics::Compiles::default(),
                 _ticker: ticker,
             }),
         })
@@ -141,13 +149,19 @@ impl Shared {
     /// Compiles `bytes`, or loads the compiled form from the cache. Blocking: run it on
     /// `spawn_blocking`.
     pub(crate) fn compile(&self, bytes: &[u8], sha256_hex: &str) -> anyhow::Result<Component> {
+        let started = std::time::Instant::now();
         let Some(dir) = &self.config.cache_dir else {
-            return Component::new(&self.engine, bytes).map_err(anyhow::Error::from);
+            let component = Component::new(&self.engine, bytes).map_err(anyhow::Error::from);
+            self.compiles.compiled(started.elapsed());
+            return component;
         };
         let path = dir.join(format!("{sha256_hex}-{}.cwasm", self.engine_hash));
         if path.is_file() {
             match self.deserialize(&path) {
-                Ok(component) => return Ok(component),
+                Ok(component) => {
+                    self.compiles.hit();
+                    return Ok(component);
+                }
                 Err(error) => tracing::warn!(
                     path = %path.display(),
                     error = %format!("{error:#}"),
@@ -158,7 +172,9 @@ impl Shared {
         let compiled = self
             .engine
             .precompile_component(bytes)
-            .map_err(anyhow::Error::from)?;
+            .map_err(anyhow::Error::from);
+        self.compiles.compiled(started.elapsed());
+        let compiled = compiled?;
         match write_atomically(dir, &path, &compiled) {
             // Load from the file: the mapping is shared copy-on-write by every instance.
             Ok(()) => match self.deserialize(&path) {

@@ -45,6 +45,8 @@ pub(crate) struct EgressHooks {
     /// The task's log budget: a guest sending denied requests in a loop must not flood the
     /// worker's log with their warnings.
     pub(crate) log: Arc<super::LogBudget>,
+    /// Where the task counts its requests by outcome; None for instances of no task.
+    pub(crate) metrics: Option<Arc<crate::metrics::TaskMetrics>>,
 }
 
 impl EgressHooks {
@@ -53,6 +55,7 @@ impl EgressHooks {
         connector: String,
         task: Option<u32>,
         log: Arc<super::LogBudget>,
+        metrics: Option<Arc<crate::metrics::TaskMetrics>>,
     ) -> Self {
         let permits = policy
             .as_ref()
@@ -63,6 +66,7 @@ impl EgressHooks {
             task,
             open: Arc::new(tokio::sync::Semaphore::new(permits)),
             log,
+            metrics,
         }
     }
 
@@ -127,12 +131,19 @@ impl WasiHttpHooks for EgressHooks {
         let task = self.task;
         let open = self.open.clone();
         let log = self.log.clone();
+        let metrics = self.metrics.clone();
+        let count = move |outcome: &str| {
+            if let Some(metrics) = &metrics {
+                metrics.guest.egress(outcome);
+            }
+        };
         Box::new(async move {
             // For logs only: a guest's URL can be as long as it likes.
             let url = crate::text::bounded(&request.uri().to_string(), MAX_LOGGED_URL_BYTES);
             let Some(policy) = policy else {
                 let denial = Denial::NoGrant;
                 denial.warn(&log, &connector, task, &url);
+                count(denial.outcome());
                 return Err(denial.error());
             };
             // Wait for a free connection slot, at most as long as a connect may take.
@@ -141,6 +152,7 @@ impl WasiHttpHooks for EgressHooks {
                 policy.timeout,
             );
             let Ok(Ok(permit)) = tokio::time::timeout(wait, open.acquire_owned()).await else {
+                count("refused_concurrency");
                 if log.admit(url.len()) {
                     tracing::warn!(
                     connector = %connector,
@@ -159,6 +171,7 @@ impl WasiHttpHooks for EgressHooks {
             };
             match send_checked(&policy, request, options).await {
                 Ok((response, io)) => {
+                    count("allowed");
                     // The slot is taken until the connection closes.
                     let io: IoFuture = Box::new(async move {
                         let result = Box::into_pin(io).await;
@@ -169,9 +182,19 @@ impl WasiHttpHooks for EgressHooks {
                 }
                 Err(SendError::Denied(denial)) => {
                     denial.warn(&log, &connector, task, &url);
+                    count(denial.outcome());
                     Err(denial.error())
                 }
-                Err(SendError::Http(error)) => Err(error),
+                Err(SendError::Http(error)) => {
+                    count(match error {
+                        HttpError::ConnectionTimeout
+                        | HttpError::ConnectionReadTimeout
+                        | HttpError::ConnectionWriteTimeout
+                        | HttpError::HttpResponseTimeout => "timed_out",
+                        _ => "failed",
+                    });
+                    Err(error)
+                }
             }
         })
     }
@@ -204,6 +227,14 @@ impl Denial {
             reason = %self,
             "HTTP request denied by the egress policy."
         );
+    }
+
+    /// The outcome label in `/metrics` (`wasm_connect_task_http_requests_total{outcome}`).
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::Address { .. } => "denied_address",
+            _ => "denied_allow_list",
+        }
     }
 
     /// The `wasi:http` error code the guest sees.

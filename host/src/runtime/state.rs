@@ -332,6 +332,7 @@ pub(crate) fn new_store(
         ctx.connector.clone(),
         ctx.task,
         log.clone(),
+        ctx.metrics.clone(),
     );
     let mut table = ResourceTable::new();
     if metering {
