@@ -350,6 +350,7 @@ impl Herder {
             instances_max: capacity.instances_max as u64,
             compiles: self.registry.runtime().compile_counts(),
             plugins: self.registry.counts_by_source(),
+            log: self.services.log.stats(),
         }
     }
 

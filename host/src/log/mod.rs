@@ -154,6 +154,11 @@ pub trait RecordLog: Send + Sync + 'static {
     /// group's committed offsets, or the earliest offset where there is none.
     fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError>;
 
+    /// The embedded log's writer statistics for `/metrics`; None for Kafka.
+    fn stats(&self) -> Option<Arc<crate::metrics::LogStats>> {
+        None
+    }
+
     /// Every topic with its partitions' offsets, sorted by name.
     async fn describe_topics(&self) -> Result<Vec<TopicDescription>, LogError>;
 

@@ -692,10 +692,42 @@ impl SnapshotCollector {
     }
 }
 
+impl SnapshotCollector {
+    /// The embedded log's writer, when the worker uses it.
+    fn log(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(log) = &self.snapshot.log else {
+            return Ok(());
+        };
+        counter(
+            encoder,
+            "wasm_connect_embedded_log_appended_records",
+            "Records the embedded log appended durably.",
+            [(Labels::new(), log.appended.load(Ordering::Relaxed))],
+        )?;
+        for (name, help, histogram) in [
+            (
+                "wasm_connect_embedded_log_write_seconds",
+                "Seconds per write transaction of the embedded log (a group of appends and commits), to its durable commit.",
+                &log.write_seconds,
+            ),
+            (
+                "wasm_connect_embedded_log_commit_seconds",
+                "Seconds per commit of the embedded log's write transactions (the fsync).",
+                &log.commit_seconds,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            histogram.encode(family.encode_family(&Labels::new())?)?;
+        }
+        Ok(())
+    }
+}
+
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         self.connectors(&mut encoder)?;
         self.worker(&mut encoder)?;
+        self.log(&mut encoder)?;
         self.task_metrics(&mut encoder)
     }
 }

@@ -15,6 +15,8 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
 pub use self::{
     exposition::{Format, render},
     task::{EGRESS_OUTCOMES, GuestMetrics, TRAP_CAUSES, TaskMetrics},
@@ -32,6 +34,8 @@ pub struct WorkerSnapshot {
     pub compiles: CompileCounts,
     /// Plugins by where they come from: `builtin`, `plugin.path`, `uploaded`.
     pub plugins: Vec<(&'static str, u64)>,
+    /// The embedded log's writer, when the worker uses the embedded log.
+    pub log: Option<Arc<LogStats>>,
 }
 
 /// One connector: its plugin, state and tasks.
@@ -53,6 +57,37 @@ pub struct TaskSnapshot {
     pub id: u32,
     pub state: String,
     pub metrics: Option<Arc<TaskMetrics>>,
+}
+
+/// The embedded log's writer: its write transactions (each one fsync) and what they appended.
+#[derive(Debug)]
+pub struct LogStats {
+    /// Seconds per write transaction, from its start to its durable commit.
+    pub(crate) write_seconds: Histogram,
+    /// Seconds of the commit alone (the fsync).
+    pub(crate) commit_seconds: Histogram,
+    pub(crate) appended: AtomicU64,
+}
+
+impl Default for LogStats {
+    fn default() -> Self {
+        // 50 µs to about 3 s, doubling.
+        let buckets = || exponential_buckets(0.00005, 2.0, 17);
+        Self {
+            write_seconds: Histogram::new(buckets()),
+            commit_seconds: Histogram::new(buckets()),
+            appended: AtomicU64::new(0),
+        }
+    }
+}
+
+impl LogStats {
+    /// A write transaction of `records` appended records took `total`, its commit `commit`.
+    pub fn wrote(&self, records: usize, total: std::time::Duration, commit: std::time::Duration) {
+        self.appended.fetch_add(records as u64, Ordering::Relaxed);
+        self.write_seconds.observe(total.as_secs_f64());
+        self.commit_seconds.observe(commit.as_secs_f64());
+    }
 }
 
 /// Components the runtime compiled or found compiled in its cache.

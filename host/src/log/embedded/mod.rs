@@ -165,6 +165,10 @@ impl RecordLog for EmbeddedLog {
         Ok(self.inner.meta.partition_count(topic))
     }
 
+    fn stats(&self) -> Option<Arc<crate::metrics::LogStats>> {
+        Some(Arc::clone(&self.inner.meta.stats))
+    }
+
     async fn describe_topics(&self) -> Result<Vec<TopicDescription>, LogError> {
         Ok(read_lock(&self.inner.meta.topics)
             .iter()

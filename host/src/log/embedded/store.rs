@@ -66,6 +66,8 @@ pub struct Meta {
     pub committed: RwLock<HashMap<String, BTreeMap<TopicPartition, i64>>>,
     /// Bumped after every commit and every group change; consumers wait on it.
     pub changed: watch::Sender<u64>,
+    /// The writer's transactions and what they appended, for `/metrics`.
+    pub stats: Arc<crate::metrics::LogStats>,
 }
 
 impl Meta {
@@ -185,6 +187,7 @@ pub fn open(
         topics_version: std::sync::atomic::AtomicU64::new(0),
         committed: RwLock::new(committed),
         changed,
+        stats: Arc::default(),
     });
     let writer = Writer {
         db: Arc::clone(&db),
@@ -433,6 +436,7 @@ impl Writer {
         commands: &[Command],
         staged: &mut Staged,
     ) -> Result<Vec<Outcome>, redb::Error> {
+        let started = std::time::Instant::now();
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         let mut outcomes = Vec::with_capacity(commands.len());
@@ -525,7 +529,18 @@ impl Writer {
                 outcomes.push(outcome);
             }
         }
+        let committing = std::time::Instant::now();
         txn.commit()?;
+        let appended = commands
+            .iter()
+            .map(|command| match command {
+                Command::Append { records, .. } => records.len(),
+                _ => 0,
+            })
+            .sum();
+        self.meta
+            .stats
+            .wrote(appended, started.elapsed(), committing.elapsed());
         Ok(outcomes)
     }
 
