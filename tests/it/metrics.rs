@@ -508,3 +508,86 @@ async fn prometheus_scrapes_the_worker_and_answers_the_strimzi_queries() {
     assert_eq!(failed_alert, 1.0);
     api.stop().await;
 }
+
+/// On Kafka, the clients' totals come from librdkafka's statistics under Strimzi's names, and
+/// the sink's lag from the consumer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_clients_report_what_they_moved() {
+    use std::sync::Arc;
+
+    use rdkafka::mocking::MockCluster;
+    use wasm_connect::{
+        log::{RecordLog, kafka::KafkaLog},
+        metrics::{Format, render},
+    };
+    use wasm_connect_tests::{TestWorker, init_logging};
+
+    init_logging();
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("lines", 1, 1).expect("topic");
+    let mut settings = wasm_connect::log::kafka::KafkaSettings::default();
+    settings
+        .common
+        .insert("bootstrap.servers".into(), cluster.bootstrap_servers());
+    settings
+        .consumer
+        .insert("session.timeout.ms".into(), "6000".into());
+    for client in [&mut settings.producer, &mut settings.consumer] {
+        client.insert("statistics.interval.ms".into(), "100".into());
+    }
+    let log: Arc<dyn RecordLog> = Arc::new(KafkaLog::new(settings).expect("kafka log"));
+    let worker = TestWorker::with_log(log, &[]).await;
+    let input = worker.path("input.txt");
+    std::fs::write(&input, "one\ntwo\nthree\nfour\nfive\n").unwrap();
+    let output = worker.path("output.txt");
+    let (input, output_text) = (input.display().to_string(), output.display().to_string());
+    worker
+        .create(&[
+            ("name", "src"),
+            ("connector.class", "FileStreamSource"),
+            ("file", input.as_str()),
+            ("topic", "lines"),
+        ])
+        .await;
+    worker
+        .create(&[
+            ("name", "snk"),
+            ("connector.class", "FileStreamSink"),
+            ("file", output_text.as_str()),
+            ("topics", "lines"),
+        ])
+        .await;
+    let start = Instant::now();
+    loop {
+        let text = render(worker.herder.metrics_snapshot().await, Format::Prometheus);
+        let sent = value(
+            &text,
+            "kafka_producer_record_send_total{clientid=\"connector-producer-src-0\"}",
+        );
+        let consumed = value(
+            &text,
+            "kafka_consumer_records_consumed_total{clientid=\"connector-consumer-snk-0\"}",
+        );
+        let bytes = value(
+            &text,
+            "kafka_producer_outgoing_byte_total{clientid=\"connector-producer-src-0\"}",
+        );
+        let lag = value(
+            &text,
+            "kafka_connect_sink_task_sink_record_lag_max{connector=\"snk\",task=\"0\"}",
+        );
+        if sent == Some(5.0)
+            && consumed == Some(5.0)
+            && bytes.is_some_and(|b| b > 0.0)
+            && lag.is_some_and(|lag| lag.is_finite())
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the clients' statistics did not arrive: {sent:?} {consumed:?} {bytes:?} {lag:?}\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.stop().await;
+}

@@ -351,6 +351,7 @@ impl Herder {
             compiles: self.registry.runtime().compile_counts(),
             plugins: self.registry.counts_by_source(),
             log: self.services.log.stats(),
+            clients: self.services.log.clients(),
         }
     }
 

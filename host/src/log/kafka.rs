@@ -149,6 +149,8 @@ impl KafkaSettings {
 pub struct KafkaLog {
     settings: Arc<KafkaSettings>,
     admin: Arc<AdminClient<DefaultClientContext>>,
+    /// The statistics of every producer and consumer made, while they live.
+    clients: Arc<Mutex<Vec<std::sync::Weak<crate::metrics::ClientStats>>>>,
 }
 
 impl KafkaLog {
@@ -159,8 +161,43 @@ impl KafkaLog {
         Ok(Self {
             settings: Arc::new(settings),
             admin: Arc::new(admin),
+            clients: Arc::default(),
         })
     }
+}
+
+impl KafkaLog {
+    /// New statistics for a client, kept (weakly) for `/metrics`.
+    fn track(&self, kind: &'static str, client_id: &str) -> Arc<crate::metrics::ClientStats> {
+        let stats = Arc::new(crate::metrics::ClientStats::new(kind, client_id));
+        lock(&self.clients).push(Arc::downgrade(&stats));
+        stats
+    }
+}
+
+/// Statistics every 5 s, unless the worker's client settings say otherwise: the bytes and
+/// records a client moved and its connections, and a consumer's lag, for `/metrics`.
+fn with_statistics(config: &mut ClientConfig) {
+    if config.get("statistics.interval.ms").is_none() {
+        config.set("statistics.interval.ms", "5000");
+    }
+}
+
+/// Copies a client's statistics into what `/metrics` shows.
+fn record_statistics(stats: &crate::metrics::ClientStats, statistics: &rdkafka::Statistics) {
+    let connections = statistics
+        .brokers
+        .values()
+        .filter(|broker| broker.nodeid >= 0 && broker.state == "UP")
+        .count();
+    let count = |value: i64| u64::try_from(value).unwrap_or(0);
+    stats.update(
+        count(statistics.tx_bytes),
+        count(statistics.rx_bytes),
+        count(statistics.txmsgs),
+        count(statistics.rxmsgs),
+        connections as u64,
+    );
 }
 
 fn kafka_partitions(partitions: &TopicPartitionList) -> Vec<TopicPartition> {
@@ -241,24 +278,31 @@ impl RecordLog for KafkaLog {
 
     fn producer(&self, client_id: &str) -> Result<Arc<dyn LogProducer>, LogError> {
         let pending = Arc::new(Mutex::new(Pending::default()));
-        let producer: ThreadedProducer<DeliveryContext> = self
-            .settings
-            .producer_config(client_id)
-            .create_with_context(DeliveryContext {
+        let mut config = self.settings.producer_config(client_id);
+        with_statistics(&mut config);
+        let stats = self.track("producer", client_id);
+        let producer: ThreadedProducer<DeliveryContext> =
+            config.create_with_context(DeliveryContext {
                 pending: Arc::clone(&pending),
+                stats,
             })?;
         Ok(Arc::new(KafkaProducer::new(producer, pending)))
     }
 
+    fn clients(&self) -> Vec<Arc<crate::metrics::ClientStats>> {
+        let mut clients = lock(&self.clients);
+        clients.retain(|client| client.strong_count() > 0);
+        clients
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect()
+    }
+
     fn consumer(&self, group: &str, client_id: &str) -> Result<Box<dyn LogConsumer>, LogError> {
         let mut config = self.settings.consumer_config(group, client_id);
-        // Statistics every 5 s (unless the worker's `consumer.` settings say otherwise) give
-        // the consumer lag `/metrics` shows (`sink-record-lag-max`).
-        if config.get("statistics.interval.ms").is_none() {
-            config.set("statistics.interval.ms", "5000");
-        }
-        let consumer: BaseConsumer<RebalanceRecorder> =
-            config.create_with_context(RebalanceRecorder::default())?;
+        with_statistics(&mut config);
+        let consumer: BaseConsumer<RebalanceRecorder> = config
+            .create_with_context(RebalanceRecorder::new(self.track("consumer", client_id)))?;
         Ok(Box::new(KafkaConsumer {
             consumer: Some(Arc::new(consumer)),
         }))
@@ -567,9 +611,14 @@ struct Placed {
 /// Hands delivery reports to the producer's [`Pending`] batches.
 struct DeliveryContext {
     pending: Arc<Mutex<Pending>>,
+    stats: Arc<crate::metrics::ClientStats>,
 }
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        record_statistics(&self.stats, &statistics);
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     /// The record's sequence number (see [`Pending`]).
@@ -750,16 +799,18 @@ impl LogProducer for KafkaProducer {
 /// its statistics report.
 struct RebalanceRecorder {
     rebalances: Mutex<Vec<Rebalance>>,
-    /// The largest `consumer_lag` of an assigned partition in the last statistics; -1 before
-    /// any (or when librdkafka knows none).
+    /// The largest lag of an assigned partition in the last statistics; -1 before any (or
+    /// when librdkafka knows none).
     lag: std::sync::atomic::AtomicI64,
+    stats: Arc<crate::metrics::ClientStats>,
 }
 
-impl Default for RebalanceRecorder {
-    fn default() -> Self {
+impl RebalanceRecorder {
+    fn new(stats: Arc<crate::metrics::ClientStats>) -> Self {
         Self {
             rebalances: Mutex::default(),
             lag: std::sync::atomic::AtomicI64::new(-1),
+            stats,
         }
     }
 }
@@ -784,6 +835,7 @@ impl ClientContext for RebalanceRecorder {
     /// record handed to the task. (librdkafka's own `consumer_lag` counts from the committed
     /// offset instead, which a sink commits only every `offset.flush.interval.ms`.)
     fn stats(&self, statistics: rdkafka::Statistics) {
+        record_statistics(&self.stats, &statistics);
         let lag = statistics
             .topics
             .values()

@@ -159,6 +159,11 @@ pub trait RecordLog: Send + Sync + 'static {
         None
     }
 
+    /// The statistics of this log's Kafka clients that are alive; none for the embedded log.
+    fn clients(&self) -> Vec<Arc<crate::metrics::ClientStats>> {
+        Vec::new()
+    }
+
     /// Every topic with its partitions' offsets, sorted by name.
     async fn describe_topics(&self) -> Result<Vec<TopicDescription>, LogError>;
 

@@ -723,11 +723,93 @@ impl SnapshotCollector {
     }
 }
 
+impl SnapshotCollector {
+    /// Kafka clients' totals as Strimzi's rules name the Java clients' (`kafka_producer_*`,
+    /// `kafka_consumer_*`, label `clientid`).
+    fn clients(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let series = |kind: &'static str, index: usize| {
+            self.snapshot
+                .clients
+                .iter()
+                .filter(move |client| client.kind == kind)
+                .map(move |client| {
+                    (
+                        vec![("clientid", client.client_id.clone())],
+                        client.load()[index],
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        // (kind, name, help, index into ClientStats::load, counter?)
+        let families: [(&str, &str, &str, usize, bool); 6] = [
+            (
+                "producer",
+                "kafka_producer_outgoing_byte",
+                "Bytes the producer sent to brokers.",
+                0,
+                true,
+            ),
+            (
+                "producer",
+                "kafka_producer_record_send",
+                "Records the producer sent.",
+                2,
+                true,
+            ),
+            (
+                "producer",
+                "kafka_producer_connection_count",
+                "Broker connections the producer has up.",
+                4,
+                false,
+            ),
+            (
+                "consumer",
+                "kafka_consumer_incoming_byte",
+                "Bytes the consumer received from brokers.",
+                1,
+                true,
+            ),
+            (
+                "consumer",
+                "kafka_consumer_records_consumed",
+                "Records the consumer received.",
+                3,
+                true,
+            ),
+            (
+                "consumer",
+                "kafka_consumer_connection_count",
+                "Broker connections the consumer has up.",
+                4,
+                false,
+            ),
+        ];
+        for (kind, name, help, index, is_counter) in families {
+            let series = series(kind, index);
+            if is_counter {
+                counter(encoder, name, help, series)?;
+            } else {
+                gauge(
+                    encoder,
+                    name,
+                    help,
+                    series
+                        .into_iter()
+                        .map(|(labels, value)| (labels, value as f64)),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         self.connectors(&mut encoder)?;
         self.worker(&mut encoder)?;
         self.log(&mut encoder)?;
+        self.clients(&mut encoder)?;
         self.task_metrics(&mut encoder)
     }
 }

@@ -36,6 +36,8 @@ pub struct WorkerSnapshot {
     pub plugins: Vec<(&'static str, u64)>,
     /// The embedded log's writer, when the worker uses the embedded log.
     pub log: Option<Arc<LogStats>>,
+    /// The Kafka clients alive, when the worker uses Kafka.
+    pub clients: Vec<Arc<ClientStats>>,
 }
 
 /// One connector: its plugin, state and tasks.
@@ -87,6 +89,53 @@ impl LogStats {
         self.appended.fetch_add(records as u64, Ordering::Relaxed);
         self.write_seconds.observe(total.as_secs_f64());
         self.commit_seconds.observe(commit.as_secs_f64());
+    }
+}
+
+/// One Kafka client's totals from librdkafka's statistics (every `statistics.interval.ms`).
+#[derive(Debug)]
+pub struct ClientStats {
+    /// `producer` or `consumer`.
+    pub kind: &'static str,
+    pub client_id: String,
+    tx_bytes: AtomicU64,
+    rx_bytes: AtomicU64,
+    tx_messages: AtomicU64,
+    rx_messages: AtomicU64,
+    connections: AtomicU64,
+}
+
+impl ClientStats {
+    pub fn new(kind: &'static str, client_id: &str) -> Self {
+        Self {
+            kind,
+            client_id: client_id.to_owned(),
+            tx_bytes: AtomicU64::new(0),
+            rx_bytes: AtomicU64::new(0),
+            tx_messages: AtomicU64::new(0),
+            rx_messages: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+        }
+    }
+
+    /// The client's latest statistics: bytes and messages sent and received so far, and the
+    /// broker connections that are up.
+    pub fn update(&self, tx_bytes: u64, rx_bytes: u64, tx: u64, rx: u64, connections: u64) {
+        self.tx_bytes.store(tx_bytes, Ordering::Relaxed);
+        self.rx_bytes.store(rx_bytes, Ordering::Relaxed);
+        self.tx_messages.store(tx, Ordering::Relaxed);
+        self.rx_messages.store(rx, Ordering::Relaxed);
+        self.connections.store(connections, Ordering::Relaxed);
+    }
+
+    pub(crate) fn load(&self) -> [u64; 5] {
+        [
+            self.tx_bytes.load(Ordering::Relaxed),
+            self.rx_bytes.load(Ordering::Relaxed),
+            self.tx_messages.load(Ordering::Relaxed),
+            self.rx_messages.load(Ordering::Relaxed),
+            self.connections.load(Ordering::Relaxed),
+        ]
     }
 }
 
