@@ -77,38 +77,16 @@ enum TopicsCommand {
     Consume {
         #[command(flatten)]
         target: Target,
-        topic: String,
-        /// Only this partition.
-        #[arg(long)]
-        partition: Option<i32>,
-        /// Start at this offset (in every partition read) instead of the first.
-        #[arg(long)]
-        offset: Option<i64>,
-        /// Stop after this many records.
-        #[arg(long)]
-        max_records: Option<usize>,
-        /// Keep printing new records as they arrive.
-        #[arg(long)]
-        follow: bool,
-        /// text: values, one per line; json: every field and header of each record.
-        #[arg(long, value_enum, default_value_t)]
-        format: topics::Format,
-        /// In the text format, print `key<TAB>value`.
-        #[arg(long)]
-        print_key: bool,
+        #[command(flatten)]
+        options: topics::ConsumeOptions,
     },
     /// Writes each line of standard input to a topic as a record's value (creating the topic
     /// with one partition where the log does so on a write).
     Produce {
         #[command(flatten)]
         target: Target,
-        topic: String,
-        /// Split each line at the first SEPARATOR into the record's key and value.
-        #[arg(long, value_name = "SEPARATOR")]
-        key_separator: Option<String>,
-        /// Write every record to this partition.
-        #[arg(long)]
-        partition: Option<i32>,
+        #[command(flatten)]
+        options: topics::ProduceOptions,
     },
 }
 
@@ -218,41 +196,13 @@ async fn run_topics(command: TopicsCommand) -> anyhow::Result<()> {
         TopicsCommand::List { target, format } => {
             topics::list(open_topics(&target)?.as_ref(), format, &mut out).await
         }
-        TopicsCommand::Consume {
-            target,
-            topic,
-            partition,
-            offset,
-            max_records,
-            follow,
-            format,
-            print_key,
-        } => {
-            let options = topics::ConsumeOptions {
-                topic,
-                partition,
-                offset,
-                max_records,
-                follow,
-                format,
-                print_key,
-            };
+        TopicsCommand::Consume { target, options } => {
             topics::consume(open_topics(&target)?.as_ref(), &options, &mut out)
                 .await
                 .map(drop)
         }
-        TopicsCommand::Produce {
-            target,
-            topic,
-            key_separator,
-            partition,
-        } => {
+        TopicsCommand::Produce { target, options } => {
             let topics = open_topics(&target)?;
-            let options = topics::ProduceOptions {
-                topic,
-                partition,
-                key_separator,
-            };
             let written =
                 topics::produce(topics.as_ref(), &options, std::io::stdin().lock()).await?;
             eprintln!(

@@ -401,20 +401,28 @@ pub async fn list(topics: &dyn Topics, format: Format, out: &mut dyn Write) -> a
     Ok(())
 }
 
-/// What `consume` reads and how it prints it.
-#[derive(Debug, Clone, Default)]
+/// What `consume` reads and how it prints it (the `topics consume` arguments).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConsumeOptions {
+    /// The topic to read.
     pub topic: String,
-    /// Only this partition; all of them when None.
+    /// Only this partition (all of them when not given).
+    #[arg(long)]
     pub partition: Option<i32>,
-    /// Start at this offset in every partition read; at each partition's start when None.
+    /// Start at this offset in every partition read, instead of each one's first.
+    #[arg(long)]
     pub offset: Option<i64>,
     /// Stop after this many records.
+    #[arg(long)]
     pub max_records: Option<usize>,
-    /// Keep waiting for new records instead of stopping at the end.
+    /// Keep printing new records as they arrive instead of stopping at the end.
+    #[arg(long)]
     pub follow: bool,
+    /// text: values, one per line; json: every field and header of each record.
+    #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// Print `key<TAB>value` in the text format.
+    /// In the text format, print `key<TAB>value`.
+    #[arg(long)]
     pub print_key: bool,
 }
 
@@ -511,14 +519,18 @@ fn print_record(
     Ok(())
 }
 
-/// How `produce` reads its input.
-#[derive(Debug, Clone, Default)]
+/// How `produce` reads its input (the `topics produce` arguments).
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ProduceOptions {
+    /// The topic to write to.
     pub topic: String,
-    /// Every record to this partition; the log's partitioner places them when None.
+    /// Write every record to this partition (the log's partitioner places them when not
+    /// given).
+    #[arg(long)]
     pub partition: Option<i32>,
-    /// Split each line at the first occurrence into key and value; whole lines are values
-    /// when None.
+    /// Split each line at the first SEPARATOR into the record's key and value (whole lines
+    /// are values when not given).
+    #[arg(long, value_name = "SEPARATOR")]
     pub key_separator: Option<String>,
 }
 

@@ -525,13 +525,7 @@ async fn kafka_clients_report_what_they_moved() {
     init_logging();
     let cluster = MockCluster::new(1).expect("mock cluster");
     cluster.create_topic("lines", 1, 1).expect("topic");
-    let mut settings = wasm_connect::log::kafka::KafkaSettings::default();
-    settings
-        .common
-        .insert("bootstrap.servers".into(), cluster.bootstrap_servers());
-    settings
-        .consumer
-        .insert("session.timeout.ms".into(), "6000".into());
+    let mut settings = wasm_connect_tests::mock_kafka_settings(&cluster);
     for client in [&mut settings.producer, &mut settings.consumer] {
         client.insert("statistics.interval.ms".into(), "100".into());
     }

@@ -56,25 +56,11 @@ async fn file_copy_through_kafka_is_exact() {
     // One partition keeps the order of the lines, as with Kafka's FileStream connectors.
     // (MockCluster does not implement CreateTopics, so the topic is made on the cluster.)
     cluster.create_topic("lines", 1, 1).expect("topic");
-    let log = KafkaLog::new(kafka_settings(&cluster)).expect("kafka log");
+    let log = KafkaLog::new(wasm_connect_tests::mock_kafka_settings(&cluster)).expect("kafka log");
     let log: Arc<dyn RecordLog> = Arc::new(log);
     let worker = TestWorker::with_log(log, &[]).await;
     copy_file(&worker).await;
     worker.stop().await;
-}
-
-fn kafka_settings(
-    cluster: &MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
-) -> wasm_connect::log::kafka::KafkaSettings {
-    let mut settings = wasm_connect::log::kafka::KafkaSettings::default();
-    settings
-        .common
-        .insert("bootstrap.servers".into(), cluster.bootstrap_servers());
-    // MockCluster keeps a group rebalancing for the session timeout after a member leaves.
-    settings
-        .consumer
-        .insert("session.timeout.ms".into(), "6000".into());
-    settings
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,6 +73,21 @@ pub fn bare_task_context(connector: &str) -> wasm_connect::runtime::InstanceCont
     )
 }
 
+/// Client settings for a log on a librdkafka MockCluster.
+pub fn mock_kafka_settings(
+    cluster: &rdkafka::mocking::MockCluster<'_, rdkafka::producer::DefaultProducerContext>,
+) -> wasm_connect::log::kafka::KafkaSettings {
+    let mut settings = wasm_connect::log::kafka::KafkaSettings::default();
+    settings
+        .common
+        .insert("bootstrap.servers".into(), cluster.bootstrap_servers());
+    // MockCluster keeps a group rebalancing for the session timeout after a member leaves.
+    settings
+        .consumer
+        .insert("session.timeout.ms".into(), "6000".into());
+    settings
+}
+
 /// A directory shared by all tests for compiled components, so each is compiled once.
 pub fn shared_cache_dir() -> PathBuf {
     workspace_root().join("target/test-compile-cache")
