@@ -259,6 +259,48 @@ async fn metrics_count_what_moved_per_connector_and_task() {
     // The embedded log appended the five lines and the five dead letters, one fsync at a time.
     assert!(value(&text, "wasm_connect_embedded_log_appended_records_total").unwrap() >= 10.0);
     assert!(value(&text, "wasm_connect_embedded_log_commit_seconds_count").unwrap() >= 1.0);
+    // Records in the tasks' hands: none left at the source, at most the five at the sink.
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "kafka_connect_source_task_source_record_active_count{}",
+                task("src")
+            )
+        ),
+        Some(0.0)
+    );
+    assert!(
+        value(
+            &text,
+            &format!(
+                "kafka_connect_source_task_source_record_active_count_max{}",
+                task("src")
+            )
+        )
+        .unwrap()
+            >= 1.0
+    );
+    let sink_active = value(
+        &text,
+        &format!(
+            "kafka_connect_sink_task_sink_record_active_count{}",
+            task("snk")
+        ),
+    )
+    .unwrap();
+    assert!((0.0..=5.0).contains(&sink_active), "{sink_active}");
+    assert!(
+        value(
+            &text,
+            &format!(
+                "kafka_connect_sink_task_sink_record_active_count_max{}",
+                task("snk")
+            )
+        )
+        .unwrap()
+            >= 1.0
+    );
     // The sink's consumer lag is known (it read everything, so at most the five lines).
     let lag = value(
         &text,
@@ -312,6 +354,42 @@ async fn metrics_count_what_moved_per_connector_and_task() {
 
     promtool_accepts(&text);
     dashboards_use_only_exported_series(&text);
+
+    // A running task's time is running; once paused, part of it is paused.
+    let running = |text: &str, connector: &str| {
+        value(
+            text,
+            &format!(
+                "kafka_connect_connector_task_running_ratio{}",
+                task(connector)
+            ),
+        )
+        .unwrap()
+    };
+    assert!(running(&text, "snk") > 0.9, "{text}");
+    assert_eq!(
+        api.put("/connectors/src/pause").await.status,
+        StatusCode::ACCEPTED
+    );
+    let start = Instant::now();
+    loop {
+        let (_, _, text) = api.get_text("/metrics", None).await;
+        let paused = value(
+            &text,
+            &format!("kafka_connect_connector_task_pause_ratio{}", task("src")),
+        )
+        .unwrap();
+        if paused > 0.0 {
+            assert!(running(&text, "src") < 1.0);
+            assert!((running(&text, "src") + paused) <= 1.0 + 1e-9);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the pause does not show:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     api.stop().await;
 }
 

@@ -12,7 +12,8 @@ use prometheus_client::{
 };
 
 use super::{
-    ConnectorSnapshot, EGRESS_OUTCOMES, TRAP_CAUSES, TaskMetrics, TaskSnapshot, WorkerSnapshot,
+    ConnectorSnapshot, EGRESS_OUTCOMES, RunState, TRAP_CAUSES, TaskMetrics, TaskSnapshot,
+    WorkerSnapshot,
 };
 
 /// The exposition format a scrape asked for.
@@ -367,6 +368,20 @@ impl SnapshotCollector {
         self.task_gauge(
             encoder,
             None,
+            "kafka_connect_connector_task_running_ratio",
+            "The share of the sample window the task spent running.",
+            |m| m.ratio(RunState::Running, now),
+        )?;
+        self.task_gauge(
+            encoder,
+            None,
+            "kafka_connect_connector_task_pause_ratio",
+            "The share of the sample window the task spent paused.",
+            |m| m.ratio(RunState::Paused, now),
+        )?;
+        self.task_gauge(
+            encoder,
+            None,
             "kafka_connect_connector_task_batch_size_max",
             "The most records in one batch polled or put, over the sample window.",
             |m| m.batch_size.max_at(now),
@@ -442,6 +457,33 @@ impl SnapshotCollector {
             "Records written per second over the sample window.",
             |m| m.write_rate.rate_at(now),
         )?;
+        for (kind, group, what) in [
+            ("source", "source_task_source", "polled and not yet written"),
+            ("sink", "sink_task_sink", "read and not yet committed"),
+        ] {
+            let kind = Some(kind);
+            self.task_gauge(
+                encoder,
+                kind,
+                &format!("kafka_connect_{group}_record_active_count"),
+                &format!("Records {what}."),
+                |m| load(&m.active_now) as f64,
+            )?;
+            self.task_gauge(
+                encoder,
+                kind,
+                &format!("kafka_connect_{group}_record_active_count_max"),
+                &format!("The most records {what}, over the sample window."),
+                |m| m.active.max_at(now),
+            )?;
+            self.task_gauge(
+                encoder,
+                kind,
+                &format!("kafka_connect_{group}_record_active_count_avg"),
+                &format!("Records {what}, on average over the sample window."),
+                |m| m.active.avg_at(now),
+            )?;
+        }
         self.task_gauge(
             encoder,
             source,

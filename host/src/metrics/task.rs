@@ -8,7 +8,7 @@ use std::{
         Mutex,
         atomic::{AtomicI64, AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -65,8 +65,14 @@ pub struct TaskMetrics {
     pub(super) commit_time: Windowed,
     /// Sink: records the consumer was behind after each poll (`sink-record-lag-max`).
     pub(super) lag: Windowed,
+    /// Source: records polled and not yet written; sink: records read and not yet committed
+    /// (`*-record-active-count`), now and over the window.
+    pub(super) active_now: AtomicU64,
+    pub(super) active: Windowed,
     /// What the task's guest instances did in the sandbox.
     pub guest: GuestMetrics,
+    /// Time spent running and paused (`running-ratio`, `pause-ratio`).
+    states: Mutex<StateClock>,
     /// Whether the windowed statistics are recorded (false only in the benchmark that
     /// measures their cost; the counters are kept regardless).
     recording: bool,
@@ -159,6 +165,54 @@ impl GuestMetrics {
     }
 }
 
+/// Where a task's time goes, for `running-ratio` and `pause-ratio`: the seconds of each
+/// finished stretch in its state's window, and the stretch in progress.
+#[derive(Debug)]
+struct StateClock {
+    current: Option<RunState>,
+    since: Instant,
+    running: Windowed,
+    paused: Windowed,
+    other: Windowed,
+}
+
+/// The states the ratios tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    Paused,
+    /// Starting, failed or stopped.
+    Other,
+}
+
+impl StateClock {
+    fn window(&self, state: RunState) -> &Windowed {
+        match state {
+            RunState::Running => &self.running,
+            RunState::Paused => &self.paused,
+            RunState::Other => &self.other,
+        }
+    }
+
+    /// The share of the window's time spent in `state`, the stretch in progress included.
+    fn ratio(&self, state: RunState, now: Instant) -> f64 {
+        let ongoing = |s: RunState| {
+            if self.current == Some(s) {
+                now.saturating_duration_since(self.since).as_secs_f64()
+            } else {
+                0.0
+            }
+        };
+        let time = |s: RunState| self.window(s).sum_at(now) + ongoing(s);
+        let total = time(RunState::Running) + time(RunState::Paused) + time(RunState::Other);
+        if total <= 0.0 {
+            0.0
+        } else {
+            time(state) / total
+        }
+    }
+}
+
 impl Default for TaskMetrics {
     fn default() -> Self {
         Self::new(WindowSettings::default())
@@ -192,7 +246,16 @@ impl TaskMetrics {
             batch_size: Windowed::new(window),
             commit_time: Windowed::new(window),
             lag: Windowed::new(window),
+            active_now: AtomicU64::new(0),
+            active: Windowed::new(window),
             guest: GuestMetrics::default(),
+            states: Mutex::new(StateClock {
+                current: None,
+                since: Instant::now(),
+                running: Windowed::new(window),
+                paused: Windowed::new(window),
+                other: Windowed::new(window),
+            }),
             recording: true,
         }
     }
@@ -216,6 +279,32 @@ impl TaskMetrics {
 
     pub fn restarts(&self) -> u64 {
         self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// The task entered `state`.
+    pub fn entered(&self, state: RunState) {
+        self.entered_at(state, Instant::now());
+    }
+
+    fn entered_at(&self, state: RunState, now: Instant) {
+        let mut clock = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(previous) = clock.current {
+            let spent = now.saturating_duration_since(clock.since).as_secs_f64();
+            clock.window(previous).record_at(spent, now);
+        }
+        clock.current = Some(state);
+        clock.since = now;
+    }
+
+    /// The share of the recent window the task spent in `state`.
+    pub fn ratio(&self, state: RunState, now: Instant) -> f64 {
+        self.states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ratio(state, now)
     }
 
     /// A source's `poll` returned `count` records after `took`.
@@ -242,6 +331,15 @@ impl TaskMetrics {
         self.read.fetch_add(count as u64, Ordering::Relaxed);
         if self.recording {
             self.read_rate.record(count as f64);
+        }
+    }
+
+    /// `count` records are in the task's hands: polled and not yet written (source), read and
+    /// not yet committed (sink).
+    pub fn active(&self, count: usize) {
+        self.active_now.store(count as u64, Ordering::Relaxed);
+        if self.recording {
+            self.active.record(count as f64);
         }
     }
 
@@ -282,5 +380,24 @@ impl TaskMetrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis() as i64);
         self.last_error_ms.store(now, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_split_the_time_between_running_paused_and_the_rest() {
+        let metrics = TaskMetrics::default();
+        let start = Instant::now();
+        assert_eq!(metrics.ratio(RunState::Running, start), 0.0);
+        metrics.entered_at(RunState::Other, start);
+        metrics.entered_at(RunState::Running, start + Duration::from_secs(1));
+        metrics.entered_at(RunState::Paused, start + Duration::from_secs(7));
+        // 1 s starting, 6 s running, then 3 s paused so far.
+        let now = start + Duration::from_secs(10);
+        assert!((metrics.ratio(RunState::Running, now) - 0.6).abs() < 1e-9);
+        assert!((metrics.ratio(RunState::Paused, now) - 0.3).abs() < 1e-9);
     }
 }

@@ -111,6 +111,11 @@ impl Windowed {
         samples.iter().map(|s| s.sum).sum::<f64>() / elapsed.as_secs_f64()
     }
 
+    /// The sum of the values over the current samples.
+    pub fn sum_at(&self, now: Instant) -> f64 {
+        self.current(now).iter().map(|s| s.sum).sum()
+    }
+
     /// The average value over the current samples (NaN when none, as Kafka reports).
     pub fn avg_at(&self, now: Instant) -> f64 {
         let samples = self.current(now);

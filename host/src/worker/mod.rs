@@ -103,6 +103,13 @@ pub struct TaskControl {
 
 impl TaskControl {
     fn emit(&self, task: u32, event: TaskEvent) {
+        use crate::metrics::RunState;
+        match &event {
+            TaskEvent::Running => self.metrics.entered(RunState::Running),
+            TaskEvent::Paused => self.metrics.entered(RunState::Paused),
+            TaskEvent::Failed(_) | TaskEvent::Stopped => self.metrics.entered(RunState::Other),
+            TaskEvent::RequestReconfiguration => {}
+        }
         // The coordinator outlives its tasks; a closed channel only happens at shutdown.
         let _ = self.events.send((task, event));
     }

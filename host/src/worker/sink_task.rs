@@ -137,6 +137,7 @@ async fn run_inner(
         reporter,
         sink_context,
         current: BTreeMap::new(),
+        first_read: BTreeMap::new(),
         committed: BTreeMap::new(),
         interval: services.worker.offset_flush_interval,
         next_commit: Instant::now() + services.worker.offset_flush_interval,
@@ -240,6 +241,8 @@ struct SinkLoop<'a> {
     sink_context: SinkContext,
     /// Next offset to read per partition, for everything put so far.
     current: BTreeMap<TopicPartition, i64>,
+    /// The first offset read of each partition with no committed offset yet.
+    first_read: BTreeMap<TopicPartition, i64>,
     /// Last committed offsets, to rewind to when `pre-commit` fails.
     committed: BTreeMap<TopicPartition, i64>,
     interval: Duration,
@@ -299,11 +302,15 @@ impl SinkLoop<'_> {
         let raw = Arc::new(raw);
         self.reporter.set_batch(raw.clone());
         for record in raw.iter() {
-            self.current.insert(
-                TopicPartition::new(record.topic.clone(), record.partition),
-                record.offset + 1,
-            );
+            let partition = TopicPartition::new(record.topic.clone(), record.partition);
+            if !self.committed.contains_key(&partition) {
+                self.first_read
+                    .entry(partition.clone())
+                    .or_insert(record.offset);
+            }
+            self.current.insert(partition, record.offset + 1);
         }
+        self.note_active();
         loop {
             let records = match self.plugin_transforms.as_mut() {
                 Some(transforms) => {
@@ -559,7 +566,28 @@ impl SinkLoop<'_> {
             );
         }
         self.reporter.forget_finished();
+        self.note_active();
         Ok(())
+    }
+
+    /// Records read and not yet committed (`sink-record-active-count`): per partition, the
+    /// next offset to read less the committed one (or the first offset read, before any
+    /// commit).
+    fn note_active(&self) {
+        let active: i64 = self
+            .current
+            .iter()
+            .map(|(partition, &next)| {
+                let base = self
+                    .committed
+                    .get(partition)
+                    .or_else(|| self.first_read.get(partition))
+                    .copied()
+                    .unwrap_or(next);
+                (next - base).max(0)
+            })
+            .sum();
+        self.control.metrics.active(active as usize);
     }
 
     fn rewind(&mut self) -> Result<(), TaskFailure> {

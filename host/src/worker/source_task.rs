@@ -819,6 +819,7 @@ impl SourceLoop<'_> {
         );
         self.in_flight_batches.push_back(InFlight { count });
         self.in_flight_records += count;
+        self.control.metrics.active(self.in_flight_records);
         // The job may have woken the sender on this thread: poll the next batch on another.
         super::hand_off().await;
         Ok(())
@@ -862,6 +863,7 @@ impl SourceLoop<'_> {
                 .pop_front()
                 .expect("one entry per in-flight batch");
             self.in_flight_records -= batch.count;
+            self.control.metrics.active(self.in_flight_records);
             let mut written = 0;
             let mut metadata =
                 Vec::with_capacity(if records.is_some() { outcomes.len() } else { 0 });
