@@ -101,5 +101,13 @@ pub fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegistry> 
     if let Some(warning) = runtime.capacity().overcommit_warning() {
         tracing::warn!("{warning}");
     }
+    for provider in worker.config_providers.unrestricted() {
+        tracing::warn!(
+            "Config provider `{provider}` has no allowed.paths: any connector config may \
+             read any file this worker can (outside /proc, /sys, /dev and the worker's own \
+             files) and hand it to its connector. Set \
+             config.providers.{provider}.param.allowed.paths on a shared worker."
+        );
+    }
     Ok(PluginRegistry::new(runtime))
 }

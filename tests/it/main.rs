@@ -39,5 +39,7 @@ mod topics;
 mod metrics;
 // The worker's own log as JSON lines (`log.format=json`).
 mod logs;
+// Config providers: secrets reach connectors and show nowhere else.
+mod secrets;
 // The connector conformance kit over the example connectors of each language.
 mod conformance;

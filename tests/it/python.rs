@@ -484,6 +484,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
         reporter: None,
         log: None,
         metrics: None,
+        secrets: Default::default(),
     }
 }
 

@@ -33,6 +33,11 @@ impl ChildWorker {
     /// Starts a worker with the test guests on its plugin path, fast offset flushes, string
     /// converters and `extra` worker settings; returns once its REST API answers.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
+        Self::start_with_env(extra, &[]).await
+    }
+
+    /// [`Self::start`] with `env` added to the process's environment.
+    pub async fn start_with_env(extra: &[(&str, &str)], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).expect("plugin dir");
@@ -60,6 +65,7 @@ impl ChildWorker {
             .arg("standalone")
             .arg(&config)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()

@@ -10,6 +10,7 @@ use super::{
 };
 use super::{
     egress::{DEFAULT_HTTP_CONCURRENT_REQUESTS, EgressPolicy, parse_allow_list},
+    providers::Secrets,
     sandbox::SandboxLimits,
 };
 
@@ -353,8 +354,13 @@ pub struct ConnectorConfig {
     /// Outgoing HTTP the connector's instances may make (`sandbox.http.*`); None = none.
     pub egress: Option<Arc<EgressPolicy>>,
     pub restart_policy: RestartPolicy,
-    /// Everything as written, passed to the connector.
+    /// Everything the connector gets: as written, with `${provider:path:key}` references
+    /// resolved.
     pub settings: Settings,
+    /// Everything as written (references unresolved): what is stored and shown.
+    pub raw: Settings,
+    /// What the references brought in, never to be stored, logged or echoed.
+    pub secrets: Arc<Secrets>,
 }
 
 impl ConnectorConfig {
@@ -428,8 +434,22 @@ impl ConnectorConfig {
             name,
             class,
             tasks_max,
+            raw: settings.clone(),
             settings,
+            secrets: Arc::default(),
         })
+    }
+
+    /// [`Self::parse`] of `raw` with its config-provider references resolved by the worker's
+    /// `config.providers`; an error shows references, never what they resolved to.
+    pub fn parse_resolving(raw: Settings, worker: &WorkerConfig) -> Result<Self, ConfigError> {
+        let resolved = worker.config_providers.resolve(&raw, &worker.fs)?;
+        let secrets = resolved.secrets;
+        let mut config =
+            Self::parse(resolved.settings, worker).map_err(|error| error.concealed(&secrets))?;
+        config.raw = raw;
+        config.secrets = secrets;
+        Ok(config)
     }
 
     /// Checks the sink-only rules: exactly one of `topics` and `topics.regex`, and a DLQ topic

@@ -7,6 +7,7 @@ pub mod egress;
 pub mod filesystem;
 pub mod framework;
 pub mod properties;
+pub mod providers;
 pub mod sandbox;
 pub mod worker;
 
@@ -15,6 +16,44 @@ use std::path::PathBuf;
 pub use connector::{ConnectorConfig, ConnectorSubmission, InitialState};
 pub use properties::{Settings, SettingsExt};
 pub use worker::WorkerConfig;
+
+impl ConfigError {
+    /// The error with every value config-provider references brought in put back as its
+    /// reference.
+    pub fn concealed(self, secrets: &providers::Secrets) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        match self {
+            Self::Invalid {
+                key,
+                value,
+                expected,
+            } => Self::Invalid {
+                key,
+                value: secrets.conceal_value(&value),
+                expected,
+            },
+            Self::AboveMaximum {
+                key,
+                value,
+                maximum,
+                max_key,
+            } => Self::AboveMaximum {
+                key,
+                value: secrets.conceal_value(&value),
+                maximum,
+                max_key,
+            },
+            Self::Parse { path, message } => Self::Parse {
+                path,
+                message: secrets.conceal(&message).into_owned(),
+            },
+            Self::Other(message) => Self::Other(secrets.conceal(&message).into_owned()),
+            other => other,
+        }
+    }
+}
 
 /// Why a configuration could not be read or is invalid.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +81,13 @@ pub enum ConfigError {
         value: String,
         maximum: u64,
         max_key: &'static str,
+    },
+    /// A `${provider:path:key}` reference that cannot be resolved.
+    #[error("`{key}`: cannot resolve `{reference}`: {reason}")]
+    Unresolved {
+        key: String,
+        reference: String,
+        reason: String,
     },
     #[error("{0}")]
     Other(String),

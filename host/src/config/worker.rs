@@ -88,6 +88,8 @@ pub struct WorkerConfig {
     /// Which directories connectors may be granted (`sandbox.fs.enabled`,
     /// `sandbox.fs.allowed.roots`, `sandbox.fs.denied.paths`, and the worker's own files).
     pub fs: super::filesystem::FsPolicy,
+    /// The config providers connector configs may reference (`config.providers`).
+    pub config_providers: super::providers::ConfigProviders,
     /// Whether guests run metered (fuel, deadlines, fair yielding, memory cap). Not a
     /// property: always true, except in the benchmark that measures what metering costs.
     pub metering: bool,
@@ -688,6 +690,7 @@ impl WorkerConfig {
                 max
             },
             log_format: LogFormat::from_settings(&raw)?,
+            config_providers: super::providers::ConfigProviders::from_settings(&raw)?,
             metrics_window: crate::metrics::WindowSettings {
                 window: {
                     let window = raw.millis_or("metrics.sample.window.ms", 30_000)?;

@@ -451,9 +451,14 @@ impl Actor {
         // dropped.
         *generation = Generation::new();
         self.statuses.retain_tasks(&self.config.name, 0);
-        // Stored before any task starts, as Kafka Connect commits task configs first.
+        // Stored before any task starts, as Kafka Connect commits task configs first; with
+        // resolved secrets turned back into their references, as Kafka Connect stores them.
+        let stored = configs
+            .iter()
+            .map(|config| self.config.secrets.conceal_config(config))
+            .collect();
         self.desired
-            .put_task_configs(&self.config.name, configs.clone())
+            .put_task_configs(&self.config.name, stored)
             .await
             .map_err(|error| crate::error_chain(&error))?;
         let mut metrics = Vec::new();
@@ -655,5 +660,6 @@ pub fn connector_context(
         reporter: None,
         log: None,
         metrics: None,
+        secrets: config.secrets.clone(),
     }
 }

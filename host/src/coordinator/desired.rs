@@ -23,7 +23,8 @@ pub struct Desired {
     pub target: TargetState,
     /// The exact plugin it runs.
     pub plugin: PluginRef,
-    /// Its task configs, as it generated them last (empty while stopped).
+    /// Its task configs, as it generated them last (empty while stopped), with what
+    /// config-provider references resolved to put back as the references.
     pub tasks: Vec<ConfigMap>,
 }
 
@@ -68,7 +69,7 @@ impl DesiredState {
         plugin: PluginRef,
     ) -> Result<(), StoreError> {
         self.store
-            .put_connector(name, config.settings.clone(), target, Some(plugin.clone()))
+            .put_connector(name, config.raw.clone(), target, Some(plugin.clone()))
             .await?;
         let mut view = self.write();
         let tasks = view.remove(name).map(|old| old.tasks).unwrap_or_default();

@@ -33,7 +33,8 @@ pub use crate::storage::{
 };
 use crate::{
     config::{
-        ConfigError, ConnectorConfig, ConnectorSubmission, Settings, WorkerConfig, def::ConfigValue,
+        ConfigError, ConnectorConfig, ConnectorSubmission, Settings, WorkerConfig,
+        def::ConfigValue, providers::Secrets,
     },
     log::RecordLog,
     plugins::{PluginError, PluginRef, PluginRegistry, PluginSource, Uploaded},
@@ -501,7 +502,26 @@ impl Herder {
         pinned: Option<&PluginRef>,
     ) -> Result<Prepared, HerderError> {
         self.plugins_loaded().await;
-        let mut config = ConnectorConfig::parse(settings, &self.services.worker)?;
+        let mut config = ConnectorConfig::parse_resolving(settings, &self.services.worker)?;
+        let secrets = config.secrets.clone();
+        self.prepare_resolved(&mut config, pinned)
+            .await
+            .map_err(|error| conceal_error(error, &secrets))
+            .map(|(plugin, transforms, instance)| Prepared {
+                config: Arc::new(config),
+                plugin,
+                transforms,
+                instance,
+            })
+    }
+
+    /// [`Self::prepare`] of a config whose references are resolved: errors may carry what
+    /// they resolved to, which the caller conceals.
+    async fn prepare_resolved(
+        &self,
+        config: &mut ConnectorConfig,
+        pinned: Option<&PluginRef>,
+    ) -> Result<(Arc<Plugin>, Arc<TransformChain>, ConnectorInstance), HerderError> {
         let transforms = Arc::new(
             TransformChain::from_settings_with(&config.settings, self.registry.as_ref())
                 .map_err(|error| ConfigError::Other(error.to_string()))?,
@@ -546,7 +566,7 @@ impl Herder {
         // Validate with the connector itself, on the instance that will then be started.
         let (events_tx, _events_rx) = mpsc::unbounded_channel();
         let mut instance = plugin
-            .connector(connector_context(&config, &self.services, events_tx))
+            .connector(connector_context(config, &self.services, events_tx))
             .await
             .map_err(instance_error)?;
         let results = instance
@@ -566,19 +586,18 @@ impl Herder {
         if transforms.has_plugins() {
             errors.extend(
                 transforms
-                    .validate_plugins(validation_context(&config.name, &self.services))
+                    .validate_plugins({
+                        let mut context = validation_context(&config.name, &self.services);
+                        context.secrets = config.secrets.clone();
+                        context
+                    })
                     .await,
             );
         }
         if !errors.is_empty() {
             return Err(HerderError::Invalid(errors));
         }
-        Ok(Prepared {
-            config: Arc::new(config),
-            plugin,
-            transforms,
-            instance,
-        })
+        Ok((plugin, transforms, instance))
     }
 
     /// Starts the actor of a prepared connector and records it as running here. The receiver
@@ -636,18 +655,18 @@ impl Herder {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs a plugin's own `validate` on a config that need not be complete, in a fresh
-    /// connector instance (for `PUT /connector-plugins/{plugin}/config/validate`).
+    /// Runs a plugin's own `validate` on a config that need not be complete (its references
+    /// resolved to `secrets`), in a fresh connector instance (for `PUT /connector-plugins/{plugin}/config/validate`).
     pub async fn validate_with_connector(
         &self,
         plugin: &Arc<Plugin>,
         settings: &Settings,
+        secrets: &Arc<Secrets>,
     ) -> Result<Vec<ConfigValue>, HerderError> {
         let name = settings.get("name").map_or("validate", String::as_str);
-        let mut instance = plugin
-            .connector(validation_context(name, &self.services))
-            .await
-            .map_err(instance_error)?;
+        let mut context = validation_context(name, &self.services);
+        context.secrets = secrets.clone();
+        let mut instance = plugin.connector(context).await.map_err(instance_error)?;
         instance
             .validate(settings)
             .await
@@ -775,6 +794,27 @@ async fn shutdown(running: Running) {
         let _ = wait.await;
     }
     let _ = running.join.await;
+}
+
+/// `error` with every value config-provider references brought in put back as its reference
+/// (a guest's validation message may echo a value it was given).
+fn conceal_error(error: HerderError, secrets: &Secrets) -> HerderError {
+    if secrets.is_empty() {
+        return error;
+    }
+    match error {
+        HerderError::Config(error) => HerderError::Config(error.concealed(secrets)),
+        HerderError::Invalid(errors) => HerderError::Invalid(
+            errors
+                .iter()
+                .map(|e| secrets.conceal(e).into_owned())
+                .collect(),
+        ),
+        HerderError::Validation(message) => {
+            HerderError::Validation(secrets.conceal(&message).into_owned())
+        }
+        other => other,
+    }
 }
 
 /// The memory cap of a connector of `plugin`: what it asked for (`explicit`), or else the

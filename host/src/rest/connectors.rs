@@ -208,7 +208,7 @@ pub async fn patch_config(
         .connector_config(&name)
         .await
         .ok_or_else(|| not_found(&name))?;
-    let mut config = current.settings.clone();
+    let mut config = current.raw.clone();
     let mut set = serde_json::Map::new();
     for (key, value) in patch {
         if value.is_null() {
@@ -358,7 +358,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /connectors/{name}/config`: the config as submitted.
+/// `GET /connectors/{name}/config`: the config as submitted (config-provider references
+/// unresolved).
 pub async fn config(
     State(herder): State<Herder>,
     Path(name): Path<String>,
@@ -367,7 +368,7 @@ pub async fn config(
         .connector_config(&name)
         .await
         .ok_or_else(|| not_found(&name))?;
-    Ok(Json(json!(config.settings)))
+    Ok(Json(json!(config.raw)))
 }
 
 /// `GET /connectors/{name}/status`: `ConnectorStateInfo`.
@@ -459,7 +460,7 @@ async fn connector_info(herder: &Herder, name: &str) -> Option<Value> {
         .collect();
     Some(json!({
         "name": name,
-        "config": config.settings,
+        "config": config.raw,
         "tasks": tasks,
         "type": kind,
     }))

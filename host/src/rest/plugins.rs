@@ -173,17 +173,56 @@ pub async fn validate(
         )
         .await
         .map_err(|error| ApiError::BadRequest(crate::error_chain(&error)))?;
-    let values =
-        super::connectors::timed(herder.validate_with_connector(&found, &settings)).await??;
-    Ok(Json(config_infos_with(
+    // Validated as it would run: with its config-provider references resolved, and every
+    // value they brought in shown as its reference again.
+    let worker = herder.worker_config();
+    let resolved = worker
+        .config_providers
+        .resolve(&settings, &worker.fs)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let values = super::connectors::timed(herder.validate_with_connector(
+        &found,
+        &resolved.settings,
+        &resolved.secrets,
+    ))
+    .await??;
+    let mut infos = config_infos_with(
         &class,
         found.info.kind,
         &found.info.config_def,
         values,
-        &settings,
-        herder.worker_config(),
+        &resolved.settings,
+        worker,
         herder.transform_plugins(),
-    )))
+    );
+    conceal_config_infos(&mut infos, &resolved.secrets);
+    Ok(Json(infos))
+}
+
+/// Puts config-provider references back in a `ConfigInfos`: each value, and each error
+/// message (a connector's may echo what it was given).
+fn conceal_config_infos(infos: &mut Value, secrets: &crate::config::providers::Secrets) {
+    if secrets.is_empty() {
+        return;
+    }
+    let Some(configs) = infos.get_mut("configs").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for config in configs {
+        let Some(value) = config.get_mut("value").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if let Some(Value::String(shown)) = value.get_mut("value") {
+            *shown = secrets.conceal_value(shown);
+        }
+        if let Some(errors) = value.get_mut("errors").and_then(Value::as_array_mut) {
+            for error in errors {
+                if let Value::String(message) = error {
+                    secrets.conceal_in_place(message);
+                }
+            }
+        }
+    }
 }
 
 /// `POST /connector-plugins` (beyond Kafka Connect): uploads a connector component, the body

@@ -284,6 +284,7 @@ impl Sandbox {
             message.push('\n');
             message.push_str(context.trim_end());
         }
+        state.ctx.secrets.conceal_in_place(&mut message);
         crate::text::truncate(&mut message, MAX_TRAP_MESSAGE_BYTES);
         TrapCause::Trap(message)
     }
@@ -318,10 +319,11 @@ impl Sandbox {
         call: &'static str,
         result: Result<T, wit::ConnectorError>,
     ) -> Result<T, CallError> {
-        let max = self.store.data().limits.string_max_bytes;
+        let state = self.store.data();
+        let max = state.limits.string_max_bytes;
         result.map_err(|error| CallError::Connector {
             call,
-            error: convert::connector_error_from_wit(error, max),
+            error: convert::connector_error_from_wit(error, max).concealed(&state.ctx.secrets),
         })
     }
 }

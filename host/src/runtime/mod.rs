@@ -224,6 +224,9 @@ pub struct InstanceContext {
     pub log: Option<Arc<LogBudget>>,
     /// Where the task's calls, fuel and traps are counted; None for instances of no task.
     pub metrics: Option<Arc<crate::metrics::TaskMetrics>>,
+    /// What config-provider references brought into the instance's config: put back as the
+    /// references in everything the guest makes the host log, keep or echo.
+    pub secrets: Arc<crate::config::providers::Secrets>,
 }
 
 impl InstanceContext {
@@ -247,6 +250,7 @@ impl InstanceContext {
             reporter: None,
             log: None,
             metrics: None,
+            secrets: Arc::default(),
         }
     }
 }
@@ -260,6 +264,21 @@ pub enum ConnectorError {
     Retriable(String),
     #[error("{0}")]
     Fatal(String),
+}
+
+impl ConnectorError {
+    /// The error with config-provider secrets put back as their references.
+    pub fn concealed(self, secrets: &crate::config::providers::Secrets) -> Self {
+        if secrets.is_empty() {
+            return self;
+        }
+        let conceal = |message: String| secrets.conceal(&message).into_owned();
+        match self {
+            Self::InvalidConfig(message) => Self::InvalidConfig(conceal(message)),
+            Self::Retriable(message) => Self::Retriable(conceal(message)),
+            Self::Fatal(message) => Self::Fatal(conceal(message)),
+        }
+    }
 }
 
 /// Why the sandbox stopped a call.

@@ -376,6 +376,7 @@ pub(crate) fn new_store(
 /// budget.
 pub(crate) struct GuestOutput {
     connector: String,
+    secrets: Arc<crate::config::providers::Secrets>,
     task: Option<u32>,
     log: Arc<LogBudget>,
     /// `sandbox.string.max.bytes`: the most of one line that is logged.
@@ -389,6 +390,7 @@ impl GuestOutput {
     fn new(ctx: &InstanceContext, log: Arc<LogBudget>, line_max_bytes: usize) -> Self {
         Self {
             connector: ctx.connector.clone(),
+            secrets: ctx.secrets.clone(),
             task: ctx.task,
             log,
             line_max_bytes,
@@ -437,6 +439,7 @@ impl GuestOutput {
             return;
         }
         let mut line = String::from_utf8_lossy(line).into_owned();
+        self.secrets.conceal_in_place(&mut line);
         crate::text::truncate(&mut line, self.line_max_bytes);
         tracing::info!(
             target: "connector",

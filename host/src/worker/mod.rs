@@ -145,6 +145,7 @@ async fn task_transforms(
         spec.connector.sandbox,
     );
     context.log = Some(log.clone());
+    context.secrets = spec.connector.secrets.clone();
     transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)

@@ -102,6 +102,7 @@ async fn run_inner(
         reporter: Some(reporter.clone()),
         log: Some(log.clone()),
         metrics: Some(control.metrics.clone()),
+        secrets: connector.secrets.clone(),
     };
     let mut instance = spec.plugin.sink_task(context).await?;
     let plugin_transforms = super::task_transforms(spec, &log).await?;

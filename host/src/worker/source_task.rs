@@ -556,6 +556,7 @@ async fn run_inner(
         reporter: None,
         log: Some(log.clone()),
         metrics: Some(control.metrics.clone()),
+        secrets: connector.secrets.clone(),
     };
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?

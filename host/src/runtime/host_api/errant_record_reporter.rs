@@ -29,6 +29,7 @@ impl Host for HostState {
         let Some(reporter) = &self.ctx.reporter else {
             return Ok(Err(NO_REPORTER.to_owned()));
         };
+        self.ctx.secrets.conceal_in_place(&mut error);
         crate::text::truncate(&mut error, self.limits.string_max_bytes);
         Ok(reporter.report(&topic, partition, offset, &error))
     }

@@ -1,6 +1,7 @@
 //! `logging`: guest log lines become `tracing` events with target `connector` and the fields
 //! `connector` and `task`, within the task's log budget (`sandbox.log.lines.per.second`,
-//! `sandbox.log.bytes.per.second`); lines are truncated to `sandbox.string.max.bytes`.
+//! `sandbox.log.bytes.per.second`); lines are truncated to `sandbox.string.max.bytes`, with config-provider
+//! secrets put back as their references.
 
 use crate::runtime::{
     bindings::{source::wasm_connect::connector::logging::Host, wit::Level},
@@ -12,6 +13,7 @@ impl Host for HostState {
         if !self.admit_log_line(message.len()) {
             return Ok(());
         }
+        self.ctx.secrets.conceal_in_place(&mut message);
         crate::text::truncate(&mut message, self.limits.string_max_bytes);
         let connector = &self.ctx.connector;
         let task = self.ctx.task;

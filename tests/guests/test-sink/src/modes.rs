@@ -21,13 +21,14 @@ use wasm_connect_sdk::{
 
 use crate::every_type;
 
-const MODES: [&str; 6] = [
+const MODES: [&str; 7] = [
     "ok",
     "errant",
     "check-every-type",
     "panic-in-put",
     "flaky",
     "report-flood",
+    "leak-config",
 ];
 
 /// How often `report-flood` reports each record.
@@ -51,6 +52,9 @@ pub enum Mode {
     Flaky,
     /// Reports each record many times with a large error.
     ReportFlood,
+    /// Reports every record as errant with its whole task config as the error: what a
+    /// careless connector does with a secret.
+    LeakConfig,
 }
 
 impl Mode {
@@ -63,6 +67,7 @@ impl Mode {
             "panic-in-put" => Self::PanicInPut,
             "flaky" => Self::Flaky,
             "report-flood" => Self::ReportFlood,
+            "leak-config" => Self::LeakConfig,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -78,7 +83,9 @@ fn config_def() -> ConfigDef {
         ConfigKey::new("mode", ConfigType::String)
             .default_value("ok")
             .validator(Validator::one_of(MODES))
-            .documentation("ok, errant, check-every-type, panic-in-put, flaky or report-flood."),
+            .documentation(
+                "ok, errant, check-every-type, panic-in-put, flaky, report-flood or leak-config.",
+            ),
     )
 }
 
@@ -115,6 +122,8 @@ impl SinkConnector for TestSink {
 #[derive(Debug)]
 pub struct TestSinkTask {
     mode: Mode,
+    /// The task config as `key=value` pairs, for `leak-config`.
+    config_text: String,
     records: u64,
     failed_puts: u32,
 }
@@ -131,6 +140,11 @@ impl SinkTask for TestSinkTask {
         let mode = Mode::parse(config.get_str_or("mode", "ok"))?;
         Ok(Self {
             mode,
+            config_text: config
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             records: 0,
             failed_puts: 0,
         })
@@ -148,6 +162,15 @@ impl SinkTask for TestSinkTask {
         match self.mode {
             Mode::Flaky => {}
             Mode::Ok => {}
+            Mode::LeakConfig => {
+                for record in &records {
+                    errant_record_reporter::report(
+                        record,
+                        &format!("errant with my config: {}", self.config_text),
+                    )?;
+                }
+                errant_record_reporter::flush()?;
+            }
             Mode::Errant => {
                 for record in &records {
                     let value = value_string(record);

@@ -24,7 +24,7 @@ use wasm_connect_sdk::{
 
 use crate::{every_type, hostile};
 
-const MODES: [&str; 23] = [
+const MODES: [&str; 24] = [
     "ok",
     "reconfigure",
     "panic",
@@ -48,6 +48,7 @@ const MODES: [&str; 23] = [
     "topic-flood",
     "log-steady",
     "huge-error",
+    "leak-config",
 ];
 
 /// What a task does when polled.
@@ -106,6 +107,9 @@ pub enum Mode {
     LogSteady,
     /// Fails `poll` with a fatal error of `hostile.size` bytes.
     HugeError,
+    /// Logs its whole task config (through `logging`, stdout and stderr) in `poll` and fails
+    /// with it as the fatal error: what a careless connector does with a secret.
+    LeakConfig,
 }
 
 /// How deep `too-deep` nests: one more level than the host's limit of 64.
@@ -138,6 +142,7 @@ impl Mode {
             "topic-flood" => Self::TopicFlood,
             "log-steady" => Self::LogSteady,
             "huge-error" => Self::HugeError,
+            "leak-config" => Self::LeakConfig,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -328,6 +333,8 @@ pub struct TestSourceTask {
     committed: u64,
     /// `hostile.size`.
     hostile_size: usize,
+    /// The task config as `key=value` pairs, for `leak-config`.
+    config_text: String,
     /// The schema of the `schema-bloat` mode.
     bloated: Option<Arc<wasm_connect_sdk::Schema>>,
 }
@@ -511,6 +518,11 @@ impl SourceTask for TestSourceTask {
                 .to_owned(),
             committed: 0,
             hostile_size: usize::try_from(config.get_long_or("hostile.size", 1000)?).unwrap_or(0),
+            config_text: config
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             bloated: None,
         };
         if mode == Mode::SchemaBloat {
@@ -598,6 +610,15 @@ impl SourceTask for TestSourceTask {
                 Ok(Vec::new())
             }
             Mode::HugeError => Err(hostile::huge_error(self.hostile_size)),
+            Mode::LeakConfig => {
+                host::info(&format!("my config: {}", self.config_text));
+                println!("stdout config: {}", self.config_text);
+                eprintln!("stderr config: {}", self.config_text);
+                Err(Error::fatal(format!(
+                    "failing with my config: {}",
+                    self.config_text
+                )))
+            }
         }
     }
 
