@@ -17,6 +17,7 @@ pub mod rest;
 pub mod runtime;
 pub mod standalone;
 pub mod storage;
+pub mod tenancy;
 pub mod text;
 pub mod topics;
 pub mod transforms;

@@ -51,6 +51,9 @@ enum Command {
     /// REST API when a worker has it open).
     #[command(subcommand)]
     Topics(TopicsCommand),
+    /// Reads a password from stdin (one line) and prints its Argon2id hash, for
+    /// `tenancy.operator.password.hash`.
+    HashPassword,
 }
 
 /// Where `topics` finds the log.
@@ -103,12 +106,12 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Command::Topics(_) => LogFormat::Text,
+        Command::Topics(_) | Command::HashPassword => LogFormat::Text,
     };
     // The topics commands print records on stdout; only problems go to stderr.
     init_logging(
         match cli.command {
-            Command::Topics(_) => "warn",
+            Command::Topics(_) | Command::HashPassword => "warn",
             _ => "info",
         },
         format,
@@ -187,6 +190,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             "distributed mode is not available yet; run `wasm-connect standalone WORKER.properties [CONNECTOR ...]`"
         ),
         Command::Topics(command) => run_topics(command).await,
+        Command::HashPassword => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("failed to read the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!password.is_empty(), "no password on stdin");
+            println!("{}", wasm_connect::tenancy::hash_password(password));
+            Ok(())
+        }
     }
 }
 
@@ -318,8 +331,9 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
         tracing::warn!(file = %url_file.display(), %error, "Could not record the REST API's URL; `wasm-connect topics` will need --url.");
     }
     let log = wasm_connect::standalone::open_log(&config).context("failed to start the worker")?;
-    let herder =
-        wasm_connect::standalone::assemble(config, log).context("failed to start the worker")?;
+    let herder = wasm_connect::standalone::assemble(config, log)
+        .await
+        .context("failed to start the worker")?;
     // `GET /health` answers 503 until the plugins are loaded and the connectors below started.
     herder.set_ready(false);
     let (stop_rest, rest_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -19,6 +19,7 @@ use crate::{
     plugins::PluginRegistry,
     runtime::{Runtime, RuntimeConfig},
     storage::{FileConfigStore, FileOffsetStore, MemoryStatusStore},
+    tenancy::Tenants,
 };
 
 /// A standalone worker on the log its settings name.
@@ -33,7 +34,7 @@ pub async fn start_with_log(
     worker: WorkerConfig,
     log: Arc<dyn RecordLog>,
 ) -> anyhow::Result<Herder> {
-    let herder = assemble(worker, log)?;
+    let herder = assemble(worker, log).await?;
     herder
         .load_plugins()
         .await
@@ -43,11 +44,12 @@ pub async fn start_with_log(
 
 /// A standalone worker whose plugins are not loaded yet: the binary serves REST with it at
 /// once and then calls [`Herder::load_plugins`].
-pub fn assemble(worker: WorkerConfig, log: Arc<dyn RecordLog>) -> anyhow::Result<Herder> {
+pub async fn assemble(worker: WorkerConfig, log: Arc<dyn RecordLog>) -> anyhow::Result<Herder> {
     let offsets = Arc::new(FileOffsetStore::open(&worker.offset_file)?);
     let configs = Arc::new(FileConfigStore::open(&worker.data_dir)?);
     let statuses = Arc::new(MemoryStatusStore::new(worker.worker_id.clone()));
     let registry = plugin_registry(&worker)?;
+    let tenants = Arc::new(Tenants::load(worker.tenancy.clone(), configs.clone()).await?);
     Ok(Herder::new(HerderParts {
         worker,
         log,
@@ -55,6 +57,7 @@ pub fn assemble(worker: WorkerConfig, log: Arc<dyn RecordLog>) -> anyhow::Result
         configs,
         statuses,
         registry,
+        tenants,
     }))
 }
 

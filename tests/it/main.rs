@@ -41,5 +41,7 @@ mod metrics;
 mod logs;
 // Config providers: secrets reach connectors and show nowhere else.
 mod secrets;
+// Tenants: credentials, isolation of connectors and topics, quotas.
+mod tenants;
 // The connector conformance kit over the example connectors of each language.
 mod conformance;

@@ -21,9 +21,12 @@ pub struct Reply {
 }
 
 /// A client for the REST API at `base` (`http://127.0.0.1:<port>`).
+#[derive(Clone)]
 pub struct RestClient {
     pub base: String,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Sent as `Authorization` with every request.
+    authorization: Option<String>,
 }
 
 impl RestClient {
@@ -31,7 +34,25 @@ impl RestClient {
         Self {
             base: base.into(),
             client: Client::builder(TokioExecutor::new()).build_http(),
+            authorization: None,
         }
+    }
+
+    /// This client sending `authorization` (e.g. `Bearer <token>`) with every request.
+    pub fn with_authorization(&self, authorization: impl Into<String>) -> Self {
+        Self {
+            authorization: Some(authorization.into()),
+            ..self.clone()
+        }
+    }
+
+    /// This client sending HTTP Basic credentials with every request.
+    pub fn with_basic(&self, user: &str, password: &str) -> Self {
+        use base64::Engine as _;
+        self.with_authorization(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        ))
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
@@ -72,6 +93,9 @@ impl RestClient {
         if let Some(accept) = accept {
             request = request.header(header::ACCEPT, accept);
         }
+        if let Some(authorization) = &self.authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
+        }
         let response = self
             .client
             .request(request.body(Full::new(Bytes::new())).expect("request"))
@@ -109,6 +133,9 @@ impl RestClient {
             .uri(format!("{}{path}", self.base));
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        if let Some(authorization) = &self.authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
         }
         let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
         let response = self

@@ -361,6 +361,8 @@ pub struct ConnectorConfig {
     pub raw: Settings,
     /// What the references brought in, never to be stored, logged or echoed.
     pub secrets: Arc<Secrets>,
+    /// The topic prefixes its records must go to (its tenant's namespace); None = any topic.
+    pub topic_namespace: Option<Arc<[String]>>,
 }
 
 impl ConnectorConfig {
@@ -437,6 +439,7 @@ impl ConnectorConfig {
             raw: settings.clone(),
             settings,
             secrets: Arc::default(),
+            topic_namespace: None,
         })
     }
 

@@ -90,6 +90,8 @@ pub struct WorkerConfig {
     pub fs: super::filesystem::FsPolicy,
     /// The config providers connector configs may reference (`config.providers`).
     pub config_providers: super::providers::ConfigProviders,
+    /// Tenants and the operator's credential (`tenancy.*`).
+    pub tenancy: crate::tenancy::TenancySettings,
     /// Whether guests run metered (fuel, deadlines, fair yielding, memory cap). Not a
     /// property: always true, except in the benchmark that measures what metering costs.
     pub metering: bool,
@@ -691,6 +693,7 @@ impl WorkerConfig {
             },
             log_format: LogFormat::from_settings(&raw)?,
             config_providers: super::providers::ConfigProviders::from_settings(&raw)?,
+            tenancy: crate::tenancy::TenancySettings::from_settings(&raw)?,
             metrics_window: crate::metrics::WindowSettings {
                 window: {
                     let window = raw.millis_or("metrics.sample.window.ms", 30_000)?;

@@ -40,6 +40,7 @@ use crate::{
     plugins::{PluginError, PluginRef, PluginRegistry, PluginSource, Uploaded},
     runtime::{ConfigMap, ConnectorInstance, Plugin, PluginInfo, PluginKind},
     storage::{ConfigBackingStore, OffsetBackingStore},
+    tenancy::{self, Tenants},
     transforms::{TransformChain, TransformPlugins},
     worker::{ActiveTopics, Services, TargetState, TaskMetrics},
 };
@@ -84,6 +85,9 @@ pub enum HerderError {
     /// The worker runs as many wasm instances as it may; nothing changed.
     #[error("{0}")]
     AtCapacity(String),
+    /// The connector's tenant would exceed one of its quotas; nothing changed.
+    #[error("{0}")]
+    Quota(String),
 }
 
 /// Why a connector instance for validation could not be made: the worker being full is not
@@ -128,6 +132,7 @@ pub struct HerderParts {
     pub configs: Arc<dyn ConfigBackingStore>,
     pub statuses: Arc<dyn StatusBackingStore>,
     pub registry: PluginRegistry,
+    pub tenants: Arc<Tenants>,
 }
 
 /// The worker's connectors.
@@ -140,6 +145,10 @@ pub struct Herder {
     desired: Arc<DesiredState>,
     /// What this worker runs.
     running: Arc<std::sync::Mutex<BTreeMap<String, Running>>>,
+    tenants: Arc<Tenants>,
+    /// Held from a tenant's quota check until the connector is stored, so two creations
+    /// cannot both take the last slot.
+    admission: Arc<tokio::sync::Mutex<()>>,
     /// One lock per connector, serializing changes to it.
     locks: Arc<ConnectorLocks>,
     /// False while the worker is still starting its connectors (`GET /health` says so).
@@ -190,6 +199,7 @@ impl Herder {
             configs,
             statuses,
             registry,
+            tenants,
         } = parts;
         Self {
             services: Arc::new(Services {
@@ -207,7 +217,14 @@ impl Herder {
             locks: Arc::new(ConnectorLocks::default()),
             ready: Arc::new(AtomicBool::new(true)),
             plugins_loaded: Arc::new(watch::channel(false).0),
+            tenants,
+            admission: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// The worker's tenants (and whether tenancy is on).
+    pub fn tenants(&self) -> &Arc<Tenants> {
+        &self.tenants
     }
 
     /// Loads every plugin this worker can run, in the order that decides who owns a name:
@@ -425,9 +442,12 @@ impl Herder {
         let prepared = self.prepare(submission.config, pinned).await?;
         let target = TargetState::from(submission.initial_state);
         let pin = self.registry.pin(&prepared.plugin);
+        let admitted = self.admission.lock().await;
+        self.admit(&name, &prepared.config)?;
         self.desired
             .put_connector(&name, prepared.config.clone(), target, pin)
             .await?;
+        drop(admitted);
         let started = self.start(&name, prepared, target);
         drop(guard);
         // Answer once the connector generated its tasks, as Kafka Connect's standalone herder.
@@ -481,9 +501,12 @@ impl Herder {
             None => (true, TargetState::Started),
         };
         let pin = self.registry.pin(&prepared.plugin);
+        let admitted = self.admission.lock().await;
+        self.admit(name, &prepared.config)?;
         self.desired
             .put_connector(name, prepared.config.clone(), target, pin)
             .await?;
+        drop(admitted);
         if !created {
             self.stop(name).await;
             self.statuses.retain_tasks(name, 0);
@@ -503,6 +526,18 @@ impl Herder {
     ) -> Result<Prepared, HerderError> {
         self.plugins_loaded().await;
         let mut config = ConnectorConfig::parse_resolving(settings, &self.services.worker)?;
+        if let Some((tenant, _)) = tenancy::split(&config.name) {
+            let tenant = self.tenants.get(tenant).ok_or_else(|| {
+                HerderError::Validation(format!(
+                    "the connector name `{}` names tenant `{tenant}`, which does not exist \
+                     (a `/` separates a tenant from its connector's name)",
+                    config.name
+                ))
+            })?;
+            config.topic_namespace = Some(tenant.topic_prefixes.clone().into());
+        }
+        // Fail fast, before the guest validates; checked again when it is stored.
+        self.admit(&config.name, &config)?;
         let secrets = config.secrets.clone();
         self.prepare_resolved(&mut config, pinned)
             .await
@@ -598,6 +633,89 @@ impl Herder {
             return Err(HerderError::Invalid(errors));
         }
         Ok((plugin, transforms, instance))
+    }
+
+    /// Checks a connector against its tenant's namespace and quotas (nothing for connectors
+    /// of no tenant): every topic it names lies in the tenant's topic prefixes, and with it
+    /// the tenant stays within `quotas.connectors` and `quotas.tasks` (the sum of its
+    /// connectors' `tasks.max`). A replaced connector's old config does not count.
+    fn admit(&self, name: &str, config: &ConnectorConfig) -> Result<(), HerderError> {
+        let Some((tenant_name, _)) = tenancy::split(name) else {
+            return Ok(());
+        };
+        let Some(tenant) = self.tenants.get(tenant_name) else {
+            return Err(HerderError::Validation(format!(
+                "tenant `{tenant_name}` does not exist"
+            )));
+        };
+        let prefixes = tenant.topic_prefixes.join(",");
+        let settings = &config.settings;
+        let mut named: Vec<(&str, String)> = config
+            .topics
+            .iter()
+            .map(|topic| ("topics", topic.clone()))
+            .collect();
+        for key in ["topic", "errors.deadletterqueue.topic.name"] {
+            if let Some(topic) = settings.get(key).filter(|t| !t.trim().is_empty()) {
+                named.push((key, topic.trim().to_owned()));
+            }
+        }
+        for (key, topic) in named {
+            if !tenant.owns_topic(&topic) {
+                return Err(HerderError::Validation(format!(
+                    "{key}: topic `{topic}` is outside tenant {tenant_name}'s topics (prefixes \
+                     {prefixes}); name a topic that starts with one of them"
+                )));
+            }
+        }
+        if let Some(regex) = &config.topics_regex
+            && !tenant.owns_topic_regex(regex)
+        {
+            return Err(HerderError::Validation(format!(
+                "topics.regex: `{regex}` may match topics outside tenant {tenant_name}'s topics \
+                 (prefixes {prefixes}); start it with one of them, written literally (e.g. \
+                 `{}.*`)",
+                regex::escape(tenant.topic_prefixes.first().map_or("", String::as_str))
+            )));
+        }
+        let usage = self.tenant_usage(tenant_name, Some(name));
+        let quotas = &tenant.quotas;
+        if let Some(max) = quotas.connectors
+            && usage.connectors + 1 > max
+        {
+            return Err(HerderError::Quota(format!(
+                "tenant {tenant_name} is at its quota of {max} connectors (quotas.connectors; \
+                 {} in use); delete one or ask the operator to raise it",
+                usage.connectors
+            )));
+        }
+        if let Some(max) = quotas.tasks
+            && usage.tasks + config.tasks_max > max
+        {
+            return Err(HerderError::Quota(format!(
+                "tasks.max={} would take tenant {tenant_name} over its quota of {max} tasks \
+                 (quotas.tasks; {} in use); lower tasks.max or ask the operator to raise it",
+                config.tasks_max, usage.tasks
+            )));
+        }
+        Ok(())
+    }
+
+    /// What tenant `tenant`'s connectors use, leaving out `except`.
+    pub fn tenant_usage(&self, tenant: &str, except: Option<&str>) -> tenancy::Usage {
+        let mut usage = tenancy::Usage::default();
+        for name in self.desired.names() {
+            if Some(name.as_str()) == except
+                || tenancy::split(&name).is_none_or(|(owner, _)| owner != tenant)
+            {
+                continue;
+            }
+            if let Some(desired) = self.desired.get(&name) {
+                usage.connectors += 1;
+                usage.tasks += desired.config.tasks_max;
+            }
+        }
+        usage
     }
 
     /// Starts the actor of a prepared connector and records it as running here. The receiver

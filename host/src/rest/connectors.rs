@@ -14,7 +14,7 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Query, parse_body};
+use super::{ApiError, Caller, Query, parse_body};
 use crate::{
     config::{ConfigError, ConnectorSubmission, InitialState, Settings, connector::json_settings},
     coordinator::{ConnectorStatus, Herder, State as RunState, StateInfo},
@@ -37,8 +37,17 @@ fn not_found(name: &str) -> ApiError {
 
 /// `GET /connectors`: the names, or with `?expand=status` / `?expand=info` (both may be given)
 /// an object keyed by name. Unknown expansions are ignored.
-pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Response {
-    let names = herder.connector_names().await;
+pub async fn list(
+    State(herder): State<Herder>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let names: Vec<String> = herder
+        .connector_names()
+        .await
+        .into_iter()
+        .filter(|name| caller.owns(name))
+        .collect();
     let (mut status, mut info) = (false, false);
     let query = Query::parse(query.as_deref());
     let expansions = query.all("expand");
@@ -51,6 +60,7 @@ pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Re
         }
     }
     if !expand {
+        let names: Vec<&str> = names.iter().map(|name| caller.external(name)).collect();
         return Json(names).into_response();
     }
     let mut expanded = Map::new();
@@ -59,33 +69,37 @@ pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Re
         if status {
             match herder.status(&name) {
                 Some(found) => {
-                    entry.insert("status".into(), status_json(&found));
+                    entry.insert("status".into(), status_json(&found, &caller));
                 }
                 None => continue,
             }
         }
         if info {
-            match connector_info(&herder, &name).await {
+            match connector_info(&herder, &caller, &name).await {
                 Some(found) => {
                     entry.insert("info".into(), found);
                 }
                 None => continue,
             }
         }
-        expanded.insert(name, Value::Object(entry));
+        expanded.insert(caller.external(&name).to_owned(), Value::Object(entry));
     }
     Json(Value::Object(expanded)).into_response()
 }
 
 /// `POST /connectors`: 201 with `Location` and the `ConnectorInfo`.
-pub async fn create(State(herder): State<Herder>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn create(
+    State(herder): State<Herder>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let json = parse_body(&body)?;
     if !json.get("config").is_some_and(Value::is_object) {
         return Err(ApiError::BadRequest(
             "A connector must be a JSON object with a `config` object".into(),
         ));
     }
-    let submission = ConnectorSubmission::from_json(&json).map_err(|error| match error {
+    let mut submission = ConnectorSubmission::from_json(&json).map_err(|error| match error {
         ConfigError::Missing(key) if key == "name" => {
             ApiError::BadRequest("Connector name must not be empty".into())
         }
@@ -97,14 +111,18 @@ pub async fn create(State(herder): State<Herder>, body: Bytes) -> Result<Respons
         ));
     }
     check_connector_type(&submission.config)?;
-    let name = submission.name.clone();
+    caller.check_new_name(&submission.name)?;
+    let own = submission.name.clone();
+    let name = caller.internal(&own);
+    submission.name.clone_from(&name);
+    submission.config.insert("name".into(), name.clone());
     timed(herder.create_connector(submission)).await??;
-    let info = connector_info(&herder, &name)
+    let info = connector_info(&herder, &caller, &name)
         .await
         .ok_or_else(|| not_found(&name))?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, location(&name))],
+        [(header::LOCATION, location(&own))],
         Json(info),
     )
         .into_response())
@@ -168,22 +186,26 @@ fn name_from_url(config: &mut Settings, name: &str) -> Result<(), ApiError> {
 /// tasks on the new config.
 pub async fn put_config(
     State(herder): State<Herder>,
-    Path(name): Path<String>,
+    caller: Caller,
+    Path(own): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let mut config = config_body(&body)?;
-    name_from_url(&mut config, &name)?;
+    name_from_url(&mut config, &own)?;
     // The name rules of `POST /connectors` (no control characters), before anything is created.
     ConnectorSubmission::from_config(config.clone(), InitialState::Running)?;
     check_connector_type(&config)?;
+    caller.check_new_name(&own)?;
+    let name = caller.internal(&own);
+    config.insert("name".into(), name.clone());
     let created = timed(herder.put_connector_config(&name, config)).await??;
-    let info = connector_info(&herder, &name)
+    let info = connector_info(&herder, &caller, &name)
         .await
         .ok_or_else(|| not_found(&name))?;
     Ok(if created {
         (
             StatusCode::CREATED,
-            [(header::LOCATION, location(&name))],
+            [(header::LOCATION, location(&own))],
             Json(info),
         )
             .into_response()
@@ -197,9 +219,11 @@ pub async fn put_config(
 /// 404 for an unknown connector.
 pub async fn patch_config(
     State(herder): State<Herder>,
-    Path(name): Path<String>,
+    caller: Caller,
+    Path(own): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let name = caller.internal(&own);
     let json = parse_body(&body)?;
     let patch = json.as_object().ok_or_else(|| {
         ApiError::BadRequest("A connector config patch must be a JSON object".into())
@@ -208,7 +232,7 @@ pub async fn patch_config(
         .connector_config(&name)
         .await
         .ok_or_else(|| not_found(&name))?;
-    let mut config = current.raw.clone();
+    let mut config = caller.external_config(&current.raw);
     let mut set = serde_json::Map::new();
     for (key, value) in patch {
         if value.is_null() {
@@ -218,11 +242,12 @@ pub async fn patch_config(
         }
     }
     config.extend(json_settings(&Value::Object(set))?);
-    name_from_url(&mut config, &name)?;
+    name_from_url(&mut config, &own)?;
     check_connector_type(&config)?;
+    config.insert("name".into(), name.clone());
     // Applied only if the connector still has the config the patch was merged into.
     timed(herder.patch_connector_config(&name, &current, config)).await??;
-    connector_info(&herder, &name)
+    connector_info(&herder, &caller, &name)
         .await
         .map(Json)
         .ok_or_else(|| not_found(&name))
@@ -233,9 +258,11 @@ pub async fn patch_config(
 /// 202 with the status in which every instance being restarted is `RESTARTING`.
 pub async fn restart(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let name = caller.internal(&name);
     let query = Query::parse(query.as_deref());
     let include_tasks = query.flag("includeTasks");
     let only_failed = query.flag("onlyFailed");
@@ -275,14 +302,16 @@ pub async fn restart(
             .await
             .map_err(|_| unknown())?;
     }
-    Ok((StatusCode::ACCEPTED, Json(status_json(&status))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(status_json(&status, &caller))).into_response())
 }
 
 /// `POST /connectors/{name}/tasks/{task}/restart`: 204 once the task was restarted.
 pub async fn restart_task(
     State(herder): State<Herder>,
+    caller: Caller,
     Path((name, task)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let name = caller.internal(&name);
     let configs = herder
         .task_configs(&name)
         .await
@@ -319,31 +348,35 @@ fn topic_tracking(herder: &Herder, reset: bool) -> Result<(), ApiError> {
 /// unknown connector as in Kafka Connect.
 pub async fn topics(
     State(herder): State<Herder>,
-    Path(name): Path<String>,
+    caller: Caller,
+    Path(own): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     topic_tracking(&herder, false)?;
-    let topics = herder.active_topics(&name);
+    let topics = herder.active_topics(&caller.internal(&own));
     let mut body = Map::new();
-    body.insert(name, json!({"topics": topics}));
+    body.insert(own, json!({"topics": topics}));
     Ok(Json(Value::Object(body)))
 }
 
 /// `PUT /connectors/{name}/topics/reset`: 202, also for an unknown connector.
 pub async fn reset_topics(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     topic_tracking(&herder, true)?;
-    herder.reset_active_topics(&name);
+    herder.reset_active_topics(&caller.internal(&name));
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `GET /connectors/{name}`.
 pub async fn get(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    connector_info(&herder, &name)
+    let name = caller.internal(&name);
+    connector_info(&herder, &caller, &name)
         .await
         .map(Json)
         .ok_or_else(|| not_found(&name))
@@ -352,9 +385,10 @@ pub async fn get(
 /// `DELETE /connectors/{name}`: 204.
 pub async fn delete(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    timed(herder.delete_connector(&name)).await??;
+    timed(herder.delete_connector(&caller.internal(&name))).await??;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -362,31 +396,37 @@ pub async fn delete(
 /// unresolved).
 pub async fn config(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let name = caller.internal(&name);
     let config = herder
         .connector_config(&name)
         .await
         .ok_or_else(|| not_found(&name))?;
-    Ok(Json(json!(config.raw)))
+    Ok(Json(json!(caller.external_config(&config.raw))))
 }
 
 /// `GET /connectors/{name}/status`: `ConnectorStateInfo`.
 pub async fn status(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let name = caller.internal(&name);
     herder
         .status(&name)
-        .map(|status| Json(status_json(&status)))
+        .map(|status| Json(status_json(&status, &caller)))
         .ok_or_else(|| ApiError::NotFound(format!("No status found for connector {name}")))
 }
 
 /// `GET /connectors/{name}/tasks`: each task's id and config.
 pub async fn tasks(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let name = caller.internal(&name);
     let configs = herder
         .task_configs(&name)
         .await
@@ -394,7 +434,10 @@ pub async fn tasks(
     let tasks: Vec<Value> = configs
         .iter()
         .enumerate()
-        .map(|(task, config)| json!({"id": {"connector": name, "task": task}, "config": config}))
+        .map(|(task, config)| {
+            json!({"id": {"connector": caller.external(&name), "task": task},
+                   "config": caller.external_config(config)})
+        })
         .collect();
     Ok(Json(Value::Array(tasks)))
 }
@@ -402,8 +445,10 @@ pub async fn tasks(
 /// `GET /connectors/{name}/tasks/{task}/status`.
 pub async fn task_status(
     State(herder): State<Herder>,
+    caller: Caller,
     Path((name, task)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    let name = caller.internal(&name);
     let missing = || ApiError::NotFound(format!("No status found for task {name}-{task}"));
     let id: u32 = task.parse().map_err(|_| missing())?;
     let status = herder.status(&name).ok_or_else(missing)?;
@@ -417,27 +462,30 @@ pub async fn task_status(
 /// `PUT /connectors/{name}/pause`: 202.
 pub async fn pause(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    set_target(&herder, &name, TargetState::Paused).await?;
+    set_target(&herder, &caller.internal(&name), TargetState::Paused).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `PUT /connectors/{name}/resume`: 202.
 pub async fn resume(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    set_target(&herder, &name, TargetState::Started).await?;
+    set_target(&herder, &caller.internal(&name), TargetState::Started).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `PUT /connectors/{name}/stop`: 204.
 pub async fn stop(
     State(herder): State<Herder>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    set_target(&herder, &name, TargetState::Stopped).await?;
+    set_target(&herder, &caller.internal(&name), TargetState::Stopped).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -448,19 +496,20 @@ async fn set_target(herder: &Herder, name: &str, target: TargetState) -> Result<
 }
 
 /// `ConnectorInfo`: name, config, task ids and type (`unknown` when the plugin is gone).
-async fn connector_info(herder: &Herder, name: &str) -> Option<Value> {
+async fn connector_info(herder: &Herder, caller: &Caller, name: &str) -> Option<Value> {
     let config = herder.connector_config(name).await?;
     let tasks = herder.task_configs(name).await.unwrap_or_default();
     let kind = herder
         .connector_kind(name)
         .await
         .map_or("unknown", |kind| kind.name());
+    let own = caller.external(name);
     let tasks: Vec<Value> = (0..tasks.len())
-        .map(|task| json!({"connector": name, "task": task}))
+        .map(|task| json!({"connector": own, "task": task}))
         .collect();
     Some(json!({
-        "name": name,
-        "config": config.raw,
+        "name": own,
+        "config": caller.external_config(&config.raw),
         "tasks": tasks,
         "type": kind,
     }))
@@ -468,7 +517,7 @@ async fn connector_info(herder: &Herder, name: &str) -> Option<Value> {
 
 /// `ConnectorStateInfo` (tasks sorted by id, `trace` only when there is one, the plugin
 /// `version` on the connector and each task as Kafka Connect 4.1 shows it).
-fn status_json(status: &ConnectorStatus) -> Value {
+fn status_json(status: &ConnectorStatus, caller: &Caller) -> Value {
     let version = status.version.as_deref();
     let tasks: Vec<Value> = status
         .tasks
@@ -476,7 +525,7 @@ fn status_json(status: &ConnectorStatus) -> Value {
         .map(|(id, info)| versioned(state_json(Some(*id), info), version))
         .collect();
     json!({
-        "name": status.name,
+        "name": caller.external(&status.name),
         "connector": versioned(state_json(None, &status.connector), version),
         "tasks": tasks,
         "type": status.kind.name(),

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 400: the request (its body, a config in it) is invalid.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no or wrong credentials (with tenancy on); answered with `WWW-Authenticate`.
+    #[error("{0}")]
+    Unauthorized(String),
     /// 403: e.g. `Topic tracking is disabled.`
     #[error("{0}")]
     Forbidden(String),
@@ -40,6 +43,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -58,8 +62,19 @@ impl IntoResponse for ApiError {
         }
         let body = serde_json::json!({
             "error_code": status.as_u16(),
-            "message": self.to_string(),
+            "message": super::auth::for_caller(self.to_string()),
         });
+        if status == StatusCode::UNAUTHORIZED {
+            return (
+                status,
+                [(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    r#"Basic realm="wasm-connect", Bearer realm="wasm-connect""#,
+                )],
+                Json(body),
+            )
+                .into_response();
+        }
         (status, Json(body)).into_response()
     }
 }
@@ -70,6 +85,7 @@ impl From<HerderError> for ApiError {
             HerderError::AlreadyExists(_) | HerderError::Stale | HerderError::AtCapacity(_) => {
                 Self::Conflict(error.to_string())
             }
+            HerderError::Quota(_) => Self::Forbidden(error.to_string()),
             HerderError::NotFound(_) => Self::NotFound(error.to_string()),
             HerderError::Config(error) => error.into(),
             HerderError::Plugin(_) | HerderError::Invalid(_) | HerderError::Validation(_) => {

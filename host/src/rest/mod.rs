@@ -10,6 +10,7 @@
 //! writes the worker's record log (what `wasm-connect topics` uses when a worker holds the
 //! embedded log).
 
+mod auth;
 mod config_infos;
 mod connectors;
 mod error;
@@ -19,6 +20,7 @@ mod offsets;
 pub mod openapi;
 mod plugins;
 mod root;
+mod tenants;
 mod topics;
 
 use axum::{
@@ -31,7 +33,7 @@ use axum::{
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-pub use self::error::ApiError;
+pub use self::{auth::Caller, error::ApiError};
 use crate::coordinator::Herder;
 
 /// Declares the API's routes once: [`ROUTES`] (each path with its methods, which the OpenAPI
@@ -79,6 +81,9 @@ routes! {
     "/topics/{topic}/partitions/{partition}/records" => get(topics::read);
     "/topics/{topic}/records" => post(topics::write);
     "/admin/loggers/{name}" => get(loggers::get).put(loggers::set);
+    "/admin/tenants" => get(tenants::list).post(tenants::create);
+    "/admin/tenants/{tenant}" =>
+        get(tenants::get).put(tenants::update).delete(tenants::delete);
 }
 
 /// The API on `herder`.
@@ -89,6 +94,10 @@ pub fn router(herder: Herder) -> Router {
             ApiError::MethodNotAllowed("HTTP 405 Method Not Allowed".into())
         })
         .layer(axum::middleware::from_fn(require_json))
+        .layer(axum::middleware::from_fn_with_state(
+            herder.clone(),
+            auth::authenticate,
+        ))
         .layer(axum::middleware::from_fn(json_errors))
         .with_state(herder);
     // Routing happens inside `routes`, so the path is normalized before it is matched.

@@ -99,8 +99,10 @@ fn parse_source(entries: &[Value]) -> Result<OffsetChange, ApiError> {
 /// `GET /connectors/{name}/offsets`: `{"offsets":[{"partition":{...},"offset":{...}}]}`.
 pub async fn get(
     State(herder): State<Herder>,
+    caller: super::Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    let name = caller.internal(&name);
     let entries: Vec<Value> = match timed(herder.offsets(&name)).await?? {
         ConnectorOffsets::Source(offsets) => offsets
             .iter()
@@ -124,9 +126,11 @@ pub async fn get(
 /// `PATCH /connectors/{name}/offsets`: 200 `{"message": ...}`.
 pub async fn alter(
     State(herder): State<Herder>,
+    caller: super::Caller,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    let name = caller.internal(&name);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(bad(NONE_GIVEN));
     }
@@ -148,9 +152,10 @@ pub async fn alter(
 /// `DELETE /connectors/{name}/offsets`: 200 `{"message": ...}`.
 pub async fn reset(
     State(herder): State<Herder>,
+    caller: super::Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    timed(herder.reset_offsets(&name)).await??;
+    timed(herder.reset_offsets(&caller.internal(&name))).await??;
     Ok(Json(json!({ "message": RESET })))
 }
 

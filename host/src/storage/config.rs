@@ -99,6 +99,12 @@ pub trait ConfigBackingStore: Send + Sync {
 
     /// Forgets a connector.
     async fn remove_connector(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Every stored tenant, as `tenancy` wrote it (this store keeps it as opaque JSON).
+    async fn load_tenants(&self) -> Result<BTreeMap<String, Value>, StoreError>;
+
+    /// Stores a tenant (None: forgets it).
+    async fn put_tenant(&self, name: &str, tenant: Option<Value>) -> Result<(), StoreError>;
 }
 
 /// The config file of one standalone worker.
@@ -112,34 +118,51 @@ pub struct FileConfigStore {
     file: Arc<LogFile>,
 }
 
-/// The stored connectors, and the bytes of each one's line in the log.
+/// The stored connectors and tenants, and the bytes of each one's line in the log.
 #[derive(Debug, Default)]
 struct Connectors {
     entries: BTreeMap<String, StoredConnector>,
+    tenants: BTreeMap<String, Value>,
+    /// By connector name, or `\0` and the tenant's name for a tenant.
     line_bytes: HashMap<String, u64>,
     /// The sum of `line_bytes`.
     live_bytes: u64,
 }
 
+/// The `line_bytes` key of a tenant's line.
+fn tenant_key(name: &str) -> String {
+    format!("\0{name}")
+}
+
 impl Connectors {
-    /// Records that `name`'s line (None: it was removed) is now `line`.
-    fn note_line(&mut self, name: &str, line: Option<&str>) {
-        if let Some(old) = self.line_bytes.remove(name) {
+    /// Records that `key`'s line (None: it was removed) is now `line`.
+    fn note_line(&mut self, key: &str, line: Option<&str>) {
+        if let Some(old) = self.line_bytes.remove(key) {
             self.live_bytes -= old;
         }
         if let Some(line) = line {
             let bytes = line.len() as u64 + 1;
-            self.line_bytes.insert(name.to_owned(), bytes);
+            self.line_bytes.insert(key.to_owned(), bytes);
             self.live_bytes += bytes;
         }
     }
 
     fn lines(&self) -> Vec<String> {
-        self.entries
+        self.tenants
             .iter()
-            .map(|(name, stored)| line_for(name, Some(stored)))
+            .map(|(name, tenant)| tenant_line(name, Some(tenant)))
+            .chain(
+                self.entries
+                    .iter()
+                    .map(|(name, stored)| line_for(name, Some(stored))),
+            )
             .collect()
     }
+}
+
+/// The log line of tenant `name` (None: removed).
+fn tenant_line(name: &str, tenant: Option<&Value>) -> String {
+    json!({"tenant": name, "entry": tenant}).to_string()
 }
 
 impl FileConfigStore {
@@ -154,6 +177,20 @@ impl FileConfigStore {
         let (bytes, rewrite) = match json_lines::read(&path, HEADER) {
             Ok(Contents::Lines { lines, bytes, torn }) => {
                 for (number, json) in lines {
+                    if let Some(tenant) = json.get("tenant").and_then(Value::as_str) {
+                        let key = tenant_key(tenant);
+                        match json.get("entry") {
+                            Some(Value::Null) | None => {
+                                connectors.note_line(&key, None);
+                                connectors.tenants.remove(tenant);
+                            }
+                            Some(entry) => {
+                                connectors.note_line(&key, Some(&json.to_string()));
+                                connectors.tenants.insert(tenant.to_owned(), entry.clone());
+                            }
+                        }
+                        continue;
+                    }
                     let (name, entry) = parse_line(&json)
                         .map_err(|error| corrupt(format!("line {number}: {error}")))?;
                     match entry {
@@ -202,6 +239,42 @@ impl FileConfigStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Sets tenant `name` (None: removes it) and writes its line, or the whole log compacted
+    /// when it is due.
+    async fn change_tenant(&self, name: &str, tenant: Option<Value>) -> Result<(), StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let (lines, compact) = {
+            let mut connectors = self.state.lock().expect("config store lock poisoned");
+            let line = tenant_line(name, tenant.as_ref());
+            let key = tenant_key(name);
+            match tenant {
+                Some(tenant) => {
+                    connectors.note_line(&key, Some(&line));
+                    connectors.tenants.insert(name.to_owned(), tenant);
+                }
+                None => {
+                    connectors.note_line(&key, None);
+                    connectors.tenants.remove(name);
+                }
+            }
+            if self
+                .file
+                .due_compaction(line.len() as u64 + 1, connectors.live_bytes)
+            {
+                (connectors.lines(), true)
+            } else {
+                (vec![line], false)
+            }
+        };
+        self.file
+            .write(lines, compact)
+            .await
+            .map_err(|source| StoreError::Write {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// Applies `change` to connector `name` (None: absent) and writes its new line, or the
@@ -310,6 +383,19 @@ impl ConfigBackingStore for FileConfigStore {
 
     async fn remove_connector(&self, name: &str) -> Result<(), StoreError> {
         self.change(name, |entry| *entry = None).await
+    }
+
+    async fn load_tenants(&self) -> Result<BTreeMap<String, Value>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .expect("config store lock poisoned")
+            .tenants
+            .clone())
+    }
+
+    async fn put_tenant(&self, name: &str, tenant: Option<Value>) -> Result<(), StoreError> {
+        self.change_tenant(name, tenant).await
     }
 }
 

@@ -194,6 +194,8 @@ async fn run_sender(
 /// What the sender needs to convert and send a batch.
 struct SendStage {
     connector: String,
+    /// The topic prefixes records may go to (the tenant's); None = any topic.
+    namespace: Option<Arc<[String]>>,
     transforms: Arc<TransformChain>,
     converters: RecordConverters,
     producer: Arc<dyn LogProducer>,
@@ -345,6 +347,12 @@ impl SendStage {
 
     /// Runs the converters; None when they failed under `errors.tolerance=all`.
     async fn convert(&self, record: SourceRecord) -> Result<Option<ProduceRecord>, TaskFailure> {
+        if let Some(outside) = self.outside_namespace(&record) {
+            let outcome = self
+                .errors
+                .failed(&outside, |include| describe_source(&record, include))?;
+            return Ok(self.settle(outcome));
+        }
         let outcome = if self.errors.retries() || self.errors.logs_records() {
             self.errors
                 .execute(
@@ -361,12 +369,30 @@ impl SendStage {
 
     /// [`Self::convert`] without retries or record logging.
     fn convert_at_once(&self, record: SourceRecord) -> Result<Option<ProduceRecord>, TaskFailure> {
+        if let Some(outside) = self.outside_namespace(&record) {
+            let outcome = self.errors.failed(&outside, |_| String::new())?;
+            return Ok(self.settle(outcome));
+        }
         // Consumed, so bytes and text move into the log record instead of being copied.
         let outcome = match self.converters.into_log(record) {
             Ok(produce) => Outcome::Done(Some(produce)),
             Err(error) => self.errors.failed(&error, |_| String::new())?,
         };
         Ok(self.settle(outcome))
+    }
+
+    /// Why `record` may not be written: its topic (chosen by the task or a transform) lies
+    /// outside the tenant's namespace.
+    fn outside_namespace(&self, record: &SourceRecord) -> Option<OutsideNamespace> {
+        let prefixes = self.namespace.as_ref()?;
+        let topic = &*record.topic;
+        (!prefixes
+            .iter()
+            .any(|prefix| topic.starts_with(prefix.as_str())))
+        .then(|| OutsideNamespace {
+            topic: crate::text::bounded(topic, 255),
+            prefixes: prefixes.join(","),
+        })
     }
 
     /// Counts a tolerated failure (`errors.tolerance=all`: the record is skipped).
@@ -380,6 +406,27 @@ impl SendStage {
                 None
             }
         }
+    }
+}
+
+/// A record bound for a topic outside its tenant's namespace: never written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the record's topic `{topic}` is outside the tenant's topics (prefixes {prefixes}); it was \
+     not written"
+)]
+struct OutsideNamespace {
+    topic: String,
+    prefixes: String,
+}
+
+impl super::errors::StageError for OutsideNamespace {
+    fn stage(&self) -> super::errant::Stage {
+        super::errant::Stage::KafkaProduce
+    }
+
+    fn class(&self) -> String {
+        "org.apache.kafka.connect.errors.ConnectException".into()
     }
 }
 
@@ -576,6 +623,7 @@ async fn run_inner(
             jobs_rx,
             SendStage {
                 connector: connector.name.clone(),
+                namespace: connector.topic_namespace.clone(),
                 transforms: spec.transforms.clone(),
                 converters,
                 producer,

@@ -1,0 +1,119 @@
+//! `/admin/tenants` (beyond Kafka Connect, the operator's only): creating, reading, changing and
+//! deleting tenants. A created tenant's bearer token is answered once and never again; no
+//! response carries a password or a token's hash.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::Value;
+
+use super::{ApiError, parse_body};
+use crate::{
+    coordinator::Herder,
+    tenancy::{TenantError, TenantSpec},
+};
+
+impl From<TenantError> for ApiError {
+    fn from(error: TenantError) -> Self {
+        match error {
+            TenantError::Invalid(_) => Self::BadRequest(error.to_string()),
+            TenantError::Exists(_) | TenantError::InUse { .. } => Self::Conflict(error.to_string()),
+            TenantError::NotFound(_) => Self::NotFound(error.to_string()),
+            TenantError::Store(_) => Self::Internal(crate::error_chain(&error)),
+        }
+    }
+}
+
+fn enabled(herder: &Herder) -> Result<(), ApiError> {
+    if herder.tenants().enabled() {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "tenancy is off on this worker; set tenancy.enabled=true and \
+             tenancy.operator.password.hash to manage tenants"
+                .into(),
+        ))
+    }
+}
+
+fn spec(body: &[u8]) -> Result<TenantSpec, ApiError> {
+    let json = parse_body(body)?;
+    serde_json::from_value(json)
+        .map_err(|error| ApiError::BadRequest(format!("Invalid tenant: {error}")))
+}
+
+fn tenant_json(herder: &Herder, tenant: &crate::tenancy::Tenant) -> Value {
+    tenant.public_json(&herder.tenant_usage(&tenant.name, None))
+}
+
+/// `GET /admin/tenants`: every tenant with its quotas, use and topics.
+pub async fn list(State(herder): State<Herder>) -> Result<Json<Value>, ApiError> {
+    enabled(&herder)?;
+    let tenants = herder.tenants().list();
+    Ok(Json(Value::Array(
+        tenants.iter().map(|t| tenant_json(&herder, t)).collect(),
+    )))
+}
+
+/// `POST /admin/tenants` with `{"name", "password"?, "quotas"?, "topics"?}`: 201 with the
+/// tenant and its bearer `token`, shown this once.
+pub async fn create(State(herder): State<Herder>, body: Bytes) -> Result<Response, ApiError> {
+    enabled(&herder)?;
+    let (tenant, token) = herder.tenants().create(spec(&body)?).await?;
+    let mut json = tenant_json(&herder, &tenant);
+    json["token"] = Value::String(token);
+    tracing::info!(tenant = %tenant.name, "Tenant created.");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/admin/tenants/{}", tenant.name))],
+        Json(json),
+    )
+        .into_response())
+}
+
+/// `GET /admin/tenants/{tenant}`.
+pub async fn get(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    enabled(&herder)?;
+    let tenant = herder
+        .tenants()
+        .get(&name)
+        .ok_or(TenantError::NotFound(name))?;
+    Ok(Json(tenant_json(&herder, &tenant)))
+}
+
+/// `PUT /admin/tenants/{tenant}`: changes what the body sets (`password`, `quotas`, `topics`);
+/// `"rotate_token": true` issues a new token, answered as `token`. Lowered quotas bind new
+/// connectors, not running ones.
+pub async fn update(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    enabled(&herder)?;
+    let (tenant, token) = herder.tenants().update(&name, spec(&body)?).await?;
+    let mut json = tenant_json(&herder, &tenant);
+    if let Some(token) = token {
+        json["token"] = Value::String(token);
+    }
+    tracing::info!(tenant = %tenant.name, "Tenant changed.");
+    Ok(Json(json))
+}
+
+/// `DELETE /admin/tenants/{tenant}`: 204; 409 while it owns connectors.
+pub async fn delete(
+    State(herder): State<Herder>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    enabled(&herder)?;
+    let connectors = herder.connector_names().await;
+    herder.tenants().remove(&name, &connectors).await?;
+    tracing::info!(tenant = %name, "Tenant deleted.");
+    Ok(StatusCode::NO_CONTENT)
+}

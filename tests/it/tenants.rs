@@ -1,0 +1,429 @@
+//! Tenancy on a real worker: credentials name the caller, each tenant sees and touches only its
+//! own connectors (under its own names; another tenant's answer 404 as if absent), worker-wide
+//! operations are the operator's, topics stay inside each tenant's prefixes (when created and
+//! for every record at run time), and quotas refuse by name.
+
+use std::time::{Duration, Instant};
+
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+use wasm_connect_tests::{child::ChildWorker, rest_client::RestClient};
+
+const OPERATOR_PASSWORD: &str = "operator-password-1";
+
+async fn tenant_worker() -> (ChildWorker, RestClient) {
+    let hash = wasm_connect::tenancy::hash_password(OPERATOR_PASSWORD);
+    let worker = ChildWorker::start(&[
+        ("tenancy.enabled", "true"),
+        ("tenancy.operator.password.hash", &hash),
+    ])
+    .await;
+    let operator = worker.rest.with_basic("operator", OPERATOR_PASSWORD);
+    (worker, operator)
+}
+
+/// Waits until `client` sees `name` with its connector and every task RUNNING.
+async fn wait_running(client: &RestClient, name: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let reply = client.get(&format!("/connectors/{name}/status")).await;
+        let tasks = reply.body["tasks"].as_array().cloned().unwrap_or_default();
+        if reply.body["connector"]["state"] == "RUNNING"
+            && !tasks.is_empty()
+            && tasks.iter().all(|t| t["state"] == "RUNNING")
+        {
+            return reply.body;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{name} is not running: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until task 0 of `name` failed; its trace.
+async fn failed_trace(client: &RestClient, name: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let reply = client
+            .get(&format!("/connectors/{name}/tasks/0/status"))
+            .await;
+        if reply.body["state"] == "FAILED" {
+            return reply.body["trace"].as_str().unwrap_or_default().to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{name} did not fail: {:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn source(topic: &str) -> Value {
+    json!({"connector.class": "TestSource", "topic": topic, "batch.size": "1"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_see_and_touch_only_their_own_connectors() {
+    let (worker, operator) = tenant_worker().await;
+
+    // Who may call: `/` and `/health` need nothing; everything else credentials.
+    assert_eq!(worker.rest.get("/").await.status, StatusCode::OK);
+    // (503 while plugins load, 200 after: never a 401.)
+    assert_ne!(
+        worker.rest.get("/health").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let anonymous = worker.rest.get("/connectors").await;
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{:?}",
+        anonymous.body
+    );
+    let wrong = worker
+        .rest
+        .with_basic("operator", "not-the-password")
+        .get("/connectors")
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = worker.rest.get_text("/connectors", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The operator creates two tenants: one with a password, one with a token only.
+    let created = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "acme", "password": "acme-password-1"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["topics"]["prefixes"], json!(["acme."]));
+    let created = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "globex", "quotas": {"connectors": 2, "tasks": 2}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let token = created.body["token"].as_str().unwrap().to_owned();
+    let acme = worker.rest.with_basic("acme", "acme-password-1");
+    let globex = worker.rest.with_authorization(format!("Bearer {token}"));
+    // Never again: the token is not in the tenant's description.
+    let described = operator.get("/admin/tenants/globex").await;
+    assert!(
+        described.body.get("token").is_none(),
+        "{:?}",
+        described.body
+    );
+
+    // Worker-wide operations are the operator's.
+    for (method, path) in [
+        (Method::GET, "/admin/tenants"),
+        (Method::GET, "/admin/loggers"),
+        (Method::GET, "/topics"),
+        (Method::GET, "/metrics"),
+        (Method::POST, "/connector-plugins"),
+        (Method::DELETE, "/connector-plugins/TestSource"),
+    ] {
+        let reply = acme.send(method.clone(), path, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {:?}",
+            reply.body
+        );
+    }
+
+    // Two tenants may each own a connector named `orders`.
+    for (client, topic) in [(&acme, "acme.orders"), (&globex, "globex.orders")] {
+        let reply = client
+            .post(
+                "/connectors",
+                &json!({"name": "orders", "config": source(topic)}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        assert_eq!(reply.location.as_deref(), Some("/connectors/orders"));
+        assert_eq!(reply.body["name"], "orders", "{:?}", reply.body);
+        assert_eq!(reply.body["config"]["name"], "orders", "{:?}", reply.body);
+    }
+    let reply = acme
+        .post(
+            "/connectors",
+            &json!({"name": "payments", "config": source("acme.payments")}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let status = wait_running(&acme, "payments").await;
+    assert_eq!(status["name"], "payments");
+    wait_running(&globex, "orders").await;
+
+    assert_eq!(
+        acme.get("/connectors").await.body,
+        json!(["orders", "payments"])
+    );
+    assert_eq!(globex.get("/connectors").await.body, json!(["orders"]));
+    assert_eq!(
+        operator.get("/connectors").await.body,
+        json!(["acme/orders", "acme/payments", "globex/orders"])
+    );
+    let expanded = globex
+        .get("/connectors?expand=status&expand=info")
+        .await
+        .body;
+    assert_eq!(
+        expanded.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["orders"]
+    );
+    assert_eq!(
+        expanded["orders"]["info"]["config"]["topic"],
+        "globex.orders"
+    );
+
+    // The cross-tenant matrix: globex on acme's `payments` (by its own name and by the
+    // worker's) gets what a connector that does not exist gets, and changes nothing.
+    let before = acme.get("/connectors/payments/config").await.body;
+    let patch = json!({"tasks.max": "1"});
+    let offsets = json!({"offsets": [{"partition": {"task": 0}, "offset": {"seq": 0}}]});
+    for name in ["payments", "acme%2Fpayments"] {
+        let cases: Vec<(Method, String, Option<Value>)> = vec![
+            (Method::GET, format!("/connectors/{name}"), None),
+            (Method::GET, format!("/connectors/{name}/config"), None),
+            (Method::GET, format!("/connectors/{name}/status"), None),
+            (Method::GET, format!("/connectors/{name}/tasks"), None),
+            (
+                Method::GET,
+                format!("/connectors/{name}/tasks/0/status"),
+                None,
+            ),
+            (Method::POST, format!("/connectors/{name}/restart"), None),
+            (
+                Method::POST,
+                format!("/connectors/{name}/restart?includeTasks=true"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/connectors/{name}/tasks/0/restart"),
+                None,
+            ),
+            (Method::PUT, format!("/connectors/{name}/pause"), None),
+            (Method::PUT, format!("/connectors/{name}/resume"), None),
+            (Method::PUT, format!("/connectors/{name}/stop"), None),
+            (
+                Method::PATCH,
+                format!("/connectors/{name}/config"),
+                Some(patch.clone()),
+            ),
+            (Method::GET, format!("/connectors/{name}/offsets"), None),
+            (
+                Method::PATCH,
+                format!("/connectors/{name}/offsets"),
+                Some(offsets.clone()),
+            ),
+            (Method::DELETE, format!("/connectors/{name}/offsets"), None),
+            (Method::DELETE, format!("/connectors/{name}"), None),
+        ];
+        for (method, path, body) in cases {
+            let body = body.map(|b| b.to_string());
+            let reply = globex.send(method.clone(), &path, body.as_deref()).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path}: {:?}",
+                reply.body
+            );
+            // Messages name the connector as globex called it: nothing of the worker's names.
+            let message = reply.body["message"].as_str().unwrap_or_default();
+            assert!(
+                !message.contains("globex/") && (name != "payments" || !message.contains("acme")),
+                "{method} {path}: {message}"
+            );
+        }
+        // Active topics: empty, as for a connector that does not exist.
+        let topics = globex.get(&format!("/connectors/{name}/topics")).await;
+        assert_eq!(topics.status, StatusCode::OK);
+        assert!(
+            topics
+                .body
+                .as_object()
+                .unwrap()
+                .values()
+                .all(|v| v["topics"] == json!([])),
+            "{:?}",
+            topics.body
+        );
+    }
+    // Creating `payments` for globex makes globex's own, not a second config of acme's; and
+    // a name with the separator is refused.
+    let reply = globex
+        .put_json("/connectors/acme%2Fpayments/config", &source("globex.x"))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert_eq!(acme.get("/connectors/payments/config").await.body, before);
+    let status = wait_running(&acme, "payments").await;
+    assert_eq!(status["connector"]["state"], "RUNNING");
+
+    // Quotas: globex may have 2 connectors and 2 tasks.
+    let reply = globex
+        .post(
+            "/connectors",
+            &json!({"name": "big", "config": {"connector.class": "TestSource",
+                    "topic": "globex.big", "tasks.max": "2"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    let message = reply.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("quotas.tasks")
+            && message.contains("quota of 2")
+            && message.contains("1 in use"),
+        "{message}"
+    );
+    let reply = globex
+        .post(
+            "/connectors",
+            &json!({"name": "second", "config": source("globex.second")}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let reply = globex
+        .post(
+            "/connectors",
+            &json!({"name": "third", "config": source("globex.third")}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    let message = reply.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("quotas.connectors") && message.contains("2 in use"),
+        "{message}"
+    );
+    let usage = operator.get("/admin/tenants/globex").await.body;
+    assert_eq!(
+        usage["usage"],
+        json!({"connectors": 2, "tasks": 2}),
+        "{usage}"
+    );
+
+    // A tenant that still owns connectors cannot be deleted.
+    let reply = operator.delete("/admin/tenants/acme").await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("orders, payments"),
+        "{:?}",
+        reply.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_connectors_read_and_write_only_its_own_topics() {
+    let (worker, operator) = tenant_worker().await;
+    let reply = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "acme", "password": "acme-password-1"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let acme = worker.rest.with_basic("acme", "acme-password-1");
+
+    // By config: refused when created, naming the setting, the topic and the prefixes.
+    for (config, expected) in [
+        (source("globex.orders"), "topic: topic `globex.orders`"),
+        (
+            json!({"connector.class": "TestSink", "topics": "acme.in,globex.in"}),
+            "topics: topic `globex.in`",
+        ),
+        (
+            json!({"connector.class": "TestSink", "topics.regex": ".*"}),
+            "topics.regex: `.*` may match topics outside",
+        ),
+        (
+            json!({"connector.class": "TestSink", "topics": "acme.in",
+                   "errors.tolerance": "all",
+                   "errors.deadletterqueue.topic.name": "globex.dlq"}),
+            "errors.deadletterqueue.topic.name: topic `globex.dlq`",
+        ),
+    ] {
+        let reply = acme
+            .post("/connectors", &json!({"name": "stray", "config": config}))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(
+            message.contains(expected) && message.contains("prefixes acme."),
+            "{message}"
+        );
+    }
+    let reply = acme
+        .post(
+            "/connectors",
+            &json!({"name": "sink", "config": {"connector.class": "TestSink",
+                    "topics.regex": "acme\\.in-.*"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+
+    // At run time: a RegexRouter sending every record to another tenant's topic. Tolerated,
+    // each record is skipped; not tolerated, the task fails; never is one written.
+    for (name, tolerance) in [("routed-all", "all"), ("routed-none", "none")] {
+        let mut config = source("acme.orders");
+        let object = config.as_object_mut().unwrap();
+        object.insert("errors.tolerance".into(), json!(tolerance));
+        object.insert("transforms".into(), json!("route"));
+        object.insert(
+            "transforms.route.type".into(),
+            json!("org.apache.kafka.connect.transforms.RegexRouter"),
+        );
+        object.insert("transforms.route.regex".into(), json!(".*"));
+        object.insert(
+            "transforms.route.replacement".into(),
+            json!("globex.stolen"),
+        );
+        let reply = acme
+            .post("/connectors", &json!({"name": name, "config": config}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    let trace = failed_trace(&operator, "acme%2Frouted-none").await;
+    assert!(
+        trace.contains("`globex.stolen` is outside the tenant's topics (prefixes acme.)"),
+        "{trace}"
+    );
+    // The tolerant task keeps polling and skipping.
+    let start = Instant::now();
+    loop {
+        let metrics = operator.get_text("/metrics", None).await.2;
+        let skipped = metrics.lines().find(|line| {
+            line.starts_with("kafka_connect_task_error_total_records_skipped")
+                && line.contains("routed-all")
+        });
+        if let Some(line) = skipped
+            && line
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|v| v >= 3.0)
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no skipped records: {skipped:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let topics = operator.get("/topics").await.body;
+    assert!(
+        !topics.to_string().contains("globex.stolen"),
+        "a record reached another tenant's topic: {topics}"
+    );
+}
