@@ -16,6 +16,11 @@ async fn tenant_worker() -> (ChildWorker, RestClient) {
     let worker = ChildWorker::start(&[
         ("tenancy.enabled", "true"),
         ("tenancy.operator.password.hash", &hash),
+        ("config.providers", "env"),
+        (
+            "config.providers.env.class",
+            "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+        ),
     ])
     .await;
     let operator = worker.rest.with_basic("operator", OPERATOR_PASSWORD);
@@ -363,6 +368,28 @@ async fn a_tenants_connectors_read_and_write_only_its_own_topics() {
             "{message}"
         );
     }
+    // The worker's config providers read the operator's files and environment: refused.
+    let mut config = source("acme.orders");
+    config["db.password"] = json!("${env:HOME}");
+    let reply = acme
+        .post(
+            "/connectors",
+            &json!({"name": "stray", "config": config.clone()}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("db.password: `${env:HOME}` uses one of the worker's config providers"),
+        "{:?}",
+        reply.body
+    );
+    let reply = acme
+        .put_json("/connector-plugins/TestSource/config/validate", &config)
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
     let reply = acme
         .post(
             "/connectors",
@@ -425,5 +452,104 @@ async fn a_tenants_connectors_read_and_write_only_its_own_topics() {
     assert!(
         !topics.to_string().contains("globex.stolen"),
         "a record reached another tenant's topic: {topics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_file_connectors_stay_inside_its_filesystem_roots() {
+    let (worker, operator) = tenant_worker().await;
+    let files = worker.files();
+    let acme_root = files.join("acme");
+    let globex_root = files.join("globex");
+    std::fs::create_dir_all(&acme_root).unwrap();
+    std::fs::create_dir_all(&globex_root).unwrap();
+    std::os::unix::fs::symlink(&globex_root, acme_root.join("to-globex")).unwrap();
+    for (name, roots) in [("acme", vec![acme_root.clone()]), ("globex", vec![])] {
+        let reply = operator
+            .post(
+                "/admin/tenants",
+                &json!({"name": name, "password": format!("{name}-password-1"),
+                        "filesystem": {"roots": roots}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    // A root the worker itself would not grant is refused.
+    let reply = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "initech", "filesystem": {"roots": ["/proc"]}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    let acme = worker.rest.with_basic("acme", "acme-password-1");
+    let globex = worker.rest.with_basic("globex", "globex-password-1");
+
+    let sink = |topic: &str, file: &std::path::Path| {
+        json!({"connector.class": "FileStreamSink", "topics": topic,
+               "file": file.display().to_string()})
+    };
+    let outside = "is outside every directory tenant acme may use (filesystem.roots=";
+    for (client, config, expected) in [
+        (
+            &acme,
+            sink("acme.in", &globex_root.join("out.txt")),
+            outside,
+        ),
+        (
+            &acme,
+            sink(
+                "acme.in",
+                &acme_root.join("..").join("globex").join("out.txt"),
+            ),
+            outside,
+        ),
+        (
+            &acme,
+            sink("acme.in", &acme_root.join("to-globex").join("out.txt")),
+            outside,
+        ),
+        (
+            &globex,
+            sink("globex.in", &globex_root.join("out.txt")),
+            "tenant globex may be granted no directory (it has no filesystem.roots)",
+        ),
+    ] {
+        let reply = client
+            .post("/connectors", &json!({"name": "files", "config": config}))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{config}: {:?}",
+            reply.body
+        );
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(
+            message.contains("file") && message.contains(expected),
+            "{config}: {message}"
+        );
+    }
+    let reply = acme
+        .post(
+            "/connectors",
+            &json!({"name": "files", "config": sink("acme.in", &acme_root.join("out.txt"))}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    // An explicit grant is held to the same roots.
+    let mut config = source("acme.x");
+    config["sandbox.fs.read"] = json!(globex_root.display().to_string());
+    let reply = acme
+        .post("/connectors", &json!({"name": "reader", "config": config}))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("sandbox.fs.read"),
+        "{:?}",
+        reply.body
     );
 }

@@ -363,6 +363,8 @@ pub struct ConnectorConfig {
     pub secrets: Arc<Secrets>,
     /// The topic prefixes its records must go to (its tenant's namespace); None = any topic.
     pub topic_namespace: Option<Arc<[String]>>,
+    /// Its tenant's filesystem policy; None = the worker's.
+    pub fs_policy: Option<Arc<super::filesystem::FsPolicy>>,
 }
 
 impl ConnectorConfig {
@@ -440,7 +442,13 @@ impl ConnectorConfig {
             settings,
             secrets: Arc::default(),
             topic_namespace: None,
+            fs_policy: None,
         })
+    }
+
+    /// The filesystem policy its directory grants are held to.
+    pub fn fs<'a>(&'a self, worker: &'a WorkerConfig) -> &'a super::filesystem::FsPolicy {
+        self.fs_policy.as_deref().unwrap_or(&worker.fs)
     }
 
     /// [`Self::parse`] of `raw` with its config-provider references resolved by the worker's

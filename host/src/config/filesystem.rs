@@ -29,6 +29,8 @@ pub struct FsPolicy {
     pub allowed_roots: Vec<PathBuf>,
     /// What no grant may be, lie in or contain.
     pub denied: Vec<Denied>,
+    /// The tenant whose `filesystem.roots` `allowed_roots` are; None = the worker's.
+    pub tenant: Option<String>,
 }
 
 impl Default for FsPolicy {
@@ -37,6 +39,7 @@ impl Default for FsPolicy {
             enabled: true,
             allowed_roots: Vec::new(),
             denied: Self::system_denied(),
+            tenant: None,
         }
     }
 }
@@ -70,10 +73,16 @@ impl FsPolicy {
     pub fn check(&self, key: &str, dir: &Path) -> Result<PathBuf, String> {
         let shown = dir.display();
         if !self.enabled {
-            return Err(format!(
-                "{key} asks for `{shown}`, but this worker grants no directory \
-                 (sandbox.fs.enabled=false)"
-            ));
+            return Err(match &self.tenant {
+                None => format!(
+                    "{key} asks for `{shown}`, but this worker grants no directory \
+                     (sandbox.fs.enabled=false)"
+                ),
+                Some(tenant) => format!(
+                    "{key} asks for `{shown}`, but tenant {tenant} may be granted no directory \
+                     (it has no filesystem.roots)"
+                ),
+            });
         }
         let resolved = std::fs::canonicalize(dir).map_err(|error| {
             format!("{key}: cannot grant `{shown}`: {error}; grant an existing directory")
@@ -116,11 +125,18 @@ impl FsPolicy {
                 .iter()
                 .map(|root| root.display().to_string())
                 .collect();
-            return Err(format!(
-                "{key}: `{shown}`{via} is outside every directory this worker allows \
-                 (sandbox.fs.allowed.roots={})",
-                roots.join(",")
-            ));
+            return Err(match &self.tenant {
+                None => format!(
+                    "{key}: `{shown}`{via} is outside every directory this worker allows \
+                     (sandbox.fs.allowed.roots={})",
+                    roots.join(",")
+                ),
+                Some(tenant) => format!(
+                    "{key}: `{shown}`{via} is outside every directory tenant {tenant} may use \
+                     (filesystem.roots={})",
+                    roots.join(",")
+                ),
+            });
         }
         Ok(resolved)
     }

@@ -149,6 +149,19 @@ impl ConfigProviders {
             .collect()
     }
 
+    /// The first reference in `settings` to a registered provider, with its key.
+    pub fn first_reference<'a>(&self, settings: &'a Settings) -> Option<(&'a str, &'a str)> {
+        settings.iter().find_map(|(key, value)| {
+            REFERENCE
+                .captures_iter(value)
+                .find(|reference| self.providers.contains_key(&reference[1]))
+                .map(|reference| {
+                    let whole = reference.get(0).expect("group 0 always matches");
+                    (key.as_str(), &value[whole.start()..whole.end()])
+                })
+        })
+    }
+
     /// Resolves every reference in `settings` whose provider is registered (references to
     /// other names are left as written, as Kafka Connect leaves them). Files are read within
     /// `fs`'s denied paths as well as the provider's own `allowed.paths`. An error names the

@@ -236,6 +236,7 @@ fn fs_policy(
         enabled: raw.bool_or("sandbox.fs.enabled", true)?,
         allowed_roots,
         denied: FsPolicy::system_denied(),
+        tenant: None,
     };
     policy.deny(
         data_dir,

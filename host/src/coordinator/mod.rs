@@ -33,8 +33,8 @@ pub use crate::storage::{
 };
 use crate::{
     config::{
-        ConfigError, ConnectorConfig, ConnectorSubmission, Settings, WorkerConfig,
-        def::ConfigValue, providers::Secrets,
+        ConfigError, ConnectorConfig, ConnectorSubmission, Settings, SettingsExt as _,
+        WorkerConfig, def::ConfigValue, providers::Secrets,
     },
     log::RecordLog,
     plugins::{PluginError, PluginRef, PluginRegistry, PluginSource, Uploaded},
@@ -525,8 +525,24 @@ impl Herder {
         pinned: Option<&PluginRef>,
     ) -> Result<Prepared, HerderError> {
         self.plugins_loaded().await;
+        // The worker's config providers read the operator's files and environment: not for
+        // tenants.
+        if settings
+            .get("name")
+            .is_some_and(|name| self.tenant_of(name).is_some())
+            && let Some((key, reference)) = self
+                .services
+                .worker
+                .config_providers
+                .first_reference(&settings)
+        {
+            return Err(HerderError::Validation(format!(
+                "{key}: `{reference}` uses one of the worker's config providers, which read the \
+                 operator's files and environment; a tenant's connector may not use them"
+            )));
+        }
         let mut config = ConnectorConfig::parse_resolving(settings, &self.services.worker)?;
-        if let Some((tenant, _)) = tenancy::split(&config.name) {
+        if let Some(tenant) = self.tenant_of(&config.name) {
             let tenant = self.tenants.get(tenant).ok_or_else(|| {
                 HerderError::Validation(format!(
                     "the connector name `{}` names tenant `{tenant}`, which does not exist \
@@ -535,6 +551,15 @@ impl Herder {
                 ))
             })?;
             config.topic_namespace = Some(tenant.topic_prefixes.clone().into());
+            let policy = tenant.fs_policy(&self.services.worker.fs);
+            for key in ["sandbox.fs.read", "sandbox.fs.write"] {
+                for dir in config.settings.list(key) {
+                    policy
+                        .check(key, std::path::Path::new(&dir))
+                        .map_err(HerderError::Validation)?;
+                }
+            }
+            config.fs_policy = Some(Arc::new(policy));
         }
         // Fail fast, before the guest validates; checked again when it is stored.
         self.admit(&config.name, &config)?;
@@ -585,9 +610,8 @@ impl Herder {
                 .ok()
                 .and_then(|file| file.parent().map(std::path::Path::to_path_buf))
         {
-            self.services
-                .worker
-                .fs
+            config
+                .fs(&self.services.worker)
                 .check("file", &dir)
                 .map_err(HerderError::Validation)?;
         }
@@ -640,7 +664,7 @@ impl Herder {
     /// the tenant stays within `quotas.connectors` and `quotas.tasks` (the sum of its
     /// connectors' `tasks.max`). A replaced connector's old config does not count.
     fn admit(&self, name: &str, config: &ConnectorConfig) -> Result<(), HerderError> {
-        let Some((tenant_name, _)) = tenancy::split(name) else {
+        let Some(tenant_name) = self.tenant_of(name) else {
             return Ok(());
         };
         let Some(tenant) = self.tenants.get(tenant_name) else {
@@ -699,6 +723,15 @@ impl Herder {
             )));
         }
         Ok(())
+    }
+
+    /// The tenant owning connector `name`: none with tenancy off (a `/` is then just part of
+    /// a name).
+    pub fn tenant_of<'a>(&self, name: &'a str) -> Option<&'a str> {
+        if !self.tenants.enabled() {
+            return None;
+        }
+        tenancy::split(name).map(|(tenant, _)| tenant)
     }
 
     /// What tenant `tenant`'s connectors use, leaving out `except`.

@@ -149,6 +149,7 @@ fn normalized(name: &str) -> &str {
 /// config is invalid; 400 without `connector.class` or when it names another plugin.
 pub async fn validate(
     State(herder): State<Herder>,
+    caller: super::Caller,
     Path(plugin): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -176,6 +177,14 @@ pub async fn validate(
     // Validated as it would run: with its config-provider references resolved, and every
     // value they brought in shown as its reference again.
     let worker = herder.worker_config();
+    if caller.tenant().is_some()
+        && let Some((key, reference)) = worker.config_providers.first_reference(&settings)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{key}: `{reference}` uses one of the worker's config providers, which read the \
+             operator's files and environment; a tenant's connector may not use them"
+        )));
+    }
     let resolved = worker
         .config_providers
         .resolve(&settings, &worker.fs)

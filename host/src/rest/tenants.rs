@@ -40,10 +40,21 @@ fn enabled(herder: &Herder) -> Result<(), ApiError> {
     }
 }
 
-fn spec(body: &[u8]) -> Result<TenantSpec, ApiError> {
+/// The tenant in a request body, its filesystem roots resolved and held to the worker's
+/// policy (each must be a directory the worker would grant).
+fn spec(herder: &Herder, body: &[u8]) -> Result<TenantSpec, ApiError> {
     let json = parse_body(body)?;
-    serde_json::from_value(json)
-        .map_err(|error| ApiError::BadRequest(format!("Invalid tenant: {error}")))
+    let mut spec: TenantSpec = serde_json::from_value(json)
+        .map_err(|error| ApiError::BadRequest(format!("Invalid tenant: {error}")))?;
+    if let Some(filesystem) = &mut spec.filesystem {
+        let worker = &herder.worker_config().fs;
+        for root in &mut filesystem.roots {
+            *root = worker
+                .check("filesystem.roots", root)
+                .map_err(ApiError::BadRequest)?;
+        }
+    }
+    Ok(spec)
 }
 
 fn tenant_json(herder: &Herder, tenant: &crate::tenancy::Tenant) -> Value {
@@ -59,11 +70,12 @@ pub async fn list(State(herder): State<Herder>) -> Result<Json<Value>, ApiError>
     )))
 }
 
-/// `POST /admin/tenants` with `{"name", "password"?, "quotas"?, "topics"?}`: 201 with the
+/// `POST /admin/tenants` with `{"name", "password"?, "quotas"?, "topics"?, "filesystem"?}`:
+/// 201 with the
 /// tenant and its bearer `token`, shown this once.
 pub async fn create(State(herder): State<Herder>, body: Bytes) -> Result<Response, ApiError> {
     enabled(&herder)?;
-    let (tenant, token) = herder.tenants().create(spec(&body)?).await?;
+    let (tenant, token) = herder.tenants().create(spec(&herder, &body)?).await?;
     let mut json = tenant_json(&herder, &tenant);
     json["token"] = Value::String(token);
     tracing::info!(tenant = %tenant.name, "Tenant created.");
@@ -97,7 +109,10 @@ pub async fn update(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     enabled(&herder)?;
-    let (tenant, token) = herder.tenants().update(&name, spec(&body)?).await?;
+    let (tenant, token) = herder
+        .tenants()
+        .update(&name, spec(&herder, &body)?)
+        .await?;
     let mut json = tenant_json(&herder, &tenant);
     if let Some(token) = token {
         json["token"] = Value::String(token);

@@ -140,9 +140,25 @@ pub struct Tenant {
     pub quotas: Quotas,
     /// Topic name prefixes its connectors may read and write (default `<name>.`).
     pub topic_prefixes: Vec<String>,
+    /// Directories (resolved) its connectors' directory grants must lie in; none = no grants.
+    #[serde(default)]
+    pub fs_roots: Vec<std::path::PathBuf>,
 }
 
 impl Tenant {
+    /// The filesystem policy of its connectors: the worker's, with grants only inside the
+    /// tenant's roots (none at all without roots).
+    pub fn fs_policy(
+        &self,
+        worker: &crate::config::filesystem::FsPolicy,
+    ) -> crate::config::filesystem::FsPolicy {
+        let mut policy = worker.clone();
+        policy.enabled = worker.enabled && !self.fs_roots.is_empty();
+        policy.allowed_roots.clone_from(&self.fs_roots);
+        policy.tenant = Some(self.name.clone());
+        policy
+    }
+
     /// What the REST API shows of a tenant: never a credential.
     pub fn public_json(&self, usage: &Usage) -> serde_json::Value {
         serde_json::json!({
@@ -150,6 +166,7 @@ impl Tenant {
             "quotas": self.quotas,
             "usage": {"connectors": usage.connectors, "tasks": usage.tasks},
             "topics": {"prefixes": self.topic_prefixes},
+            "filesystem": {"roots": self.fs_roots},
             "password": self.password_hash.is_some(),
         })
     }
@@ -202,6 +219,10 @@ pub struct TenantSpec {
     pub quotas: Option<Quotas>,
     #[serde(default)]
     pub topics: Option<TopicsSpec>,
+    /// Directories its connectors may be granted, each inside what the worker allows; the
+    /// operator's REST handler resolves and checks them against the worker's policy.
+    #[serde(default)]
+    pub filesystem: Option<FilesystemSpec>,
     /// On update: issue a new bearer token (the old one stops working).
     #[serde(default)]
     pub rotate_token: bool,
@@ -211,6 +232,12 @@ pub struct TenantSpec {
 #[serde(deny_unknown_fields)]
 pub struct TopicsSpec {
     pub prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesystemSpec {
+    pub roots: Vec<std::path::PathBuf>,
 }
 
 /// Who is calling.
@@ -410,6 +437,7 @@ impl Tenants {
             token_sha256: sha256_hex(token.as_bytes()),
             quotas: spec.quotas.unwrap_or_default(),
             topic_prefixes: prefixes,
+            fs_roots: spec.filesystem.map(|fs| fs.roots).unwrap_or_default(),
             name: name.clone(),
         };
         self.store_tenant(tenant.clone()).await?;
@@ -444,6 +472,9 @@ impl Tenants {
         }
         if let Some(topics) = spec.topics {
             tenant.topic_prefixes = check_prefixes(topics.prefixes)?;
+        }
+        if let Some(filesystem) = spec.filesystem {
+            tenant.fs_roots = filesystem.roots;
         }
         let token = spec.rotate_token.then(new_token);
         if let Some(token) = &token {
@@ -722,6 +753,7 @@ mod tests {
             token_sha256: String::new(),
             quotas: Quotas::default(),
             topic_prefixes: vec!["acme.".into()],
+            fs_roots: Vec::new(),
         };
         assert!(tenant.owns_topic("acme.orders"));
         assert!(!tenant.owns_topic("acmeorders"));

@@ -64,7 +64,7 @@ async fn run_inner(
         &mut config,
         PluginKind::Sink,
         spec.builtin,
-        &services.worker.fs,
+        connector.fs(&services.worker),
     )
     .map_err(TaskFailure::new)?;
     let converters = RecordConverters::for_connector(connector)

@@ -583,7 +583,7 @@ async fn run_inner(
         &mut config,
         PluginKind::Source,
         spec.builtin,
-        &services.worker.fs,
+        connector.fs(&services.worker),
     )
     .map_err(TaskFailure::new)?;
     let (events_tx, mut events) = mpsc::unbounded_channel();
