@@ -326,6 +326,63 @@ async fn tenants_see_and_touch_only_their_own_connectors() {
         "{:?}",
         reply.body
     );
+    // Every change, done or refused, is in the audit log; no credential is.
+    let refused = worker.rest.post("/connectors", &json!({})).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    let audit = std::fs::read_to_string(worker.dir.path().join("data/audit.log")).unwrap();
+    let events: Vec<Value> = audit
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let has = |principal: &str, action: &str, target: &str, status: u16| {
+        events.iter().any(|event| {
+            event["principal"] == principal
+                && event["action"] == action
+                && event["target"] == target
+                && event["status"] == status
+        })
+    };
+    assert!(
+        has("operator", "POST /admin/tenants", "/admin/tenants", 201),
+        "{audit}"
+    );
+    assert!(
+        has("acme", "POST /connectors", "/connectors", 201),
+        "{audit}"
+    );
+    assert!(
+        has(
+            "globex",
+            "PUT /connectors/{name}/pause",
+            "/connectors/payments/pause",
+            404
+        ),
+        "{audit}"
+    );
+    assert!(
+        has("acme", "POST /connector-plugins", "/connector-plugins", 403),
+        "{audit}"
+    );
+    assert!(
+        has("anonymous", "POST /connectors", "/connectors", 401),
+        "{audit}"
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["principal"] == "acme")
+            .all(|e| e["tenant"] == "acme" && e["time"].as_str().is_some()),
+        "{audit}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| !e["action"].as_str().unwrap().ends_with("/validate")),
+        "{audit}"
+    );
+    for secret in ["acme-password-1", OPERATOR_PASSWORD, token.as_str()] {
+        assert!(!audit.contains(secret), "{secret} in the audit log");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

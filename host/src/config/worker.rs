@@ -92,6 +92,9 @@ pub struct WorkerConfig {
     pub config_providers: super::providers::ConfigProviders,
     /// Tenants and the operator's credential (`tenancy.*`).
     pub tenancy: crate::tenancy::TenancySettings,
+    /// `audit.log.file` (default `<data.dir>/audit.log`; empty = none): where every
+    /// control-plane change over REST is recorded.
+    pub audit_log: Option<PathBuf>,
     /// Whether guests run metered (fuel, deadlines, fair yielding, memory cap). Not a
     /// property: always true, except in the benchmark that measures what metering costs.
     pub metering: bool,
@@ -695,6 +698,11 @@ impl WorkerConfig {
             log_format: LogFormat::from_settings(&raw)?,
             config_providers: super::providers::ConfigProviders::from_settings(&raw)?,
             tenancy: crate::tenancy::TenancySettings::from_settings(&raw)?,
+            audit_log: match raw.get("audit.log.file").map(|file| file.trim()) {
+                Some("") => None,
+                Some(file) => Some(PathBuf::from(file)),
+                None => Some(data_dir.join("audit.log")),
+            },
             metrics_window: crate::metrics::WindowSettings {
                 window: {
                     let window = raw.millis_or("metrics.sample.window.ms", 30_000)?;

@@ -59,7 +59,11 @@ pub(super) async fn authenticate(
     let tenants = herder.tenants();
     if !tenants.enabled() {
         request.extensions_mut().insert(Caller(Principal::Operator));
-        return next.run(request).await;
+        let mut response = next.run(request).await;
+        response
+            .extensions_mut()
+            .insert(Caller(Principal::Operator));
+        return response;
     }
     let path = request.uri().path().to_owned();
     if public(&path) {
@@ -77,15 +81,21 @@ pub(super) async fn authenticate(
         Principal::Operator => None,
         Principal::Tenant(name) => Some(name.clone()),
     };
+    let caller = Caller(principal);
     if tenant.is_some() && operator_only(request.method(), &path) {
-        return ApiError::Forbidden(format!(
+        let mut response = ApiError::Forbidden(format!(
             "{} {path} is the operator's; a tenant may not use it",
             request.method()
         ))
         .into_response();
+        response.extensions_mut().insert(caller);
+        return response;
     }
-    request.extensions_mut().insert(Caller(principal));
-    TENANT.scope(tenant, next.run(request)).await
+    request.extensions_mut().insert(caller.clone());
+    // On the response too, for the audit log.
+    let mut response = TENANT.scope(tenant, next.run(request)).await;
+    response.extensions_mut().insert(caller);
+    response
 }
 
 /// The caller of a request, and the mapping between its connector names and the worker's.

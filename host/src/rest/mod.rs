@@ -10,6 +10,7 @@
 //! writes the worker's record log (what `wasm-connect topics` uses when a worker holds the
 //! embedded log).
 
+mod audit;
 mod auth;
 mod config_infos;
 mod connectors;
@@ -88,7 +89,9 @@ routes! {
 
 /// The API on `herder`.
 pub fn router(herder: Herder) -> Router {
+    let audit = audit::AuditLog::new(herder.worker_config().audit_log.clone());
     let routes = routes()
+        .route_layer(axum::middleware::from_fn(audit::note_route))
         .fallback(|| async { ApiError::NotFound("HTTP 404 Not Found".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("HTTP 405 Method Not Allowed".into())
@@ -99,6 +102,7 @@ pub fn router(herder: Herder) -> Router {
             auth::authenticate,
         ))
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn_with_state(audit, audit::record))
         .with_state(herder);
     // Routing happens inside `routes`, so the path is normalized before it is matched.
     Router::new().fallback_service(routes.map_request(trim_trailing_slash))
