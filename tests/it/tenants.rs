@@ -309,9 +309,10 @@ async fn tenants_see_and_touch_only_their_own_connectors() {
         "{message}"
     );
     let usage = operator.get("/admin/tenants/globex").await.body;
+    // Two connectors of one task each: four instances of the default 256 MiB cap.
     assert_eq!(
         usage["usage"],
-        json!({"connectors": 2, "tasks": 2}),
+        json!({"connectors": 2, "tasks": 2, "memory_bytes": 4u64 << 28}),
         "{usage}"
     );
 
@@ -391,11 +392,62 @@ async fn a_tenants_connectors_read_and_write_only_its_own_topics() {
     let reply = operator
         .post(
             "/admin/tenants",
-            &json!({"name": "acme", "password": "acme-password-1"}),
+            &json!({"name": "acme", "password": "acme-password-1",
+                    "egress": {"allow": ["http://*.acme.test:*"]},
+                    "quotas": {"memory_bytes": 4u64 << 30}}),
         )
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
     let acme = worker.rest.with_basic("acme", "acme-password-1");
+
+    // Egress: only inside the tenant's ceiling.
+    let mut config = source("acme.web");
+    config["sandbox.http.allow"] = json!("http://api.acme.test:8080,http://metadata.test");
+    let reply = acme
+        .post(
+            "/connectors",
+            &json!({"name": "web", "config": config.clone()}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert!(
+        reply.body["message"].as_str().unwrap().contains(
+            "sandbox.http.allow: `http://metadata.test:80` is outside tenant acme's egress \
+             ceiling (egress.allow=http://*.acme.test:*)"
+        ),
+        "{:?}",
+        reply.body
+    );
+    config["sandbox.http.allow"] = json!("http://api.acme.test:8080");
+    // Memory: 3 instances of 2 GiB are over the 4 GiB quota; of 256 MiB they fit.
+    config["tasks.max"] = json!("2");
+    config["sandbox.memory.max.bytes"] = json!((2u64 << 30).to_string());
+    let reply = acme
+        .post(
+            "/connectors",
+            &json!({"name": "web", "config": config.clone()}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("quotas.memory_bytes; 0 in use"),
+        "{:?}",
+        reply.body
+    );
+    config["sandbox.memory.max.bytes"] = json!((256u64 << 20).to_string());
+    let reply = acme
+        .post("/connectors", &json!({"name": "web", "config": config}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let tenant = operator.get("/admin/tenants/acme").await.body;
+    assert_eq!(
+        tenant["usage"]["memory_bytes"],
+        json!(3u64 * (256 << 20)),
+        "{tenant}"
+    );
 
     // By config: refused when created, naming the setting, the topic and the prefixes.
     for (config, expected) in [

@@ -239,6 +239,58 @@ impl AllowRule {
     }
 }
 
+impl std::fmt::Display for AllowRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = match self.scheme {
+            HttpScheme::Http => "http",
+            HttpScheme::Https => "https",
+        };
+        write!(f, "{scheme}://{}:", self.host.join("."))?;
+        match self.port {
+            Some(port) => write!(f, "{port}"),
+            None => f.write_str("*"),
+        }
+    }
+}
+
+impl AllowRule {
+    /// Whether every request this rule lets through `ceiling` lets through too (for a
+    /// tenant's egress ceiling): the same scheme, a port the ceiling allows, and a host
+    /// pattern the ceiling's covers.
+    pub fn within(&self, ceiling: &AllowRule) -> bool {
+        if self.scheme != ceiling.scheme {
+            return false;
+        }
+        match (self.port, ceiling.port) {
+            (_, None) => {}
+            (Some(port), Some(allowed)) if port == allowed => {}
+            _ => return false,
+        }
+        let (rule, outer) = (&self.host, &ceiling.host);
+        if outer.len() == 1 && outer[0] == "*" {
+            return true;
+        }
+        if rule == outer {
+            return true;
+        }
+        // A label of the rule is covered by the ceiling's label if they are equal or the
+        // ceiling's is `*` (a rule's `*` only by a `*`).
+        let covered = |outer: &[String], rule: &[String]| {
+            outer.iter().zip(rule).all(|(o, r)| o == "*" || o == r)
+        };
+        if outer[0] == "*" && outer.len() > 1 {
+            let suffix = &outer[1..];
+            return rule.len() > suffix.len()
+                && covered(suffix, &rule[rule.len() - suffix.len()..]);
+        }
+        // A fixed-length ceiling cannot cover a rule's leading `*.` (any number of labels).
+        if rule[0] == "*" && rule.len() > 1 {
+            return false;
+        }
+        outer.len() == rule.len() && covered(outer, rule)
+    }
+}
+
 fn labels_match(pattern: &[String], labels: &[&str]) -> bool {
     pattern.iter().zip(labels).all(|(p, l)| p == "*" || p == l)
 }
@@ -381,4 +433,29 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         .iter()
         .find(|(net, prefix, _)| in_v6(ip, *net, *prefix))
         .map(|(_, _, reason)| *reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_is_within_a_ceiling_only_if_everything_it_allows_the_ceiling_does() {
+        let rule = |r: &str| AllowRule::parse(r).unwrap();
+        let within = |r: &str, c: &str| rule(r).within(&rule(c));
+        assert!(within("https://api.acme.com", "https://*.acme.com"));
+        assert!(within("https://*.api.acme.com", "https://*.acme.com"));
+        assert!(within("https://*.acme.com", "https://*.acme.com"));
+        assert!(within("https://api.acme.com:8443", "https://*.acme.com:*"));
+        assert!(within("https://anything.example", "https://*:*"));
+        assert!(within("https://api.eu.acme.com", "https://api.*.acme.com"));
+        assert!(!within("https://acme.com", "https://*.acme.com"));
+        assert!(!within("http://api.acme.com", "https://*.acme.com"));
+        assert!(!within("https://api.acme.com:*", "https://*.acme.com"));
+        assert!(!within("https://api.acme.com:8443", "https://*.acme.com"));
+        assert!(!within("https://*.com", "https://*.acme.com"));
+        assert!(!within("https://*", "https://*.acme.com"));
+        assert!(!within("https://*.eu.acme.com", "https://api.*.acme.com"));
+        assert!(!within("https://api.globex.com", "https://*.acme.com"));
+    }
 }

@@ -702,8 +702,29 @@ impl Herder {
                 regex::escape(tenant.topic_prefixes.first().map_or("", String::as_str))
             )));
         }
+        if let Some(egress) = &config.egress
+            && let Some(rule) = tenant.egress_outside(&egress.allow)
+        {
+            return Err(HerderError::Validation(format!(
+                "sandbox.http.allow: `{rule}` is outside tenant {tenant_name}'s egress ceiling \
+                 (egress.allow={}); allow only hosts inside it",
+                tenant.egress_allow.join(",")
+            )));
+        }
         let usage = self.tenant_usage(tenant_name, Some(name));
         let quotas = &tenant.quotas;
+        let memory = instance_memory(config);
+        if let Some(max) = quotas.memory_bytes
+            && usage.memory_bytes + memory > max
+        {
+            return Err(HerderError::Quota(format!(
+                "the connector's {} instances of up to {memory} bytes in all (sandbox.memory.max.bytes × \
+                 (tasks.max + 1)) would take tenant {tenant_name} over its quota of {max} bytes \
+                 (quotas.memory_bytes; {} in use); lower sandbox.memory.max.bytes or tasks.max",
+                config.tasks_max + 1,
+                usage.memory_bytes
+            )));
+        }
         if let Some(max) = quotas.connectors
             && usage.connectors + 1 > max
         {
@@ -746,6 +767,7 @@ impl Herder {
             if let Some(desired) = self.desired.get(&name) {
                 usage.connectors += 1;
                 usage.tasks += desired.config.tasks_max;
+                usage.memory_bytes += instance_memory(&desired.config);
             }
         }
         usage
@@ -945,6 +967,12 @@ async fn shutdown(running: Running) {
         let _ = wait.await;
     }
     let _ = running.join.await;
+}
+
+/// The most memory a connector's instances may hold: its cap for the connector and each of its
+/// `tasks.max` tasks.
+fn instance_memory(config: &ConnectorConfig) -> u64 {
+    config.sandbox.memory_max_bytes as u64 * (u64::from(config.tasks_max) + 1)
 }
 
 /// `error` with every value config-provider references brought in put back as its reference

@@ -125,6 +125,10 @@ pub struct Quotas {
     /// `tasks`: the sum of its connectors' `tasks.max`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<u32>,
+    /// `memory_bytes`: the sum of its instances' memory caps (`sandbox.memory.max.bytes` of
+    /// each connector and each of its `tasks.max` tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
 }
 
 /// One tenant, as stored.
@@ -143,9 +147,26 @@ pub struct Tenant {
     /// Directories (resolved) its connectors' directory grants must lie in; none = no grants.
     #[serde(default)]
     pub fs_roots: Vec<std::path::PathBuf>,
+    /// `scheme://host:port` rules its connectors' `sandbox.http.allow` must lie within; none
+    /// = no outgoing HTTP.
+    #[serde(default)]
+    pub egress_allow: Vec<String>,
 }
 
 impl Tenant {
+    /// The first of `rules` (a connector's `sandbox.http.allow`) outside the tenant's egress
+    /// ceiling.
+    pub fn egress_outside<'a>(
+        &self,
+        rules: &'a [crate::config::egress::AllowRule],
+    ) -> Option<&'a crate::config::egress::AllowRule> {
+        let ceiling =
+            crate::config::egress::parse_allow_list(&self.egress_allow).unwrap_or_default();
+        rules
+            .iter()
+            .find(|rule| !ceiling.iter().any(|outer| rule.within(outer)))
+    }
+
     /// The filesystem policy of its connectors: the worker's, with grants only inside the
     /// tenant's roots (none at all without roots).
     pub fn fs_policy(
@@ -164,9 +185,11 @@ impl Tenant {
         serde_json::json!({
             "name": self.name,
             "quotas": self.quotas,
-            "usage": {"connectors": usage.connectors, "tasks": usage.tasks},
+            "usage": {"connectors": usage.connectors, "tasks": usage.tasks,
+                      "memory_bytes": usage.memory_bytes},
             "topics": {"prefixes": self.topic_prefixes},
             "filesystem": {"roots": self.fs_roots},
+            "egress": {"allow": self.egress_allow},
             "password": self.password_hash.is_some(),
         })
     }
@@ -203,6 +226,7 @@ impl Tenant {
 pub struct Usage {
     pub connectors: u32,
     pub tasks: u32,
+    pub memory_bytes: u64,
 }
 
 /// A tenant as the operator creates or changes it (`POST /admin/tenants`, `PUT
@@ -223,6 +247,8 @@ pub struct TenantSpec {
     /// operator's REST handler resolves and checks them against the worker's policy.
     #[serde(default)]
     pub filesystem: Option<FilesystemSpec>,
+    #[serde(default)]
+    pub egress: Option<EgressSpec>,
     /// On update: issue a new bearer token (the old one stops working).
     #[serde(default)]
     pub rotate_token: bool,
@@ -232,6 +258,12 @@ pub struct TenantSpec {
 #[serde(deny_unknown_fields)]
 pub struct TopicsSpec {
     pub prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSpec {
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -438,6 +470,10 @@ impl Tenants {
             quotas: spec.quotas.unwrap_or_default(),
             topic_prefixes: prefixes,
             fs_roots: spec.filesystem.map(|fs| fs.roots).unwrap_or_default(),
+            egress_allow: match spec.egress {
+                Some(egress) => check_egress(egress.allow)?,
+                None => Vec::new(),
+            },
             name: name.clone(),
         };
         self.store_tenant(tenant.clone()).await?;
@@ -475,6 +511,9 @@ impl Tenants {
         }
         if let Some(filesystem) = spec.filesystem {
             tenant.fs_roots = filesystem.roots;
+        }
+        if let Some(egress) = spec.egress {
+            tenant.egress_allow = check_egress(egress.allow)?;
         }
         let token = spec.rotate_token.then(new_token);
         if let Some(token) = &token {
@@ -559,6 +598,12 @@ fn checked_password(password: &str) -> Result<String, TenantError> {
         ));
     }
     Ok(hash_password(password))
+}
+
+fn check_egress(rules: Vec<String>) -> Result<Vec<String>, TenantError> {
+    crate::config::egress::parse_allow_list(&rules)
+        .map_err(|error| TenantError::Invalid(format!("egress.allow: {error}")))?;
+    Ok(rules)
 }
 
 fn check_prefixes(prefixes: Vec<String>) -> Result<Vec<String>, TenantError> {
@@ -754,6 +799,7 @@ mod tests {
             quotas: Quotas::default(),
             topic_prefixes: vec!["acme.".into()],
             fs_roots: Vec::new(),
+            egress_allow: Vec::new(),
         };
         assert!(tenant.owns_topic("acme.orders"));
         assert!(!tenant.owns_topic("acmeorders"));
