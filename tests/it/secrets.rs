@@ -281,3 +281,111 @@ async fn references_that_cannot_be_resolved_are_refused_naming_key_and_reference
     let listed = worker.rest.get("/connectors").await;
     assert_eq!(listed.body, json!([]), "nothing was created");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_own_secrets_reach_its_connectors_and_never_show_anywhere_else() {
+    const SECRET: &str = "acme-db-password-4e2a91";
+    let hash = wasm_connect::tenancy::hash_password("operator-password-1");
+    let worker = ChildWorker::start(&[
+        ("tenancy.enabled", "true"),
+        ("tenancy.operator.password.hash", &hash),
+    ])
+    .await;
+    let operator = worker.rest.with_basic("operator", "operator-password-1");
+    for name in ["acme", "globex"] {
+        let reply = operator
+            .post(
+                "/admin/tenants",
+                &json!({"name": name, "password": format!("{name}-password-1")}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    let acme = worker.rest.with_basic("acme", "acme-password-1");
+    let globex = worker.rest.with_basic("globex", "globex-password-1");
+    let reply = acme
+        .put_json("/secrets/db", &json!({"value": SECRET}))
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    assert_eq!(acme.get("/secrets").await.body, json!(["db"]));
+    assert_eq!(globex.get("/secrets").await.body, json!([]));
+    let reply = operator
+        .put_json("/secrets/db", &json!({"value": "x"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+
+    let config = json!({"connector.class": "TestSource", "topic": "acme.leaks",
+                        "modes": "leak-config", "db.password": "${secret:db}"});
+    let reply = acme
+        .post("/connectors", &json!({"name": "leaky", "config": config}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let mut replies = vec![reply.body];
+    let start = std::time::Instant::now();
+    let trace = loop {
+        let reply = acme.get("/connectors/leaky/tasks/0/status").await;
+        if reply.body["state"] == "FAILED" {
+            break reply.body["trace"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The task had the value; its trace shows the reference.
+    assert!(trace.contains("db.password=${secret:db}"), "{trace}");
+    for path in [
+        "/connectors/leaky/config",
+        "/connectors/leaky/tasks",
+        "/connectors/leaky/status",
+        "/connectors?expand=info",
+    ] {
+        replies.push(acme.get(path).await.body);
+    }
+    for path in ["/connectors?expand=info", "/admin/tenants/acme"] {
+        replies.push(operator.get(path).await.body);
+    }
+    // Another tenant's `${secret:db}` is its own: it has none.
+    let reply = globex
+        .post(
+            "/connectors",
+            &json!({"name": "thief", "config": {"connector.class": "TestSource",
+                    "topic": "globex.x", "db.password": "${secret:db}"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    assert!(
+        reply.body["message"].as_str().unwrap().contains(
+            "`db.password`: cannot resolve `${secret:db}`: tenant globex has no secret `db`"
+        ),
+        "{:?}",
+        reply.body
+    );
+    replies.push(reply.body);
+    for reply in &replies {
+        assert!(!reply.to_string().contains(SECRET), "the secret in {reply}");
+    }
+    let log = worker.log_text();
+    assert!(
+        !log.contains(SECRET),
+        "the secret in the worker's log:\n{log}"
+    );
+    assert!(
+        log.contains("my config: ") && log.contains("${secret:db}"),
+        "{log}"
+    );
+    let files = files_containing(worker.dir.path(), SECRET);
+    assert!(files.is_empty(), "the secret in {files:?}");
+    // Deleted, it is gone; the connector keeps its reference.
+    assert_eq!(
+        acme.delete("/secrets/db").await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        acme.delete("/secrets/db").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(acme.get("/secrets").await.body, json!([]));
+}

@@ -452,9 +452,16 @@ impl ConnectorConfig {
     }
 
     /// [`Self::parse`] of `raw` with its config-provider references resolved by the worker's
-    /// `config.providers`; an error shows references, never what they resolved to.
-    pub fn parse_resolving(raw: Settings, worker: &WorkerConfig) -> Result<Self, ConfigError> {
-        let resolved = worker.config_providers.resolve(&raw, &worker.fs)?;
+    /// `config.providers` (and `${secret:name}` by `tenant_secrets`, for a tenant's
+    /// connector); an error shows references, never what they resolved to.
+    pub fn parse_resolving(
+        raw: Settings,
+        worker: &WorkerConfig,
+        tenant_secrets: Option<&super::providers::SecretLookup<'_>>,
+    ) -> Result<Self, ConfigError> {
+        let resolved = worker
+            .config_providers
+            .resolve_with(&raw, &worker.fs, tenant_secrets)?;
         let secrets = resolved.secrets;
         let mut config =
             Self::parse(resolved.settings, worker).map_err(|error| error.concealed(&secrets))?;

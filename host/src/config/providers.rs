@@ -25,6 +25,12 @@ pub const DIRECTORY_PROVIDER_CLASS: &str =
     "org.apache.kafka.common.config.provider.DirectoryConfigProvider";
 pub const ENV_PROVIDER_CLASS: &str = "org.apache.kafka.common.config.provider.EnvVarConfigProvider";
 
+/// The provider name of a tenant's own secrets: `${secret:name}`.
+pub const SECRET_PROVIDER: &str = "secret";
+
+/// Looks up a tenant's secret by name.
+pub type SecretLookup<'a> = dyn Fn(&str) -> Result<String, String> + 'a;
+
 /// `config.provider.value.max.bytes`: the most one reference may bring in (1 MiB).
 pub const DEFAULT_VALUE_MAX_BYTES: usize = 1 << 20;
 
@@ -167,10 +173,21 @@ impl ConfigProviders {
     /// `fs`'s denied paths as well as the provider's own `allowed.paths`. An error names the
     /// key, the reference and why, never a resolved value.
     pub fn resolve(&self, settings: &Settings, fs: &FsPolicy) -> Result<Resolved, ConfigError> {
+        self.resolve_with(settings, fs, None)
+    }
+
+    /// [`Self::resolve`], with `${secret:name}` references (a tenant's secrets) resolved by
+    /// `tenant_secrets` when given.
+    pub fn resolve_with(
+        &self,
+        settings: &Settings,
+        fs: &FsPolicy,
+        tenant_secrets: Option<&SecretLookup<'_>>,
+    ) -> Result<Resolved, ConfigError> {
         let mut resolved = Settings::new();
         let mut secrets = Secrets::default();
         for (key, value) in settings {
-            if self.providers.is_empty() || !value.contains("${") {
+            if (self.providers.is_empty() && tenant_secrets.is_none()) || !value.contains("${") {
                 resolved.insert(key.clone(), value.clone());
                 continue;
             }
@@ -179,9 +196,6 @@ impl ConfigProviders {
             for reference in REFERENCE.captures_iter(value) {
                 let whole = reference.get(0).expect("group 0 always matches");
                 let provider_name = &reference[1];
-                let Some(provider) = self.providers.get(provider_name) else {
-                    continue;
-                };
                 let path = reference.get(3).map_or("", |m| m.as_str());
                 let name = &reference[4];
                 let unresolved = |reason: String| ConfigError::Unresolved {
@@ -189,7 +203,17 @@ impl ConfigProviders {
                     reference: whole.as_str().to_owned(),
                     reason,
                 };
-                let found = self.lookup(provider, path, name, fs).map_err(&unresolved)?;
+                let found = match (provider_name, tenant_secrets) {
+                    (SECRET_PROVIDER, Some(lookup)) if path.is_empty() => {
+                        lookup(name).map_err(&unresolved)?
+                    }
+                    _ => {
+                        let Some(provider) = self.providers.get(provider_name) else {
+                            continue;
+                        };
+                        self.lookup(provider, path, name, fs).map_err(&unresolved)?
+                    }
+                };
                 if found.len() > self.value_max_bytes {
                     return Err(unresolved(format!(
                         "the value is {} bytes, more than config.provider.value.max.bytes={}",

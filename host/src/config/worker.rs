@@ -697,7 +697,7 @@ impl WorkerConfig {
             },
             log_format: LogFormat::from_settings(&raw)?,
             config_providers: super::providers::ConfigProviders::from_settings(&raw)?,
-            tenancy: crate::tenancy::TenancySettings::from_settings(&raw)?,
+            tenancy: crate::tenancy::TenancySettings::from_settings(&raw, &data_dir)?,
             audit_log: match raw.get("audit.log.file").map(|file| file.trim()) {
                 Some("") => None,
                 Some(file) => Some(PathBuf::from(file)),

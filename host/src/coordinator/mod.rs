@@ -541,7 +541,18 @@ impl Herder {
                  operator's files and environment; a tenant's connector may not use them"
             )));
         }
-        let mut config = ConnectorConfig::parse_resolving(settings, &self.services.worker)?;
+        let owner = settings
+            .get("name")
+            .and_then(|name| self.tenant_of(name))
+            .map(str::to_owned);
+        let lookup = |name: &str| {
+            let tenant = owner.as_deref().unwrap_or_default();
+            self.tenants.secret_value(tenant, name)
+        };
+        let tenant_secrets: Option<&crate::config::providers::SecretLookup<'_>> =
+            owner.as_ref().map(|_| &lookup as _);
+        let mut config =
+            ConnectorConfig::parse_resolving(settings, &self.services.worker, tenant_secrets)?;
         if let Some(tenant) = self.tenant_of(&config.name) {
             let tenant = self.tenants.get(tenant).ok_or_else(|| {
                 HerderError::Validation(format!(

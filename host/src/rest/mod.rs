@@ -83,6 +83,8 @@ routes! {
     "/topics/{topic}/records" => post(topics::write);
     "/admin/loggers/{name}" => get(loggers::get).put(loggers::set);
     "/admin/tenants" => get(tenants::list).post(tenants::create);
+    "/secrets" => get(tenants::list_secrets);
+    "/secrets/{name}" => put(tenants::put_secret).delete(tenants::delete_secret);
     "/admin/tenants/{tenant}" =>
         get(tenants::get).put(tenants::update).delete(tenants::delete);
 }

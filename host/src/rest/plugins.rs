@@ -185,9 +185,16 @@ pub async fn validate(
              operator's files and environment; a tenant's connector may not use them"
         )));
     }
+    let lookup = |name: &str| {
+        herder
+            .tenants()
+            .secret_value(caller.tenant().unwrap_or_default(), name)
+    };
+    let tenant_secrets: Option<&crate::config::providers::SecretLookup<'_>> =
+        caller.tenant().map(|_| &lookup as _);
     let resolved = worker
         .config_providers
-        .resolve(&settings, &worker.fs)
+        .resolve_with(&settings, &worker.fs, tenant_secrets)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let values = super::connectors::timed(herder.validate_with_connector(
         &found,

@@ -1,6 +1,7 @@
 //! `/admin/tenants` (beyond Kafka Connect, the operator's only): creating, reading, changing and
 //! deleting tenants. A created tenant's bearer token is answered once and never again; no
-//! response carries a password or a token's hash.
+//! response carries a password or a token's hash. And `/secrets`, a tenant's own secrets:
+//! written and deleted, never read back.
 
 use axum::{
     Json,
@@ -11,7 +12,7 @@ use axum::{
 };
 use serde_json::Value;
 
-use super::{ApiError, parse_body};
+use super::{ApiError, Caller, parse_body};
 use crate::{
     coordinator::Herder,
     tenancy::{TenantError, TenantSpec},
@@ -22,7 +23,10 @@ impl From<TenantError> for ApiError {
         match error {
             TenantError::Invalid(_) => Self::BadRequest(error.to_string()),
             TenantError::Exists(_) | TenantError::InUse { .. } => Self::Conflict(error.to_string()),
-            TenantError::NotFound(_) => Self::NotFound(error.to_string()),
+            TenantError::NotFound(_) | TenantError::SecretNotFound(_) => {
+                Self::NotFound(error.to_string())
+            }
+            TenantError::TooMany(_) => Self::Forbidden(error.to_string()),
             TenantError::Store(_) => Self::Internal(crate::error_chain(&error)),
         }
     }
@@ -130,5 +134,59 @@ pub async fn delete(
     let connectors = herder.connector_names().await;
     herder.tenants().remove(&name, &connectors).await?;
     tracing::info!(tenant = %name, "Tenant deleted.");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The calling tenant, for its secrets: 400 with tenancy off, 403 for the operator.
+fn secret_owner(herder: &Herder, caller: &Caller) -> Result<String, ApiError> {
+    enabled(herder)?;
+    caller.tenant().map(str::to_owned).ok_or_else(|| {
+        ApiError::Forbidden(
+            "secrets belong to tenants: a tenant writes its own under /secrets".into(),
+        )
+    })
+}
+
+/// `GET /secrets` (a tenant's): the names of its secrets, never a value.
+pub async fn list_secrets(
+    State(herder): State<Herder>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = secret_owner(&herder, &caller)?;
+    Ok(Json(serde_json::json!(
+        herder.tenants().secret_names(&tenant)
+    )))
+}
+
+/// `PUT /secrets/{name}` with `{"value": "..."}`: 204; the value is sealed at rest and never
+/// answered. A connector of the tenant refers to it as `${secret:name}`.
+pub async fn put_secret(
+    State(herder): State<Herder>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let tenant = secret_owner(&herder, &caller)?;
+    let json = parse_body(&body)?;
+    let value = json
+        .get("value")
+        .and_then(Value::as_str)
+        .filter(|_| json.as_object().is_some_and(|o| o.len() == 1))
+        .ok_or_else(|| {
+            ApiError::BadRequest("A secret must be a JSON object {\"value\": \"...\"}".into())
+        })?;
+    herder.tenants().put_secret(&tenant, &name, value).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /secrets/{name}`: 204; 404 if the tenant has no such secret. Connectors that refer
+/// to it keep running with the value they started with, and fail to start again.
+pub async fn delete_secret(
+    State(herder): State<Herder>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = secret_owner(&herder, &caller)?;
+    herder.tenants().delete_secret(&tenant, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+pub mod secrets;
+
 use crate::{
     config::Settings,
     storage::{ConfigBackingStore, StoreError},
@@ -44,10 +46,20 @@ pub struct TenancySettings {
     /// `tenancy.operator.password.hash`: an Argon2 hash in PHC form
     /// (`wasm-connect hash-password` prints one).
     pub operator_password_hash: Option<String>,
+    /// `tenancy.secrets.key.file` (default `<data.dir>/secrets.key`): the key tenants'
+    /// secrets are sealed with.
+    pub secrets_key_file: std::path::PathBuf,
+    /// `tenancy.secrets.max` (default 1000): secrets one tenant may keep.
+    pub secrets_max: usize,
+    /// `tenancy.secret.max.bytes` (default 65536): the longest secret value.
+    pub secret_max_bytes: usize,
 }
 
 impl TenancySettings {
-    pub fn from_settings(raw: &Settings) -> Result<Self, crate::config::ConfigError> {
+    pub fn from_settings(
+        raw: &Settings,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, crate::config::ConfigError> {
         use crate::config::SettingsExt as _;
         let enabled = raw.bool_or("tenancy.enabled", false)?;
         let operator_user = raw
@@ -77,6 +89,15 @@ impl TenancySettings {
             enabled,
             operator_user,
             operator_password_hash,
+            secrets_key_file: raw
+                .string("tenancy.secrets.key.file")
+                .map_or_else(|| data_dir.join("secrets.key"), std::path::PathBuf::from),
+            secrets_max: raw.parse_or("tenancy.secrets.max", 1000, "a number of secrets")?,
+            secret_max_bytes: raw.parse_or(
+                "tenancy.secret.max.bytes",
+                65_536,
+                "a number of bytes",
+            )?,
         })
     }
 }
@@ -151,6 +172,9 @@ pub struct Tenant {
     /// = no outgoing HTTP.
     #[serde(default)]
     pub egress_allow: Vec<String>,
+    /// Its secrets by name, sealed ([`secrets::SecretKey`]).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl Tenant {
@@ -190,6 +214,7 @@ impl Tenant {
             "topics": {"prefixes": self.topic_prefixes},
             "filesystem": {"roots": self.fs_roots},
             "egress": {"allow": self.egress_allow},
+            "secrets": self.secrets.len(),
             "password": self.password_hash.is_some(),
         })
     }
@@ -308,6 +333,10 @@ pub enum TenantError {
     Exists(String),
     #[error("tenant {0} not found")]
     NotFound(String),
+    #[error("secret {0} not found")]
+    SecretNotFound(String),
+    #[error("{0}")]
+    TooMany(String),
     #[error("tenant {tenant} still owns connectors ({}); delete them first", .connectors.join(", "))]
     InUse {
         tenant: String,
@@ -320,6 +349,8 @@ pub enum TenantError {
 /// The worker's tenants.
 pub struct Tenants {
     settings: TenancySettings,
+    /// The key secrets are sealed with (tenancy on only).
+    key: Option<secrets::SecretKey>,
     store: Arc<dyn ConfigBackingStore>,
     tenants: RwLock<BTreeMap<String, Arc<Tenant>>>,
     /// SHA-256 of a presented credential that verified → who it is. Cleared when any tenant
@@ -346,8 +377,21 @@ impl Tenants {
                 }
             }
         }
+        let key = if settings.enabled {
+            Some(
+                secrets::SecretKey::load_or_create(&settings.secrets_key_file).map_err(
+                    |message| StoreError::Corrupt {
+                        path: settings.secrets_key_file.clone(),
+                        message,
+                    },
+                )?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
             settings,
+            key,
             store,
             tenants: RwLock::new(tenants),
             verified: Mutex::new(BTreeMap::new()),
@@ -474,6 +518,7 @@ impl Tenants {
                 Some(egress) => check_egress(egress.allow)?,
                 None => Vec::new(),
             },
+            secrets: BTreeMap::new(),
             name: name.clone(),
         };
         self.store_tenant(tenant.clone()).await?;
@@ -552,6 +597,78 @@ impl Tenants {
         Ok(())
     }
 
+    /// Writes (or replaces) `tenant`'s secret `name`.
+    pub async fn put_secret(
+        &self,
+        tenant: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), TenantError> {
+        let _changing = self.changes.lock().await;
+        check_secret_name(name)?;
+        if value.len() > self.settings.secret_max_bytes {
+            return Err(TenantError::Invalid(format!(
+                "the value is {} bytes, more than tenancy.secret.max.bytes={}",
+                value.len(),
+                self.settings.secret_max_bytes
+            )));
+        }
+        let key = self.key.as_ref().ok_or_else(|| {
+            TenantError::Invalid("tenancy is off on this worker: there are no secrets".into())
+        })?;
+        let mut record = Tenant::clone(
+            self.get(tenant)
+                .ok_or_else(|| TenantError::NotFound(tenant.to_owned()))?
+                .as_ref(),
+        );
+        if !record.secrets.contains_key(name) && record.secrets.len() >= self.settings.secrets_max {
+            return Err(TenantError::TooMany(format!(
+                "tenant {tenant} keeps {} secrets, the most it may (tenancy.secrets.max); \
+                 delete one first",
+                record.secrets.len()
+            )));
+        }
+        record
+            .secrets
+            .insert(name.to_owned(), key.seal(tenant, name, value));
+        self.store_tenant(record).await.map(|_| ())
+    }
+
+    /// Deletes `tenant`'s secret `name`.
+    pub async fn delete_secret(&self, tenant: &str, name: &str) -> Result<(), TenantError> {
+        let _changing = self.changes.lock().await;
+        let mut record = Tenant::clone(
+            self.get(tenant)
+                .ok_or_else(|| TenantError::NotFound(tenant.to_owned()))?
+                .as_ref(),
+        );
+        if record.secrets.remove(name).is_none() {
+            return Err(TenantError::SecretNotFound(name.to_owned()));
+        }
+        self.store_tenant(record).await.map(|_| ())
+    }
+
+    /// The names of `tenant`'s secrets.
+    pub fn secret_names(&self, tenant: &str) -> Vec<String> {
+        self.get(tenant)
+            .map(|record| record.secrets.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The value of `tenant`'s secret `name`, for resolving `${secret:name}`.
+    pub fn secret_value(&self, tenant: &str, name: &str) -> Result<String, String> {
+        let record = self
+            .get(tenant)
+            .ok_or_else(|| format!("tenant {tenant} does not exist"))?;
+        let sealed = record.secrets.get(name).ok_or_else(|| {
+            format!("tenant {tenant} has no secret `{name}`; PUT /secrets/{name} first")
+        })?;
+        self.key
+            .as_ref()
+            .ok_or_else(|| "tenancy is off on this worker: there are no secrets".to_owned())?
+            .open(tenant, name, sealed)
+    }
+
     async fn store_tenant(&self, tenant: Tenant) -> Result<Arc<Tenant>, TenantError> {
         let json = serde_json::to_value(&tenant).expect("a tenant serializes");
         self.store.put_tenant(&tenant.name, Some(json)).await?;
@@ -587,6 +704,22 @@ fn check_tenant_name(name: &str) -> Result<(), TenantError> {
         Err(TenantError::Invalid(format!(
             "`{name}` is not a tenant name: use 1 to 64 lower-case letters, digits, `-` and \
              `_`, starting with a letter or digit"
+        )))
+    }
+}
+
+/// Secret names: 1 to 128 letters, digits, `.`, `_` and `-`.
+fn check_secret_name(name: &str) -> Result<(), TenantError> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(TenantError::Invalid(format!(
+            "`{name}` is not a secret name: use 1 to 128 letters, digits, `.`, `_` and `-`"
         )))
     }
 }
@@ -647,6 +780,9 @@ mod tests {
             enabled,
             operator_user: "operator".into(),
             operator_password_hash: Some(hash_password("operator-secret")),
+            secrets_key_file: dir.path().join("secrets.key"),
+            secrets_max: 2,
+            secret_max_bytes: 64,
         };
         let tenants = Tenants::load(settings, store).await.unwrap();
         (dir, tenants)
@@ -743,6 +879,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn secrets_are_sealed_in_the_store_and_open_only_for_their_tenant() {
+        let (dir, tenants) = tenants(true).await;
+        for name in ["acme", "globex"] {
+            tenants
+                .create(TenantSpec {
+                    name: Some(name.into()),
+                    ..TenantSpec::default()
+                })
+                .await
+                .unwrap();
+        }
+        tenants
+            .put_secret("acme", "db", "acme-db-password")
+            .await
+            .unwrap();
+        assert_eq!(
+            tenants.secret_value("acme", "db").unwrap(),
+            "acme-db-password"
+        );
+        assert!(
+            tenants
+                .secret_value("globex", "db")
+                .unwrap_err()
+                .contains("no secret `db`")
+        );
+        let stored = std::fs::read_to_string(dir.path().join("connectors.json")).unwrap();
+        assert!(!stored.contains("acme-db-password"), "{stored}");
+        // Limits: the value's size and the number of secrets.
+        let error = tenants
+            .put_secret("acme", "big", &"x".repeat(65))
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("tenancy.secret.max.bytes=64"),
+            "{error}"
+        );
+        tenants.put_secret("acme", "two", "v").await.unwrap();
+        let error = tenants.put_secret("acme", "three", "v").await.unwrap_err();
+        assert!(error.to_string().contains("tenancy.secrets.max"), "{error}");
+        tenants
+            .put_secret("acme", "db", "replaced-value")
+            .await
+            .unwrap();
+        assert_eq!(
+            tenants.secret_names("acme"),
+            vec!["db".to_owned(), "two".to_owned()]
+        );
+        tenants.delete_secret("acme", "two").await.unwrap();
+        assert!(tenants.delete_secret("acme", "two").await.is_err());
+        // After a restart, with the same key file.
+        let store = Arc::new(crate::storage::FileConfigStore::open(dir.path()).unwrap());
+        let reloaded = Tenants::load(tenants.settings.clone(), store)
+            .await
+            .unwrap();
+        assert_eq!(
+            reloaded.secret_value("acme", "db").unwrap(),
+            "replaced-value"
+        );
+    }
+
+    #[tokio::test]
     async fn with_tenancy_off_everybody_is_the_operator() {
         let (_dir, tenants) = tenants(false).await;
         assert_eq!(tenants.authenticate(None), Ok(Principal::Operator));
@@ -800,6 +997,7 @@ mod tests {
             topic_prefixes: vec!["acme.".into()],
             fs_roots: Vec::new(),
             egress_allow: Vec::new(),
+            secrets: BTreeMap::new(),
         };
         assert!(tenant.owns_topic("acme.orders"));
         assert!(!tenant.owns_topic("acmeorders"));
