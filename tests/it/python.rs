@@ -485,6 +485,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
         log: None,
         metrics: None,
         secrets: Default::default(),
+        budget: None,
     }
 }
 

@@ -557,6 +557,17 @@ async fn a_tenants_connectors_read_and_write_only_its_own_topics() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Every connector and task series carries the tenant; fuel and memory are summed per
+    // tenant.
+    let metrics = operator.get_text("/metrics", None).await.2;
+    for expected in [
+        "kafka_connect_connector_status{connector=\"acme/routed-all\",tenant=\"acme\",status=\"running\"} 1",
+        "kafka_connect_source_task_source_record_poll_total{connector=\"acme/routed-all\",tenant=\"acme\",task=\"0\"}",
+        "wasm_connect_tenant_fuel_consumed_total{tenant=\"acme\"}",
+        "wasm_connect_tenant_memory_bytes{tenant=\"acme\"}",
+    ] {
+        assert!(metrics.contains(expected), "no {expected} in:\n{metrics}");
+    }
     let topics = operator.get("/topics").await.body;
     assert!(
         !topics.to_string().contains("globex.stolen"),
@@ -661,4 +672,101 @@ async fn a_tenants_file_connectors_stay_inside_its_filesystem_roots() {
         "{:?}",
         reply.body
     );
+}
+
+/// The value of the series starting with `prefix` in a Prometheus text exposition.
+fn series_value(metrics: &str, prefix: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_fuel_budget_is_slowed_not_failed() {
+    const RATE: u64 = 100_000_000;
+    let (worker, operator) = tenant_worker().await;
+    for (name, quotas) in [
+        ("busy", json!({"fuel_per_second": RATE})),
+        ("free", json!({})),
+    ] {
+        let reply = operator
+            .post(
+                "/admin/tenants",
+                &json!({"name": name, "password": format!("{name}-password-1"),
+                        "quotas": quotas}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        let client = worker.rest.with_basic(name, &format!("{name}-password-1"));
+        let reply = client
+            .post(
+                "/connectors",
+                &json!({"name": "burner", "config": {"connector.class": "TestSource",
+                        "topic": format!("{name}.burn"), "modes": "burn",
+                        "batch.size": "1", "burn.iterations": "2000000"}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        wait_running(&client, "burner").await;
+    }
+    let fuel = |metrics: &str, tenant: &str| {
+        series_value(
+            metrics,
+            &format!(
+                "wasm_connect_task_fuel_consumed_total{{connector=\"{tenant}/burner\",tenant=\"{tenant}\",task=\"0\"}}"
+            ),
+        )
+        .unwrap_or(0.0)
+    };
+    let calls = |metrics: &str, tenant: &str| {
+        series_value(
+            metrics,
+            &format!(
+                "wasm_connect_task_guest_calls_total{{connector=\"{tenant}/burner\",tenant=\"{tenant}\",task=\"0\"}}"
+            ),
+        )
+        .unwrap_or(0.0)
+    };
+    // Let both get going, then measure over two seconds.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = operator.get_text("/metrics", None).await.2;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = operator.get_text("/metrics", None).await.2;
+    let elapsed = started.elapsed().as_secs_f64();
+    let busy = fuel(&after, "busy") - fuel(&before, "busy");
+    let busy_calls = calls(&after, "busy") - calls(&before, "busy");
+    assert!(
+        busy_calls > 0.0,
+        "the budgeted task made no calls:\n{after}"
+    );
+    // At most the rate, plus the bucket (a tenth of a second) and the calls in flight at
+    // either end (each burns about the same).
+    let per_call = fuel(&after, "busy") / calls(&after, "busy").max(1.0);
+    let bound = RATE as f64 * (elapsed + 0.1) + 2.0 * per_call;
+    assert!(
+        busy <= bound,
+        "tenant busy burned {busy:.0} fuel in {elapsed:.2} s, over its budget ({bound:.0})"
+    );
+    let waited = |tenant: &str| {
+        series_value(
+            &after,
+            &format!(
+                "wasm_connect_task_budget_wait_seconds_total{{connector=\"{tenant}/burner\",tenant=\"{tenant}\",task=\"0\"}}"
+            ),
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(waited("busy") > 0.0, "{after}");
+    assert_eq!(waited("free"), 0.0, "{after}");
+    // Slowed, not failed.
+    let status = worker
+        .rest
+        .with_basic("busy", "busy-password-1")
+        .get("/connectors/burner/status")
+        .await
+        .body;
+    assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
 }

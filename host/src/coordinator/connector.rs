@@ -112,6 +112,8 @@ pub struct Actor {
     /// The connector's transform chain, for its tasks.
     pub transforms: Arc<TransformChain>,
     pub builtin: bool,
+    /// Its tenant's compute budget, for its tasks.
+    pub budget: Option<Arc<dyn crate::runtime::ComputeBudget>>,
     pub services: Arc<Services>,
     pub statuses: Arc<dyn StatusBackingStore>,
     /// Where its task configs are stored.
@@ -511,6 +513,7 @@ impl Actor {
             plugin: self.plugin.clone(),
             config,
             builtin: self.builtin,
+            budget: self.budget.clone(),
         };
         let services = self.services.clone();
         let join = match self.plugin.info.kind {
@@ -661,5 +664,6 @@ pub fn connector_context(
         log: None,
         metrics: None,
         secrets: config.secrets.clone(),
+        budget: None,
     }
 }

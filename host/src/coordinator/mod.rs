@@ -344,6 +344,7 @@ impl Herder {
             let metrics = self.task_metrics(&name).await;
             let state = |state: State| state.name().to_ascii_lowercase();
             connectors.push(crate::metrics::ConnectorSnapshot {
+                tenant: self.tenant_of(&name).map(str::to_owned),
                 kind: status.kind.name(),
                 class,
                 version: status.version.clone().unwrap_or_default(),
@@ -800,11 +801,16 @@ impl Herder {
         let shared = Arc::new(Shared::default());
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let (started, started_rx) = oneshot::channel();
+        let budget = self.tenant_of(name).map(|tenant| {
+            let budget: Arc<dyn crate::runtime::ComputeBudget> = self.tenants.budget(tenant);
+            budget
+        });
         let actor = Actor {
             config,
             plugin,
             transforms,
             builtin,
+            budget,
             services: self.services.clone(),
             statuses: self.statuses.clone(),
             desired: self.desired.clone(),

@@ -2,7 +2,7 @@
 //! attribute, named as Strimzi's JMX-exporter rules name it, plus `wasm_connect_*` families
 //! of this worker's own.
 
-use std::{sync::atomic::Ordering, time::Instant};
+use std::{collections::BTreeMap, sync::atomic::Ordering, time::Instant};
 
 use prometheus_client::{
     collector::Collector,
@@ -115,14 +115,17 @@ fn counter(
 }
 
 fn connector_labels(connector: &ConnectorSnapshot) -> Labels {
-    vec![("connector", connector.name.clone())]
+    let mut labels = vec![("connector", connector.name.clone())];
+    if let Some(tenant) = &connector.tenant {
+        labels.push(("tenant", tenant.clone()));
+    }
+    labels
 }
 
 fn task_labels(connector: &ConnectorSnapshot, task: &TaskSnapshot) -> Labels {
-    vec![
-        ("connector", connector.name.clone()),
-        ("task", task.id.to_string()),
-    ]
+    let mut labels = connector_labels(connector);
+    labels.push(("task", task.id.to_string()));
+    labels
 }
 
 fn percentage(part: u64, whole: u64) -> f64 {
@@ -668,6 +671,15 @@ impl SnapshotCollector {
             "The task instance's memory cap (sandbox.memory.max.bytes, or sized to the component).",
             |m| load(&m.guest.memory_max_bytes) as f64,
         )?;
+        family(
+            encoder,
+            "wasm_connect_task_budget_wait_seconds",
+            "Time the task's calls waited for its tenant's compute budget (quotas.fuel_per_second).",
+            MetricType::Counter,
+            self.tasks(None)
+                .map(|(c, t, m)| (task_labels(c, t), load(&m.guest.budget_wait) as f64 / 1e9)),
+            |v| Box::new(ConstCounter::new(v)),
+        )?;
         self.call_durations(encoder)?;
         let requests: Vec<_> = self
             .tasks(None)
@@ -694,6 +706,39 @@ impl SnapshotCollector {
             "wasm_connect_task_traps",
             "Guest calls the sandbox stopped, by cause: fuel, deadline, memory, resources, stack_overflow, trap, invalid_data.",
             traps,
+        )?;
+        self.tenants(encoder)
+    }
+
+    /// Per tenant (with tenancy on): the fuel its running tasks burned and the memory they
+    /// hold, summed.
+    fn tenants(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        let mut fuel: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut memory: BTreeMap<&str, u64> = BTreeMap::new();
+        for (connector, _, metrics) in self.tasks(None) {
+            if let Some(tenant) = &connector.tenant {
+                *fuel.entry(tenant).or_default() += load(&metrics.guest.fuel);
+                *memory.entry(tenant).or_default() += load(&metrics.guest.memory_bytes);
+            }
+        }
+        if fuel.is_empty() {
+            return Ok(());
+        }
+        counter(
+            encoder,
+            "wasm_connect_tenant_fuel_consumed",
+            "Fuel the tenant's running tasks burned, summed.",
+            fuel.iter()
+                .map(|(tenant, fuel)| (vec![("tenant", (*tenant).to_owned())], *fuel)),
+        )?;
+        gauge(
+            encoder,
+            "wasm_connect_tenant_memory_bytes",
+            "Linear memory, tables and host resources the tenant's running tasks hold, summed.",
+            memory
+                .iter()
+                .map(|(tenant, bytes)| (vec![("tenant", (*tenant).to_owned())], *bytes as f64)),
         )
     }
 }
@@ -871,6 +916,7 @@ mod tests {
         WorkerSnapshot {
             connectors: vec![ConnectorSnapshot {
                 name: "orders".into(),
+                tenant: None,
                 kind: "source",
                 class: "FileStreamSource".into(),
                 version: "1.0.0".into(),

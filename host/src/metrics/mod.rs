@@ -44,6 +44,8 @@ pub struct WorkerSnapshot {
 #[derive(Debug)]
 pub struct ConnectorSnapshot {
     pub name: String,
+    /// Its tenant, with tenancy on: a `tenant` label on its series.
+    pub tenant: Option<String>,
     /// `source` or `sink`.
     pub kind: &'static str,
     pub class: String,

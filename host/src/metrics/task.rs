@@ -117,6 +117,8 @@ pub struct GuestMetrics {
     pub memory_max_bytes: AtomicU64,
     /// Outgoing HTTP requests by [`EGRESS_OUTCOMES`].
     pub egress: [AtomicU64; EGRESS_OUTCOMES.len()],
+    /// Nanoseconds calls waited for the tenant's compute budget (`quotas.fuel_per_second`).
+    pub budget_wait: AtomicU64,
 }
 
 /// Call duration buckets: 100 µs to about 100 s, doubling.

@@ -150,6 +150,9 @@ impl Sandbox {
                 .get_fuel()
                 .ok()
                 .map(|left| budget.saturating_sub(left));
+            if let (Some(compute), Some(fuel)) = (&self.store.data().ctx.budget, self.fuel_used) {
+                compute.charge(fuel);
+            }
         }
         let cause = match outcome {
             Ok(Ok(value)) => {
@@ -294,10 +297,30 @@ impl Sandbox {
     }
 }
 
-/// Runs one guest call on a [`Sandbox`]: `|store| future` is the bindgen call.
+impl Sandbox {
+    /// How long the next call must wait while the instance's compute budget is overdrawn (a
+    /// tenant over its `quotas.fuel_per_second`), counted as the task's wait.
+    pub(crate) fn budget_wait(&self) -> Option<Duration> {
+        let ctx = &self.store.data().ctx;
+        let wait = ctx.budget.as_ref().and_then(|budget| budget.delay())?;
+        if let Some(metrics) = &ctx.metrics {
+            metrics.guest.budget_wait.fetch_add(
+                u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        Some(wait)
+    }
+}
+
+/// Runs one guest call on a [`Sandbox`]: `|store| future` is the bindgen call. A call waits
+/// first while the instance's compute budget is overdrawn.
 macro_rules! guest_call {
     ($sandbox:expr, $call:literal, |$store:ident| $body:expr) => {{
         let sandbox: &mut Sandbox = $sandbox;
+        if let Some(wait) = sandbox.budget_wait() {
+            tokio::time::sleep(wait).await;
+        }
         match sandbox.begin($call) {
             Err(error) => Err(error),
             Ok(deadline) => {

@@ -202,6 +202,15 @@ pub trait ErrantRecordReporter: Send + Sync {
     async fn flush(&self) -> Result<(), String>;
 }
 
+/// A compute budget shared by instances (a tenant's `quotas.fuel_per_second`): calls wait
+/// while it is overdrawn, and every call's fuel is charged to it.
+pub trait ComputeBudget: Send + Sync {
+    /// How long the next call must wait for the budget; None = not at all.
+    fn delay(&self) -> Option<Duration>;
+    /// Charges the fuel a call burned.
+    fn charge(&self, fuel: u64);
+}
+
 /// Who an instance is and what it may touch.
 #[derive(Clone)]
 pub struct InstanceContext {
@@ -227,6 +236,8 @@ pub struct InstanceContext {
     /// What config-provider references brought into the instance's config: put back as the
     /// references in everything the guest makes the host log, keep or echo.
     pub secrets: Arc<crate::config::providers::Secrets>,
+    /// The compute budget its calls draw on (its tenant's); None = unbudgeted.
+    pub budget: Option<Arc<dyn ComputeBudget>>,
 }
 
 impl InstanceContext {
@@ -251,6 +262,7 @@ impl InstanceContext {
             log: None,
             metrics: None,
             secrets: Arc::default(),
+            budget: None,
         }
     }
 }

@@ -150,6 +150,10 @@ pub struct Quotas {
     /// each connector and each of its `tasks.max` tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+    /// `fuel_per_second`: the fuel all its tasks may burn per second; a tenant over it is
+    /// slowed (its calls wait), never failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel_per_second: Option<u64>,
 }
 
 /// One tenant, as stored.
@@ -349,6 +353,8 @@ pub enum TenantError {
 /// The worker's tenants.
 pub struct Tenants {
     settings: TenancySettings,
+    /// Each tenant's compute budget, shared by its tasks (made at first use).
+    budgets: Mutex<BTreeMap<String, Arc<FuelBudget>>>,
     /// The key secrets are sealed with (tenancy on only).
     key: Option<secrets::SecretKey>,
     store: Arc<dyn ConfigBackingStore>,
@@ -391,6 +397,7 @@ impl Tenants {
         };
         Ok(Self {
             settings,
+            budgets: Mutex::new(BTreeMap::new()),
             key,
             store,
             tenants: RwLock::new(tenants),
@@ -678,7 +685,33 @@ impl Tenants {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(tenant.name.clone(), tenant.clone());
         self.forget_verified();
+        // Running tasks see a changed budget at their next call.
+        if let Some(budget) = self
+            .budgets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tenant.name)
+        {
+            budget.set_rate(tenant.quotas.fuel_per_second.unwrap_or(0));
+        }
         Ok(tenant)
+    }
+
+    /// Tenant `tenant`'s compute budget, at its current `quotas.fuel_per_second`.
+    pub fn budget(&self, tenant: &str) -> Arc<FuelBudget> {
+        let rate = self
+            .get(tenant)
+            .and_then(|record| record.quotas.fuel_per_second)
+            .unwrap_or(0);
+        let mut budgets = self
+            .budgets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let budget = budgets
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Arc::new(FuelBudget::new(rate)));
+        budget.set_rate(rate);
+        budget.clone()
     }
 
     fn forget_verified(&self) {
@@ -686,6 +719,67 @@ impl Tenants {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
+    }
+}
+
+/// A tenant's compute budget: a bucket of fuel refilled at `quotas.fuel_per_second` and
+/// holding at most a tenth of a second's worth. A call's fuel is charged once it ran, so the
+/// bucket can go into debt; the tenant's next calls then wait until the debt is paid off, so
+/// over time its tasks burn no more than the rate, and a call is never cut short for it.
+pub struct FuelBudget {
+    /// Fuel per second; 0 = unlimited.
+    rate: std::sync::atomic::AtomicU64,
+    bucket: Mutex<Bucket>,
+}
+
+struct Bucket {
+    /// Fuel available (negative: owed).
+    fuel: f64,
+    at: std::time::Instant,
+}
+
+impl FuelBudget {
+    pub fn new(rate: u64) -> Self {
+        Self {
+            rate: std::sync::atomic::AtomicU64::new(rate),
+            bucket: Mutex::new(Bucket {
+                fuel: rate as f64 / 10.0,
+                at: std::time::Instant::now(),
+            }),
+        }
+    }
+
+    pub fn set_rate(&self, rate: u64) {
+        self.rate.store(rate, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The bucket refilled up to now, and the rate.
+    fn refilled(&self) -> (std::sync::MutexGuard<'_, Bucket>, f64) {
+        let rate = self.rate.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        let mut bucket = self
+            .bucket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(bucket.at).as_secs_f64();
+        bucket.fuel = (bucket.fuel + elapsed * rate).min(rate / 10.0);
+        bucket.at = now;
+        (bucket, rate)
+    }
+}
+
+impl crate::runtime::ComputeBudget for FuelBudget {
+    fn delay(&self) -> Option<std::time::Duration> {
+        let (bucket, rate) = self.refilled();
+        (rate > 0.0 && bucket.fuel < 0.0)
+            .then(|| std::time::Duration::from_secs_f64(-bucket.fuel / rate))
+    }
+
+    fn charge(&self, fuel: u64) {
+        let (mut bucket, rate) = self.refilled();
+        if rate > 0.0 {
+            bucket.fuel -= fuel as f64;
+        }
     }
 }
 
@@ -985,6 +1079,26 @@ mod tests {
             let error = tenants.create(spec).await.unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn a_budget_in_debt_delays_calls_until_it_is_paid_off() {
+        use crate::runtime::ComputeBudget as _;
+        let budget = FuelBudget::new(1_000_000);
+        // A tenth of a second's worth is there at once.
+        assert_eq!(budget.delay(), None);
+        budget.charge(100_000);
+        budget.charge(400_000);
+        // 0.4 s of debt at a million per second.
+        let delay = budget.delay().unwrap();
+        assert!(
+            delay > std::time::Duration::from_millis(350)
+                && delay <= std::time::Duration::from_millis(400),
+            "{delay:?}"
+        );
+        // Unlimited: never a delay, nothing charged.
+        budget.set_rate(0);
+        assert_eq!(budget.delay(), None);
     }
 
     #[test]

@@ -91,6 +91,8 @@ pub struct TaskSpec {
     pub config: ConfigMap,
     /// Whether the plugin is built in (the file connectors get their `file`'s directory).
     pub builtin: bool,
+    /// The compute budget its calls draw on (its tenant's); None = unbudgeted.
+    pub budget: Option<Arc<dyn crate::runtime::ComputeBudget>>,
 }
 
 /// How the coordinator steers a running task and hears from it.
@@ -146,6 +148,7 @@ async fn task_transforms(
     );
     context.log = Some(log.clone());
     context.secrets = spec.connector.secrets.clone();
+    context.budget = spec.budget.clone();
     transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)

@@ -103,6 +103,7 @@ async fn run_inner(
         log: Some(log.clone()),
         metrics: Some(control.metrics.clone()),
         secrets: connector.secrets.clone(),
+        budget: spec.budget.clone(),
     };
     let mut instance = spec.plugin.sink_task(context).await?;
     let plugin_transforms = super::task_transforms(spec, &log).await?;

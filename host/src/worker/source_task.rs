@@ -604,6 +604,7 @@ async fn run_inner(
         log: Some(log.clone()),
         metrics: Some(control.metrics.clone()),
         secrets: connector.secrets.clone(),
+        budget: spec.budget.clone(),
     };
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?

@@ -10,7 +10,10 @@
 //! SDK, the WIT types or the lift. Row (i), not run by default, fills a worker (a child
 //! process on the release binary, the kernel's default limits) with idle tasks, 10,000 unless
 //! `BENCH_IDLE_TASKS` says otherwise, and prints what each instance costs in memory mappings,
-//! resident memory and idle CPU, beside the worker's empty baseline.
+//! resident memory and idle CPU, beside the worker's empty baseline. Row (t) measures tenancy:
+//! datagen → embedded log with tenancy off and as a tenant's connector (every record's topic
+//! checked against the tenant's prefixes), and a tenant's datagen alone and beside another
+//! tenant's busy-loop connector held to its `quotas.fuel_per_second`.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
 //! where ROWS (default `abcdemfp`) picks the rows to run, e.g. `b` alone for profiling.
@@ -159,6 +162,34 @@ async fn main() -> anyhow::Result<()> {
         println!("    datagen-source beside a busy-loop task:    {beside:>12.0} records/s");
         println!(
             "drop with the busy neighbour: {:.0}%  (target ≤ 10%)",
+            (1.0 - beside / alone) * 100.0
+        );
+    }
+    if row('t') {
+        // The cost of tenancy on the source path: the same run with tenancy off and as a
+        // tenant's connector. Alternated, best of three each.
+        let (mut on, mut off) = (0.0_f64, 0.0_f64);
+        for _ in 0..3 {
+            off = off.max(datagen_embedded_metrics(records, true).await?);
+            on = on.max(datagen_as_tenant(records, None).await?);
+        }
+        println!("(t) datagen-source → embedded log, tenancy off:         {off:>12.0} records/s");
+        println!("    the same as tenant acme's connector (topic checked): {on:>12.0} records/s");
+        println!("ratio tenancy on / off: {:.2}  (target ≥ 0.97)", on / off);
+        // A tenant's datagen alone, and beside another tenant's busy loop held to its fuel
+        // budget: half a core (2,000,000 fuel ≈ 1 ms).
+        let budget = 1_000_000_000;
+        let (mut alone, mut beside) = (0.0_f64, 0.0_f64);
+        for _ in 0..2 {
+            alone = alone.max(datagen_as_tenant(records, None).await?);
+            beside = beside.max(datagen_as_tenant(records, Some(budget)).await?);
+        }
+        println!(
+            "    tenant acme's datagen alone:                         {alone:>12.0} records/s"
+        );
+        println!("    beside tenant busy's loop at {budget} fuel/s:     {beside:>12.0} records/s");
+        println!(
+            "drop with the budgeted neighbour: {:.0}%  (target ≤ 10%)",
             (1.0 - beside / alone) * 100.0
         );
     }
@@ -379,6 +410,59 @@ async fn datagen_beside_neighbour(records: u64, neighbour: bool) -> anyhow::Resu
     Ok(rate)
 }
 
+/// (t): tenant acme's datagen → embedded log on a worker with tenancy on; with
+/// `neighbour_budget`, beside tenant busy's connector that burns fuel in every `poll`, held to
+/// that many fuel per second.
+async fn datagen_as_tenant(records: u64, neighbour_budget: Option<u64>) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let hash = wasm_connect::tenancy::hash_password("operator-password-1");
+    let config = worker_config(
+        dir.path(),
+        &[
+            ("tenancy.enabled", "true"),
+            ("tenancy.operator.password.hash", &hash),
+        ],
+    );
+    let herder = wasm_connect::standalone::start(config).await?;
+    let worker = TestWorker { herder, dir };
+    let tenants = worker.herder.tenants();
+    tenants
+        .create(wasm_connect::tenancy::TenantSpec {
+            name: Some("acme".into()),
+            ..Default::default()
+        })
+        .await?;
+    if let Some(budget) = neighbour_budget {
+        tenants
+            .create(wasm_connect::tenancy::TenantSpec {
+                name: Some("busy".into()),
+                quotas: Some(wasm_connect::tenancy::Quotas {
+                    fuel_per_second: Some(budget),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await?;
+        worker
+            .create(&[
+                ("name", "busy/loop"),
+                ("connector.class", "TestSource"),
+                ("tasks.max", "1"),
+                ("modes", "burn"),
+                ("batch.size", "1"),
+                ("burn.iterations", "2000000"),
+                ("topic", "busy.loop"),
+            ])
+            .await;
+        worker.wait_running("busy/loop", 1).await;
+    }
+    let rate = run_datagen_as(&worker, records, "acme/datagen", "acme.bench")
+        .await?
+        .rate;
+    worker.stop().await;
+    Ok(rate)
+}
+
 /// Process CPU time (all threads) since `start`, to tell CPU-bound from waiting.
 struct CpuClock(Duration);
 
@@ -491,7 +575,24 @@ struct Throughput {
 
 /// Creates the datagen connector and measures from creation until all are acked.
 async fn run_datagen(worker: &TestWorker, records: u64) -> anyhow::Result<Throughput> {
-    let settings = datagen_settings(records);
+    run_datagen_as(worker, records, "datagen", "bench").await
+}
+
+/// [`run_datagen`] under connector name `name`, writing to `topic`.
+async fn run_datagen_as(
+    worker: &TestWorker,
+    records: u64,
+    name: &str,
+    topic: &str,
+) -> anyhow::Result<Throughput> {
+    let mut settings = datagen_settings(records);
+    for (key, value) in &mut settings {
+        match key.as_str() {
+            "name" => *value = name.to_owned(),
+            "topic" => *value = topic.to_owned(),
+            _ => {}
+        }
+    }
     let pairs: Vec<(&str, &str)> = settings
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -502,7 +603,7 @@ async fn run_datagen(worker: &TestWorker, records: u64) -> anyhow::Result<Throug
     // to a run that (a) times exactly).
     let mut first_ack = None;
     loop {
-        let acked = worker.records("datagen").await;
+        let acked = worker.records(name).await;
         if acked > 0 && first_ack.is_none() {
             first_ack = Some(start.elapsed());
         }

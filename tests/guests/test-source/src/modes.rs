@@ -24,7 +24,7 @@ use wasm_connect_sdk::{
 
 use crate::{every_type, hostile};
 
-const MODES: [&str; 24] = [
+const MODES: [&str; 25] = [
     "ok",
     "reconfigure",
     "panic",
@@ -49,6 +49,7 @@ const MODES: [&str; 24] = [
     "log-steady",
     "huge-error",
     "leak-config",
+    "burn",
 ];
 
 /// What a task does when polled.
@@ -110,6 +111,9 @@ pub enum Mode {
     /// Logs its whole task config (through `logging`, stdout and stderr) in `poll` and fails
     /// with it as the fatal error: what a careless connector does with a secret.
     LeakConfig,
+    /// Spins `burn.iterations` (default 2,000,000) loop iterations in each `poll`, then
+    /// emits like `ok`: a connector that is all compute.
+    Burn,
 }
 
 /// How deep `too-deep` nests: one more level than the host's limit of 64.
@@ -143,6 +147,7 @@ impl Mode {
             "log-steady" => Self::LogSteady,
             "huge-error" => Self::HugeError,
             "leak-config" => Self::LeakConfig,
+            "burn" => Self::Burn,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -335,6 +340,8 @@ pub struct TestSourceTask {
     hostile_size: usize,
     /// The task config as `key=value` pairs, for `leak-config`.
     config_text: String,
+    /// `burn.iterations`, for `burn`.
+    burn_iterations: u64,
     /// The schema of the `schema-bloat` mode.
     bloated: Option<Arc<wasm_connect_sdk::Schema>>,
 }
@@ -518,6 +525,8 @@ impl SourceTask for TestSourceTask {
                 .to_owned(),
             committed: 0,
             hostile_size: usize::try_from(config.get_long_or("hostile.size", 1000)?).unwrap_or(0),
+            burn_iterations: u64::try_from(config.get_long_or("burn.iterations", 2_000_000)?)
+                .unwrap_or(0),
             config_text: config
                 .iter()
                 .map(|(key, value)| format!("{key}={value}"))
@@ -610,6 +619,14 @@ impl SourceTask for TestSourceTask {
                 Ok(Vec::new())
             }
             Mode::HugeError => Err(hostile::huge_error(self.hostile_size)),
+            Mode::Burn => {
+                let mut x = 0_u64;
+                for i in 0..self.burn_iterations {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                std::hint::black_box(x);
+                Ok(self.emit())
+            }
             Mode::LeakConfig => {
                 host::info(&format!("my config: {}", self.config_text));
                 println!("stdout config: {}", self.config_text);
