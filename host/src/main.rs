@@ -349,7 +349,7 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
         return Err(anyhow::Error::new(error).context("failed to load the built-in connectors"));
     }
     tracing::info!(
-        plugins = herder.plugins().len(),
+        plugins = herder.plugins(None).len(),
         elapsed_ms = loading.elapsed().as_millis() as u64,
         "Plugins loaded."
     );

@@ -430,7 +430,7 @@ async fn python_connectors_get_a_memory_cap_sized_to_their_component() {
     let worker = TestWorker::embedded_in(dir, &[("sandbox.memory.max.bytes", "8388608")]).await;
     let needed = worker
         .herder
-        .plugin("JsonlSink", None)
+        .plugin(None, "JsonlSink", None)
         .await
         .expect("the Python sink is loaded")
         .info

@@ -131,8 +131,6 @@ async fn tenants_see_and_touch_only_their_own_connectors() {
         (Method::GET, "/admin/loggers"),
         (Method::GET, "/topics"),
         (Method::GET, "/metrics"),
-        (Method::POST, "/connector-plugins"),
-        (Method::DELETE, "/connector-plugins/TestSource"),
     ] {
         let reply = acme.send(method.clone(), path, None).await;
         assert_eq!(
@@ -142,6 +140,11 @@ async fn tenants_see_and_touch_only_their_own_connectors() {
             reply.body
         );
     }
+
+    let reply = acme
+        .put_json("/admin/loggers/root", &json!({"level": "DEBUG"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
 
     // Two tenants may each own a connector named `orders`.
     for (client, topic) in [(&acme, "acme.orders"), (&globex, "globex.orders")] {
@@ -360,8 +363,14 @@ async fn tenants_see_and_touch_only_their_own_connectors() {
         ),
         "{audit}"
     );
+    // Refused before routing: the action names the path as requested.
     assert!(
-        has("acme", "POST /connector-plugins", "/connector-plugins", 403),
+        has(
+            "acme",
+            "PUT /admin/loggers/root",
+            "/admin/loggers/root",
+            403
+        ),
         "{audit}"
     );
     assert!(
@@ -769,4 +778,117 @@ async fn a_tenant_over_its_fuel_budget_is_slowed_not_failed() {
         .await
         .body;
     assert_eq!(status["tasks"][0]["state"], "RUNNING", "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_uploads_are_its_own() {
+    let hash = wasm_connect::tenancy::hash_password(OPERATOR_PASSWORD);
+    // Nothing on plugin.path: every TestSource here is uploaded.
+    let worker = ChildWorker::start_with(
+        &[
+            ("tenancy.enabled", "true"),
+            ("tenancy.operator.password.hash", &hash),
+        ],
+        &[],
+        &[],
+    )
+    .await;
+    let operator = worker.rest.with_basic("operator", OPERATOR_PASSWORD);
+    let v1 = std::fs::read(wasm_connect_tests::component("test_source")).unwrap();
+    let v2 = std::fs::read(wasm_connect_tests::component("test_source_v2")).unwrap();
+    for (name, quota) in [("acme", v1.len() as u64 + 1000), ("globex", 1u64 << 30)] {
+        let reply = operator
+            .post(
+                "/admin/tenants",
+                &json!({"name": name, "password": format!("{name}-password-1"),
+                        "quotas": {"plugin_bytes": quota}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    let acme = worker.rest.with_basic("acme", "acme-password-1");
+    let globex = worker.rest.with_basic("globex", "globex-password-1");
+    let upload = |client: &RestClient, bytes: &[u8]| {
+        let client = client.clone();
+        let bytes = bytes.to_vec();
+        async move {
+            client
+                .send_bytes(
+                    Method::POST,
+                    "/connector-plugins",
+                    hyper::body::Bytes::from(bytes),
+                    Some("application/wasm"),
+                )
+                .await
+        }
+    };
+    // acme uploads TestSource 0.1.0; globex, later, TestSource 0.2.0: both their own.
+    let reply = upload(&acme, &v1).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let create = |client: &RestClient, name: &str, topic: &str| {
+        let client = client.clone();
+        let body = json!({"name": name, "config": source(topic)});
+        async move { client.post("/connectors", &body).await }
+    };
+    let reply = create(&acme, "first", "acme.first").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    // globex does not see acme's upload.
+    let reply = create(&globex, "first", "globex.first").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{:?}", reply.body);
+    let reply = upload(&globex, &v2).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let reply = create(&globex, "first", "globex.first").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    // acme's connectors, old and new, run acme's 0.1.0; globex's its 0.2.0.
+    let reply = create(&acme, "second", "acme.second").await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    for (client, name, version) in [
+        (&acme, "first", "0.1.0"),
+        (&acme, "second", "0.1.0"),
+        (&globex, "first", "0.2.0"),
+    ] {
+        let status = wait_running(client, name).await;
+        assert_eq!(status["connector"]["version"], version, "{name}: {status}");
+    }
+    let listed = |client: &RestClient| {
+        let client = client.clone();
+        async move {
+            client
+                .get("/connector-plugins")
+                .await
+                .body
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| p["class"] == "TestSource")
+                .map(|p| p["version"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(&acme).await, vec!["0.1.0"]);
+    assert_eq!(listed(&globex).await, vec!["0.2.0"]);
+    assert!(listed(&operator).await.is_empty());
+    // A shared upload may not take a name a tenant uses.
+    let reply = upload(&operator, &v1).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
+    // acme's quota: its upload and one more byte than it has left.
+    let reply = upload(&acme, &v2).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("quotas.plugin_bytes"),
+        "{:?}",
+        reply.body
+    );
+    // globex cannot delete acme's upload (it does not see it); acme cannot while in use.
+    let reply = globex
+        .delete("/connector-plugins/TestSource?version=0.1.0")
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{:?}", reply.body);
+    let reply = acme.delete("/connector-plugins/TestSource").await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
+    let reply = acme.get("/connectors/first/status").await;
+    assert_eq!(reply.body["connector"]["version"], "0.1.0");
 }

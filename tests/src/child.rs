@@ -38,10 +38,15 @@ impl ChildWorker {
 
     /// [`Self::start`] with `env` added to the process's environment.
     pub async fn start_with_env(extra: &[(&str, &str)], env: &[(&str, &str)]) -> Self {
+        Self::start_with(extra, env, &["test_source", "test_sink"]).await
+    }
+
+    /// [`Self::start_with_env`] with only the test guests `guests` on the plugin path.
+    pub async fn start_with(extra: &[(&str, &str)], env: &[(&str, &str)], guests: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).expect("plugin dir");
-        for name in ["test_source", "test_sink"] {
+        for name in guests {
             std::fs::copy(component(name), plugins.join(format!("{name}.wasm")))
                 .expect("copy test guest");
         }

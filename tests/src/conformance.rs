@@ -105,7 +105,7 @@ async fn metadata(subject: &Subject) {
     let worker = start_worker(subject, tempfile::tempdir().expect("temp dir")).await;
     let plugin = worker
         .herder
-        .plugin(subject.class, None)
+        .plugin(None, subject.class, None)
         .await
         .unwrap_or_else(|e| panic!("metadata: {} is not loaded: {e}", subject.class));
     let info = &plugin.info;

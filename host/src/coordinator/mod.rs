@@ -37,11 +37,11 @@ use crate::{
         WorkerConfig, def::ConfigValue, providers::Secrets,
     },
     log::RecordLog,
-    plugins::{PluginError, PluginRef, PluginRegistry, PluginSource, Uploaded},
+    plugins::{PluginError, PluginRef, PluginRegistry, PluginSource, TenantView, Uploaded},
     runtime::{ConfigMap, ConnectorInstance, Plugin, PluginInfo, PluginKind},
     storage::{ConfigBackingStore, OffsetBackingStore},
     tenancy::{self, Tenants},
-    transforms::{TransformChain, TransformPlugins},
+    transforms::TransformChain,
     worker::{ActiveTopics, Services, TargetState, TaskMetrics},
 };
 
@@ -381,44 +381,58 @@ impl Herder {
 
     /// Every plugin this worker can run: those loaded so far while [`Self::load_plugins`]
     /// runs.
-    pub fn plugins(&self) -> Vec<PluginInfo> {
-        self.registry.list()
+    /// `tenant` sees the shared plugins and its own uploads (None: the shared ones).
+    pub fn plugins(&self, tenant: Option<&str>) -> Vec<PluginInfo> {
+        self.registry.list_for(tenant)
     }
 
-    /// The plugin a class name or alias (and optionally a version or range) names.
+    /// The plugin a class name or alias (and optionally a version or range) names, among
+    /// those `tenant` sees.
     pub async fn plugin(
         &self,
+        tenant: Option<&str>,
         class: &str,
         version: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
         self.plugins_loaded().await;
-        self.registry.resolve(class, version)
+        self.registry.resolve_in(tenant, class, version)
     }
 
-    /// The transform components a chain may name.
-    pub fn transform_plugins(&self) -> &dyn TransformPlugins {
-        self.registry.as_ref()
+    /// The transform components a chain of `tenant`'s may name.
+    pub fn transform_plugins<'a>(&'a self, tenant: Option<&'a str>) -> TenantView<'a> {
+        TenantView {
+            registry: &self.registry,
+            tenant,
+        }
     }
 
-    /// Admits and stores an uploaded component (see [`PluginRegistry::upload`]).
+    /// Admits and stores a component uploaded by `tenant` (None: shared; see
+    /// [`PluginRegistry::upload_for`]).
     pub async fn upload_plugin(
         &self,
+        tenant: Option<&str>,
         bytes: &[u8],
     ) -> Result<(Arc<Plugin>, Uploaded), PluginError> {
         self.plugins_loaded().await;
         self.registry
-            .upload(bytes, &self.services.worker.uploads_dir())
+            .upload_for(tenant, bytes, &self.services.worker.uploads_dir())
             .await
     }
 
-    /// Deletes an uploaded plugin version no connector holds.
+    /// Bytes of `tenant`'s uploaded components.
+    pub fn uploaded_bytes(&self, tenant: &str) -> u64 {
+        self.registry.uploaded_bytes(tenant)
+    }
+
+    /// Deletes a plugin version `tenant` uploaded (None: a shared upload) no connector holds.
     pub async fn delete_plugin(
         &self,
+        tenant: Option<&str>,
         class: &str,
         version: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
         self.plugins_loaded().await;
-        self.registry.delete(class, version)
+        self.registry.delete_for(tenant, class, version)
     }
 
     /// Validates and creates a connector, then starts it in its initial state.
@@ -594,15 +608,17 @@ impl Herder {
         config: &mut ConnectorConfig,
         pinned: Option<&PluginRef>,
     ) -> Result<(Arc<Plugin>, Arc<TransformChain>, ConnectorInstance), HerderError> {
+        let tenant = self.tenant_of(&config.name);
         let transforms = Arc::new(
-            TransformChain::from_settings_with(&config.settings, self.registry.as_ref())
+            TransformChain::from_settings_with(&config.settings, &self.transform_plugins(tenant))
                 .map_err(|error| ConfigError::Other(error.to_string()))?,
         );
         let plugin = match pinned {
-            Some(pin) => self.registry.resolve_pinned(pin)?,
-            None => self
-                .registry
-                .resolve(&config.class, config.plugin_version.as_deref())?,
+            Some(pin) => self.registry.resolve_pinned_in(tenant, pin)?,
+            None => {
+                self.registry
+                    .resolve_in(tenant, &config.class, config.plugin_version.as_deref())?
+            }
         };
         if !plugin.info.kind.is_connector() {
             return Err(HerderError::Validation(format!(

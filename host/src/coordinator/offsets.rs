@@ -34,7 +34,11 @@ impl Herder {
             .desired
             .get(name)
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
-        let kind = self.registry.resolve_pinned(&desired.plugin)?.info.kind;
+        let kind = self
+            .registry
+            .resolve_pinned_in(self.tenant_of(name), &desired.plugin)?
+            .info
+            .kind;
         if !kind.is_connector() {
             return Err(HerderError::Validation(format!(
                 "{} is a transformation, not a connector",

@@ -143,6 +143,16 @@ pub enum Uploaded {
 pub struct Registered {
     pub plugin: Arc<Plugin>,
     pub source: PluginSource,
+    /// The tenant that uploaded it, who alone sees it; None = every caller's (built-ins,
+    /// `plugin.path`, the operator's uploads).
+    pub owner: Option<String>,
+}
+
+impl Registered {
+    /// Whether `tenant` (None: the operator, or everybody with tenancy off) sees it.
+    fn visible_to(&self, tenant: Option<&str>) -> bool {
+        self.owner.is_none() || self.owner.as_deref() == tenant
+    }
 }
 
 /// Every plugin this worker can run.
@@ -226,6 +236,7 @@ impl PluginRegistry {
                 .push(Registered {
                     plugin,
                     source: PluginSource::Builtin,
+                    owner: None,
                 });
         }
         Ok(())
@@ -281,7 +292,7 @@ impl PluginRegistry {
                 path: path.to_path_buf(),
                 source,
             })?;
-        self.admit(&plugin, PluginSource::Path(path.to_path_buf()))?;
+        self.admit(&plugin, PluginSource::Path(path.to_path_buf()), None)?;
         tracing::info!(
             class = %plugin.info.class_name,
             version = %plugin.info.version,
@@ -301,7 +312,26 @@ impl PluginRegistry {
             // Nothing was ever uploaded.
             return errors;
         }
-        for path in wasm_files(dir) {
+        let mut files: Vec<(PathBuf, Option<String>)> = wasm_files(dir)
+            .into_iter()
+            .map(|path| (path, None))
+            .collect();
+        // Tenants' uploads: `<dir>/tenants/<tenant>/<sha256>.wasm`.
+        if let Ok(tenants) = std::fs::read_dir(dir.join(TENANTS_DIR)) {
+            for tenant in tenants.flatten() {
+                let owner = tenant.file_name().to_string_lossy().into_owned();
+                if let Ok(entries) = std::fs::read_dir(tenant.path()) {
+                    let mut own: Vec<PathBuf> = entries
+                        .flatten()
+                        .map(|entry| entry.path())
+                        .filter(|path| is_wasm(path))
+                        .collect();
+                    own.sort();
+                    files.extend(own.into_iter().map(|path| (path, Some(owner.clone()))));
+                }
+            }
+        }
+        for (path, owner) in files {
             let loaded = match std::fs::read(&path) {
                 Ok(bytes) => self
                     .runtime
@@ -316,7 +346,9 @@ impl PluginRegistry {
                     source,
                 }),
             }
-            .and_then(|plugin| self.admit(&plugin, PluginSource::Uploaded(path.clone())));
+            .and_then(|plugin| {
+                self.admit(&plugin, PluginSource::Uploaded(path.clone()), owner.clone())
+            });
             if let Err(error) = loaded {
                 tracing::error!(path = %path.display(), error = %crate::error_chain(&error), "Skipping uploaded plugin.");
                 errors.push(error);
@@ -334,20 +366,43 @@ impl PluginRegistry {
         bytes: &[u8],
         dir: &Path,
     ) -> Result<(Arc<Plugin>, Uploaded), PluginError> {
+        self.upload_for(None, bytes, dir).await
+    }
+
+    /// [`Self::upload`] by `tenant` (None: a shared upload): a tenant's upload is stored under
+    /// `<dir>/tenants/<tenant>/` and seen by that tenant alone; its names need only be free
+    /// among what the tenant sees, so two tenants may each upload a class of the same name.
+    /// A shared upload's names must be free among every plugin, any tenant's included.
+    pub async fn upload_for(
+        &self,
+        tenant: Option<&str>,
+        bytes: &[u8],
+        dir: &Path,
+    ) -> Result<(Arc<Plugin>, Uploaded), PluginError> {
         let plugin = self
             .runtime
             .load(bytes, "uploaded component")
             .await
             .map_err(PluginError::Rejected)?;
+        let dir = match tenant {
+            Some(tenant) => dir.join(TENANTS_DIR).join(tenant),
+            None => dir.to_path_buf(),
+        };
+        let dir = dir.as_path();
         {
             let plugins = self.plugins.read().expect("plugin registry lock poisoned");
-            if let Some(taken) =
-                name_conflict(&plugins, &plugin.info, &PluginSource::Uploaded(dir.into()))
-            {
+            let owner = tenant.map(str::to_owned);
+            if let Some(taken) = name_conflict_for(
+                &plugins,
+                &plugin.info,
+                &PluginSource::Uploaded(dir.into()),
+                &owner,
+            ) {
                 return Err(taken);
             }
             if let Some(existing) = plugins.iter().find(|registered| {
-                registered.plugin.info.class_name == plugin.info.class_name
+                registered.owner == owner
+                    && registered.plugin.info.class_name == plugin.info.class_name
                     && registered.plugin.info.version == plugin.info.version
             }) {
                 if existing.plugin.info.digest == plugin.info.digest {
@@ -374,7 +429,11 @@ impl PluginRegistry {
         let temporary = dir.join(format!(".{hex}.wasm.tmp"));
         std::fs::write(&temporary, bytes).map_err(store)?;
         std::fs::rename(&temporary, &path).map_err(store)?;
-        if let Err(taken) = self.admit(&plugin, PluginSource::Uploaded(path.clone())) {
+        if let Err(taken) = self.admit(
+            &plugin,
+            PluginSource::Uploaded(path.clone()),
+            tenant.map(str::to_owned),
+        ) {
             // Another upload took the name meanwhile.
             let _ = std::fs::remove_file(&path);
             return Err(taken);
@@ -383,6 +442,7 @@ impl PluginRegistry {
             class = %plugin.info.class_name,
             version = %plugin.info.version,
             digest = %plugin.info.digest,
+            tenant = tenant.unwrap_or_default(),
             "Uploaded plugin."
         );
         Ok((plugin, Uploaded::Created))
@@ -391,13 +451,31 @@ impl PluginRegistry {
     /// Deletes an uploaded plugin version. Refused for built-ins and `plugin.path` files,
     /// and while any connector or task holds the plugin.
     pub fn delete(&self, class: &str, version: Option<&str>) -> Result<Arc<Plugin>, PluginError> {
-        let plugin = self.resolve(class, version)?;
+        self.delete_for(None, class, version)
+    }
+
+    /// [`Self::delete`] by `tenant`: of what it sees, only its own uploads (the operator: the
+    /// shared uploads).
+    pub fn delete_for(
+        &self,
+        tenant: Option<&str>,
+        class: &str,
+        version: Option<&str>,
+    ) -> Result<Arc<Plugin>, PluginError> {
+        let plugin = self.resolve_in(tenant, class, version)?;
         let mut plugins = self.plugins.write().expect("plugin registry lock poisoned");
         let index = plugins
             .iter()
             .position(|registered| Arc::ptr_eq(&registered.plugin, &plugin))
             .expect("a resolved plugin is registered");
         let info = &plugin.info;
+        if plugins[index].owner.as_deref() != tenant {
+            return Err(PluginError::NotUploaded {
+                class: info.class_name.clone(),
+                version: info.version.clone(),
+                source_kind: "shared by the operator",
+            });
+        }
         let path = match &plugins[index].source {
             PluginSource::Uploaded(path) => path.clone(),
             other => {
@@ -426,22 +504,50 @@ impl PluginRegistry {
     }
 
     /// Registers a plugin unless it claims a name that belongs to another plugin
-    /// ([`name_conflict`]).
-    fn admit(&self, plugin: &Arc<Plugin>, source: PluginSource) -> Result<(), PluginError> {
+    /// ([`name_conflict_for`]).
+    fn admit(
+        &self,
+        plugin: &Arc<Plugin>,
+        source: PluginSource,
+        owner: Option<String>,
+    ) -> Result<(), PluginError> {
         let mut plugins = self.plugins.write().expect("plugin registry lock poisoned");
-        if let Some(taken) = name_conflict(&plugins, &plugin.info, &source) {
+        if let Some(taken) = name_conflict_for(&plugins, &plugin.info, &source, &owner) {
             return Err(taken);
         }
-        Self::register_locked(&mut plugins, plugin.clone(), source);
+        Self::register_locked(&mut plugins, plugin.clone(), source, owner);
         Ok(())
     }
 
-    fn register_locked(plugins: &mut Vec<Registered>, plugin: Arc<Plugin>, source: PluginSource) {
+    fn register_locked(
+        plugins: &mut Vec<Registered>,
+        plugin: Arc<Plugin>,
+        source: PluginSource,
+        owner: Option<String>,
+    ) {
         plugins.retain(|existing| {
-            !(existing.plugin.info.class_name == plugin.info.class_name
+            !(existing.owner == owner
+                && existing.plugin.info.class_name == plugin.info.class_name
                 && existing.plugin.info.version == plugin.info.version)
         });
-        plugins.push(Registered { plugin, source });
+        plugins.push(Registered {
+            plugin,
+            source,
+            owner,
+        });
+    }
+
+    /// Bytes of `tenant`'s uploaded components (for its `quotas.plugin_bytes`).
+    pub fn uploaded_bytes(&self, tenant: &str) -> u64 {
+        let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        plugins
+            .iter()
+            .filter(|registered| registered.owner.as_deref() == Some(tenant))
+            .filter_map(|registered| match &registered.source {
+                PluginSource::Uploaded(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+                _ => None,
+            })
+            .sum()
     }
 
     /// Where a loaded plugin came from.
@@ -455,9 +561,15 @@ impl PluginRegistry {
 
     /// Every registered plugin.
     pub fn list(&self) -> Vec<PluginInfo> {
+        self.list_for(None)
+    }
+
+    /// Every plugin `tenant` sees: the shared ones and its own uploads.
+    pub fn list_for(&self, tenant: Option<&str>) -> Vec<PluginInfo> {
         let plugins = self.plugins.read().expect("plugin registry lock poisoned");
         plugins
             .iter()
+            .filter(|registered| registered.visible_to(tenant))
             .map(|registered| registered.plugin.info.clone())
             .collect()
     }
@@ -476,7 +588,20 @@ impl PluginRegistry {
     /// same class and version (names cannot be taken over, so it is the same plugin rebuilt),
     /// else, for a built-in, the built-in of that class this binary has.
     pub fn resolve_pinned(&self, pin: &PluginRef) -> Result<Arc<Plugin>, PluginError> {
+        self.resolve_pinned_in(None, pin)
+    }
+
+    /// [`Self::resolve_pinned`] among what `tenant` sees.
+    pub fn resolve_pinned_in(
+        &self,
+        tenant: Option<&str>,
+        pin: &PluginRef,
+    ) -> Result<Arc<Plugin>, PluginError> {
         let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        let plugins: Vec<&Registered> = plugins
+            .iter()
+            .filter(|registered| registered.visible_to(tenant))
+            .collect();
         let found = plugins
             .iter()
             .find(|r| r.plugin.info.digest == pin.digest)
@@ -505,7 +630,21 @@ impl PluginRegistry {
     /// class name, an alias, or either without its `Connector` suffix, compared exactly first
     /// and then case-insensitively. Without a version the newest is chosen.
     pub fn resolve(&self, class: &str, version: Option<&str>) -> Result<Arc<Plugin>, PluginError> {
+        self.resolve_in(None, class, version)
+    }
+
+    /// [`Self::resolve`] among what `tenant` sees: the shared plugins and its own uploads.
+    pub fn resolve_in(
+        &self,
+        tenant: Option<&str>,
+        class: &str,
+        version: Option<&str>,
+    ) -> Result<Arc<Plugin>, PluginError> {
         let plugins = self.plugins.read().expect("plugin registry lock poisoned");
+        let plugins: Vec<&Registered> = plugins
+            .iter()
+            .filter(|registered| registered.visible_to(tenant))
+            .collect();
         let mut matches: Vec<&Arc<Plugin>> = plugins
             .iter()
             .map(|registered| &registered.plugin)
@@ -578,6 +717,74 @@ impl crate::transforms::TransformPlugins for PluginRegistry {
     }
 }
 
+/// The registry as one tenant sees it, for resolving its transform chains.
+pub struct TenantView<'a> {
+    pub registry: &'a PluginRegistry,
+    pub tenant: Option<&'a str>,
+}
+
+impl crate::transforms::TransformPlugins for TenantView<'_> {
+    fn transform(&self, class: &str) -> Option<Arc<Plugin>> {
+        self.registry
+            .resolve_in(self.tenant, class, None)
+            .ok()
+            .filter(|plugin| plugin.info.kind == crate::runtime::PluginKind::Transform)
+    }
+}
+
+/// Where tenants' uploads are kept inside the uploads directory.
+const TENANTS_DIR: &str = "tenants";
+
+/// [`name_conflict_among`] for a plugin of `owner`: a tenant's upload against what that tenant
+/// sees; anything shared against every plugin, tenants' included (a shared name must not
+/// shadow one a tenant already uses).
+fn name_conflict_for(
+    plugins: &[Registered],
+    candidate: &PluginInfo,
+    source: &PluginSource,
+    owner: &Option<String>,
+) -> Option<PluginError> {
+    let relevant = || {
+        plugins.iter().filter(|registered| match owner {
+            Some(tenant) => registered.visible_to(Some(tenant)),
+            None => true,
+        })
+    };
+    if let Some(taken) = name_conflict_among(
+        relevant().map(|registered| (&registered.plugin.info, &registered.source)),
+        candidate,
+        source,
+    ) {
+        return Some(taken);
+    }
+    // Across owners a class belongs to one of them: nobody adds versions to, or shadows, a
+    // class another owner's plugin answers to.
+    for other in relevant().filter(|registered| registered.owner != *owner) {
+        if let Some(name) = names(candidate)
+            .find(|name| names(&other.plugin.info).any(|owned| owned.eq_ignore_ascii_case(name)))
+        {
+            let info = &other.plugin.info;
+            return Some(PluginError::NameTaken {
+                class: candidate.class_name.clone(),
+                name: name.to_owned(),
+                owner: match &other.owner {
+                    Some(tenant) => format!(
+                        "the plugin {} {} tenant {tenant} uploaded",
+                        info.class_name, info.version
+                    ),
+                    None => format!(
+                        "the shared {} plugin {} {}",
+                        other.source.describe(),
+                        info.class_name,
+                        info.version
+                    ),
+                },
+            });
+        }
+    }
+    None
+}
+
 /// The namespace of Kafka's own classes: only built-ins may answer to names in it.
 const KAFKA_NAMESPACE: &str = "org.apache.kafka.";
 
@@ -588,21 +795,6 @@ const KAFKA_NAMESPACE: &str = "org.apache.kafka.";
 /// - versions of a class come from one kind of source: an upload cannot add a version of a
 ///   built-in or `plugin.path` class, nor a `plugin.path` file one of a built-in class;
 /// - names in Kafka's namespace (`org.apache.kafka.`) belong to the built-ins.
-fn name_conflict(
-    plugins: &[Registered],
-    candidate: &PluginInfo,
-    source: &PluginSource,
-) -> Option<PluginError> {
-    name_conflict_among(
-        plugins
-            .iter()
-            .map(|registered| (&registered.plugin.info, &registered.source)),
-        candidate,
-        source,
-    )
-}
-
-/// [`name_conflict`] over (description, source) pairs.
 fn name_conflict_among<'a>(
     plugins: impl IntoIterator<Item = (&'a PluginInfo, &'a PluginSource)>,
     candidate: &PluginInfo,

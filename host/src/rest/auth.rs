@@ -1,7 +1,7 @@
 //! Who is calling (with `tenancy.enabled`): the credentials of every request but `/`, `/health`
 //! and `/openapi.json` name the operator or a tenant ([`Caller`]); missing or wrong ones are a
 //! 401 with `WWW-Authenticate`, and a tenant asking for a worker-wide operation (`/admin/*`,
-//! `/topics`, `/metrics`, plugin uploads and deletes) a 403. A tenant addresses its connectors by
+//! `/topics`, `/metrics`) a 403. A tenant addresses its connectors by
 //! its own names, which the worker keeps as `<tenant>/<name>`; [`Caller`] maps between the two,
 //! so another tenant's connector is as absent as one that does not exist.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::{FromRequestParts, Request, State},
-    http::{Method, header, request::Parts},
+    http::{header, request::Parts},
     middleware::Next,
     response::{IntoResponse as _, Response},
 };
@@ -41,13 +41,11 @@ fn public(path: &str) -> bool {
 }
 
 /// Whether only the operator may make a request.
-fn operator_only(method: &Method, path: &str) -> bool {
+fn operator_only(path: &str) -> bool {
     path.starts_with("/admin/")
         || path == "/topics"
         || path.starts_with("/topics/")
         || path == "/metrics"
-        || (path == "/connector-plugins" && method == Method::POST)
-        || (path.starts_with("/connector-plugins/") && method == Method::DELETE)
 }
 
 /// Names the caller of every request (the operator for all when tenancy is off).
@@ -82,7 +80,7 @@ pub(super) async fn authenticate(
         Principal::Tenant(name) => Some(name.clone()),
     };
     let caller = Caller(principal);
-    if tenant.is_some() && operator_only(request.method(), &path) {
+    if tenant.is_some() && operator_only(&path) {
         let mut response = ApiError::Forbidden(format!(
             "{} {path} is the operator's; a tenant may not use it",
             request.method()

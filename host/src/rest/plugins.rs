@@ -58,13 +58,17 @@ const CONVERTERS: &[(&str, &str)] = &[
 /// `GET /connector-plugins?connectorsOnly=`, connectors sorted by class name and version.
 /// `version` is left out when the plugin reports `undefined`, as Kafka Connect does. With
 /// `connectorsOnly=false` the built-in converters, transformations and predicates follow.
-pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Json<Value> {
+pub async fn list(
+    State(herder): State<Herder>,
+    caller: super::Caller,
+    RawQuery(query): RawQuery,
+) -> Json<Value> {
     let query = Query::parse(query.as_deref());
     // `connectorsOnly` defaults to true; only `false` (any case) lists the other plugins.
     let connectors_only = !query
         .first("connectorsOnly")
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("false"));
-    let mut plugins = herder.plugins();
+    let mut plugins = herder.plugins(caller.tenant());
     plugins.sort_by(|a, b| (&a.class_name, &a.version).cmp(&(&b.class_name, &b.version)));
     // Transform components are listed with the other transformations.
     let (connectors, components): (Vec<_>, Vec<_>) = plugins
@@ -107,11 +111,12 @@ pub async fn list(State(herder): State<Herder>, RawQuery(query): RawQuery) -> Js
 /// The connector plugin `{plugin}` names (class name or alias, optionally `?version=`).
 async fn resolve(
     herder: &Herder,
+    caller: &super::Caller,
     plugin: &str,
     version: Option<&str>,
 ) -> Result<std::sync::Arc<Plugin>, ApiError> {
     herder
-        .plugin(plugin, version)
+        .plugin(caller.tenant(), plugin, version)
         .await
         .map_err(|error| match error {
             PluginError::Unknown { .. } | PluginError::NotBuilt(_) => {
@@ -128,11 +133,12 @@ async fn resolve(
 /// framework's (the plugin's win on a name clash). 404 `Unknown plugin <p>.`.
 pub async fn config(
     State(herder): State<Herder>,
+    caller: super::Caller,
     Path(plugin): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let query = Query::parse(query.as_deref());
-    let found = resolve(&herder, &plugin, query.first("version")).await?;
+    let found = resolve(&herder, &caller, &plugin, query.first("version")).await?;
     Ok(Json(plugin_config(
         &found.info.config_def,
         found.info.kind,
@@ -169,6 +175,7 @@ pub async fn validate(
     }
     let found = herder
         .plugin(
+            caller.tenant(),
             &class,
             settings.get("connector.plugin.version").map(String::as_str),
         )
@@ -209,7 +216,7 @@ pub async fn validate(
         values,
         &resolved.settings,
         worker,
-        herder.transform_plugins(),
+        &herder.transform_plugins(caller.tenant()),
     );
     conceal_config_infos(&mut infos, &resolved.secrets);
     Ok(Json(infos))
@@ -249,6 +256,7 @@ fn conceal_config_infos(infos: &mut Value, secrets: &crate::config::providers::S
 /// `plugin.path` name, and Kafka's `org.apache.kafka.` namespace, are taken).
 pub async fn upload(
     State(herder): State<Herder>,
+    caller: super::Caller,
     body: axum::body::Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let limit = herder.worker_config().plugin_max_bytes;
@@ -263,8 +271,25 @@ pub async fn upload(
                 .into(),
         ));
     }
+    // A tenant's uploads count against its `quotas.plugin_bytes`.
+    if let Some(tenant) = caller.tenant()
+        && let Some(max) = herder
+            .tenants()
+            .get(tenant)
+            .and_then(|record| record.quotas.plugin_bytes)
+    {
+        let used = herder.uploaded_bytes(tenant);
+        if used + bytes.len() as u64 > max {
+            return Err(ApiError::Forbidden(format!(
+                "the component's {} bytes would take tenant {tenant} over its quota of {max} \
+                 bytes of uploaded plugins (quotas.plugin_bytes; {used} in use); delete an \
+                 upload or ask the operator to raise it",
+                bytes.len()
+            )));
+        }
+    }
     let (plugin, outcome) = herder
-        .upload_plugin(&bytes)
+        .upload_plugin(caller.tenant(), &bytes)
         .await
         .map_err(|error| match error {
             PluginError::Rejected(source @ crate::runtime::RuntimeError::AtCapacity { .. }) => {
@@ -297,13 +322,14 @@ pub async fn upload(
 /// `plugin.path` plugin; 409 while a connector uses it.
 pub async fn delete(
     State(herder): State<Herder>,
+    caller: super::Caller,
     Path(plugin): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<StatusCode, ApiError> {
     let query = Query::parse(query.as_deref());
     let version = query.first("version");
     herder
-        .delete_plugin(&plugin, version)
+        .delete_plugin(caller.tenant(), &plugin, version)
         .await
         .map_err(|error| match error {
             PluginError::Unknown { .. } | PluginError::UnknownVersion { .. } => {

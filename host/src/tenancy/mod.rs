@@ -150,6 +150,9 @@ pub struct Quotas {
     /// each connector and each of its `tasks.max` tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+    /// `plugin_bytes`: the bytes of the components it uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_bytes: Option<u64>,
     /// `fuel_per_second`: the fuel all its tasks may burn per second; a tenant over it is
     /// slowed (its calls wait), never failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
