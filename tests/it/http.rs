@@ -559,3 +559,64 @@ async fn a_task_has_at_most_its_share_of_concurrent_requests() {
     assert_eq!(max_in_flight, 2, "the cap was not applied");
     worker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_tasks_share_its_quota_of_open_connections() {
+    init_logging();
+    let state: Shared = Arc::default();
+    let address = start_server(state.clone()).await;
+    let url = format!("http://{address}/slow");
+    let allow = format!("http://127.0.0.1:{}", address.port());
+    let hash = wasm_connect::tenancy::hash_password("operator-password-1");
+    let worker = TestWorker::embedded(&[
+        ("sandbox.http.allow.private.networks", "true"),
+        ("tenancy.enabled", "true"),
+        ("tenancy.operator.password.hash", &hash),
+    ])
+    .await;
+    worker
+        .herder
+        .tenants()
+        .create(wasm_connect::tenancy::TenantSpec {
+            name: Some("acme".into()),
+            quotas: Some(wasm_connect::tenancy::Quotas {
+                http_connections: Some(1),
+                ..Default::default()
+            }),
+            egress: Some(wasm_connect::tenancy::EgressSpec {
+                allow: vec!["http://127.0.0.1:*".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Two connectors of the tenant, each allowed four connections of its own.
+    for name in ["acme/burst-1", "acme/burst-2"] {
+        worker
+            .create(&[
+                ("name", name),
+                ("connector.class", "TestSource"),
+                ("modes", "http-burst"),
+                ("topic", "acme.burst"),
+                ("http.url", &url),
+                ("sandbox.http.allow", &allow),
+                ("sandbox.http.concurrent.requests", "4"),
+            ])
+            .await;
+    }
+    for name in ["acme/burst-1", "acme/burst-2"] {
+        let trace = wait_failed(&worker, name).await;
+        assert!(
+            trace.contains("burst of 6 GET") && trace.contains("6 ok"),
+            "{trace}"
+        );
+    }
+    let (served, max_in_flight) = {
+        let server = state.lock().unwrap();
+        (server.slow_served, server.max_in_flight)
+    };
+    // Every request got through, one at a time across both connectors.
+    assert_eq!(served, 12);
+    assert_eq!(max_in_flight, 1, "the tenant's quota was not applied");
+    worker.stop().await;
+}

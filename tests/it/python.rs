@@ -486,6 +486,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
         metrics: None,
         secrets: Default::default(),
         budget: None,
+        http_connections: None,
     }
 }
 

@@ -112,8 +112,9 @@ pub struct Actor {
     /// The connector's transform chain, for its tasks.
     pub transforms: Arc<TransformChain>,
     pub builtin: bool,
-    /// Its tenant's compute budget, for its tasks.
+    /// Its tenant's compute budget and open-connection slots, for its tasks.
     pub budget: Option<Arc<dyn crate::runtime::ComputeBudget>>,
+    pub http_connections: Option<Arc<tokio::sync::Semaphore>>,
     pub services: Arc<Services>,
     pub statuses: Arc<dyn StatusBackingStore>,
     /// Where its task configs are stored.
@@ -514,6 +515,7 @@ impl Actor {
             config,
             builtin: self.builtin,
             budget: self.budget.clone(),
+            http_connections: self.http_connections.clone(),
         };
         let services = self.services.clone();
         let join = match self.plugin.info.kind {
@@ -665,5 +667,6 @@ pub fn connector_context(
         metrics: None,
         secrets: config.secrets.clone(),
         budget: None,
+        http_connections: None,
     }
 }

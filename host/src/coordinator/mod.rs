@@ -821,12 +821,16 @@ impl Herder {
             let budget: Arc<dyn crate::runtime::ComputeBudget> = self.tenants.budget(tenant);
             budget
         });
+        let http_connections = self
+            .tenant_of(name)
+            .and_then(|tenant| self.tenants.http_connections(tenant));
         let actor = Actor {
             config,
             plugin,
             transforms,
             builtin,
             budget,
+            http_connections,
             services: self.services.clone(),
             statuses: self.statuses.clone(),
             desired: self.desired.clone(),

@@ -42,6 +42,8 @@ pub(crate) struct EgressHooks {
     pub(crate) task: Option<u32>,
     /// One permit per open connection of this instance.
     pub(crate) open: Arc<tokio::sync::Semaphore>,
+    /// One permit per open connection of its tenant (`quotas.http_connections`), if limited.
+    pub(crate) tenant_open: Option<Arc<tokio::sync::Semaphore>>,
     /// The task's log budget: a guest sending denied requests in a loop must not flood the
     /// worker's log with their warnings.
     pub(crate) log: Arc<super::LogBudget>,
@@ -65,9 +67,16 @@ impl EgressHooks {
             connector,
             task,
             open: Arc::new(tokio::sync::Semaphore::new(permits)),
+            tenant_open: None,
             log,
             metrics,
         }
+    }
+
+    /// The hooks also holding each connection to a slot of its tenant's.
+    pub(crate) fn with_tenant_slots(mut self, slots: Option<Arc<tokio::sync::Semaphore>>) -> Self {
+        self.tenant_open = slots;
+        self
     }
 
     /// Logs a request that failed on the way (within the log budget) and maps it to the
@@ -130,6 +139,7 @@ impl WasiHttpHooks for EgressHooks {
         let connector = self.connector.clone();
         let task = self.task;
         let open = self.open.clone();
+        let tenant_open = self.tenant_open.clone();
         let log = self.log.clone();
         let metrics = self.metrics.clone();
         let count = move |outcome: &str| {
@@ -169,6 +179,32 @@ impl WasiHttpHooks for EgressHooks {
                     policy.concurrent_requests
                 ))));
             };
+            // And a slot of its tenant's, waiting as long again at most.
+            let tenant_permit = match &tenant_open {
+                None => None,
+                Some(slots) => {
+                    let Ok(Ok(permit)) =
+                        tokio::time::timeout(wait, slots.clone().acquire_owned()).await
+                    else {
+                        count("refused_concurrency");
+                        if log.admit(url.len()) {
+                            tracing::warn!(
+                                connector = %connector,
+                                task,
+                                url = %url,
+                                "HTTP request refused: the tenant already has \
+                                 quotas.http_connections connections open."
+                            );
+                        }
+                        return Err(HttpError::InternalError(Some(
+                            "too many concurrent HTTP requests: the tenant already has all the \
+                             connections its quota allows open (quotas.http_connections)"
+                                .to_owned(),
+                        )));
+                    };
+                    Some(permit)
+                }
+            };
             match send_checked(&policy, request, options).await {
                 Ok((response, io)) => {
                     count("allowed");
@@ -176,6 +212,7 @@ impl WasiHttpHooks for EgressHooks {
                     let io: IoFuture = Box::new(async move {
                         let result = Box::into_pin(io).await;
                         drop(permit);
+                        drop(tenant_permit);
                         result
                     });
                     Ok((response, io))

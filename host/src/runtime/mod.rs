@@ -238,6 +238,9 @@ pub struct InstanceContext {
     pub secrets: Arc<crate::config::providers::Secrets>,
     /// The compute budget its calls draw on (its tenant's); None = unbudgeted.
     pub budget: Option<Arc<dyn ComputeBudget>>,
+    /// Its tenant's open-connection slots (`quotas.http_connections`), shared by all the
+    /// tenant's instances, beside its own `sandbox.http.concurrent.requests`.
+    pub http_connections: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl InstanceContext {
@@ -263,6 +266,7 @@ impl InstanceContext {
             metrics: None,
             secrets: Arc::default(),
             budget: None,
+            http_connections: None,
         }
     }
 }

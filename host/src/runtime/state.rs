@@ -333,7 +333,8 @@ pub(crate) fn new_store(
         ctx.task,
         log.clone(),
         ctx.metrics.clone(),
-    );
+    )
+    .with_tenant_slots(ctx.http_connections.clone());
     let mut table = ResourceTable::new();
     if metering {
         table.set_max_capacity(limits.resources_max);

@@ -153,6 +153,10 @@ pub struct Quotas {
     /// `plugin_bytes`: the bytes of the components it uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin_bytes: Option<u64>,
+    /// `http_connections`: the outgoing HTTP connections all its instances may have open at
+    /// once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_connections: Option<u32>,
     /// `fuel_per_second`: the fuel all its tasks may burn per second; a tenant over it is
     /// slowed (its calls wait), never failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -358,6 +362,8 @@ pub struct Tenants {
     settings: TenancySettings,
     /// Each tenant's compute budget, shared by its tasks (made at first use).
     budgets: Mutex<BTreeMap<String, Arc<FuelBudget>>>,
+    /// Each tenant's open-connection slots and the quota they were made for.
+    connections: Mutex<BTreeMap<String, (u32, Arc<tokio::sync::Semaphore>)>>,
     /// The key secrets are sealed with (tenancy on only).
     key: Option<secrets::SecretKey>,
     store: Arc<dyn ConfigBackingStore>,
@@ -401,6 +407,7 @@ impl Tenants {
         Ok(Self {
             settings,
             budgets: Mutex::new(BTreeMap::new()),
+            connections: Mutex::new(BTreeMap::new()),
             key,
             store,
             tenants: RwLock::new(tenants),
@@ -715,6 +722,24 @@ impl Tenants {
             .or_insert_with(|| Arc::new(FuelBudget::new(rate)));
         budget.set_rate(rate);
         budget.clone()
+    }
+
+    /// Tenant `tenant`'s open-connection slots, if `quotas.http_connections` limits it. A
+    /// changed quota applies to instances started after the change.
+    pub fn http_connections(&self, tenant: &str) -> Option<Arc<tokio::sync::Semaphore>> {
+        let limit = self.get(tenant)?.quotas.http_connections?;
+        let mut connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match connections.get(tenant) {
+            Some((made_for, slots)) if *made_for == limit => Some(slots.clone()),
+            _ => {
+                let slots = Arc::new(tokio::sync::Semaphore::new(limit as usize));
+                connections.insert(tenant.to_owned(), (limit, slots.clone()));
+                Some(slots)
+            }
+        }
     }
 
     fn forget_verified(&self) {

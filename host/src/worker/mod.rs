@@ -93,6 +93,8 @@ pub struct TaskSpec {
     pub builtin: bool,
     /// The compute budget its calls draw on (its tenant's); None = unbudgeted.
     pub budget: Option<Arc<dyn crate::runtime::ComputeBudget>>,
+    /// Its tenant's open-connection slots; None = unlimited.
+    pub http_connections: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// How the coordinator steers a running task and hears from it.
@@ -149,6 +151,7 @@ async fn task_transforms(
     context.log = Some(log.clone());
     context.secrets = spec.connector.secrets.clone();
     context.budget = spec.budget.clone();
+    context.http_connections = spec.http_connections.clone();
     transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)

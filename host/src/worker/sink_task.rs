@@ -104,6 +104,7 @@ async fn run_inner(
         metrics: Some(control.metrics.clone()),
         secrets: connector.secrets.clone(),
         budget: spec.budget.clone(),
+        http_connections: spec.http_connections.clone(),
     };
     let mut instance = spec.plugin.sink_task(context).await?;
     let plugin_transforms = super::task_transforms(spec, &log).await?;

@@ -605,6 +605,7 @@ async fn run_inner(
         metrics: Some(control.metrics.clone()),
         secrets: connector.secrets.clone(),
         budget: spec.budget.clone(),
+        http_connections: spec.http_connections.clone(),
     };
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?
