@@ -892,3 +892,68 @@ async fn a_tenants_uploads_are_its_own() {
     let reply = acme.get("/connectors/first/status").await;
     assert_eq!(reply.body["connector"]["version"], "0.1.0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_throughput_quota_holds_its_tasks_back() {
+    const RATE: u64 = 200;
+    let (worker, operator) = tenant_worker().await;
+    let reply = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "slow", "password": "slow-password-1",
+                    "quotas": {"records_per_second": RATE}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let slow = worker.rest.with_basic("slow", "slow-password-1");
+    // Two sources of 50 records per poll, and a sink reading one of them: all count.
+    for (name, topic) in [("a", "slow.a"), ("b", "slow.b")] {
+        let reply = slow
+            .post(
+                "/connectors",
+                &json!({"name": name, "config": {"connector.class": "TestSource",
+                        "topic": topic, "batch.size": "50"}}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        wait_running(&slow, name).await;
+    }
+    let reply = slow
+        .post(
+            "/connectors",
+            &json!({"name": "sink", "config": {"connector.class": "TestSink",
+                    "topics": "slow.a"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let total = |metrics: &str| {
+        let sum = |prefix: &str| -> f64 {
+            metrics
+                .lines()
+                .filter(|line| line.starts_with(prefix) && line.contains("tenant=\"slow\""))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        sum("kafka_connect_source_task_source_record_poll_total{")
+            + sum("kafka_connect_sink_task_sink_record_send_total{")
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = operator.get_text("/metrics", None).await.2;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = operator.get_text("/metrics", None).await.2;
+    let elapsed = started.elapsed().as_secs_f64();
+    let moved = total(&after) - total(&before);
+    assert!(moved > 0.0, "nothing moved:\n{after}");
+    // At most the rate, plus the bucket (a tenth of a second) and one batch per task in
+    // flight at either end.
+    let bound = RATE as f64 * (elapsed + 0.1) + 2.0 * 3.0 * 50.0;
+    assert!(
+        moved <= bound,
+        "tenant slow moved {moved} records in {elapsed:.2} s, over its quota ({bound:.0})"
+    );
+    assert!(
+        after.contains("wasm_connect_task_budget_wait_seconds_total{connector=\"slow/a\""),
+        "{after}"
+    );
+}

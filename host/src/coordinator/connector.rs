@@ -115,6 +115,7 @@ pub struct Actor {
     /// Its tenant's compute budget and open-connection slots, for its tasks.
     pub budget: Option<Arc<dyn crate::runtime::ComputeBudget>>,
     pub http_connections: Option<Arc<tokio::sync::Semaphore>>,
+    pub throughput: Option<Arc<dyn crate::runtime::ComputeBudget>>,
     pub services: Arc<Services>,
     pub statuses: Arc<dyn StatusBackingStore>,
     /// Where its task configs are stored.
@@ -516,6 +517,7 @@ impl Actor {
             builtin: self.builtin,
             budget: self.budget.clone(),
             http_connections: self.http_connections.clone(),
+            throughput: self.throughput.clone(),
         };
         let services = self.services.clone();
         let join = match self.plugin.info.kind {

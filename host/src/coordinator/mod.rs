@@ -824,6 +824,10 @@ impl Herder {
         let http_connections = self
             .tenant_of(name)
             .and_then(|tenant| self.tenants.http_connections(tenant));
+        let throughput = self.tenant_of(name).map(|tenant| {
+            let budget: Arc<dyn crate::runtime::ComputeBudget> = self.tenants.throughput(tenant);
+            budget
+        });
         let actor = Actor {
             config,
             plugin,
@@ -831,6 +835,7 @@ impl Herder {
             builtin,
             budget,
             http_connections,
+            throughput,
             services: self.services.clone(),
             statuses: self.statuses.clone(),
             desired: self.desired.clone(),

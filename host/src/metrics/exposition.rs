@@ -674,7 +674,7 @@ impl SnapshotCollector {
         family(
             encoder,
             "wasm_connect_task_budget_wait_seconds",
-            "Time the task's calls waited for its tenant's compute budget (quotas.fuel_per_second).",
+            "Time the task waited for its tenant's budgets (quotas.fuel_per_second, quotas.records_per_second).",
             MetricType::Counter,
             self.tasks(None)
                 .map(|(c, t, m)| (task_labels(c, t), load(&m.guest.budget_wait) as f64 / 1e9)),

@@ -157,6 +157,10 @@ pub struct Quotas {
     /// once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_connections: Option<u32>,
+    /// `records_per_second`: the records all its tasks may produce and consume per second,
+    /// held to by backpressure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_per_second: Option<u64>,
     /// `fuel_per_second`: the fuel all its tasks may burn per second; a tenant over it is
     /// slowed (its calls wait), never failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,6 +366,8 @@ pub struct Tenants {
     settings: TenancySettings,
     /// Each tenant's compute budget, shared by its tasks (made at first use).
     budgets: Mutex<BTreeMap<String, Arc<FuelBudget>>>,
+    /// Each tenant's throughput budget in records (made at first use).
+    throughputs: Mutex<BTreeMap<String, Arc<FuelBudget>>>,
     /// Each tenant's open-connection slots and the quota they were made for.
     connections: Mutex<BTreeMap<String, (u32, Arc<tokio::sync::Semaphore>)>>,
     /// The key secrets are sealed with (tenancy on only).
@@ -407,6 +413,7 @@ impl Tenants {
         Ok(Self {
             settings,
             budgets: Mutex::new(BTreeMap::new()),
+            throughputs: Mutex::new(BTreeMap::new()),
             connections: Mutex::new(BTreeMap::new()),
             key,
             store,
@@ -704,6 +711,14 @@ impl Tenants {
         {
             budget.set_rate(tenant.quotas.fuel_per_second.unwrap_or(0));
         }
+        if let Some(budget) = self
+            .throughputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&tenant.name)
+        {
+            budget.set_rate(tenant.quotas.records_per_second.unwrap_or(0));
+        }
         Ok(tenant)
     }
 
@@ -718,6 +733,24 @@ impl Tenants {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let budget = budgets
+            .entry(tenant.to_owned())
+            .or_insert_with(|| Arc::new(FuelBudget::new(rate)));
+        budget.set_rate(rate);
+        budget.clone()
+    }
+
+    /// Tenant `tenant`'s throughput budget, in records, at its current
+    /// `quotas.records_per_second` (the same kind of bucket as its fuel budget).
+    pub fn throughput(&self, tenant: &str) -> Arc<FuelBudget> {
+        let rate = self
+            .get(tenant)
+            .and_then(|record| record.quotas.records_per_second)
+            .unwrap_or(0);
+        let mut throughputs = self
+            .throughputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let budget = throughputs
             .entry(tenant.to_owned())
             .or_insert_with(|| Arc::new(FuelBudget::new(rate)));
         budget.set_rate(rate);
@@ -750,7 +783,8 @@ impl Tenants {
     }
 }
 
-/// A tenant's compute budget: a bucket of fuel refilled at `quotas.fuel_per_second` and
+/// A tenant's compute budget (and, counting records, its throughput budget): a bucket of fuel
+/// refilled at `quotas.fuel_per_second` and
 /// holding at most a tenth of a second's worth. A call's fuel is charged once it ran, so the
 /// bucket can go into debt; the tenant's next calls then wait until the debt is paid off, so
 /// over time its tasks burn no more than the rate, and a call is never cut short for it.

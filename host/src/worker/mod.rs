@@ -95,6 +95,9 @@ pub struct TaskSpec {
     pub budget: Option<Arc<dyn crate::runtime::ComputeBudget>>,
     /// Its tenant's open-connection slots; None = unlimited.
     pub http_connections: Option<Arc<tokio::sync::Semaphore>>,
+    /// Its tenant's throughput budget in records (`quotas.records_per_second`): charged with
+    /// every batch polled or put, the task waits while it is in debt. None = unlimited.
+    pub throughput: Option<Arc<dyn crate::runtime::ComputeBudget>>,
 }
 
 /// How the coordinator steers a running task and hears from it.
@@ -156,6 +159,25 @@ async fn task_transforms(
         .await
         .map(Some)
         .map_err(|error| TaskFailure::new(error.to_string()))
+}
+
+/// Charges `records` to the task's throughput budget and waits while it is in debt (or until
+/// the task is told to stop), counting the wait.
+async fn hold_to_throughput(spec: &TaskSpec, control: &TaskControl, records: usize) {
+    let Some(budget) = &spec.throughput else {
+        return;
+    };
+    budget.charge(records as u64);
+    if let Some(wait) = budget.delay() {
+        control.metrics.guest.budget_wait.fetch_add(
+            u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        tokio::select! {
+            () = control.shutdown.cancelled() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 /// Handles what the guest asked through `connector-context` during the last call: a

@@ -341,6 +341,7 @@ impl SinkLoop<'_> {
             if count == 0 {
                 return Ok(());
             }
+            super::hold_to_throughput(self.spec, self.control, count).await;
             let put_started = Instant::now();
             match self.instance.put(records).await {
                 Ok(()) => {

@@ -732,9 +732,11 @@ async fn run_inner(
             }
             Ok(batch) => {
                 idle.reset();
+                let records = batch.len();
                 if let Err(failure) = task.send(batch).await {
                     break Err(failure);
                 }
+                super::hold_to_throughput(spec, control, records).await;
             }
             Err(error) if error.is_retriable() => {
                 tracing::warn!(error = %error, "Poll failed with a retriable error; retrying.");
