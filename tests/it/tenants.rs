@@ -891,6 +891,19 @@ async fn a_tenants_uploads_are_its_own() {
     assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
     let reply = acme.get("/connectors/first/status").await;
     assert_eq!(reply.body["connector"]["version"], "0.1.0");
+    // A deleted tenant takes its uploads with it.
+    let uploads = worker
+        .dir
+        .path()
+        .join("data/uploaded-plugins/tenants/globex");
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 1);
+    assert_eq!(
+        globex.delete("/connectors/first").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let reply = operator.delete("/admin/tenants/globex").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -955,5 +968,65 @@ async fn a_tenants_throughput_quota_holds_its_tasks_back() {
     assert!(
         after.contains("wasm_connect_task_budget_wait_seconds_total{connector=\"slow/a\""),
         "{after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_values_are_hidden_and_kept_when_written_back_hidden() {
+    const PASSWORD: &str = "clear-password-91b3";
+    let (worker, operator) = tenant_worker().await;
+    let reply = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "acme", "password": "acme-password-1"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let acme = worker.rest.with_basic("acme", "acme-password-1");
+    let mut config = source("acme.orders");
+    config["db.password"] = json!(PASSWORD);
+    let reply = acme
+        .post("/connectors", &json!({"name": "orders", "config": config}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["config"]["db.password"], "[hidden]",
+        "{:?}",
+        reply.body
+    );
+    wait_running(&acme, "orders").await;
+    let shown = acme.get("/connectors/orders/config").await.body;
+    assert_eq!(shown["db.password"], "[hidden]", "{shown}");
+    let tasks = acme.get("/connectors/orders/tasks").await.body;
+    assert_eq!(tasks[0]["config"]["db.password"], "[hidden]", "{tasks}");
+    for reply in [
+        operator.get("/connectors/acme%2Forders/config").await.body,
+        acme.get("/connectors?expand=info").await.body,
+    ] {
+        assert!(!reply.to_string().contains(PASSWORD), "{reply}");
+    }
+    // Read, changed and written back: the password stays what it was.
+    let mut changed = shown.clone();
+    changed["batch.size"] = json!("2");
+    let reply = acme.put_json("/connectors/orders/config", &changed).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let reply = acme
+        .patch(
+            "/connectors/orders/config",
+            &json!({"db.password": "[hidden]"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let stored = std::fs::read_to_string(worker.dir.path().join("data/connectors.json")).unwrap();
+    let line = stored
+        .lines()
+        .filter(|line| line.contains("acme/orders"))
+        .last()
+        .unwrap();
+    assert!(
+        line.contains(PASSWORD)
+            && !line.contains("[hidden]")
+            && line.contains("\"batch.size\":\"2\""),
+        "{line}"
     );
 }

@@ -419,6 +419,19 @@ impl Herder {
             .await
     }
 
+    /// Deletes tenant `tenant` if it owns no connectors, with its secrets and its uploads.
+    pub async fn delete_tenant(&self, tenant: &str) -> Result<(), crate::tenancy::TenantError> {
+        let connectors = self.connector_names().await;
+        self.tenants.remove(tenant, &connectors).await?;
+        let removed = self.registry.remove_owner(tenant);
+        tracing::info!(
+            tenant,
+            plugins = removed,
+            "Tenant deleted, with its uploaded plugins."
+        );
+        Ok(())
+    }
+
     /// Bytes of `tenant`'s uploaded components.
     pub fn uploaded_bytes(&self, tenant: &str) -> u64 {
         self.registry.uploaded_bytes(tenant)

@@ -28,6 +28,25 @@ pub enum OffsetChange {
 }
 
 impl Herder {
+    /// The keys of connector `name`'s config its plugin declares `PASSWORD`.
+    pub fn password_keys(&self, name: &str) -> Vec<String> {
+        let Some(desired) = self.desired.get(name) else {
+            return Vec::new();
+        };
+        self.registry
+            .resolve_pinned_in(self.tenant_of(name), &desired.plugin)
+            .map(|plugin| {
+                plugin
+                    .info
+                    .config_def
+                    .iter()
+                    .filter(|key| key.ty == crate::config::def::ConfigType::Password)
+                    .map(|key| key.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The connector's type (never `Transform`), or NotFound: that of the plugin it runs.
     pub async fn connector_kind(&self, name: &str) -> Result<PluginKind, HerderError> {
         let desired = self

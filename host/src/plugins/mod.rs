@@ -537,6 +537,26 @@ impl PluginRegistry {
         });
     }
 
+    /// Forgets every plugin `tenant` uploaded and removes their files (when the tenant is
+    /// deleted; it owns no connectors then). Returns how many.
+    pub fn remove_owner(&self, tenant: &str) -> usize {
+        let mut plugins = self.plugins.write().expect("plugin registry lock poisoned");
+        let mut removed = 0;
+        plugins.retain(|registered| {
+            if registered.owner.as_deref() != Some(tenant) {
+                return true;
+            }
+            if let PluginSource::Uploaded(path) = &registered.source
+                && let Err(error) = std::fs::remove_file(path)
+            {
+                tracing::warn!(path = %path.display(), error = %error, "Could not remove an uploaded plugin's file.");
+            }
+            removed += 1;
+            false
+        });
+        removed
+    }
+
     /// Bytes of `tenant`'s uploaded components (for its `quotas.plugin_bytes`).
     pub fn uploaded_bytes(&self, tenant: &str) -> u64 {
         let plugins = self.plugins.read().expect("plugin registry lock poisoned");

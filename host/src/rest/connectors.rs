@@ -128,6 +128,40 @@ pub async fn create(
         .into_response())
 }
 
+/// A config as `caller` is shown it: its own connector name, and with tenancy on the values
+/// of the plugin's `PASSWORD` keys as `[hidden]` (config-provider references show as written).
+fn shown_config(herder: &Herder, caller: &Caller, name: &str, config: &Settings) -> Settings {
+    let mut shown = caller.external_config(config);
+    if herder.tenants().enabled() {
+        for key in herder.password_keys(name) {
+            if let Some(value) = shown.get_mut(&key)
+                && !value.contains("${")
+            {
+                *value = crate::config::framework::HIDDEN.to_owned();
+            }
+        }
+    }
+    shown
+}
+
+/// With tenancy on, a `PASSWORD` key written back as `[hidden]` (a config read, changed and
+/// written again) keeps the value stored for it.
+async fn restore_hidden(herder: &Herder, name: &str, config: &mut Settings) {
+    if !herder.tenants().enabled() {
+        return;
+    }
+    let Some(current) = herder.connector_config(name).await else {
+        return;
+    };
+    for key in herder.password_keys(name) {
+        if config.get(&key).map(String::as_str) == Some(crate::config::framework::HIDDEN)
+            && let Some(stored) = current.raw.get(&key)
+        {
+            config.insert(key, stored.clone());
+        }
+    }
+}
+
 /// `Location` of a created connector: `/connectors/<name>` with the name percent-encoded as a
 /// path segment (as Jersey's `UriBuilder` does), so any name makes a valid header.
 fn location(name: &str) -> String {
@@ -198,6 +232,7 @@ pub async fn put_config(
     caller.check_new_name(&own)?;
     let name = caller.internal(&own);
     config.insert("name".into(), name.clone());
+    restore_hidden(&herder, &name, &mut config).await;
     let created = timed(herder.put_connector_config(&name, config)).await??;
     let info = connector_info(&herder, &caller, &name)
         .await
@@ -245,6 +280,7 @@ pub async fn patch_config(
     name_from_url(&mut config, &own)?;
     check_connector_type(&config)?;
     config.insert("name".into(), name.clone());
+    restore_hidden(&herder, &name, &mut config).await;
     // Applied only if the connector still has the config the patch was merged into.
     timed(herder.patch_connector_config(&name, &current, config)).await??;
     connector_info(&herder, &caller, &name)
@@ -404,7 +440,12 @@ pub async fn config(
         .connector_config(&name)
         .await
         .ok_or_else(|| not_found(&name))?;
-    Ok(Json(json!(caller.external_config(&config.raw))))
+    Ok(Json(json!(shown_config(
+        &herder,
+        &caller,
+        &name,
+        &config.raw
+    ))))
 }
 
 /// `GET /connectors/{name}/status`: `ConnectorStateInfo`.
@@ -436,7 +477,7 @@ pub async fn tasks(
         .enumerate()
         .map(|(task, config)| {
             json!({"id": {"connector": caller.external(&name), "task": task},
-                   "config": caller.external_config(config)})
+                   "config": shown_config(&herder, &caller, &name, config)})
         })
         .collect();
     Ok(Json(Value::Array(tasks)))
@@ -509,7 +550,7 @@ async fn connector_info(herder: &Herder, caller: &Caller, name: &str) -> Option<
         .collect();
     Some(json!({
         "name": own,
-        "config": caller.external_config(&config.raw),
+        "config": shown_config(herder, caller, name, &config.raw),
         "tasks": tasks,
         "type": kind,
     }))

@@ -125,15 +125,14 @@ pub async fn update(
     Ok(Json(json))
 }
 
-/// `DELETE /admin/tenants/{tenant}`: 204; 409 while it owns connectors.
+/// `DELETE /admin/tenants/{tenant}`: 204, its secrets and uploaded plugins gone with it; 409
+/// while it owns connectors.
 pub async fn delete(
     State(herder): State<Herder>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     enabled(&herder)?;
-    let connectors = herder.connector_names().await;
-    herder.tenants().remove(&name, &connectors).await?;
-    tracing::info!(tenant = %name, "Tenant deleted.");
+    herder.delete_tenant(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -197,6 +197,11 @@ fn config_def() -> ConfigDef {
                 .documentation("The file the read-outside mode tries to read."),
         )
         .define(
+            ConfigKey::new("db.password", ConfigType::Password)
+                .default_value("")
+                .documentation("A password the test source does nothing with, to show how hosts treat PASSWORD keys."),
+        )
+        .define(
             ConfigKey::new("connector.spin", ConfigType::String)
                 .default_value("")
                 .documentation("validate, start or task-configs: loop forever in that call."),
