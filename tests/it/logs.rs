@@ -65,3 +65,59 @@ async fn a_json_log_is_one_object_per_line_with_the_connector_and_task_of_task_e
         "{guest}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_task_events_carry_the_tenant() {
+    let hash = wasm_connect::tenancy::hash_password("operator-password-1");
+    let worker = ChildWorker::start(&[
+        ("log.format", "json"),
+        ("tenancy.enabled", "true"),
+        ("tenancy.operator.password.hash", &hash),
+    ])
+    .await;
+    let operator = worker.rest.with_basic("operator", "operator-password-1");
+    let reply = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "acme", "password": "acme-password-1"}),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 201, "{:?}", reply.body);
+    let reply = worker
+        .rest
+        .with_basic("acme", "acme-password-1")
+        .post(
+            "/connectors",
+            &json!({"name": "chatty", "config": {"connector.class": "TestSource",
+                    "topic": "acme.chatty", "modes": "leak-config"}}),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 201, "{:?}", reply.body);
+    let start = Instant::now();
+    let (guest, started) = loop {
+        let lines: Vec<Value> = worker
+            .log_text()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        let guest = lines
+            .iter()
+            .find(|l| l["target"] == "connector" && l["connector"] == "acme/chatty")
+            .cloned();
+        let started = lines
+            .iter()
+            .find(|l| l["message"] == "Task started." && l["span"]["connector"] == "acme/chatty")
+            .cloned();
+        if let (Some(guest), Some(started)) = (guest, started) {
+            break (guest, started);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no task events:\n{}",
+            worker.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(guest["tenant"], json!("acme"), "{guest}");
+    assert_eq!(started["span"]["tenant"], json!("acme"), "{started}");
+}

@@ -487,6 +487,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
         secrets: Default::default(),
         budget: None,
         http_connections: None,
+        tenant: None,
     }
 }
 

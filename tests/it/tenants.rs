@@ -1020,8 +1020,7 @@ async fn password_values_are_hidden_and_kept_when_written_back_hidden() {
     let stored = std::fs::read_to_string(worker.dir.path().join("data/connectors.json")).unwrap();
     let line = stored
         .lines()
-        .filter(|line| line.contains("acme/orders"))
-        .last()
+        .rfind(|line| line.contains("acme/orders"))
         .unwrap();
     assert!(
         line.contains(PASSWORD)

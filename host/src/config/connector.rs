@@ -365,6 +365,8 @@ pub struct ConnectorConfig {
     pub topic_namespace: Option<Arc<[String]>>,
     /// Its tenant's filesystem policy; None = the worker's.
     pub fs_policy: Option<Arc<super::filesystem::FsPolicy>>,
+    /// Its tenant (with tenancy on), for log fields.
+    pub tenant: Option<Arc<str>>,
 }
 
 impl ConnectorConfig {
@@ -443,6 +445,7 @@ impl ConnectorConfig {
             secrets: Arc::default(),
             topic_namespace: None,
             fs_policy: None,
+            tenant: None,
         })
     }
 

@@ -128,7 +128,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    #[tracing::instrument(name = "connector", skip_all, fields(connector = %self.config.name))]
+    #[tracing::instrument(name = "connector", skip_all, fields(connector = %self.config.name, tenant = self.config.tenant.as_deref()))]
     /// Runs the connector; `validated` is an instance that already validated this
     /// configuration, reused to start.
     pub async fn run(
@@ -670,5 +670,6 @@ pub fn connector_context(
         secrets: config.secrets.clone(),
         budget: None,
         http_connections: None,
+        tenant: config.tenant.clone(),
     }
 }

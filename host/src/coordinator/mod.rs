@@ -599,6 +599,7 @@ impl Herder {
                 }
             }
             config.fs_policy = Some(Arc::new(policy));
+            config.tenant = Some(tenant.name.as_str().into());
         }
         // Fail fast, before the guest validates; checked again when it is stored.
         self.admit(&config.name, &config)?;

@@ -680,6 +680,15 @@ impl SnapshotCollector {
                 .map(|(c, t, m)| (task_labels(c, t), load(&m.guest.budget_wait) as f64 / 1e9)),
             |v| Box::new(ConstCounter::new(v)),
         )?;
+        family(
+            encoder,
+            "wasm_connect_task_throttled_seconds",
+            "Time the task's long calls were paused (sandbox.throttle.after.ms: a call running longer runs one tick in eight).",
+            MetricType::Counter,
+            self.tasks(None)
+                .map(|(c, t, m)| (task_labels(c, t), load(&m.guest.throttled) as f64 / 1e9)),
+            |v| Box::new(ConstCounter::new(v)),
+        )?;
         self.call_durations(encoder)?;
         let requests: Vec<_> = self
             .tasks(None)

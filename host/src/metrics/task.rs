@@ -119,6 +119,8 @@ pub struct GuestMetrics {
     pub egress: [AtomicU64; EGRESS_OUTCOMES.len()],
     /// Nanoseconds calls waited for the tenant's compute budget (`quotas.fuel_per_second`).
     pub budget_wait: AtomicU64,
+    /// Nanoseconds long calls were paused by `sandbox.throttle.after.ms`.
+    pub throttled: AtomicU64,
 }
 
 /// Call duration buckets: 100 µs to about 100 s, doubling.

@@ -241,6 +241,8 @@ pub struct InstanceContext {
     /// Its tenant's open-connection slots (`quotas.http_connections`), shared by all the
     /// tenant's instances, beside its own `sandbox.http.concurrent.requests`.
     pub http_connections: Option<Arc<tokio::sync::Semaphore>>,
+    /// Its tenant (with tenancy on): a `tenant` field on its log lines.
+    pub tenant: Option<Arc<str>>,
 }
 
 impl InstanceContext {
@@ -267,6 +269,7 @@ impl InstanceContext {
             secrets: Arc::default(),
             budget: None,
             http_connections: None,
+            tenant: None,
         }
     }
 }

@@ -261,6 +261,12 @@ fn on_epoch_deadline(
         Some(throttle) if elapsed >= throttle.after => {
             // Never sleep past the deadline: wake in time to interrupt.
             let pause = throttle.pause.min(clock.timeout - elapsed);
+            if let Some(metrics) = &store.data().ctx.metrics {
+                metrics.guest.throttled.fetch_add(
+                    u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
             Ok(UpdateDeadline::YieldCustom(
                 1,
                 Box::pin(tokio::time::sleep(pause)),
@@ -377,6 +383,7 @@ pub(crate) fn new_store(
 /// budget.
 pub(crate) struct GuestOutput {
     connector: String,
+    tenant: Option<Arc<str>>,
     secrets: Arc<crate::config::providers::Secrets>,
     task: Option<u32>,
     log: Arc<LogBudget>,
@@ -391,6 +398,7 @@ impl GuestOutput {
     fn new(ctx: &InstanceContext, log: Arc<LogBudget>, line_max_bytes: usize) -> Self {
         Self {
             connector: ctx.connector.clone(),
+            tenant: ctx.tenant.clone(),
             secrets: ctx.secrets.clone(),
             task: ctx.task,
             log,
@@ -446,6 +454,7 @@ impl GuestOutput {
             target: "connector",
             connector = %self.connector,
             task = self.task,
+            tenant = self.tenant.as_deref(),
             stream,
             "{line}"
         );

@@ -155,6 +155,7 @@ async fn task_transforms(
     context.secrets = spec.connector.secrets.clone();
     context.budget = spec.budget.clone();
     context.http_connections = spec.http_connections.clone();
+    context.tenant = spec.connector.tenant.clone();
     transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)

@@ -34,7 +34,7 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 
 /// Runs one sink task until shutdown or failure; reports its states through `control`.
-#[tracing::instrument(name = "sink_task", skip_all, fields(connector = %spec.connector.name, task = spec.task))]
+#[tracing::instrument(name = "sink_task", skip_all, fields(connector = %spec.connector.name, task = spec.task, tenant = spec.connector.tenant.as_deref()))]
 pub async fn run(spec: TaskSpec, services: Arc<Services>, control: TaskControl) {
     match run_inner(&spec, &services, &control).await {
         Ok(()) => {
@@ -105,6 +105,7 @@ async fn run_inner(
         secrets: connector.secrets.clone(),
         budget: spec.budget.clone(),
         http_connections: spec.http_connections.clone(),
+        tenant: connector.tenant.clone(),
     };
     let mut instance = spec.plugin.sink_task(context).await?;
     let plugin_transforms = super::task_transforms(spec, &log).await?;

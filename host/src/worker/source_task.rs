@@ -556,7 +556,7 @@ impl<'a> Outbox<'a> {
 }
 
 /// Runs one source task until shutdown or failure; reports its states through `control`.
-#[tracing::instrument(name = "source_task", skip_all, fields(connector = %spec.connector.name, task = spec.task))]
+#[tracing::instrument(name = "source_task", skip_all, fields(connector = %spec.connector.name, task = spec.task, tenant = spec.connector.tenant.as_deref()))]
 pub async fn run(spec: TaskSpec, services: Arc<Services>, control: TaskControl) {
     match run_inner(&spec, &services, &control).await {
         Ok(()) => {
@@ -606,6 +606,7 @@ async fn run_inner(
         secrets: connector.secrets.clone(),
         budget: spec.budget.clone(),
         http_connections: spec.http_connections.clone(),
+        tenant: connector.tenant.clone(),
     };
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?

@@ -17,21 +17,22 @@ impl Host for HostState {
         crate::text::truncate(&mut message, self.limits.string_max_bytes);
         let connector = &self.ctx.connector;
         let task = self.ctx.task;
+        let tenant = self.ctx.tenant.as_deref();
         match level {
             Level::Trace => {
-                tracing::trace!(target: "connector", connector = %connector, task, "{message}")
+                tracing::trace!(target: "connector", connector = %connector, task, tenant, "{message}")
             }
             Level::Debug => {
-                tracing::debug!(target: "connector", connector = %connector, task, "{message}")
+                tracing::debug!(target: "connector", connector = %connector, task, tenant, "{message}")
             }
             Level::Info => {
-                tracing::info!(target: "connector", connector = %connector, task, "{message}")
+                tracing::info!(target: "connector", connector = %connector, task, tenant, "{message}")
             }
             Level::Warn => {
-                tracing::warn!(target: "connector", connector = %connector, task, "{message}")
+                tracing::warn!(target: "connector", connector = %connector, task, tenant, "{message}")
             }
             Level::Error => {
-                tracing::error!(target: "connector", connector = %connector, task, "{message}")
+                tracing::error!(target: "connector", connector = %connector, task, tenant, "{message}")
             }
         }
         Ok(())
