@@ -488,6 +488,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
         budget: None,
         http_connections: None,
         tenant: None,
+        counts_memory: true,
     }
 }
 

@@ -120,6 +120,17 @@ async fn a_wasm_transform_runs_in_a_chain_with_builtins_on_both_sides() {
     assert_eq!(header(&routed[0], "after"), "wasm");
     assert_eq!(task_state(&worker, "source"), Some(State::Running));
     assert_eq!(task_state(&worker, "sink"), Some(State::Running));
+    // The transform component's calls count as its task's, under `apply`.
+    let text = wasm_connect::metrics::render(
+        worker.herder.metrics_snapshot().await,
+        wasm_connect::metrics::Format::Prometheus,
+    );
+    assert!(
+        text.lines().any(|line| line.starts_with(
+            "wasm_connect_task_guest_call_duration_seconds_count{connector=\"source\",task=\"0\",function=\"apply\"}"
+        )),
+        "{text}"
+    );
     worker.stop().await;
 }
 

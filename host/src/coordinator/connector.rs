@@ -671,5 +671,6 @@ pub fn connector_context(
         budget: None,
         http_connections: None,
         tenant: config.tenant.clone(),
+        counts_memory: true,
     }
 }

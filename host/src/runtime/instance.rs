@@ -197,9 +197,11 @@ impl Sandbox {
         if let Some(metrics) = &state.ctx.metrics {
             let took = took.filter(|_| metrics.recording());
             metrics.guest.call(call, took, self.fuel_used, trap);
-            metrics
-                .guest
-                .memory(state.limiter.used(), self.limits.memory_max_bytes);
+            if state.ctx.counts_memory {
+                metrics
+                    .guest
+                    .memory(state.limiter.used(), self.limits.memory_max_bytes);
+            }
         }
     }
 

@@ -243,6 +243,9 @@ pub struct InstanceContext {
     pub http_connections: Option<Arc<tokio::sync::Semaphore>>,
     /// Its tenant (with tenancy on): a `tenant` field on its log lines.
     pub tenant: Option<Arc<str>>,
+    /// Whether `metrics`' memory gauge is this instance's: true for a task's own instance,
+    /// false for the transform component instances whose calls it also counts.
+    pub counts_memory: bool,
 }
 
 impl InstanceContext {
@@ -270,6 +273,7 @@ impl InstanceContext {
             budget: None,
             http_connections: None,
             tenant: None,
+            counts_memory: true,
         }
     }
 }

@@ -140,6 +140,7 @@ fn task_log_budget(spec: &TaskSpec, services: &Services) -> Arc<crate::runtime::
 async fn task_transforms(
     spec: &TaskSpec,
     log: &Arc<crate::runtime::LogBudget>,
+    metrics: &Arc<TaskMetrics>,
 ) -> Result<Option<transforms::TaskTransforms>, TaskFailure> {
     let chain = &spec.transforms;
     if !chain.has_plugins() {
@@ -156,6 +157,9 @@ async fn task_transforms(
     context.budget = spec.budget.clone();
     context.http_connections = spec.http_connections.clone();
     context.tenant = spec.connector.tenant.clone();
+    // Their calls (`apply`) count as the task's; their memory is not the task instance's.
+    context.metrics = Some(metrics.clone());
+    context.counts_memory = false;
     transforms::TaskTransforms::start(chain.clone(), context)
         .await
         .map(Some)

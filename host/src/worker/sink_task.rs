@@ -106,9 +106,10 @@ async fn run_inner(
         budget: spec.budget.clone(),
         http_connections: spec.http_connections.clone(),
         tenant: connector.tenant.clone(),
+        counts_memory: true,
     };
     let mut instance = spec.plugin.sink_task(context).await?;
-    let plugin_transforms = super::task_transforms(spec, &log).await?;
+    let plugin_transforms = super::task_transforms(spec, &log, &control.metrics).await?;
     instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
 

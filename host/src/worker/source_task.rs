@@ -607,12 +607,13 @@ async fn run_inner(
         budget: spec.budget.clone(),
         http_connections: spec.http_connections.clone(),
         tenant: connector.tenant.clone(),
+        counts_memory: true,
     };
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?
         .with_record_max_bytes(services.worker.task_limits.record_max_bytes);
     let mut instance = spec.plugin.source_task(context).await?;
-    let plugin_transforms = super::task_transforms(spec, &log).await?;
+    let plugin_transforms = super::task_transforms(spec, &log, &control.metrics).await?;
     let options = instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
     let producer = services.log.producer(&format!(
