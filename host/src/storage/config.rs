@@ -259,15 +259,25 @@ impl FileConfigStore {
                     connectors.tenants.remove(name);
                 }
             }
-            if self
-                .file
-                .due_compaction(line.len() as u64 + 1, connectors.live_bytes)
-            {
-                (connectors.lines(), true)
-            } else {
-                (vec![line], false)
-            }
+            self.lines_to_write(&connectors, line)
         };
+        self.write(lines, compact).await
+    }
+
+    /// What to write after a change whose line is `line`: that line, or every line when
+    /// compaction is due (the bool).
+    fn lines_to_write(&self, connectors: &Connectors, line: String) -> (Vec<String>, bool) {
+        if self
+            .file
+            .due_compaction(line.len() as u64 + 1, connectors.live_bytes)
+        {
+            (connectors.lines(), true)
+        } else {
+            (vec![line], false)
+        }
+    }
+
+    async fn write(&self, lines: Vec<String>, compact: bool) -> Result<(), StoreError> {
         self.file
             .write(lines, compact)
             .await
@@ -297,22 +307,9 @@ impl FileConfigStore {
                 }
                 None => connectors.note_line(name, None),
             }
-            if self
-                .file
-                .due_compaction(line.len() as u64 + 1, connectors.live_bytes)
-            {
-                (connectors.lines(), true)
-            } else {
-                (vec![line], false)
-            }
+            self.lines_to_write(&connectors, line)
         };
-        self.file
-            .write(lines, compact)
-            .await
-            .map_err(|source| StoreError::Write {
-                path: self.path.clone(),
-                source,
-            })
+        self.write(lines, compact).await
     }
 }
 

@@ -726,17 +726,8 @@ impl Tenants {
     pub fn budget(&self, tenant: &str) -> Arc<FuelBudget> {
         let rate = self
             .get(tenant)
-            .and_then(|record| record.quotas.fuel_per_second)
-            .unwrap_or(0);
-        let mut budgets = self
-            .budgets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let budget = budgets
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Arc::new(FuelBudget::new(rate)));
-        budget.set_rate(rate);
-        budget.clone()
+            .and_then(|record| record.quotas.fuel_per_second);
+        shared_bucket(&self.budgets, tenant, rate)
     }
 
     /// Tenant `tenant`'s throughput budget, in records, at its current
@@ -744,17 +735,8 @@ impl Tenants {
     pub fn throughput(&self, tenant: &str) -> Arc<FuelBudget> {
         let rate = self
             .get(tenant)
-            .and_then(|record| record.quotas.records_per_second)
-            .unwrap_or(0);
-        let mut throughputs = self
-            .throughputs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let budget = throughputs
-            .entry(tenant.to_owned())
-            .or_insert_with(|| Arc::new(FuelBudget::new(rate)));
-        budget.set_rate(rate);
-        budget.clone()
+            .and_then(|record| record.quotas.records_per_second);
+        shared_bucket(&self.throughputs, tenant, rate)
     }
 
     /// Tenant `tenant`'s open-connection slots, if `quotas.http_connections` limits it. A
@@ -781,6 +763,23 @@ impl Tenants {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clear();
     }
+}
+
+/// `tenant`'s bucket in `buckets` (made at first use), set to `rate` (None: unlimited).
+fn shared_bucket(
+    buckets: &Mutex<BTreeMap<String, Arc<FuelBudget>>>,
+    tenant: &str,
+    rate: Option<u64>,
+) -> Arc<FuelBudget> {
+    let rate = rate.unwrap_or(0);
+    let mut buckets = buckets
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let bucket = buckets
+        .entry(tenant.to_owned())
+        .or_insert_with(|| Arc::new(FuelBudget::new(rate)));
+    bucket.set_rate(rate);
+    bucket.clone()
 }
 
 /// A tenant's compute budget (and, counting records, its throughput budget): a bucket of fuel
