@@ -9,6 +9,7 @@ pub mod config;
 pub mod convert;
 pub mod coordinator;
 pub mod data;
+pub mod distributed;
 pub mod log;
 pub mod logging;
 pub mod metrics;

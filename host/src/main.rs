@@ -41,9 +41,11 @@ enum Command {
         /// Connector configurations: .properties, or .json (a POST /connectors body or a flat config).
         connectors: Vec<PathBuf>,
     },
-    /// Runs a worker of a distributed cluster, like `connect-distributed.sh` (not yet available).
+    /// Runs a worker of a distributed cluster, like `connect-distributed.sh`: workers with the
+    /// same `group.id` share the connectors, keeping configs, offsets and statuses in Kafka.
     Distributed {
-        /// Worker properties.
+        /// Worker properties (bootstrap.servers, group.id, config.storage.topic,
+        /// offset.storage.topic, status.storage.topic, ...).
         worker: PathBuf,
     },
     /// Lists, reads and writes the topics of a worker's record log: Kafka when the worker
@@ -186,9 +188,7 @@ fn init_logging(default: &str, format: LogFormat) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Standalone { worker, connectors } => standalone(worker, connectors).await,
-        Command::Distributed { .. } => anyhow::bail!(
-            "distributed mode is not available yet; run `wasm-connect standalone WORKER.properties [CONNECTOR ...]`"
-        ),
+        Command::Distributed { worker } => distributed(worker).await,
         Command::Topics(command) => run_topics(command).await,
         Command::HashPassword => {
             let mut password = String::new();
@@ -312,24 +312,7 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
                 .with_context(|| format!("invalid connector config `{}`", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    // Bound first: a port in use fails at once, and statuses name the address bound.
-    let (host, port) = config.listener.clone();
-    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
-        .await
-        .with_context(|| format!("failed to bind the REST API to {host}:{port}"))?;
-    let address = listener.local_addr()?;
-    config.worker_id = config.advertised_worker_id(address);
-    // For `wasm-connect topics`, which reaches the embedded log through this API while the
-    // worker holds it.
-    let url_file = config.rest_url_file();
-    if let Err(error) = std::fs::create_dir_all(&config.data_dir).and_then(|()| {
-        std::fs::write(
-            &url_file,
-            wasm_connect::config::worker::local_url(address) + "\n",
-        )
-    }) {
-        tracing::warn!(file = %url_file.display(), %error, "Could not record the REST API's URL; `wasm-connect topics` will need --url.");
-    }
+    let (listener, address) = bind_rest(&mut config).await?;
     let log = wasm_connect::standalone::open_log(&config).context("failed to start the worker")?;
     let herder = wasm_connect::standalone::assemble(config, log)
         .await
@@ -373,16 +356,85 @@ async fn standalone(worker: PathBuf, connectors: Vec<PathBuf>) -> anyhow::Result
     }
     herder.set_ready(true);
     wait_for_signal().await;
+    stop_serving(stop_rest, server).await;
+    tracing::info!("Shutting down: stopping tasks and flushing offsets.");
+    herder.shutdown().await;
+    tracing::info!("Worker stopped.");
+    Ok(())
+}
+
+/// Binds the REST API first (a port in use fails at once, and statuses name the address
+/// bound), sets the worker id from it, and records the URL in `data.dir` for `wasm-connect
+/// topics`, which reaches the embedded log through this API while the worker holds it.
+async fn bind_rest(
+    config: &mut WorkerConfig,
+) -> anyhow::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
+    let (host, port) = config.listener.clone();
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .with_context(|| format!("failed to bind the REST API to {host}:{port}"))?;
+    let address = listener.local_addr()?;
+    config.worker_id = config.advertised_worker_id(address);
+    let url_file = config.rest_url_file();
+    if let Err(error) = std::fs::create_dir_all(&config.data_dir).and_then(|()| {
+        std::fs::write(
+            &url_file,
+            wasm_connect::config::worker::local_url(address) + "\n",
+        )
+    }) {
+        tracing::warn!(file = %url_file.display(), %error, "Could not record the REST API's URL; `wasm-connect topics` will need --url.");
+    }
+    Ok((listener, address))
+}
+
+/// Stops the REST API: in-flight requests get a few seconds; a request stuck on the herder
+/// does not hold the shutdown.
+async fn stop_serving(
+    stop_rest: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let _ = stop_rest.send(());
-    // In-flight requests get a few seconds; a request stuck on the herder does not hold the
-    // shutdown.
     match tokio::time::timeout(std::time::Duration::from_secs(5), server).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(error))) => tracing::warn!(error = %error, "The REST API failed."),
         Ok(Err(error)) => tracing::warn!(error = %error, "The REST API panicked."),
         Err(_) => tracing::warn!("REST requests were still in flight at shutdown."),
     }
+}
+
+async fn distributed(worker: PathBuf) -> anyhow::Result<()> {
+    raise_open_files_limit();
+    let mut config = WorkerConfig::read_file(&worker)?;
+    config.fs.deny(&worker, "the worker's config file");
+    // Settings errors before anything binds or connects.
+    wasm_connect::distributed::DistributedConfig::from_settings(&config.raw)
+        .with_context(|| format!("invalid worker config `{}`", worker.display()))?;
+    let (listener, address) = bind_rest(&mut config).await?;
+    let url = format!("http://{}", config.worker_id);
+    let log = wasm_connect::standalone::open_log(&config).context("failed to start the worker")?;
+    let member = wasm_connect::distributed::assemble(config, log, url.clone())
+        .await
+        .context("failed to start the worker")?;
+    let herder = member.herder.clone();
+    herder.set_ready(false);
+    let (stop_rest, rest_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rest::serve(listener, herder.clone(), async {
+        let _ = rest_stopped.await;
+    }));
+    tracing::info!(address = %address, url = %url, group = %member.config.group_id, "REST API listening.");
+    if let Err(error) = herder.load_plugins().await {
+        herder.shutdown().await;
+        return Err(anyhow::Error::new(error).context("failed to load the built-in connectors"));
+    }
+    herder.sync_desired().await;
+    // Ready (`GET /health`) once it applied its first assignment.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let driver = tokio::spawn(member.run(stop.clone()));
+    wait_for_signal().await;
+    stop_serving(stop_rest, server).await;
     tracing::info!("Shutting down: stopping tasks and flushing offsets.");
+    stop.cancel();
+    let _ = driver.await;
     herder.shutdown().await;
     tracing::info!("Worker stopped.");
     Ok(())

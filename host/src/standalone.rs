@@ -58,6 +58,7 @@ pub async fn assemble(worker: WorkerConfig, log: Arc<dyn RecordLog>) -> anyhow::
         statuses,
         registry,
         tenants,
+        distributed: None,
     }))
 }
 
@@ -69,16 +70,22 @@ pub fn open_log(worker: &WorkerConfig) -> anyhow::Result<Arc<dyn RecordLog>> {
             Arc::new(EmbeddedLog::open_with_cache(dir, worker.log_cache_bytes)?)
         }
         LogBackend::Kafka { bootstrap_servers } => {
-            let mut settings = KafkaSettings::new(BTreeMap::from([(
-                "bootstrap.servers".to_owned(),
-                bootstrap_servers.clone(),
-            )]));
-            settings.admin = worker.client_settings("admin.");
-            settings.producer = worker.client_settings("producer.");
-            settings.consumer = worker.client_settings("consumer.");
-            Arc::new(KafkaLog::new(settings)?)
+            Arc::new(KafkaLog::new(kafka_settings(worker, bootstrap_servers))?)
         }
     })
+}
+
+/// The Kafka client settings of a worker on `bootstrap_servers`: its `producer.`,
+/// `consumer.` and `admin.` settings.
+pub fn kafka_settings(worker: &WorkerConfig, bootstrap_servers: &str) -> KafkaSettings {
+    let mut settings = KafkaSettings::new(BTreeMap::from([(
+        "bootstrap.servers".to_owned(),
+        bootstrap_servers.to_owned(),
+    )]));
+    settings.admin = worker.client_settings("admin.");
+    settings.producer = worker.client_settings("producer.");
+    settings.consumer = worker.client_settings("consumer.");
+    settings
 }
 
 /// The wasm runtime with the worker's sandbox settings, and a registry of no plugins yet

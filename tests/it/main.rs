@@ -3,6 +3,8 @@
 
 // file-source → log → file-sink on the embedded log and on Kafka (MockCluster); resuming.
 mod pipeline;
+// Distributed mode: worker processes sharing connectors through a (mock) Kafka cluster.
+mod distributed;
 // kill -9 of the `wasm-connect` binary in the middle of a copy, then restart.
 mod crash;
 // Reconfiguration requests, raise-error, the restart policy and the dead letter queue.

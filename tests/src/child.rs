@@ -27,6 +27,10 @@ pub struct ChildWorker {
     pub dir: tempfile::TempDir,
     pub rest: RestClient,
     log: PathBuf,
+    /// `standalone` or `distributed`.
+    mode: &'static str,
+    config: PathBuf,
+    env: Vec<(String, String)>,
 }
 
 impl ChildWorker {
@@ -43,6 +47,29 @@ impl ChildWorker {
 
     /// [`Self::start_with_env`] with only the test guests `guests` on the plugin path.
     pub async fn start_with(extra: &[(&str, &str)], env: &[(&str, &str)], guests: &[&str]) -> Self {
+        Self::start_in("standalone", extra, env, guests).await
+    }
+
+    /// A worker of a distributed cluster (`extra` names its Kafka cluster, group and
+    /// topics), on a fixed port of its own so it keeps its worker id when restarted.
+    pub async fn start_distributed(extra: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port()
+            .to_string();
+        let listeners = format!("http://127.0.0.1:{port}");
+        let mut settings: Vec<(&str, &str)> = vec![("listeners", &listeners)];
+        settings.extend_from_slice(extra);
+        Self::start_in("distributed", &settings, &[], &["test_source", "test_sink"]).await
+    }
+
+    async fn start_in(
+        mode: &'static str,
+        extra: &[(&str, &str)],
+        env: &[(&str, &str)],
+        guests: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).expect("plugin dir");
@@ -51,8 +78,13 @@ impl ChildWorker {
                 .expect("copy test guest");
         }
         component("file_source");
+        let listeners = if extra.iter().any(|(key, _)| *key == "listeners") {
+            String::new()
+        } else {
+            "listeners=http://127.0.0.1:0\n".to_owned()
+        };
         let mut properties = format!(
-            "data.dir={}\ncache.dir={}\nplugin.path={}\nlisteners=http://127.0.0.1:0\n\
+            "data.dir={}\ncache.dir={}\nplugin.path={}\n{listeners}\
              offset.flush.interval.ms=100\n\
              key.converter=org.apache.kafka.connect.storage.StringConverter\n\
              value.converter=org.apache.kafka.connect.storage.StringConverter\n",
@@ -66,24 +98,59 @@ impl ChildWorker {
         let config = dir.path().join("worker.properties");
         std::fs::write(&config, properties).expect("worker properties");
         let log = dir.path().join("worker.log");
-        let child = Command::new(binary())
-            .arg("standalone")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start wasm-connect");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let child = spawn(mode, &config, &env, &log, false);
         let mut worker = Self {
             child,
             dir,
             rest: RestClient::new(String::new()),
             log,
+            mode,
+            config,
+            env,
         };
+        worker.wait_listening(0).await;
+        worker
+    }
+
+    /// Starts the worker again (after [`Self::kill`] or [`Self::stop`]) on the same directory,
+    /// settings and port; returns once its REST API answers.
+    pub async fn restart(&mut self) {
+        let from = self.log_bytes();
+        self.child = spawn(self.mode, &self.config, &self.env, &self.log, true);
+        self.wait_listening(from).await;
+    }
+
+    /// Stops the worker gracefully (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the worker.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits until the log, from byte `from` on, says the REST API listens, and points
+    /// [`Self::rest`] at it.
+    async fn wait_listening(&mut self, from: u64) {
+        let worker = self;
         let start = Instant::now();
         let address = loop {
             let text = std::fs::read_to_string(&worker.log).unwrap_or_default();
+            let text = text.get(from as usize..).unwrap_or_default().to_owned();
             if let Some(address) = text
                 .lines()
                 .find(|line| line.contains("REST API listening."))
@@ -102,7 +169,6 @@ impl ChildWorker {
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         worker.rest = RestClient::new(format!("http://{address}"));
-        worker
     }
 
     /// Where tests keep files the worker's connectors may be granted.
@@ -221,6 +287,32 @@ impl Drop for ChildWorker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Runs `wasm-connect <mode> <config>`, logging to `log` (appending when `append`).
+fn spawn(
+    mode: &str,
+    config: &std::path::Path,
+    env: &[(String, String)],
+    log: &std::path::Path,
+    append: bool,
+) -> Child {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(log)
+        .expect("log file");
+    Command::new(binary())
+        .arg(mode)
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("start wasm-connect")
 }
 
 /// The address of a "REST API listening." line, as text (`address=...`) or JSON

@@ -405,6 +405,26 @@ impl Secrets {
         self.conceal(value).into_owned()
     }
 
+    /// A config stored with [`Self::conceal_config`] with its references resolved again (for
+    /// task configs another worker stored, in distributed mode).
+    pub fn reveal_config(&self, config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        if self.is_empty() {
+            return config.clone();
+        }
+        config
+            .iter()
+            .map(|(key, value)| {
+                let mut value = value.clone();
+                for (resolved, reference) in &self.values {
+                    if value.contains(reference.as_str()) {
+                        value = value.replace(reference.as_str(), resolved);
+                    }
+                }
+                (key.clone(), value)
+            })
+            .collect()
+    }
+
     /// [`Self::conceal_value`] over every value of a config.
     pub fn conceal_config(&self, config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         if self.is_empty() {

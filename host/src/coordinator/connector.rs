@@ -32,6 +32,17 @@ pub enum Command {
     },
     /// Stop everything and exit; answers when done.
     Shutdown(oneshot::Sender<()>),
+    /// Distributed mode: run exactly these units of the connector from now on.
+    Assign(Units),
+    /// Distributed mode: the stored task configs changed.
+    TaskConfigs,
+}
+
+/// What of a connector a distributed worker runs: its instance and some of its tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Units {
+    pub connector: bool,
+    pub tasks: std::collections::BTreeSet<u32>,
 }
 
 struct RunningTask {
@@ -44,8 +55,8 @@ struct RunningTask {
 /// generation (reconfiguration, stop) drops late events of its tasks and cancels its pending
 /// restarts.
 struct Generation {
-    /// Indexed by task id.
-    tasks: Vec<RunningTask>,
+    /// By task id.
+    tasks: BTreeMap<u32, RunningTask>,
     events_rx: TaskEvents,
     events_tx: TaskEventSender,
     /// Pending restarts: each sleeps its backoff, then yields the task id.
@@ -61,7 +72,7 @@ impl Generation {
     fn new() -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         Self {
-            tasks: Vec::new(),
+            tasks: BTreeMap::new(),
             events_rx,
             events_tx,
             restarts: JoinSet::new(),
@@ -122,6 +133,10 @@ pub struct Actor {
     pub desired: Arc<DesiredState>,
     pub shared: Arc<Shared>,
     pub target: TargetState,
+    /// Distributed mode: what of the connector this worker runs (None: all of it, as a
+    /// standalone worker does). Task configs then come from the config store, where the
+    /// worker running the instance stores them.
+    pub units: Option<Units>,
     /// Completed once the connector started and generated its first tasks (or failed, or is
     /// stopped), so a create or update answers after it, as Kafka Connect's standalone herder.
     pub started: Option<oneshot::Sender<()>>,
@@ -138,36 +153,20 @@ impl Actor {
     ) {
         let name = self.config.name.clone();
         let kind = self.plugin.info.kind;
-        self.statuses
-            .set_connector(&name, kind, State::Unassigned, None);
-        self.statuses.set_version(&name, &self.plugin.info.version);
         let (context_tx, mut context_rx) = mpsc::unbounded_channel();
         let (target_tx, _) = watch::channel(self.target);
         let mut generation = Generation::new();
         let mut failed = false;
-
-        let mut instance = match self.start_connector(validated, context_tx.clone()).await {
-            Ok(instance) => Some(instance),
-            Err(trace) => {
-                self.statuses
-                    .set_connector(&name, kind, State::Failed, Some(trace));
-                failed = true;
-                None
-            }
-        };
-        if !failed {
-            self.set_connector_state(kind);
-            if self.target != TargetState::Stopped
-                && let Some(instance) = instance.as_mut()
-                && let Err(trace) = self
-                    .reconfigure(instance, &mut generation, &target_tx, true)
-                    .await
-            {
-                self.statuses
-                    .set_connector(&name, kind, State::Failed, Some(trace));
-                failed = true;
-            }
+        let mut instance = None;
+        if self.owns_connector() {
+            self.statuses
+                .set_connector(&name, kind, State::Unassigned, None);
+            self.statuses.set_version(&name, &self.plugin.info.version);
+            (instance, failed) = self
+                .start_and_configure(validated, &context_tx, &mut generation, &target_tx)
+                .await;
         }
+        self.sync_tasks(&mut generation, &target_tx).await;
         if let Some(started) = self.started.take() {
             let _ = started.send(());
         }
@@ -182,21 +181,25 @@ impl Actor {
                         if failed {
                             continue;
                         }
-                        self.set_connector_state(kind);
+                        if self.owns_connector() {
+                            self.set_connector_state(kind);
+                        }
                         match target {
                             TargetState::Stopped => {
                                 self.stop_tasks(&mut generation.tasks).await;
                                 generation = Generation::new();
-                                self.shared.task_configs.lock().expect("lock").clear();
-                                // A stopped connector has no task configs (KIP-875). Stored
-                                // before the status shows no tasks, so whoever sees that
-                                // may alter the offsets.
-                                if let Err(error) =
-                                    self.desired.put_task_configs(&name, Vec::new()).await
-                                {
-                                    tracing::error!(error = %crate::error_chain(&error), "Failed to store the task configs.");
+                                if self.owns_connector() {
+                                    self.shared.task_configs.lock().expect("lock").clear();
+                                    // A stopped connector has no task configs (KIP-875).
+                                    // Stored before the status shows no tasks, so whoever
+                                    // sees that may alter the offsets.
+                                    if let Err(error) =
+                                        self.desired.put_task_configs(&name, Vec::new()).await
+                                    {
+                                        tracing::error!(error = %crate::error_chain(&error), "Failed to store the task configs.");
+                                    }
+                                    self.statuses.retain_tasks(&name, 0);
                                 }
-                                self.statuses.retain_tasks(&name, 0);
                             }
                             TargetState::Started | TargetState::Paused if previous == TargetState::Stopped => {
                                 if let Some(instance) = instance.as_mut()
@@ -222,6 +225,26 @@ impl Actor {
                         )
                         .await;
                         let _ = done.send(());
+                    }
+                    Some(Command::Assign(units)) => {
+                        let had_connector = self.owns_connector();
+                        self.units = Some(units);
+                        if self.owns_connector() && !had_connector {
+                            self.statuses.set_connector(&name, kind, State::Unassigned, None);
+                            self.statuses.set_version(&name, &self.plugin.info.version);
+                            (instance, failed) = self
+                                .start_and_configure(None, &context_tx, &mut generation, &target_tx)
+                                .await;
+                        } else if !self.owns_connector() && let Some(mut old) = instance.take() {
+                            if let Err(error) = old.stop().await {
+                                tracing::warn!(error = %error, "Connector stop failed.");
+                            }
+                            failed = false;
+                        }
+                        self.sync_tasks(&mut generation, &target_tx).await;
+                    }
+                    Some(Command::TaskConfigs) => {
+                        self.sync_tasks(&mut generation, &target_tx).await;
                     }
                     Some(Command::Shutdown(done)) => {
                         self.stop_tasks(&mut generation.tasks).await;
@@ -301,12 +324,12 @@ impl Actor {
         let name = self.config.name.clone();
         let kind = self.plugin.info.kind;
         for &task in tasks {
-            if (task as usize) < generation.tasks.len() {
+            if generation.tasks.contains_key(&task) {
                 self.statuses.set_task(&name, task, State::Restarting, None);
             }
         }
         let mut remaining = tasks.to_vec();
-        if connector {
+        if connector && self.owns_connector() {
             self.statuses
                 .set_connector(&name, kind, State::Restarting, None);
             if let Some(mut old) = instance.take()
@@ -330,8 +353,10 @@ impl Actor {
             if self.target == TargetState::Stopped {
                 return;
             }
-            let all = !generation.tasks.is_empty()
-                && (0..generation.tasks.len() as u32).all(|task| tasks.contains(&task));
+            // Standalone: when every task is to restart, the new generation restarts them.
+            let all = self.units.is_none()
+                && !generation.tasks.is_empty()
+                && generation.tasks.keys().all(|task| tasks.contains(task));
             if let Some(started) = instance.as_mut()
                 && let Err(trace) = self.reconfigure(started, generation, target, all).await
             {
@@ -356,7 +381,7 @@ impl Actor {
         id: u32,
         target: &watch::Sender<TargetState>,
     ) {
-        let Some(slot) = generation.tasks.get_mut(id as usize) else {
+        let Some(slot) = generation.tasks.get_mut(&id) else {
             return;
         };
         slot.shutdown.cancel();
@@ -444,6 +469,31 @@ impl Actor {
                 }
             }
         }
+        if self.units.is_some() {
+            // Distributed: store them if they changed; every worker assigned some of them
+            // starts its tasks from the store.
+            let stored: Vec<ConfigMap> = configs
+                .iter()
+                .map(|config| self.config.secrets.conceal_config(config))
+                .collect();
+            let current = self
+                .desired
+                .get(&self.config.name)
+                .map(|desired| desired.tasks)
+                .unwrap_or_default();
+            if stored == current {
+                tracing::info!("Task configs unchanged; tasks keep running.");
+                return Ok(());
+            }
+            tracing::info!(tasks = stored.len(), "Storing new task configs.");
+            let count = stored.len() as u32;
+            self.desired
+                .put_task_configs(&self.config.name, stored)
+                .await
+                .map_err(|error| crate::error_chain(&error))?;
+            self.statuses.retain_tasks(&self.config.name, count);
+            return Ok(());
+        }
         let unchanged = *self.shared.task_configs.lock().expect("lock") == configs;
         if unchanged && !force {
             tracing::info!("Task configs unchanged; tasks keep running.");
@@ -484,7 +534,7 @@ impl Actor {
                 target,
                 &generation.events_tx,
             );
-            generation.tasks.push(task);
+            generation.tasks.insert(id, task);
         }
         *self.shared.task_configs.lock().expect("lock") = configs;
         *self.shared.metrics.lock().expect("lock") = metrics;
@@ -583,7 +633,7 @@ impl Actor {
         target: &watch::Sender<TargetState>,
     ) {
         let (Some((config, metrics)), Some(slot)) =
-            (self.task_state(id), generation.tasks.get_mut(id as usize))
+            (self.task_state(id), generation.tasks.get_mut(&id))
         else {
             return;
         };
@@ -612,10 +662,122 @@ impl Actor {
         *slot = self.spawn_task(id, config, metrics, target, &generation.events_tx);
     }
 
+    /// Whether this worker runs the connector instance.
+    fn owns_connector(&self) -> bool {
+        self.units.as_ref().is_none_or(|units| units.connector)
+    }
+
+    /// Starts the connector instance and, unless it is stopped, has it generate task
+    /// configs; the instance, and whether it failed.
+    async fn start_and_configure(
+        &self,
+        validated: Option<ConnectorInstance>,
+        context: &mpsc::UnboundedSender<ContextEvent>,
+        generation: &mut Generation,
+        target: &watch::Sender<TargetState>,
+    ) -> (Option<ConnectorInstance>, bool) {
+        let (name, kind) = (&self.config.name, self.plugin.info.kind);
+        let mut instance = match self.start_connector(validated, context.clone()).await {
+            Ok(instance) => instance,
+            Err(trace) => {
+                self.statuses
+                    .set_connector(name, kind, State::Failed, Some(trace));
+                return (None, true);
+            }
+        };
+        self.set_connector_state(kind);
+        if self.target != TargetState::Stopped
+            && let Err(trace) = self
+                .reconfigure(&mut instance, generation, target, true)
+                .await
+        {
+            self.statuses
+                .set_connector(name, kind, State::Failed, Some(trace));
+            return (Some(instance), true);
+        }
+        (Some(instance), false)
+    }
+
+    /// Distributed mode: runs exactly the assigned tasks with their stored configs (what the
+    /// worker running the instance generated), restarting those whose config changed and
+    /// stopping those no longer assigned. A stopped task's state is left to the worker that
+    /// runs it next.
+    async fn sync_tasks(&self, generation: &mut Generation, target: &watch::Sender<TargetState>) {
+        let Some(units) = &self.units else {
+            return;
+        };
+        let stored = self
+            .desired
+            .get(&self.config.name)
+            .map(|desired| desired.tasks)
+            .unwrap_or_default();
+        let configs: Vec<ConfigMap> = if self.target == TargetState::Stopped {
+            Vec::new()
+        } else {
+            stored
+                .iter()
+                .map(|config| self.config.secrets.reveal_config(config))
+                .collect()
+        };
+        let previous = std::mem::replace(
+            &mut *self.shared.task_configs.lock().expect("lock"),
+            configs.clone(),
+        );
+        let mut stopping = BTreeMap::new();
+        let ids: Vec<u32> = generation.tasks.keys().copied().collect();
+        for id in ids {
+            let index = id as usize;
+            let keep = units.tasks.contains(&id)
+                && configs.get(index).is_some()
+                && previous.get(index) == configs.get(index);
+            if !keep && let Some(task) = generation.tasks.remove(&id) {
+                stopping.insert(id, task);
+            }
+        }
+        if !stopping.is_empty() {
+            tracing::info!(tasks = ?stopping.keys().collect::<Vec<_>>(), "Stopping tasks no longer assigned here or reconfigured.");
+            self.stop_tasks(&mut stopping).await;
+        }
+        let worker = &self.services.worker;
+        {
+            let mut metrics = self.shared.metrics.lock().expect("lock");
+            metrics.truncate(configs.len());
+            while metrics.len() < configs.len() {
+                metrics.push(Arc::new(if worker.metrics_recording {
+                    TaskMetrics::new(worker.metrics_window)
+                } else {
+                    TaskMetrics::counters_only(worker.metrics_window)
+                }));
+            }
+        }
+        let starting: Vec<u32> = units
+            .tasks
+            .iter()
+            .copied()
+            .filter(|id| (*id as usize) < configs.len() && !generation.tasks.contains_key(id))
+            .collect();
+        if starting.is_empty() {
+            return;
+        }
+        // A task that moved here continues from what its previous worker committed.
+        if let Err(error) = self.services.offsets.sync().await {
+            tracing::warn!(error = %crate::error_chain(&error), "Could not read the offsets topic to its end; starting tasks from the offsets read so far.");
+        }
+        for id in starting {
+            let Some((config, metrics)) = self.task_state(id) else {
+                continue;
+            };
+            self.statuses
+                .set_task(&self.config.name, id, State::Unassigned, None);
+            let task = self.spawn_task(id, config, metrics, target, &generation.events_tx);
+            generation.tasks.insert(id, task);
+        }
+    }
+
     /// Stops every task gracefully, abandoning those that take longer than
     /// `task.shutdown.graceful.timeout.ms` (in total, as Kafka Connect).
-    async fn stop_tasks(&self, tasks: &mut Vec<RunningTask>) {
-        for task in tasks.iter() {
+    async fn stop_tasks(&self, tasks: &mut BTreeMap<u32, RunningTask>) {
+        for task in tasks.values() {
             task.shutdown.cancel();
         }
         let deadline = tokio::time::Instant::now()
@@ -624,7 +786,7 @@ impl Actor {
                 .worker
                 .task_shutdown_timeout
                 .max(Duration::from_millis(1));
-        for mut task in tasks.drain(..) {
+        for mut task in std::mem::take(tasks).into_values() {
             if tokio::time::timeout_at(deadline, &mut task.join)
                 .await
                 .is_err()

@@ -115,6 +115,17 @@ impl DesiredState {
         Ok(())
     }
 
+    /// Sets a connector's entry as the store already holds it (distributed mode: read from
+    /// the config topic).
+    pub fn set(&self, name: &str, desired: Desired) {
+        self.write().insert(name.to_owned(), desired);
+    }
+
+    /// Forgets a connector the store no longer holds (distributed mode).
+    pub fn forget(&self, name: &str) {
+        self.write().remove(name);
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Desired>> {
         self.view
             .read()

@@ -9,6 +9,7 @@
 //! a disk write or a network call, so a connector whose `validate` or `start` spins holds up
 //! only further changes to itself.
 
+mod assigned;
 mod connector;
 pub mod desired;
 mod offsets;
@@ -23,6 +24,7 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use self::connector::Units;
 pub use self::offsets::{ConnectorOffsets, OffsetChange, sink_group};
 use self::{
     connector::{Actor, Command, Shared, connector_context, validation_context},
@@ -39,7 +41,7 @@ use crate::{
     log::RecordLog,
     plugins::{PluginError, PluginRef, PluginRegistry, PluginSource, TenantView, Uploaded},
     runtime::{ConfigMap, ConnectorInstance, Plugin, PluginInfo, PluginKind},
-    storage::{ConfigBackingStore, OffsetBackingStore},
+    storage::{ConfigBackingStore, OffsetBackingStore, kafka_config::KafkaConfigStore},
     tenancy::{self, Tenants},
     transforms::TransformChain,
     worker::{ActiveTopics, Services, TargetState, TaskMetrics},
@@ -118,6 +120,8 @@ pub enum RestoreError {
 
 /// A connector this worker runs.
 struct Running {
+    /// Distributed mode: what of the connector runs here.
+    units: Option<Units>,
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
     join: tokio::task::JoinHandle<()>,
@@ -133,6 +137,10 @@ pub struct HerderParts {
     pub statuses: Arc<dyn StatusBackingStore>,
     pub registry: PluginRegistry,
     pub tenants: Arc<Tenants>,
+    /// Distributed mode: the config topic, which every change goes through; the worker runs
+    /// what the cluster's leader assigns it ([`Herder::apply_assignment`]). None: standalone,
+    /// the worker runs every connector.
+    pub distributed: Option<Arc<KafkaConfigStore>>,
 }
 
 /// The worker's connectors.
@@ -157,6 +165,23 @@ pub struct Herder {
     /// wait for it, so a plugin on `plugin.path` is never reported unknown while it compiles
     /// and an upload never takes a name a `plugin.path` plugin would own.
     plugins_loaded: Arc<watch::Sender<bool>>,
+    distributed: Option<Arc<KafkaConfigStore>>,
+    /// Distributed mode: who leads the cluster, as this worker last saw it.
+    cluster: Arc<std::sync::RwLock<ClusterInfo>>,
+}
+
+/// A distributed worker's view of its cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// The leader's worker id and REST URL, from its latest assignment.
+    pub leader_id: Option<String>,
+    pub leader_url: Option<String>,
+    /// Whether this worker leads.
+    pub is_leader: bool,
+    /// The assignment epoch this worker acts on.
+    pub epoch: i64,
+    /// The workers the leader counts as members, with their REST URLs.
+    pub workers: Vec<(String, String)>,
 }
 
 /// A validated connector config with its plugin, its transform chain and the instance that
@@ -165,7 +190,9 @@ struct Prepared {
     config: Arc<ConnectorConfig>,
     plugin: Arc<Plugin>,
     transforms: Arc<TransformChain>,
-    instance: ConnectorInstance,
+    /// The instance that validated the config (none for a connector assigned to this worker
+    /// in distributed mode: the worker that took the change validated it).
+    instance: Option<ConnectorInstance>,
 }
 
 /// Per-connector locks: changes to one connector wait for each other, not for other
@@ -200,6 +227,7 @@ impl Herder {
             statuses,
             registry,
             tenants,
+            distributed,
         } = parts;
         Self {
             services: Arc::new(Services {
@@ -219,7 +247,30 @@ impl Herder {
             plugins_loaded: Arc::new(watch::channel(false).0),
             tenants,
             admission: Arc::new(tokio::sync::Mutex::new(())),
+            distributed,
+            cluster: Arc::default(),
         }
+    }
+
+    /// Distributed mode: the cluster as this worker last saw it.
+    pub fn cluster_info(&self) -> ClusterInfo {
+        self.cluster
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records what the cluster driver learned.
+    pub fn set_cluster_info(&self, info: ClusterInfo) {
+        *self
+            .cluster
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = info;
+    }
+
+    /// Whether this worker is part of a distributed cluster.
+    pub fn is_distributed(&self) -> bool {
+        self.distributed.is_some()
     }
 
     /// The worker's tenants (and whether tenancy is on).
@@ -476,7 +527,11 @@ impl Herder {
             .put_connector(&name, prepared.config.clone(), target, pin)
             .await?;
         drop(admitted);
-        let started = self.start(&name, prepared, target);
+        if self.is_distributed() {
+            // The leader assigns it to a worker, which starts it.
+            return Ok(());
+        }
+        let started = self.start(&name, prepared, target, None);
         drop(guard);
         // Answer once the connector generated its tasks, as Kafka Connect's standalone herder.
         let _ = started.await;
@@ -535,11 +590,15 @@ impl Herder {
             .put_connector(name, prepared.config.clone(), target, pin)
             .await?;
         drop(admitted);
+        if self.is_distributed() {
+            // Every worker running some of it restarts that with the new config.
+            return Ok(created);
+        }
         if !created {
             self.stop(name).await;
             self.statuses.retain_tasks(name, 0);
         }
-        let started = self.start(name, prepared, target);
+        let started = self.start(name, prepared, target, None);
         drop(guard);
         let _ = started.await;
         Ok(created)
@@ -553,6 +612,24 @@ impl Herder {
         pinned: Option<&PluginRef>,
     ) -> Result<Prepared, HerderError> {
         self.plugins_loaded().await;
+        let mut config = self.parse_config(settings)?;
+        // Fail fast, before the guest validates; checked again when it is stored.
+        self.admit(&config.name, &config)?;
+        let secrets = config.secrets.clone();
+        self.prepare_resolved(&mut config, pinned)
+            .await
+            .map_err(|error| conceal_error(error, &secrets))
+            .map(|(plugin, transforms, instance)| Prepared {
+                config: Arc::new(config),
+                plugin,
+                transforms,
+                instance: Some(instance),
+            })
+    }
+
+    /// Parses a connector config, resolving its config-provider references (and its tenant's
+    /// secrets) and applying its tenant's namespace and filesystem roots.
+    fn parse_config(&self, settings: Settings) -> Result<ConnectorConfig, HerderError> {
         // The worker's config providers read the operator's files and environment: not for
         // tenants.
         if settings
@@ -601,18 +678,7 @@ impl Herder {
             config.fs_policy = Some(Arc::new(policy));
             config.tenant = Some(tenant.name.as_str().into());
         }
-        // Fail fast, before the guest validates; checked again when it is stored.
-        self.admit(&config.name, &config)?;
-        let secrets = config.secrets.clone();
-        self.prepare_resolved(&mut config, pinned)
-            .await
-            .map_err(|error| conceal_error(error, &secrets))
-            .map(|(plugin, transforms, instance)| Prepared {
-                config: Arc::new(config),
-                plugin,
-                transforms,
-                instance,
-            })
+        Ok(config)
     }
 
     /// [`Self::prepare`] of a config whose references are resolved: errors may carry what
@@ -622,6 +688,52 @@ impl Herder {
         config: &mut ConnectorConfig,
         pinned: Option<&PluginRef>,
     ) -> Result<(Arc<Plugin>, Arc<TransformChain>, ConnectorInstance), HerderError> {
+        let (plugin, transforms) = self.resolve_parts(config, pinned)?;
+        // Validate with the connector itself, on the instance that will then be started.
+        let (events_tx, _events_rx) = mpsc::unbounded_channel();
+        let mut instance = plugin
+            .connector(connector_context(config, &self.services, events_tx))
+            .await
+            .map_err(instance_error)?;
+        let results = instance
+            .validate(&config.settings)
+            .await
+            .map_err(|error| HerderError::Validation(error.to_string()))?;
+        let mut errors: Vec<String> = results
+            .iter()
+            .flat_map(|value| {
+                value
+                    .errors
+                    .iter()
+                    .map(move |error| format!("{}: {error}", value.name))
+            })
+            .collect();
+        // Transform components check their own `transforms.<alias>.*` settings.
+        if transforms.has_plugins() {
+            errors.extend(
+                transforms
+                    .validate_plugins({
+                        let mut context = validation_context(&config.name, &self.services);
+                        context.secrets = config.secrets.clone();
+                        context
+                    })
+                    .await,
+            );
+        }
+        if !errors.is_empty() {
+            return Err(HerderError::Invalid(errors));
+        }
+        Ok((plugin, transforms, instance))
+    }
+
+    /// A connector's plugin (exactly `pinned`, if given) and transform chain, with the
+    /// checks that need the plugin (its kind, a built-in file connector's directory) and its
+    /// memory cap sized to it.
+    fn resolve_parts(
+        &self,
+        config: &mut ConnectorConfig,
+        pinned: Option<&PluginRef>,
+    ) -> Result<(Arc<Plugin>, Arc<TransformChain>), HerderError> {
         let tenant = self.tenant_of(&config.name);
         let transforms = Arc::new(
             TransformChain::from_settings_with(&config.settings, &self.transform_plugins(tenant))
@@ -664,41 +776,7 @@ impl Herder {
             self.services.worker.sandbox_max.memory_max_bytes,
         )
         .map_err(HerderError::Validation)?;
-        // Validate with the connector itself, on the instance that will then be started.
-        let (events_tx, _events_rx) = mpsc::unbounded_channel();
-        let mut instance = plugin
-            .connector(connector_context(config, &self.services, events_tx))
-            .await
-            .map_err(instance_error)?;
-        let results = instance
-            .validate(&config.settings)
-            .await
-            .map_err(|error| HerderError::Validation(error.to_string()))?;
-        let mut errors: Vec<String> = results
-            .iter()
-            .flat_map(|value| {
-                value
-                    .errors
-                    .iter()
-                    .map(move |error| format!("{}: {error}", value.name))
-            })
-            .collect();
-        // Transform components check their own `transforms.<alias>.*` settings.
-        if transforms.has_plugins() {
-            errors.extend(
-                transforms
-                    .validate_plugins({
-                        let mut context = validation_context(&config.name, &self.services);
-                        context.secrets = config.secrets.clone();
-                        context
-                    })
-                    .await,
-            );
-        }
-        if !errors.is_empty() {
-            return Err(HerderError::Invalid(errors));
-        }
-        Ok((plugin, transforms, instance))
+        Ok((plugin, transforms))
     }
 
     /// Checks a connector against its tenant's namespace and quotas (nothing for connectors
@@ -817,7 +895,13 @@ impl Herder {
 
     /// Starts the actor of a prepared connector and records it as running here. The receiver
     /// completes once the connector started and generated its first tasks.
-    fn start(&self, name: &str, prepared: Prepared, target: TargetState) -> oneshot::Receiver<()> {
+    fn start(
+        &self,
+        name: &str,
+        prepared: Prepared,
+        target: TargetState,
+        units: Option<Units>,
+    ) -> oneshot::Receiver<()> {
         let Prepared {
             config,
             plugin,
@@ -856,11 +940,13 @@ impl Herder {
             shared: shared.clone(),
             target,
             started: Some(started),
+            units: units.clone(),
         };
-        let join = tokio::spawn(actor.run(Some(instance), commands_rx));
+        let join = tokio::spawn(actor.run(instance, commands_rx));
         self.running_map().insert(
             name.to_owned(),
             Running {
+                units,
                 commands,
                 shared,
                 join,
@@ -913,6 +999,13 @@ impl Herder {
         if !self.desired.contains(name) {
             return Err(HerderError::NotFound(name.to_owned()));
         }
+        if let Some(store) = &self.distributed {
+            // Every worker restarts what it runs of it, and shows it RESTARTING meanwhile.
+            store.put_restart(name, connector, &tasks).await?;
+            let (done, wait) = oneshot::channel();
+            let _ = done.send(());
+            return Ok(wait);
+        }
         // RESTARTING from now on, so no reader sees the old state after the request returned.
         if let Some(status) = self.statuses.get(name) {
             if connector {
@@ -956,6 +1049,10 @@ impl Herder {
             return Err(HerderError::NotFound(name.to_owned()));
         }
         self.desired.remove(name).await?;
+        if self.is_distributed() {
+            // Every worker stops what it runs of it when it reads the removal.
+            return Ok(());
+        }
         self.stop(name).await;
         self.statuses.remove(name);
         self.services.topics.reset(name);
@@ -975,6 +1072,10 @@ impl Herder {
             .ok_or_else(|| HerderError::NotFound(name.to_owned()))?;
         if desired.target != target {
             self.desired.put_target_state(name, target).await?;
+        }
+        if self.is_distributed() {
+            // Every worker running some of it applies it when it reads it.
+            return Ok(());
         }
         if let Some(running) = self.running_map().get(name) {
             let _ = running.commands.send(Command::SetTarget(target));

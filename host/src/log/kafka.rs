@@ -134,6 +134,49 @@ impl KafkaSettings {
         )
     }
 
+    /// Producer properties for a worker's internal topics (distributed mode): ordered and
+    /// without duplicates (idempotent, up to 5 requests in flight), keys placed by murmur2 as
+    /// Java places them, and a bounded delivery time so a write to an unreachable cluster
+    /// fails rather than hangs.
+    pub fn internal_producer_config(&self, client_id: &str) -> ClientConfig {
+        self.config(
+            &[
+                ("acks", "all"),
+                ("enable.idempotence", "true"),
+                ("message.timeout.ms", "30000"),
+                ("linger.ms", "0"),
+                ("partitioner", "murmur2_random"),
+                ("client.id", client_id),
+            ],
+            &self.producer,
+            &[],
+        )
+    }
+
+    /// Consumer properties for reading a worker's internal topic from its beginning, by
+    /// assignment rather than in a group.
+    pub fn internal_consumer_config(&self, client_id: &str) -> ClientConfig {
+        self.config(
+            &[("auto.offset.reset", "earliest"), ("client.id", client_id)],
+            &self.consumer,
+            &[
+                ("group.id", "wasm-connect-internal-reader"),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+            ],
+        )
+    }
+
+    /// Consumer properties of a member of group `group`, as the caller sets them.
+    pub fn group_consumer_config(&self, group: &str, client_id: &str) -> ClientConfig {
+        self.consumer_config(group, client_id)
+    }
+
+    /// Admin client properties.
+    pub fn admin_client_config(&self) -> ClientConfig {
+        self.admin_config()
+    }
+
     /// Admin properties. Metadata requests must not create the topic they ask about.
     fn admin_config(&self) -> ClientConfig {
         self.config(

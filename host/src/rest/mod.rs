@@ -15,6 +15,7 @@ mod auth;
 mod config_infos;
 mod connectors;
 mod error;
+mod forward;
 mod loggers;
 mod metrics;
 mod offsets;
@@ -105,6 +106,10 @@ pub fn router(herder: Herder) -> Router {
         ))
         .layer(axum::middleware::from_fn(json_errors))
         .layer(axum::middleware::from_fn_with_state(audit, audit::record))
+        .layer(axum::middleware::from_fn_with_state(
+            herder.clone(),
+            forward::to_leader,
+        ))
         .with_state(herder);
     // Routing happens inside `routes`, so the path is normalized before it is matched.
     Router::new().fallback_service(routes.map_request(trim_trailing_slash))

@@ -54,6 +54,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The config topic (distributed mode) could not be read or written.
+    #[error("config topic: {0}")]
+    Topic(String),
 }
 
 /// One stored connector.

@@ -6,8 +6,12 @@
 
 pub mod config;
 mod json_lines;
+pub mod kafka_config;
+pub mod kafka_offsets;
+pub mod kafka_status;
 pub mod offsets;
 pub mod status;
+pub mod topic;
 
 pub use config::{ConfigBackingStore, FileConfigStore, Restored, StoreError, StoredConnector};
 pub use offsets::{FileOffsetStore, OffsetBackingStore, StorageError};

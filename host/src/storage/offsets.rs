@@ -54,6 +54,9 @@ pub enum StorageError {
         #[source]
         source: std::io::Error,
     },
+    /// The offsets topic (distributed mode) could not be read or written.
+    #[error("offsets topic: {0}")]
+    Topic(String),
     /// A connector would have more source partitions than it may.
     #[error(
         "connector {connector} would have offsets for {count} source partitions, more than the {max} it may have (sandbox.source.partitions.max times tasks.max)"
@@ -109,6 +112,12 @@ pub trait OffsetBackingStore: Send + Sync {
         offsets: Vec<(OffsetMap, Option<OffsetMap>)>,
         max_partitions: usize,
     ) -> Result<(), StorageError>;
+
+    /// Waits until this store holds every offset committed anywhere before the call (another
+    /// worker's, in distributed mode); at once for a store only this worker writes.
+    async fn sync(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Source offsets in a file.
@@ -378,7 +387,7 @@ fn key_string(connector: &str, partition: &OffsetMap) -> String {
 }
 
 /// What every key of `connector` starts with.
-fn key_prefix(connector: &str) -> String {
+pub(super) fn key_prefix(connector: &str) -> String {
     format!("[{},", Json::String(connector.to_owned()))
 }
 
@@ -388,7 +397,7 @@ pub fn partition_key(connector: &str, partition: &OffsetMap) -> String {
     key_string(connector, partition)
 }
 
-fn parse_key(key: &Json) -> Option<(String, OffsetMap)> {
+pub(super) fn parse_key(key: &Json) -> Option<(String, OffsetMap)> {
     let array = key.as_array()?;
     match array.as_slice() {
         [Json::String(connector), partition] => Some((connector.clone(), json_to_map(partition)?)),
