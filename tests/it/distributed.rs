@@ -15,6 +15,7 @@ use wasm_connect_tests::child::ChildWorker;
 struct Kafka {
     cluster: MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
     group: String,
+    session_timeout_ms: u32,
 }
 
 impl Kafka {
@@ -36,6 +37,7 @@ impl Kafka {
         Self {
             cluster,
             group: group.to_owned(),
+            session_timeout_ms: 6_000,
         }
     }
 
@@ -52,7 +54,7 @@ impl Kafka {
             ("offset.storage.replication.factor", "1".into()),
             ("status.storage.replication.factor", "1".into()),
             ("cluster.storage.replication.factor", "1".into()),
-            ("session.timeout.ms", "6000".into()),
+            ("session.timeout.ms", self.session_timeout_ms.to_string()),
             ("heartbeat.interval.ms", "1000".into()),
             ("consumer.session.timeout.ms", "6000".into()),
         ]
@@ -76,19 +78,21 @@ impl Kafka {
 
 /// Waits until `worker` answers `GET /health` with 200 (it runs its cluster's assignment).
 async fn ready(worker: &ChildWorker) {
-    eventually(
-        Duration::from_secs(60),
-        "the worker joins its cluster",
-        async || {
-            let reply = worker.rest.get("/health").await;
-            if reply.status == StatusCode::OK {
-                Ok(())
-            } else {
-                Err(format!("{}: {}", reply.status, reply.body))
-            }
-        },
-    )
-    .await
+    let start = Instant::now();
+    loop {
+        let reply = worker.rest.get("/health").await;
+        if reply.status == StatusCode::OK {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the worker did not join its cluster within 60 s: {}: {}\n{}",
+            reply.status,
+            reply.body,
+            worker.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Polls `probe` every 200 ms until it returns Some, or panics naming `what` with the last
@@ -258,6 +262,15 @@ async fn three_workers_share_six_connectors_and_answer_alike() {
     assert_eq!(listed.as_array().map(Vec::len), Some(6), "{listed}");
 }
 
+/// Prints every worker's log when `WASM_CONNECT_TEST_LOGS` is set (to study timings).
+fn dump_logs(workers: &[ChildWorker]) {
+    if std::env::var_os("WASM_CONNECT_TEST_LOGS").is_some() {
+        for worker in workers {
+            eprintln!("==== {}\n{}", worker_id(worker), worker.log_text());
+        }
+    }
+}
+
 /// The worker id of a worker (`127.0.0.1:<port>`).
 fn worker_id(worker: &ChildWorker) -> String {
     worker.rest.base.trim_start_matches("http://").to_owned()
@@ -397,4 +410,381 @@ async fn a_killed_workers_tasks_run_elsewhere_and_every_line_arrives() {
     // 25,000 lines/s) on the source's side and, when the sink ran on the killed worker too,
     // on the sink's: about 3,300 each with the flush in flight, so at most 8,000.
     assert!(duplicates <= 8_000, "{duplicates} duplicates");
+}
+
+/// Every record of `topic` on `kafka` (all partitions, partition by partition), as (key,
+/// value) text.
+fn read_topic(kafka: &Kafka, topic: &str, partitions: i32) -> Vec<(String, Option<String>)> {
+    use rdkafka::{
+        ClientConfig, Message as _, Offset, TopicPartitionList,
+        consumer::{BaseConsumer, Consumer as _},
+    };
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka.cluster.bootstrap_servers())
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for partition in 0..partitions {
+        list.add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let mut records = Vec::new();
+    let mut ended = 0;
+    let start = Instant::now();
+    while ended < partitions && start.elapsed() < Duration::from_secs(30) {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => records.push((
+                String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned(),
+                message
+                    .payload()
+                    .map(|value| String::from_utf8_lossy(value).into_owned()),
+            )),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => ended += 1,
+            _ => {}
+        }
+    }
+    records
+}
+
+/// `GET /admin/cluster` of a worker.
+async fn cluster_view(worker: &ChildWorker) -> Value {
+    worker.rest.get("/admin/cluster").await.body
+}
+
+/// The index of the worker that leads, as `observer` sees it.
+async fn leader_index(workers: &[ChildWorker], observer: &ChildWorker) -> usize {
+    let view = cluster_view(observer).await;
+    let leader = view["leader"].as_str().unwrap_or_default().to_owned();
+    workers
+        .iter()
+        .position(|worker| worker_id(worker) == leader)
+        .unwrap_or_else(|| panic!("no worker leads: {view}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_leader_takes_over_from_a_killed_one() {
+    let kafka = Kafka::new("leader");
+    let (a, b, c) = tokio::join!(kafka.worker(), kafka.worker(), kafka.worker());
+    let mut workers = [a, b, c];
+    let leader = leader_index(&workers, &workers[0]).await;
+    let old = worker_id(&workers[leader]);
+    workers[leader].kill();
+    let survivor = (leader + 1) % 3;
+    let killed = Instant::now();
+    eventually(
+        Duration::from_secs(60),
+        "another worker leads",
+        async || {
+            let view = cluster_view(&workers[survivor]).await;
+            match view["leader"].as_str() {
+                Some(id) if id != old && view["workers"].as_array().map(Vec::len) == Some(2) => {
+                    Ok(())
+                }
+                _ => Err(view.to_string()),
+            }
+        },
+    )
+    .await;
+    println!("leader failover: {} ms", killed.elapsed().as_millis());
+    let reply = workers[survivor]
+        .rest
+        .post(
+            "/connectors",
+            &json!({"name": "after", "config": datagen("after", 2)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let other = (leader + 2) % 3;
+    let placed = eventually(
+        Duration::from_secs(60),
+        "the new connector running",
+        async || placement(&workers[other], &["after".to_owned()], 2).await,
+    )
+    .await;
+    assert!(
+        !placed["after"].1.contains(&old),
+        "nothing runs on the dead leader"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_moves_no_task_and_loses_nothing() {
+    const LINES: usize = 20_000;
+    let mut kafka = Kafka::new("rolling");
+    // Long enough for a worker to restart within it (the mock cluster makes a start take
+    // a few seconds), so its work waits for it.
+    kafka.session_timeout_ms = 25_000;
+    kafka.cluster.create_topic("lines", 2, 1).unwrap();
+    let (a, b, c) = tokio::join!(kafka.worker(), kafka.worker(), kafka.worker());
+    let mut workers = [a, b, c];
+    let files = workers[0].files();
+    std::fs::create_dir_all(&files).unwrap();
+    let (input, output) = (files.join("input.txt"), files.join("output.txt"));
+    std::fs::write(&input, "").unwrap();
+    let mut names = Vec::new();
+    for (name, config) in [
+        (
+            "source",
+            json!({"connector.class": "FileStreamSource", "file": input, "topic": "lines"}),
+        ),
+        (
+            "sink",
+            json!({"connector.class": "FileStreamSink", "file": output, "topics": "lines"}),
+        ),
+    ] {
+        let reply = workers[0]
+            .rest
+            .post("/connectors", &json!({"name": name, "config": config}))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        names.push(name.to_owned());
+    }
+    let gens: Vec<String> = (0..2).map(|i| format!("gen-{i}")).collect();
+    for name in &gens {
+        let reply = workers[0]
+            .rest
+            .post(
+                "/connectors",
+                &json!({"name": name, "config": datagen(name, 2)}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    let before_files = eventually(
+        Duration::from_secs(60),
+        "the pipeline running",
+        async || placement(&workers[0], &names, 1).await,
+    )
+    .await;
+    let before_gens = eventually(
+        Duration::from_secs(60),
+        "the generators running",
+        async || placement(&workers[0], &gens, 2).await,
+    )
+    .await;
+    let feeder = feed(input.clone(), LINES, 30.0);
+    for index in 0..3 {
+        workers[index].stop();
+        workers[index].restart().await;
+        ready(&workers[index]).await;
+        let observer = (index + 1) % 3;
+        let after = eventually(
+            Duration::from_secs(60),
+            "everything running again",
+            async || {
+                let files = placement(&workers[observer], &names, 1).await?;
+                let gens = placement(&workers[observer], &gens, 2).await?;
+                Ok::<_, String>((files, gens))
+            },
+        )
+        .await;
+        assert_eq!(
+            after,
+            (before_files.clone(), before_gens.clone()),
+            "no task moved (worker {index} restarted)"
+        );
+    }
+    feeder.join().unwrap();
+    let copied = eventually(Duration::from_secs(60), "every line copied", async || {
+        let lines = read_lines(&output);
+        let unique: std::collections::BTreeSet<String> = lines.into_iter().collect();
+        if unique.len() >= LINES {
+            Ok(unique)
+        } else {
+            Err(format!("{} of {LINES}", unique.len()))
+        }
+    })
+    .await;
+    assert_eq!(copied.len(), LINES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_past_its_session_fences_itself() {
+    let kafka = Kafka::new("zombie");
+    let (a, b, c) = tokio::join!(kafka.worker(), kafka.worker(), kafka.worker());
+    let workers = [a, b, c];
+    let gens: Vec<String> = (0..3).map(|i| format!("gen-{i}")).collect();
+    for name in &gens {
+        let reply = workers[0]
+            .rest
+            .post(
+                "/connectors",
+                &json!({"name": name, "config": datagen(name, 2)}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    eventually(
+        Duration::from_secs(60),
+        "the generators running on every worker",
+        async || {
+            let placed = placement(&workers[0], &gens, 2).await?;
+            if shares(&placed).len() == 3 {
+                Ok(())
+            } else {
+                Err(format!("{placed:?}"))
+            }
+        },
+    )
+    .await;
+    // Stop a worker that does not lead (its tasks then move after one session timeout).
+    let leader = leader_index(&workers, &workers[0]).await;
+    let zombie = (leader + 1) % 3;
+    let zombie_id = worker_id(&workers[zombie]);
+    let observer = (leader + 2) % 3;
+    workers[zombie].signal("STOP");
+    let stopped = Instant::now();
+    eventually(
+        Duration::from_secs(60),
+        "its tasks running elsewhere",
+        async || {
+            let placed = placement(&workers[observer], &gens, 2).await?;
+            let on_zombie = placed
+                .values()
+                .any(|(connector, tasks)| *connector == zombie_id || tasks.contains(&zombie_id));
+            if on_zombie {
+                Err(format!("{placed:?}"))
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    println!(
+        "zombie: its work moved {} ms after SIGSTOP",
+        stopped.elapsed().as_millis()
+    );
+    dump_logs(&workers);
+    workers[zombie].signal("CONT");
+    eventually(
+        Duration::from_secs(30),
+        "the resumed worker fences itself and rejoins",
+        async || {
+            let log = workers[zombie].log_text();
+            if log.contains("could not renew its membership in time") {
+                Ok(())
+            } else {
+                Err("no fencing in its log yet".to_owned())
+            }
+        },
+    )
+    .await;
+    // The cluster settles with the worker back, everything running once.
+    eventually(
+        Duration::from_secs(60),
+        "the generators running on three workers again",
+        async || {
+            let placed = placement(&workers[observer], &gens, 2).await?;
+            if shares(&placed).len() == 3 {
+                Ok(())
+            } else {
+                Err(format!("{placed:?}"))
+            }
+        },
+    )
+    .await;
+    // No state the zombie wrote after it lost its work replaced a newer worker's: in the
+    // status topic, a RUNNING task is never followed by the zombie's RUNNING of an older
+    // generation.
+    let mut latest: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for (key, value) in read_topic(&kafka, "zombie-status", 5) {
+        let Some(value) = value.and_then(|v| serde_json::from_str::<Value>(&v).ok()) else {
+            continue;
+        };
+        if !key.starts_with("status-task-") || value["state"] != "RUNNING" {
+            continue;
+        }
+        let worker = value["worker_id"].as_str().unwrap_or_default().to_owned();
+        let generation = value["generation"].as_i64().unwrap_or(-1);
+        if let Some((previous, seen)) = latest.get(&key)
+            && *previous != worker
+        {
+            assert!(
+                generation > *seen,
+                "{key}: {worker} reported RUNNING at generation {generation} after {previous} at {seen}"
+            );
+        }
+        latest.insert(key, (worker, generation));
+    }
+    assert!(!latest.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joining_worker_takes_its_share_and_only_moved_tasks_restart() {
+    let kafka = Kafka::new("join");
+    let (a, b, c) = tokio::join!(kafka.worker(), kafka.worker(), kafka.worker());
+    let mut workers = vec![a, b, c];
+    let gens: Vec<String> = (0..4).map(|i| format!("gen-{i}")).collect();
+    for name in &gens {
+        let reply = workers[0]
+            .rest
+            .post(
+                "/connectors",
+                &json!({"name": name, "config": datagen(name, 3)}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    }
+    let before = eventually(
+        Duration::from_secs(60),
+        "12 tasks on three workers",
+        async || {
+            let placed = placement(&workers[0], &gens, 3).await?;
+            if shares(&placed).len() == 3 {
+                Ok(placed)
+            } else {
+                Err(format!("{placed:?}"))
+            }
+        },
+    )
+    .await;
+    // Let the status topic settle, then count each task's status records.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let count = |records: &[(String, Option<String>)]| {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for (key, _) in records {
+            if key.starts_with("status-task-") {
+                *counts.entry(key.clone()).or_default() += 1;
+            }
+        }
+        counts
+    };
+    let records_before = count(&read_topic(&kafka, "join-status", 5));
+    workers.push(kafka.worker().await);
+    let newcomer = worker_id(&workers[3]);
+    let after = eventually(
+        Duration::from_secs(60),
+        "the fourth worker's share",
+        async || {
+            let placed = placement(&workers[0], &gens, 3).await?;
+            let shares = shares(&placed);
+            let balanced = shares.len() == 4 && shares.values().all(|(c, t)| *c == 1 && *t == 3);
+            if balanced {
+                Ok(placed)
+            } else {
+                Err(format!("{shares:?}"))
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let records_after = count(&read_topic(&kafka, "join-status", 5));
+    for name in &gens {
+        for task in 0..3 {
+            let key = format!("status-task-{name}-{task}");
+            let moved = after[name].1[task] != before[name].1[task];
+            let restarted = records_after.get(&key) != records_before.get(&key);
+            assert_eq!(
+                moved, restarted,
+                "{key}: moved {moved}, restarted {restarted}"
+            );
+            if moved {
+                assert_eq!(after[name].1[task], newcomer, "{key} moved to the newcomer");
+            }
+        }
+    }
 }

@@ -180,8 +180,17 @@ pub struct ClusterInfo {
     pub is_leader: bool,
     /// The assignment epoch this worker acts on.
     pub epoch: i64,
-    /// The workers the leader counts as members, with their REST URLs.
-    pub workers: Vec<(String, String)>,
+    /// The workers of the latest assignment: each one's REST URL and what it runs, by
+    /// connector (task ids, -1 for the connector instance).
+    pub workers: Vec<ClusterMember>,
+}
+
+/// One worker of a distributed cluster, as the latest assignment has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterMember {
+    pub id: String,
+    pub url: String,
+    pub assignment: BTreeMap<String, Vec<i64>>,
 }
 
 /// A validated connector config with its plugin, its transform chain and the instance that
@@ -237,6 +246,13 @@ impl Herder {
                 offsets,
                 topics: ActiveTopics::default(),
                 startups: crate::metrics::Startups::default(),
+                lease: Arc::new(if distributed.is_some() {
+                    let lease = crate::worker::Lease::unbounded();
+                    lease.expire();
+                    lease
+                } else {
+                    crate::worker::Lease::unbounded()
+                }),
             }),
             registry: Arc::new(registry),
             statuses,

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::assignor::{self, Assignment, Unit};
 use crate::{
-    coordinator::{ClusterInfo, Herder, Units},
+    coordinator::{ClusterInfo, ClusterMember, Herder, Units},
     storage::{
         kafka_config::{ConfigEvent, KafkaConfigStore},
         topic::{InternalTopic, TopicRecord},
@@ -318,9 +318,11 @@ impl Cluster {
             lapsed: false,
         }));
         let urgent = Arc::new(Notify::new());
+        let lease = self.herder.services().lease.clone();
         let heartbeats = tokio::spawn(heartbeat_loop(
             self.topic.clone(),
             self.settings.clone(),
+            lease.clone(),
             beat.clone(),
             urgent.clone(),
             self.changed.clone(),
@@ -372,9 +374,16 @@ impl Cluster {
                 beat.running.clear();
                 beat.joining = true;
                 beat.join_offset = None;
+                // Tasks started from now on may run while the membership holds.
+                if let Some(until) = beat.lease {
+                    lease.renew(until);
+                }
                 drop(beat);
                 urgent.notify_one();
                 continue;
+            }
+            if lapsed && let Some(until) = lock(&beat).lease {
+                lease.renew(until);
             }
             if !lease_valid {
                 continue;
@@ -459,14 +468,15 @@ impl Cluster {
                 let view = lock(&self.view);
                 newest
                     .workers
-                    .keys()
-                    .map(|id| {
-                        let url = view
+                    .iter()
+                    .map(|(id, units)| ClusterMember {
+                        id: id.clone(),
+                        url: view
                             .heartbeats
                             .get(id)
                             .map(|hb| hb.url.clone())
-                            .unwrap_or_default();
-                        (id.clone(), url)
+                            .unwrap_or_default(),
+                        assignment: serde_json::from_value(units_json(units)).unwrap_or_default(),
                     })
                     .collect()
             };
@@ -570,9 +580,7 @@ impl Cluster {
         };
         let mut next = assignor::assign(&alive, &configured, &previous, &held);
         next.extend(retained);
-        next.retain(|_, units| !units.is_empty());
-        let mut normalized_previous = previous.clone();
-        normalized_previous.retain(|_, units| !units.is_empty());
+
         let joined = latest.is_some_and(|latest| {
             alive.iter().any(|id| {
                 view.heartbeats
@@ -580,9 +588,7 @@ impl Cluster {
                     .is_some_and(|hb| hb.joining && hb.offset > latest.offset)
             })
         });
-        let must = latest.is_none_or(|latest| latest.leader != me)
-            || next != normalized_previous
-            || joined;
+        let must = latest.is_none_or(|latest| latest.leader != me) || next != previous || joined;
         if !must || alive.is_empty() {
             return None;
         }
@@ -615,6 +621,7 @@ impl Cluster {
 async fn heartbeat_loop(
     topic: Arc<InternalTopic>,
     settings: ClusterSettings,
+    lease: Arc<crate::worker::Lease>,
     beat: Arc<Mutex<Beat>>,
     urgent: Arc<Notify>,
     changed: Arc<Notify>,
@@ -644,8 +651,12 @@ async fn heartbeat_loop(
         {
             Ok((_, offset)) => {
                 let mut beat = lock(&beat);
-                if beat.lease.is_some_and(|lease| sent >= lease) {
+                if beat.lease.is_some() && !lease.valid() {
+                    // The tasks' lease lapsed (and they may have stopped): it stays lapsed
+                    // until the driver stopped everything.
                     beat.lapsed = true;
+                } else {
+                    lease.renew(sent + lease_length);
                 }
                 beat.lease = Some(sent + lease_length);
                 if joining && beat.joining && beat.join_offset.is_none() {

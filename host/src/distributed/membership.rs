@@ -1,8 +1,12 @@
-//! Leader election through Kafka's consumer-group machinery: every worker is a static member
-//! (`group.instance.id` = its worker id) of the group `group.id`, subscribed to the
-//! single-partition cluster topic; the member the group gives that partition to is the
-//! leader. librdkafka does the membership (join, heartbeats, session timeout, rebalances) on
-//! a thread of its own; this module reports each term of leadership.
+//! Leader election through Kafka's consumer-group machinery: every worker is a member of the
+//! group `group.id`, subscribed to the single-partition cluster topic; the member the group
+//! gives that partition to is the leader. Membership is dynamic (no `group.instance.id`): a
+//! leader that stops cleanly leaves the group, so another takes over at once. What static
+//! membership is for, a restarted worker getting its work back with nothing else moving, the
+//! assignment does by worker id ([`super::cluster`]). librdkafka does the membership (join, heartbeats, session timeout, rebalances) on
+//! a thread of its own; this module reports each term of leadership. The group rebalances
+//! cooperatively (`cooperative-sticky`), so workers joining or leaving do not interrupt the
+//! leader, which is what lets it move a dead worker's work at once.
 
 use std::{
     sync::{
@@ -30,6 +34,8 @@ struct LeaderContext {
 impl ClientContext for LeaderContext {}
 
 impl ConsumerContext for LeaderContext {
+    /// Under the cooperative protocol a rebalance only adds or removes what moves, so the
+    /// leader stays leader through rebalances caused by other workers joining or leaving.
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) if partitions.count() > 0 => {
@@ -37,11 +43,12 @@ impl ConsumerContext for LeaderContext {
                 tracing::info!(term, "This worker is the cluster's leader.");
                 self.leader.send_replace(Some(term));
             }
-            Rebalance::Assign(_) | Rebalance::Revoke(_) => {
+            Rebalance::Revoke(partitions) if partitions.count() > 0 => {
                 if self.leader.send_replace(None).is_some() {
                     tracing::info!("This worker is no longer the cluster's leader.");
                 }
             }
+            Rebalance::Assign(_) | Rebalance::Revoke(_) => {}
             Rebalance::Error(error) => {
                 tracing::warn!(%error, "The worker group's rebalance failed.");
                 self.leader.send_replace(None);
@@ -76,7 +83,6 @@ impl Membership {
             .kafka
             .group_consumer_config(settings.group_id, &format!("{}-member", settings.worker_id));
         config
-            .set("group.instance.id", settings.worker_id)
             .set(
                 "session.timeout.ms",
                 settings.session_timeout.as_millis().to_string(),
@@ -93,7 +99,7 @@ impl Membership {
                     .as_millis()
                     .to_string(),
             )
-            .set("partition.assignment.strategy", "range")
+            .set("partition.assignment.strategy", "cooperative-sticky")
             .set("auto.offset.reset", "latest");
         let consumer: BaseConsumer<LeaderContext> = config.create_with_context(LeaderContext {
             leader: leader_tx,

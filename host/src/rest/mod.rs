@@ -79,6 +79,7 @@ routes! {
     "/connector-plugins/{plugin}/config" => get(plugins::config);
     "/connector-plugins/{plugin}/config/validate" => put(plugins::validate);
     "/admin/loggers" => get(loggers::list);
+    "/admin/cluster" => get(root::cluster);
     "/topics" => get(topics::list);
     "/topics/{topic}/partitions/{partition}/records" => get(topics::read);
     "/topics/{topic}/records" => post(topics::write);

@@ -1,6 +1,7 @@
 //! `GET /`: the worker's version, the commit it was built from and the Kafka cluster id
 //! (Kafka Connect's `ServerInfo`), plus its wasm instance capacity; `GET /health`: whether the worker is ready (KIP-1017's
-//! `WorkerStatus`).
+//! `WorkerStatus`); `GET /admin/cluster`: the worker's cluster, its leader and what each
+//! worker runs (beyond Kafka Connect).
 
 use std::time::Duration;
 
@@ -61,4 +62,23 @@ pub async fn health(State(herder): State<Herder>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// `GET /admin/cluster`: standalone, or the distributed cluster as this worker sees it (its
+/// leader, the assignment epoch it acts on, each worker's REST URL and what it runs).
+pub async fn cluster(State(herder): State<Herder>) -> Json<Value> {
+    let me = herder.worker_config().worker_id.clone();
+    if !herder.is_distributed() {
+        return Json(json!({"mode": "standalone", "worker_id": me}));
+    }
+    let info = herder.cluster_info();
+    Json(json!({
+        "mode": "distributed",
+        "worker_id": me,
+        "leader": info.leader_id,
+        "leader_url": info.leader_url,
+        "is_leader": info.is_leader,
+        "epoch": info.epoch,
+        "workers": info.workers,
+    }))
 }

@@ -63,6 +63,50 @@ pub struct Services {
     pub topics: ActiveTopics,
     /// Connector and task starts, for `/metrics`.
     pub startups: crate::metrics::Startups,
+    /// Whether this worker may run its tasks now (distributed mode: its membership is
+    /// current).
+    pub lease: Arc<Lease>,
+}
+
+/// Whether a worker may run its tasks now: always in standalone mode; in distributed mode
+/// until its membership may have lapsed (the cluster driver renews it with each acknowledged
+/// heartbeat). Tasks check it before each poll, send, put and offset commit, so a worker that
+/// was stopped (SIGSTOP) or cut off past its session stops producing and committing the
+/// moment it runs again, before its cluster driver has stopped its tasks.
+#[derive(Debug)]
+pub struct Lease {
+    origin: std::time::Instant,
+    /// Milliseconds after `origin` until which it is valid.
+    until_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Lease {
+    /// A lease that never lapses (standalone).
+    pub fn unbounded() -> Self {
+        Self {
+            origin: std::time::Instant::now(),
+            until_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Valid until `until`.
+    pub fn renew(&self, until: std::time::Instant) {
+        let ms = until.saturating_duration_since(self.origin).as_millis();
+        self.until_ms.store(
+            u64::try_from(ms).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Lapsed from now on, until renewed.
+    pub fn expire(&self) {
+        self.until_ms.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn valid(&self) -> bool {
+        let until = self.until_ms.load(std::sync::atomic::Ordering::SeqCst);
+        until == u64::MAX || (self.origin.elapsed().as_millis() as u64) < until
+    }
 }
 
 pub use crate::config::connector::TargetState;

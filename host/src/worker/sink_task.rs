@@ -125,6 +125,7 @@ async fn run_inner(
     let max_poll_records = services.worker.consumer_max_poll_records;
 
     let mut task = SinkLoop {
+        lease: services.lease.clone(),
         spec,
         control,
         instance,
@@ -155,6 +156,10 @@ async fn run_inner(
     let result: Result<(), TaskFailure> = async {
         loop {
             if control.shutdown.is_cancelled() {
+                return Ok(());
+            }
+            if !services.lease.valid() {
+                tracing::warn!("This worker's membership lapsed; the task stops without committing, its next worker resumes from the last commit.");
                 return Ok(());
             }
             let wanted = *target.borrow_and_update();
@@ -253,6 +258,8 @@ struct SinkLoop<'a> {
     interval: Duration,
     next_commit: Instant,
     paused: bool,
+    /// Whether this worker may run the task now.
+    lease: Arc<super::Lease>,
 }
 
 impl SinkLoop<'_> {
@@ -344,6 +351,10 @@ impl SinkLoop<'_> {
                 return Ok(());
             }
             super::hold_to_throughput(self.spec, self.control, count).await;
+            if !self.lease.valid() {
+                // Not put: the next worker gets them again from the last commit.
+                return Ok(());
+            }
             let put_started = Instant::now();
             match self.instance.put(records).await {
                 Ok(()) => {
@@ -533,6 +544,10 @@ impl SinkLoop<'_> {
     /// `pre-commit`, wait for dead-letter writes, then commit what the task said is safe.
     async fn commit(&mut self) -> Result<(), TaskFailure> {
         self.next_commit = Instant::now() + self.interval;
+        if !self.lease.valid() {
+            // Another worker may consume these partitions and commit its own offsets now.
+            return Ok(());
+        }
         let offsets: Vec<TopicPartitionOffset> = self
             .current
             .iter()

@@ -162,6 +162,10 @@ async fn run_sender(
 ) {
     let mut partitions = PartitionGuard::new(&stage.services.worker.task_limits);
     while let Some(job) = jobs.recv().await {
+        if !stage.services.lease.valid() {
+            // The worker's membership lapsed: another worker may run this task now.
+            break;
+        }
         // Taking the job may have woken the poll loop (it waits while the queue is full):
         // let it poll the guest on another thread while this one sends.
         super::hand_off().await;
@@ -676,6 +680,12 @@ async fn run_inner(
         if control.shutdown.is_cancelled() {
             break Ok(());
         }
+        if !services.lease.valid() {
+            tracing::warn!(
+                "This worker's membership lapsed; the task stops without committing, its next worker resumes from the last commit."
+            );
+            break Ok(());
+        }
         let wanted = *target.borrow_and_update();
         if wanted != state {
             state = wanted;
@@ -735,6 +745,10 @@ async fn run_inner(
             Ok(batch) => {
                 idle.reset();
                 let records = batch.len();
+                if !services.lease.valid() {
+                    // Polled while the membership lapsed: not sent, redone by the next worker.
+                    continue;
+                }
                 if let Err(failure) = task.send(batch).await {
                     break Err(failure);
                 }
@@ -984,6 +998,10 @@ impl SourceLoop<'_> {
     /// calls the task's `commit` and, if wanted, `commit-records`.
     async fn maybe_flush(&mut self, force: bool) -> Result<(), TaskFailure> {
         if !force && Instant::now() < self.next_flush {
+            return Ok(());
+        }
+        if !self.services.lease.valid() {
+            // Another worker may run this task and commit its own offsets now.
             return Ok(());
         }
         self.next_flush = Instant::now() + self.services.worker.offset_flush_interval;
