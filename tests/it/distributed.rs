@@ -260,6 +260,121 @@ async fn three_workers_share_six_connectors_and_answer_alike() {
     }
     let listed = workers[2].rest.get("/connectors").await.body;
     assert_eq!(listed.as_array().map(Vec::len), Some(6), "{listed}");
+    internal_topics_read_back_with_kcat(&kafka, &names);
+}
+
+/// The internal topics, read back with kcat, hold Kafka Connect's keys and values, each
+/// record on the partition Java's producer would put it on. Without kcat installed (`.ci/run`
+/// installs it) the same checks read the topics with a plain consumer, and say so.
+fn internal_topics_read_back_with_kcat(kafka: &Kafka, names: &[String]) {
+    let have_kcat = std::process::Command::new("kcat")
+        .arg("-V")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !have_kcat {
+        eprintln!(
+            "kcat is not installed (apt-get install kcat): reading the internal topics with a plain consumer instead"
+        );
+    }
+    // (key, value, partition) of every record.
+    let kcat = |topic: &str, partitions: i32| -> Vec<(String, String, i32)> {
+        if !have_kcat {
+            return read_topic_partitions(kafka, topic, partitions)
+                .into_iter()
+                .map(|(key, value, partition)| (key, value.unwrap_or_default(), partition))
+                .collect();
+        }
+        let output = std::process::Command::new("kcat")
+            .args(["-b", &kafka.cluster.bootstrap_servers(), "-C", "-t", topic])
+            .args(["-o", "beginning", "-e", "-q", "-f", "%k\t%p\t%s\n"])
+            .output()
+            .expect("run kcat");
+        assert!(
+            output.status.success(),
+            "kcat: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| {
+                let (key, rest) = line.split_once('\t')?;
+                let (partition, value) = rest.split_once('\t')?;
+                Some((key.to_owned(), value.to_owned(), partition.parse().ok()?))
+            })
+            .collect()
+    };
+    let group = &kafka.group;
+    let configs = kcat(&format!("{group}-configs"), 1);
+    let value = |key: &str| -> Value {
+        let (_, value, _) = configs
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == key)
+            .unwrap_or_else(|| panic!("no {key} in the config topic: {configs:?}"));
+        serde_json::from_str(value).expect("a JSON value")
+    };
+    for name in names {
+        let connector = value(&format!("connector-{name}"));
+        assert_eq!(
+            connector["properties"]["connector.class"], "DatagenSource",
+            "{connector}"
+        );
+        assert_eq!(connector["properties"]["name"], name.as_str());
+        assert_eq!(value(&format!("commit-{name}")), json!({"tasks": 3}));
+        for task in 0..3 {
+            let config = value(&format!("task-{name}-{task}"));
+            assert_eq!(
+                config["properties"]["task.id"],
+                task.to_string(),
+                "{config}"
+            );
+        }
+        assert_eq!(
+            value(&format!("target-state-{name}")),
+            json!({"state": "STARTED", "state.v2": "STARTED"})
+        );
+    }
+    let statuses = kcat(&format!("{group}-status"), 5);
+    let status = statuses
+        .iter()
+        .rev()
+        .find(|(key, _, _)| *key == format!("status-task-{}-0", names[0]))
+        .map(|(_, value, _)| serde_json::from_str::<Value>(value).unwrap())
+        .expect("a task status");
+    assert_eq!(status["state"], "RUNNING");
+    assert!(
+        status["worker_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("127.0.0.1:"))
+    );
+    assert!(status["generation"].as_i64().is_some());
+    assert!(
+        statuses
+            .iter()
+            .any(|(key, _, _)| *key == format!("status-connector-{}", names[0])),
+        "connector statuses"
+    );
+    // Offsets: Kafka Connect's key, ["<connector>",{<partition>}], and the offset object,
+    // placed where Java's producer places it (murmur2 of the key).
+    let offsets = kcat(&format!("{group}-offsets"), 5);
+    for (key, _, partition) in &offsets {
+        assert_eq!(
+            *partition,
+            wasm_connect::log::embedded::partition_for_key(key.as_bytes(), 5),
+            "{key}"
+        );
+    }
+    let (key, value, _) = offsets
+        .iter()
+        .find(|(key, _, _)| key.starts_with(&format!("[\"{}\",", names[0])))
+        .expect("an offset of the first connector");
+    let key: Value = serde_json::from_str(key).unwrap();
+    assert_eq!(key[0], names[0].as_str());
+    assert!(key[1]["task"].is_number(), "{key}");
+    assert!(
+        serde_json::from_str::<Value>(value).unwrap()["seq"].is_number(),
+        "{value}"
+    );
 }
 
 /// Prints every worker's log when `WASM_CONNECT_TEST_LOGS` is set (to study timings).
@@ -415,6 +530,18 @@ async fn a_killed_workers_tasks_run_elsewhere_and_every_line_arrives() {
 /// Every record of `topic` on `kafka` (all partitions, partition by partition), as (key,
 /// value) text.
 fn read_topic(kafka: &Kafka, topic: &str, partitions: i32) -> Vec<(String, Option<String>)> {
+    read_topic_partitions(kafka, topic, partitions)
+        .into_iter()
+        .map(|(key, value, _)| (key, value))
+        .collect()
+}
+
+/// [`read_topic`] with each record's partition.
+fn read_topic_partitions(
+    kafka: &Kafka,
+    topic: &str,
+    partitions: i32,
+) -> Vec<(String, Option<String>, i32)> {
     use rdkafka::{
         ClientConfig, Message as _, Offset, TopicPartitionList,
         consumer::{BaseConsumer, Consumer as _},
@@ -442,6 +569,7 @@ fn read_topic(kafka: &Kafka, topic: &str, partitions: i32) -> Vec<(String, Optio
                 message
                     .payload()
                     .map(|value| String::from_utf8_lossy(value).into_owned()),
+                message.partition(),
             )),
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => ended += 1,
             _ => {}
