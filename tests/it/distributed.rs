@@ -916,3 +916,165 @@ async fn a_joining_worker_takes_its_share_and_only_moved_tasks_restart() {
         }
     }
 }
+
+/// The connector's state and its tasks' states, as `worker` reports them.
+async fn states(worker: &ChildWorker, name: &str) -> (String, Vec<String>) {
+    let body = worker
+        .rest
+        .get(&format!("/connectors/{name}/status"))
+        .await
+        .body;
+    (
+        body["connector"]["state"]
+            .as_str()
+            .unwrap_or("none")
+            .to_owned(),
+        body["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|task| task["state"].as_str().unwrap_or_default().to_owned())
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_restart_stop_offsets_and_delete_reach_every_worker() {
+    let kafka = Kafka::new("control");
+    let (a, b) = tokio::join!(kafka.worker(), kafka.worker());
+    let workers = [a, b];
+    let reply = workers[0]
+        .rest
+        .post(
+            "/connectors",
+            &json!({"name": "gen", "config": datagen("gen", 4)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let names = ["gen".to_owned()];
+    eventually(
+        Duration::from_secs(60),
+        "four tasks on two workers",
+        async || {
+            let placed = placement(&workers[1], &names, 4).await?;
+            if shares(&placed).len() == 2 {
+                Ok(())
+            } else {
+                Err(format!("{placed:?}"))
+            }
+        },
+    )
+    .await;
+    let expect = async |state: &str, tasks: usize| {
+        for worker in &workers {
+            eventually(
+                Duration::from_secs(30),
+                &format!("{state} everywhere"),
+                async || {
+                    let (connector, task_states) = states(worker, "gen").await;
+                    if connector == state
+                        && task_states.len() == tasks
+                        && task_states.iter().all(|s| s == state)
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("{connector} {task_states:?}"))
+                    }
+                },
+            )
+            .await;
+        }
+    };
+    // Through worker 2 (forwarded to the leader when it does not lead).
+    assert_eq!(
+        workers[1].rest.put("/connectors/gen/pause").await.status,
+        StatusCode::ACCEPTED
+    );
+    expect("PAUSED", 4).await;
+    assert_eq!(
+        workers[1].rest.put("/connectors/gen/resume").await.status,
+        StatusCode::ACCEPTED
+    );
+    expect("RUNNING", 4).await;
+    // A restart of every task reaches the workers that run them: each reports RUNNING again
+    // after RESTARTING (new status records in the status topic).
+    // RESTARTING records per task so far.
+    let restarting = || {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for (key, value) in read_topic(&kafka, "control-status", 5) {
+            if key.starts_with("status-task-gen-")
+                && value
+                    .as_deref()
+                    .is_some_and(|v| v.contains("\"RESTARTING\""))
+            {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        counts
+    };
+    let before = restarting();
+    let reply = workers[0]
+        .rest
+        .post("/connectors/gen/restart?includeTasks=true", &json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    eventually(
+        Duration::from_secs(30),
+        "every task restarted",
+        async || {
+            let after = restarting();
+            let restarted: Vec<&String> = after
+                .iter()
+                .filter(|(key, count)| before.get(*key).is_none_or(|was| *count > was))
+                .map(|(key, _)| key)
+                .collect();
+            if restarted.len() == 4 {
+                Ok(())
+            } else {
+                Err(format!("{restarted:?}"))
+            }
+        },
+    )
+    .await;
+    expect("RUNNING", 4).await;
+    // Stopped: no tasks anywhere, and its source offsets readable (KIP-875).
+    assert_eq!(
+        workers[1].rest.put("/connectors/gen/stop").await.status,
+        StatusCode::NO_CONTENT
+    );
+    expect("STOPPED", 0).await;
+    let offsets = eventually(
+        Duration::from_secs(30),
+        "four partitions' offsets",
+        async || {
+            let body = workers[1].rest.get("/connectors/gen/offsets").await.body;
+            let count = body["offsets"].as_array().map_or(0, Vec::len);
+            if count == 4 {
+                Ok(body)
+            } else {
+                Err(body.to_string())
+            }
+        },
+    )
+    .await;
+    assert!(
+        offsets["offsets"][0]["offset"]["seq"].is_number(),
+        "{offsets}"
+    );
+    // Deleted through one worker, gone from both.
+    assert_eq!(
+        workers[1].rest.delete("/connectors/gen").await.status,
+        StatusCode::NO_CONTENT
+    );
+    for worker in &workers {
+        eventually(Duration::from_secs(30), "gone", async || {
+            let reply = worker.rest.get("/connectors/gen").await;
+            if reply.status == StatusCode::NOT_FOUND {
+                Ok(())
+            } else {
+                Err(reply.status.to_string())
+            }
+        })
+        .await;
+    }
+}

@@ -19,6 +19,7 @@ impl Herder {
         let Some(store) = &self.distributed else {
             return;
         };
+        let _following = self.following.lock().await;
         let stored = store.snapshot();
         let removed: Vec<String> = self
             .desired
@@ -126,6 +127,7 @@ impl Herder {
     /// what is no longer assigned (and waits for it to stop), tells the connectors that keep
     /// running what they run now, and starts the new ones.
     pub async fn apply_assignment(&self, assigned: BTreeMap<String, Units>) {
+        let _following = self.following.lock().await;
         let revoked: Vec<String> = self
             .running_map()
             .keys()

@@ -32,13 +32,18 @@ pub struct Desired {
 pub struct DesiredState {
     store: Arc<dyn ConfigBackingStore>,
     view: RwLock<BTreeMap<String, Desired>>,
+    /// Distributed mode: writes go to the store only, and the view follows what the store
+    /// reads back ([`Self::set`], [`Self::forget`]), so every worker, the writer included,
+    /// acts on a change the same way.
+    follows_store: bool,
 }
 
 impl DesiredState {
-    pub fn new(store: Arc<dyn ConfigBackingStore>) -> Self {
+    pub fn new(store: Arc<dyn ConfigBackingStore>, follows_store: bool) -> Self {
         Self {
             store,
             view: RwLock::new(BTreeMap::new()),
+            follows_store,
         }
     }
 
@@ -71,6 +76,9 @@ impl DesiredState {
         self.store
             .put_connector(name, config.raw.clone(), target, Some(plugin.clone()))
             .await?;
+        if self.follows_store {
+            return Ok(());
+        }
         let mut view = self.write();
         let tasks = view.remove(name).map(|old| old.tasks).unwrap_or_default();
         view.insert(
@@ -91,6 +99,9 @@ impl DesiredState {
         target: TargetState,
     ) -> Result<(), StoreError> {
         self.store.put_target_state(name, target).await?;
+        if self.follows_store {
+            return Ok(());
+        }
         if let Some(desired) = self.write().get_mut(name) {
             desired.target = target;
         }
@@ -103,6 +114,9 @@ impl DesiredState {
         tasks: Vec<ConfigMap>,
     ) -> Result<(), StoreError> {
         self.store.put_task_configs(name, tasks.clone()).await?;
+        if self.follows_store {
+            return Ok(());
+        }
         if let Some(desired) = self.write().get_mut(name) {
             desired.tasks = tasks;
         }
@@ -111,7 +125,9 @@ impl DesiredState {
 
     pub async fn remove(&self, name: &str) -> Result<(), StoreError> {
         self.store.remove_connector(name).await?;
-        self.write().remove(name);
+        if !self.follows_store {
+            self.write().remove(name);
+        }
         Ok(())
     }
 

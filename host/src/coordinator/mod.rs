@@ -168,6 +168,9 @@ pub struct Herder {
     distributed: Option<Arc<KafkaConfigStore>>,
     /// Distributed mode: who leads the cluster, as this worker last saw it.
     cluster: Arc<std::sync::RwLock<ClusterInfo>>,
+    /// Distributed mode: serializes following the config topic and applying assignments, so
+    /// a connector's actor is replaced by one of them at a time.
+    following: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A distributed worker's view of its cluster.
@@ -256,7 +259,7 @@ impl Herder {
             }),
             registry: Arc::new(registry),
             statuses,
-            desired: Arc::new(DesiredState::new(configs)),
+            desired: Arc::new(DesiredState::new(configs, distributed.is_some())),
             running: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
             locks: Arc::new(ConnectorLocks::default()),
             ready: Arc::new(AtomicBool::new(true)),
@@ -265,6 +268,7 @@ impl Herder {
             admission: Arc::new(tokio::sync::Mutex::new(())),
             distributed,
             cluster: Arc::default(),
+            following: Arc::default(),
         }
     }
 
@@ -545,6 +549,7 @@ impl Herder {
         drop(admitted);
         if self.is_distributed() {
             // The leader assigns it to a worker, which starts it.
+            self.sync_desired().await;
             return Ok(());
         }
         let started = self.start(&name, prepared, target, None);
@@ -608,6 +613,7 @@ impl Herder {
         drop(admitted);
         if self.is_distributed() {
             // Every worker running some of it restarts that with the new config.
+            self.sync_desired().await;
             return Ok(created);
         }
         if !created {
@@ -1067,6 +1073,7 @@ impl Herder {
         self.desired.remove(name).await?;
         if self.is_distributed() {
             // Every worker stops what it runs of it when it reads the removal.
+            self.sync_desired().await;
             return Ok(());
         }
         self.stop(name).await;
@@ -1091,6 +1098,7 @@ impl Herder {
         }
         if self.is_distributed() {
             // Every worker running some of it applies it when it reads it.
+            self.sync_desired().await;
             return Ok(());
         }
         if let Some(running) = self.running_map().get(name) {
