@@ -5,6 +5,7 @@
 
 pub mod child;
 pub mod conformance;
+pub mod distributed;
 pub mod rest_client;
 
 use std::{

@@ -13,7 +13,13 @@
 //! resident memory and idle CPU, beside the worker's empty baseline. Row (t) measures tenancy:
 //! datagen → embedded log with tenancy off and as a tenant's connector (every record's topic
 //! checked against the tenant's prefixes), and a tenant's datagen alone and beside another
-//! tenant's busy-loop connector held to its `quotas.fuel_per_second`.
+//! tenant's busy-loop connector held to its `quotas.fuel_per_second`. Row (x), not run by
+//! default, measures distributed mode on a MockCluster with worker processes on the release
+//! binary (`session.timeout.ms=10000`, `heartbeat.interval.ms=3000`, Kafka Connect's
+//! defaults): failover (kill -9 of a worker → all its tasks RUNNING elsewhere) over
+//! `BENCH_FAILOVER_KILLS` kills (default 10), split into kills of a follower and of the leader,
+//! the time a joining worker takes to run its share, and create → all tasks RUNNING beside
+//! the same on a standalone worker.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
 //! where ROWS (default `abcdemfp`) picks the rows to run, e.g. `b` alone for profiling.
@@ -200,6 +206,14 @@ async fn main() -> anyhow::Result<()> {
             .transpose()?
             .unwrap_or(10_000);
         idle_density(tasks).await?;
+    }
+    if row('x') {
+        let kills = std::env::var("BENCH_FAILOVER_KILLS")
+            .ok()
+            .map(|n| n.parse())
+            .transpose()?
+            .unwrap_or(10);
+        distributed_row(kills).await?;
     }
     if row('p') {
         let mut best = f64::MAX;
@@ -668,4 +682,166 @@ async fn file_sink_from_embedded(worker: TestWorker, records: u64) -> anyhow::Re
     let rate = records as f64 / start.elapsed().as_secs_f64();
     worker.stop().await;
     Ok(rate)
+}
+
+/// p50 and p99 (nearest rank) of durations, in ms.
+fn percentiles(samples: &mut [Duration]) -> (u128, u128) {
+    samples.sort();
+    let rank = |p: f64| {
+        let index = ((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[index].as_millis()
+    };
+    (rank(0.5), rank(0.99))
+}
+
+/// Creates a datagen connector of `tasks` tasks through `worker` and returns how long it took
+/// until the connector and every task were RUNNING (as `worker` reports it).
+async fn create_to_running(worker: &ChildWorker, name: &str, tasks: u32) -> Duration {
+    use wasm_connect_tests::distributed::{datagen, placement};
+    let started = Instant::now();
+    let reply = worker
+        .rest
+        .post(
+            "/connectors",
+            &serde_json::json!({"name": name, "config": datagen(name, tasks)}),
+        )
+        .await;
+    assert!(reply.status.is_success(), "{:?}", reply.body);
+    // Polled every 20 ms, so the figure is within 20 ms of when it happened.
+    while placement(worker, &[name.to_owned()], tasks as usize)
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{name} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// (x): distributed mode's failover, join and create times.
+async fn distributed_row(kills: usize) -> anyhow::Result<()> {
+    use wasm_connect_tests::distributed::{
+        Kafka, eventually, leader_index, placement, ready, shares, worker_id,
+    };
+    let mut kafka = Kafka::new("bench");
+    kafka.session_timeout_ms = 10_000;
+    kafka.heartbeat_interval_ms = 3_000;
+    let (a, b, c) = tokio::join!(kafka.worker(), kafka.worker(), kafka.worker());
+    let mut workers = vec![a, b, c];
+    let names: Vec<String> = (0..3).map(|i| format!("gen-{i}")).collect();
+    let mut creates = Vec::new();
+    for name in &names {
+        creates.push(create_to_running(&workers[0], name, 3).await);
+    }
+    let (mut follower, mut leader) = (Vec::new(), Vec::new());
+    for kill in 0..kills {
+        // Every worker must run its share before the next kill.
+        eventually(
+            Duration::from_secs(120),
+            "three workers running",
+            async || {
+                let placed = placement(&workers[0], &names, 3).await?;
+                if shares(&placed).len() == 3 {
+                    Ok(())
+                } else {
+                    Err(format!("{placed:?}"))
+                }
+            },
+        )
+        .await;
+        let victim = kill % 3;
+        let observer = (victim + 1) % 3;
+        let was_leader = leader_index(&workers, &workers[observer]).await == victim;
+        let victim_id = worker_id(&workers[victim]);
+        workers[victim].kill();
+        let killed = Instant::now();
+        eventually(
+            Duration::from_secs(120),
+            "its tasks running elsewhere",
+            async || {
+                let placed = placement(&workers[observer], &names, 3).await?;
+                let on_victim = placed.values().any(|(connector, tasks)| {
+                    *connector == victim_id || tasks.contains(&victim_id)
+                });
+                if on_victim {
+                    Err(format!("{placed:?}"))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        let took = killed.elapsed();
+        println!(
+            "    kill {kill}: {} ms ({})",
+            took.as_millis(),
+            if was_leader { "leader" } else { "follower" }
+        );
+        if was_leader {
+            leader.push(took)
+        } else {
+            follower.push(took)
+        }
+        workers[victim].restart().await;
+        ready(&workers[victim]).await;
+    }
+    let mut all: Vec<Duration> = follower.iter().chain(&leader).copied().collect();
+    let (p50, p99) = percentiles(&mut all);
+    println!(
+        "(x) failover, kill -9 → all tasks RUNNING elsewhere, session.timeout.ms=10000: p50 {p50} ms, p99 {p99} ms over {} kills (target p99 ≤ 15000; Kafka Connect's defaults ≈ 310000)",
+        all.len()
+    );
+    if !follower.is_empty() {
+        let (p50, p99) = percentiles(&mut follower);
+        println!(
+            "    a follower killed: p50 {p50} ms, p99 {p99} ms ({} kills)",
+            follower.len()
+        );
+    }
+    if !leader.is_empty() {
+        let (p50, p99) = percentiles(&mut leader);
+        println!(
+            "    the leader killed: p50 {p50} ms, p99 {p99} ms ({} kills)",
+            leader.len()
+        );
+    }
+    // A fourth worker: from its process start to running its share.
+    let joining = Instant::now();
+    workers.push(kafka.worker().await);
+    eventually(
+        Duration::from_secs(120),
+        "four workers running",
+        async || {
+            let placed = placement(&workers[0], &names, 3).await?;
+            if shares(&placed).len() == 4 {
+                Ok(())
+            } else {
+                Err(format!("{placed:?}"))
+            }
+        },
+    )
+    .await;
+    println!(
+        "    a joining worker runs its share {} ms after its process started (of which ~5000 ms is the mock cluster not answering DescribeConfigs)",
+        joining.elapsed().as_millis()
+    );
+    // Create → all tasks RUNNING, distributed next to standalone.
+    let mut distributed = creates;
+    for i in 0..5 {
+        distributed.push(create_to_running(&workers[1], &format!("more-{i}"), 3).await);
+    }
+    let standalone_worker = ChildWorker::start(&[]).await;
+    let mut standalone = Vec::new();
+    for i in 0..8 {
+        standalone.push(create_to_running(&standalone_worker, &format!("gen-{i}"), 3).await);
+    }
+    let (d50, _) = percentiles(&mut distributed);
+    let (s50, _) = percentiles(&mut standalone);
+    println!(
+        "    create → all 3 tasks RUNNING (a client's view over REST, polled every 20 ms): distributed p50 {d50} ms, standalone p50 {s50} ms"
+    );
+    Ok(())
 }
