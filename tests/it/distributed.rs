@@ -899,3 +899,118 @@ async fn pause_resume_restart_stop_offsets_and_delete_reach_every_worker() {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_uploaded_to_one_worker_runs_on_another_after_it_died() {
+    let kafka = Kafka::new("plugins");
+    let (a, b, c) = tokio::join!(kafka.worker(), kafka.worker(), kafka.worker());
+    let mut workers = [a, b, c];
+    let component = std::fs::read(wasm_connect_tests::component("test_source")).unwrap();
+    let reply = workers[0].rest.upload(component).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let listed = |worker: &ChildWorker| {
+        let rest = worker.rest.clone();
+        async move {
+            let plugins = rest.get("/connector-plugins").await.body;
+            plugins
+                .as_array()
+                .is_some_and(|list| list.iter().any(|p| p["class"] == "TestSource"))
+        }
+    };
+    for worker in &workers[1..] {
+        eventually(
+            Duration::from_secs(60),
+            "the upload on every worker",
+            async || {
+                if listed(worker).await {
+                    Ok(())
+                } else {
+                    Err("not listed yet".to_owned())
+                }
+            },
+        )
+        .await;
+    }
+    // The worker that received it is gone; the others still have it and run it.
+    workers[0].kill();
+    let dead = worker_id(&workers[0]);
+    let reply = workers[2]
+        .rest
+        .post(
+            "/connectors",
+            &json!({"name": "uploaded", "config": {
+                "connector.class": "TestSource", "tasks.max": "2", "modes": "ok,ok",
+                "topic": "uploaded",
+            }}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    let placed = eventually(
+        Duration::from_secs(90),
+        "the uploaded connector running",
+        async || placement(&workers[1], &["uploaded".to_owned()], 2).await,
+    )
+    .await;
+    let (connector, tasks) = &placed["uploaded"];
+    assert!(*connector != dead && !tasks.contains(&dead), "{placed:?}");
+    // Deleting a plugin a connector uses is refused, on any worker.
+    let reply = workers[1]
+        .rest
+        .delete("/connector-plugins/TestSource")
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.body);
+    // Once unused, a deletion through one worker removes it from the others.
+    let reply = workers[1].rest.delete("/connectors/uploaded").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    eventually(Duration::from_secs(30), "the connector gone", async || {
+        let reply = workers[2].rest.get("/connectors/uploaded").await;
+        if reply.status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(reply.status.to_string())
+        }
+    })
+    .await;
+    let reply = workers[1]
+        .rest
+        .delete("/connector-plugins/TestSource")
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    eventually(
+        Duration::from_secs(30),
+        "the plugin gone from the other worker",
+        async || {
+            if listed(&workers[2]).await {
+                Err("still listed".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_topic_of_several_partitions_is_refused_with_the_fix() {
+    use wasm_connect::storage::topic::{TopicSpec, ensure};
+    let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("bad-configs", 3, 1).unwrap();
+    let settings = wasm_connect_tests::mock_kafka_settings(&cluster);
+    let spec = TopicSpec {
+        name: "bad-configs".into(),
+        key: "config.storage.topic",
+        partitions: 1,
+        single_partition: true,
+        replication_factor: 1,
+        configs: Vec::new(),
+    };
+    let error = ensure(&settings, &spec).await.unwrap_err().to_string();
+    for part in [
+        "bad-configs",
+        "3 partitions",
+        "exactly 1",
+        "config.storage.topic",
+    ] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
+}

@@ -61,7 +61,8 @@ impl ChildWorker {
         let listeners = format!("http://127.0.0.1:{port}");
         let mut settings: Vec<(&str, &str)> = vec![("listeners", &listeners)];
         settings.extend_from_slice(extra);
-        Self::start_in("distributed", &settings, &[], &["test_source", "test_sink"]).await
+        // Only the built-in connectors: the tests upload what else they need.
+        Self::start_in("distributed", &settings, &[], &[]).await
     }
 
     async fn start_in(

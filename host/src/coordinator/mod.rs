@@ -171,6 +171,18 @@ pub struct Herder {
     /// Distributed mode: serializes following the config topic and applying assignments, so
     /// a connector's actor is replaced by one of them at a time.
     following: Arc<tokio::sync::Mutex<()>>,
+    /// Distributed mode: where uploads are shared (set once the cluster driver exists).
+    plugin_share: Arc<std::sync::OnceLock<Arc<dyn PluginShare>>>,
+}
+
+/// Distributed mode: how uploaded components reach every worker.
+#[async_trait::async_trait]
+pub trait PluginShare: Send + Sync {
+    /// Makes an admitted upload (`digest` = `sha256:<hex>`) available to every worker.
+    async fn publish(&self, digest: &str, bytes: &[u8], owner: Option<&str>) -> Result<(), String>;
+
+    /// Removes a deleted upload from every worker.
+    async fn retract(&self, digest: &str) -> Result<(), String>;
 }
 
 /// A distributed worker's view of its cluster.
@@ -269,7 +281,13 @@ impl Herder {
             distributed,
             cluster: Arc::default(),
             following: Arc::default(),
+            plugin_share: Arc::default(),
         }
+    }
+
+    /// Distributed mode: shares uploads through `share` from now on.
+    pub fn set_plugin_share(&self, share: Arc<dyn PluginShare>) {
+        let _ = self.plugin_share.set(share);
     }
 
     /// Distributed mode: the cluster as this worker last saw it.
@@ -485,9 +503,47 @@ impl Herder {
         bytes: &[u8],
     ) -> Result<(Arc<Plugin>, Uploaded), PluginError> {
         self.plugins_loaded().await;
-        self.registry
+        let (plugin, uploaded) = self
+            .registry
             .upload_for(tenant, bytes, &self.services.worker.uploads_dir())
+            .await?;
+        if let Some(share) = self.plugin_share.get() {
+            share
+                .publish(&plugin.info.digest, bytes, tenant)
+                .await
+                .map_err(PluginError::Share)?;
+        }
+        Ok((plugin, uploaded))
+    }
+
+    /// Distributed mode: registers a component another worker admitted and shared.
+    pub async fn install_shared_plugin(&self, owner: Option<&str>, digest: &str, bytes: &[u8]) {
+        self.plugins_loaded().await;
+        if self.registry.has_upload(digest) {
+            return;
+        }
+        match self
+            .registry
+            .upload_for(owner, bytes, &self.services.worker.uploads_dir())
             .await
+        {
+            Ok((plugin, _)) => tracing::info!(
+                class = %plugin.info.class_name,
+                version = %plugin.info.version,
+                digest,
+                "Installed a plugin uploaded to another worker."
+            ),
+            Err(error) => {
+                tracing::warn!(digest, error = %crate::error_chain(&error), "A plugin uploaded to another worker cannot be used here.")
+            }
+        }
+    }
+
+    /// Distributed mode: forgets a component another worker deleted.
+    pub fn remove_shared_plugin(&self, digest: &str) {
+        if self.registry.remove_upload(digest) > 0 {
+            tracing::info!(digest, "Removed a plugin deleted on another worker.");
+        }
     }
 
     /// Deletes tenant `tenant` if it owns no connectors, with its secrets and its uploads.
@@ -516,6 +572,28 @@ impl Herder {
         version: Option<&str>,
     ) -> Result<Arc<Plugin>, PluginError> {
         self.plugins_loaded().await;
+        if let Some(share) = self.plugin_share.get() {
+            // Any connector of the cluster may run it, on whichever worker.
+            let plugin = self.registry.resolve_in(tenant, class, version)?;
+            let in_use = self.desired.names().iter().any(|name| {
+                self.desired
+                    .get(name)
+                    .is_some_and(|desired| desired.plugin.digest == plugin.info.digest)
+            });
+            if in_use {
+                return Err(PluginError::InUse {
+                    class: plugin.info.class_name.clone(),
+                    version: plugin.info.version.clone(),
+                });
+            }
+            drop(plugin);
+            let deleted = self.registry.delete_for(tenant, class, version)?;
+            share
+                .retract(&deleted.info.digest)
+                .await
+                .map_err(PluginError::Share)?;
+            return Ok(deleted);
+        }
         self.registry.delete_for(tenant, class, version)
     }
 

@@ -38,7 +38,10 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::assignor::{self, Assignment, Unit};
+use super::{
+    assignor::{self, Assignment, Unit},
+    plugins::{PluginChunks, PluginEvent, SharedPlugins},
+};
 use crate::{
     coordinator::{ClusterInfo, ClusterMember, Herder, Units},
     storage::{
@@ -72,6 +75,8 @@ struct Published {
 
 #[derive(Debug, Default)]
 struct View {
+    /// Shared uploads complete or removed, for the driver to apply.
+    plugin_events: Vec<PluginEvent>,
     heartbeats: BTreeMap<String, Heartbeat>,
     /// Assignments in topic order; older ones are pruned once every live worker moved past
     /// them.
@@ -274,9 +279,11 @@ impl Cluster {
     ) -> Result<Self, crate::storage::topic::TopicError> {
         let view = Arc::new(Mutex::new(View::default()));
         let changed = Arc::new(Notify::new());
+        let chunks = Arc::new(Mutex::new(PluginChunks::default()));
         let topic = {
             let view = view.clone();
             let changed = changed.clone();
+            let chunks = chunks.clone();
             InternalTopic::open(
                 kafka,
                 &settings.topic,
@@ -284,16 +291,30 @@ impl Cluster {
                 &format!("{}-cluster", settings.worker_id),
                 settings.timeout,
                 move |record| {
-                    apply(&mut lock(&view), &record);
+                    let key = record.key.as_deref().map(String::from_utf8_lossy);
+                    match key {
+                        Some(key) if key.starts_with("plugin-") => {
+                            let event = lock(&chunks).apply(&key, record.value.as_deref());
+                            if let Some(event) = event {
+                                lock(&view).plugin_events.push(event);
+                            }
+                        }
+                        _ => apply(&mut lock(&view), &record),
+                    }
                     changed.notify_one();
                 },
             )?
         };
+        let topic = Arc::new(topic);
+        herder.set_plugin_share(Arc::new(SharedPlugins {
+            topic: topic.clone(),
+            chunks,
+        }));
         Ok(Self {
             settings,
             herder,
             configs,
-            topic: Arc::new(topic),
+            topic,
             view,
             changed,
             leader,
@@ -351,6 +372,22 @@ impl Cluster {
                 },
                 _ = leader.changed() => {}
                 () = tokio::time::sleep(tick) => {}
+            }
+            // Uploads shared by other workers (or removed there).
+            let events = std::mem::take(&mut lock(&self.view).plugin_events);
+            for event in events {
+                match event {
+                    PluginEvent::Install {
+                        digest,
+                        owner,
+                        bytes,
+                    } => {
+                        self.herder
+                            .install_shared_plugin(owner.as_deref(), &digest, &bytes)
+                            .await;
+                    }
+                    PluginEvent::Remove { digest } => self.herder.remove_shared_plugin(&digest),
+                }
             }
             let now = Instant::now();
             // Fencing: no acknowledged heartbeat for too long.

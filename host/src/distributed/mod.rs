@@ -7,11 +7,13 @@
 //! - `assignor`: the leader's balanced, sticky assignment (pure).
 //! - `membership`: leader election through a Kafka consumer group.
 //! - `cluster`: heartbeats, publishing and applying assignments, fencing.
+//! - `plugins`: uploaded components shared through the cluster topic.
 
 pub mod assignor;
 pub mod cluster;
 pub mod config;
 pub mod membership;
+pub mod plugins;
 
 use std::sync::{Arc, atomic::AtomicI64};
 

@@ -90,6 +90,11 @@ pub enum PluginError {
         "plugin {class} version {version} is in use by connectors and cannot be deleted; delete or move those connectors to another version first"
     )]
     InUse { class: String, version: String },
+    /// Distributed mode: admitted here, but not written to the cluster's topic.
+    #[error(
+        "the plugin was admitted on this worker but could not be shared with the cluster ({0}); upload it again"
+    )]
+    Share(String),
     #[error("failed to store the uploaded plugin in `{path}`")]
     Store {
         path: PathBuf,
@@ -535,6 +540,39 @@ impl PluginRegistry {
             source,
             owner,
         });
+    }
+
+    /// Whether an uploaded plugin with this digest (`sha256:<hex>`) is registered.
+    pub fn has_upload(&self, digest: &str) -> bool {
+        self.plugins
+            .read()
+            .expect("plugin registry lock poisoned")
+            .iter()
+            .any(|registered| {
+                matches!(registered.source, PluginSource::Uploaded(_))
+                    && registered.plugin.info.digest == digest
+            })
+    }
+
+    /// Forgets the uploaded plugin with this digest and removes its file (distributed mode:
+    /// another worker deleted it); the registered plugins removed.
+    pub fn remove_upload(&self, digest: &str) -> usize {
+        let mut plugins = self.plugins.write().expect("plugin registry lock poisoned");
+        let mut removed = 0;
+        plugins.retain(|registered| {
+            let PluginSource::Uploaded(path) = &registered.source else {
+                return true;
+            };
+            if registered.plugin.info.digest != digest {
+                return true;
+            }
+            if let Err(error) = std::fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), error = %error, "Could not remove an uploaded plugin's file.");
+            }
+            removed += 1;
+            false
+        });
+        removed
     }
 
     /// Forgets every plugin `tenant` uploaded and removes their files (when the tenant is

@@ -336,6 +336,7 @@ pub async fn delete(
                 ApiError::NotFound(error.to_string())
             }
             in_use @ PluginError::InUse { .. } => ApiError::Conflict(in_use.to_string()),
+            share @ PluginError::Share(_) => ApiError::Internal(share.to_string()),
             other => ApiError::BadRequest(other.to_string()),
         })?;
     Ok(StatusCode::NO_CONTENT)
