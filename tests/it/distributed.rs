@@ -806,6 +806,32 @@ async fn pause_resume_restart_stop_offsets_and_delete_reach_every_worker() {
             .await;
         }
     };
+    // A log level set for the cluster (KIP-976) reaches the other worker.
+    let reply = workers[0]
+        .rest
+        .put_json(
+            "/admin/loggers/wasm_connect::worker?scope=cluster",
+            &json!({"level": "DEBUG"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    eventually(
+        Duration::from_secs(30),
+        "the level on the other worker",
+        async || {
+            let level = workers[1]
+                .rest
+                .get("/admin/loggers/wasm_connect::worker")
+                .await
+                .body;
+            if level["level"] == "DEBUG" {
+                Ok(())
+            } else {
+                Err(level.to_string())
+            }
+        },
+    )
+    .await;
     // Through worker 2 (forwarded to the leader when it does not lead).
     assert_eq!(
         workers[1].rest.put("/connectors/gen/pause").await.status,

@@ -285,6 +285,19 @@ impl Herder {
         }
     }
 
+    /// `PUT /admin/loggers/{name}?scope=cluster`: in distributed mode, written to the config
+    /// topic so every worker applies it; a standalone worker is its own cluster.
+    pub async fn put_cluster_log_level(
+        &self,
+        namespace: &str,
+        level: &str,
+    ) -> Result<(), StoreError> {
+        match &self.distributed {
+            Some(store) => store.put_log_level(namespace, level).await,
+            None => Ok(()),
+        }
+    }
+
     /// Distributed mode: shares uploads through `share` from now on.
     pub fn set_plugin_share(&self, share: Arc<dyn PluginShare>) {
         let _ = self.plugin_share.set(share);

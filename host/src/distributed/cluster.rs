@@ -363,6 +363,12 @@ impl Cluster {
                 () = self.changed.notified() => {}
                 event = config_events.recv() => match event {
                     Some(ConfigEvent::Changed(_)) => self.herder.sync_desired().await,
+                    Some(ConfigEvent::Logger { namespace, level }) => {
+                        match crate::logging::levels().set(&namespace, &level) {
+                            Ok(_) => tracing::info!(logger = %namespace, %level, "Log level set for the whole cluster."),
+                            Err(error) => tracing::warn!(logger = %namespace, %error, "A cluster-wide log level could not be applied."),
+                        }
+                    }
                     Some(ConfigEvent::Restart(request)) => {
                         if request.offset >= restarts_from {
                             self.herder.restart_assigned(&request);

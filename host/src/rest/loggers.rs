@@ -1,7 +1,8 @@
 //! `/admin/loggers` (KIP-495, KIP-976): the log levels set at run time and changing them.
 //! Logger names are `tracing` targets (see [`crate::logging`]); a standalone worker is its
 //! own cluster, so `scope=cluster` applies the level here too (answering 204 as Kafka
-//! Connect does).
+//! Connect does). A distributed worker also writes it to the config topic
+//! (`logger-cluster-<name>`), and every worker applies it when it reads it.
 
 use axum::{
     Json,
@@ -37,6 +38,7 @@ pub async fn get(Path(name): Path<String>) -> Json<Value> {
 /// `PUT /admin/loggers/{name}?scope=worker|cluster` with `{"level": "DEBUG"}`: 200 with the
 /// loggers affected (`worker`, the default), or 204 (`cluster`).
 pub async fn set(
+    axum::extract::State(herder): axum::extract::State<crate::coordinator::Herder>,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -56,7 +58,13 @@ pub async fn set(
         .first("scope")
         .map(str::to_ascii_lowercase);
     match scope.as_deref() {
-        Some("cluster") => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some("cluster") => {
+            herder
+                .put_cluster_log_level(&name, level)
+                .await
+                .map_err(|error| ApiError::Internal(crate::error_chain(&error)))?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         Some("worker") | None => Ok(Json(affected).into_response()),
         Some(other) => {
             tracing::warn!(scope = other, "Unknown logging scope; using `worker`.");

@@ -56,6 +56,11 @@ pub enum ConfigEvent {
     /// Connectors, target states, task configs or tenants changed; the config offset after it.
     Changed(i64),
     Restart(RestartRequest),
+    /// A log level set with `scope=cluster` (KIP-976).
+    Logger {
+        namespace: String,
+        level: String,
+    },
 }
 
 /// What the config topic says.
@@ -133,6 +138,15 @@ impl KafkaConfigStore {
     /// Every connector as stored now, without reading further.
     pub fn snapshot(&self) -> BTreeMap<String, StoredConnector> {
         lock(&self.state).connectors.clone()
+    }
+
+    /// Sets a log level on every worker (KIP-976's `logger-cluster-<namespace>`).
+    pub async fn put_log_level(&self, namespace: &str, level: &str) -> Result<(), StoreError> {
+        self.write(
+            &format!("logger-cluster-{namespace}"),
+            Some(&json!({ "level": level })),
+        )
+        .await
     }
 
     /// Asks every worker to restart a connector instance and/or some of its tasks.
@@ -367,7 +381,14 @@ fn apply(state: &mut ConfigState, record: &TopicRecord) -> Option<ConfigEvent> {
         };
         return changed;
     }
-    // session-key, tasks-fencing-*, logger-cluster-*: not used by this worker.
+    if let Some(namespace) = key.strip_prefix("logger-cluster-") {
+        let level = value?.get("level")?.as_str()?.to_owned();
+        return Some(ConfigEvent::Logger {
+            namespace: namespace.to_owned(),
+            level,
+        });
+    }
+    // session-key, tasks-fencing-*: not used by this worker.
     None
 }
 
