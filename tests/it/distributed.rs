@@ -1040,3 +1040,89 @@ async fn a_config_topic_of_several_partitions_is_refused_with_the_fix() {
         assert!(error.contains(part), "{part}: {error}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_created_through_one_worker_signs_in_on_another() {
+    let kafka = Kafka::new("tenants");
+    let hash = wasm_connect::tenancy::hash_password("operator-password-1");
+    // Every worker seals tenants' secrets with the same key.
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("secrets.key").display().to_string();
+    let settings = [
+        ("tenancy.enabled", "true"),
+        ("tenancy.operator.password.hash", hash.as_str()),
+        ("tenancy.secrets.key.file", key_file.as_str()),
+    ];
+    let (a, b) = tokio::join!(kafka.worker_with(&settings), kafka.worker_with(&settings));
+    let operator = a.rest.with_basic("operator", "operator-password-1");
+    let created = operator
+        .post(
+            "/admin/tenants",
+            &json!({"name": "acme", "password": "acme-password-1"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let acme = b.rest.with_basic("acme", "acme-password-1");
+    eventually(
+        Duration::from_secs(30),
+        "the tenant known to the other worker",
+        async || {
+            let reply = acme.get("/connectors").await;
+            if reply.status == StatusCode::OK {
+                Ok(())
+            } else {
+                Err(reply.status.to_string())
+            }
+        },
+    )
+    .await;
+    // Its connector, created through that worker, runs somewhere in the cluster as acme's.
+    let reply = acme
+        .post(
+            "/connectors",
+            &json!({"name": "gen", "config": datagen("acme.gen", 2)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    eventually(
+        Duration::from_secs(60),
+        "acme's connector running",
+        async || {
+            let status = acme.get("/connectors/gen/status").await.body;
+            let tasks = status["tasks"].as_array().map_or(0, Vec::len);
+            if status["connector"]["state"] == "RUNNING" && tasks == 2 {
+                Ok(())
+            } else {
+                Err(status.to_string())
+            }
+        },
+    )
+    .await;
+    let reply = acme.delete("/connectors/gen").await;
+    assert!(reply.status.is_success(), "{:?}", reply.body);
+    eventually(Duration::from_secs(30), "the connector gone", async || {
+        let reply = acme.get("/connectors/gen").await;
+        if reply.status == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(reply.status.to_string())
+        }
+    })
+    .await;
+    // Deleted through the first worker: the other one no longer lets it in.
+    let reply = operator.delete("/admin/tenants/acme").await;
+    assert!(reply.status.is_success(), "{:?}", reply.body);
+    eventually(
+        Duration::from_secs(30),
+        "the tenant gone from the other worker",
+        async || {
+            let reply = acme.get("/connectors").await;
+            if reply.status == StatusCode::UNAUTHORIZED {
+                Ok(())
+            } else {
+                Err(reply.status.to_string())
+            }
+        },
+    )
+    .await;
+}

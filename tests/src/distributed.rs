@@ -72,7 +72,17 @@ impl Kafka {
 
     /// A worker, once it runs its first assignment.
     pub async fn worker(&self) -> ChildWorker {
-        let settings = self.settings();
+        self.worker_with(&[]).await
+    }
+
+    /// [`Self::worker`] with `extra` worker settings.
+    pub async fn worker_with(&self, extra: &[(&str, &str)]) -> ChildWorker {
+        let mut settings = self.settings();
+        settings.extend(
+            extra
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        );
         let pairs: Vec<(&str, &str)> = settings
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_str()))

@@ -11,8 +11,11 @@
 //!
 //! Invariants:
 //! - **One leader's word.** The leader is the group member owning the cluster topic's
-//!   partition ([`super::membership`]). Each term it publishes with an epoch above every epoch
-//!   in the topic; workers act only on an epoch above the one they applied.
+//!   partition ([`super::membership`]); while a dead leader is not yet replaced by the group,
+//!   the live worker with the lowest id stands in. Each term a leader publishes with an epoch
+//!   above every epoch in the topic; workers act only on the first assignment of an epoch
+//!   above the one they applied, and since all read the topic in the same order, they all act
+//!   on the same one even if two leaders published at once.
 //! - **Configs first.** An assignment names the config-topic offset the leader had read;
 //!   a worker reads the config topic that far before acting on it.
 //! - **Never twice.** The leader gives a unit to a worker only when no other live worker may
@@ -363,6 +366,11 @@ impl Cluster {
                 () = self.changed.notified() => {}
                 event = config_events.recv() => match event {
                     Some(ConfigEvent::Changed(_)) => self.herder.sync_desired().await,
+                    Some(ConfigEvent::Tenants) => {
+                        if let Err(error) = self.herder.tenants().reload().await {
+                            tracing::warn!(error = %crate::error_chain(&error), "Could not read the changed tenants.");
+                        }
+                    }
                     Some(ConfigEvent::Logger { namespace, level }) => {
                         match crate::logging::levels().set(&namespace, &level) {
                             Ok(_) => tracing::info!(logger = %namespace, %level, "Log level set for the whole cluster."),
@@ -431,10 +439,15 @@ impl Cluster {
             if !lease_valid {
                 continue;
             }
-            // Leading.
-            let term = *leader.borrow();
+            // Leading: as the group's leader, or standing in for a dead one until the group
+            // elects another (term 0).
+            let group_term = (*leader.borrow()).filter(|term| *term > fenced_term);
+            let joining = lock(&beat).joining;
+            let term = group_term.or_else(|| {
+                (!joining && self.stands_in(&me, now, leading == Some(0))).then_some(0)
+            });
             match term {
-                Some(term) if term > fenced_term => {
+                Some(term) => {
                     if leading != Some(term) {
                         // A new term: know everything written before deciding.
                         if let Err(error) = self.topic.read_to_end().await {
@@ -542,6 +555,33 @@ impl Cluster {
         }
         heartbeats.abort();
         self.herder.apply_assignment(BTreeMap::new()).await;
+    }
+
+    /// Whether this worker stands in for a leader that died, until the worker group elects
+    /// another (which takes a rebalance after the session timeout): the latest assignment's
+    /// leader has not been heard from for the session timeout, and this is the live worker
+    /// with the lowest id. It keeps standing in until another worker publishes. Two leaders
+    /// at once are harmless: every worker reads the cluster topic in the same order and acts
+    /// on the first assignment of each epoch, so all act on the same one.
+    fn stands_in(&self, me: &str, now: Instant, standing_in: bool) -> bool {
+        let view = lock(&self.view);
+        let Some(latest) = view.assignments.last() else {
+            return false;
+        };
+        if latest.leader == me {
+            return standing_in;
+        }
+        let session = self.settings.session_timeout;
+        let alive = |hb: &Heartbeat| now.saturating_duration_since(hb.seen) <= session;
+        if view.heartbeats.get(&latest.leader).is_some_and(alive) {
+            return false;
+        }
+        view.heartbeats
+            .iter()
+            .filter(|(_, hb)| alive(hb))
+            .map(|(id, _)| id.as_str())
+            .min()
+            == Some(me)
     }
 
     /// The assignment to publish now, if it differs from the latest one (or a worker joined,

@@ -56,6 +56,8 @@ pub enum ConfigEvent {
     /// Connectors, target states, task configs or tenants changed; the config offset after it.
     Changed(i64),
     Restart(RestartRequest),
+    /// A tenant was created, changed or deleted.
+    Tenants,
     /// A log level set with `scope=cluster` (KIP-976).
     Logger {
         namespace: String,
@@ -379,7 +381,7 @@ fn apply(state: &mut ConfigState, record: &TopicRecord) -> Option<ConfigEvent> {
             Some(tenant) => state.tenants.insert(name.to_owned(), tenant),
             None => state.tenants.remove(name),
         };
-        return changed;
+        return Some(ConfigEvent::Tenants);
     }
     if let Some(namespace) = key.strip_prefix("logger-cluster-") {
         let level = value?.get("level")?.as_str()?.to_owned();

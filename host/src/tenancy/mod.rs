@@ -693,16 +693,34 @@ impl Tenants {
             .open(tenant, name, sealed)
     }
 
-    async fn store_tenant(&self, tenant: Tenant) -> Result<Arc<Tenant>, TenantError> {
-        let json = serde_json::to_value(&tenant).expect("a tenant serializes");
-        self.store.put_tenant(&tenant.name, Some(json)).await?;
-        let tenant = Arc::new(tenant);
-        self.tenants
+    /// Distributed mode: takes the tenants as the config store holds them now (another
+    /// worker changed one), with their budgets' rates, and forgets verified credentials.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let _changing = self.changes.lock().await;
+        let mut tenants = BTreeMap::new();
+        for (name, json) in self.store.load_tenants().await? {
+            match serde_json::from_value::<Tenant>(json) {
+                Ok(tenant) => {
+                    tenants.insert(name, Arc::new(tenant));
+                }
+                Err(error) => {
+                    tracing::error!(tenant = %name, %error, "A stored tenant cannot be read; it is left out.");
+                }
+            }
+        }
+        for tenant in tenants.values() {
+            self.apply_rates(tenant);
+        }
+        *self
+            .tenants
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(tenant.name.clone(), tenant.clone());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tenants;
         self.forget_verified();
-        // Running tasks see a changed budget at their next call.
+        Ok(())
+    }
+
+    /// Running tasks see a changed budget at their next call.
+    fn apply_rates(&self, tenant: &Tenant) {
         if let Some(budget) = self
             .budgets
             .lock()
@@ -719,6 +737,18 @@ impl Tenants {
         {
             budget.set_rate(tenant.quotas.records_per_second.unwrap_or(0));
         }
+    }
+
+    async fn store_tenant(&self, tenant: Tenant) -> Result<Arc<Tenant>, TenantError> {
+        let json = serde_json::to_value(&tenant).expect("a tenant serializes");
+        self.store.put_tenant(&tenant.name, Some(json)).await?;
+        let tenant = Arc::new(tenant);
+        self.tenants
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(tenant.name.clone(), tenant.clone());
+        self.forget_verified();
+        self.apply_rates(&tenant);
         Ok(tenant)
     }
 
