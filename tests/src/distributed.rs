@@ -64,6 +64,10 @@ impl Kafka {
                 self.heartbeat_interval_ms.to_string(),
             ),
             ("consumer.session.timeout.ms", "6000".into()),
+            // The mock cluster answers a fetch with no data only when fetch.wait.max.ms is up
+            // (a broker answers as soon as data arrives): keep each hop through an internal
+            // topic short, as it is on a real cluster.
+            ("consumer.fetch.wait.max.ms", "20".into()),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value))

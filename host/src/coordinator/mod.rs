@@ -298,6 +298,12 @@ impl Herder {
         }
     }
 
+    /// The digests of every plugin this worker can run (distributed mode: in its
+    /// heartbeats, so the leader places a connector only where its plugin is).
+    pub fn plugin_digests(&self) -> std::collections::BTreeSet<String> {
+        self.registry.digests()
+    }
+
     /// Distributed mode: shares uploads through `share` from now on.
     pub fn set_plugin_share(&self, share: Arc<dyn PluginShare>) {
         let _ = self.plugin_share.set(share);

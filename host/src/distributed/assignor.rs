@@ -36,12 +36,14 @@ impl Unit {
 pub type Assignment = BTreeMap<String, BTreeSet<Unit>>;
 
 /// The next assignment: `workers` (live, sorted) share `configured`, starting from
-/// `previous`; `held(unit)` names the live workers that may still run a unit.
+/// `previous`; `held(unit)` names the live workers that may still run a unit, and
+/// `eligible(worker, unit)` says whether a worker can run it (has its plugin loaded).
 pub fn assign(
     workers: &[String],
     configured: &BTreeSet<Unit>,
     previous: &Assignment,
     held: &dyn Fn(&Unit) -> BTreeSet<String>,
+    eligible: &dyn Fn(&str, &Unit) -> bool,
 ) -> Assignment {
     let mut next: Assignment = workers
         .iter()
@@ -88,6 +90,7 @@ pub fn assign(
                 .iter()
                 .filter(|worker| current[worker].len() < share[worker])
                 .filter(|worker| holders.iter().all(|holder| holder == *worker))
+                .filter(|worker| eligible(worker, unit))
                 // The worker that holds it first, then the least loaded.
                 .min_by_key(|worker| {
                     (
@@ -150,6 +153,33 @@ mod tests {
         BTreeSet::new()
     }
 
+    fn anywhere(_: &str, _: &Unit) -> bool {
+        true
+    }
+
+    #[test]
+    fn work_goes_only_to_workers_that_have_its_plugin() {
+        let configured = units(&[("a", 2), ("b", 2)]);
+        // Only w2 has a's plugin.
+        let eligible = |worker: &str, unit: &Unit| unit.connector() != "a" || worker == "w2";
+        let next = assign(
+            &workers(&["w1", "w2", "w3"]),
+            &configured,
+            &Assignment::new(),
+            &nobody,
+            &eligible,
+        );
+        for (worker, units) in &next {
+            if worker != "w2" {
+                assert!(
+                    units.iter().all(|unit| unit.connector() != "a"),
+                    "{worker}: {units:?}"
+                );
+            }
+        }
+        assert!(next["w2"].contains(&Unit::Connector("a".into())));
+    }
+
     /// What a worker runs after applying `assignment` (holders are exactly its owners).
     fn holders(assignment: &Assignment) -> impl Fn(&Unit) -> BTreeSet<String> + '_ {
         move |unit| {
@@ -169,6 +199,7 @@ mod tests {
             &configured,
             &Assignment::new(),
             &nobody,
+            &anywhere,
         );
         assert_eq!(counts(&next), [(2, 6), (2, 6), (2, 6)]);
         let all: BTreeSet<Unit> = next.values().flatten().cloned().collect();
@@ -183,6 +214,7 @@ mod tests {
             &configured,
             &Assignment::new(),
             &nobody,
+            &anywhere,
         );
         assert!(balanced(&next), "{:?}", counts(&next));
         assert_eq!(
@@ -195,10 +227,10 @@ mod tests {
     fn a_joining_worker_gets_its_share_in_two_rounds_and_nothing_else_moves() {
         let configured = units(&[("a", 3), ("b", 3), ("c", 3)]);
         let three = workers(&["w1", "w2", "w3"]);
-        let before = assign(&three, &configured, &Assignment::new(), &nobody);
+        let before = assign(&three, &configured, &Assignment::new(), &nobody, &anywhere);
         let four = workers(&["w1", "w2", "w3", "w4"]);
         // Round 1: what w4 will get is taken from the others but is still running there.
-        let revoked = assign(&four, &configured, &before, &holders(&before));
+        let revoked = assign(&four, &configured, &before, &holders(&before), &anywhere);
         assert!(revoked["w4"].is_empty());
         for worker in &three {
             assert!(
@@ -207,7 +239,7 @@ mod tests {
             );
         }
         // Round 2: its old workers stopped it; w4 takes it.
-        let after = assign(&four, &configured, &revoked, &holders(&revoked));
+        let after = assign(&four, &configured, &revoked, &holders(&revoked), &anywhere);
         assert!(balanced(&after), "{:?}", counts(&after));
         let moved: usize = three
             .iter()
@@ -215,7 +247,10 @@ mod tests {
             .sum();
         assert_eq!(moved, after["w4"].len(), "only what w4 took moved");
         // And it is stable.
-        assert_eq!(assign(&four, &configured, &after, &holders(&after)), after);
+        assert_eq!(
+            assign(&four, &configured, &after, &holders(&after), &anywhere),
+            after
+        );
     }
 
     #[test]
@@ -226,6 +261,7 @@ mod tests {
             &configured,
             &Assignment::new(),
             &nobody,
+            &anywhere,
         );
         let survivors = workers(&["w1", "w3"]);
         // w2 is dead: it holds nothing any more.
@@ -235,7 +271,7 @@ mod tests {
                 .filter(|worker| worker != "w2")
                 .collect()
         };
-        let after = assign(&survivors, &configured, &before, &live_holders);
+        let after = assign(&survivors, &configured, &before, &live_holders, &anywhere);
         assert!(balanced(&after));
         assert_eq!(
             after.values().map(BTreeSet::len).sum::<usize>(),
@@ -264,6 +300,7 @@ mod tests {
             &configured,
             &Assignment::new(),
             &held,
+            &anywhere,
         );
         assert!(
             !next
@@ -282,12 +319,12 @@ mod tests {
     fn deleted_work_is_dropped_and_a_restarted_worker_keeps_its_own() {
         let configured = units(&[("a", 2), ("b", 2)]);
         let ws = workers(&["w1", "w2"]);
-        let before = assign(&ws, &configured, &Assignment::new(), &nobody);
+        let before = assign(&ws, &configured, &Assignment::new(), &nobody, &anywhere);
         // w2 restarted: it runs nothing yet, but its assignment stands.
-        let after = assign(&ws, &configured, &before, &|_| BTreeSet::new());
+        let after = assign(&ws, &configured, &before, &|_| BTreeSet::new(), &anywhere);
         assert_eq!(after, before);
         let fewer = units(&[("a", 2)]);
-        let after = assign(&ws, &fewer, &before, &holders(&before));
+        let after = assign(&ws, &fewer, &before, &holders(&before), &anywhere);
         assert_eq!(
             after.values().flatten().cloned().collect::<BTreeSet<_>>(),
             fewer

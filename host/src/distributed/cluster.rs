@@ -2,10 +2,11 @@
 //! applying this worker's part. Everything goes through the cluster topic
 //! (`cluster.storage.topic`, one partition, compacted):
 //!
-//! - `worker-<id>`: a heartbeat, `{"url","epoch","joining","running":{"<c>":[-1,0,..]}}`,
-//!   every `heartbeat.interval.ms` and after every change: the worker's REST URL, the
-//!   assignment epoch it applied and what it runs (task `-1` is the connector instance, as
-//!   in Kafka Connect's protocol).
+//! - `worker-<id>`: a heartbeat, `{"url","epoch","joining","running":{"<c>":[-1,0,..]},
+//!   "plugins":[..]}`, every `heartbeat.interval.ms` and after every change: the worker's REST
+//!   URL, the assignment epoch it applied, what it runs (task `-1` is the connector instance,
+//!   as in Kafka Connect's protocol) and the digests of the plugins it can run (the leader
+//!   places a connector only where its plugin is).
 //! - `assignment`: the leader's, `{"epoch","leader","leader_url","config_offset",
 //!   "assignments":{"<worker>":{"<c>":[-1,0,..]}}}`.
 //!
@@ -60,6 +61,8 @@ struct Heartbeat {
     epoch: i64,
     running: BTreeSet<Unit>,
     joining: bool,
+    /// The digests of the plugins it can run (None: it did not say).
+    plugins: Option<BTreeSet<String>>,
     offset: i64,
     /// When this worker read it (for one read while catching up: when it was written).
     seen: Instant,
@@ -198,6 +201,16 @@ fn apply(view: &mut View, record: &TopicRecord) {
                     .get("joining")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+                plugins: value
+                    .get("plugins")
+                    .and_then(Value::as_array)
+                    .map(|digests| {
+                        digests
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    }),
                 offset: record.offset,
                 seen: now.checked_sub(Duration::from_millis(age)).unwrap_or(now),
             },
@@ -345,6 +358,7 @@ impl Cluster {
         let lease = self.herder.services().lease.clone();
         let heartbeats = tokio::spawn(heartbeat_loop(
             self.topic.clone(),
+            self.herder.clone(),
             self.settings.clone(),
             lease.clone(),
             beat.clone(),
@@ -620,7 +634,11 @@ impl Cluster {
         let latest = view.assignments.last();
         let previous = latest.map(|p| p.workers.clone()).unwrap_or_default();
         let mut configured = BTreeSet::new();
+        let mut pins: BTreeMap<String, String> = BTreeMap::new();
         for (name, stored) in self.configs.snapshot() {
+            if let Some(plugin) = &stored.plugin {
+                pins.insert(name.clone(), plugin.digest.clone());
+            }
             configured.insert(Unit::Connector(name.clone()));
             for task in 0..stored.tasks.len() as u32 {
                 configured.insert(Unit::Task(name.clone(), task));
@@ -661,7 +679,17 @@ impl Cluster {
                 .map(|id| (*id).clone())
                 .collect()
         };
-        let mut next = assignor::assign(&alive, &configured, &previous, &held);
+        // A connector goes only where its plugin is loaded.
+        let eligible = |worker: &str, unit: &Unit| {
+            let Some(digest) = pins.get(unit.connector()) else {
+                return true;
+            };
+            view.heartbeats
+                .get(worker)
+                .and_then(|hb| hb.plugins.as_ref())
+                .is_none_or(|plugins| plugins.contains(digest))
+        };
+        let mut next = assignor::assign(&alive, &configured, &previous, &held, &eligible);
         next.extend(retained);
 
         let joined = latest.is_some_and(|latest| {
@@ -703,6 +731,7 @@ impl Cluster {
 /// acknowledged one extends the lease.
 async fn heartbeat_loop(
     topic: Arc<InternalTopic>,
+    herder: Herder,
     settings: ClusterSettings,
     lease: Arc<crate::worker::Lease>,
     beat: Arc<Mutex<Beat>>,
@@ -723,6 +752,7 @@ async fn heartbeat_loop(
                     "epoch": beat.epoch,
                     "joining": beat.joining,
                     "running": units_json(&beat.running),
+                    "plugins": herder.plugin_digests(),
                 }),
                 beat.joining,
             )

@@ -542,6 +542,16 @@ impl PluginRegistry {
         });
     }
 
+    /// The digests of every plugin registered (built in, on `plugin.path` or uploaded).
+    pub fn digests(&self) -> std::collections::BTreeSet<String> {
+        self.plugins
+            .read()
+            .expect("plugin registry lock poisoned")
+            .iter()
+            .map(|registered| registered.plugin.info.digest.clone())
+            .collect()
+    }
+
     /// Whether an uploaded plugin with this digest (`sha256:<hex>`) is registered.
     pub fn has_upload(&self, digest: &str) -> bool {
         self.plugins
