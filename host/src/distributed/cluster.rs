@@ -360,7 +360,6 @@ impl Cluster {
             self.topic.clone(),
             self.herder.clone(),
             self.settings.clone(),
-            lease.clone(),
             beat.clone(),
             urgent.clone(),
             self.changed.clone(),
@@ -733,12 +732,13 @@ async fn heartbeat_loop(
     topic: Arc<InternalTopic>,
     herder: Herder,
     settings: ClusterSettings,
-    lease: Arc<crate::worker::Lease>,
     beat: Arc<Mutex<Beat>>,
     urgent: Arc<Notify>,
     changed: Arc<Notify>,
     stop: CancellationToken,
 ) {
+    // The tasks' lease.
+    let lease = herder.services().lease.clone();
     let key = format!("worker-{}", settings.worker_id);
     let lease_length = settings
         .session_timeout
