@@ -53,11 +53,7 @@ impl ChildWorker {
     /// A worker of a distributed cluster (`extra` names its Kafka cluster, group and
     /// topics), on a fixed port of its own so it keeps its worker id when restarted.
     pub async fn start_distributed(extra: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port()
-            .to_string();
+        let port = fixed_port().to_string();
         let listeners = format!("http://127.0.0.1:{port}");
         let mut settings: Vec<(&str, &str)> = vec![("listeners", &listeners)];
         settings.extend_from_slice(extra);
@@ -287,6 +283,20 @@ impl ChildWorker {
 impl Drop for ChildWorker {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A free port below the ephemeral range, of this process's own: a worker restarted on it
+/// must find it free, and an ephemeral port may meanwhile become some client connection's
+/// local port (or another test's listener).
+fn fixed_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 50) as u16 * 200;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 200;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
     }
 }
 

@@ -485,6 +485,11 @@ impl Actor {
                 tracing::info!("Task configs unchanged; tasks keep running.");
                 return Ok(());
             }
+            if !self.services.lease.valid() {
+                // Another worker may run the connector now; it writes them.
+                tracing::warn!("This worker's membership lapsed; not storing task configs.");
+                return Ok(());
+            }
             tracing::info!(tasks = stored.len(), "Storing new task configs.");
             let count = stored.len() as u32;
             self.desired
