@@ -997,11 +997,19 @@ async fn a_plugin_uploaded_to_one_worker_runs_on_another_after_it_died() {
         }
     })
     .await;
-    let reply = workers[1]
-        .rest
-        .delete("/connector-plugins/TestSource")
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    // Refused (409) until every worker has stopped the connector's instances.
+    eventually(Duration::from_secs(30), "the plugin deleted", async || {
+        let reply = workers[1]
+            .rest
+            .delete("/connector-plugins/TestSource")
+            .await;
+        if reply.status == StatusCode::NO_CONTENT {
+            Ok(())
+        } else {
+            Err(format!("{}: {}", reply.status, reply.body))
+        }
+    })
+    .await;
     eventually(
         Duration::from_secs(30),
         "the plugin gone from the other worker",

@@ -70,6 +70,25 @@ pub struct StoredConnector {
     pub tasks: Vec<ConfigMap>,
 }
 
+impl StoredConnector {
+    /// The connector to start from it: its submission (the stored target state as
+    /// `initial_state`), plugin and task configs; why not, when its config is no connector's.
+    pub fn restored(self) -> Result<Restored, String> {
+        let initial_state = match self.target {
+            TargetState::Started => InitialState::Running,
+            TargetState::Paused => InitialState::Paused,
+            TargetState::Stopped => InitialState::Stopped,
+        };
+        let submission = ConnectorSubmission::from_config(self.config, initial_state)
+            .map_err(|error| error.to_string())?;
+        Ok(Restored {
+            submission,
+            plugin: self.plugin,
+            tasks: self.tasks,
+        })
+    }
+}
+
 /// A connector read back from the store: its submission (the stored target state as
 /// `initial_state`), the plugin it ran and its last task configs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -324,22 +343,13 @@ impl ConfigBackingStore for FileConfigStore {
             .entries
             .iter()
             .map(|(name, stored)| {
-                let initial_state = match stored.target {
-                    TargetState::Started => InitialState::Running,
-                    TargetState::Paused => InitialState::Paused,
-                    TargetState::Stopped => InitialState::Stopped,
-                };
-                let submission =
-                    ConnectorSubmission::from_config(stored.config.clone(), initial_state)
-                        .map_err(|error| StoreError::Corrupt {
-                            path: self.path.clone(),
-                            message: format!("connector {name}: {error}"),
-                        })?;
-                Ok(Restored {
-                    submission,
-                    plugin: stored.plugin.clone(),
-                    tasks: stored.tasks.clone(),
-                })
+                stored
+                    .clone()
+                    .restored()
+                    .map_err(|error| StoreError::Corrupt {
+                        path: self.path.clone(),
+                        message: format!("connector {name}: {error}"),
+                    })
             })
             .collect()
     }
@@ -475,14 +485,7 @@ fn line_for(name: &str, stored: Option<&StoredConnector>) -> String {
             TargetState::Paused => "PAUSED",
             TargetState::Stopped => "STOPPED",
         };
-        let plugin = stored.plugin.as_ref().map(|plugin| {
-            json!({
-                "class": plugin.class,
-                "version": plugin.version,
-                "digest": plugin.digest,
-                "builtin": plugin.builtin,
-            })
-        });
+        let plugin = stored.plugin.as_ref().map(plugin_json);
         json!({
             "config": stored.config,
             "state": state,
@@ -493,7 +496,18 @@ fn line_for(name: &str, stored: Option<&StoredConnector>) -> String {
     json!({"connector": name, "entry": entry}).to_string()
 }
 
-fn plugin_ref(json: &Value) -> Option<PluginRef> {
+/// A plugin pin as stored (beside a connector's config, in the file and in the config topic).
+pub(super) fn plugin_json(plugin: &PluginRef) -> Value {
+    json!({
+        "class": plugin.class,
+        "version": plugin.version,
+        "digest": plugin.digest,
+        "builtin": plugin.builtin,
+    })
+}
+
+/// [`plugin_json`] read back.
+pub(super) fn plugin_ref(json: &Value) -> Option<PluginRef> {
     let text = |key: &str| json.get(key)?.as_str().map(str::to_owned);
     Some(PluginRef {
         class: text("class")?,

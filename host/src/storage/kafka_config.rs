@@ -22,11 +22,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::{
-    config::{ConfigBackingStore, Restored, StoreError, StoredConnector},
+    config::{ConfigBackingStore, Restored, StoreError, StoredConnector, plugin_json, plugin_ref},
     topic::{InternalTopic, TopicError, TopicRecord},
 };
 use crate::{
-    config::{ConnectorSubmission, InitialState, Settings, connector::TargetState},
+    config::{Settings, connector::TargetState},
     plugins::PluginRef,
     runtime::ConfigMap,
 };
@@ -211,25 +211,6 @@ fn parse_target(value: &Value) -> Option<TargetState> {
     })
 }
 
-fn plugin_json(plugin: &PluginRef) -> Value {
-    json!({
-        "class": plugin.class,
-        "version": plugin.version,
-        "digest": plugin.digest,
-        "builtin": plugin.builtin,
-    })
-}
-
-fn parse_plugin(json: &Value) -> Option<PluginRef> {
-    let text = |key: &str| json.get(key)?.as_str().map(str::to_owned);
-    Some(PluginRef {
-        class: text("class")?,
-        version: text("version")?,
-        digest: text("digest")?,
-        builtin: json.get("builtin")?.as_bool()?,
-    })
-}
-
 fn properties(value: &Value) -> Option<BTreeMap<String, String>> {
     value
         .get("properties")?
@@ -285,7 +266,7 @@ fn apply(state: &mut ConfigState, record: &TopicRecord) -> Option<ConfigEvent> {
                 let plugin = value
                     .as_ref()
                     .and_then(|value| value.get("plugin"))
-                    .and_then(parse_plugin);
+                    .and_then(plugin_ref);
                 let target = state.targets.remove(name);
                 let entry =
                     state
@@ -402,19 +383,8 @@ impl ConfigBackingStore for KafkaConfigStore {
         connectors
             .into_iter()
             .map(|(name, stored)| {
-                let initial_state = match stored.target {
-                    TargetState::Started => InitialState::Running,
-                    TargetState::Paused => InitialState::Paused,
-                    TargetState::Stopped => InitialState::Stopped,
-                };
-                let submission = ConnectorSubmission::from_config(stored.config, initial_state)
-                    .map_err(|error| {
-                        StoreError::Topic(format!("connector {name} in the config topic: {error}"))
-                    })?;
-                Ok(Restored {
-                    submission,
-                    plugin: stored.plugin,
-                    tasks: stored.tasks,
+                stored.restored().map_err(|error| {
+                    StoreError::Topic(format!("connector {name} in the config topic: {error}"))
                 })
             })
             .collect()
