@@ -282,11 +282,7 @@ async fn a_killed_workers_tasks_run_elsewhere_and_every_line_arrives() {
             json!({"connector.class": "FileStreamSink", "file": output, "topics": "lines"}),
         ),
     ] {
-        let reply = workers[1]
-            .rest
-            .post("/connectors", &json!({"name": name, "config": config}))
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        workers[1].create(name, config).await;
     }
     let names = ["source".to_owned(), "sink".to_owned()];
     eventually(
@@ -439,14 +435,7 @@ async fn a_new_leader_takes_over_from_a_killed_one() {
     )
     .await;
     println!("leader failover: {} ms", killed.elapsed().as_millis());
-    let reply = workers[survivor]
-        .rest
-        .post(
-            "/connectors",
-            &json!({"name": "after", "config": datagen("after", 2)}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    workers[survivor].create("after", datagen("after", 2)).await;
     let other = (leader + 2) % 3;
     let placed = eventually(
         Duration::from_secs(60),
@@ -485,23 +474,12 @@ async fn a_rolling_restart_moves_no_task_and_loses_nothing() {
             json!({"connector.class": "FileStreamSink", "file": output, "topics": "lines"}),
         ),
     ] {
-        let reply = workers[0]
-            .rest
-            .post("/connectors", &json!({"name": name, "config": config}))
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        workers[0].create(name, config).await;
         names.push(name.to_owned());
     }
     let gens: Vec<String> = (0..2).map(|i| format!("gen-{i}")).collect();
     for name in &gens {
-        let reply = workers[0]
-            .rest
-            .post(
-                "/connectors",
-                &json!({"name": name, "config": datagen(name, 2)}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        workers[0].create(name, datagen(name, 2)).await;
     }
     let before_files = eventually(
         Duration::from_secs(60),
@@ -558,14 +536,7 @@ async fn a_worker_stopped_past_its_session_fences_itself() {
     let workers = [a, b, c];
     let gens: Vec<String> = (0..3).map(|i| format!("gen-{i}")).collect();
     for name in &gens {
-        let reply = workers[0]
-            .rest
-            .post(
-                "/connectors",
-                &json!({"name": name, "config": datagen(name, 2)}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        workers[0].create(name, datagen(name, 2)).await;
     }
     eventually(
         Duration::from_secs(60),
@@ -669,14 +640,7 @@ async fn a_joining_worker_takes_its_share_and_only_moved_tasks_restart() {
     let mut workers = vec![a, b, c];
     let gens: Vec<String> = (0..4).map(|i| format!("gen-{i}")).collect();
     for name in &gens {
-        let reply = workers[0]
-            .rest
-            .post(
-                "/connectors",
-                &json!({"name": name, "config": datagen(name, 3)}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+        workers[0].create(name, datagen(name, 3)).await;
     }
     let before = eventually(
         Duration::from_secs(60),
@@ -764,14 +728,7 @@ async fn pause_resume_restart_stop_offsets_and_delete_reach_every_worker() {
     let kafka = Kafka::new("control");
     let (a, b) = tokio::join!(kafka.worker(), kafka.worker());
     let workers = [a, b];
-    let reply = workers[0]
-        .rest
-        .post(
-            "/connectors",
-            &json!({"name": "gen", "config": datagen("gen", 4)}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.body);
+    workers[0].create("gen", datagen("gen", 4)).await;
     let names = ["gen".to_owned()];
     eventually(
         Duration::from_secs(60),
