@@ -1,5 +1,5 @@
 //! Embeds the built-in connectors (`file-source`, `file-sink`, `datagen-source`, `http-source`,
-//! `http-sink`) into the host binary when `cargo build-connectors` has built them, so they work
+//! `http-sink`, `postgres-source`, `postgres-sink`) into the host binary when `cargo build-connectors` has built them, so they work
 //! without any upload.
 //!
 //! Nested cargo stays out of this script: it only looks for the artifacts. When one is
@@ -14,6 +14,8 @@ const BUILTINS: &[&str] = &[
     "datagen_source",
     "http_source",
     "http_sink",
+    "postgres_source",
+    "postgres_sink",
 ];
 
 fn main() {

@@ -129,6 +129,33 @@ pub fn raise_error(message: &str) {
     imp::raise_error(message);
 }
 
+/// Resolves `host` for a TCP connection to `port` (source and sink worlds). Connectors get no
+/// name lookups of their own: the host resolves the name, but only if the connector's
+/// `sandbox.tcp.allow` lists `host:port`, and returns the addresses the worker lets it dial.
+/// Connect to one of them with `wasi:sockets` (e.g. `std::net::TcpStream::connect` or, with
+/// `--cfg tokio_unstable`, `tokio::net::TcpStream::connect`); connects to any other address
+/// are refused. The error says why there are none (not allowed, unknown name, forbidden
+/// address range).
+pub fn resolve_tcp(host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, Error> {
+    if WORLD.get() == Some(World::Transform) {
+        return Err(Error::fatal(
+            "`resolve_tcp` is only available to source and sink connectors".to_owned(),
+        ));
+    }
+    let addresses = imp::resolve_tcp(host, port).map_err(Error::Fatal)?;
+    addresses
+        .iter()
+        .map(|address| {
+            address
+                .parse::<std::net::IpAddr>()
+                .map(|ip| std::net::SocketAddr::new(ip, port))
+                .map_err(|_| {
+                    Error::fatal(format!("the host returned `{address}`, not an IP address"))
+                })
+        })
+        .collect()
+}
+
 /// The last committed offset of one source partition of this connector, or none (source
 /// world only).
 pub fn offset(partition: &[(String, Scalar)]) -> Result<Option<OffsetMap>, Error> {
@@ -251,7 +278,7 @@ mod imp {
         errant_record_reporter as reporter, sink_task_context,
     };
     use wasm_connect_sdk_source_bindings::wasm_connect::connector::{
-        connector_context, logging, offset_storage_reader, types as wit,
+        connector_context, logging, network, offset_storage_reader, types as wit,
     };
 
     use super::Level;
@@ -275,6 +302,10 @@ mod imp {
 
     pub(super) fn raise_error(message: &str) {
         connector_context::raise_error(message);
+    }
+
+    pub(super) fn resolve_tcp(host: &str, port: u16) -> Result<Vec<String>, String> {
+        network::resolve_tcp(host, port)
     }
 
     pub(super) fn offset(partition: &[(String, Scalar)]) -> Option<OffsetMap> {

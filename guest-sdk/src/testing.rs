@@ -155,6 +155,15 @@ pub(crate) mod double {
         with(|s| s.reconfiguration_requests += 1);
     }
 
+    /// Natively there is no sandbox: the operating system resolves the name.
+    pub(crate) fn resolve_tcp(host: &str, port: u16) -> Result<Vec<String>, String> {
+        use std::net::ToSocketAddrs;
+        (host, port)
+            .to_socket_addrs()
+            .map(|found| found.map(|addr| addr.ip().to_string()).collect())
+            .map_err(|error| format!("cannot resolve `{host}`: {error}"))
+    }
+
     pub(crate) fn raise_error(message: &str) {
         with(|s| s.raised_errors.push(message.to_owned()));
     }

@@ -353,6 +353,8 @@ pub struct ConnectorConfig {
     pub sandbox: SandboxLimits,
     /// Outgoing HTTP the connector's instances may make (`sandbox.http.*`); None = none.
     pub egress: Option<Arc<EgressPolicy>>,
+    /// Outgoing TCP the connector's instances may open (`sandbox.tcp.*`); None = none.
+    pub tcp: Option<Arc<super::tcp::TcpPolicy>>,
     pub restart_policy: RestartPolicy,
     /// Everything the connector gets: as written, with `${provider:path:key}` references
     /// resolved.
@@ -398,6 +400,7 @@ impl ConnectorConfig {
         let sandbox = sandbox_limits(&settings, worker.sandbox)?;
         worker.sandbox_max.check(&sandbox)?;
         let egress = egress_policy(&settings, worker)?;
+        let tcp = super::tcp::tcp_policy(&settings, &worker.tcp)?;
         for key in ["sandbox.fs.read", "sandbox.fs.write"] {
             for dir in settings.list(key) {
                 worker
@@ -436,6 +439,7 @@ impl ConnectorConfig {
             )?,
             sandbox,
             egress,
+            tcp,
             restart_policy: RestartPolicy::from_settings(&settings)?,
             name,
             class,

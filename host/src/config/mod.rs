@@ -9,6 +9,7 @@ pub mod framework;
 pub mod properties;
 pub mod providers;
 pub mod sandbox;
+pub mod tcp;
 pub mod worker;
 
 use std::path::PathBuf;

@@ -85,6 +85,8 @@ pub struct WorkerConfig {
     pub sandbox_max: SandboxMaxima,
     /// What network access connectors may be granted (`sandbox.http.*`).
     pub http: HttpWorkerPolicy,
+    /// What outgoing TCP connectors may be granted (`sandbox.tcp.*`).
+    pub tcp: super::tcp::TcpWorkerPolicy,
     /// Which directories connectors may be granted (`sandbox.fs.enabled`,
     /// `sandbox.fs.allowed.roots`, `sandbox.fs.denied.paths`, and the worker's own files).
     pub fs: super::filesystem::FsPolicy,
@@ -649,6 +651,7 @@ impl WorkerConfig {
         let sandbox_max = SandboxMaxima::from_settings(&raw)?;
         sandbox_max.check(&sandbox)?;
         let http = HttpWorkerPolicy::from_settings(&raw)?;
+        let tcp = super::tcp::TcpWorkerPolicy::from_settings(&raw)?;
         let cache_dir = raw
             .string("cache.dir")
             .map(PathBuf::from)
@@ -729,6 +732,7 @@ impl WorkerConfig {
                 "a positive number of bytes",
             )?,
             http,
+            tcp,
             fs,
             host_limits: host_limits(&raw)?,
             task_limits: TaskLimits::from_settings(&raw)?,

@@ -825,6 +825,7 @@ pub fn connector_context(
         limits: config.sandbox,
         preopens: Vec::new(),
         egress: config.egress.clone(),
+        tcp: config.tcp.clone(),
         events,
         offsets: Some(Arc::new(worker::StoreReader {
             store: services.offsets.clone(),

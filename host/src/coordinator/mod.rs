@@ -950,6 +950,15 @@ impl Herder {
                 tenant.egress_allow.join(",")
             )));
         }
+        if let Some(tcp) = &config.tcp
+            && let Some(rule) = tenant.tcp_outside(&tcp.allow)
+        {
+            return Err(HerderError::Validation(format!(
+                "sandbox.tcp.allow: `{rule}` is outside tenant {tenant_name}'s TCP ceiling \
+                 (egress.tcp={}); allow only destinations inside it",
+                tenant.tcp_allow.join(",")
+            )));
+        }
         let usage = self.tenant_usage(tenant_name, Some(name));
         let quotas = &tenant.quotas;
         let memory = instance_memory(config);
@@ -1096,10 +1105,20 @@ impl Herder {
         plugin: &Arc<Plugin>,
         settings: &Settings,
         secrets: &Arc<Secrets>,
+        tenant: Option<&str>,
     ) -> Result<Vec<ConfigValue>, HerderError> {
         let name = settings.get("name").map_or("validate", String::as_str);
         let mut context = validation_context(name, &self.services);
         context.secrets = secrets.clone();
+        // `validate` may connect (e.g. a database connector checking its credentials), within
+        // the same grant the connector would run with, and its tenant's ceiling.
+        context.tcp = crate::config::tcp::tcp_policy(settings, &self.services.worker.tcp)
+            .ok()
+            .flatten()
+            .filter(|policy| match tenant.and_then(|t| self.tenants().get(t)) {
+                Some(tenant) => tenant.tcp_outside(&policy.allow).is_none(),
+                None => tenant.is_none(),
+            });
         let mut instance = plugin.connector(context).await.map_err(instance_error)?;
         instance
             .validate(settings)

@@ -2,7 +2,11 @@
 //! attribute, named as Strimzi's JMX-exporter rules name it, plus `wasm_connect_*` families
 //! of this worker's own.
 
-use std::{collections::BTreeMap, sync::atomic::Ordering, time::Instant};
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Instant,
+};
 
 use prometheus_client::{
     collector::Collector,
@@ -12,8 +16,8 @@ use prometheus_client::{
 };
 
 use super::{
-    ConnectorSnapshot, EGRESS_OUTCOMES, RunState, TRAP_CAUSES, TaskMetrics, TaskSnapshot,
-    WorkerSnapshot,
+    ConnectorSnapshot, EGRESS_OUTCOMES, RunState, TCP_OUTCOMES, TRAP_CAUSES, TaskMetrics,
+    TaskSnapshot, WorkerSnapshot,
 };
 
 /// The exposition format a scrape asked for.
@@ -710,6 +714,45 @@ impl SnapshotCollector {
             "The task's outgoing HTTP requests by outcome: allowed, denied_allow_list, denied_address, refused_concurrency, timed_out, failed.",
             requests,
         )?;
+        let connects: Vec<_> = self
+            .tasks(None)
+            .flat_map(|(c, t, m)| {
+                TCP_OUTCOMES
+                    .iter()
+                    .zip(&m.guest.tcp_connects)
+                    .filter(|(_, count)| count.load(Ordering::Relaxed) > 0)
+                    .map(move |(outcome, count)| {
+                        let mut labels = task_labels(c, t);
+                        labels.push(("outcome", (*outcome).to_owned()));
+                        (labels, count.load(Ordering::Relaxed))
+                    })
+            })
+            .collect();
+        counter(
+            encoder,
+            "wasm_connect_task_tcp_connects",
+            "The task's outgoing TCP connects by outcome: allowed, denied_allow_list, denied_address, refused_connections.",
+            connects,
+        )?;
+        for (name, help, pick) in [
+            (
+                "wasm_connect_task_tcp_sent_bytes",
+                "Bytes the task's TCP connections sent (sandbox.tcp.allow).",
+                (|m: &TaskMetrics| &m.guest.tcp_sent_bytes) as fn(&TaskMetrics) -> &AtomicU64,
+            ),
+            (
+                "wasm_connect_task_tcp_received_bytes",
+                "Bytes the task's TCP connections received (sandbox.tcp.allow).",
+                |m: &TaskMetrics| &m.guest.tcp_received_bytes,
+            ),
+        ] {
+            let values: Vec<_> = self
+                .tasks(None)
+                .filter(|(_, _, m)| pick(m).load(Ordering::Relaxed) > 0)
+                .map(|(c, t, m)| (task_labels(c, t), pick(m).load(Ordering::Relaxed)))
+                .collect();
+            counter(encoder, name, help, values)?;
+        }
         counter(
             encoder,
             "wasm_connect_task_traps",

@@ -19,7 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 pub use self::{
     exposition::{Format, render},
-    task::{EGRESS_OUTCOMES, GuestMetrics, RunState, TRAP_CAUSES, TaskMetrics},
+    task::{EGRESS_OUTCOMES, GuestMetrics, RunState, TCP_OUTCOMES, TRAP_CAUSES, TaskMetrics},
     window::WindowSettings,
 };
 

@@ -99,6 +99,14 @@ pub const EGRESS_OUTCOMES: [&str; 6] = [
     "failed",
 ];
 
+/// How a guest's TCP connects ended (`wasm_connect_task_tcp_connects`).
+pub const TCP_OUTCOMES: [&str; 4] = [
+    "allowed",
+    "denied_allow_list",
+    "denied_address",
+    "refused_connections",
+];
+
 /// Guest calls of a task's instances: how long they took, fuel they burned, traps by cause,
 /// and the memory the task's instance holds.
 #[derive(Debug, Default)]
@@ -117,6 +125,11 @@ pub struct GuestMetrics {
     pub memory_max_bytes: AtomicU64,
     /// Outgoing HTTP requests by [`EGRESS_OUTCOMES`].
     pub egress: [AtomicU64; EGRESS_OUTCOMES.len()],
+    /// Outgoing TCP connects by [`TCP_OUTCOMES`].
+    pub tcp_connects: [AtomicU64; TCP_OUTCOMES.len()],
+    /// Bytes the task's TCP connections sent and received.
+    pub tcp_sent_bytes: AtomicU64,
+    pub tcp_received_bytes: AtomicU64,
     /// Nanoseconds calls waited for the tenant's compute budget (`quotas.fuel_per_second`).
     pub budget_wait: AtomicU64,
     /// Nanoseconds long calls were paused by `sandbox.throttle.after.ms`.
@@ -160,6 +173,25 @@ impl GuestMetrics {
         if let Some(index) = EGRESS_OUTCOMES.iter().position(|o| *o == outcome) {
             self.egress[index].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A TCP connect ended with `outcome` (a [`TCP_OUTCOMES`] entry).
+    pub fn tcp_connect(&self, outcome: &str) {
+        if let Some(index) = TCP_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.tcp_connects[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A TCP connection sent `bytes`.
+    pub fn tcp_sent(&self, bytes: usize) {
+        self.tcp_sent_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A TCP connection received `bytes`.
+    pub fn tcp_received(&self, bytes: usize) {
+        self.tcp_received_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// The instance holds `used` bytes of at most `max`.

@@ -192,6 +192,11 @@ const BUILTIN_CLASSES: &[(&str, &[&str])] = &[
     ),
     ("http_source", &["HttpSource", "HttpSourceConnector"]),
     ("http_sink", &["HttpSink", "HttpSinkConnector"]),
+    (
+        "postgres_source",
+        &["PostgresSource", "PostgresSourceConnector"],
+    ),
+    ("postgres_sink", &["PostgresSink", "PostgresSinkConnector"]),
 ];
 
 impl PluginRegistry {

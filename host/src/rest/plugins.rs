@@ -207,6 +207,7 @@ pub async fn validate(
         &found,
         &resolved.settings,
         &resolved.secrets,
+        caller.tenant(),
     ))
     .await??;
     let mut infos = config_infos_with(

@@ -8,7 +8,8 @@
 //! The `transform` world reuses the same shared interfaces; it exports only `transformation`.
 //!
 //! Imports are synchronous and `trappable` (a host function can fail the call) except
-//! `errant-record-reporter.flush`, which waits for the worker and is `async`. Exports are
+//! `errant-record-reporter.flush`, which waits for the worker, and `network.resolve-tcp`,
+//! which waits for a name lookup; both are `async`. Exports are
 //! `async` so guest code runs on a fiber and yields at every epoch tick.
 
 #![allow(missing_docs, clippy::all)]
@@ -17,7 +18,10 @@ pub mod source {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "source-connector",
-        imports: { default: trappable },
+        imports: {
+            "wasm-connect:connector/network.resolve-tcp": async | trappable,
+            default: trappable,
+        },
         exports: { default: async },
     });
 }
@@ -36,6 +40,7 @@ pub mod sink {
             "wasm-connect:connector/config-def": super::source::wasm_connect::connector::config_def,
             "wasm-connect:connector/logging": super::source::wasm_connect::connector::logging,
             "wasm-connect:connector/connector-context": super::source::wasm_connect::connector::connector_context,
+            "wasm-connect:connector/network": super::source::wasm_connect::connector::network,
         },
     });
 }

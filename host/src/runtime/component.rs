@@ -34,6 +34,7 @@ const HOST_INTERFACES: &[&str] = &[
     "offset-storage-reader",
     "sink-task-context",
     "errant-record-reporter",
+    "network",
 ];
 /// Host interfaces a transform may import: it only logs.
 const TRANSFORM_HOST_INTERFACES: &[&str] = &["types", "config-def", "logging"];

@@ -135,11 +135,19 @@ fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
 
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    // `wasi:sockets/tcp` again, through the instance's TCP guard (`runtime::tcp`).
+    linker.allow_shadowing(true);
+    wasmtime_wasi::p2::bindings::sockets::tcp::add_to_linker::<_, super::tcp::GuardedTcpData>(
+        &mut linker,
+        HostState::guarded_tcp,
+    )?;
+    linker.allow_shadowing(false);
     // Outgoing HTTP, sent by the host's egress-enforcing hooks (`runtime::http`).
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     source::logging::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     source::connector_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     source::offset_storage_reader::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    source::network::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     sink::sink_task_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     sink::errant_record_reporter::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     Ok(linker)

@@ -22,6 +22,7 @@ mod limits;
 mod log_budget;
 pub mod metadata;
 mod state;
+mod tcp;
 #[cfg(test)]
 mod tests;
 mod transform;
@@ -221,6 +222,8 @@ pub struct InstanceContext {
     pub preopens: Vec<Preopen>,
     /// Outgoing HTTP (`wasi:http`) this instance may make; None = none at all.
     pub egress: Option<Arc<EgressPolicy>>,
+    /// Outgoing TCP (`wasi:sockets/tcp`) this instance may open; None = none at all.
+    pub tcp: Option<Arc<crate::config::tcp::TcpPolicy>>,
     pub events: tokio::sync::mpsc::UnboundedSender<ContextEvent>,
     /// For source connectors and tasks.
     pub offsets: Option<Arc<dyn OffsetReader>>,
@@ -263,6 +266,7 @@ impl InstanceContext {
             limits,
             preopens: Vec::new(),
             egress: None,
+            tcp: None,
             events,
             offsets: None,
             sink_context: None,

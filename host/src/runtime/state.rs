@@ -69,6 +69,8 @@ pub struct HostState {
     http: WasiHttpCtx,
     /// The egress-enforcing sender of `wasi:http` requests.
     http_hooks: EgressHooks,
+    /// The instance's TCP grant (`sandbox.tcp.allow`); None = no TCP at all.
+    pub(crate) tcp: Option<Arc<super::tcp::TcpGuard>>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) clock: CallClock,
     /// `RuntimeConfig::throttle`: a call running longer than this is paused between epoch
@@ -128,6 +130,15 @@ impl WasiHttpView for HostState {
 }
 
 impl HostState {
+    /// What the `wasi:sockets/tcp` imports get: wasmtime-wasi's sockets and the TCP guard.
+    pub(crate) fn guarded_tcp(&mut self) -> super::tcp::GuardedTcp<'_> {
+        let guard = self.tcp.clone();
+        super::tcp::GuardedTcp {
+            sockets: wasmtime_wasi::sockets::WasiSocketsView::sockets(self),
+            guard,
+        }
+    }
+
     /// Recounts the host resources; true once they hold more than the memory cap leaves room
     /// for, and the imports must get the jail instead of the table.
     fn check_resources(&mut self) -> bool {
@@ -317,6 +328,23 @@ pub(crate) fn new_store(
     .allow_tcp(false)
     .allow_udp(false)
     .allow_ip_name_lookup(false);
+    // TCP only with a grant, and then only to addresses the guard checked.
+    let tcp = ctx.tcp.clone().map(|policy| {
+        Arc::new(super::tcp::TcpGuard::new(
+            policy,
+            ctx.connector.clone(),
+            ctx.task,
+            log.clone(),
+            ctx.metrics.clone(),
+        ))
+    });
+    if let Some(guard) = &tcp {
+        let guard = guard.clone();
+        wasi.allow_tcp(true).socket_addr_check(move |addr, use_| {
+            let allowed = guard.check(addr, use_);
+            Box::pin(async move { allowed })
+        });
+    }
     for preopen in &ctx.preopens {
         let perms = if preopen.writable {
             FsPerms::ReadWrite
@@ -354,6 +382,7 @@ pub(crate) fn new_store(
         jail,
         http: WasiHttpCtx::new(),
         http_hooks,
+        tcp,
         limiter,
         clock: CallClock::start(timeout),
         throttle,

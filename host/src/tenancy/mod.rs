@@ -187,6 +187,10 @@ pub struct Tenant {
     /// = no outgoing HTTP.
     #[serde(default)]
     pub egress_allow: Vec<String>,
+    /// `host:port` rules its connectors' `sandbox.tcp.allow` must lie within; none = no
+    /// outgoing TCP.
+    #[serde(default)]
+    pub tcp_allow: Vec<String>,
     /// Its secrets by name, sealed ([`secrets::SecretKey`]).
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
@@ -201,6 +205,18 @@ impl Tenant {
     ) -> Option<&'a crate::config::egress::AllowRule> {
         let ceiling =
             crate::config::egress::parse_allow_list(&self.egress_allow).unwrap_or_default();
+        rules
+            .iter()
+            .find(|rule| !ceiling.iter().any(|outer| rule.within(outer)))
+    }
+
+    /// The first of `rules` (a connector's `sandbox.tcp.allow`) outside the tenant's TCP
+    /// ceiling (`egress.tcp`).
+    pub fn tcp_outside<'a>(
+        &self,
+        rules: &'a [crate::config::tcp::TcpRule],
+    ) -> Option<&'a crate::config::tcp::TcpRule> {
+        let ceiling = crate::config::tcp::parse_tcp_allow_list(&self.tcp_allow).unwrap_or_default();
         rules
             .iter()
             .find(|rule| !ceiling.iter().any(|outer| rule.within(outer)))
@@ -228,7 +244,7 @@ impl Tenant {
                       "memory_bytes": usage.memory_bytes},
             "topics": {"prefixes": self.topic_prefixes},
             "filesystem": {"roots": self.fs_roots},
-            "egress": {"allow": self.egress_allow},
+            "egress": {"allow": self.egress_allow, "tcp": self.tcp_allow},
             "secrets": self.secrets.len(),
             "password": self.password_hash.is_some(),
         })
@@ -303,7 +319,11 @@ pub struct TopicsSpec {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EgressSpec {
+    #[serde(default)]
     pub allow: Vec<String>,
+    /// `host:port` rules (`sandbox.tcp.allow` ceiling).
+    #[serde(default)]
+    pub tcp: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -538,8 +558,12 @@ impl Tenants {
             quotas: spec.quotas.unwrap_or_default(),
             topic_prefixes: prefixes,
             fs_roots: spec.filesystem.map(|fs| fs.roots).unwrap_or_default(),
-            egress_allow: match spec.egress {
-                Some(egress) => check_egress(egress.allow)?,
+            egress_allow: match &spec.egress {
+                Some(egress) => check_egress(egress.allow.clone())?,
+                None => Vec::new(),
+            },
+            tcp_allow: match spec.egress {
+                Some(egress) => check_tcp(egress.tcp)?,
                 None => Vec::new(),
             },
             secrets: BTreeMap::new(),
@@ -583,6 +607,7 @@ impl Tenants {
         }
         if let Some(egress) = spec.egress {
             tenant.egress_allow = check_egress(egress.allow)?;
+            tenant.tcp_allow = check_tcp(egress.tcp)?;
         }
         let token = spec.rotate_token.then(new_token);
         if let Some(token) = &token {
@@ -918,6 +943,12 @@ fn checked_password(password: &str) -> Result<String, TenantError> {
     Ok(hash_password(password))
 }
 
+fn check_tcp(rules: Vec<String>) -> Result<Vec<String>, TenantError> {
+    crate::config::tcp::parse_tcp_allow_list(&rules)
+        .map_err(|error| TenantError::Invalid(format!("egress.tcp: {error}")))?;
+    Ok(rules)
+}
+
 fn check_egress(rules: Vec<String>) -> Result<Vec<String>, TenantError> {
     crate::config::egress::parse_allow_list(&rules)
         .map_err(|error| TenantError::Invalid(format!("egress.allow: {error}")))?;
@@ -1202,6 +1233,7 @@ mod tests {
             topic_prefixes: vec!["acme.".into()],
             fs_roots: Vec::new(),
             egress_allow: Vec::new(),
+            tcp_allow: Vec::new(),
             secrets: BTreeMap::new(),
         };
         assert!(tenant.owns_topic("acme.orders"));

@@ -96,6 +96,7 @@ async fn run_inner(
         limits: connector.sandbox,
         preopens,
         egress: connector.egress.clone(),
+        tcp: connector.tcp.clone(),
         events: events_tx,
         offsets: None,
         sink_context: Some(sink_context.clone()),

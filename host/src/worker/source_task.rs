@@ -599,6 +599,7 @@ async fn run_inner(
         preopens,
         events: events_tx,
         egress: connector.egress.clone(),
+        tcp: connector.tcp.clone(),
         offsets: Some(Arc::new(StoreReader {
             store: services.offsets.clone(),
             connector: connector.name.clone(),

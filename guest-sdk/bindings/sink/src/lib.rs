@@ -15,5 +15,6 @@ wit_bindgen::generate!({
         "wasm-connect:connector/config-def@0.1.0": wasm_connect_sdk_source_bindings::wasm_connect::connector::config_def,
         "wasm-connect:connector/logging@0.1.0": wasm_connect_sdk_source_bindings::wasm_connect::connector::logging,
         "wasm-connect:connector/connector-context@0.1.0": wasm_connect_sdk_source_bindings::wasm_connect::connector::connector_context,
+        "wasm-connect:connector/network@0.1.0": wasm_connect_sdk_source_bindings::wasm_connect::connector::network,
     },
 });
