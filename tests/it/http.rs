@@ -585,6 +585,7 @@ async fn a_tenants_tasks_share_its_quota_of_open_connections() {
             }),
             egress: Some(wasm_connect::tenancy::EgressSpec {
                 allow: vec!["http://127.0.0.1:*".into()],
+                tcp: Vec::new(),
             }),
             ..Default::default()
         })

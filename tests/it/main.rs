@@ -30,6 +30,8 @@ mod rest;
 mod transform;
 // The HTTP connectors against a server on 127.0.0.1, and the egress policy.
 mod http;
+// The PostgreSQL connectors against a real server, and outgoing TCP under the sandbox.
+mod postgres;
 // JavaScript connectors (guest-sdk/js): end to end, resuming, files, JS exceptions as traces.
 mod javascript;
 // Python connectors built with componentize-py: end to end, resuming, Python errors as traces.

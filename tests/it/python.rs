@@ -478,6 +478,7 @@ fn instance_context(writable: &Path) -> InstanceContext {
             writable: true,
         }],
         egress: None,
+        tcp: None,
         events,
         offsets: None,
         sink_context: Some(Default::default()),

@@ -289,7 +289,7 @@ impl Drop for ChildWorker {
 /// A free port below the ephemeral range, of this process's own: a worker restarted on it
 /// must find it free, and an ephemeral port may meanwhile become some client connection's
 /// local port (or another test's listener).
-fn fixed_port() -> u16 {
+pub(crate) fn fixed_port() -> u16 {
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let base = 20_000 + (std::process::id() % 50) as u16 * 200;
     loop {

@@ -120,7 +120,12 @@ async fn metadata(subject: &Subject) {
     let good = connector_settings(subject, "validate", &worker.files_dir());
     let values = worker
         .herder
-        .validate_with_connector(&plugin, &settings(&as_refs(&good)), &Default::default())
+        .validate_with_connector(
+            &plugin,
+            &settings(&as_refs(&good)),
+            &Default::default(),
+            None,
+        )
         .await
         .expect("metadata: validate runs");
     let errors: Vec<_> = values.iter().filter(|v| !v.errors.is_empty()).collect();
@@ -137,7 +142,12 @@ async fn metadata(subject: &Subject) {
     ));
     let values = worker
         .herder
-        .validate_with_connector(&plugin, &settings(&as_refs(&bad)), &Default::default())
+        .validate_with_connector(
+            &plugin,
+            &settings(&as_refs(&bad)),
+            &Default::default(),
+            None,
+        )
         .await
         .expect("metadata: validate runs");
     assert!(

@@ -6,6 +6,7 @@
 pub mod child;
 pub mod conformance;
 pub mod distributed;
+pub mod postgres;
 pub mod rest_client;
 
 use std::{

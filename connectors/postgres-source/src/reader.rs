@@ -90,6 +90,10 @@ pub struct Reader {
     pub next_poll: Instant,
 }
 
+/// Where timestamp modes start: 0001-01-01, before any timestamp a table is likely to hold
+/// (PostgreSQL's range starts in 4713 BC; Confluent's connector starts at 1970).
+const EARLIEST_MICROS: i64 = -62_135_596_800_000_000;
+
 fn micros_to_system_time(micros: i64) -> SystemTime {
     let magnitude = Duration::from_micros(micros.unsigned_abs());
     if micros >= 0 {
@@ -256,7 +260,8 @@ impl Reader {
     ) -> Result<Vec<SourceRecord>, Error> {
         let limit_param = i64::try_from(limit).unwrap_or(i64::MAX);
         let last_id = self.position.incrementing.unwrap_or(-1);
-        let last_ts = micros_to_system_time(self.position.timestamp_micros.unwrap_or(i64::MIN / 2));
+        let last_ts =
+            micros_to_system_time(self.position.timestamp_micros.unwrap_or(EARLIEST_MICROS));
         let params: Vec<&(dyn ToSql + Sync)> = match self.mode {
             Mode::Bulk => vec![&limit_param, &self.bulk_offset],
             Mode::Incrementing => vec![&last_id, &limit_param],

@@ -208,6 +208,16 @@ pub struct ClusterMember {
     pub assignment: BTreeMap<String, Vec<i64>>,
 }
 
+/// What checks a connector config before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Validation {
+    /// The framework's checks and the connector's own `validate` (which may reach the
+    /// external system): for new and changed configs.
+    Full,
+    /// The framework's checks only: for stored configs a restarted worker brings back.
+    Framework,
+}
+
 /// A validated connector config with its plugin, its transform chain and the instance that
 /// validated it.
 struct Prepared {
@@ -403,7 +413,13 @@ impl Herder {
         } in stored
         {
             let name = submission.name.clone();
-            match self.create(submission, plugin.as_ref()).await {
+            // Already validated when it was created: a connector whose `validate` reaches an
+            // external system that is down right now must still come back (and fail, or
+            // retry, as a running connector), not vanish.
+            match self
+                .create(submission, plugin.as_ref(), Validation::Framework)
+                .await
+            {
                 Ok(()) => tracing::info!(connector = %name, "Stored connector started."),
                 Err(error) => tracing::error!(
                     connector = %name,
@@ -414,7 +430,7 @@ impl Herder {
         }
         for (index, submission) in merged.into_iter().enumerate() {
             let name = submission.name.clone();
-            self.create(submission, None)
+            self.create(submission, None, Validation::Full)
                 .await
                 .map_err(|source| RestoreError::Given {
                     index,
@@ -621,7 +637,7 @@ impl Herder {
         &self,
         submission: ConnectorSubmission,
     ) -> Result<(), HerderError> {
-        self.create(submission, None).await
+        self.create(submission, None, Validation::Full).await
     }
 
     /// [`Self::create_connector`], running exactly the `pinned` plugin if given.
@@ -629,13 +645,14 @@ impl Herder {
         &self,
         submission: ConnectorSubmission,
         pinned: Option<&PluginRef>,
+        validation: Validation,
     ) -> Result<(), HerderError> {
         let name = submission.name.clone();
         let guard = self.locks.lock(&name).await;
         if self.desired.contains(&name) {
             return Err(HerderError::AlreadyExists(name));
         }
-        let prepared = self.prepare(submission.config, pinned).await?;
+        let prepared = self.prepare(submission.config, pinned, validation).await?;
         let target = TargetState::from(submission.initial_state);
         let pin = self.registry.pin(&prepared.plugin);
         let admitted = self.admission.lock().await;
@@ -696,7 +713,7 @@ impl Herder {
         name: &str,
         settings: Settings,
     ) -> Result<bool, HerderError> {
-        let prepared = self.prepare(settings, None).await?;
+        let prepared = self.prepare(settings, None, Validation::Full).await?;
         let (created, target) = match self.desired.get(name) {
             Some(desired) => (false, desired.target),
             None => (true, TargetState::Started),
@@ -729,13 +746,14 @@ impl Herder {
         &self,
         settings: Settings,
         pinned: Option<&PluginRef>,
+        validation: Validation,
     ) -> Result<Prepared, HerderError> {
         self.plugins_loaded().await;
         let mut config = self.parse_config(settings)?;
         // Fail fast, before the guest validates; checked again when it is stored.
         self.admit(&config.name, &config)?;
         let secrets = config.secrets.clone();
-        self.prepare_resolved(&mut config, pinned)
+        self.prepare_resolved(&mut config, pinned, validation)
             .await
             .map_err(|error| conceal_error(error, &secrets))
             .map(|(plugin, transforms, instance)| Prepared {
@@ -806,6 +824,7 @@ impl Herder {
         &self,
         config: &mut ConnectorConfig,
         pinned: Option<&PluginRef>,
+        validation: Validation,
     ) -> Result<(Arc<Plugin>, Arc<TransformChain>, ConnectorInstance), HerderError> {
         let (plugin, transforms) = self.resolve_parts(config, pinned)?;
         // Validate with the connector itself, on the instance that will then be started.
@@ -814,10 +833,13 @@ impl Herder {
             .connector(connector_context(config, &self.services, events_tx))
             .await
             .map_err(instance_error)?;
-        let results = instance
-            .validate(&config.settings)
-            .await
-            .map_err(|error| HerderError::Validation(error.to_string()))?;
+        let results = match validation {
+            Validation::Full => instance
+                .validate(&config.settings)
+                .await
+                .map_err(|error| HerderError::Validation(error.to_string()))?,
+            Validation::Framework => Vec::new(),
+        };
         let mut errors: Vec<String> = results
             .iter()
             .flat_map(|value| {

@@ -24,7 +24,7 @@ use wasm_connect_sdk::{
 
 use crate::{every_type, hostile};
 
-const MODES: [&str; 25] = [
+const MODES: [&str; 26] = [
     "ok",
     "reconfigure",
     "panic",
@@ -50,6 +50,7 @@ const MODES: [&str; 25] = [
     "huge-error",
     "leak-config",
     "burn",
+    "tcp-connect",
 ];
 
 /// What a task does when polled.
@@ -114,6 +115,11 @@ pub enum Mode {
     /// Spins `burn.iterations` (default 2,000,000) loop iterations in each `poll`, then
     /// emits like `ok`: a connector that is all compute.
     Burn,
+    /// Opens `tcp.count` TCP connections to `tcp.address` (`host:port`) with `wasi:sockets` in
+    /// `poll`, keeping them open; first asks the host to resolve the name when
+    /// `tcp.resolve` is true, else dials the literal address. Returns the outcomes as a fatal
+    /// error.
+    TcpConnect,
 }
 
 /// How deep `too-deep` nests: one more level than the host's limit of 64.
@@ -148,6 +154,7 @@ impl Mode {
             "huge-error" => Self::HugeError,
             "leak-config" => Self::LeakConfig,
             "burn" => Self::Burn,
+            "tcp-connect" => Self::TcpConnect,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -217,6 +224,22 @@ fn config_def() -> ConfigDef {
                 .default_value(100)
                 .validator(Validator::at_least(1.0))
                 .documentation("Fields of the schema-bloat mode's schema."),
+        )
+        .define(
+            ConfigKey::new("tcp.address", ConfigType::String)
+                .default_value("127.0.0.1:5432")
+                .documentation("host:port the tcp-connect mode dials."),
+        )
+        .define(
+            ConfigKey::new("tcp.resolve", ConfigType::Boolean)
+                .default_value(false)
+                .documentation("Whether tcp-connect asks the host to resolve tcp.address first."),
+        )
+        .define(
+            ConfigKey::new("tcp.count", ConfigType::Int)
+                .default_value(1)
+                .validator(Validator::at_least(1.0))
+                .documentation("Connections tcp-connect opens and keeps open."),
         )
         .define(
             ConfigKey::new("http.url", ConfigType::String)
@@ -339,6 +362,9 @@ pub struct TestSourceTask {
     /// The file `read-outside` reads.
     read_path: String,
     http_url: String,
+    tcp_address: String,
+    tcp_resolve: bool,
+    tcp_count: usize,
     /// Records checked by `commit_record` in the `commit-records` mode.
     committed: u64,
     /// `hostile.size`.
@@ -445,6 +471,37 @@ fn read_outside(path: &str) -> String {
 }
 
 /// GETs `url` and says how that went.
+/// The `tcp-connect` mode: one line per connection attempt.
+fn tcp_connect(address: &str, resolve: bool, count: usize) -> String {
+    let targets: Vec<std::net::SocketAddr> = if resolve {
+        let Some((host, port)) = address.rsplit_once(':') else {
+            return format!("`{address}` is not host:port");
+        };
+        let port: u16 = port.parse().unwrap_or(0);
+        match host::resolve_tcp(host, port) {
+            Ok(found) => found,
+            Err(error) => return format!("resolve {address} failed: {error}"),
+        }
+    } else {
+        match address.parse() {
+            Ok(found) => vec![found],
+            Err(error) => return format!("`{address}` is not an IP socket address: {error}"),
+        }
+    };
+    let mut open = Vec::new();
+    let mut outcomes = Vec::new();
+    for attempt in 0..count {
+        match std::net::TcpStream::connect(&targets[..]) {
+            Ok(stream) => {
+                outcomes.push(format!("connection {attempt}: connected"));
+                open.push(stream);
+            }
+            Err(error) => outcomes.push(format!("connection {attempt}: failed: {error}")),
+        }
+    }
+    outcomes.join("; ")
+}
+
 fn http_get(url: &str) -> String {
     use wasm_connect_http_client::{Method, Request, send};
     match send(&Request::new(Method::Get, url)) {
@@ -528,6 +585,11 @@ impl SourceTask for TestSourceTask {
             http_url: config
                 .get_str_or("http.url", "http://169.254.169.254/latest/meta-data")
                 .to_owned(),
+            tcp_address: config
+                .get_str_or("tcp.address", "127.0.0.1:5432")
+                .to_owned(),
+            tcp_resolve: config.get_bool_or("tcp.resolve", false)?,
+            tcp_count: usize::try_from(config.get_int_or("tcp.count", 1)?.max(1)).unwrap_or(1),
             committed: 0,
             hostile_size: usize::try_from(config.get_long_or("hostile.size", 1000)?).unwrap_or(0),
             burn_iterations: u64::try_from(config.get_long_or("burn.iterations", 2_000_000)?)
@@ -588,6 +650,11 @@ impl SourceTask for TestSourceTask {
             }
             Mode::ReadOutside => Err(Error::fatal(read_outside(&self.read_path))),
             Mode::HttpGet => Err(Error::fatal(http_get(&self.http_url))),
+            Mode::TcpConnect => Err(Error::fatal(tcp_connect(
+                &self.tcp_address,
+                self.tcp_resolve,
+                self.tcp_count,
+            ))),
             Mode::HttpBurst => Err(Error::fatal(http_burst(&self.http_url))),
             Mode::Memory => loop {
                 let mut chunk = vec![0_u8; 1 << 20];
