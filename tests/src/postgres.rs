@@ -22,6 +22,8 @@ pub const PASSWORD: &str = "connect-secret";
 pub struct PgServer {
     pub port: u16,
     bin: PathBuf,
+    /// Outlives this process by design: it stops the server once the process is gone.
+    _watchdog: std::process::Child,
 }
 
 /// Where Debian puts the newest installed PostgreSQL's programs.
@@ -85,9 +87,10 @@ impl PgServer {
 
     fn start() -> Self {
         let bin = bin_dir();
-        let root = crate::workspace_root()
-            .join("target/test-postgres")
-            .join(std::process::id().to_string());
+        // In the system's temporary directory, which the `postgres` user can reach (a
+        // checkout under /root may not be).
+        let root =
+            std::env::temp_dir().join(format!("wasm-connect-test-postgres-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).expect("postgres test dir");
         let data = root.join("data");
@@ -152,14 +155,18 @@ impl PgServer {
             data = data.display(),
             root = root.display(),
         );
-        Command::new("sh")
+        let watchdog = Command::new("sh")
             .args(["-c", &stop])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("watchdog");
-        Self { port, bin }
+        Self {
+            port,
+            bin,
+            _watchdog: watchdog,
+        }
     }
 
     /// The programs' directory (for `psql`-free checks of the server itself).

@@ -55,7 +55,7 @@ impl Mode {
 
 /// The settings.
 pub fn config_def() -> ConfigDef {
-    let def = connection::define(ConfigDef::new())
+    connection::define(ConfigDef::new())
         .define(
             ConfigKey::new(TABLE_INCLUDE_LIST, ConfigType::List)
                 .default_value("")
@@ -170,8 +170,7 @@ pub fn config_def() -> ConfigDef {
                     "Milliseconds between checks for tables that appeared or disappeared; a \
                      change reconfigures the tasks.",
                 ),
-        );
-    def
+        )
 }
 
 /// Parsed settings.

@@ -179,7 +179,7 @@ impl TcpGuard {
             Err(_) => host.to_owned(),
         };
         if !self.policy.allows(&rule_host, port) {
-            let denial = TcpDenial::NotAllowed(crate::text::bounded(&destination, 512).into());
+            let denial = TcpDenial::NotAllowed(crate::text::bounded(&destination, 512));
             self.warn(&destination, &denial);
             return Err(denial.to_string());
         }
@@ -638,5 +638,69 @@ impl Pollable for CountedOutput {
     async fn ready(&mut self) {
         let idle = self.activity.remaining(self.guard.policy.idle_timeout);
         let _ = tokio::time::timeout(idle, self.inner.ready()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tcp::{TcpRule, TcpWorkerPolicy};
+
+    fn guard(allow: &[&str], private: bool) -> TcpGuard {
+        let worker = TcpWorkerPolicy::default();
+        let policy = TcpPolicy {
+            allow: allow.iter().map(|r| TcpRule::parse(r).unwrap()).collect(),
+            allow_private_networks: private,
+            connections: 2,
+            connect_timeout: worker.connect_timeout,
+            idle_timeout: worker.idle_timeout,
+        };
+        let log = Arc::new(LogBudget::new(String::from("c"), Some(0), 100, 1 << 20));
+        TcpGuard::new(Arc::new(policy), "c".into(), Some(0), log, None)
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn connects_go_only_to_addresses_the_host_checked() {
+        let guard = guard(&["localhost:5432", "192.0.2.10:5432"], true);
+        // The implicit wildcard bind of a connect, and nothing else that binds or listens.
+        assert!(guard.check(addr("0.0.0.0:0"), SocketAddrUse::TcpBind));
+        assert!(!guard.check(addr("0.0.0.0:8080"), SocketAddrUse::TcpBind));
+        assert!(!guard.check(addr("127.0.0.1:5432"), SocketAddrUse::TcpListen));
+        assert!(!guard.check(addr("127.0.0.1:5432"), SocketAddrUse::UdpBind));
+        // A name's addresses only once the host resolved it.
+        assert!(!guard.check(addr("127.0.0.1:5432"), SocketAddrUse::TcpConnect));
+        let found = guard.resolve("localhost", 5432).await.unwrap();
+        assert!(found.iter().any(|ip| ip.is_loopback()), "{found:?}");
+        assert!(guard.check(addr("127.0.0.1:5432"), SocketAddrUse::TcpConnect));
+        // The resolution is for that port only.
+        assert!(!guard.check(addr("127.0.0.1:5433"), SocketAddrUse::TcpConnect));
+        // An address the allow-list names itself needs no resolution.
+        assert!(guard.check(addr("192.0.2.10:5432"), SocketAddrUse::TcpConnect));
+        // Names off the list are not resolved at all.
+        let error = guard.resolve("example.com", 5432).await.unwrap_err();
+        assert!(
+            error.contains("not on the connector's allow-list"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn forbidden_ranges_are_refused_when_resolving_and_when_dialling() {
+        let guard = guard(
+            &["localhost:5432", "127.0.0.1:5432", "169.254.169.254:80"],
+            false,
+        );
+        let error = guard.resolve("localhost", 5432).await.unwrap_err();
+        assert!(error.contains("loopback"), "{error}");
+        assert!(!guard.check(addr("127.0.0.1:5432"), SocketAddrUse::TcpConnect));
+        assert!(!guard.check(addr("169.254.169.254:80"), SocketAddrUse::TcpConnect));
+        assert_eq!(
+            guard.connect_denial(addr("169.254.169.254:80")),
+            Some(TcpDenial::Address(addr("169.254.169.254:80"), "link-local"))
+        );
     }
 }

@@ -19,7 +19,11 @@
 //! defaults): failover (kill -9 of a worker → all its tasks RUNNING elsewhere) over
 //! `BENCH_FAILOVER_KILLS` kills (default 10), split into kills of a follower and of the leader,
 //! the time a joining worker takes to run its share, and create → all tasks RUNNING beside
-//! the same on a standalone worker.
+//! the same on a standalone worker. Row (g), not run by default, measures the PostgreSQL
+//! connectors against a server the harness starts (`BENCH_PG_ROWS` rows, default 200,000, in
+//! batches of 2,000): `PostgresSource` → embedded log beside a native tokio-postgres client
+//! reading the same rows with the same query and decoding, and `PostgresSink` from that topic
+//! beside native multi-row INSERTs of the same batches, bound the same way.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
 //! where ROWS (default `abcdemfp`) picks the rows to run, e.g. `b` alone for profiling.
@@ -214,6 +218,14 @@ async fn main() -> anyhow::Result<()> {
             .transpose()?
             .unwrap_or(10);
         distributed_row(kills).await?;
+    }
+    if row('g') {
+        let rows = std::env::var("BENCH_PG_ROWS")
+            .ok()
+            .map(|n| n.parse())
+            .transpose()?
+            .unwrap_or(200_000);
+        postgres_row(rows).await?;
     }
     if row('p') {
         let mut best = f64::MAX;
@@ -843,5 +855,181 @@ async fn distributed_row(kills: usize) -> anyhow::Result<()> {
     println!(
         "    create → all 3 tasks RUNNING (a client's view over REST, polled every 20 ms): distributed p50 {d50} ms, standalone p50 {s50} ms"
     );
+    Ok(())
+}
+
+/// Rows per batch of row (g): the source's `batch.max.rows`, the sink's `batch.size` and
+/// `consumer.max.poll.records`, and both native baselines'.
+const PG_BATCH: usize = 2_000;
+
+/// (g): the PostgreSQL connectors against native tokio-postgres on the same server.
+async fn postgres_row(rows: i64) -> anyhow::Result<()> {
+    use wasm_connect_postgres::{PgValue, value::TextParam};
+    use wasm_connect_tests::postgres::PgServer;
+
+    let db = PgServer::get().database("bench").await;
+    db.execute(&format!(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text NOT NULL, amount numeric(12, 2), \
+         at timestamp, flag boolean, qty integer);
+         INSERT INTO src SELECT g, 'customer ' || g, g * 1.25, \
+         timestamp '2024-01-01' + g * interval '1 second', g % 2 = 0, g % 1000 \
+         FROM generate_series(1, {rows}) g;
+         CREATE TABLE native_dst (LIKE src INCLUDING ALL);
+         CREATE TABLE dst (LIKE src INCLUDING ALL);"
+    ))
+    .await;
+    println!("(g) PostgreSQL, {rows} rows of 6 columns, batches of {PG_BATCH}");
+
+    // Native source: the connector's query and decoding, on one connection.
+    let client = &db.client;
+    let start = Instant::now();
+    let statement = client
+        .prepare(
+            "SELECT id, name, amount, at, flag, qty FROM src WHERE id > $1::int8 ORDER BY id ASC LIMIT $2",
+        )
+        .await?;
+    let (mut last, mut read) = (-1_i64, 0_i64);
+    loop {
+        let batch = client
+            .query(&statement, &[&last, &(PG_BATCH as i64)])
+            .await?;
+        if batch.is_empty() {
+            break;
+        }
+        for row in &batch {
+            for index in 0..6 {
+                let value: PgValue = row.try_get(index)?;
+                if let (0, PgValue::Int64(id)) = (index, &value) {
+                    last = *id;
+                }
+                std::hint::black_box(value);
+            }
+            read += 1;
+        }
+    }
+    anyhow::ensure!(read == rows, "the native reader read {read} of {rows} rows");
+    let native_source = rows as f64 / start.elapsed().as_secs_f64();
+    // The native writer's rows, as the text the sink binds (made outside the timed reads).
+    let texts: Vec<Vec<Option<String>>> = (1..=rows)
+        .map(|id| {
+            vec![
+                Some(id.to_string()),
+                Some(format!("customer {id}")),
+                Some(format!("{}.{:02}", id * 125 / 100, id * 125 % 100)),
+                Some("2024-01-01 00:00:00".to_owned()),
+                Some((id % 2 == 0).to_string()),
+                Some((id % 1000).to_string()),
+            ]
+        })
+        .collect();
+
+    let worker = TestWorker::embedded(&[
+        ("sandbox.tcp.allow.private.networks", "true"),
+        ("consumer.max.poll.records", &PG_BATCH.to_string()),
+    ])
+    .await;
+    let connection = [
+        ("connection.url", db.url()),
+        ("connection.user", "postgres".to_owned()),
+        (
+            "connection.password",
+            wasm_connect_tests::postgres::PASSWORD.to_owned(),
+        ),
+        ("sandbox.tcp.allow", db.allow()),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter".to_owned(),
+        ),
+        ("value.converter.schemas.enable", "true".to_owned()),
+    ];
+    let batch = PG_BATCH.to_string();
+    let mut source: Vec<(&str, &str)> = vec![
+        ("name", "pg-source"),
+        ("connector.class", "PostgresSource"),
+        ("mode", "incrementing"),
+        ("incrementing.column.name", "id"),
+        ("table.include.list", "src"),
+        ("topic.prefix", "g-"),
+        ("batch.max.rows", &batch),
+        ("poll.interval.ms", "10"),
+    ];
+    source.extend(connection.iter().map(|(k, v)| (*k, v.as_str())));
+    let start = Instant::now();
+    let cpu = CpuClock::start();
+    worker.create(&source).await;
+    worker.wait_records("pg-source", rows as u64).await;
+    let host_source = rows as f64 / start.elapsed().as_secs_f64();
+    let source_cpu = cpu.per_record(rows as u64);
+    println!("    native tokio-postgres reader:        {native_source:>10.0} rows/s");
+    println!(
+        "    PostgresSource → embedded log:       {host_source:>10.0} rows/s  {source_cpu:>6.2} cpu µs/row (worker process)"
+    );
+    println!(
+        "ratio source / native: {:.2}  (target ≥ 0.80)",
+        host_source / native_source
+    );
+
+    // Native sink: multi-row INSERTs of the same batches, bound as text, a transaction each.
+    let mut writer = wasm_connect_tests::postgres::connect(db.server.port, &db.name).await;
+    let start = Instant::now();
+    for chunk in texts.chunks(PG_BATCH) {
+        let placeholders: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let cells: Vec<String> = (1..=6).map(|c| format!("${}", row * 6 + c)).collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO native_dst (id, name, amount, at, flag, qty) VALUES {}",
+            placeholders.join(", ")
+        );
+        let params: Vec<TextParam> = chunk
+            .iter()
+            .flat_map(|row| row.iter().map(|cell| TextParam(cell.clone())))
+            .collect();
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let transaction = writer.transaction().await?;
+        let statement = transaction.prepare(&sql).await?;
+        transaction.execute(&statement, &refs).await?;
+        transaction.commit().await?;
+    }
+    let native_sink = rows as f64 / start.elapsed().as_secs_f64();
+
+    let mut sink: Vec<(&str, &str)> = vec![
+        ("name", "pg-sink"),
+        ("connector.class", "PostgresSink"),
+        ("topics", "g-src"),
+        ("table.name.format", "dst"),
+        ("insert.mode", "insert"),
+        ("batch.size", &batch),
+    ];
+    sink.extend(connection.iter().map(|(k, v)| (*k, v.as_str())));
+    let start = Instant::now();
+    let cpu = CpuClock::start();
+    worker.create(&sink).await;
+    loop {
+        if db.count("SELECT count(*) FROM dst").await >= rows {
+            break;
+        }
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(600),
+            "the sink did not write {rows} rows in 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let host_sink = rows as f64 / start.elapsed().as_secs_f64();
+    let sink_cpu = cpu.per_record(rows as u64);
+    println!("    native multi-row INSERTs:            {native_sink:>10.0} rows/s");
+    println!(
+        "    embedded log → PostgresSink:         {host_sink:>10.0} rows/s  {sink_cpu:>6.2} cpu µs/row (worker process, the server's excluded)"
+    );
+    println!(
+        "ratio sink / native: {:.2}  (target ≥ 0.80)",
+        host_sink / native_sink
+    );
+    worker.stop().await;
     Ok(())
 }
