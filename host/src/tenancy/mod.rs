@@ -1004,6 +1004,39 @@ mod tests {
         (dir, tenants)
     }
 
+    #[tokio::test]
+    async fn a_tenants_tcp_ceiling_bounds_its_connectors_allow_lists() {
+        let (_dir, tenants) = tenants(true).await;
+        let spec: TenantSpec = serde_json::from_value(serde_json::json!({
+            "name": "acme",
+            "egress": {"tcp": ["*.db.acme.com:5432"]}
+        }))
+        .unwrap();
+        let (tenant, _) = tenants.create(spec).await.unwrap();
+        let rules = |list: &[&str]| {
+            crate::config::tcp::parse_tcp_allow_list(
+                &list.iter().map(|r| (*r).to_owned()).collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        assert!(tenant.tcp_outside(&rules(&["eu.db.acme.com:5432"])).is_none());
+        let outside = rules(&["eu.db.acme.com:5432", "db.globex.com:5432"]);
+        assert_eq!(
+            tenant.tcp_outside(&outside).map(ToString::to_string),
+            Some("db.globex.com:5432".to_owned())
+        );
+        assert!(tenant.tcp_outside(&rules(&["eu.db.acme.com:5433"])).is_some());
+        // HTTP's ceiling is separate: none was given, so no HTTP at all.
+        assert!(tenant.egress_allow.is_empty());
+        let bad: TenantSpec = serde_json::from_value(serde_json::json!({
+            "name": "globex",
+            "egress": {"tcp": ["db.globex.com"]}
+        }))
+        .unwrap();
+        let error = tenants.create(bad).await.unwrap_err().to_string();
+        assert!(error.contains("egress.tcp") && error.contains("no port"), "{error}");
+    }
+
     fn basic(user: &str, password: &str) -> String {
         format!(
             "Basic {}",

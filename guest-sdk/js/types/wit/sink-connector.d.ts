@@ -3,6 +3,7 @@
 /// <reference path="./interfaces/wasm-connect-connector-connector.d.ts" />
 /// <reference path="./interfaces/wasm-connect-connector-errant-record-reporter.d.ts" />
 /// <reference path="./interfaces/wasm-connect-connector-logging.d.ts" />
+/// <reference path="./interfaces/wasm-connect-connector-network.d.ts" />
 /// <reference path="./interfaces/wasm-connect-connector-sink-task-context.d.ts" />
 /// <reference path="./interfaces/wasm-connect-connector-sink-task.d.ts" />
 /// <reference path="./interfaces/wasm-connect-connector-types.d.ts" />
@@ -11,6 +12,7 @@ declare module 'wasm-connect:connector/sink-connector@0.1.0' {
   export type * as WasmConnectConnectorConnectorContext010 from 'wasm-connect:connector/connector-context@0.1.0'; // import wasm-connect:connector/connector-context@0.1.0
   export type * as WasmConnectConnectorErrantRecordReporter010 from 'wasm-connect:connector/errant-record-reporter@0.1.0'; // import wasm-connect:connector/errant-record-reporter@0.1.0
   export type * as WasmConnectConnectorLogging010 from 'wasm-connect:connector/logging@0.1.0'; // import wasm-connect:connector/logging@0.1.0
+  export type * as WasmConnectConnectorNetwork010 from 'wasm-connect:connector/network@0.1.0'; // import wasm-connect:connector/network@0.1.0
   export type * as WasmConnectConnectorSinkTaskContext010 from 'wasm-connect:connector/sink-task-context@0.1.0'; // import wasm-connect:connector/sink-task-context@0.1.0
   export type * as WasmConnectConnectorTypes010 from 'wasm-connect:connector/types@0.1.0'; // import wasm-connect:connector/types@0.1.0
   export * as connector from 'wasm-connect:connector/connector@0.1.0'; // export wasm-connect:connector/connector@0.1.0
