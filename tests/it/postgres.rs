@@ -670,3 +670,164 @@ async fn validate_connects_and_blames_the_host_the_credentials_or_the_table() {
     );
     worker.stop().await;
 }
+
+/// Writes (key, value) JSON texts to partition 0 of `topic`, as another application would.
+async fn produce_keyed(worker: &TestWorker, topic: &str, records: &[(Value, Option<Value>)]) {
+    let producer = worker
+        .herder
+        .services()
+        .log
+        .producer("test-producer")
+        .expect("producer");
+    let records = records
+        .iter()
+        .map(|(key, value)| wasm_connect::log::ProduceRecord {
+            topic: topic.into(),
+            partition: Some(0),
+            key: Some(key.to_string().into_bytes()),
+            value: value.as_ref().map(|v| v.to_string().into_bytes()),
+            headers: Vec::new(),
+            timestamp: None,
+        })
+        .collect();
+    let outcomes = producer.send(records).await.expect("send").await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sink_upserts_by_record_key_deletes_on_tombstones_and_evolves_its_table() {
+    init_logging();
+    let db = PgServer::get().database("keyed").await;
+    let worker = TestWorker::embedded(&[PRIVATE]).await;
+    let key = |id: i64| json!({"schema": {"type": "int64", "optional": false}, "payload": id});
+    let value = |id: i64, name: &str, extra: Option<i32>| {
+        let mut fields = vec![
+            json!({"field": "id", "type": "int64", "optional": false}),
+            json!({"field": "name", "type": "string", "optional": false}),
+        ];
+        let mut payload = json!({"id": id, "name": name});
+        if let Some(extra) = extra {
+            fields.push(json!({"field": "score", "type": "int32", "optional": true}));
+            payload["score"] = json!(extra);
+        }
+        json!({"schema": {"type": "struct", "name": "person", "optional": false, "fields": fields},
+               "payload": payload})
+    };
+    // Two versions of key 1 in one batch (only the last may be written), a key to delete.
+    produce_keyed(
+        &worker,
+        "people",
+        &[
+            (key(1), Some(value(1, "ann", None))),
+            (key(2), Some(value(2, "bob", None))),
+            (key(1), Some(value(1, "anna", None))),
+            (key(3), Some(value(3, "cy", None))),
+        ],
+    )
+    .await;
+    create(
+        &worker,
+        "sink",
+        "PostgresSink",
+        &db,
+        &[
+            ("topics", "people"),
+            ("insert.mode", "upsert"),
+            ("pk.mode", "record_key"),
+            ("pk.fields", "person_id"),
+            ("delete.enabled", "true"),
+            ("auto.create", "true"),
+            ("auto.evolve", "true"),
+            ("key.converter", JSON),
+            ("key.converter.schemas.enable", "true"),
+            ("value.converter", JSON),
+            ("value.converter.schemas.enable", "true"),
+        ],
+    )
+    .await;
+    db.wait_count("SELECT count(*) FROM people", 3, Duration::from_secs(60))
+        .await;
+    // A tombstone deletes, a new field adds a column, a replayed key updates in place.
+    produce_keyed(
+        &worker,
+        "people",
+        &[
+            (key(2), None),
+            (key(4), Some(value(4, "dee", Some(7)))),
+            (key(3), Some(value(3, "cyd", Some(9)))),
+        ],
+    )
+    .await;
+    db.wait_count(
+        "SELECT count(*) FROM people WHERE score IS NOT NULL",
+        2,
+        Duration::from_secs(60),
+    )
+    .await;
+    let rows: Vec<(i64, String, Option<i32>)> = db
+        .client
+        .query(
+            "SELECT person_id, name, score FROM people ORDER BY person_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "anna".to_owned(), None),
+            (3, "cyd".to_owned(), Some(9)),
+            (4, "dee".to_owned(), Some(7)),
+        ]
+    );
+    // The key column is the table's primary key.
+    let key_columns = db
+        .count(
+            "SELECT count(*) FROM information_schema.key_column_usage \
+             WHERE table_name = 'people' AND column_name = 'person_id'",
+        )
+        .await;
+    assert_eq!(key_columns, 1);
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_is_copied_with_the_modes_conditions_around_it() {
+    init_logging();
+    let db = PgServer::get().database("query").await;
+    db.execute(
+        "CREATE TABLE a (id serial PRIMARY KEY, v text); CREATE TABLE b (a_id int, w text);
+         INSERT INTO a (v) VALUES ('x'), ('y'); INSERT INTO b VALUES (1, 'one'), (2, 'two');",
+    )
+    .await;
+    let worker = TestWorker::embedded(&[PRIVATE]).await;
+    create(
+        &worker,
+        "joined",
+        "PostgresSource",
+        &db,
+        &[
+            ("mode", "incrementing"),
+            ("incrementing.column.name", "id"),
+            (
+                "query",
+                "SELECT a.id, a.v, b.w FROM a JOIN b ON b.a_id = a.id",
+            ),
+            ("topic.prefix", "joined"),
+            ("poll.interval.ms", "100"),
+            ("value.converter", JSON),
+            ("value.converter.schemas.enable", "false"),
+        ],
+    )
+    .await;
+    let values = topic_values(&worker, "joined", 2).await;
+    assert_eq!(values[0], json!({"id": 1, "v": "x", "w": "one"}));
+    db.execute("INSERT INTO a (v) VALUES ('z'); INSERT INTO b VALUES (3, 'three');")
+        .await;
+    let values = topic_values(&worker, "joined", 3).await;
+    assert_eq!(values[2], json!({"id": 3, "v": "z", "w": "three"}));
+    worker.stop().await;
+}

@@ -256,17 +256,22 @@ impl TestDatabase {
             .get(0)
     }
 
-    /// Waits (up to `timeout`) until `sql`'s count is `expected`; panics with the last count.
+    /// Waits (up to `timeout`) until `sql`'s count is `expected`; panics with the last count
+    /// or error.
     pub async fn wait_count(&self, sql: &str, expected: i64, timeout: Duration) {
         let start = Instant::now();
         loop {
-            let count = self.count(sql).await;
-            if count == expected {
+            // An error (say the table does not exist yet) counts as not there yet.
+            let count = match self.client.query_one(sql, &[]).await {
+                Ok(row) => Ok(row.get::<_, i64>(0)),
+                Err(error) => Err(describe(&error)),
+            };
+            if count == Ok(expected) {
                 return;
             }
             assert!(
                 start.elapsed() < timeout,
-                "timed out after {timeout:?}: `{sql}` is {count}, expected {expected}"
+                "timed out after {timeout:?}: `{sql}` is {count:?}, expected {expected}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

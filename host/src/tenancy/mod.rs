@@ -1019,13 +1019,21 @@ mod tests {
             )
             .unwrap()
         };
-        assert!(tenant.tcp_outside(&rules(&["eu.db.acme.com:5432"])).is_none());
+        assert!(
+            tenant
+                .tcp_outside(&rules(&["eu.db.acme.com:5432"]))
+                .is_none()
+        );
         let outside = rules(&["eu.db.acme.com:5432", "db.globex.com:5432"]);
         assert_eq!(
             tenant.tcp_outside(&outside).map(ToString::to_string),
             Some("db.globex.com:5432".to_owned())
         );
-        assert!(tenant.tcp_outside(&rules(&["eu.db.acme.com:5433"])).is_some());
+        assert!(
+            tenant
+                .tcp_outside(&rules(&["eu.db.acme.com:5433"]))
+                .is_some()
+        );
         // HTTP's ceiling is separate: none was given, so no HTTP at all.
         assert!(tenant.egress_allow.is_empty());
         let bad: TenantSpec = serde_json::from_value(serde_json::json!({
@@ -1034,7 +1042,10 @@ mod tests {
         }))
         .unwrap();
         let error = tenants.create(bad).await.unwrap_err().to_string();
-        assert!(error.contains("egress.tcp") && error.contains("no port"), "{error}");
+        assert!(
+            error.contains("egress.tcp") && error.contains("no port"),
+            "{error}"
+        );
     }
 
     fn basic(user: &str, password: &str) -> String {
