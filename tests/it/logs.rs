@@ -121,3 +121,55 @@ async fn a_tenants_task_events_carry_the_tenant() {
     assert_eq!(guest["tenant"], json!("acme"), "{guest}");
     assert_eq!(started["span"]["tenant"], json!("acme"), "{started}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_task_says_so_once() {
+    let worker = ChildWorker::start(&[("log.format", "json")]).await;
+    // Every poll spins past sandbox.throttle.after.ms (100 ms), so every poll is throttled.
+    worker
+        .create(
+            "burner",
+            json!({"connector.class": "TestSource", "modes": "burn", "topic": "burn",
+                   "burn.iterations": "150000000"}),
+        )
+        .await;
+    let start = Instant::now();
+    loop {
+        let reply = worker.rest.get_text("/metrics", None).await.2;
+        let polls = reply
+            .lines()
+            .find(|line| {
+                line.starts_with("wasm_connect_task_guest_call_duration_seconds_count")
+                    && line.contains("connector=\"burner\"")
+                    && line.contains("function=\"poll\"")
+            })
+            .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if polls >= 3.0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "fewer than 3 polls finished:\n{reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let lines: Vec<Value> = worker
+        .log_text()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|line: &Value| {
+            line["fields"]["message"]
+                .as_str()
+                .or(line["message"].as_str())
+                .is_some_and(|m| m.contains("sandbox.throttle.after.ms"))
+        })
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(
+        (&line["connector"], &line["task"], &line["level"]),
+        (&json!("burner"), &json!(0), &json!("WARN")),
+        "{line}"
+    );
+}

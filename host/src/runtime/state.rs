@@ -76,6 +76,8 @@ pub struct HostState {
     /// `RuntimeConfig::throttle`: a call running longer than this is paused between epoch
     /// ticks, for this long, so it gets a bounded share of a thread.
     throttle: Option<Throttle>,
+    /// Whether this instance already logged that its calls are being throttled.
+    throttle_logged: bool,
     pub(crate) limits: HostLimits,
     /// Shared with the stdout/stderr streams in the resource table.
     pub(crate) output: Arc<Mutex<GuestOutput>>,
@@ -272,6 +274,20 @@ fn on_epoch_deadline(
         Some(throttle) if elapsed >= throttle.after => {
             // Never sleep past the deadline: wake in time to interrupt.
             let pause = throttle.pause.min(clock.timeout - elapsed);
+            let state = store.data_mut();
+            if !std::mem::replace(&mut state.throttle_logged, true) && state.log.admit(256) {
+                // Once per instance: a connector whose calls keep running this long is
+                // slowed for the sake of the others, and its author should hear why.
+                tracing::warn!(
+                    connector = %state.ctx.connector,
+                    task = state.ctx.task,
+                    after_ms = u64::try_from(throttle.after.as_millis()).unwrap_or(u64::MAX),
+                    "A call into the connector ran longer than sandbox.throttle.after.ms and is \
+                     throttled to one epoch tick in eight from then on (logged once per task \
+                     instance; wasm_connect_task_throttled_seconds_total counts the pauses). \
+                     Return from poll and put sooner, e.g. with smaller batches."
+                );
+            }
             if let Some(metrics) = &store.data().ctx.metrics {
                 metrics.guest.throttled.fetch_add(
                     u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX),
@@ -386,6 +402,7 @@ pub(crate) fn new_store(
         limiter,
         clock: CallClock::start(timeout),
         throttle,
+        throttle_logged: false,
         limits,
         output,
         log,
