@@ -94,6 +94,18 @@ async fn create_pairs(worker: &TestWorker, pairs: Vec<(String, String)>) {
     worker.create(&pairs).await;
 }
 
+/// Asserts that tables `a` and `b` hold the same rows (`EXCEPT` both ways is empty).
+async fn assert_same_rows(db: &TestDatabase, a: &str, b: &str) {
+    for (x, y) in [(a, b), (b, a)] {
+        let differing = db
+            .count(&format!(
+                "SELECT count(*) FROM (SELECT * FROM {x} EXCEPT SELECT * FROM {y}) q"
+            ))
+            .await;
+        assert_eq!(differing, 0, "rows of {x} not in {y}");
+    }
+}
+
 /// Waits until the connector or its task 0 failed; the trace.
 async fn wait_failed(worker: &TestWorker, name: &str) -> String {
     wait_until(Duration::from_secs(60), &format!("{name} to fail"), || {
@@ -216,14 +228,7 @@ async fn every_mapped_type_goes_table_to_topic_to_table_unchanged() {
         "{ROWS} rows table → topic → table in {:?}",
         started.elapsed()
     );
-    for (a, b) in [("src", "dst"), ("dst", "src")] {
-        let differing = db
-            .count(&format!(
-                "SELECT count(*) FROM (SELECT * FROM {a} EXCEPT SELECT * FROM {b}) x"
-            ))
-            .await;
-        assert_eq!(differing, 0, "rows of {a} not in {b}");
-    }
+    assert_same_rows(&db, "src", "dst").await;
     // Spot checks of what EXCEPT compares loosely.
     let row = db
         .client
@@ -449,14 +454,7 @@ async fn kill_9_mid_copy_loses_no_row_and_the_upsert_sink_has_no_duplicate() {
         Duration::from_secs(300),
     )
     .await;
-    for (a, b) in [("src", "dst"), ("dst", "src")] {
-        let differing = db
-            .count(&format!(
-                "SELECT count(*) FROM (SELECT * FROM {a} EXCEPT SELECT * FROM {b}) x"
-            ))
-            .await;
-        assert_eq!(differing, 0, "rows of {a} not in {b}");
-    }
+    assert_same_rows(&db, "src", "dst").await;
     eprintln!(
         "killed at {at_kill} of {ROWS} rows; all {} rows arrived once",
         ROWS + 1000

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_guest as tokio;
 use tokio_postgres::config::Host;
-use wasm_connect_sdk::config::{ConfigKey, ConfigType, Importance, Validator, Width};
+use wasm_connect_sdk::config::{ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width};
 use wasm_connect_sdk::{Config, ConfigDef, Error, host};
 
 pub const URL: &str = "connection.url";
@@ -269,6 +269,25 @@ impl Pg {
     /// Whether the connection is gone (the next call would fail).
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
+    }
+}
+
+/// Adds `message` to the errors of setting `key` in a `validate` answer.
+pub fn add_error(values: &mut [ConfigValue], key: &str, message: String) {
+    if let Some(value) = values.iter_mut().find(|value| value.name == key) {
+        value.errors.push(message);
+    }
+}
+
+/// For `validate`: connects, and on failure adds the error to the setting to blame
+/// (`connection.url` or `connection.password`). The connection, when it worked.
+pub fn check_connection(values: &mut [ConfigValue], settings: &ConnectionSettings) -> Option<Pg> {
+    match Pg::connect(settings) {
+        Ok(pg) => Some(pg),
+        Err(error) => {
+            add_error(values, error.key(), error.message().to_owned());
+            None
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 mod settings;
 mod writer;
 
-use wasm_connect_postgres::Pg;
+use wasm_connect_postgres::{Pg, connection};
 use wasm_connect_sdk::config::ConfigValue;
 use wasm_connect_sdk::{
     Config, ConfigDef, Error, PluginInfo, SinkConnector, SinkRecord, SinkTask, host,
@@ -46,17 +46,10 @@ impl SinkConnector for PostgresSink {
         if values.iter().any(|value| !value.errors.is_empty()) {
             return values;
         }
-        let mut fail = |key: &str, message: String| {
-            if let Some(value) = values.iter_mut().find(|value| value.name == key) {
-                value.errors.push(message);
-            }
-        };
         match Settings::from_config(config) {
-            Err(error) => fail(settings::PK_MODE, error.to_string()),
+            Err(error) => connection::add_error(&mut values, settings::PK_MODE, error.to_string()),
             Ok(settings) => {
-                if let Err(error) = Pg::connect(&settings.connection) {
-                    fail(error.key(), error.message().to_owned());
-                }
+                connection::check_connection(&mut values, &settings.connection);
             }
         }
         values

@@ -11,7 +11,7 @@ mod settings;
 
 use std::time::Instant;
 
-use wasm_connect_postgres::{Pg, QualifiedName};
+use wasm_connect_postgres::{Pg, QualifiedName, connection};
 use wasm_connect_sdk::config::ConfigValue;
 use wasm_connect_sdk::{
     Config, ConfigDef, Error, PluginInfo, SourceConnector, SourceRecord, SourceTask, host,
@@ -52,34 +52,29 @@ impl SourceConnector for PostgresSource {
         if values.iter().any(|value| !value.errors.is_empty()) {
             return values;
         }
-        let mut fail = |key: &str, message: String| {
-            if let Some(value) = values.iter_mut().find(|value| value.name == key) {
-                value.errors.push(message);
-            }
-        };
         let settings = match Settings::from_config(config) {
             Ok(settings) => settings,
             Err(error) => {
-                fail(settings::MODE, error.to_string());
+                connection::add_error(&mut values, settings::MODE, error.to_string());
                 return values;
             }
         };
-        match Pg::connect(&settings.connection) {
-            Err(error) => fail(error.key(), error.message().to_owned()),
-            Ok(pg) => {
-                if settings.query.is_none() {
-                    match catalog::missing_tables(&pg, &settings) {
-                        Ok(missing) if !missing.is_empty() => fail(
-                            TABLE_INCLUDE_LIST,
-                            format!(
-                                "no such table in schema {}: {}",
-                                settings.schema,
-                                missing.join(", ")
-                            ),
-                        ),
-                        Ok(_) => {}
-                        Err(error) => fail(TABLE_INCLUDE_LIST, error.to_string()),
-                    }
+        if let Some(pg) = connection::check_connection(&mut values, &settings.connection)
+            && settings.query.is_none()
+        {
+            match catalog::missing_tables(&pg, &settings) {
+                Ok(missing) if !missing.is_empty() => connection::add_error(
+                    &mut values,
+                    TABLE_INCLUDE_LIST,
+                    format!(
+                        "no such table in schema {}: {}",
+                        settings.schema,
+                        missing.join(", ")
+                    ),
+                ),
+                Ok(_) => {}
+                Err(error) => {
+                    connection::add_error(&mut values, TABLE_INCLUDE_LIST, error.to_string())
                 }
             }
         }

@@ -694,45 +694,17 @@ impl SnapshotCollector {
             |v| Box::new(ConstCounter::new(v)),
         )?;
         self.call_durations(encoder)?;
-        let requests: Vec<_> = self
-            .tasks(None)
-            .flat_map(|(c, t, m)| {
-                EGRESS_OUTCOMES
-                    .iter()
-                    .zip(&m.guest.egress)
-                    .filter(|(_, count)| count.load(Ordering::Relaxed) > 0)
-                    .map(move |(outcome, count)| {
-                        let mut labels = task_labels(c, t);
-                        labels.push(("outcome", (*outcome).to_owned()));
-                        (labels, count.load(Ordering::Relaxed))
-                    })
-            })
-            .collect();
         counter(
             encoder,
             "wasm_connect_task_http_requests",
             "The task's outgoing HTTP requests by outcome: allowed, denied_allow_list, denied_address, refused_concurrency, timed_out, failed.",
-            requests,
+            self.by_outcome(&EGRESS_OUTCOMES, |m| &m.guest.egress),
         )?;
-        let connects: Vec<_> = self
-            .tasks(None)
-            .flat_map(|(c, t, m)| {
-                TCP_OUTCOMES
-                    .iter()
-                    .zip(&m.guest.tcp_connects)
-                    .filter(|(_, count)| count.load(Ordering::Relaxed) > 0)
-                    .map(move |(outcome, count)| {
-                        let mut labels = task_labels(c, t);
-                        labels.push(("outcome", (*outcome).to_owned()));
-                        (labels, count.load(Ordering::Relaxed))
-                    })
-            })
-            .collect();
         counter(
             encoder,
             "wasm_connect_task_tcp_connects",
             "The task's outgoing TCP connects by outcome: allowed, denied_allow_list, denied_address, refused_connections.",
-            connects,
+            self.by_outcome(&TCP_OUTCOMES, |m| &m.guest.tcp_connects),
         )?;
         for (name, help, pick) in [
             (
@@ -797,6 +769,29 @@ impl SnapshotCollector {
 
 impl SnapshotCollector {
     /// `wasm_connect_task_guest_call_duration_seconds{connector,task,function}`.
+    /// One series per task and outcome with a count above zero, of the counters `pick`
+    /// returns in the order of `outcomes`.
+    fn by_outcome(
+        &self,
+        outcomes: &'static [&'static str],
+        pick: fn(&TaskMetrics) -> &[AtomicU64],
+    ) -> Vec<(Labels, u64)> {
+        self.tasks(None)
+            .flat_map(|(c, t, m)| {
+                outcomes
+                    .iter()
+                    .zip(pick(m))
+                    .map(|(outcome, count)| (outcome, count.load(Ordering::Relaxed)))
+                    .filter(|(_, count)| *count > 0)
+                    .map(move |(outcome, count)| {
+                        let mut labels = task_labels(c, t);
+                        labels.push(("outcome", (*outcome).to_owned()));
+                        (labels, count)
+                    })
+            })
+            .collect()
+    }
+
     fn call_durations(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let tasks: Vec<_> = self.tasks(None).collect();
         let any = tasks.iter().any(|(_, _, m)| {
