@@ -15,7 +15,10 @@
 //! - Nesting deeper than 128 arrays/objects is an error (serde_json's recursion limit;
 //!   Jackson's is 1000).
 //! - Schemaless `Struct` values are written with their own schema (Kafka rejects them).
-//! - No schema cache (`schemas.cache.size` is accepted and ignored).
+//! - Schemas are cached both ways, as Kafka's converter does: the JSON text of the schemas
+//!   written last (up to `schemas.cache.size`, by the schema's address), and the Connect
+//!   schemas of the last 16 schema nodes read (records of up to 64 KiB); `schemas.cache.size=0`
+//!   turns both off.
 //!
 //! The JSON tree is `serde_json::Value` with the workspace's `preserve_order` (members keep
 //! insertion order; a repeated key keeps its first position and takes the last value, as
@@ -95,7 +98,18 @@ pub struct JsonConverter {
     /// `schemas.enable` every record carries its whole schema, and the records of a batch
     /// share one, so it is written out once per batch rather than once per record.
     schemas: Mutex<SchemaCache>,
+    /// The Connect schemas of the envelopes' schema nodes read last, as Kafka's
+    /// `toConnectSchemaCache`: the records of a topic nearly always share a schema, and
+    /// reusing one `Arc` spares building it per record and lets every later stage (the
+    /// batch's schema table, struct checks) compare by address.
+    parsed: Mutex<VecDeque<(Json, SchemaRef)>>,
 }
+
+/// Schema nodes [`JsonConverter::deserialize`] remembers (most recently used first).
+const PARSED_SCHEMAS: usize = 16;
+/// A record larger than this does not have its schema remembered, so the cache holds at
+/// most `PARSED_SCHEMAS` × this much JSON.
+const PARSED_SCHEMA_RECORD_BYTES: usize = 64 << 10;
 
 impl Clone for JsonConverter {
     fn clone(&self) -> Self {
@@ -170,6 +184,7 @@ impl JsonConverter {
         Self {
             config,
             schemas: Mutex::new(SchemaCache::new(size)),
+            parsed: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -290,9 +305,44 @@ impl JsonConverter {
         let Some((schema_json, payload)) = envelope else {
             return Err(DataError::new(ENVELOPE_ERROR));
         };
-        let schema = self.json_to_schema(schema_json)?;
+        let schema = if bytes.len() <= PARSED_SCHEMA_RECORD_BYTES && self.cache_size() > 0 {
+            self.cached_schema(schema_json)?
+        } else {
+            self.json_to_schema(schema_json)?
+        };
         let value = self.json_to_value(schema.as_ref(), Some(payload))?;
         Ok(Some(Data::new(schema, value)))
+    }
+
+    /// `schemas.cache.size` (0 caches nothing, either way).
+    fn cache_size(&self) -> usize {
+        self.schemas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .capacity
+    }
+
+    /// [`Self::json_to_schema`], returning the same `Arc` for a node equal to one read
+    /// recently.
+    fn cached_schema(&self, node: &Json) -> Result<Option<SchemaRef>, DataError> {
+        if matches!(node, Json::Null) {
+            return Ok(None);
+        }
+        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = parsed.iter().position(|(cached, _)| cached == node) {
+            let entry = parsed.remove(index).expect("the index was just found");
+            let schema = entry.1.clone();
+            parsed.push_front(entry);
+            return Ok(Some(schema));
+        }
+        drop(parsed);
+        let Some(schema) = self.json_to_schema(node)? else {
+            return Ok(None);
+        };
+        let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
+        parsed.push_front((node.clone(), schema.clone()));
+        parsed.truncate(PARSED_SCHEMAS);
+        Ok(Some(schema))
     }
 
     /// The JSON schema node (Kafka's `asJsonSchema`), keys in Kafka's order.
@@ -1522,6 +1572,37 @@ mod tests {
             ),
             "null"
         );
+    }
+
+    #[test]
+    fn records_read_with_the_same_schema_share_one() {
+        let envelope = |payload: &str| {
+            format!(
+                r#"{{"schema":{{"type":"struct","optional":false,"fields":[{{"field":"a","type":"string","optional":true}}]}},"payload":{{"a":{payload}}}}}"#
+            )
+        };
+        let schema_of = |json: &JsonConverter, payload: &str| {
+            json.deserialize(Some(envelope(payload).as_bytes()))
+                .unwrap()
+                .unwrap()
+                .schema
+                .unwrap()
+        };
+        let json = converter(&[]);
+        let (first, second) = (schema_of(&json, r#""x""#), schema_of(&json, "null"));
+        assert!(Arc::ptr_eq(&first, &second));
+        // A different schema is a different entry; the cache holds the 16 used last.
+        let other = json
+            .deserialize(Some(br#"{"schema":{"type":"string","optional":false},"payload":"s"}"#))
+            .unwrap()
+            .unwrap();
+        assert!(!Arc::ptr_eq(other.schema.as_ref().unwrap(), &first));
+        assert!(Arc::ptr_eq(&schema_of(&json, r#""y""#), &first));
+        assert_eq!(json.parsed.lock().unwrap().len(), 2);
+        let uncached = converter(&[("schemas.cache.size", "0")]);
+        let (first, second) = (schema_of(&uncached, r#""x""#), schema_of(&uncached, r#""x""#));
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_eq!(first, second);
     }
 
     #[test]
