@@ -1593,14 +1593,19 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &second));
         // A different schema is a different entry; the cache holds the 16 used last.
         let other = json
-            .deserialize(Some(br#"{"schema":{"type":"string","optional":false},"payload":"s"}"#))
+            .deserialize(Some(
+                br#"{"schema":{"type":"string","optional":false},"payload":"s"}"#,
+            ))
             .unwrap()
             .unwrap();
         assert!(!Arc::ptr_eq(other.schema.as_ref().unwrap(), &first));
         assert!(Arc::ptr_eq(&schema_of(&json, r#""y""#), &first));
         assert_eq!(json.parsed.lock().unwrap().len(), 2);
         let uncached = converter(&[("schemas.cache.size", "0")]);
-        let (first, second) = (schema_of(&uncached, r#""x""#), schema_of(&uncached, r#""x""#));
+        let (first, second) = (
+            schema_of(&uncached, r#""x""#),
+            schema_of(&uncached, r#""x""#),
+        );
         assert!(!Arc::ptr_eq(&first, &second));
         assert_eq!(first, second);
     }
