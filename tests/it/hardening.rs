@@ -577,8 +577,30 @@ async fn no_grant_reaches_proc_the_workers_own_files_or_outside_the_allowed_root
     // The built-in file connectors' `file` is held to the same policy.
     let environ = json!({"connector.class": "FileStreamSource", "topic": "t",
                          "file": "/proc/self/environ"});
-    let message = refused(&api, environ).await;
+    let message = refused(&api, environ.clone()).await;
     assert!(message.contains("is inside `/proc`"), "{message}");
+    // validate says so before create, on `file` (the console shows it next to the field).
+    let mut with_name = environ;
+    with_name["name"] = json!("reader");
+    let validated = api
+        .put_json(
+            "/connector-plugins/FileStreamSource/config/validate",
+            &with_name,
+        )
+        .await;
+    let file = validated.body["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .find(|config| config["value"]["name"] == "file")
+        .expect("file")
+        .clone();
+    assert!(
+        file["value"]["errors"][0]
+            .as_str()
+            .is_some_and(|error| error.contains("is inside `/proc`")),
+        "{file}"
+    );
     // Inside an allowed root it is granted, and checked again whenever a task starts: a
     // directory swapped for a link meanwhile fails the task, naming why.
     let granted = allowed.join("in").display().to_string();

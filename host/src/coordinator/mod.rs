@@ -899,16 +899,10 @@ impl Herder {
         }
         // The built-in file connectors are granted their `file`'s directory: within the
         // worker's filesystem policy, checked now and again when each task starts.
-        if self.registry.source_of(&plugin) == Some(PluginSource::Builtin)
-            && let Some(file) = config.settings.get("file")
-            && let Some(dir) = std::path::absolute(file)
-                .ok()
-                .and_then(|file| file.parent().map(std::path::Path::to_path_buf))
+        if let Some(refused) =
+            self.file_grant_refused(&plugin, &config.settings, config.fs(&self.services.worker))
         {
-            config
-                .fs(&self.services.worker)
-                .check("file", &dir)
-                .map_err(HerderError::Validation)?;
+            return Err(HerderError::Validation(refused));
         }
         config.sandbox.memory_max_bytes = memory_cap_for(
             &plugin.info,
@@ -1142,10 +1136,46 @@ impl Herder {
                 None => tenant.is_none(),
             });
         let mut instance = plugin.connector(context).await.map_err(instance_error)?;
-        instance
+        let mut values = instance
             .validate(settings)
             .await
-            .map_err(|error| HerderError::Validation(error.to_string()))
+            .map_err(|error| HerderError::Validation(error.to_string()))?;
+        // What create would refuse of a built-in file connector's `file`, on that field.
+        let tenant_fs = tenant
+            .and_then(|tenant| self.tenants().get(tenant))
+            .map(|tenant| tenant.fs_policy(&self.services.worker.fs));
+        let fs = tenant_fs.as_ref().unwrap_or(&self.services.worker.fs);
+        if let Some(refused) = self.file_grant_refused(plugin, settings, fs) {
+            match values.iter_mut().find(|value| value.name == "file") {
+                Some(value) => value.errors.push(refused),
+                None => values.push(ConfigValue {
+                    name: "file".into(),
+                    value: settings.get("file").cloned(),
+                    recommended_values: Vec::new(),
+                    errors: vec![refused],
+                    visible: true,
+                }),
+            }
+        }
+        Ok(values)
+    }
+
+    /// Why `fs` refuses a built-in file connector the directory of its `file` (which it is
+    /// granted implicitly), if it does.
+    fn file_grant_refused(
+        &self,
+        plugin: &Arc<Plugin>,
+        settings: &Settings,
+        fs: &crate::config::filesystem::FsPolicy,
+    ) -> Option<String> {
+        if self.registry.source_of(plugin) != Some(PluginSource::Builtin) {
+            return None;
+        }
+        let dir = std::path::absolute(settings.get("file")?)
+            .ok()?
+            .parent()?
+            .to_path_buf();
+        fs.check("file", &dir).err()
     }
 
     /// Restarts a connector instance (`connector`) and/or some of its tasks (by id). The

@@ -143,20 +143,29 @@ pub fn config_infos_with(
     }
     if errors.values().all(Vec::is_empty) {
         // Whatever else the host itself rejects when the connector is created (sandbox maxima,
-        // the DLQ rules), on the key it names.
-        let parsed = ConnectorConfig::parse(settings.clone(), worker)
-            .and_then(|config| {
-                if kind == PluginKind::Sink {
-                    config.validate_sink()?;
-                }
-                Ok(())
-            })
-            .and_then(|()| {
-                TransformChain::from_settings_with(settings, plugins)
-                    .map(|_| ())
-                    .map_err(|error| ConfigError::Other(error.to_string()))
-            });
-        if let Err(error) = parsed {
+        // the DLQ rules), on the key it names; a transformation's or predicate's own settings
+        // on `transforms` or `predicates`, the list that brought them in.
+        let parsed = ConnectorConfig::parse(settings.clone(), worker).and_then(|config| {
+            if kind == PluginKind::Sink {
+                config.validate_sink()?;
+            }
+            Ok(())
+        });
+        let chain = match parsed {
+            Ok(()) => TransformChain::from_settings_with(settings, plugins).err(),
+            Err(_) => None,
+        };
+        if let Some(error) = chain {
+            let key = if error.key().starts_with("predicates") {
+                "predicates"
+            } else {
+                "transforms"
+            };
+            errors
+                .entry(key.to_owned())
+                .or_default()
+                .push(crate::error_chain(&error));
+        } else if let Err(error) = parsed {
             let key = match &error {
                 ConfigError::Missing(key) | ConfigError::Invalid { key, .. } => key.clone(),
                 ConfigError::AboveMaximum { key, .. } => (*key).to_owned(),
@@ -314,6 +323,68 @@ mod tests {
                 "Sandbox"
             ])
         );
+    }
+
+    /// The errors of framework key `name` in `infos`.
+    fn errors_of(infos: &Value, name: &str) -> Value {
+        infos["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|config| config["definition"]["name"] == name)
+            .unwrap()["value"]["errors"]
+            .clone()
+    }
+
+    #[test]
+    fn a_transforms_own_settings_are_blamed_on_the_list_that_brought_it_in() {
+        let base = [
+            ("name", "x"),
+            ("connector.class", "FileStreamSource"),
+            ("topic", "t"),
+        ];
+        let transform = [
+            ("transforms", "a"),
+            (
+                "transforms.a.type",
+                "org.apache.kafka.connect.transforms.InsertField$Value",
+            ),
+        ];
+        let infos = config_infos(
+            "FileStreamSource",
+            PluginKind::Source,
+            &[],
+            Vec::new(),
+            &settings(&[&base[..], &transform[..]].concat()),
+            &worker(),
+        );
+        let errors = errors_of(&infos, "transforms");
+        assert!(
+            errors[0]
+                .as_str()
+                .unwrap()
+                .contains("transforms.a.topic.field"),
+            "{errors}"
+        );
+        assert_eq!(errors_of(&infos, "connector.class"), json!([]));
+
+        let predicate = [("predicates", "p"), ("predicates.p.type", "Nope")];
+        let infos = config_infos(
+            "FileStreamSource",
+            PluginKind::Source,
+            &[],
+            Vec::new(),
+            &settings(&[&base[..], &predicate[..]].concat()),
+            &worker(),
+        );
+        assert!(
+            errors_of(&infos, "predicates")[0]
+                .as_str()
+                .unwrap()
+                .contains("predicate class"),
+            "{infos}"
+        );
+        assert_eq!(errors_of(&infos, "transforms"), json!([]));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `application/json` is a 415 and malformed JSON a 400 with the parser's message. Beyond
 //! Kafka Connect, `POST /connector-plugins` uploads a component (`application/wasm`) and
 //! `DELETE /connector-plugins/{plugin}` removes an uploaded one, `GET /metrics` serves the
-//! metrics for Prometheus, and `/topics` reads and
+//! metrics for Prometheus, `/ui/` serves the web console, and `/topics` reads and
 //! writes the worker's record log (what `wasm-connect topics` uses when a worker holds the
 //! embedded log).
 
@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod config_infos;
 mod connectors;
+mod console;
 mod error;
 mod forward;
 mod loggers;
@@ -112,8 +113,9 @@ pub fn router(herder: Herder) -> Router {
             forward::to_leader,
         ))
         .with_state(herder);
-    // Routing happens inside `routes`, so the path is normalized before it is matched.
-    Router::new().fallback_service(routes.map_request(trim_trailing_slash))
+    // Routing happens inside `routes`, so the path is normalized before it is matched. The
+    // console's assets need no credentials and are matched first.
+    console::router().fallback_service(routes.map_request(trim_trailing_slash))
 }
 
 /// Kafka Connect's resources consume only `application/json`: a `POST`, `PUT` or `PATCH` with

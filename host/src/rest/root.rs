@@ -13,7 +13,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::coordinator::Herder;
+use crate::{config::worker::LogBackend, coordinator::Herder};
 
 /// The commit the binary was built from, when the build passed `WASM_CONNECT_GIT_SHA`.
 const COMMIT: Option<&str> = option_env!("WASM_CONNECT_GIT_SHA");
@@ -65,16 +65,22 @@ pub async fn health(State(herder): State<Herder>) -> Response {
 }
 
 /// `GET /admin/cluster`: standalone, or the distributed cluster as this worker sees it (its
-/// leader, the assignment epoch it acts on, each worker's REST URL and what it runs).
+/// leader, the assignment epoch it acts on, each worker's REST URL and what it runs), and
+/// which record log the worker uses (`log`: `embedded` or `kafka`).
 pub async fn cluster(State(herder): State<Herder>) -> Json<Value> {
     let me = herder.worker_config().worker_id.clone();
+    let log = match &herder.worker_config().log {
+        LogBackend::Embedded { .. } => "embedded",
+        LogBackend::Kafka { .. } => "kafka",
+    };
     if !herder.is_distributed() {
-        return Json(json!({"mode": "standalone", "worker_id": me}));
+        return Json(json!({"mode": "standalone", "worker_id": me, "log": log}));
     }
     let info = herder.cluster_info();
     Json(json!({
         "mode": "distributed",
         "worker_id": me,
+        "log": log,
         "leader": info.leader_id,
         "leader_url": info.leader_url,
         "is_leader": info.is_leader,
