@@ -3,7 +3,7 @@
 // worker serves one page and a reload keeps the view.
 
 import {
-  ApiError, api, badge, basic, confirmAction, errorBox, h, notify, parseMetrics,
+  ApiError, api, badge, basic, confirmAction, errorBox, h, keepingFocus, notify, parseMetrics,
   replace, session, shortNumber, sparkline,
 } from "./dom.js";
 import { connectorForm } from "./form.js";
@@ -196,10 +196,18 @@ function viewConnectors() {
     summary,
   );
   let last = null;
+  let shown = null;
   const render = () => {
     if (!last) return;
     const rows = connectorRows(last, filter.value);
-    replace(
+    const total = Object.keys(last).length;
+    const failed = rows.filter((r) => r.failed).length;
+    summary.textContent = `${total} connector${total === 1 ? "" : "s"}${failed ? `, ${failed} failing` : ""}. Updated ${new Date().toLocaleTimeString()}.`;
+    // Rebuilt only when something changed, keeping the focus where it was.
+    const key = JSON.stringify([filter.value, rows, [...pluginVersions]]);
+    if (key === shown) return;
+    shown = key;
+    keepingFocus(body, () => replace(
       body,
       rows.length === 0
         ? h("tr", {}, h("td", { colspan: 7 }, filter.value ? `No connector is ${filter.value}.` : "No connectors yet. Create one with New connector."))
@@ -207,7 +215,7 @@ function viewConnectors() {
             h(
               "tr",
               { dataset: { connector: row.name, state: row.state } },
-              h("td", { "data-label": "Name" }, h("a", { href: `#/connectors/${encodeURIComponent(row.name)}` }, row.name)),
+              h("td", { "data-label": "Name" }, h("a", { id: `open-${row.name}`, href: `#/connectors/${encodeURIComponent(row.name)}` }, row.name)),
               h("td", { "data-label": "Type" }, row.info?.type ?? row.status?.type ?? ""),
               h("td", { "data-label": "Class", class: "wrap" }, row.info?.config?.["connector.class"] ?? ""),
               h("td", { "data-label": "Version" }, row.status?.connector?.version ?? versionOf(row.info?.config?.["connector.class"])),
@@ -220,10 +228,7 @@ function viewConnectors() {
               h("td", { "data-label": "Worker", class: "wrap" }, row.status?.connector?.worker_id ?? ""),
             ),
           ),
-    );
-    const total = Object.keys(last).length;
-    const failed = rows.filter((r) => r.failed).length;
-    summary.textContent = `${total} connector${total === 1 ? "" : "s"}${failed ? `, ${failed} failing` : ""}. Updated ${new Date().toLocaleTimeString()}.`;
+    ));
   };
   const refresh = async () => {
     try {
@@ -355,14 +360,14 @@ function viewConnector(name) {
     const hasFailed = (status?.tasks ?? []).some((t) => t.state === "FAILED");
     replace(
       actions,
-      h("button", { type: "button", disabled: state === "PAUSED", onclick: () => act(`Pause ${name}?`, "PUT", "/pause", `${name} is pausing.`, "Its tasks stop processing records until it is resumed.") }, "Pause"),
-      h("button", { type: "button", disabled: state === "RUNNING", onclick: () => act(`Resume ${name}?`, "PUT", "/resume", `${name} is resuming.`) }, "Resume"),
-      h("button", { type: "button", disabled: state === "STOPPED", onclick: () => act(`Stop ${name}?`, "PUT", "/stop", `${name} is stopping.`, "Its tasks are shut down; offsets can then be reset or edited.") }, "Stop"),
-      h("button", { type: "button", class: "secondary", onclick: () => act(`Restart ${name}?`, "POST", "/restart", `${name} restarted.`) }, "Restart connector"),
-      h("button", { type: "button", class: "secondary", onclick: () => act(`Restart ${name} and all its tasks?`, "POST", "/restart?includeTasks=true", `${name} and its tasks restarted.`) }, "Restart all tasks"),
-      h("button", { type: "button", class: "secondary", disabled: !hasFailed && state !== "FAILED", onclick: () => act(`Restart the failed parts of ${name}?`, "POST", "/restart?includeTasks=true&onlyFailed=true", `The failed parts of ${name} restarted.`) }, "Restart failed"),
-      h("a", { class: "button secondary", href: `#/connectors/${encodeURIComponent(name)}/edit` }, "Edit"),
-      h("button", { type: "button", class: "danger", onclick: () => act(`Delete ${name}?`, "DELETE", "", `${name} deleted.`, "The connector and its tasks are removed. Its topics and committed offsets stay.") }, "Delete"),
+      h("button", { type: "button", id: "act-pause", disabled: state === "PAUSED", onclick: () => act(`Pause ${name}?`, "PUT", "/pause", `${name} is pausing.`, "Its tasks stop processing records until it is resumed.") }, "Pause"),
+      h("button", { type: "button", id: "act-resume", disabled: state === "RUNNING", onclick: () => act(`Resume ${name}?`, "PUT", "/resume", `${name} is resuming.`) }, "Resume"),
+      h("button", { type: "button", id: "act-stop", disabled: state === "STOPPED", onclick: () => act(`Stop ${name}?`, "PUT", "/stop", `${name} is stopping.`, "Its tasks are shut down; offsets can then be reset or edited.") }, "Stop"),
+      h("button", { type: "button", id: "act-restart", class: "secondary", onclick: () => act(`Restart ${name}?`, "POST", "/restart", `${name} restarted.`) }, "Restart connector"),
+      h("button", { type: "button", id: "act-restart-all", class: "secondary", onclick: () => act(`Restart ${name} and all its tasks?`, "POST", "/restart?includeTasks=true", `${name} and its tasks restarted.`) }, "Restart all tasks"),
+      h("button", { type: "button", id: "act-restart-failed", class: "secondary", disabled: !hasFailed && state !== "FAILED", onclick: () => act(`Restart the failed parts of ${name}?`, "POST", "/restart?includeTasks=true&onlyFailed=true", `The failed parts of ${name} restarted.`) }, "Restart failed"),
+      h("a", { id: "act-edit", class: "button secondary", href: `#/connectors/${encodeURIComponent(name)}/edit` }, "Edit"),
+      h("button", { type: "button", id: "act-delete", class: "danger", onclick: () => act(`Delete ${name}?`, "DELETE", "", `${name} deleted.`, "The connector and its tasks are removed. Its topics and committed offsets stay.") }, "Delete"),
     );
   };
 
@@ -406,13 +411,13 @@ function viewConnector(name) {
                     "td",
                     { "data-label": "Trace" },
                     task.trace
-                      ? h("details", { open: task.state === "FAILED" }, h("summary", {}, "Trace"), h("pre", { class: "trace", tabindex: 0, "aria-label": `Trace of task ${task.id}` }, task.trace))
+                      ? h("details", { open: task.state === "FAILED" }, h("summary", { id: `trace-${task.id}` }, "Trace"), h("pre", { class: "trace", tabindex: 0, "aria-label": `Trace of task ${task.id}` }, task.trace))
                       : h("span", { class: "muted" }, "–"),
                   ),
                   h(
                     "td",
                     { "data-label": "Actions" },
-                    h("button", { type: "button", class: "secondary", onclick: () => act(`Restart task ${task.id} of ${name}?`, "POST", `/tasks/${task.id}/restart`, `Task ${task.id} restarted.`) }, `Restart task ${task.id}`),
+                    h("button", { type: "button", id: `restart-task-${task.id}`, class: "secondary", onclick: () => act(`Restart task ${task.id} of ${name}?`, "POST", `/tasks/${task.id}/restart`, `Task ${task.id} restarted.`) }, `Restart task ${task.id}`),
                   ),
                 ),
               ),
@@ -422,11 +427,17 @@ function viewConnector(name) {
   };
 
   // A task's <details> the user opened or closed stays that way across refreshes.
+  let shownStatus = null;
   const refreshStatus = async () => {
     try {
       const opened = new Map([...tasks.querySelectorAll("tr[data-task] details")].map((d) => [d.closest("tr").dataset.task, d.open]));
       status = await api("GET", `${path}/status`);
-      renderStatus();
+      problem.replaceChildren();
+      // Rebuilt only when the status changed, keeping the focus where it was.
+      const key = JSON.stringify(status);
+      if (key === shownStatus) return;
+      shownStatus = key;
+      keepingFocus(main, renderStatus);
       for (const d of tasks.querySelectorAll("tr[data-task] details")) {
         const before = opened.get(d.closest("tr").dataset.task);
         if (before !== undefined) d.open = before;

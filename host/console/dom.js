@@ -30,6 +30,18 @@ function append(el, children) {
   }
 }
 
+/**
+ * Runs `render` (which rebuilds part of `container`) and puts the keyboard focus back on the
+ * element with the same id if it was inside: live views refresh without losing the user's
+ * place.
+ */
+export function keepingFocus(container, render) {
+  const active = document.activeElement;
+  const id = active && container.contains(active) ? active.id : null;
+  render();
+  if (id) document.getElementById(id)?.focus();
+}
+
 /** Replaces every child of `el`. */
 export function replace(el, ...children) {
   el.replaceChildren();

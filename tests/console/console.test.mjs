@@ -126,7 +126,7 @@ async function shot(page, name) {
 async function confirm(page) {
   const dialog = page.locator("dialog.confirm");
   await dialog.waitFor();
-  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await dialog.locator("button.danger").click();
   await dialog.waitFor({ state: "detached" });
 }
 
@@ -251,6 +251,120 @@ describe("console on a worker without tenancy", () => {
     assert.match(text, /^Refused: /);
     assert.ok(text.length > "Refused: ".length + 10, `the refusal says why: ${text}`);
     await shot(page, "plugin-refused");
+    assert.deepEqual(page.scriptErrors, []);
+  });
+
+  test("keeps the keyboard focus across live refreshes and opens a connector with Enter", async () => {
+    const page = await newPage(browser);
+    await page.goto(`${worker.url}/ui/#/`);
+    const link = page.locator("#open-orders-file");
+    await link.waitFor();
+    await link.focus();
+    const summary = page.locator("#overview-summary");
+    const seen = await summary.textContent();
+    // Two refreshes later (the summary's time changes), the link still has the focus.
+    await until("a refresh", async () => (await summary.textContent()) !== seen);
+    const next = await summary.textContent();
+    await until("another refresh", async () => (await summary.textContent()) !== next);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "open-orders-file");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/#\/connectors\/orders-file$/);
+    assert.deepEqual(page.scriptErrors, []);
+  });
+
+  test("edits a connector: adds a transform with its settings, shown in the raw JSON, saved", async () => {
+    const page = await newPage(browser);
+    await page.goto(`${worker.url}/ui/#/connectors/orders-file/edit`);
+    await page.locator("#f-topic").waitFor();
+    assert.equal(await page.locator("#f-name").getAttribute("readonly"), "");
+    await page.getByRole("button", { name: "Add transform" }).click();
+    await page.selectOption("#t-0-type", "org.apache.kafka.connect.transforms.InsertField$Value");
+    // InsertField without a field to insert: its error shows in the transforms section.
+    const chainError = page.locator('[data-errors="transforms"]');
+    await chainError.waitFor({ state: "visible" });
+    assert.match(await chainError.textContent(), /transforms\.t1\./);
+    await shot(page, "edit-transform-error");
+    await page.locator("#t-0-settings").fill("static.field=origin\nstatic.value=console");
+    await chainError.waitFor({ state: "hidden" });
+    await page.locator("details:has(#raw-json) > summary").click();
+    await until("the raw JSON to show the transform", async () => (await page.locator("#raw-json").inputValue()).includes('"transforms.t1.static.field": "origin"'));
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/#\/connectors\/orders-file$/);
+    const config = (await rest(worker, "GET", "/connectors/orders-file/config")).body;
+    assert.equal(config.transforms, "t1");
+    assert.equal(config["transforms.t1.type"], "org.apache.kafka.connect.transforms.InsertField$Value");
+    assert.equal(config["transforms.t1.static.value"], "console");
+    assert.equal(config.file, input, "settings the form did not touch are kept");
+
+    // The raw JSON view loads a whole config into the form.
+    await page.goto(`${worker.url}/ui/#/connectors/orders-file/edit`);
+    await page.locator("#f-topic").waitFor();
+    await page.locator("details:has(#raw-json) > summary").click();
+    const raw = JSON.parse(await page.locator("#raw-json").inputValue());
+    raw["batch.size"] = "7";
+    delete raw.transforms;
+    for (const key of Object.keys(raw)) if (key.startsWith("transforms.")) delete raw[key];
+    await page.locator("#raw-json").fill(JSON.stringify(raw));
+    await page.getByRole("button", { name: "Apply JSON" }).click();
+    await until("the form to take the JSON", async () => (await page.locator("#f-batch-size").inputValue()) === "7");
+    assert.equal(await page.locator("#t-0-type").count(), 0);
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/#\/connectors\/orders-file$/);
+    const saved = (await rest(worker, "GET", "/connectors/orders-file/config")).body;
+    assert.equal(saved["batch.size"], "7");
+    assert.equal(saved.transforms, undefined);
+    assert.deepEqual(page.scriptErrors, []);
+  });
+
+  test("stops a connector, then resets its offsets", async () => {
+    await until("orders-file to commit offsets", async () => (await rest(worker, "GET", "/connectors/orders-file/offsets")).body?.offsets?.length > 0);
+    const page = await newPage(browser);
+    await page.goto(`${worker.url}/ui/#/connectors/orders-file`);
+    await page.locator("h1 .state-running").waitFor({ timeout: 30_000 });
+    await page.getByText("Stop the connector to reset or edit its offsets.").waitFor();
+    await page.getByRole("button", { name: "Stop" }).click();
+    await confirm(page);
+    await page.locator("h1 .state-stopped").waitFor();
+    await page.getByText("Reset or edit offsets").click();
+    await page.locator("#offsets-json").waitFor();
+    assert.match(await page.locator("#offsets-json").inputValue(), /"partition"/);
+    await shot(page, "connector-stopped-offsets");
+    await page.getByRole("button", { name: "Reset offsets" }).click();
+    await confirm(page);
+    await page.locator("#notice").getByText("Offsets reset.").waitFor();
+    assert.deepEqual((await rest(worker, "GET", "/connectors/orders-file/offsets")).body.offsets, []);
+    await page.getByRole("button", { name: "Resume" }).click();
+    await confirm(page);
+    await page.locator("h1 .state-running").waitFor();
+    assert.deepEqual(page.scriptErrors, []);
+  });
+
+  test("uploads a component by drag and drop and deletes it; a built-in cannot be deleted", async () => {
+    const page = await newPage(browser);
+    await page.goto(`${worker.url}/ui/#/plugins`);
+    await page.locator('#plugins tr[data-plugin="FileStreamSource"]').waitFor();
+    const bytes = [...readFileSync(join(WASM, "test_transform.wasm"))];
+    const dataTransfer = await page.evaluateHandle((data) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(data)], "test_transform.wasm", { type: "application/wasm" }));
+      return transfer;
+    }, bytes);
+    await page.dispatchEvent("#dropzone", "drop", { dataTransfer });
+    await page.locator("#upload-result").getByText(/Admitted: .* \(transformation\)/).waitFor({ timeout: 60_000 });
+    const row = page.locator("#plugins tr", { hasText: "transformation" }).filter({ hasNot: page.getByText("org.apache.kafka") });
+    await row.first().waitFor();
+    const uploaded = await row.first().getAttribute("data-plugin");
+    await row.first().getByRole("button", { name: /^Delete / }).click();
+    await confirm(page);
+    await page.locator("#notice").getByText(`${uploaded} deleted.`).waitFor();
+    await page.locator(`#plugins tr[data-plugin="${uploaded}"]`).waitFor({ state: "detached" });
+    const listed = (await rest(worker, "GET", "/connector-plugins?connectorsOnly=false")).body;
+    assert.ok(!listed.some((p) => p.class === uploaded), `${uploaded} is gone`);
+
+    await page.locator('#plugins tr[data-plugin="FileStreamSource"]').getByRole("button", { name: /^Delete / }).click();
+    await confirm(page);
+    await page.locator("#notice .error").waitFor();
+    assert.match(await page.locator("#notice").textContent(), /is built in; only uploaded plugins can be deleted/);
     assert.deepEqual(page.scriptErrors, []);
   });
 

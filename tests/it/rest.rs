@@ -736,11 +736,13 @@ async fn plugin_configs_and_validation() {
         (StatusCode::NOT_FOUND, error(404, "Unknown plugin Nope."))
     );
 
-    // A valid config: 200, no errors, name as submitted.
+    // A valid config: 200, no errors, name as submitted. The file is in a directory of its
+    // own (`/tmp` would hold the worker's data.dir, which no connector may be granted).
+    let input = tempfile::tempdir().expect("temporary directory");
     let valid = json!({
         "connector.class": "FileStreamSourceConnector",
         "name": "v",
-        "file": "/tmp/in.txt",
+        "file": input.path().join("in.txt"),
         "topic": "t",
     });
     let validated = api

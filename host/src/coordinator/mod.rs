@@ -1146,6 +1146,10 @@ impl Herder {
             .map(|tenant| tenant.fs_policy(&self.services.worker.fs));
         let fs = tenant_fs.as_ref().unwrap_or(&self.services.worker.fs);
         if let Some(refused) = self.file_grant_refused(plugin, settings, fs) {
+            // Shown on the field itself, without the key in front.
+            let refused = refused
+                .strip_prefix("file: ")
+                .map_or(refused.clone(), str::to_owned);
             match values.iter_mut().find(|value| value.name == "file") {
                 Some(value) => value.errors.push(refused),
                 None => values.push(ConfigValue {
