@@ -291,15 +291,7 @@ mod tests {
             &settings(&[("connector.class", "FileStreamSink"), ("tasks.max", "0")]),
             &worker(),
         );
-        let errors = |name: &str| {
-            infos["configs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|config| config["definition"]["name"] == name)
-                .unwrap()["value"]["errors"]
-                .clone()
-        };
+        let errors = |name: &str| errors_of(&infos, name);
         assert_eq!(
             errors("name"),
             json!(["Missing required configuration \"name\" which has no default value."])
