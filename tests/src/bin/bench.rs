@@ -23,7 +23,10 @@
 //! connectors against a server the harness starts (`BENCH_PG_ROWS` rows, default 200,000, in
 //! batches of 2,000): `PostgresSource` → embedded log beside a native tokio-postgres client
 //! reading the same rows with the same query and decoding, and `PostgresSink` from that topic
-//! beside native multi-row INSERTs of the same batches, bound the same way.
+//! beside native multi-row INSERTs of the same batches, bound the same way. Row (k) measures
+//! the sink path from Kafka: a raw rdkafka consumer in a group (the host's consumer
+//! properties) against a sink task that only counts, both reading the same records from the
+//! same MockCluster topic.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
 //! where ROWS (default `abcdemfp`) picks the rows to run, e.g. `b` alone for profiling.
@@ -34,7 +37,8 @@ use std::{
 };
 
 use rdkafka::{
-    ClientConfig,
+    ClientConfig, Message as _,
+    consumer::{BaseConsumer, Consumer as _},
     mocking::MockCluster,
     producer::{BaseProducer, BaseRecord, Producer},
 };
@@ -202,6 +206,9 @@ async fn main() -> anyhow::Result<()> {
             "drop with the budgeted neighbour: {:.0}%  (target ≤ 10%)",
             (1.0 - beside / alone) * 100.0
         );
+    }
+    if row('k') {
+        kafka_sink_row(records).await?;
     }
     if row('i') {
         let tasks = std::env::var("BENCH_IDLE_TASKS")
@@ -529,9 +536,9 @@ fn task_producer_config(bootstrap: String) -> ClientConfig {
 }
 
 /// (a): raw rdkafka, sending 100-byte values as fast as it takes them. `connect_defaults`
-/// runs it with the host's task producer properties (Kafka Connect's: `acks=all`, one
-/// request in flight); otherwise with librdkafka's defaults (`acks=all`, up to a million
-/// requests in flight), which no Connect task uses.
+/// runs it with the host's task producer properties (`acks=all`, idempotent, up to 5
+/// requests in flight); otherwise with librdkafka's defaults (`acks=all`, up to a million
+/// requests in flight, not idempotent), which no task uses.
 fn raw_rdkafka(records: u64, connect_defaults: bool) -> anyhow::Result<Throughput> {
     let cluster = MockCluster::new(1)?;
     cluster.create_topic("raw", 1, 1)?;
@@ -691,6 +698,112 @@ async fn file_sink_from_embedded(worker: TestWorker, records: u64) -> anyhow::Re
         ])
         .await;
     worker.wait_records("sink", records).await;
+    let rate = records as f64 / start.elapsed().as_secs_f64();
+    worker.stop().await;
+    Ok(rate)
+}
+
+/// (k): `records` 100-byte records on one MockCluster partition, consumed from the start by a
+/// raw rdkafka consumer in a group of its own (the host's consumer properties) and by a
+/// TestSink task that only counts (ByteArrayConverter, no conversion work), each timed until
+/// every record arrived. Alternated, best of three each, with CPU per record.
+async fn kafka_sink_row(records: u64) -> anyhow::Result<()> {
+    let cluster = MockCluster::new(1)?;
+    cluster.create_topic("bench", 1, 1)?;
+    let bootstrap = cluster.bootstrap_servers();
+    let producer: BaseProducer = task_producer_config(bootstrap.clone()).create()?;
+    let value = vec![b'x'; VALUE_SIZE];
+    for _ in 0..records {
+        loop {
+            match producer.send(BaseRecord::<(), [u8]>::to("bench").payload(&value)) {
+                Ok(()) => break,
+                Err((_, _)) => {
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60))?;
+    let mut settings = KafkaSettings::default();
+    settings
+        .common
+        .insert("bootstrap.servers".into(), bootstrap);
+    let (mut raw, mut sink) = ((0.0_f64, 0.0_f64), (0.0_f64, 0.0_f64));
+    for round in 0..3 {
+        let cpu = CpuClock::start();
+        let config = settings.group_consumer_config(&format!("raw-{round}"), "raw");
+        let rate = tokio::task::spawn_blocking(move || raw_consume(config, records)).await??;
+        let cpu = cpu.per_record(records);
+        if rate > raw.0 {
+            raw = (rate, cpu);
+        }
+        let cpu = CpuClock::start();
+        let rate = sink_from_kafka(&settings, &format!("sink-{round}"), records).await?;
+        let cpu = cpu.per_record(records);
+        if rate > sink.0 {
+            sink = (rate, cpu);
+        }
+    }
+    println!(
+        "(k) raw rdkafka consumer ← MockCluster:      {:>12.0} records/s  {:>6.2} cpu µs/record",
+        raw.0, raw.1
+    );
+    println!(
+        "    Kafka → sink task that only counts:      {:>12.0} records/s  {:>6.2} cpu µs/record",
+        sink.0, sink.1
+    );
+    println!(
+        "ratio sink task / raw consumer: {:.2}  (target ≥ 0.90)",
+        sink.0 / raw.0
+    );
+    Ok(())
+}
+
+/// Reads `records` records of topic `bench` with a consumer of `config`; records/s.
+fn raw_consume(config: ClientConfig, records: u64) -> anyhow::Result<f64> {
+    let consumer: BaseConsumer = config.create()?;
+    consumer.subscribe(&["bench"])?;
+    let start = Instant::now();
+    let mut read = 0;
+    while read < records {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            std::hint::black_box(message?.payload());
+            read += 1;
+        }
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(120),
+            "the raw consumer read only {read} of {records} records in 120 s"
+        );
+    }
+    Ok(records as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A TestSink connector (which counts and drops) named `name` reading topic `bench` from a
+/// worker on Kafka; records/s from creation until every record was put.
+async fn sink_from_kafka(
+    settings: &KafkaSettings,
+    name: &str,
+    records: u64,
+) -> anyhow::Result<f64> {
+    let log: Arc<dyn RecordLog> = Arc::new(KafkaLog::new(settings.clone())?);
+    let worker = TestWorker::with_log(log, &[]).await;
+    let start = Instant::now();
+    worker
+        .create(&[
+            ("name", name),
+            ("connector.class", "TestSink"),
+            ("topics", "bench"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ),
+        ])
+        .await;
+    worker.wait_records(name, records).await;
     let rate = records as f64 / start.elapsed().as_secs_f64();
     worker.stop().await;
     Ok(rate)
