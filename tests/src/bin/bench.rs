@@ -703,15 +703,28 @@ async fn file_sink_from_embedded(worker: TestWorker, records: u64) -> anyhow::Re
     Ok(rate)
 }
 
-/// (k): `records` 100-byte records on one MockCluster partition, consumed from the start by a
+/// (k): `records` 100-byte records on MockCluster partitions of 30,000 records each, consumed
+/// from the start by a
 /// raw rdkafka consumer in a group of its own (the host's consumer properties) and by a
 /// TestSink task that only counts (ByteArrayConverter, no conversion work), each timed until
 /// every record arrived. Alternated, best of three each, with CPU per record.
 async fn kafka_sink_row(records: u64) -> anyhow::Result<()> {
     let cluster = MockCluster::new(1)?;
-    cluster.create_topic("bench", 1, 1)?;
+    // MockCluster keeps only the last few megabytes of each partition: lz4-compressed
+    // batches on partitions of 30,000 records hold them all (checked below). Both consumers
+    // decompress alike.
+    let partitions = i32::try_from(records.div_ceil(30_000))
+        .unwrap_or(i32::MAX)
+        .max(1);
+    cluster.create_topic("bench", partitions, 1)?;
     let bootstrap = cluster.bootstrap_servers();
-    let producer: BaseProducer = task_producer_config(bootstrap.clone()).create()?;
+    // Full batches: MockCluster answers a fetch with one record batch, after the consumer's
+    // `fetch.wait.max.ms` even when more is there, so batch size and that wait set the pace.
+    let producer: BaseProducer = task_producer_config(bootstrap.clone())
+        .set("linger.ms", "100")
+        .set("batch.num.messages", "100000")
+        .set("compression.type", "lz4")
+        .create()?;
     let value = vec![b'x'; VALUE_SIZE];
     for _ in 0..records {
         loop {
@@ -724,10 +737,27 @@ async fn kafka_sink_row(records: u64) -> anyhow::Result<()> {
         }
     }
     producer.flush(Duration::from_secs(60))?;
+    let held: i64 = (0..partitions)
+        .map(|p| {
+            producer
+                .client()
+                .fetch_watermarks("bench", p, Duration::from_secs(5))
+                .map(|(low, high)| high - low)
+        })
+        .sum::<Result<i64, _>>()?;
+    anyhow::ensure!(
+        held as u64 >= records,
+        "the mock cluster holds {held} of the {records} records written"
+    );
     let mut settings = KafkaSettings::default();
     settings
         .common
         .insert("bootstrap.servers".into(), bootstrap);
+    // Both consumers the same: without it each ~1 MB batch would wait librdkafka's default
+    // 500 ms on the mock.
+    settings
+        .consumer
+        .insert("fetch.wait.max.ms".into(), "5".into());
     let (mut raw, mut sink) = ((0.0_f64, 0.0_f64), (0.0_f64, 0.0_f64));
     for round in 0..3 {
         let cpu = CpuClock::start();
