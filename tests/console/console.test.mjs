@@ -267,6 +267,7 @@ describe("console on a worker without tenancy", () => {
     const next = await summary.textContent();
     await until("another refresh", async () => (await summary.textContent()) !== next);
     assert.equal(await page.evaluate(() => document.activeElement?.id), "open-orders-file");
+    await shot(page, "overview-focus-kept");
     await page.keyboard.press("Enter");
     await page.waitForURL(/#\/connectors\/orders-file$/);
     assert.deepEqual(page.scriptErrors, []);
@@ -354,6 +355,7 @@ describe("console on a worker without tenancy", () => {
     const row = page.locator("#plugins tr", { hasText: "transformation" }).filter({ hasNot: page.getByText("org.apache.kafka") });
     await row.first().waitFor();
     const uploaded = await row.first().getAttribute("data-plugin");
+    await shot(page, "plugin-dropped");
     await row.first().getByRole("button", { name: /^Delete / }).click();
     await confirm(page);
     await page.locator("#notice").getByText(`${uploaded} deleted.`).waitFor();
@@ -365,6 +367,7 @@ describe("console on a worker without tenancy", () => {
     await confirm(page);
     await page.locator("#notice .error").waitFor();
     assert.match(await page.locator("#notice").textContent(), /is built in; only uploaded plugins can be deleted/);
+    await shot(page, "plugin-builtin-not-deleted");
     assert.deepEqual(page.scriptErrors, []);
   });
 
