@@ -3,7 +3,7 @@
 // worker serves one page and a reload keeps the view.
 
 import {
-  ApiError, api, badge, basic, confirmAction, errorBox, h, keepingFocus, notify, parseMetrics,
+  ApiError, api, badge, basic, bytes, confirmAction, errorBox, h, keepingFocus, notify, parseMetrics,
   replace, session, shortNumber, sparkline,
 } from "./dom.js";
 import { connectorForm } from "./form.js";
@@ -76,7 +76,7 @@ function renderChrome() {
   if (identity.tenancy && identity.known) {
     replace(
       who,
-      h("span", {}, identity.operator ? `Operator ${identity.name ?? ""}` : `Tenant ${identity.name ?? ""}`),
+      h("span", {}, identity.operator ? "Operator" : `Tenant ${identity.name ?? ""}`),
       h("button", { type: "button", onclick: signOut }, "Sign out"),
     );
   } else {
@@ -582,7 +582,7 @@ function viewPlugins() {
     input,
   );
   const upload = async (file) => {
-    replace(result, h("p", {}, `Uploading ${file.name} (${shortNumber(file.size)} bytes)…`));
+    replace(result, h("p", {}, `Uploading ${file.name} (${bytes(file.size)})…`));
     try {
       const answer = await api("POST", "/connector-plugins", file);
       replace(
@@ -747,7 +747,7 @@ function viewTenants() {
   const load = async () => {
     try {
       const tenants = await api("GET", "/admin/tenants");
-      const quota = (t, key) => (t.quotas?.[key] ?? "no limit");
+      const quota = (t, key, format = String) => (t.quotas?.[key] === undefined ? "no limit" : format(t.quotas[key]));
       replace(
         body,
         tenants.length === 0
@@ -755,7 +755,7 @@ function viewTenants() {
           : h(
               "table",
               { class: "responsive", id: "tenants" },
-              h("thead", {}, h("tr", {}, ["Tenant", "Connectors", "Tasks", "Memory", "Topic prefixes"].map((c) => h("th", { scope: "col" }, c)))),
+              h("thead", {}, h("tr", {}, ["Tenant", "Connectors", "Tasks", "Memory", "Upload quota", "Records/s quota", "Topic prefixes"].map((c) => h("th", { scope: "col" }, c)))),
               h(
                 "tbody",
                 {},
@@ -766,7 +766,9 @@ function viewTenants() {
                     h("td", { "data-label": "Tenant" }, t.name),
                     h("td", { "data-label": "Connectors" }, `${t.usage?.connectors ?? 0} of ${quota(t, "connectors")}`),
                     h("td", { "data-label": "Tasks" }, `${t.usage?.tasks ?? 0} of ${quota(t, "tasks")}`),
-                    h("td", { "data-label": "Memory" }, `${shortNumber(t.usage?.memory_bytes ?? 0)} B of ${quota(t, "memory_bytes")}`),
+                    h("td", { "data-label": "Memory" }, `${bytes(t.usage?.memory_bytes ?? 0)} of ${quota(t, "memory_bytes", bytes)}`),
+                    h("td", { "data-label": "Upload quota" }, quota(t, "plugin_bytes", bytes)),
+                    h("td", { "data-label": "Records/s quota" }, quota(t, "records_per_second")),
                     h("td", { "data-label": "Topic prefixes", class: "mono wrap" }, (t.topics?.prefixes ?? []).join(", ")),
                   ),
                 ),

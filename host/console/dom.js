@@ -183,6 +183,19 @@ export function shortNumber(value) {
   return value.toFixed(2);
 }
 
+/** `value` bytes in binary units (512 MiB). */
+export function bytes(value) {
+  if (!Number.isFinite(value)) return "–";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let n = value;
+  let unit = 0;
+  while (Math.abs(n) >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? n.toFixed(0) : n.toFixed(1).replace(/\.0$/, "")} ${units[unit]}`;
+}
+
 /** Debounces `fn` by `ms`. */
 export function debounce(fn, ms) {
   let timer;
