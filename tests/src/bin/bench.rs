@@ -679,28 +679,33 @@ async fn datagen_to_embedded(records: u64) -> anyhow::Result<(f64, TestWorker)> 
 }
 
 async fn file_sink_from_embedded(worker: TestWorker, records: u64) -> anyhow::Result<f64> {
-    let output = worker.path("sink.out");
+    let output = worker.path("sink.out").display().to_string();
+    let settings = [("connector.class", "FileStreamSink"), ("file", &output)];
+    Ok(sink_rate(worker, "sink", &settings, records).await)
+}
+
+/// Creates sink connector `name` with `settings` reading topic `bench` as bytes, and returns
+/// records/s from creation until it put `records`; stops the worker.
+async fn sink_rate(worker: TestWorker, name: &str, settings: &[(&str, &str)], records: u64) -> f64 {
+    let mut all = vec![
+        ("name", name),
+        ("topics", "bench"),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+        ),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+        ),
+    ];
+    all.extend_from_slice(settings);
     let start = Instant::now();
-    worker
-        .create(&[
-            ("name", "sink"),
-            ("connector.class", "FileStreamSink"),
-            ("file", &output.display().to_string()),
-            ("topics", "bench"),
-            (
-                "key.converter",
-                "org.apache.kafka.connect.converters.ByteArrayConverter",
-            ),
-            (
-                "value.converter",
-                "org.apache.kafka.connect.converters.ByteArrayConverter",
-            ),
-        ])
-        .await;
-    worker.wait_records("sink", records).await;
+    worker.create(&all).await;
+    worker.wait_records(name, records).await;
     let rate = records as f64 / start.elapsed().as_secs_f64();
     worker.stop().await;
-    Ok(rate)
+    rate
 }
 
 /// (k): `records` 100-byte records on MockCluster partitions of 30,000 records each, consumed
@@ -817,26 +822,8 @@ async fn sink_from_kafka(
 ) -> anyhow::Result<f64> {
     let log: Arc<dyn RecordLog> = Arc::new(KafkaLog::new(settings.clone())?);
     let worker = TestWorker::with_log(log, &[]).await;
-    let start = Instant::now();
-    worker
-        .create(&[
-            ("name", name),
-            ("connector.class", "TestSink"),
-            ("topics", "bench"),
-            (
-                "key.converter",
-                "org.apache.kafka.connect.converters.ByteArrayConverter",
-            ),
-            (
-                "value.converter",
-                "org.apache.kafka.connect.converters.ByteArrayConverter",
-            ),
-        ])
-        .await;
-    worker.wait_records(name, records).await;
-    let rate = records as f64 / start.elapsed().as_secs_f64();
-    worker.stop().await;
-    Ok(rate)
+    let settings = [("connector.class", "TestSink")];
+    Ok(sink_rate(worker, name, &settings, records).await)
 }
 
 /// p50 and p99 (nearest rank) of durations, in ms.
