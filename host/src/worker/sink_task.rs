@@ -1,7 +1,9 @@
 //! The sink task loop, Kafka Connect's `WorkerSinkTask`: consume from the log as group
 //! `connect-<connector>`, convert, `put` into the guest, and every `offset.flush.interval.ms`
 //! (or on `request-commit`) ask the guest which offsets are safe (`pre-commit`), wait for
-//! dead-letter writes, and commit those offsets to the group.
+//! dead-letter writes, and commit those offsets to the group. While a batch is put, the next
+//! one is polled (at most one ahead); what the task pauses or seeks meanwhile is dropped from
+//! it and read again.
 
 use std::{
     collections::BTreeMap,
@@ -21,7 +23,7 @@ use super::{
 };
 use crate::{
     data::{SinkRecord, TopicPartition, TopicPartitionOffset},
-    log::{ConsumedRecord, LogConsumer, Rebalance},
+    log::{ConsumedRecord, LogConsumer, LogError, Polled, Rebalance},
     runtime::{
         CallError, InstanceContext, PluginKind, SinkContext, SinkContextState, SinkTaskInstance,
     },
@@ -130,7 +132,7 @@ async fn run_inner(
         spec,
         control,
         instance,
-        consumer,
+        consumer: Some(consumer),
         converters,
         plugin_transforms,
         errors: ErrorOperator::new(
@@ -154,6 +156,8 @@ async fn run_inner(
     control.emit(spec.task, TaskEvent::Running);
     tracing::info!(topics = ?topics, "Task started.");
 
+    // A poll made while the previous batch was put: at most one batch ahead.
+    let mut ahead: Option<Result<Polled, LogError>> = None;
     let result: Result<(), TaskFailure> = async {
         loop {
             if control.shutdown.is_cancelled() {
@@ -164,12 +168,15 @@ async fn run_inner(
                 return Ok(());
             }
             let wanted = *target.borrow_and_update();
-            task.apply_target(wanted)?;
-            let polled = tokio::select! {
-                () = control.shutdown.cancelled() => return Ok(()),
-                polled = task.consumer.poll(max_poll_records, POLL_TIMEOUT) => polled?,
+            task.apply_target(wanted, &mut ahead)?;
+            let polled = match ahead.take() {
+                Some(polled) => polled?,
+                None => tokio::select! {
+                    () = control.shutdown.cancelled() => return Ok(()),
+                    polled = task.consumer().poll(max_poll_records, POLL_TIMEOUT) => polled?,
+                },
             };
-            if let Some(lag) = task.consumer.lag() {
+            if let Some(lag) = task.consumer().lag() {
                 control.metrics.lagging(lag);
             }
             let had_rebalances = !polled.rebalances.is_empty();
@@ -178,7 +185,7 @@ async fn run_inner(
             }
             if had_rebalances {
                 control.metrics.partitions.store(
-                    task.consumer.assignment().len() as u64,
+                    task.consumer().assignment().len() as u64,
                     std::sync::atomic::Ordering::Relaxed,
                 );
             }
@@ -187,15 +194,11 @@ async fn run_inner(
                 // Offsets the task reset in `open` apply before anything is delivered, as in
                 // Kafka Connect: records this poll fetched from before the reset are dropped
                 // and read again from where the task asked.
-                let reset = task.apply_context().await?;
-                if !reset.is_empty() {
-                    records.retain(|record| {
-                        !reset.iter().any(|partition| {
-                            partition.partition == record.partition
-                                && partition.topic == record.topic
-                        })
-                    });
+                let changes = task.apply_context().await?;
+                if !changes.seeked.is_empty() {
+                    records.retain(|record| !changes.seeked.iter().any(|p| holds(p, record)));
                 }
+                task.fence(&mut records, &changes.paused)?;
             }
             if !records.is_empty() {
                 control.metrics.read(records.len());
@@ -205,10 +208,32 @@ async fn run_inner(
                     records.iter().map(|r| r.topic.as_str()),
                     usize::MAX,
                 );
-                task.deliver(records).await?;
+                // The next batch is polled while this one is converted and put: librdkafka
+                // copies records out on a blocking thread, in parallel with the guest.
+                let mut consumer = task.consumer.take().expect("the consumer is home");
+                let shutdown = &control.shutdown;
+                let poll_ahead = async move {
+                    let polled = tokio::select! {
+                        () = shutdown.cancelled() => None,
+                        polled = consumer.poll(max_poll_records, POLL_TIMEOUT) => Some(polled),
+                    };
+                    (consumer, polled)
+                };
+                let ((consumer, polled), delivered) =
+                    tokio::join!(poll_ahead, task.deliver(records));
+                task.consumer = Some(consumer);
+                delivered?;
+                ahead = polled;
             }
             check_events(&mut events, control, spec.task)?;
-            task.apply_context().await?;
+            let changes = task.apply_context().await?;
+            if let Some(Ok(polled)) = &mut ahead {
+                // Read before the task seeked or paused these: not to be delivered.
+                polled
+                    .records
+                    .retain(|record| !changes.seeked.iter().any(|p| holds(p, record)));
+                task.fence(&mut polled.records, &changes.paused)?;
+            }
             let requested = std::mem::take(
                 &mut task
                     .sink_context
@@ -217,7 +242,12 @@ async fn run_inner(
                     .commit_requested,
             );
             if requested || Instant::now() >= task.next_commit {
-                task.commit().await?;
+                let rewound = task.commit().await?;
+                if let Some(Ok(polled)) = &mut ahead {
+                    polled
+                        .records
+                        .retain(|record| !rewound.iter().any(|p| holds(p, record)));
+                }
             }
         }
     }
@@ -225,7 +255,7 @@ async fn run_inner(
 
     if result.is_ok() {
         task.commit().await?;
-        let assignment = task.consumer.assignment();
+        let assignment = task.consumer().assignment();
         if let Err(error) = task.instance.close(&assignment).await {
             tracing::warn!(error = %error, "Task close failed.");
         }
@@ -233,7 +263,7 @@ async fn run_inner(
             tracing::warn!(error = %error, "Task stop failed.");
         }
     }
-    if let Err(error) = task.consumer.close().await {
+    if let Err(error) = task.consumer().close().await {
         tracing::warn!(error = %crate::error_chain(&error), "Consumer close failed.");
     }
     result
@@ -243,7 +273,8 @@ struct SinkLoop<'a> {
     spec: &'a TaskSpec,
     control: &'a TaskControl,
     instance: SinkTaskInstance,
-    consumer: Box<dyn LogConsumer>,
+    /// None only while it polls ahead, beside a `put`.
+    consumer: Option<Box<dyn LogConsumer>>,
     converters: RecordConverters,
     /// The task's transform component instances, when the chain has any.
     plugin_transforms: Option<TaskTransforms>,
@@ -264,15 +295,30 @@ struct SinkLoop<'a> {
 }
 
 impl SinkLoop<'_> {
-    fn apply_target(&mut self, wanted: TargetState) -> Result<(), TaskFailure> {
+    fn consumer(&mut self) -> &mut dyn LogConsumer {
+        self.consumer
+            .as_deref_mut()
+            .expect("the consumer is home between polls ahead")
+    }
+
+    /// Pauses or resumes every partition as the connector's target state says; a batch
+    /// polled ahead is not delivered while paused (it is read again on resume).
+    fn apply_target(
+        &mut self,
+        wanted: TargetState,
+        ahead: &mut Option<Result<Polled, LogError>>,
+    ) -> Result<(), TaskFailure> {
         let pause = wanted != TargetState::Started;
         if pause != self.paused {
-            let assignment = self.consumer.assignment();
+            let assignment = self.consumer().assignment();
             if pause {
-                self.consumer.pause(&assignment)?;
+                self.consumer().pause(&assignment)?;
+                if let Some(Ok(polled)) = ahead {
+                    self.fence(&mut polled.records, &assignment)?;
+                }
                 self.control.emit(self.spec.task, TaskEvent::Paused);
             } else {
-                self.consumer.resume(&assignment)?;
+                self.consumer().resume(&assignment)?;
                 self.control.emit(self.spec.task, TaskEvent::Running);
             }
             self.paused = pause;
@@ -296,17 +342,34 @@ impl SinkLoop<'_> {
                 self.sink_context
                     .lock()
                     .expect("sink context lock")
-                    .assignment = self.consumer.assignment();
+                    .assignment = self.consumer().assignment();
                 self.instance.open(&partitions).await?;
                 if self.paused {
-                    self.consumer.pause(&partitions)?;
+                    self.consumer().pause(&partitions)?;
                 }
             }
         }
         self.sink_context
             .lock()
             .expect("sink context lock")
-            .assignment = self.consumer.assignment();
+            .assignment = self.consumer().assignment();
+        Ok(())
+    }
+
+    /// Drops the records of `partitions` (paused after `records` were polled) and seeks each
+    /// back to its first dropped record, so it is read again once resumed.
+    fn fence(
+        &mut self,
+        records: &mut Vec<ConsumedRecord>,
+        partitions: &[TopicPartition],
+    ) -> Result<(), TaskFailure> {
+        for partition in partitions {
+            if let Some(first) = records.iter().find(|record| holds(partition, record)) {
+                let offset = first.offset;
+                records.retain(|record| !holds(partition, record));
+                self.consumer().seek(partition, offset)?;
+            }
+        }
         Ok(())
     }
 
@@ -314,14 +377,22 @@ impl SinkLoop<'_> {
     async fn deliver(&mut self, raw: Vec<ConsumedRecord>) -> Result<(), TaskFailure> {
         let raw = Arc::new(raw);
         self.reporter.set_batch(raw.clone());
-        for record in raw.iter() {
-            let partition = TopicPartition::new(record.topic.clone(), record.partition);
+        // Per run of one partition's records (a poll returns them so), not per record.
+        let mut start = 0;
+        while let Some(first) = raw.get(start) {
+            let run = raw[start..]
+                .iter()
+                .take_while(|r| r.partition == first.partition && r.topic == first.topic)
+                .count();
+            let last = &raw[start + run - 1];
+            let partition = TopicPartition::new(first.topic.clone(), first.partition);
             if !self.committed.contains_key(&partition) {
                 self.first_read
                     .entry(partition.clone())
-                    .or_insert(record.offset);
+                    .or_insert(first.offset);
             }
-            self.current.insert(partition, record.offset + 1);
+            self.current.insert(partition, last.offset + 1);
+            start += run;
         }
         self.note_active();
         loop {
@@ -516,8 +587,8 @@ impl SinkLoop<'_> {
     }
 
     /// Seeks, pauses and resumes as the task asked through `sink-task-context`; returns the
-    /// partitions it seeked.
-    async fn apply_context(&mut self) -> Result<Vec<TopicPartition>, TaskFailure> {
+    /// partitions it seeked and paused.
+    async fn apply_context(&mut self) -> Result<ContextChanges, TaskFailure> {
         let (resets, pause, resume) = {
             let mut state = self.sink_context.lock().expect("sink context lock");
             (
@@ -529,25 +600,29 @@ impl SinkLoop<'_> {
         let mut seeked = Vec::with_capacity(resets.len());
         for reset in resets {
             let partition = TopicPartition::new(reset.topic, reset.partition);
-            self.consumer.seek(&partition, reset.offset)?;
+            self.consumer().seek(&partition, reset.offset)?;
             self.current.insert(partition.clone(), reset.offset);
             seeked.push(partition);
         }
         if !pause.is_empty() {
-            self.consumer.pause(&pause)?;
+            self.consumer().pause(&pause)?;
         }
         if !resume.is_empty() && !self.paused {
-            self.consumer.resume(&resume)?;
+            self.consumer().resume(&resume)?;
         }
-        Ok(seeked)
+        Ok(ContextChanges {
+            seeked,
+            paused: pause,
+        })
     }
 
     /// `pre-commit`, wait for dead-letter writes, then commit what the task said is safe.
-    async fn commit(&mut self) -> Result<(), TaskFailure> {
+    /// Returns the partitions rewound to their last commit (when `pre-commit` failed).
+    async fn commit(&mut self) -> Result<Vec<TopicPartition>, TaskFailure> {
         self.next_commit = Instant::now() + self.interval;
         if !self.lease.valid() {
             // Another worker may consume these partitions and commit its own offsets now.
-            return Ok(());
+            return Ok(Vec::new());
         }
         let offsets: Vec<TopicPartitionOffset> = self
             .current
@@ -560,23 +635,22 @@ impl SinkLoop<'_> {
             })
             .collect();
         if offsets.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let safe = match self.instance.pre_commit(offsets).await {
             Ok(safe) => safe,
             Err(error @ CallError::Connector { .. }) => {
                 tracing::warn!(error = %error, "pre-commit failed; rewinding to the last committed offsets.");
-                self.rewind()?;
-                return Ok(());
+                return self.rewind();
             }
             Err(error) => return Err(error.into()),
         };
         self.reporter.wait().await.map_err(TaskFailure::new)?;
         if safe.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let commit_started = Instant::now();
-        let committed = self.consumer.commit(&safe).await;
+        let committed = self.consumer().commit(&safe).await;
         self.control
             .metrics
             .committed(committed.is_ok(), commit_started.elapsed());
@@ -589,7 +663,7 @@ impl SinkLoop<'_> {
         }
         self.reporter.forget_finished();
         self.note_active();
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Records read and not yet committed (`sink-record-active-count`): per partition, the
@@ -612,13 +686,34 @@ impl SinkLoop<'_> {
         self.control.metrics.active(active as usize);
     }
 
-    fn rewind(&mut self) -> Result<(), TaskFailure> {
-        for (partition, offset) in &self.committed {
-            self.consumer.seek(partition, *offset)?;
+    /// Seeks every partition back to its last commit; returns them.
+    fn rewind(&mut self) -> Result<Vec<TopicPartition>, TaskFailure> {
+        let committed: Vec<(TopicPartition, i64)> = self
+            .committed
+            .iter()
+            .map(|(partition, offset)| (partition.clone(), *offset))
+            .collect();
+        for (partition, offset) in &committed {
+            self.consumer().seek(partition, *offset)?;
             self.current.insert(partition.clone(), *offset);
         }
-        Ok(())
+        Ok(committed
+            .into_iter()
+            .map(|(partition, _)| partition)
+            .collect())
     }
+}
+
+/// What `apply_context` changed: records read before it from these partitions must not be
+/// delivered.
+struct ContextChanges {
+    seeked: Vec<TopicPartition>,
+    paused: Vec<TopicPartition>,
+}
+
+/// Whether `record` was read from `partition`.
+fn holds(partition: &TopicPartition, record: &ConsumedRecord) -> bool {
+    record.partition == partition.partition && record.topic == partition.topic
 }
 
 /// Names the record a failure happened on in its trace.

@@ -11,17 +11,25 @@
 //!   everything (a sink whose backend is briefly down);
 //! - `report-flood` reports every record [`REPORT_FLOOD_REPEATS`] times with a 64 KiB error,
 //!   flushing only when the host refuses another report (a hostile sink making the host
-//!   hold and log errant reports).
+//!   hold and log errant reports);
+//! - `strict-order` fails (fatally, naming the record) when a partition's records do not come
+//!   one offset after the other, or come while it paused the partition. In its first `put`
+//!   with records it asks for them all again (`reset-offsets` to each partition's first
+//!   offset); in the next it pauses the partition of that batch's last record, and resumes
+//!   it two `put`s later: the rewinds and pauses a sink may ask for at any time.
+
+use std::collections::BTreeMap;
 
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Validator};
-use wasm_connect_sdk::host::errant_record_reporter;
+use wasm_connect_sdk::host::{errant_record_reporter, sink_context};
 use wasm_connect_sdk::{
-    Config, ConfigDef, Data, Error, PluginInfo, SinkConnector, SinkRecord, SinkTask, Value, host,
+    Config, ConfigDef, Data, Error, PluginInfo, SinkConnector, SinkRecord, SinkTask,
+    TopicPartition, TopicPartitionOffset, Value, host,
 };
 
 use crate::every_type;
 
-const MODES: [&str; 7] = [
+const MODES: [&str; 8] = [
     "ok",
     "errant",
     "check-every-type",
@@ -29,6 +37,7 @@ const MODES: [&str; 7] = [
     "flaky",
     "report-flood",
     "leak-config",
+    "strict-order",
 ];
 
 /// How often `report-flood` reports each record.
@@ -55,6 +64,9 @@ pub enum Mode {
     /// Reports every record as errant with its whole task config as the error: what a
     /// careless connector does with a secret.
     LeakConfig,
+    /// Checks that each partition's records come in order without gaps or repeats, and not
+    /// while paused; rewinds once and pauses once.
+    StrictOrder,
 }
 
 impl Mode {
@@ -68,6 +80,7 @@ impl Mode {
             "flaky" => Self::Flaky,
             "report-flood" => Self::ReportFlood,
             "leak-config" => Self::LeakConfig,
+            "strict-order" => Self::StrictOrder,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -84,7 +97,7 @@ fn config_def() -> ConfigDef {
             .default_value("ok")
             .validator(Validator::one_of(MODES))
             .documentation(
-                "ok, errant, check-every-type, panic-in-put, flaky, report-flood or leak-config.",
+                "ok, errant, check-every-type, panic-in-put, flaky, report-flood, leak-config or strict-order.",
             ),
     )
 }
@@ -126,6 +139,90 @@ pub struct TestSinkTask {
     config_text: String,
     records: u64,
     failed_puts: u32,
+    order: StrictOrder,
+}
+
+/// `strict-order`'s bookkeeping.
+#[derive(Debug, Default)]
+struct StrictOrder {
+    /// The next offset expected per partition.
+    expected: BTreeMap<(String, i32), i64>,
+    /// Where it stands: 0 before the rewind, 1 before the pause, 2 paused, 3 done.
+    step: u8,
+    paused: Option<TopicPartition>,
+    /// `put`s with records since the pause.
+    puts_paused: u32,
+}
+
+impl StrictOrder {
+    fn put(&mut self, records: &[SinkRecord]) -> Result<(), Error> {
+        for record in records {
+            if self
+                .paused
+                .as_ref()
+                .is_some_and(|p| p.topic == record.topic && p.partition == record.partition)
+            {
+                return Err(Error::fatal(format!(
+                    "record {}-{}@{} came while its partition was paused",
+                    record.topic, record.partition, record.offset
+                )));
+            }
+            let partition = (record.topic.clone(), record.partition);
+            if let Some(&expected) = self.expected.get(&partition)
+                && record.offset != expected
+            {
+                return Err(Error::fatal(format!(
+                    "record {}-{}@{} came where offset {expected} was expected",
+                    record.topic, record.partition, record.offset
+                )));
+            }
+            self.expected.insert(partition, record.offset + 1);
+        }
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        match self.step {
+            0 => {
+                let mut firsts: BTreeMap<(String, i32), i64> = BTreeMap::new();
+                for record in records {
+                    firsts
+                        .entry((record.topic.clone(), record.partition))
+                        .or_insert(record.offset);
+                }
+                let resets: Vec<TopicPartitionOffset> = firsts
+                    .iter()
+                    .map(|((topic, partition), &offset)| TopicPartitionOffset {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        offset,
+                    })
+                    .collect();
+                sink_context::reset_offsets(&resets)?;
+                self.expected.extend(firsts);
+                self.step = 1;
+            }
+            1 => {
+                let partition = TopicPartition {
+                    topic: last.topic.clone(),
+                    partition: last.partition,
+                };
+                sink_context::pause(std::slice::from_ref(&partition))?;
+                self.paused = Some(partition);
+                self.step = 2;
+            }
+            2 => {
+                self.puts_paused += 1;
+                if self.puts_paused == 2
+                    && let Some(partition) = self.paused.take()
+                {
+                    sink_context::resume(&[partition])?;
+                    self.step = 3;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 fn value_string(record: &SinkRecord) -> String {
@@ -147,6 +244,7 @@ impl SinkTask for TestSinkTask {
                 .join(", "),
             records: 0,
             failed_puts: 0,
+            order: StrictOrder::default(),
         })
     }
 
@@ -162,6 +260,7 @@ impl SinkTask for TestSinkTask {
         match self.mode {
             Mode::Flaky => {}
             Mode::Ok => {}
+            Mode::StrictOrder => self.order.put(&records)?,
             Mode::LeakConfig => {
                 for record in &records {
                     errant_record_reporter::report(
