@@ -244,6 +244,92 @@ class GlueTest(unittest.TestCase):
             wc.SourceTaskContext().offset_storage_reader().offset({"f": "a"})
 
 
+class CompiledEncoderTest(unittest.TestCase):
+    """Values go through an encoder compiled per schema; it must give exactly the nodes of the
+    checked path, and leave everything else to it."""
+
+    PLAIN = (
+        wc.SchemaBuilder.struct()
+        .name("Plain")
+        .field("id", wc.INT64_SCHEMA)
+        .field("name", wc.OPTIONAL_STRING_SCHEMA)
+        .field("ok", wc.BOOLEAN_SCHEMA)
+        .field("ratio", wc.FLOAT32_SCHEMA)
+        .field("raw", wc.BYTES_SCHEMA)
+        .field("tags", wc.SchemaBuilder.array(wc.INT32_SCHEMA).build())
+        .field("scores", wc.SchemaBuilder.map(wc.STRING_SCHEMA, wc.FLOAT64_SCHEMA).build())
+        .field("day", wc.SchemaBuilder.date().build())
+        .field("at", wc.SchemaBuilder.timestamp().build())
+        .field("small", wc.SchemaBuilder.int8().default_value(7).build())
+        .field("inner", wc.SchemaBuilder.struct().name("Inner").field("n", wc.INT16_SCHEMA).build())
+        .build()
+    )
+
+    def plain(self):
+        inner = wc.Struct(self.PLAIN.field("inner").schema, n=-3)
+        return wc.Struct(
+            self.PLAIN,
+            id=2**40,
+            ok=True,
+            ratio=2,
+            raw=b"\x00\x01",
+            tags=[1, -2, 3],
+            scores={"a": 0.5, "b": 2},
+            day=datetime.date(2024, 2, 29),
+            at=datetime.datetime(2024, 1, 1, 12, 0, 0, 123000, tzinfo=datetime.timezone.utc),
+            inner=inner,
+        )
+
+    def test_a_plain_struct_is_encoded_by_the_compiled_encoder_as_by_the_checked_path(self):
+        value = self.plain()
+        nodes = []
+        _codec._encoder(self.PLAIN)(value, nodes)  # raises _Slow if it gave up
+        self.assertEqual(nodes, _codec._encode_value_checked(value, self.PLAIN, "value"))
+        self.assertEqual(_codec.encode_value(value, self.PLAIN), nodes)
+
+    def test_values_the_compiled_encoder_leaves_alone_come_out_the_same(self):
+        class Flag(int):
+            pass
+
+        cases = [
+            (row(), ROW),  # a Decimal field
+            (Flag(5), wc.INT32_SCHEMA),  # an int subclass
+            (bytearray(b"ab"), wc.BYTES_SCHEMA),
+            (1_704_067_200_000, wc.SchemaBuilder.timestamp().build()),  # a timestamp as millis
+            (None, wc.OPTIONAL_INT64_SCHEMA),
+            ((1, 2), wc.SchemaBuilder.array(wc.INT64_SCHEMA).build()),
+            ([("k", 1.0)], wc.SchemaBuilder.map(wc.STRING_SCHEMA, wc.FLOAT64_SCHEMA).build()),
+            ({"a": [1, None]}, None),
+            ("text", None),
+            (-5, None),
+        ]
+        for value, schema in cases:
+            with self.subTest(value=value, schema=schema):
+                self.assertEqual(
+                    _codec.encode_value(value, schema),
+                    _codec._encode_value_checked(value, schema, "value"),
+                )
+
+    def test_a_bad_value_is_still_named(self):
+        with self.assertRaisesRegex(wc.DataError, "invalid record 3 value of Python type str"):
+            _codec.encode_value("x", wc.INT32_SCHEMA, "record 3 value")
+        with self.assertRaisesRegex(wc.DataError, "out of range for INT8"):
+            _codec.encode_value(300, wc.INT8_SCHEMA, "record 3 value")
+        with self.assertRaisesRegex(wc.DataError, "is None but its INT64 schema is required"):
+            _codec.encode_value(None, wc.INT64_SCHEMA, "record 3 value")
+
+    def test_a_source_record_that_fails_is_named_by_its_position(self):
+        import types as pytypes
+
+        fake_wit = pytypes.SimpleNamespace(SourceRecord=lambda **fields: fields)
+        record = wc.SourceRecord({"p": 1}, {"o": 1}, "t", value="x", value_schema=wc.INT32_SCHEMA)
+        with self.assertRaisesRegex(wc.DataError, "invalid record 3 value of Python type str"):
+            _glue._encode_source_record(fake_wit, _codec.SchemaTable(), _glue._RecordTables(), record, 3)
+        good = wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=5, value_schema=wc.INT32_SCHEMA)
+        encoded = _glue._encode_source_record(fake_wit, _codec.SchemaTable(), _glue._RecordTables(), good, 3)
+        self.assertEqual(encoded["value"].value, [wit.ValueNode_Int32(5)])
+
+
 class RecordTablesTest(unittest.TestCase):
     """What a source batch lists in its topic and source partition tables."""
 

@@ -26,12 +26,15 @@
 //! beside native multi-row INSERTs of the same batches, bound the same way. Row (k) measures
 //! the sink path from Kafka: a raw rdkafka consumer in a group (the host's consumer
 //! properties) against a sink task that only counts, both reading the same records from the
-//! same MockCluster topic.
+//! same MockCluster topic. Row (y), not run by default, times the poll stage of a Rust, a
+//! Python and a JavaScript source making the same kind of keyed struct records
+//! (`BENCH_POLYGLOT_RECORDS`, default 20,000), the guest call and the conversion apart.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
 //! where ROWS (default `abcdemfp`) picks the rows to run, e.g. `b` alone for profiling.
 
 use std::{
+    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -226,6 +229,14 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(10);
         distributed_row(kills).await?;
     }
+    if row('y') {
+        let records = std::env::var("BENCH_POLYGLOT_RECORDS")
+            .ok()
+            .map(|n| n.parse())
+            .transpose()?
+            .unwrap_or(20_000);
+        polyglot_row(records).await?;
+    }
     if row('g') {
         let rows = std::env::var("BENCH_PG_ROWS")
             .ok()
@@ -267,6 +278,135 @@ async fn poll_stage(records: u64) -> anyhow::Result<f64> {
         polled += std::hint::black_box(batch.into_records()?).len() as u64;
     }
     Ok((thread_cpu_time() - start).as_secs_f64() * 1e6 / polled as f64)
+}
+
+/// What one poll stage cost per record, in this thread's CPU time.
+#[derive(Clone, Copy)]
+struct PollCost {
+    /// The guest's `poll` and the lift of its batch (one typed call).
+    guest: f64,
+    /// The conversion of the lifted batch to host records.
+    convert: f64,
+}
+
+/// Polls a source task of `component` with `settings` on this thread until it produced
+/// `records` (after one warm-up poll), timing the guest call and the conversion apart.
+async fn poll_costs(
+    component: &std::path::Path,
+    settings: &[(&str, &str)],
+    records: u64,
+) -> anyhow::Result<PollCost> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        ..RuntimeConfig::default()
+    })?;
+    let bytes = std::fs::read(component)?;
+    let plugin = runtime.load(&bytes, "polyglot").await?;
+    let mut task = plugin.source_task(bare_task_context("bench")).await?;
+    let mut config: ConfigMap = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    config.insert("task.id".into(), "0".into());
+    task.start(&config).await?;
+    // The first poll pays for lazy set-up in the guest (imports, caches).
+    let warm = task.poll_batch().await?.into_records()?.len() as u64;
+    let (mut guest, mut convert) = (Duration::ZERO, Duration::ZERO);
+    let mut polled = 0;
+    while polled < records {
+        let started = thread_cpu_time();
+        let batch = task.poll_batch().await?;
+        let lifted = thread_cpu_time();
+        anyhow::ensure!(
+            !batch.is_empty(),
+            "{} stopped after {} records",
+            component.display(),
+            warm + polled
+        );
+        polled += std::hint::black_box(batch.into_records()?).len() as u64;
+        guest += lifted - started;
+        convert += thread_cpu_time() - lifted;
+    }
+    let per_record = |d: Duration| d.as_secs_f64() * 1e6 / polled as f64;
+    Ok(PollCost {
+        guest: per_record(guest),
+        convert: per_record(convert),
+    })
+}
+
+/// Connector settings as `(key, value)` pairs.
+type Settings<'a> = &'a [(&'a str, &'a str)];
+
+/// (y): the poll stage of the same kind of source in Rust, Python and JavaScript: a struct of
+/// a 64-bit sequence number, a short string and a timestamp (or three strings for Rust's
+/// datagen), keyed, 1,000 records a poll; best of three each.
+async fn polyglot_row(records: u64) -> anyhow::Result<()> {
+    let count = (records * 10).to_string();
+    let rust = [
+        ("topic", "bench"),
+        ("count", count.as_str()),
+        ("batch.size", "1000"),
+        ("value.shape", "struct"),
+        ("struct.fields", "3"),
+        ("value.size", "24"),
+        ("key.shape", "sequence"),
+    ];
+    let python = [
+        ("name", "bench"),
+        ("topic", "bench"),
+        ("count", count.as_str()),
+        ("batch.size", "1000"),
+    ];
+    let javascript = [
+        ("topic", "bench"),
+        ("count", count.as_str()),
+        ("batch.size", "1000"),
+        ("schema", "seq:int64, text:string, at:timestamp"),
+        (
+            "template",
+            "({seq, text: 'number ' + seq, at: new Date(1704067200000 + seq * 1000)})",
+        ),
+        ("key.field", "seq"),
+    ];
+    let subjects: [(&str, PathBuf, Settings); 3] = [
+        ("Rust datagen-source", component("datagen_source"), &rust),
+        (
+            "Python py-counter-source",
+            component("py_counter_source"),
+            &python,
+        ),
+        (
+            "JavaScript js-template-source",
+            component("js_template_source"),
+            &javascript,
+        ),
+    ];
+    let mut rust_total = None;
+    for (label, path, settings) in subjects {
+        let mut best: Option<PollCost> = None;
+        for _ in 0..3 {
+            let cost = poll_costs(&path, settings, records).await?;
+            if best.is_none_or(|b| cost.guest + cost.convert < b.guest + b.convert) {
+                best = Some(cost);
+            }
+        }
+        let best = best.expect("three runs");
+        let total = best.guest + best.convert;
+        let rate = 1e6 / total;
+        let versus = match rust_total {
+            None => {
+                rust_total = Some(total);
+                String::new()
+            }
+            Some(rust) => format!("  ({:.0}× Rust's cost)", total / rust),
+        };
+        println!(
+            "(y) {label:<31} {rate:>10.0} records/s of poll stage: guest poll + lift {:>8.2} µs, conversion {:>6.2} µs per record{versus}",
+            best.guest, best.convert
+        );
+    }
+    println!("    target: Python and JavaScript ≥ 50,000 records/s");
+    Ok(())
 }
 
 /// (i): DatagenSource connectors of 10 tasks with `count=0` (as an operator would try it)

@@ -272,7 +272,216 @@ class SchemaTable:
 
 def encode_value(value: Any, schema: Optional[Schema], what: str = "value") -> List[wit.ValueNode]:
     """The value tree of ``value``: with a schema, node kinds follow the schema (and the value is
-    checked against it); without one they follow the Python type."""
+    checked against it); without one they follow the Python type.
+
+    Values of the plain Python type for their schema go through an encoder compiled once per
+    schema (:func:`_encoder`); anything else (a subclass, a logical type given as a number, a
+    value that does not fit) takes the general path below, which names what is wrong."""
+    encode = _SCHEMALESS if schema is None else _encoder(schema)
+    if encode is not None:
+        nodes: List[Any] = []
+        try:
+            encode(value, nodes)
+            return nodes
+        except _Slow:
+            pass
+    return _encode_value_checked(value, schema, what)
+
+
+class _Slow(Exception):
+    """A compiled encoder met a value it leaves to the general path."""
+
+
+# Compiled encoders by schema identity; the schema is kept so an id is never reused for
+# another. Bounded: a connector making schemas per record only loses the speed-up.
+_ENCODERS: Dict[int, Tuple[Schema, Any]] = {}
+_ENCODERS_MAX = 1024
+_NULL = wit.ValueNode_Null
+_STRING = wit.ValueNode_String
+_BYTES = wit.ValueNode_Bytes
+_INT64 = wit.ValueNode_Int64
+
+
+def _encoder(schema: Schema) -> Any:
+    """The compiled encoder of ``schema`` (appends its value's nodes, returns the root's
+    index), or None when it nests too deep to compile."""
+    entry = _ENCODERS.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    if not isinstance(schema, Schema):
+        return None
+    encode = _compile(schema, 0)
+    if len(_ENCODERS) >= _ENCODERS_MAX:
+        _ENCODERS.clear()
+    _ENCODERS[id(schema)] = (schema, encode)
+    return encode
+
+
+def _compile(schema: Schema, depth: int) -> Any:
+    if depth > 32:
+        return None
+    t = schema.type
+    nullable = schema.optional or schema.default is not None
+    logical = schema.logical
+
+    def null(nodes: List[Any]) -> int:
+        if not nullable:
+            raise _Slow
+        nodes.append(_NULL())
+        return len(nodes) - 1
+
+    if t in _INT_NODES:
+        low, high = d._INT_RANGES[t]
+        make = _INT_NODES[t]
+        convert = {
+            d.TIMESTAMP: (_dt.datetime, d.timestamp_to_millis),
+            d.DATE: (_dt.date, d.date_to_days),
+            d.TIME: (_dt.time, d.time_to_millis),
+        }.get(logical)
+
+        def integer(value: Any, nodes: List[Any]) -> int:
+            kind = type(value)
+            if kind is not int:
+                if value is None:
+                    return null(nodes)
+                if convert is None or kind is not convert[0]:
+                    raise _Slow
+                value = convert[1](value)
+            if not low <= value <= high:
+                raise _Slow
+            nodes.append(make(value))
+            return len(nodes) - 1
+
+        return integer
+    if t is Type.FLOAT32 or t is Type.FLOAT64:
+        make = wit.ValueNode_Float32 if t is Type.FLOAT32 else wit.ValueNode_Float64
+
+        def floating(value: Any, nodes: List[Any]) -> int:
+            kind = type(value)
+            if kind is not float and kind is not int:
+                if value is None:
+                    return null(nodes)
+                raise _Slow
+            nodes.append(make(float(value)))
+            return len(nodes) - 1
+
+        return floating
+    if t is Type.BOOLEAN:
+
+        def boolean(value: Any, nodes: List[Any]) -> int:
+            if type(value) is not bool:
+                if value is None:
+                    return null(nodes)
+                raise _Slow
+            nodes.append(wit.ValueNode_Boolean(value))
+            return len(nodes) - 1
+
+        return boolean
+    if t is Type.STRING:
+
+        def string(value: Any, nodes: List[Any]) -> int:
+            if type(value) is not str:
+                if value is None:
+                    return null(nodes)
+                raise _Slow
+            nodes.append(_STRING(value))
+            return len(nodes) - 1
+
+        return string
+    if t is Type.BYTES:
+
+        def raw(value: Any, nodes: List[Any]) -> int:
+            if type(value) is not bytes:
+                if value is None:
+                    return null(nodes)
+                raise _Slow
+            nodes.append(_BYTES(value))
+            return len(nodes) - 1
+
+        return raw
+    if t is Type.ARRAY:
+        element = _compile(schema.value_schema, depth + 1) if schema.value_schema else None
+        if element is None:
+            return None
+
+        def array(value: Any, nodes: List[Any]) -> int:
+            kind = type(value)
+            if kind is not list and kind is not tuple:
+                if value is None:
+                    return null(nodes)
+                raise _Slow
+            index = len(nodes)
+            nodes.append(None)
+            nodes[index] = wit.ValueNode_Array([element(v, nodes) for v in value])
+            return index
+
+        return array
+    if t is Type.MAP:
+        key = _compile(schema.key_schema, depth + 1) if schema.key_schema else None
+        item = _compile(schema.value_schema, depth + 1) if schema.value_schema else None
+        if key is None or item is None:
+            return None
+
+        def mapping(value: Any, nodes: List[Any]) -> int:
+            if type(value) is not dict:
+                if value is None:
+                    return null(nodes)
+                raise _Slow
+            index = len(nodes)
+            nodes.append(None)
+            nodes[index] = wit.ValueNode_Map([(key(k, nodes), item(v, nodes)) for k, v in value.items()])
+            return index
+
+        return mapping
+    fields = []
+    for f in schema.fields:
+        encode = _compile(f.schema, depth + 1)
+        if encode is None:
+            return None
+        fields.append((f.name, f.schema.default, encode))
+    own_fields = schema.fields
+
+    def structure(value: Any, nodes: List[Any]) -> int:
+        if type(value) is not Struct:
+            if value is None:
+                return null(nodes)
+            raise _Slow
+        if value.schema is not schema and value.schema.fields != own_fields:
+            raise _Slow
+        index = len(nodes)
+        nodes.append(None)
+        values = value._values
+        children = []
+        for name, default, encode in fields:
+            v = values.get(name)
+            children.append(encode(default if v is None else v, nodes))
+        nodes[index] = wit.ValueNode_Struct(children)
+        return index
+
+    return structure
+
+
+def _schemaless(value: Any, nodes: List[Any]) -> int:
+    """Schemaless strings, bytes and int64s; anything else takes the general path."""
+    kind = type(value)
+    if kind is str:
+        nodes.append(_STRING(value))
+    elif kind is bytes:
+        nodes.append(_BYTES(value))
+    elif kind is int and -(2**63) <= value < 2**63:
+        nodes.append(_INT64(value))
+    elif value is None:
+        nodes.append(_NULL())
+    else:
+        raise _Slow
+    return len(nodes) - 1
+
+
+_SCHEMALESS = _schemaless
+
+
+def _encode_value_checked(value: Any, schema: Optional[Schema], what: str) -> List[wit.ValueNode]:
+    """:func:`encode_value`'s general path: every check, every accepted Python type."""
     nodes: List[Any] = []
 
     def push(value: Any, schema: Optional[Schema], path: str, depth: int) -> int:

@@ -26,7 +26,7 @@ except ImportError:
 from . import _codec
 from .config import Config, ConfigDef, ConfigKey, NonEmptyString, Range, ValidString
 from .connector import SinkConnector, SinkTask, SourceConnector, SourceTask
-from .errors import ConnectError, describe_exception
+from .errors import ConnectError, DataError, describe_exception
 from .host import ConnectorContext, SinkTaskContext, SourceTaskContext, install_logging, log
 from .records import RecordMetadata, SinkRecord, SourceRecord, TopicPartition
 
@@ -387,6 +387,10 @@ class _RecordTables:
         self.source_partitions: List[Any] = []
         self._topic_index: Dict[str, int] = {}
         self._partition_index: Dict[Any, int] = {}
+        # The last partition object and its index: a task's records usually share one dict.
+        # Within a batch the same object has the same content when encoded, mutated or not.
+        self._last_partition: Any = None
+        self._last_partition_index = 0
 
     def topic(self, topic: str) -> int:
         index = self._topic_index.get(topic)
@@ -397,6 +401,14 @@ class _RecordTables:
         return index
 
     def partition(self, partition: Any, what: str) -> int:
+        if partition is self._last_partition and partition is not None:
+            return self._last_partition_index
+        index = self._partition(partition, what)
+        self._last_partition = partition
+        self._last_partition_index = index
+        return index
+
+    def _partition(self, partition: Any, what: str) -> int:
         if partition is not None and not isinstance(partition, dict):
             _codec.encode_offset_map(partition, what)  # raises, naming the record
         # The type too: True == 1 in Python, but a boolean and an int are different scalars.
@@ -420,7 +432,28 @@ def _entry(table: List[Any], index: int, what: str) -> Any:
 
 
 def _encode_source_record(wit: Any, table: _codec.SchemaTable, tables: _RecordTables, r: SourceRecord, i: int) -> Any:
-    what = f"record {i}"
+    try:
+        # Without the names errors would carry: building them is a fair share of a record's
+        # cost. Encoding is deterministic, so a record that fails fails again below, named.
+        return wit.SourceRecord(
+            source_partition=tables.partition(r.source_partition, ""),
+            source_offset=_codec.encode_offset_map(r.source_offset, ""),
+            topic=tables.topic(r.topic),
+            partition=r.partition,
+            key=table.encode_data(r.key, r.key_schema, ""),
+            value=table.encode_data(r.value, r.value_schema, ""),
+            timestamp=r.timestamp,
+            headers=table.encode_headers(r.headers) if r.headers else [],
+        )
+    except DataError:
+        pass
+    # Outside the handler, so the error shown is only the named one.
+    return _encode_source_record_as(wit, table, tables, r, f"record {i}")
+
+
+def _encode_source_record_as(
+    wit: Any, table: _codec.SchemaTable, tables: _RecordTables, r: SourceRecord, what: str
+) -> Any:
     return wit.SourceRecord(
         source_partition=tables.partition(r.source_partition, f"{what} source_partition"),
         source_offset=_codec.encode_offset_map(r.source_offset, f"{what} source_offset"),

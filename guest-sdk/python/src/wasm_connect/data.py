@@ -38,6 +38,10 @@ from .errors import DataError
 class Type(enum.Enum):
     """Kafka Connect's ``Schema.Type``."""
 
+    # By identity, as members compare: Enum's own hash is a Python-level call, and types are
+    # looked up in dicts for every value encoded or checked.
+    __hash__ = object.__hash__
+
     INT8 = "int8"
     INT16 = "int16"
     INT32 = "int32"
@@ -407,7 +411,7 @@ class Struct:
                 self.put(name, value)
 
     def _field(self, name: str) -> Field:
-        f = self.schema.field(name)
+        f = _fields_by_name(self.schema).get(name)
         if f is None:
             names = ", ".join(f.name for f in self.schema.fields) or "none"
             raise DataError(f"{name!r} is not a field of this struct (fields: {names})")
@@ -416,7 +420,8 @@ class Struct:
     def put(self, name: str, value: Any) -> "Struct":
         """Sets field ``name``; raises :class:`DataError` if the value does not fit."""
         f = self._field(name)
-        _validate(f.schema, value, f"field {name!r}")
+        if not _fits(f.schema, value):
+            _validate(f.schema, value, f"field {name!r}")
         self._values[name] = value
         return self
 
@@ -455,6 +460,42 @@ class Struct:
     def __repr__(self) -> str:
         shown = ",".join(f"{n}={v!r}" for n, v in self.items() if v is not None)
         return f"Struct{{{shown}}}"
+
+
+# Per struct schema (by identity, the schema kept so its id is not reused): its fields by name.
+_FIELDS: dict = {}
+
+
+def _fields_by_name(schema: Schema) -> dict:
+    entry = _FIELDS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_FIELDS) >= 1024:
+            _FIELDS.clear()
+        entry = (schema, {f.name: f for f in schema.fields})
+        _FIELDS[id(schema)] = entry
+    return entry[1]
+
+
+def _fits(schema: Schema, value: Any) -> bool:
+    """True when ``value`` is the plain Python type of a primitive ``schema`` and in range: the
+    common case, checked without building the message :func:`_validate` would need. False
+    means "ask :func:`_validate`", not "invalid"."""
+    kind = type(value)
+    t = schema.type
+    if kind is int:
+        bounds = _INT_RANGES.get(t)
+        return bounds is not None and bounds[0] <= value <= bounds[1]
+    if kind is str:
+        return t is Type.STRING
+    if kind is float:
+        return t is Type.FLOAT64 or t is Type.FLOAT32
+    if kind is bool:
+        return t is Type.BOOLEAN
+    if kind is bytes:
+        return t is Type.BYTES
+    if kind is _dt.datetime:
+        return t is Type.INT64 and schema.name == TIMESTAMP
+    return False
 
 
 def _plain(value: Any) -> Any:
