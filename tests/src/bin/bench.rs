@@ -28,7 +28,8 @@
 //! properties) against a sink task that only counts, both reading the same records from the
 //! same MockCluster topic. Row (y), not run by default, times the poll stage of a Rust, a
 //! Python and a JavaScript source making the same kind of keyed struct records
-//! (`BENCH_POLYGLOT_RECORDS`, default 20,000), the guest call and the conversion apart.
+//! (`BENCH_POLYGLOT_RECORDS`, default 20,000), the guest call and the conversion apart. Row
+//! (r), not run by default, times creating a connector until it and its tasks are RUNNING.
 //!
 //! Run with: `cargo build-connectors && cargo run --release -p wasm-connect-tests --bin bench [RECORDS] [ROWS]`
 //! where ROWS (default `abcdemfp`) picks the rows to run, e.g. `b` alone for profiling.
@@ -229,6 +230,9 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(10);
         distributed_row(kills).await?;
     }
+    if row('r') {
+        create_row(3).await?;
+    }
     if row('y') {
         let records = std::env::var("BENCH_POLYGLOT_RECORDS")
             .ok()
@@ -332,6 +336,57 @@ async fn poll_costs(
         guest: per_record(guest),
         convert: per_record(convert),
     })
+}
+
+/// (r): creating a connector until it and its `tasks` tasks are RUNNING, in-process on a
+/// standalone worker on the embedded log, the component already compiled; 30 times, each
+/// deleted before the next. The state is checked every 200 µs.
+async fn create_row(tasks: u32) -> anyhow::Result<()> {
+    let worker = TestWorker::embedded(&[]).await;
+    let tasks_max = tasks.to_string();
+    let mut samples = Vec::new();
+    // The first compiles (or loads) the component; not counted.
+    for i in 0..31 {
+        let name = format!("create-{i}");
+        let settings = [
+            ("name", name.as_str()),
+            ("connector.class", "DatagenSource"),
+            ("tasks.max", tasks_max.as_str()),
+            ("count", "0"),
+            ("topic", "created"),
+        ];
+        let started = Instant::now();
+        worker.create(&settings).await;
+        loop {
+            let running = worker.herder.status(&name).is_some_and(|status| {
+                status.connector.state == State::Running
+                    && status.tasks.len() == tasks as usize
+                    && status.tasks.values().all(|t| t.state == State::Running)
+            });
+            if running {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "{name} was not running after 60 s"
+            );
+            tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_micros(200))).await?;
+        }
+        if i > 0 {
+            samples.push(started.elapsed());
+        }
+        worker.herder.delete_connector(&name).await?;
+    }
+    samples.sort();
+    let at =
+        |p: f64| samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
+    println!(
+        "(r) create → connector and {tasks} tasks RUNNING, in-process:  p50 {:.1} ms  p99 {:.1} ms  (target p50 ≤ 10 ms)",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3
+    );
+    worker.stop().await;
+    Ok(())
 }
 
 /// Connector settings as `(key, value)` pairs.
