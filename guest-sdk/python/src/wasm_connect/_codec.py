@@ -107,6 +107,15 @@ def decode_value(nodes: List[wit.ValueNode], schema: Optional[Schema]) -> Any:
     """Decodes a value tree (root at node 0), converting logical types when ``schema`` says so."""
     if not nodes:
         raise DataError("empty value tree (a null value is [null])")
+    if len(nodes) == 1:
+        # A plain value (most keys and values): no tree to walk.
+        node = nodes[0]
+        kind = type(node)
+        if kind is wit.ValueNode_String or kind is wit.ValueNode_Bytes or kind is wit.ValueNode_Int64:
+            if schema is None or schema.logical is None:
+                return node.value
+        elif kind is wit.ValueNode_Null:
+            return None
 
     def node_at(parent: int, index: int) -> Any:
         if not parent < index < len(nodes):
