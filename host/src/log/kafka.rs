@@ -136,10 +136,10 @@ impl KafkaSettings {
     /// `fetch.queue.backoff.ms=10` (librdkafka's default is 1000): once a partition's
     /// prefetch queue passes `queued.min.messages`, librdkafka postpones that partition's next
     /// fetch by this long however soon the task drains the queue, so a sink task slower than
-    /// the fetcher stalled for most of a second every ~100,000 records (the bench's row (k)
-    /// read at 55 K records/s with these stalls, 78 K without; the raw consumer never fills
-    /// its queue). It only matters when the queue is full, so an idle consumer costs nothing
-    /// more.
+    /// the fetcher stalled for most of a second every ~100,000 records (in the bench's row
+    /// (k), timed from creation, 55 K records/s with these stalls and 78 K without; the raw
+    /// consumer never fills its queue). It only matters when the queue is full, so an idle
+    /// consumer costs nothing more.
     fn consumer_config(&self, group: &str, client_id: &str) -> ClientConfig {
         self.config(
             &[
