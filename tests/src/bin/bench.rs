@@ -216,46 +216,26 @@ async fn main() -> anyhow::Result<()> {
         kafka_sink_row(records).await?;
     }
     if row('i') {
-        let tasks = std::env::var("BENCH_IDLE_TASKS")
-            .ok()
-            .map(|n| n.parse())
-            .transpose()?
-            .unwrap_or(10_000);
+        let tasks = env_or("BENCH_IDLE_TASKS", 10_000)?;
         idle_density(tasks).await?;
     }
     if row('x') {
-        let kills = std::env::var("BENCH_FAILOVER_KILLS")
-            .ok()
-            .map(|n| n.parse())
-            .transpose()?
-            .unwrap_or(10);
+        let kills = env_or("BENCH_FAILOVER_KILLS", 10)?;
         distributed_row(kills).await?;
     }
     if row('r') {
         create_row(3).await?;
     }
     if row('z') {
-        let records = std::env::var("BENCH_POLYGLOT_RECORDS")
-            .ok()
-            .map(|n| n.parse())
-            .transpose()?
-            .unwrap_or(20_000);
+        let records = env_or("BENCH_POLYGLOT_RECORDS", 20_000)?;
         polyglot_sink_row(records).await?;
     }
     if row('y') {
-        let records = std::env::var("BENCH_POLYGLOT_RECORDS")
-            .ok()
-            .map(|n| n.parse())
-            .transpose()?
-            .unwrap_or(20_000);
+        let records = env_or("BENCH_POLYGLOT_RECORDS", 20_000)?;
         polyglot_row(records).await?;
     }
     if row('g') {
-        let rows = std::env::var("BENCH_PG_ROWS")
-            .ok()
-            .map(|n| n.parse())
-            .transpose()?
-            .unwrap_or(200_000);
+        let rows = env_or("BENCH_PG_ROWS", 200_000)?;
         postgres_row(rows).await?;
     }
     if row('p') {
@@ -270,27 +250,29 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (p): polls a datagen task directly on this thread until it produced `records`, and returns
-/// this thread's CPU microseconds per record.
+/// (p): polls a datagen task directly on this thread until it produced `records` (after a
+/// warm-up poll), and returns this thread's CPU microseconds per record.
 async fn poll_stage(records: u64) -> anyhow::Result<f64> {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(shared_cache_dir()),
-        ..RuntimeConfig::default()
-    })?;
-    let bytes = std::fs::read(component("datagen_source"))?;
-    let plugin = runtime.load(&bytes, "datagen_source").await?;
-    let mut task = plugin.source_task(bare_task_context("bench")).await?;
-    let mut config: ConfigMap = datagen_settings(records).into_iter().collect();
-    config.insert("task.id".into(), "0".into());
-    task.start(&config).await?;
-    let start = thread_cpu_time();
-    let mut polled = 0;
-    while polled < records {
-        let batch = task.poll_batch().await?;
-        anyhow::ensure!(!batch.is_empty(), "datagen stopped after {polled} records");
-        polled += std::hint::black_box(batch.into_records()?).len() as u64;
+    let settings = datagen_settings(records + 10_000);
+    let settings: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let cost = poll_costs(&component("datagen_source"), &settings, records).await?;
+    Ok(cost.guest + cost.convert)
+}
+
+/// The number environment variable `name` gives, or `default` when it is unset.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match std::env::var(name) {
+        Ok(text) => text
+            .parse()
+            .map_err(|error| anyhow::anyhow!("{name}={text}: {error}")),
+        Err(_) => Ok(default),
     }
-    Ok((thread_cpu_time() - start).as_secs_f64() * 1e6 / polled as f64)
 }
 
 /// What one poll stage cost per record, in this thread's CPU time.
