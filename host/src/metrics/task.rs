@@ -343,8 +343,14 @@ impl TaskMetrics {
             .ratio(state, now)
     }
 
-    /// A source's `poll` returned `count` records after `took`.
+    /// A source's `poll` returned `count` records after `took`. An empty batch is what a Java
+    /// task's `null` is (nothing to send), and Kafka Connect records only non-null polls in
+    /// `poll-batch-*-time-ms` and `batch-size-*`: so does this, which also keeps an idle
+    /// task's polls from costing window updates.
     pub fn polled(&self, count: usize, took: Duration) {
+        if count == 0 {
+            return;
+        }
         self.polled.fetch_add(count as u64, Ordering::Relaxed);
         if !self.recording {
             return;
@@ -422,6 +428,16 @@ impl TaskMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_polls_are_not_batches() {
+        let metrics = TaskMetrics::default();
+        metrics.polled(0, Duration::from_millis(50));
+        metrics.polled(10, Duration::from_millis(2));
+        let now = Instant::now();
+        assert_eq!(metrics.batch_size.avg_at(now), 10.0);
+        assert_eq!(metrics.batch_time.max_at(now), 2.0);
+    }
 
     #[test]
     fn ratios_split_the_time_between_running_paused_and_the_rest() {
