@@ -275,6 +275,38 @@ where
     }
 }
 
+/// The plugin of a component file, compiled through the tests' shared cache.
+async fn load_cached(
+    component: &std::path::Path,
+) -> anyhow::Result<Arc<wasm_connect::runtime::Plugin>> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        ..RuntimeConfig::default()
+    })?;
+    Ok(runtime.load(&std::fs::read(component)?, "bench").await?)
+}
+
+/// A task's configuration from `settings`, as task 0.
+fn task_config(settings: &[(&str, &str)]) -> ConfigMap {
+    let mut config: ConfigMap = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    config.insert("task.id".into(), "0".into());
+    config
+}
+
+/// The first language's cost is the yardstick: empty for it, `(N× Rust's cost)` after.
+fn versus_first(first: &mut Option<f64>, cost: f64) -> String {
+    match *first {
+        None => {
+            *first = Some(cost);
+            String::new()
+        }
+        Some(rust) => format!("  ({:.0}× Rust's cost)", cost / rust),
+    }
+}
+
 /// What one poll stage cost per record, in this thread's CPU time.
 #[derive(Clone, Copy)]
 struct PollCost {
@@ -291,19 +323,9 @@ async fn poll_costs(
     settings: &[(&str, &str)],
     records: u64,
 ) -> anyhow::Result<PollCost> {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(shared_cache_dir()),
-        ..RuntimeConfig::default()
-    })?;
-    let bytes = std::fs::read(component)?;
-    let plugin = runtime.load(&bytes, "polyglot").await?;
+    let plugin = load_cached(component).await?;
     let mut task = plugin.source_task(bare_task_context("bench")).await?;
-    let mut config: ConfigMap = settings
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    config.insert("task.id".into(), "0".into());
-    task.start(&config).await?;
+    task.start(&task_config(settings)).await?;
     // The first poll pays for lazy set-up in the guest (imports, caches).
     let warm = task.poll_batch().await?.into_records()?.len() as u64;
     let (mut guest, mut convert) = (Duration::ZERO, Duration::ZERO);
@@ -393,13 +415,7 @@ async fn put_cost(
     use wasm_connect::data::{Data, SinkRecord, TimestampType, Value};
     use wasm_connect::runtime::Preopen;
     const BATCH: u64 = 1_000;
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(shared_cache_dir()),
-        ..RuntimeConfig::default()
-    })?;
-    let plugin = runtime
-        .load(&std::fs::read(component)?, "polyglot-sink")
-        .await?;
+    let plugin = load_cached(component).await?;
     let mut context = bare_task_context("bench");
     context.preopens = vec![Preopen {
         host_path: dir.to_path_buf(),
@@ -408,12 +424,7 @@ async fn put_cost(
     }];
     context.sink_context = Some(Default::default());
     let mut task = plugin.sink_task(context).await?;
-    let mut config: ConfigMap = settings
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    config.insert("task.id".into(), "0".into());
-    task.start(&config).await?;
+    task.start(&task_config(settings)).await?;
     let partition = wasm_connect::data::TopicPartition::new("t", 0);
     task.open(std::slice::from_ref(&partition)).await?;
     let batch = |first: u64| -> Vec<SinkRecord> {
@@ -470,13 +481,7 @@ async fn polyglot_sink_row(records: u64) -> anyhow::Result<()> {
             ];
             best = best.min(put_cost(&component(name), &settings, dir.path(), records).await?);
         }
-        let versus = match rust_cost {
-            None => {
-                rust_cost = Some(best);
-                String::new()
-            }
-            Some(rust) => format!("  ({:.0}× Rust's cost)", best / rust),
-        };
+        let versus = versus_first(&mut rust_cost, best);
         println!(
             "(z) {label:<24} {:>10.0} records/s of put stage: {best:>7.2} µs per record{versus}",
             1e6 / best
@@ -545,13 +550,7 @@ async fn polyglot_row(records: u64) -> anyhow::Result<()> {
         let best = best.expect("three runs");
         let total = best.guest + best.convert;
         let rate = 1e6 / total;
-        let versus = match rust_total {
-            None => {
-                rust_total = Some(total);
-                String::new()
-            }
-            Some(rust) => format!("  ({:.0}× Rust's cost)", total / rust),
-        };
+        let versus = versus_first(&mut rust_total, total);
         println!(
             "(y) {label:<31} {rate:>10.0} records/s of poll stage: guest poll + lift {:>8.2} µs, conversion {:>6.2} µs per record{versus}",
             best.guest, best.convert
