@@ -353,10 +353,13 @@ async fn a_killed_workers_tasks_run_elsewhere_and_every_line_arrives() {
     );
     let duplicates = copied.len() - unique.len();
     println!("failover: {} lines, {duplicates} duplicates", copied.len());
-    // At most what was copied after the last offset flush (offset.flush.interval.ms=100, at
-    // 25,000 lines/s) on the source's side and, when the sink ran on the killed worker too,
-    // on the sink's: about 3,300 each with the flush in flight, so at most 8,000.
-    assert!(duplicates <= 8_000, "{duplicates} duplicates");
+    // The restarted tasks resumed from committed offsets: duplicates are what was copied after
+    // the last offset flush (offset.flush.interval.ms=100, at 25,000 lines/s) on the source's
+    // side and, when the sink ran on the killed worker too, on the sink's; about 3,300 each
+    // with the flush in flight, and up to 10,800 seen on a loaded 2-core CI machine, where a
+    // flush can lag by a few hundred milliseconds. Without committed offsets a task would
+    // start over and repeat at least the 30,000 lines copied before the kill.
+    assert!(duplicates <= 15_000, "{duplicates} duplicates");
 }
 
 /// Every record of `topic` on `kafka` (all partitions, partition by partition), as (key,
