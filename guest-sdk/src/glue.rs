@@ -269,7 +269,7 @@ pub(crate) fn decode_sink_batch(batch: sink_task_wit::SinkBatch) -> Result<Vec<S
     batch
         .records
         .into_iter()
-        .map(|r| SinkRecord::from_wit(r, &mut schemas))
+        .map(|r| SinkRecord::from_wit(r, &batch.topics, &mut schemas))
         .collect::<Result<_, _>>()
         .map_err(|e| Error::fatal(format!("malformed sink batch: {e}")))
 }
@@ -524,6 +524,54 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("record 0: topic 0 does not exist (the batch has 0 topics)"),
+            "{err}"
+        );
+    }
+
+    fn sink_record(topic: u32, original_topic: u32) -> sink_task_wit::SinkRecord {
+        sink_task_wit::SinkRecord {
+            topic,
+            partition: 0,
+            offset: 7,
+            key: None,
+            value: Some(wit::Data {
+                schema: None,
+                value: wit::DataValue::String("v".into()),
+            }),
+            timestamp: None,
+            timestamp_type: sink_task_wit::TimestampType::NoTimestampType,
+            headers: vec![],
+            original_topic,
+            original_partition: 0,
+            original_offset: 7,
+        }
+    }
+
+    #[test]
+    fn sink_batches_name_topics_by_index() {
+        let batch = sink_task_wit::SinkBatch {
+            schemas: vec![],
+            topics: vec!["renamed".into(), "orders".into()],
+            records: vec![sink_record(0, 1), sink_record(1, 1)],
+        };
+        let records = decode_sink_batch(batch).unwrap();
+        assert_eq!(
+            records
+                .iter()
+                .map(|r| (r.topic.as_str(), r.original_topic.as_str()))
+                .collect::<Vec<_>>(),
+            [("renamed", "orders"), ("orders", "orders")]
+        );
+        assert_eq!(records[0].value, Some(Data::schemaless("v")));
+        let batch = sink_task_wit::SinkBatch {
+            schemas: vec![],
+            topics: vec!["orders".into()],
+            records: vec![sink_record(0, 3)],
+        };
+        let err = decode_sink_batch(batch).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("topic 3 does not exist (the batch has 1 topics)"),
             "{err}"
         );
     }

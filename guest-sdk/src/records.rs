@@ -491,10 +491,19 @@ impl SinkRecord {
 
     pub(crate) fn from_wit(
         record: wit_sink::SinkRecord,
+        topics: &[String],
         schemas: &mut SchemaResolver<'_>,
     ) -> Result<Self, DataError> {
+        let topic = |index: u32| {
+            topics.get(index as usize).cloned().ok_or_else(|| {
+                DataError::new(format!(
+                    "topic {index} does not exist (the batch has {} topics)",
+                    topics.len()
+                ))
+            })
+        };
         Ok(Self {
-            topic: record.topic,
+            topic: topic(record.topic)?,
             partition: record.partition,
             offset: record.offset,
             key: record.key.map(|d| schemas.decode_data(d)).transpose()?,
@@ -506,7 +515,7 @@ impl SinkRecord {
                 wit_sink::TimestampType::LogAppendTime => TimestampType::LogAppendTime,
             },
             headers: decode_headers(record.headers, schemas)?,
-            original_topic: record.original_topic,
+            original_topic: topic(record.original_topic)?,
             original_partition: record.original_partition,
             original_offset: record.original_offset,
         })

@@ -289,10 +289,7 @@ function sourceTaskExport(definition) {
       guarded("commit-records", () => {
         const reader = new SchemaReader(batch.schemas);
         const partitions = batch.sourcePartitions.map(fromOffsetMap);
-        const entry = (table, index, what) => {
-          if (index >= table.length) throw new FatalError(`malformed committed batch: ${what} ${index} does not exist (the batch has ${table.length} ${what}s)`);
-          return table[index];
-        };
+        const entry = (table, index, what) => tableEntry("committed", table, index, what);
         for (const { record: r, metadata } of batch.records) {
           const record = {
             sourcePartition: { ...entry(partitions, r.sourcePartition, "source partition") },
@@ -314,16 +311,23 @@ function sourceTaskExport(definition) {
   };
 }
 
+/** Entry `index` of one of a batch's tables, or a fatal error naming the batch and table. */
+function tableEntry(batch, table, index, what) {
+  if (index >= table.length) throw new FatalError(`malformed ${batch} batch: ${what} ${index} does not exist (the batch has ${table.length} ${what}s)`);
+  return table[index];
+}
+
 /** WIT `sink-batch` → sink records (plain objects). */
 export function decodeSinkBatch(batch) {
   const reader = new SchemaReader(batch.schemas);
+  const topic = (index) => tableEntry("sink", batch.topics, index, "topic");
   return batch.records.map((r) => ({
-    topic: r.topic,
+    topic: topic(r.topic),
     partition: r.partition,
     offset: Number(r.offset),
     ...decodeRecordCommon(r, reader),
     timestampType: r.timestampType,
-    originalTopic: r.originalTopic,
+    originalTopic: topic(r.originalTopic),
     originalPartition: r.originalPartition,
     originalOffset: Number(r.originalOffset),
   }));

@@ -274,15 +274,25 @@ export function encodeData(schema, value, table, what) {
   try {
     if (schema) {
       encodeValue(schema, value, nodes, 0);
-      return { schema: table.index(schema), value: nodes };
+      return { schema: table.index(schema), value: dataValue(nodes) };
     }
     encodeSchemaless(value, nodes, 0);
-    return { schema: null, value: nodes };
+    return { schema: null, value: dataValue(nodes) };
   } catch (error) {
     // An empty `what` leaves locating to the caller.
     throw what === "" ? error : located(error, what);
   }
 }
+
+/**
+ * The WIT `data-value` of encoded nodes: a primitive crosses as itself (a `value-node` and a
+ * `data-value` case of the same name look alike), anything else as a tree.
+ */
+function dataValue(nodes) {
+  if (nodes.length === 1 && !CONTAINER_TAGS.has(nodes[0].tag)) return nodes[0];
+  return { tag: "tree", val: nodes };
+}
+const CONTAINER_TAGS = new Set(["array", "map", "struct"]);
 
 /**
  * Errors raised while encoding carry the path inside the value (`.field`, `[3]`) in `path`,
@@ -565,7 +575,8 @@ export class SchemaReader {
 export function decodeData(data, reader) {
   if (!data) return { schema: null, value: null };
   const schema = data.schema == null ? null : reader.get(data.schema);
-  return { schema, value: decodeValue(schema, data.value) };
+  const v = data.value;
+  return { schema, value: v.tag === "tree" ? decodeValue(schema, v.val) : decodeLeaf(schema, v) };
 }
 
 /** Decodes a value tree (root node 0) against `schema` (or schemaless when null). */
@@ -597,21 +608,40 @@ export function decodeValue(schema, nodes) {
         s.fields.forEach((f, k) => struct.put(f.name, visit(f.schema, node(n.val[k], i), depth + 1)));
         return struct;
       }
-      case "bytes": {
-        const bytes = n.val instanceof Uint8Array ? n.val : Uint8Array.from(n.val);
-        if (s && s.name === Logical.DECIMAL) return { unscaled: unscaledOf(bytes), scale: Number(s.parameters.scale) };
-        return bytes;
-      }
-      default: {
-        const v = typeof n.val === "bigint" ? Number(n.val) : n.val;
-        if (s && s.name === Logical.TIMESTAMP) return new Date(v);
-        if (s && s.name === Logical.DATE) return new Date(v * MS_PER_DAY);
-        if (s && s.name === Logical.TIME) return new Date(v);
-        return v;
-      }
+      default:
+        return decodeLeaf(s, n);
     }
   };
   return visit(schema, 0, 0);
+}
+
+/** A primitive node (or `data-value` case) against its schema: logical types become objects. */
+function decodeLeaf(s, n) {
+  switch (n.tag) {
+    case "null":
+      return null;
+    case "bytes": {
+      const bytes = n.val instanceof Uint8Array ? n.val : Uint8Array.from(n.val);
+      if (s && s.name === Logical.DECIMAL) return { unscaled: unscaledOf(bytes), scale: Number(s.parameters.scale) };
+      return bytes;
+    }
+    case "boolean":
+    case "int8":
+    case "int16":
+    case "int32":
+    case "int64":
+    case "float32":
+    case "float64":
+    case "string": {
+      const v = typeof n.val === "bigint" ? Number(n.val) : n.val;
+      if (s && s.name === Logical.TIMESTAMP) return new Date(v);
+      if (s && s.name === Logical.DATE) return new Date(v * MS_PER_DAY);
+      if (s && s.name === Logical.TIME) return new Date(v);
+      return v;
+    }
+    default:
+      throw new DataError(`unknown value kind ${JSON.stringify(n.tag)}`);
+  }
 }
 
 function unscaledOf(bytes) {

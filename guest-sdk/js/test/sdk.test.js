@@ -42,8 +42,9 @@ test("a struct round-trips through the WIT node tables", () => {
   const value = new Struct(order, { id: 7, tags: ["a", "b"], prices: { x: 1.5 }, at: new Date(1000) });
   const data = encodeData(order, value, table, "value");
   // Parents come before their children in both tables.
-  assert.equal(data.value[0].tag, "struct");
-  for (const [i, node] of data.value.entries()) {
+  assert.equal(data.value.tag, "tree");
+  assert.equal(data.value.val[0].tag, "struct");
+  for (const [i, node] of data.value.val.entries()) {
     for (const child of [node.val].flat(2).filter((c) => typeof c === "number" && node.tag !== "int64" && node.tag !== "float64")) {
       assert.ok(child > i, `node ${i} refers to ${child}`);
     }
@@ -84,7 +85,7 @@ test("schemaless values follow their JavaScript types", () => {
   const data = encodeData(null, { n: 1, f: 1.5, s: "x", b: true, l: [null] }, new SchemaTable(), "value");
   assert.equal(data.schema, null);
   assert.deepEqual(
-    data.value.map((n) => n.tag),
+    data.value.val.map((n) => n.tag),
     ["map", "string", "int64", "string", "float64", "string", "string", "string", "boolean", "string", "array", "null"],
   );
 });
@@ -100,7 +101,23 @@ test("decimals keep their unscaled value and scale", () => {
 
 test("decoding rejects indices that point backwards", () => {
   const nodes = [{ tag: "array", val: [0] }];
-  assert.throws(() => decodeData({ schema: null, value: nodes }, new SchemaReader([])), /refers to 0, which is not after it/);
+  assert.throws(() => decodeData({ schema: null, value: { tag: "tree", val: nodes } }, new SchemaReader([])), /refers to 0, which is not after it/);
+});
+
+test("primitives cross as themselves, containers as trees, and both decode alike", () => {
+  const table = new SchemaTable();
+  assert.deepEqual(encodeData(null, "x", table, "v").value, { tag: "string", val: "x" });
+  assert.deepEqual(encodeData(Schema.INT32, 7, table, "v").value, { tag: "int32", val: 7 });
+  assert.deepEqual(encodeData(Schema.OPTIONAL_STRING, null, table, "v").value, { tag: "null" });
+  assert.equal(encodeData(null, [1], table, "v").value.tag, "tree");
+  const date = Logical.date().build();
+  const day = new Date(Date.UTC(2026, 11, 7));
+  const data = encodeData(date, day, table, "v");
+  assert.equal(data.value.tag, "int32");
+  const reader = new SchemaReader(table.nodes);
+  assert.deepEqual(decodeData(data, reader), { schema: reader.get(data.schema), value: day });
+  const asTree = { schema: data.schema, value: { tag: "tree", val: [data.value] } };
+  assert.deepEqual(decodeData(asTree, reader), decodeData(data, reader));
 });
 
 test("ConfigDef validates like Kafka Connect and Config falls back to defaults", () => {
@@ -148,7 +165,7 @@ test("source tasks resume from the offset reader and produce WIT batches", () =>
   assert.deepEqual(sourceTask.start([["topic", "t"]]), { wantsCommitRecords: false });
   const batch = sourceTask.poll();
   assert.deepEqual(batch.records[0].sourceOffset, [["line", { tag: "int", val: 42 }]]);
-  assert.deepEqual(batch.records[0].value, { schema: null, value: [{ tag: "string", val: "line 42" }] });
+  assert.deepEqual(batch.records[0].value, { schema: null, value: { tag: "string", val: "line 42" } });
   assert.equal(batch.records[0].key, null);
   assert.deepEqual(batch.topics, ["t"]);
   assert.deepEqual(batch.sourcePartitions, [[["file", { tag: "string", val: "f" }]]]);
@@ -267,18 +284,23 @@ test("sink tasks get decoded records, report errant ones and choose what to comm
   const { sinkTask } = exportsFor(defineSink(Snk, SnkTask), "sink");
   sinkTask.start([]);
   const record = (offset, value) => ({
-    topic: "t", partition: 0, offset, key: null, value: { schema: null, value: [{ tag: "string", val: value }] },
+    topic: 0, partition: 0, offset, key: null, value: { schema: null, value: { tag: "string", val: value } },
     timestamp: null, timestampType: "create-time", headers: [],
-    originalTopic: "raw", originalPartition: 0, originalOffset: offset + 100,
+    originalTopic: 1, originalPartition: 0, originalOffset: offset + 100,
   });
-  sinkTask.put({ schemas: [], records: [record(0, "a"), record(1, "bad")] });
+  sinkTask.put({ schemas: [], topics: ["t", "raw"], records: [record(0, "a"), record(1, "bad")] });
   assert.deepEqual(testing.reports(), [{ topic: "raw", partition: 0, offset: 101, error: "unparseable" }]);
   const committed = sinkTask.preCommit([
     { topic: "t", partition: 0, offset: 2 },
     { topic: "t", partition: 1, offset: 5 },
   ]);
   assert.deepEqual(committed, [{ topic: "t", partition: 0, offset: 2 }]);
-  assert.equal(decodeSinkBatch({ schemas: [], records: [record(3, "x")] })[0].value, "x");
+  const [decoded] = decodeSinkBatch({ schemas: [], topics: ["t", "raw"], records: [record(3, "x")] });
+  assert.deepEqual([decoded.topic, decoded.originalTopic, decoded.value], ["t", "raw", "x"]);
+  assert.throws(
+    () => decodeSinkBatch({ schemas: [], topics: ["t"], records: [record(3, "x")] }),
+    /malformed sink batch: topic 1 does not exist \(the batch has 1 topics\)/,
+  );
 });
 
 test("a bad source record is rejected naming the record and the place", async () => {

@@ -91,6 +91,28 @@ class DataModelTest(unittest.TestCase):
             _codec.decode_value([], None)
 
 
+    def test_primitives_cross_as_themselves_and_containers_as_trees(self):
+        table = _codec.SchemaTable()
+        self.assertEqual(table.encode_data("x", None, "v").value, wit.DataValue_String("x"))
+        self.assertEqual(table.encode_data(b"x", wc.BYTES_SCHEMA, "v").value, wit.DataValue_Bytes(b"x"))
+        self.assertEqual(table.encode_data(7, wc.INT8_SCHEMA, "v").value, wit.DataValue_Int8(7))
+        self.assertEqual(table.encode_data(None, wc.OPTIONAL_STRING_SCHEMA, "v").value, wit.DataValue_Null())
+        self.assertIsInstance(table.encode_data([1], None, "v").value, wit.DataValue_Tree)
+        self.assertIsInstance(table.encode_data(row(), ROW, "v").value, wit.DataValue_Tree)
+
+    def test_a_primitive_decodes_alike_directly_and_as_a_one_node_tree(self):
+        date = wc.SchemaBuilder.date().build()
+        for value, schema in [("x", None), (b"y", wc.BYTES_SCHEMA), (None, wc.OPTIONAL_INT64_SCHEMA),
+                              (datetime.date(2026, 12, 7), date), (-3, wc.INT16_SCHEMA)]:
+            table = _codec.SchemaTable()
+            data = table.encode_data(value, schema, "v")
+            self.assertNotIsInstance(data.value, wit.DataValue_Tree)
+            schemas = _codec.decode_schemas(table.schemas)
+            as_tree = wit.Data(data.schema, wit.DataValue_Tree(_codec.encode_value(value, schema)))
+            self.assertEqual(_codec.decode_data(data, schemas), (value, schema))
+            self.assertEqual(_codec.decode_data(as_tree, schemas), (value, schema))
+
+
 class ConfigTest(unittest.TestCase):
     DEF = (
         wc.ConfigDef()
@@ -161,7 +183,7 @@ class Task(wc.SinkTask):
 def sink_batch():
     table = _codec.SchemaTable()
     record = wit_sink.SinkRecord(
-        topic="t",
+        topic=1,
         partition=0,
         offset=4,
         key=table.encode_data("k", None, "key"),
@@ -169,11 +191,11 @@ def sink_batch():
         timestamp=1,
         timestamp_type=wit_sink.TimestampType.CREATE_TIME,
         headers=table.encode_headers([wc.Header("h", 1, wc.INT32_SCHEMA)]),
-        original_topic="t",
+        original_topic=0,
         original_partition=0,
         original_offset=4,
     )
-    return wit_sink.SinkBatch(table.schemas, [record])
+    return wit_sink.SinkBatch(table.schemas, ["t", "renamed"], [record])
 
 
 class GlueTest(unittest.TestCase):
@@ -197,11 +219,21 @@ class GlueTest(unittest.TestCase):
         task_obj = _glue_holder(task)
         [record] = task_obj.seen
         self.assertEqual((record.key, record.key_schema), ("k", None))
+        self.assertEqual((record.topic, record.original_topic), ("renamed", "t"))
         self.assertEqual(record.value, row())
         self.assertEqual(record.timestamp_type, "CreateTime")
         self.assertEqual(record.headers, [wc.Header("h", 1, wc.INT32_SCHEMA)])
         offsets = task.pre_commit([wit.TopicPartitionOffset("t", 0, 5)])
         self.assertEqual(offsets, [wit.TopicPartitionOffset("t", 0, 4)])
+
+    def test_a_sink_record_naming_a_missing_topic_fails_the_put(self):
+        task = self.task_glue()
+        task.start([])
+        batch = sink_batch()
+        batch.records[0].original_topic = 2
+        with self.assertRaises(Err) as raised:
+            task.put(batch)
+        self.assertIn("malformed sink batch: topic 2 does not exist (the batch has 2 topics)", str(raised.exception.value))
 
     def test_python_exceptions_become_connector_errors_with_the_traceback(self):
         task = self.task_glue()
@@ -327,7 +359,7 @@ class CompiledEncoderTest(unittest.TestCase):
             _glue._encode_source_record(fake_wit, _codec.SchemaTable(), _glue._RecordTables(), record, 3)
         good = wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=5, value_schema=wc.INT32_SCHEMA)
         encoded = _glue._encode_source_record(fake_wit, _codec.SchemaTable(), _glue._RecordTables(), good, 3)
-        self.assertEqual(encoded["value"].value, [wit.ValueNode_Int32(5)])
+        self.assertEqual(encoded["value"].value, wit.DataValue_Int32(5))
 
 
 class RecordTablesTest(unittest.TestCase):

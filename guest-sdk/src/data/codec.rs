@@ -138,13 +138,33 @@ impl SchemaTable {
         };
         wit::Data {
             schema,
-            value: encode_value(data.value),
+            value: encode_data_value(data.value),
         }
     }
 
     /// The finished table.
     pub(crate) fn into_schemas(self) -> Vec<wit::Schema> {
         self.schemas
+    }
+}
+
+/// Encodes a key, value or header value: a primitive as itself, a container as a tree.
+fn encode_data_value(value: Value) -> wit::DataValue {
+    use wit::DataValue as D;
+    match value {
+        Value::Null => D::Null,
+        Value::Boolean(v) => D::Boolean(v),
+        Value::Int8(v) => D::Int8(v),
+        Value::Int16(v) => D::Int16(v),
+        Value::Int32(v) => D::Int32(v),
+        Value::Int64(v) => D::Int64(v),
+        Value::Float32(v) => D::Float32(v),
+        Value::Float64(v) => D::Float64(v),
+        Value::String(v) => D::String(v),
+        Value::Bytes(v) => D::Bytes(v),
+        container @ (Value::Array(_) | Value::Map(_) | Value::Struct(_)) => {
+            D::Tree(encode_value(container))
+        }
     }
 }
 
@@ -324,9 +344,32 @@ impl<'a> SchemaResolver<'a> {
     /// Decodes one key, value or header value of the batch.
     pub(crate) fn decode_data(&mut self, data: wit::Data) -> Result<Data, DataError> {
         let schema = data.schema.map(|i| self.get(i)).transpose()?;
-        let value = decode_value(data.value, schema.as_ref())?;
+        let value = decode_data_value(data.value, schema.as_ref())?;
         Ok(Data { schema, value })
     }
+}
+
+/// Decodes a key, value or header value; a primitive given directly is decoded as the
+/// one-node tree it stands for.
+fn decode_data_value(
+    value: wit::DataValue,
+    schema: Option<&Arc<Schema>>,
+) -> Result<Value, DataError> {
+    use wit::{DataValue as D, ValueNode as N};
+    let mut node = match value {
+        D::Tree(nodes) => return decode_value(nodes, schema),
+        D::Null => N::Null,
+        D::Boolean(v) => N::Boolean(v),
+        D::Int8(v) => N::Int8(v),
+        D::Int16(v) => N::Int16(v),
+        D::Int32(v) => N::Int32(v),
+        D::Int64(v) => N::Int64(v),
+        D::Float32(v) => N::Float32(v),
+        D::Float64(v) => N::Float64(v),
+        D::String(v) => N::String(v),
+        D::Bytes(v) => N::Bytes(v),
+    };
+    decode_nodes(std::slice::from_mut(&mut node), schema, 0)
 }
 
 /// Decodes a value tree, using `schema` (if any) to build structs.
@@ -342,9 +385,17 @@ fn decode_value_at(
     schema: Option<&Arc<Schema>>,
     depth: usize,
 ) -> Result<Value, DataError> {
+    decode_nodes(&mut nodes, schema, depth)
+}
+
+fn decode_nodes(
+    nodes: &mut [wit::ValueNode],
+    schema: Option<&Arc<Schema>>,
+    depth: usize,
+) -> Result<Value, DataError> {
     if nodes.is_empty() {
         return Err(DataError::new(
-            "empty value table (a null value is `[null]`)",
+            "empty value table (a null value is `null`, or a tree of one null node)",
         ));
     }
     let mut decoder = ValueDecoder {
@@ -353,7 +404,7 @@ fn decode_value_at(
         } else {
             Vec::new()
         },
-        nodes: &mut nodes,
+        nodes,
     };
     decoder.decode(0, None, schema, depth)
 }
@@ -508,15 +559,43 @@ mod tests {
     }
 
     #[test]
-    fn plain_string_and_bytes_are_one_node() {
+    fn primitives_cross_as_themselves_and_containers_as_trees() {
         let mut table = SchemaTable::default();
         let d = table.encode_data(Data::string("abc"));
-        assert_eq!(d.value, vec![wit::ValueNode::String("abc".into())]);
+        assert_eq!(d.value, wit::DataValue::String("abc".into()));
         let d = table.encode_data(Data::bytes(vec![1, 2]));
-        assert_eq!(d.value.len(), 1);
+        assert_eq!(d.value, wit::DataValue::Bytes(vec![1, 2]));
         let d = table.encode_data(Data::schemaless("x"));
         assert_eq!(d.schema, None);
-        assert_eq!(d.value.len(), 1);
+        assert_eq!(d.value, wit::DataValue::String("x".into()));
+        let d = table.encode_data(Data::schemaless(Value::Array(vec![Value::Int8(1)])));
+        assert_eq!(
+            d.value,
+            wit::DataValue::Tree(vec![
+                wit::ValueNode::Array(vec![1]),
+                wit::ValueNode::Int8(1)
+            ])
+        );
+    }
+
+    #[test]
+    fn a_primitive_as_a_one_node_tree_decodes_alike() {
+        let schemas = vec![wit_schema(wit::SchemaType::Int64)];
+        let decode = |value| {
+            decode_one(
+                schemas.clone(),
+                wit::Data {
+                    schema: Some(0),
+                    value,
+                },
+            )
+        };
+        let direct = decode(wit::DataValue::Int64(5)).unwrap();
+        assert_eq!(direct.value, Value::Int64(5));
+        assert_eq!(
+            decode(wit::DataValue::Tree(vec![wit::ValueNode::Int64(5)])).unwrap(),
+            direct
+        );
     }
 
     #[test]
@@ -672,7 +751,10 @@ mod tests {
     #[test]
     fn bad_indices_are_rejected() {
         let string = || wit_schema(wit::SchemaType::String);
-        let data = |schema, value| wit::Data { schema, value };
+        let data = |schema, nodes| wit::Data {
+            schema,
+            value: wit::DataValue::Tree(nodes),
+        };
         // Schema index out of range.
         let err = decode_one(vec![], data(Some(0), vec![wit::ValueNode::Null])).unwrap_err();
         assert!(err.message().contains("out of range"), "{err}");

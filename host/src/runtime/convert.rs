@@ -249,7 +249,27 @@ fn push_value(nodes: &mut Vec<wit::ValueNode>, value: Value) -> u32 {
 pub fn data_to_wit(data: Data, table: &mut SchemaTable) -> wit::Data {
     wit::Data {
         schema: data.schema.as_ref().map(|s| table.intern(s)),
-        value: value_to_wit(data.value),
+        value: data_value_to_wit(data.value),
+    }
+}
+
+/// A primitive as itself, with no node list around it; a container as a tree.
+pub fn data_value_to_wit(value: Value) -> wit::DataValue {
+    use wit::DataValue as D;
+    match value {
+        Value::Null => D::Null,
+        Value::Boolean(v) => D::Boolean(v),
+        Value::Int8(v) => D::Int8(v),
+        Value::Int16(v) => D::Int16(v),
+        Value::Int32(v) => D::Int32(v),
+        Value::Int64(v) => D::Int64(v),
+        Value::Float32(v) => D::Float32(v),
+        Value::Float64(v) => D::Float64(v),
+        Value::String(v) => D::String(v),
+        Value::Bytes(v) => D::Bytes(v),
+        container @ (Value::Array(_) | Value::Map(_) | Value::Struct(_)) => {
+            D::Tree(value_to_wit(container))
+        }
     }
 }
 
@@ -303,9 +323,13 @@ fn timestamp_type_to_wit(ty: TimestampType) -> wit_sink::TimestampType {
     }
 }
 
-pub fn sink_record_to_wit(record: SinkRecord, table: &mut SchemaTable) -> wit_sink::SinkRecord {
+fn sink_record_to_wit(
+    record: SinkRecord,
+    table: &mut SchemaTable,
+    topics: &mut RecordTables,
+) -> wit_sink::SinkRecord {
     wit_sink::SinkRecord {
-        topic: record.topic,
+        topic: topics.topic(&record.topic),
         partition: record.partition,
         offset: record.offset,
         key: record.key.map(|d| data_to_wit(d, table)),
@@ -317,21 +341,23 @@ pub fn sink_record_to_wit(record: SinkRecord, table: &mut SchemaTable) -> wit_si
             .into_iter()
             .map(|h| header_to_wit(h, table))
             .collect(),
-        original_topic: record.original_topic,
+        original_topic: topics.topic(&record.original_topic),
         original_partition: record.original_partition,
         original_offset: record.original_offset,
     }
 }
 
-/// One `put` batch: the records and the schema table they refer to.
+/// One `put` batch: the records and the schema and topic tables they refer to.
 pub fn sink_batch_to_wit(records: Vec<SinkRecord>) -> wit_sink::SinkBatch {
     let mut table = SchemaTable::new();
+    let mut topics = RecordTables::default();
     let records = records
         .into_iter()
-        .map(|r| sink_record_to_wit(r, &mut table))
+        .map(|r| sink_record_to_wit(r, &mut table, &mut topics))
         .collect();
     wit_sink::SinkBatch {
         schemas: table.into_schemas(),
+        topics: topics.topics,
         records,
     }
 }
@@ -747,9 +773,41 @@ pub fn value_from_wit(
     mut nodes: Vec<wit::ValueNode>,
     schema: Option<&SchemaRef>,
 ) -> Result<Value, Invalid> {
+    value_from_nodes(&mut nodes, schema)
+}
+
+/// A key, value or header value from the guest: a primitive given directly is decoded as
+/// the one-node tree it stands for, so both forms are checked against the schema alike.
+pub fn data_value_from_wit(
+    value: wit::DataValue,
+    schema: Option<&SchemaRef>,
+) -> Result<Value, Invalid> {
+    use wit::{DataValue as D, ValueNode as N};
+    let mut node = match value {
+        D::Tree(nodes) => return value_from_wit(nodes, schema),
+        D::Null => N::Null,
+        D::Boolean(v) => N::Boolean(v),
+        D::Int8(v) => N::Int8(v),
+        D::Int16(v) => N::Int16(v),
+        D::Int32(v) => N::Int32(v),
+        D::Int64(v) => N::Int64(v),
+        D::Float32(v) => N::Float32(v),
+        D::Float64(v) => N::Float64(v),
+        D::String(v) => N::String(v),
+        D::Bytes(v) => N::Bytes(v),
+    };
+    value_from_nodes(std::slice::from_mut(&mut node), schema)
+}
+
+fn value_from_nodes(
+    nodes: &mut [wit::ValueNode],
+    schema: Option<&SchemaRef>,
+) -> Result<Value, Invalid> {
     let len = nodes.len();
     if len == 0 {
-        return Err("the value table is empty (a null value is a single null node)".into());
+        return Err(
+            "the value table is empty (a null value is `null`, or a tree of one null node)".into(),
+        );
     }
     if len > MAX_VALUE_NODES {
         return Err(format!(
@@ -757,7 +815,7 @@ pub fn value_from_wit(
         ));
     }
     let mut decoder = ValueDecoder {
-        nodes: &mut nodes,
+        nodes,
         used: Vec::new(),
     };
     if len > 1 {
@@ -909,7 +967,7 @@ pub fn data_from_wit(data: wit::Data, schemas: &[SchemaRef]) -> Result<Data, Inv
             }
         },
     };
-    let value = value_from_wit(data.value, schema.as_ref())?;
+    let value = data_value_from_wit(data.value, schema.as_ref())?;
     Ok(Data { schema, value })
 }
 
@@ -1057,11 +1115,17 @@ pub fn sink_batch_from_wit(
     limits: &HostLimits,
 ) -> Result<Vec<SinkRecord>, Invalid> {
     let schemas = schemas_from_wit(batch.schemas, limits)?;
+    let topics = batch.topics;
     batch
         .records
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
+            let topic = |index| {
+                table_entry(&topics, index, "topic")
+                    .cloned()
+                    .map_err(|e| format!("record {i}: {e}"))
+            };
             let key = r
                 .key
                 .map(|d| data_from_wit(d, &schemas))
@@ -1075,7 +1139,7 @@ pub fn sink_batch_from_wit(
             let headers =
                 headers_from_wit(r.headers, &schemas).map_err(|e| format!("record {i} {e}"))?;
             Ok(SinkRecord {
-                topic: r.topic,
+                topic: topic(r.topic)?,
                 partition: r.partition,
                 offset: r.offset,
                 key,
@@ -1083,7 +1147,7 @@ pub fn sink_batch_from_wit(
                 timestamp: r.timestamp,
                 timestamp_type: timestamp_type_from_wit(r.timestamp_type),
                 headers,
-                original_topic: r.original_topic,
+                original_topic: topic(r.original_topic)?,
                 original_partition: r.original_partition,
                 original_offset: r.original_offset,
             })

@@ -201,15 +201,45 @@ fn schemaless_data_round_trips() {
 }
 
 #[test]
-fn plain_strings_are_one_node() {
-    let data = Data::new(
+fn primitives_cross_as_themselves_and_containers_as_trees() {
+    let mut table = SchemaTable::new();
+    let string = Data::new(
         Some(schema(Schema::primitive(SchemaType::String))),
         Value::String("x".repeat(100)),
     );
-    let mut table = SchemaTable::new();
-    let wit_data = convert::data_to_wit(data, &mut table);
-    assert_eq!(wit_data.value.len(), 1);
+    let wit_data = convert::data_to_wit(string, &mut table);
+    assert!(matches!(&wit_data.value, wit::DataValue::String(s) if s.len() == 100));
     assert_eq!(wit_data.schema, Some(0));
+    let null = convert::data_to_wit(Data::schemaless(Value::Null), &mut table);
+    assert!(matches!(null.value, wit::DataValue::Null));
+    let array = convert::data_to_wit(
+        Data::schemaless(Value::Array(vec![Value::Int8(1)])),
+        &mut table,
+    );
+    assert!(matches!(&array.value, wit::DataValue::Tree(nodes) if nodes.len() == 2));
+}
+
+#[test]
+fn a_primitive_as_a_one_node_tree_means_the_same_and_both_are_checked() {
+    use wit::{DataValue as D, ValueNode as N};
+    let int32 = schema(Schema::primitive(SchemaType::Int32));
+    let schemas = [int32.clone()];
+    let decode = |value| {
+        convert::data_from_wit(
+            wit::Data {
+                schema: Some(0),
+                value,
+            },
+            &schemas,
+        )
+    };
+    let expected = Data::new(Some(int32), Value::Int32(7));
+    assert_eq!(decode(D::Int32(7)).unwrap(), expected);
+    assert_eq!(decode(D::Tree(vec![N::Int32(7)])).unwrap(), expected);
+    let direct = decode(D::String("7".into())).unwrap_err();
+    let tree = decode(D::Tree(vec![N::String("7".into())])).unwrap_err();
+    assert_eq!(direct, tree);
+    assert_rejected(&direct, "int32");
 }
 
 fn sink_record(
@@ -270,6 +300,13 @@ fn sink_batches_round_trip_and_define_each_schema_once() {
     let batch = convert::sink_batch_to_wit(records.clone());
     // string (shared by keys and headers), row and row's field schema.
     assert_eq!(batch.schemas.len(), 3);
+    assert_eq!(batch.topics, ["t", "orig"]);
+    assert!(
+        batch
+            .records
+            .iter()
+            .all(|r| (r.topic, r.original_topic) == (0, 1))
+    );
     assert_eq!(
         convert::sink_batch_from_wit(batch, &HostLimits::default()).unwrap(),
         records
@@ -490,7 +527,7 @@ fn source_batch(schemas: Vec<wit::Schema>, value: wit::Data) -> wit_source::Sour
     };
     let ok = wit::Data {
         schema: None,
-        value: vec![wit::ValueNode::Null],
+        value: wit::DataValue::Null,
     };
     wit_source::SourceBatch {
         schemas,
@@ -511,7 +548,7 @@ fn rejection(schemas: Vec<wit::Schema>, schema: Option<u32>, nodes: Vec<wit::Val
             schemas,
             wit::Data {
                 schema,
-                value: nodes,
+                value: wit::DataValue::Tree(nodes),
             },
         ),
         &HostLimits::default(),
@@ -794,7 +831,7 @@ fn a_schema_whose_shared_children_expand_past_the_byte_limit_is_refused_before_e
 fn rejects_records_that_refer_to_missing_topics_or_source_partitions() {
     let ok = wit::Data {
         schema: None,
-        value: vec![wit::ValueNode::Null],
+        value: wit::DataValue::Null,
     };
     let mut batch = source_batch(vec![], ok.clone());
     batch.records[2].topic = 1;
@@ -837,7 +874,7 @@ fn batches_of_more_than_a_million_records_are_refused() {
         vec![],
         wit::Data {
             schema: None,
-            value: vec![],
+            value: wit::DataValue::Tree(vec![]),
         },
     );
     let record = batch.records[0].clone();
@@ -853,8 +890,9 @@ fn sink_record_headers_name_the_failing_header() {
     use wit::ValueNode as N;
     let batch = wit_sink::SinkBatch {
         schemas: vec![],
+        topics: vec!["t".into()],
         records: vec![wit_sink::SinkRecord {
-            topic: "t".into(),
+            topic: 0,
             partition: 0,
             offset: 0,
             key: None,
@@ -865,10 +903,10 @@ fn sink_record_headers_name_the_failing_header() {
                 key: "trace".into(),
                 value: wit::Data {
                     schema: None,
-                    value: vec![N::Array(vec![0])],
+                    value: wit::DataValue::Tree(vec![N::Array(vec![0])]),
                 },
             }],
-            original_topic: "t".into(),
+            original_topic: 0,
             original_partition: 0,
             original_offset: 0,
         }],

@@ -299,7 +299,7 @@ mod tests {
             key: None,
             value: Some(wit::Data {
                 schema: None,
-                value: vec![wit::ValueNode::String("v".into())],
+                value: wit::DataValue::String("v".into()),
             }),
             timestamp: Some(7),
             headers: Vec::new(),
@@ -375,7 +375,7 @@ mod tests {
         let mut bad = record("a");
         bad.value = Some(wit::Data {
             schema: Some(9),
-            value: vec![wit::ValueNode::Null],
+            value: wit::DataValue::Null,
         });
         let error =
             outcomes_from_wit(output(vec![D::Replace(0)], vec![bad]), 1, &limits()).unwrap_err();

@@ -36,6 +36,24 @@ _TO_WIT_TYPE = {
     Type.STRUCT: wit.SchemaType.STRUCT,
 }
 _FROM_WIT_TYPE = {v: k for k, v in _TO_WIT_TYPE.items()}
+# A key, value or header value: a primitive directly, anything else as a tree of nodes.
+_TREE = wit.DataValue_Tree
+_DIRECT_NULL = wit.DataValue_Null
+_DIRECT_STRING = wit.DataValue_String
+_DIRECT_BYTES = wit.DataValue_Bytes
+_DIRECT = {
+    wit.ValueNode_Null: wit.DataValue_Null,
+    wit.ValueNode_Boolean: wit.DataValue_Boolean,
+    wit.ValueNode_Int8: wit.DataValue_Int8,
+    wit.ValueNode_Int16: wit.DataValue_Int16,
+    wit.ValueNode_Int32: wit.DataValue_Int32,
+    wit.ValueNode_Int64: wit.DataValue_Int64,
+    wit.ValueNode_Float32: wit.DataValue_Float32,
+    wit.ValueNode_Float64: wit.DataValue_Float64,
+    wit.ValueNode_String: wit.DataValue_String,
+    wit.ValueNode_Bytes: wit.DataValue_Bytes,
+}
+_PLAIN_TYPES = {str: Type.STRING, bytes: Type.BYTES}
 _INT_NODES = {
     Type.INT8: wit.ValueNode_Int8,
     Type.INT16: wit.ValueNode_Int16,
@@ -100,7 +118,16 @@ def decode_data(data: Optional[wit.Data], schemas: List[Schema]) -> Tuple[Any, O
         if not 0 <= data.schema < len(schemas):
             raise DataError(f"data refers to schema {data.schema} of {len(schemas)}")
         schema = schemas[data.schema]
-    return decode_value(data.value, schema), schema
+    value = data.value
+    kind = type(value)
+    if kind is _TREE:
+        return decode_value(value.value, schema), schema
+    if kind is _DIRECT_NULL:
+        return None, schema
+    # A primitive given directly (most keys and values).
+    if schema is None or schema.logical is None:
+        return value.value, schema
+    return _from_logical(value.value, schema), schema
 
 
 def decode_value(nodes: List[wit.ValueNode], schema: Optional[Schema]) -> Any:
@@ -158,19 +185,23 @@ def decode_value(nodes: List[wit.ValueNode], schema: Optional[Schema]) -> Any:
                 for f, i in zip(schema.fields, node.value)
             }
             return s
-        value = node.value
-        logical = schema.logical if schema is not None else None
-        if logical is None:
-            return value
-        if logical == d.DECIMAL:
-            return d.decimal_from_bytes(value, int(schema.parameter(d.DECIMAL_SCALE) or 0))
-        if logical == d.DATE:
-            return d.days_to_date(value)
-        if logical == d.TIME:
-            return d.millis_to_time(value)
-        return d.millis_to_timestamp(value)
+        if schema is None or schema.logical is None:
+            return node.value
+        return _from_logical(node.value, schema)
 
     return go(0, schema, 0)
+
+
+def _from_logical(value: Any, schema: Schema) -> Any:
+    """The Python value of a primitive of a logical type (Decimal, Date, Time, Timestamp)."""
+    logical = schema.logical
+    if logical == d.DECIMAL:
+        return d.decimal_from_bytes(value, int(schema.parameter(d.DECIMAL_SCALE) or 0))
+    if logical == d.DATE:
+        return d.days_to_date(value)
+    if logical == d.TIME:
+        return d.millis_to_time(value)
+    return d.millis_to_timestamp(value)
 
 
 def decode_offset_map(pairs: List[Tuple[str, wit.Scalar]]) -> OffsetMap:
@@ -269,13 +300,25 @@ class SchemaTable:
         if schema is not None and not isinstance(schema, Schema):
             raise DataError(f"{what} schema must be a Schema, got {type(schema).__name__}")
         index = self.intern(schema) if schema is not None else None
-        return wit.Data(index, encode_value(value, schema, what))
+        kind = type(value)
+        if (kind is str or kind is bytes) and (
+            schema is None or (schema.logical is None and schema.type is _PLAIN_TYPES[kind])
+        ):
+            return wit.Data(index, _DIRECT_STRING(value) if kind is str else _DIRECT_BYTES(value))
+        nodes = encode_value(value, schema, what)
+        if len(nodes) == 1:
+            # A primitive crosses as itself, without a node list around it.
+            node = nodes[0]
+            direct = _DIRECT.get(type(node))
+            if direct is not None:
+                return wit.Data(index, direct(node.value) if direct is not _DIRECT_NULL else direct())
+        return wit.Data(index, _TREE(nodes))
 
     def encode_headers(self, headers: List[Header]) -> List[wit.Header]:
         out = []
         for h in headers or ():
             data = self.encode_data(h.value, h.schema, f"header {h.key!r}")
-            out.append(wit.Header(h.key, data if data is not None else wit.Data(None, [wit.ValueNode_Null()])))
+            out.append(wit.Header(h.key, data if data is not None else wit.Data(None, _DIRECT_NULL())))
         return out
 
 
@@ -309,6 +352,11 @@ _NULL = wit.ValueNode_Null
 _STRING = wit.ValueNode_String
 _BYTES = wit.ValueNode_Bytes
 _INT64 = wit.ValueNode_Int64
+_PLAIN_NODES = {
+    Type.BOOLEAN: (bool, wit.ValueNode_Boolean),
+    Type.STRING: (str, _STRING),
+    Type.BYTES: (bytes, _BYTES),
+}
 
 
 def _encoder(schema: Schema) -> Any:
@@ -375,39 +423,20 @@ def _compile(schema: Schema, depth: int) -> Any:
             return len(nodes) - 1
 
         return floating
-    if t is Type.BOOLEAN:
+    plain = _PLAIN_NODES.get(t)
+    if plain is not None:
+        # bool, str or bytes exactly; a Decimal (bytes) or bytearray takes the general path.
+        kind, make = plain
 
-        def boolean(value: Any, nodes: List[Any]) -> int:
-            if type(value) is not bool:
+        def exact(value: Any, nodes: List[Any]) -> int:
+            if type(value) is not kind:
                 if value is None:
                     return null(nodes)
                 raise _Slow
-            nodes.append(wit.ValueNode_Boolean(value))
+            nodes.append(make(value))
             return len(nodes) - 1
 
-        return boolean
-    if t is Type.STRING:
-
-        def string(value: Any, nodes: List[Any]) -> int:
-            if type(value) is not str:
-                if value is None:
-                    return null(nodes)
-                raise _Slow
-            nodes.append(_STRING(value))
-            return len(nodes) - 1
-
-        return string
-    if t is Type.BYTES:
-
-        def raw(value: Any, nodes: List[Any]) -> int:
-            if type(value) is not bytes:
-                if value is None:
-                    return null(nodes)
-                raise _Slow
-            nodes.append(_BYTES(value))
-            return len(nodes) - 1
-
-        return raw
+        return exact
     if t is Type.ARRAY:
         element = _compile(schema.value_schema, depth + 1) if schema.value_schema else None
         if element is None:

@@ -239,13 +239,14 @@ def _make_sink_task_glue(user_class: Type[SinkTask]) -> type:
             def run() -> None:
                 task = self._started()
                 schemas = _codec.decode_schemas(batch.schemas)
+                topics = batch.topics
                 records = []
                 for r in batch.records:
                     key, key_schema = _codec.decode_data(r.key, schemas)
                     value, value_schema = _codec.decode_data(r.value, schemas)
                     records.append(
                         SinkRecord(
-                            topic=r.topic,
+                            topic=_entry(topics, r.topic, "topic", "sink"),
                             partition=r.partition,
                             offset=r.offset,
                             key=key,
@@ -255,7 +256,7 @@ def _make_sink_task_glue(user_class: Type[SinkTask]) -> type:
                             timestamp=r.timestamp,
                             timestamp_type=_TIMESTAMP_TYPES.get(r.timestamp_type.name, "NoTimestampType"),
                             headers=_codec.decode_headers(r.headers, schemas) if r.headers else [],
-                            original_topic=r.original_topic,
+                            original_topic=_entry(topics, r.original_topic, "topic", "sink"),
                             original_partition=r.original_partition,
                             original_offset=r.original_offset,
                         )
@@ -425,9 +426,10 @@ class _RecordTables:
         return index
 
 
-def _entry(table: List[Any], index: int, what: str) -> Any:
+def _entry(table: List[Any], index: int, what: str, batch: str = "committed") -> Any:
+    """Entry ``index`` of one of a batch's tables, or an error naming the batch and table."""
     if index >= len(table):
-        raise ConnectError(f"malformed committed batch: {what} {index} does not exist (the batch has {len(table)} {what}s)")
+        raise ConnectError(f"malformed {batch} batch: {what} {index} does not exist (the batch has {len(table)} {what}s)")
     return table[index]
 
 

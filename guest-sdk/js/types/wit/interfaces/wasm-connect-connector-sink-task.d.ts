@@ -55,9 +55,10 @@ declare module 'wasm-connect:connector/sink-task@0.1.0' {
    */
   export interface SinkRecord {
     /**
-     * Topic, partition and offset after transforms (transforms may rename the topic).
+     * Topic (an index into the batch's `topics`), partition and offset after transforms
+     * (transforms may rename the topic).
      */
-    topic: string,
+    topic: number,
     partition: number,
     offset: bigint,
     key?: Data,
@@ -67,9 +68,10 @@ declare module 'wasm-connect:connector/sink-task@0.1.0' {
     headers: Array<Header>,
     /**
      * Where the record really is in the log, before any transform: use these with the
-     * errant record reporter and in `pre-commit`.
+     * errant record reporter and in `pre-commit`. `original-topic` is an index into the
+     * batch's `topics`.
      */
-    originalTopic: string,
+    originalTopic: number,
     originalPartition: number,
     originalOffset: bigint,
   }
@@ -81,6 +83,10 @@ declare module 'wasm-connect:connector/sink-task@0.1.0' {
      * The schemas the records refer to by index, each defined once per batch.
      */
     schemas: Array<Schema>,
+    /**
+     * The topics the records refer to by index, each named once per batch.
+     */
+    topics: Array<string>,
     records: Array<SinkRecord>,
   }
 }

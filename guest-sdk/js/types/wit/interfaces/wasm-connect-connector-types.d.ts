@@ -150,19 +150,69 @@ declare module 'wasm-connect:connector/types@0.1.0' {
     fields: Array<Field>,
   }
   /**
-   * A key, value or header value with its schema.
+   * A key, value or header value: a primitive directly, or a container as a node tree.
    * 
-   * A plain string or bytes value is a single node, so it stays cheap to pass.
+   * Most records carry a plain string, bytes or number, which crosses the boundary as
+   * itself, with no node list around it. A primitive may also come as a one-node `tree`;
+   * both mean the same value.
+   */
+  export type DataValue = DataValueNull | DataValueBoolean | DataValueInt8 | DataValueInt16 | DataValueInt32 | DataValueInt64 | DataValueFloat32 | DataValueFloat64 | DataValueString | DataValueBytes | DataValueTree;
+  export interface DataValueNull {
+    tag: 'null',
+  }
+  export interface DataValueBoolean {
+    tag: 'boolean',
+    val: boolean,
+  }
+  export interface DataValueInt8 {
+    tag: 'int8',
+    val: number,
+  }
+  export interface DataValueInt16 {
+    tag: 'int16',
+    val: number,
+  }
+  export interface DataValueInt32 {
+    tag: 'int32',
+    val: number,
+  }
+  export interface DataValueInt64 {
+    tag: 'int64',
+    val: bigint,
+  }
+  export interface DataValueFloat32 {
+    tag: 'float32',
+    val: number,
+  }
+  export interface DataValueFloat64 {
+    tag: 'float64',
+    val: number,
+  }
+  export interface DataValueString {
+    tag: 'string',
+    val: string,
+  }
+  export interface DataValueBytes {
+    tag: 'bytes',
+    val: Uint8Array,
+  }
+  /**
+   * An array, map or struct (or any value) as a value tree; its root is node 0. Never
+   * empty.
+   */
+  export interface DataValueTree {
+    tag: 'tree',
+    val: Array<ValueNode>,
+  }
+  /**
+   * A key, value or header value with its schema.
    */
   export interface Data {
     /**
      * Index into the batch's schema table; none for schemaless data.
      */
     schema?: number,
-    /**
-     * The value tree; its root is node 0. Never empty: a null value is `[null]`.
-     */
-    value: Array<ValueNode>,
+    value: DataValue,
   }
   /**
    * A record header.
