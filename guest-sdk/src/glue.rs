@@ -265,13 +265,33 @@ impl<C: SinkConnector, T: SinkTask> sink_connector_wit::Guest for SinkGlue<C, T>
 
 /// Decodes a `put` batch.
 pub(crate) fn decode_sink_batch(batch: sink_task_wit::SinkBatch) -> Result<Vec<SinkRecord>, Error> {
+    let malformed = |e: &dyn std::fmt::Display| Error::fatal(format!("malformed sink batch: {e}"));
     let mut schemas = SchemaResolver::new(&batch.schemas);
-    batch
+    // Each record's headers are the next `header-count` of the batch's.
+    let total = batch.headers.len();
+    let mut headers = batch.headers.into_iter();
+    let records = batch
         .records
         .into_iter()
-        .map(|r| SinkRecord::from_wit(r, &batch.topics, &mut schemas))
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::fatal(format!("malformed sink batch: {e}")))
+        .enumerate()
+        .map(|(i, r)| {
+            let count = r.header_count as usize;
+            if count > headers.len() {
+                return Err(malformed(&format_args!(
+                    "record {i} has {count} headers, past the end of the batch's {total} headers"
+                )));
+            }
+            SinkRecord::from_wit(r, headers.by_ref().take(count), &batch.topics, &mut schemas)
+                .map_err(|e| malformed(&e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if headers.len() != 0 {
+        return Err(malformed(&format_args!(
+            "its records have {} headers, but its `headers` list has {total}",
+            total - headers.len()
+        )));
+    }
+    Ok(records)
 }
 
 fn partitions(list: Vec<wit::TopicPartition>) -> Vec<TopicPartition> {
@@ -540,7 +560,7 @@ mod tests {
             }),
             timestamp: None,
             timestamp_type: sink_task_wit::TimestampType::NoTimestampType,
-            headers: vec![],
+            header_count: 0,
             original_topic,
             original_partition: 0,
             original_offset: 7,
@@ -552,6 +572,7 @@ mod tests {
         let batch = sink_task_wit::SinkBatch {
             schemas: vec![],
             topics: vec!["renamed".into(), "orders".into()],
+            headers: vec![],
             records: vec![sink_record(0, 1), sink_record(1, 1)],
         };
         let records = decode_sink_batch(batch).unwrap();
@@ -566,12 +587,52 @@ mod tests {
         let batch = sink_task_wit::SinkBatch {
             schemas: vec![],
             topics: vec!["orders".into()],
+            headers: vec![],
             records: vec![sink_record(0, 3)],
         };
         let err = decode_sink_batch(batch).unwrap_err();
         assert!(
             err.to_string()
                 .contains("topic 3 does not exist (the batch has 1 topics)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_sink_record_takes_its_headers_in_turn() {
+        let header = |key: &str| wit::Header {
+            key: key.into(),
+            value: wit::Data {
+                schema: None,
+                value: wit::DataValue::Null,
+            },
+        };
+        let with_headers = |count| sink_task_wit::SinkRecord {
+            header_count: count,
+            ..sink_record(0, 0)
+        };
+        let batch = |headers: &[&str], counts: &[u32]| sink_task_wit::SinkBatch {
+            schemas: vec![],
+            topics: vec!["t".into()],
+            headers: headers.iter().map(|k| header(k)).collect(),
+            records: counts.iter().map(|&c| with_headers(c)).collect(),
+        };
+        let records = decode_sink_batch(batch(&["a", "b", "c"], &[1, 0, 2])).unwrap();
+        let keys: Vec<Vec<&str>> = records
+            .iter()
+            .map(|r| r.headers.iter().map(|h| h.key.as_str()).collect())
+            .collect();
+        assert_eq!(keys, [vec!["a"], vec![], vec!["b", "c"]]);
+        let err = decode_sink_batch(batch(&["a"], &[0, 2])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("record 1 has 2 headers, past the end of the batch's 1 headers"),
+            "{err}"
+        );
+        let err = decode_sink_batch(batch(&["a"], &[0])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("its records have 0 headers, but its `headers` list has 1"),
             "{err}"
         );
     }

@@ -337,7 +337,7 @@ impl RecordTables {
 }
 
 fn decode_headers(
-    headers: Vec<wit::Header>,
+    headers: impl IntoIterator<Item = wit::Header>,
     schemas: &mut SchemaResolver<'_>,
 ) -> Result<Vec<Header>, DataError> {
     headers
@@ -489,8 +489,11 @@ impl SinkRecord {
         }
     }
 
+    /// A record of a `put` batch, with its topics looked up in the batch's `topics` and its
+    /// `headers` (the batch's next `header-count`, taken by the caller).
     pub(crate) fn from_wit(
         record: wit_sink::SinkRecord,
+        headers: impl IntoIterator<Item = wit::Header>,
         topics: &[String],
         schemas: &mut SchemaResolver<'_>,
     ) -> Result<Self, DataError> {
@@ -514,7 +517,7 @@ impl SinkRecord {
                 wit_sink::TimestampType::CreateTime => TimestampType::CreateTime,
                 wit_sink::TimestampType::LogAppendTime => TimestampType::LogAppendTime,
             },
-            headers: decode_headers(record.headers, schemas)?,
+            headers: decode_headers(headers, schemas)?,
             original_topic: topic(record.original_topic)?,
             original_partition: record.original_partition,
             original_offset: record.original_offset,

@@ -245,7 +245,7 @@ export function encodeSourceRecord(record, table, i, tables = new RecordTables()
   };
 }
 
-function decodeRecordCommon(r, reader) {
+function decodeRecordCommon(r, reader, headers) {
   const key = decodeData(r.key, reader);
   const value = decodeData(r.value, reader);
   return {
@@ -254,7 +254,7 @@ function decodeRecordCommon(r, reader) {
     value: value.value,
     valueSchema: value.schema,
     timestamp: r.timestamp ?? null,
-    headers: r.headers.map((h) => {
+    headers: headers.map((h) => {
       const d = decodeData(h.value, reader);
       return { key: h.key, value: d.value, schema: d.schema };
     }),
@@ -296,7 +296,7 @@ function sourceTaskExport(definition) {
             sourceOffset: fromOffsetMap(r.sourceOffset),
             topic: entry(batch.topics, r.topic, "topic"),
             partition: r.partition ?? null,
-            ...decodeRecordCommon(r, reader),
+            ...decodeRecordCommon(r, reader, r.headers),
           };
           started("commit-records").commitRecord(record, metadata ?? null);
         }
@@ -317,21 +317,39 @@ function tableEntry(batch, table, index, what) {
   return table[index];
 }
 
-/** WIT `sink-batch` → sink records (plain objects). */
+/**
+ * WIT `sink-batch` → sink records (plain objects). Each record's headers are the next
+ * `headerCount` of the batch's `headers`.
+ */
 export function decodeSinkBatch(batch) {
   const reader = new SchemaReader(batch.schemas);
   const topic = (index) => tableEntry("sink", batch.topics, index, "topic");
-  return batch.records.map((r) => ({
-    topic: topic(r.topic),
-    partition: r.partition,
-    offset: Number(r.offset),
-    ...decodeRecordCommon(r, reader),
-    timestampType: r.timestampType,
-    originalTopic: topic(r.originalTopic),
-    originalPartition: r.originalPartition,
-    originalOffset: Number(r.originalOffset),
-  }));
+  const all = batch.headers;
+  let at = 0;
+  const records = batch.records.map((r, i) => {
+    const count = r.headerCount;
+    if (at + count > all.length) {
+      throw new FatalError(`malformed sink batch: record ${i} has ${count} headers, past the end of the batch's ${all.length} headers`);
+    }
+    const headers = count === 0 ? NO_HEADERS : all.slice(at, at + count);
+    at += count;
+    return {
+      topic: topic(r.topic),
+      partition: r.partition,
+      offset: Number(r.offset),
+      ...decodeRecordCommon(r, reader, headers),
+      timestampType: r.timestampType,
+      originalTopic: topic(r.originalTopic),
+      originalPartition: r.originalPartition,
+      originalOffset: Number(r.originalOffset),
+    };
+  });
+  if (at !== all.length) {
+    throw new FatalError(`malformed sink batch: its records have ${at} headers, but its \`headers\` list has ${all.length}`);
+  }
+  return records;
 }
+const NO_HEADERS = Object.freeze([]);
 
 function sinkTaskExport(definition) {
   let task = null;

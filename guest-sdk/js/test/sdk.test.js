@@ -285,20 +285,35 @@ test("sink tasks get decoded records, report errant ones and choose what to comm
   sinkTask.start([]);
   const record = (offset, value) => ({
     topic: 0, partition: 0, offset, key: null, value: { schema: null, value: { tag: "string", val: value } },
-    timestamp: null, timestampType: "create-time", headers: [],
+    timestamp: null, timestampType: "create-time", headerCount: 0,
     originalTopic: 1, originalPartition: 0, originalOffset: offset + 100,
   });
-  sinkTask.put({ schemas: [], topics: ["t", "raw"], records: [record(0, "a"), record(1, "bad")] });
+  sinkTask.put({ schemas: [], topics: ["t", "raw"], headers: [], records: [record(0, "a"), record(1, "bad")] });
   assert.deepEqual(testing.reports(), [{ topic: "raw", partition: 0, offset: 101, error: "unparseable" }]);
   const committed = sinkTask.preCommit([
     { topic: "t", partition: 0, offset: 2 },
     { topic: "t", partition: 1, offset: 5 },
   ]);
   assert.deepEqual(committed, [{ topic: "t", partition: 0, offset: 2 }]);
-  const [decoded] = decodeSinkBatch({ schemas: [], topics: ["t", "raw"], records: [record(3, "x")] });
+  const [decoded] = decodeSinkBatch({ schemas: [], topics: ["t", "raw"], headers: [], records: [record(3, "x")] });
   assert.deepEqual([decoded.topic, decoded.originalTopic, decoded.value], ["t", "raw", "x"]);
+  const header = (key) => ({ key, value: { schema: null, value: { tag: "string", val: key } } });
+  const withHeaders = (count) => ({ ...record(4, "y"), headerCount: count });
+  const decodedHeaders = decodeSinkBatch({
+    schemas: [], topics: ["t", "raw"], headers: [header("a"), header("b"), header("c")],
+    records: [withHeaders(1), withHeaders(0), withHeaders(2)],
+  }).map((r) => r.headers.map((h) => h.value));
+  assert.deepEqual(decodedHeaders, [["a"], [], ["b", "c"]]);
   assert.throws(
-    () => decodeSinkBatch({ schemas: [], topics: ["t"], records: [record(3, "x")] }),
+    () => decodeSinkBatch({ schemas: [], topics: ["t", "raw"], headers: [header("a")], records: [withHeaders(0), withHeaders(2)] }),
+    /malformed sink batch: record 1 has 2 headers, past the end of the batch's 1 headers/,
+  );
+  assert.throws(
+    () => decodeSinkBatch({ schemas: [], topics: ["t", "raw"], headers: [header("a")], records: [withHeaders(0)] }),
+    /its records have 0 headers, but its `headers` list has 1/,
+  );
+  assert.throws(
+    () => decodeSinkBatch({ schemas: [], topics: ["t"], headers: [], records: [record(3, "x")] }),
     /malformed sink batch: topic 1 does not exist \(the batch has 1 topics\)/,
   );
 });

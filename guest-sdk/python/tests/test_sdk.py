@@ -190,12 +190,13 @@ def sink_batch():
         value=table.encode_data(row(), ROW, "value"),
         timestamp=1,
         timestamp_type=wit_sink.TimestampType.CREATE_TIME,
-        headers=table.encode_headers([wc.Header("h", 1, wc.INT32_SCHEMA)]),
+        header_count=1,
         original_topic=0,
         original_partition=0,
         original_offset=4,
     )
-    return wit_sink.SinkBatch(table.schemas, ["t", "renamed"], [record])
+    headers = table.encode_headers([wc.Header("h", 1, wc.INT32_SCHEMA)])
+    return wit_sink.SinkBatch(table.schemas, ["t", "renamed"], headers, [record])
 
 
 class GlueTest(unittest.TestCase):
@@ -233,7 +234,38 @@ class GlueTest(unittest.TestCase):
         batch.records[0].original_topic = 2
         with self.assertRaises(Err) as raised:
             task.put(batch)
-        self.assertIn("malformed sink batch: topic 2 does not exist (the batch has 2 topics)", str(raised.exception.value))
+        self.assertIn(
+            "malformed sink batch: record 0: topic 2 does not exist (the batch has 2 topics)",
+            raised.exception.value.value,
+        )
+
+    def test_each_record_takes_its_headers_in_turn_and_a_miscount_fails_the_put(self):
+        import copy
+
+        task = self.task_glue()
+        task.start([])
+        batch = sink_batch()
+        second = copy.copy(batch.records[0])
+        second.header_count = 2
+        none = copy.copy(batch.records[0])
+        none.header_count = 0
+        batch.records += [none, second]
+        batch.headers = batch.headers + _codec.SchemaTable().encode_headers([wc.Header("a", "x"), wc.Header("b", "y")])
+        task.put(batch)
+        seen = _glue_holder(task).seen
+        self.assertEqual([[h.key for h in r.headers] for r in seen], [["h"], [], ["a", "b"]])
+        batch.headers.pop()
+        with self.assertRaises(Err) as raised:
+            task.put(batch)
+        self.assertEqual(
+            raised.exception.value.value,
+            "malformed sink batch: record 2 has 2 headers, past the end of the batch's 2 headers",
+        )
+        batch = sink_batch()
+        batch.records[0].header_count = 0
+        with self.assertRaises(Err) as raised:
+            task.put(batch)
+        self.assertIn("its records have 0 headers, but its `headers` list has 1", raised.exception.value.value)
 
     def test_python_exceptions_become_connector_errors_with_the_traceback(self):
         task = self.task_glue()

@@ -327,7 +327,10 @@ fn sink_record_to_wit(
     record: SinkRecord,
     table: &mut SchemaTable,
     topics: &mut RecordTables,
+    headers: &mut Vec<wit::Header>,
 ) -> wit_sink::SinkRecord {
+    let header_count = table_index(record.headers.len());
+    headers.extend(record.headers.into_iter().map(|h| header_to_wit(h, table)));
     wit_sink::SinkRecord {
         topic: topics.topic(&record.topic),
         partition: record.partition,
@@ -336,28 +339,27 @@ fn sink_record_to_wit(
         value: record.value.map(|d| data_to_wit(d, table)),
         timestamp: record.timestamp,
         timestamp_type: timestamp_type_to_wit(record.timestamp_type),
-        headers: record
-            .headers
-            .into_iter()
-            .map(|h| header_to_wit(h, table))
-            .collect(),
+        header_count,
         original_topic: topics.topic(&record.original_topic),
         original_partition: record.original_partition,
         original_offset: record.original_offset,
     }
 }
 
-/// One `put` batch: the records and the schema and topic tables they refer to.
+/// One `put` batch: the records, the schema and topic tables they refer to, and every
+/// record's headers in one list.
 pub fn sink_batch_to_wit(records: Vec<SinkRecord>) -> wit_sink::SinkBatch {
     let mut table = SchemaTable::new();
     let mut topics = RecordTables::default();
+    let mut headers = Vec::new();
     let records = records
         .into_iter()
-        .map(|r| sink_record_to_wit(r, &mut table, &mut topics))
+        .map(|r| sink_record_to_wit(r, &mut table, &mut topics, &mut headers))
         .collect();
     wit_sink::SinkBatch {
         schemas: table.into_schemas(),
         topics: topics.topics,
+        headers,
         records,
     }
 }
@@ -972,7 +974,7 @@ pub fn data_from_wit(data: wit::Data, schemas: &[SchemaRef]) -> Result<Data, Inv
 }
 
 fn headers_from_wit(
-    headers: Vec<wit::Header>,
+    headers: impl IntoIterator<Item = wit::Header>,
     schemas: &[SchemaRef],
 ) -> Result<Vec<Header>, Invalid> {
     headers
@@ -1116,11 +1118,19 @@ pub fn sink_batch_from_wit(
 ) -> Result<Vec<SinkRecord>, Invalid> {
     let schemas = schemas_from_wit(batch.schemas, limits)?;
     let topics = batch.topics;
-    batch
+    let total = batch.headers.len();
+    let mut headers = batch.headers.into_iter();
+    let records = batch
         .records
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
+            let count = r.header_count as usize;
+            if count > headers.len() {
+                return Err(format!(
+                    "record {i} has {count} headers, past the end of the batch's {total} headers"
+                ));
+            }
             let topic = |index| {
                 table_entry(&topics, index, "topic")
                     .cloned()
@@ -1136,8 +1146,8 @@ pub fn sink_batch_from_wit(
                 .map(|d| data_from_wit(d, &schemas))
                 .transpose()
                 .map_err(|e| format!("record {i} value: {e}"))?;
-            let headers =
-                headers_from_wit(r.headers, &schemas).map_err(|e| format!("record {i} {e}"))?;
+            let headers = headers_from_wit(headers.by_ref().take(count), &schemas)
+                .map_err(|e| format!("record {i} {e}"))?;
             Ok(SinkRecord {
                 topic: topic(r.topic)?,
                 partition: r.partition,
@@ -1152,7 +1162,14 @@ pub fn sink_batch_from_wit(
                 original_offset: r.original_offset,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, Invalid>>()?;
+    if headers.len() != 0 {
+        return Err(format!(
+            "the records have {} headers, but the batch's `headers` list has {total}",
+            total - headers.len()
+        ));
+    }
+    Ok(records)
 }
 
 pub fn config_from_wit(config: wit::Config) -> ConfigMap {

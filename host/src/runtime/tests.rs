@@ -301,6 +301,9 @@ fn sink_batches_round_trip_and_define_each_schema_once() {
     // string (shared by keys and headers), row and row's field schema.
     assert_eq!(batch.schemas.len(), 3);
     assert_eq!(batch.topics, ["t", "orig"]);
+    // One header for each record but the last, in one list.
+    assert_eq!(batch.headers.len(), 10);
+    assert_eq!(batch.records[10].header_count, 0);
     assert!(
         batch
             .records
@@ -891,6 +894,13 @@ fn sink_record_headers_name_the_failing_header() {
     let batch = wit_sink::SinkBatch {
         schemas: vec![],
         topics: vec!["t".into()],
+        headers: vec![wit::Header {
+            key: "trace".into(),
+            value: wit::Data {
+                schema: None,
+                value: wit::DataValue::Tree(vec![N::Array(vec![0])]),
+            },
+        }],
         records: vec![wit_sink::SinkRecord {
             topic: 0,
             partition: 0,
@@ -899,13 +909,7 @@ fn sink_record_headers_name_the_failing_header() {
             value: None,
             timestamp: None,
             timestamp_type: wit_sink::TimestampType::NoTimestampType,
-            headers: vec![wit::Header {
-                key: "trace".into(),
-                value: wit::Data {
-                    schema: None,
-                    value: wit::DataValue::Tree(vec![N::Array(vec![0])]),
-                },
-            }],
+            header_count: 1,
             original_topic: 0,
             original_partition: 0,
             original_offset: 0,
@@ -914,6 +918,40 @@ fn sink_record_headers_name_the_failing_header() {
     assert_eq!(
         convert::sink_batch_from_wit(batch, &HostLimits::default()).unwrap_err(),
         "record 0 header 0 (`trace`): node 0 refers to node 0, which is not after it"
+    );
+}
+
+#[test]
+fn sink_batches_whose_header_counts_do_not_add_up_are_rejected() {
+    let mut records: Vec<SinkRecord> = (0..3)
+        .map(|i| {
+            let header = |key: &str| Header {
+                key: key.into(),
+                value: Data::schemaless(Value::Int64(i)),
+            };
+            sink_record(i, None, None, vec![header("a"), header("b")])
+        })
+        .collect();
+    records[1].headers.clear();
+    let batch = convert::sink_batch_to_wit(records.clone());
+    assert_eq!(batch.headers.len(), 4);
+    let counts: Vec<u32> = batch.records.iter().map(|r| r.header_count).collect();
+    assert_eq!(counts, [2, 0, 2]);
+    assert_eq!(
+        convert::sink_batch_from_wit(batch.clone(), &HostLimits::default()).unwrap(),
+        records
+    );
+    let mut past_the_end = batch.clone();
+    past_the_end.records[1].header_count = 1;
+    assert_eq!(
+        convert::sink_batch_from_wit(past_the_end, &HostLimits::default()).unwrap_err(),
+        "record 2 has 2 headers, past the end of the batch's 4 headers"
+    );
+    let mut left_over = batch;
+    left_over.records[2].header_count = 1;
+    assert_eq!(
+        convert::sink_batch_from_wit(left_over, &HostLimits::default()).unwrap_err(),
+        "the records have 3 headers, but the batch's `headers` list has 4"
     );
 }
 

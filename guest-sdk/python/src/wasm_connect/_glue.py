@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any, Callable, Dict, List, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from componentize_py_types import Err
 from wit_world.exports import connector as _wit_connector
@@ -238,30 +238,7 @@ def _make_sink_task_glue(user_class: Type[SinkTask]) -> type:
         def put(self, batch: Any) -> None:
             def run() -> None:
                 task = self._started()
-                schemas = _codec.decode_schemas(batch.schemas)
-                topics = batch.topics
-                records = []
-                for r in batch.records:
-                    key, key_schema = _codec.decode_data(r.key, schemas)
-                    value, value_schema = _codec.decode_data(r.value, schemas)
-                    records.append(
-                        SinkRecord(
-                            topic=_entry(topics, r.topic, "topic", "sink"),
-                            partition=r.partition,
-                            offset=r.offset,
-                            key=key,
-                            key_schema=key_schema,
-                            value=value,
-                            value_schema=value_schema,
-                            timestamp=r.timestamp,
-                            timestamp_type=_TIMESTAMP_TYPES.get(r.timestamp_type.name, "NoTimestampType"),
-                            headers=_codec.decode_headers(r.headers, schemas) if r.headers else [],
-                            original_topic=_entry(topics, r.original_topic, "topic", "sink"),
-                            original_partition=r.original_partition,
-                            original_offset=r.original_offset,
-                        )
-                    )
-                task.put(records)
+                task.put(_decode_sink_batch(batch))
 
             _guard(f"{name}.put", run)
 
@@ -426,10 +403,72 @@ class _RecordTables:
         return index
 
 
-def _entry(table: List[Any], index: int, what: str, batch: str = "committed") -> Any:
-    """Entry ``index`` of one of a batch's tables, or an error naming the batch and table."""
+def _decode_sink_batch(batch: Any) -> List[SinkRecord]:
+    """The records of a `put` batch: topics by index into ``batch.topics``, and each record's
+    headers the next ``header_count`` of ``batch.headers``."""
+    schemas = _codec.decode_schemas(batch.schemas)
+    topics = batch.topics
+    headers = batch.headers
+    at = 0
+    records = []
+    try:
+        for r in batch.records:
+            key, key_schema = _codec.decode_data(r.key, schemas)
+            value, value_schema = _codec.decode_data(r.value, schemas)
+            count = r.header_count
+            if count:
+                if at + count > len(headers):
+                    raise IndexError
+                own = _codec.decode_headers(headers[at : at + count], schemas)
+                at += count
+            else:
+                own = []
+            records.append(
+                SinkRecord(
+                    topic=topics[r.topic],
+                    partition=r.partition,
+                    offset=r.offset,
+                    key=key,
+                    key_schema=key_schema,
+                    value=value,
+                    value_schema=value_schema,
+                    timestamp=r.timestamp,
+                    timestamp_type=_TIMESTAMP_TYPES.get(r.timestamp_type.name, "NoTimestampType"),
+                    headers=own,
+                    original_topic=topics[r.original_topic],
+                    original_partition=r.original_partition,
+                    original_offset=r.original_offset,
+                )
+            )
+    except IndexError:
+        # Named here, off the common path: the first record that refers past a table.
+        problem = _sink_batch_problem(batch)
+        if problem is None:
+            raise
+    else:
+        if at == len(headers):
+            return records
+        problem = f"its records have {at} headers, but its `headers` list has {len(headers)}"
+    raise ConnectError(f"malformed sink batch: {problem}")
+
+
+def _sink_batch_problem(batch: Any) -> Optional[str]:
+    """What makes a `put` batch refer past its tables, if anything."""
+    topics, headers = batch.topics, batch.headers
+    at = 0
+    for i, r in enumerate(batch.records):
+        for index in (r.topic, r.original_topic):
+            if index >= len(topics):
+                return f"record {i}: topic {index} does not exist (the batch has {len(topics)} topics)"
+        at += r.header_count
+        if at > len(headers):
+            return f"record {i} has {r.header_count} headers, past the end of the batch's {len(headers)} headers"
+    return None
+
+
+def _entry(table: List[Any], index: int, what: str) -> Any:
     if index >= len(table):
-        raise ConnectError(f"malformed {batch} batch: {what} {index} does not exist (the batch has {len(table)} {what}s)")
+        raise ConnectError(f"malformed committed batch: {what} {index} does not exist (the batch has {len(table)} {what}s)")
     return table[index]
 
 

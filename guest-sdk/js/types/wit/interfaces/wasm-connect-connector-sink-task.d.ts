@@ -65,7 +65,11 @@ declare module 'wasm-connect:connector/sink-task@0.1.0' {
     value?: Data,
     timestamp?: bigint,
     timestampType: TimestampType,
-    headers: Array<Header>,
+    /**
+     * How many headers the record has: its headers are the next `header-count` of the
+     * batch's `headers`, after those of the records before it.
+     */
+    headerCount: number,
     /**
      * Where the record really is in the log, before any transform: use these with the
      * errant record reporter and in `pre-commit`. `original-topic` is an index into the
@@ -87,6 +91,11 @@ declare module 'wasm-connect:connector/sink-task@0.1.0' {
      * The topics the records refer to by index, each named once per batch.
      */
     topics: Array<string>,
+    /**
+     * Every record's headers, in record order (see `sink-record.header-count`): one list
+     * per batch, so a record without headers costs nothing here.
+     */
+    headers: Array<Header>,
     records: Array<SinkRecord>,
   }
 }
