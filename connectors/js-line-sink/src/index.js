@@ -101,13 +101,23 @@ class LineTask extends SinkTask {
 
   put(records) {
     const lines = new Map();
+    // A batch comes in runs of one partition: look the partition up once per run.
+    let topic = null;
+    let partition = -1;
+    let state = null;
+    let batch = null;
     for (const record of records) {
-      const id = `${record.originalTopic}-${record.originalPartition}`;
-      const state = this.partitions.get(id);
-      if (!state) throw new Error(`record of ${id}, which was not opened`);
+      if (record.originalPartition !== partition || record.originalTopic !== topic) {
+        topic = record.originalTopic;
+        partition = record.originalPartition;
+        const id = `${topic}-${partition}`;
+        state = this.partitions.get(id);
+        if (!state) throw new Error(`record of ${id}, which was not opened`);
+        batch = lines.get(id);
+        if (!batch) lines.set(id, (batch = []));
+      }
       const line = lineOf(this.format, record);
-      if (!lines.has(id)) lines.set(id, []);
-      if (line !== null) lines.get(id).push(line);
+      if (line !== null) batch.push(line);
       state.next = record.originalOffset + 1;
     }
     for (const [id, text] of lines) {

@@ -253,12 +253,16 @@ function decodeRecordCommon(r, reader, headers) {
     keySchema: key.schema,
     value: value.value,
     valueSchema: value.schema,
-    timestamp: r.timestamp ?? null,
-    headers: headers.map((h) => {
-      const d = decodeData(h.value, reader);
-      return { key: h.key, value: d.value, schema: d.schema };
-    }),
+    timestamp: r.timestamp == null ? null : Number(r.timestamp),
+    headers: decodeHeaders(headers, reader),
   };
+}
+
+function decodeHeaders(headers, reader) {
+  return headers.map((h) => {
+    const d = decodeData(h.value, reader);
+    return { key: h.key, value: d.value, schema: d.schema };
+  });
 }
 
 function sourceTaskExport(definition) {
@@ -325,31 +329,41 @@ export function decodeSinkBatch(batch) {
   const reader = new SchemaReader(batch.schemas);
   const topic = (index) => tableEntry("sink", batch.topics, index, "topic");
   const all = batch.headers;
+  const wit = batch.records;
+  const records = new Array(wit.length);
   let at = 0;
-  const records = batch.records.map((r, i) => {
+  for (let i = 0; i < wit.length; i++) {
+    const r = wit[i];
     const count = r.headerCount;
     if (at + count > all.length) {
       throw new FatalError(`malformed sink batch: record ${i} has ${count} headers, past the end of the batch's ${all.length} headers`);
     }
-    const headers = count === 0 ? NO_HEADERS : all.slice(at, at + count);
-    at += count;
-    return {
+    const key = r.key ? decodeData(r.key, reader) : NO_DATA;
+    const value = r.value ? decodeData(r.value, reader) : NO_DATA;
+    // One object literal, without spreads: this runs for every record under QuickJS.
+    records[i] = {
       topic: topic(r.topic),
       partition: r.partition,
       offset: Number(r.offset),
-      ...decodeRecordCommon(r, reader, headers),
+      key: key.value,
+      keySchema: key.schema,
+      value: value.value,
+      valueSchema: value.schema,
+      timestamp: r.timestamp == null ? null : Number(r.timestamp),
       timestampType: r.timestampType,
+      headers: count === 0 ? [] : decodeHeaders(all.slice(at, at + count), reader),
       originalTopic: topic(r.originalTopic),
       originalPartition: r.originalPartition,
       originalOffset: Number(r.originalOffset),
     };
-  });
+    at += count;
+  }
   if (at !== all.length) {
     throw new FatalError(`malformed sink batch: its records have ${at} headers, but its \`headers\` list has ${all.length}`);
   }
   return records;
 }
-const NO_HEADERS = Object.freeze([]);
+const NO_DATA = Object.freeze({ schema: null, value: null });
 
 function sinkTaskExport(definition) {
   let task = null;

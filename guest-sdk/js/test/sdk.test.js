@@ -297,6 +297,9 @@ test("sink tasks get decoded records, report errant ones and choose what to comm
   assert.deepEqual(committed, [{ topic: "t", partition: 0, offset: 2 }]);
   const [decoded] = decodeSinkBatch({ schemas: [], topics: ["t", "raw"], headers: [], records: [record(3, "x")] });
   assert.deepEqual([decoded.topic, decoded.originalTopic, decoded.value], ["t", "raw", "x"]);
+  // 64-bit integers arrive as BigInts; records carry numbers, as the types say.
+  const [stamped] = decodeSinkBatch({ schemas: [], topics: ["t", "raw"], headers: [], records: [{ ...record(3, "x"), offset: 3n, originalOffset: 103n, timestamp: 1700000000000n }] });
+  assert.deepEqual([stamped.offset, stamped.originalOffset, stamped.timestamp], [3, 103, 1700000000000]);
   const header = (key) => ({ key, value: { schema: null, value: { tag: "string", val: key } } });
   const withHeaders = (count) => ({ ...record(4, "y"), headerCount: count });
   const decodedHeaders = decodeSinkBatch({
