@@ -17,8 +17,11 @@
 //! - Schemaless `Struct` values are written with their own schema (Kafka rejects them).
 //! - Schemas are cached both ways, as Kafka's converter does: the JSON text of the schemas
 //!   written last (up to `schemas.cache.size`, by the schema's address), and the Connect
-//!   schemas of the last 16 schema nodes read (records of up to 64 KiB); `schemas.cache.size=0`
-//!   turns both off.
+//!   schemas of the last 16 schema texts read (records of up to 64 KiB); `schemas.cache.size=0`
+//!   turns both off. Reading, an envelope's schema is first taken as text and looked up as
+//!   bytes, so a known schema is not parsed into a tree again; anything unusual about the
+//!   envelope (a repeated or missing member, a schema too big to remember) takes the general
+//!   path, which parses the whole record.
 //!
 //! The JSON tree is `serde_json::Value` with the workspace's `preserve_order` (members keep
 //! insertion order; a repeated key keeps its first position and takes the last value, as
@@ -98,14 +101,25 @@ pub struct JsonConverter {
     /// `schemas.enable` every record carries its whole schema, and the records of a batch
     /// share one, so it is written out once per batch rather than once per record.
     schemas: Mutex<SchemaCache>,
-    /// The Connect schemas of the envelopes' schema nodes read last, as Kafka's
+    /// The Connect schemas of the envelopes' schema texts read last, as Kafka's
     /// `toConnectSchemaCache`: the records of a topic nearly always share a schema, and
-    /// reusing one `Arc` spares building it per record and lets every later stage (the
-    /// batch's schema table, struct checks) compare by address.
-    parsed: Mutex<VecDeque<(Json, SchemaRef)>>,
+    /// reusing one `Arc` spares parsing and building it per record and lets every later
+    /// stage (the batch's schema table, struct checks) compare by address.
+    parsed: Mutex<VecDeque<(Box<str>, SchemaRef)>>,
 }
 
-/// Schema nodes [`JsonConverter::deserialize`] remembers (most recently used first).
+/// A `schemas.enable` envelope with its schema as text. serde rejects a member other than
+/// the two, a missing one and a repeated one, all of which the general path then reads as
+/// Kafka does (the caller passes only objects: serde would take an array as a struct too).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    schema: &'a serde_json::value::RawValue,
+    payload: Json,
+}
+
+/// Schema texts [`JsonConverter::deserialize`] remembers (most recently used first).
 const PARSED_SCHEMAS: usize = 16;
 /// A record larger than this does not have its schema remembered, so the cache holds at
 /// most `PARSED_SCHEMAS` × this much JSON.
@@ -285,6 +299,12 @@ impl JsonConverter {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
+        if self.config.schemas_enable
+            && bytes.len() <= PARSED_SCHEMA_RECORD_BYTES
+            && let Some(data) = self.deserialize_known_schema(bytes)?
+        {
+            return Ok(Some(data));
+        }
         let json = parse(bytes).map_err(|e| {
             DataError::new(format!(
                 "converting bytes to Kafka Connect data failed due to serialization error: {e}"
@@ -305,15 +325,35 @@ impl JsonConverter {
         let Some((schema_json, payload)) = envelope else {
             return Err(DataError::new(ENVELOPE_ERROR));
         };
-        let schema = if bytes.len() <= PARSED_SCHEMA_RECORD_BYTES && self.cache_size() > 0 {
-            self.cached_schema(schema_json)?
-        } else {
-            self.json_to_schema(schema_json)?
-        };
+        let schema = self.json_to_schema(schema_json)?;
         let value = self.json_to_value(schema.as_ref(), Some(payload))?;
         Ok(Some(Data::new(schema, value)))
     }
 
+    /// The record of a plain envelope (`schema` then `payload`, or the other way round, once
+    /// each) whose schema text is cached, or whose schema is then parsed and cached; None for
+    /// anything else, which [`Self::deserialize`] reads the general way.
+    fn deserialize_known_schema(&self, bytes: &[u8]) -> Result<Option<Data>, DataError> {
+        if self.cache_size() == 0 {
+            return Ok(None);
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Ok(None);
+        };
+        // serde would also take a struct from an array; an envelope is an object.
+        if !text
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return Ok(None);
+        }
+        let Ok(envelope) = serde_json::from_str::<RawEnvelope<'_>>(text) else {
+            return Ok(None);
+        };
+        let schema = self.cached_schema(envelope.schema.get())?;
+        let value = self.json_to_value(schema.as_ref(), Some(&envelope.payload))?;
+        Ok(Some(Data::new(schema, value)))
+    }
     /// `schemas.cache.size` (0 caches nothing, either way).
     fn cache_size(&self) -> usize {
         self.schemas
@@ -322,25 +362,27 @@ impl JsonConverter {
             .capacity
     }
 
-    /// [`Self::json_to_schema`], returning the same `Arc` for a node equal to one read
-    /// recently.
-    fn cached_schema(&self, node: &Json) -> Result<Option<SchemaRef>, DataError> {
-        if matches!(node, Json::Null) {
-            return Ok(None);
-        }
+    /// [`Self::json_to_schema`] of a schema text, the same `Arc` for a text read recently.
+    fn cached_schema(&self, raw: &str) -> Result<Option<SchemaRef>, DataError> {
         let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(index) = parsed.iter().position(|(cached, _)| cached == node) {
+        if let Some(index) = parsed.iter().position(|(cached, _)| **cached == *raw) {
             let entry = parsed.remove(index).expect("the index was just found");
             let schema = entry.1.clone();
             parsed.push_front(entry);
             return Ok(Some(schema));
         }
         drop(parsed);
-        let Some(schema) = self.json_to_schema(node)? else {
+        // Text serde_json already read as one JSON value.
+        let node: Json = serde_json::from_str(raw).map_err(|e| {
+            DataError::new(format!(
+                "converting bytes to Kafka Connect data failed due to serialization error: malformed JSON: {e}"
+            ))
+        })?;
+        let Some(schema) = self.json_to_schema(&node)? else {
             return Ok(None);
         };
         let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
-        parsed.push_front((node.clone(), schema.clone()));
+        parsed.push_front((raw.into(), schema.clone()));
         parsed.truncate(PARSED_SCHEMAS);
         Ok(Some(schema))
     }
@@ -1572,6 +1614,51 @@ mod tests {
             ),
             "null"
         );
+    }
+
+    #[test]
+    fn envelopes_off_the_known_schema_path_read_as_kafka_reads_them() {
+        let json = converter(&[]);
+        let read = |text: &str| json.deserialize(Some(text.as_bytes()));
+        // A repeated member: the last one counts, as in Jackson's tree.
+        let repeated =
+            read(r#"{"schema":{"type":"int32"},"schema":{"type":"string"},"payload":"x"}"#)
+                .unwrap()
+                .unwrap();
+        assert_eq!(repeated.schema.unwrap().ty, SchemaType::String);
+        assert_eq!(repeated.value, Value::String("x".into()));
+        assert_eq!(
+            json.parsed.lock().unwrap().len(),
+            0,
+            "the general path caches nothing"
+        );
+        // A third member or a missing one is not an envelope.
+        for text in [
+            r#"{"schema":null,"payload":1,"extra":2}"#,
+            r#"{"payload":1}"#,
+        ] {
+            assert_eq!(
+                read(text).unwrap_err().to_string(),
+                ENVELOPE_ERROR,
+                "{text}"
+            );
+        }
+        // Payload first, a null schema, and numbers kept exactly.
+        let data = read(r#"{"payload":9223372036854775807,"schema":{"type":"int64"}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(data.value, Value::Int64(i64::MAX));
+        let schemaless = read(r#"{"schema":null,"payload":12345678901234567890123}"#);
+        assert!(
+            schemaless.is_err(),
+            "beyond int64 without a schema is an error"
+        );
+        let schemaless = read(r#"{"schema":null,"payload":[1,"a"]}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(schemaless.schema, None);
+        // Trailing content is still an error.
+        assert!(read(r#"{"schema":null,"payload":1} x"#).is_err());
     }
 
     #[test]
