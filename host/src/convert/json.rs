@@ -354,6 +354,7 @@ impl JsonConverter {
         let value = self.json_to_value(schema.as_ref(), Some(&envelope.payload))?;
         Ok(Some(Data::new(schema, value)))
     }
+
     /// `schemas.cache.size` (0 caches nothing, either way).
     fn cache_size(&self) -> usize {
         self.schemas
