@@ -254,7 +254,7 @@ pub fn data_to_wit(data: Data, table: &mut SchemaTable) -> wit::Data {
 }
 
 /// A primitive as itself, with no node list around it; a container as a tree.
-pub fn data_value_to_wit(value: Value) -> wit::DataValue {
+fn data_value_to_wit(value: Value) -> wit::DataValue {
     use wit::DataValue as D;
     match value {
         Value::Null => D::Null,
@@ -780,7 +780,7 @@ pub fn value_from_wit(
 
 /// A key, value or header value from the guest: a primitive given directly is decoded as
 /// the one-node tree it stands for, so both forms are checked against the schema alike.
-pub fn data_value_from_wit(
+fn data_value_from_wit(
     value: wit::DataValue,
     schema: Option<&SchemaRef>,
 ) -> Result<Value, Invalid> {
