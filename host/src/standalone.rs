@@ -93,6 +93,7 @@ pub fn kafka_settings(worker: &WorkerConfig, bootstrap_servers: &str) -> KafkaSe
 pub fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegistry> {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(worker.cache_dir.clone()),
+        function_cache_max_bytes: worker.function_cache_max_bytes,
         max_component_bytes: worker.plugin_max_bytes,
         metering: worker.metering,
         throttle_after: worker.throttle_after,

@@ -256,6 +256,11 @@ async fn metrics_count_what_moved_per_connector_and_task() {
     let loads = value(&text, "wasm_connect_worker_compile_cache_hits_total").unwrap()
         + value(&text, "wasm_connect_worker_compile_cache_misses_total").unwrap();
     assert!(loads >= 2.0, "{loads} components loaded");
+    // Exposed even when every component came from the compile cache.
+    for counter in ["reused", "compiled"] {
+        let name = format!("wasm_connect_worker_compile_functions_{counter}_total");
+        assert!(value(&text, &name).is_some(), "{name} is exposed");
+    }
     // The embedded log appended the five lines and the five dead letters, one fsync at a time.
     assert!(value(&text, "wasm_connect_embedded_log_appended_records_total").unwrap() >= 10.0);
     assert!(value(&text, "wasm_connect_embedded_log_commit_seconds_count").unwrap() >= 1.0);

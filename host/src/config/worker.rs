@@ -71,6 +71,8 @@ pub struct WorkerConfig {
     pub cache_dir: PathBuf,
     /// `plugin.max.bytes`: the largest component the worker loads.
     pub plugin_max_bytes: usize,
+    /// `cache.functions.max.bytes`: compiled functions kept for later compiles; 0 = off.
+    pub function_cache_max_bytes: u64,
     pub offset_file: PathBuf,
     pub offset_flush_interval: Duration,
     pub offset_flush_timeout: Duration,
@@ -756,6 +758,11 @@ impl WorkerConfig {
                 "plugin.max.bytes",
                 DEFAULT_PLUGIN_MAX_BYTES,
                 "a number of bytes",
+            )?,
+            function_cache_max_bytes: raw.parse_or(
+                "cache.functions.max.bytes",
+                crate::runtime::DEFAULT_FUNCTION_CACHE_MAX_BYTES,
+                "a number of bytes (0 turns the cache off)",
             )?,
             cache_dir,
             data_dir,

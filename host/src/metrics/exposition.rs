@@ -349,6 +349,18 @@ impl SnapshotCollector {
             "Components compiled (not found in the compile cache).",
             [(Labels::new(), compiles.misses)],
         )?;
+        counter(
+            encoder,
+            "wasm_connect_worker_compile_functions_reused",
+            "Functions compiles took from the compiled-function cache (cache.functions.max.bytes).",
+            [(Labels::new(), compiles.functions_reused)],
+        )?;
+        counter(
+            encoder,
+            "wasm_connect_worker_compile_functions_compiled",
+            "Functions compiled while the compiled-function cache was on.",
+            [(Labels::new(), compiles.functions_compiled)],
+        )?;
         family(
             encoder,
             "wasm_connect_worker_compile_seconds",

@@ -170,6 +170,7 @@ impl Compiles {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             seconds: self.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            ..CompileCounts::default()
         }
     }
 }
@@ -180,6 +181,10 @@ pub struct CompileCounts {
     pub hits: u64,
     pub misses: u64,
     pub seconds: f64,
+    /// Functions compiles took from the compiled-function cache (`cache.functions.max.bytes`).
+    pub functions_reused: u64,
+    /// Functions compiles compiled with that cache on.
+    pub functions_compiled: u64,
 }
 
 /// Connector and task starts the worker counts as it makes them.

@@ -1,6 +1,7 @@
 //! The process's one wasmtime [`Engine`] (component model, fuel, epoch interruption, async),
 //! the epoch ticker that drives deadlines and fair yielding, the [`Linker`] with every host
-//! import, and the on-disk cache of compiled components.
+//! import, and the on-disk cache of compiled components (with the compiled-function cache
+//! compiles share, `function_cache`).
 
 use std::{
     hash::{Hash, Hasher},
@@ -24,6 +25,7 @@ use wasmtime::{
 use super::{
     InstanceLayout, RuntimeConfig, bindings,
     capacity::{InstanceCapacity, KernelLimits},
+    function_cache::{FunctionCache, FunctionCounts},
     state::HostState,
 };
 
@@ -52,13 +54,22 @@ pub(crate) struct Shared {
     engine_hash: String,
     /// Compile cache hits, compilations and their time, for `/metrics`.
     pub(crate) compiles: crate::metrics::Compiles,
+    /// Compiled functions shared between compiles; None without a cache directory or with
+    /// `cache.functions.max.bytes=0`.
+    functions: Option<Arc<FunctionCache>>,
     _ticker: Ticker,
 }
 
 impl Runtime {
     /// Compile cache hits, compilations and their time so far.
     pub fn compile_counts(&self) -> crate::metrics::CompileCounts {
-        self.shared.compiles.counts()
+        let mut counts = self.shared.compiles.counts();
+        if let Some(functions) = &self.shared.functions {
+            let FunctionCounts { reused, compiled } = functions.counts();
+            counts.functions_reused = reused;
+            counts.functions_compiled = compiled;
+        }
+        counts
     }
 
     /// Creates the engine, the linker and the epoch ticker.
@@ -71,6 +82,19 @@ impl Runtime {
             .max_wasm_stack(MAX_WASM_STACK)
             .async_stack_size(ASYNC_STACK_SIZE);
         apply_layout(&mut wasmtime_config, &config.layout);
+        let functions = match &config.cache_dir {
+            Some(dir) if config.function_cache_max_bytes > 0 => Some(Arc::new(FunctionCache::new(
+                dir,
+                config.function_cache_max_bytes,
+            ))),
+            _ => None,
+        };
+        if let Some(functions) = &functions {
+            wasmtime_config
+                .enable_incremental_compilation(functions.clone())
+                .map_err(anyhow::Error::from)
+                .context("failed to enable the compiled-function cache")?;
+        }
         let engine = Engine::new(&wasmtime_config)
             .map_err(anyhow::Error::from)
             .context("failed to create the wasm engine")?;
@@ -82,6 +106,9 @@ impl Runtime {
             engine.precompile_compatibility_hash().hash(&mut hasher);
             hex::encode(&hasher.0.finalize()[..16])
         };
+        if let Some(functions) = &functions {
+            functions.set_engine_hash(&engine_hash);
+        }
         let ticker = Ticker::start(engine.clone(), config.epoch_tick)?;
         let capacity = Arc::new(InstanceCapacity::new(
             &config.layout,
@@ -96,6 +123,7 @@ impl Runtime {
                 capacity,
                 engine_hash,
                 compiles: crate::metrics::Compiles::default(),
+                functions,
                 _ticker: ticker,
             }),
         })
@@ -177,12 +205,22 @@ impl Shared {
                 ),
             }
         }
+        let session = self.functions.as_ref().map(|f| f.session());
         let compiled = self
             .engine
             .precompile_component(bytes)
             .map_err(anyhow::Error::from);
-        self.compiles.compiled(started.elapsed());
+        let took = started.elapsed();
+        self.compiles.compiled(took);
         let compiled = compiled?;
+        let functions = session.map(|s| s.finish(sha256_hex)).unwrap_or_default();
+        tracing::info!(
+            sha256 = sha256_hex,
+            seconds = took.as_secs_f64(),
+            functions_reused = functions.reused,
+            functions_compiled = functions.compiled,
+            "Compiled a component."
+        );
         match write_atomically(dir, &path, &compiled) {
             // Load from the file: the mapping is shared copy-on-write by every instance.
             Ok(()) => match self.deserialize(&path) {
@@ -219,7 +257,7 @@ impl Shared {
 
 /// Writes `bytes` to `path` through a temporary file in `dir` and a rename, so readers never
 /// see a partial file.
-fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the cache directory `{}`", dir.display()))?;
     // Unique per process and per write, so concurrent loads of one component do not collide.

@@ -15,6 +15,7 @@ pub mod capacity;
 mod component;
 pub mod convert;
 mod engine;
+mod function_cache;
 mod host_api;
 pub mod http;
 mod instance;
@@ -57,6 +58,10 @@ use crate::{
     data::{OffsetMap, TopicPartition, TopicPartitionOffset},
 };
 
+/// The default `cache.functions.max.bytes`: 256 MiB, room for the shared functions of
+/// Python (about 35 MiB) and JavaScript (about 15 MiB) components and many others.
+pub const DEFAULT_FUNCTION_CACHE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
 /// A connector or task configuration.
 pub type ConfigMap = BTreeMap<String, String>;
 
@@ -66,6 +71,9 @@ pub struct RuntimeConfig {
     /// Where compiled components are cached (`<dir>/<sha256>-<engine hash>.cwasm`); None
     /// disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// `cache.functions.max.bytes`: the most bytes of compiled functions kept in
+    /// `<cache_dir>/functions` for later compiles to reuse; 0 turns that cache off.
+    pub function_cache_max_bytes: u64,
     /// How often the epoch advances; bounds how late a deadline is noticed and how long a
     /// guest runs before yielding to other tasks.
     pub epoch_tick: Duration,
@@ -101,6 +109,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             cache_dir: None,
+            function_cache_max_bytes: DEFAULT_FUNCTION_CACHE_MAX_BYTES,
             epoch_tick: Duration::from_millis(5),
             max_component_bytes: 256 * 1024 * 1024,
             metering: true,

@@ -1154,3 +1154,82 @@ async fn a_long_call_is_throttled() {
         "throttled loop used {throttled:?} of CPU, unthrottled {free:?}"
     );
 }
+
+/// A component compiled after another that shares most of its functions (two builds of the
+/// test source) reuses them from the compiled-function cache, in a new runtime as after a
+/// restart, and the component so compiled runs; with the cache off nothing is reused.
+#[tokio::test]
+async fn components_that_share_functions_compile_only_what_is_new() {
+    use super::{InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
+
+    let Some(first) = test_source_bytes() else {
+        return;
+    };
+    let second_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/wasm32-wasip2/wasm/test_source_v2.wasm"
+    );
+    let Ok(second) = std::fs::read(second_path) else {
+        println!("skipped: {second_path} not built (run `cargo build-connectors`)");
+        return;
+    };
+    let runtime = |dir: &std::path::Path, max: u64| {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(dir.to_owned()),
+            function_cache_max_bytes: max,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime")
+    };
+
+    let off = tempfile::tempdir().expect("temporary directory");
+    let runtime_off = runtime(off.path(), 0);
+    runtime_off
+        .load(&first, "test_source.wasm")
+        .await
+        .expect("load");
+    let counts = runtime_off.compile_counts();
+    assert_eq!((counts.misses, counts.functions_reused), (1, 0));
+    assert!(!off.path().join("functions").exists());
+
+    let on = tempfile::tempdir().expect("temporary directory");
+    let filler = runtime(on.path(), u64::MAX);
+    filler.load(&first, "test_source.wasm").await.expect("load");
+    let filled = filler.compile_counts();
+    assert!(filled.functions_compiled > 100, "{filled:?}");
+    drop(filler);
+
+    // A new runtime on the same directory, as after a restart.
+    let restarted = runtime(on.path(), u64::MAX);
+    let plugin = restarted
+        .load(&second, "test_source_v2.wasm")
+        .await
+        .expect("load");
+    let counts = restarted.compile_counts();
+    assert_eq!(counts.misses, 1);
+    assert!(
+        counts.functions_reused > counts.functions_compiled,
+        "most functions are shared: {counts:?}"
+    );
+
+    // Code assembled from reused functions runs.
+    let mut task = plugin
+        .source_task(InstanceContext::detached(
+            "reuse",
+            Some(0),
+            SandboxLimits::default(),
+        ))
+        .await
+        .expect("instantiate");
+    let config: super::ConfigMap = [
+        ("topic", "t"),
+        ("mode", "ok"),
+        ("task.id", "0"),
+        ("batch.size", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    task.start(&config).await.expect("start");
+    assert_eq!(task.poll().await.expect("poll").len(), 5);
+}

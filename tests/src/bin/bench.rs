@@ -226,6 +226,9 @@ async fn main() -> anyhow::Result<()> {
     if row('r') {
         create_row(3).await?;
     }
+    if row('u') {
+        upload_row().await?;
+    }
     if row('z') {
         let records = env_or("BENCH_POLYGLOT_RECORDS", 20_000)?;
         polyglot_sink_row(records).await?;
@@ -349,6 +352,48 @@ async fn poll_costs(
         guest: per_record(guest),
         convert: per_record(convert),
     })
+}
+
+/// (u): a component's time from its bytes to a plugin ready to run (`Runtime::load`: check,
+/// compile, probe), for a component like one the worker compiled before (same language, other
+/// code): without the compiled-function cache (the baseline), with it, and loaded again from
+/// the compile cache, as after a restart. Each in a fresh cache directory.
+async fn upload_row() -> anyhow::Result<()> {
+    wasm_connect_tests::init_logging();
+    let load = |dir: PathBuf, functions: u64, path: PathBuf| async move {
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(dir),
+            function_cache_max_bytes: functions,
+            ..RuntimeConfig::default()
+        })?;
+        let bytes = std::fs::read(&path)?;
+        let started = Instant::now();
+        runtime.load(&bytes, "bench").await?;
+        let took = started.elapsed();
+        let counts = runtime.compile_counts();
+        anyhow::Ok((took, counts))
+    };
+    for (language, earlier, later) in [
+        ("Python", "py_counter_source", "py_jsonl_sink"),
+        ("JavaScript", "js_template_source", "js_line_sink"),
+        ("Rust", "file_source", "file_sink"),
+    ] {
+        let (earlier, later) = (component(earlier), component(later));
+        let size = std::fs::metadata(&later)?.len() as f64 / 1e6;
+        let off = tempfile::tempdir()?;
+        let (baseline, _) = load(off.path().to_owned(), 0, later.clone()).await?;
+        let on = tempfile::tempdir()?;
+        let (first, _) = load(on.path().to_owned(), u64::MAX, earlier).await?;
+        let (shared, counts) = load(on.path().to_owned(), u64::MAX, later.clone()).await?;
+        let (cached, _) = load(on.path().to_owned(), u64::MAX, later).await?;
+        println!(
+            "(u) {language} {size:.1} MB ready: {shared:>7.2?} after another {language} component (compiled {} functions, reused {}), {baseline:>7.2?} without the function cache ({:.1}× faster; the first took {first:.2?}), {cached:>7.2?} from the compile cache  (target ≤ 1 s, cached ≤ 50 ms)",
+            counts.functions_compiled,
+            counts.functions_reused,
+            baseline.as_secs_f64() / shared.as_secs_f64(),
+        );
+    }
+    Ok(())
 }
 
 /// (r): creating a connector until it and its `tasks` tasks are RUNNING, in-process on a
