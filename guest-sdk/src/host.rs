@@ -170,6 +170,32 @@ pub fn offsets(partitions: &[OffsetMap]) -> Result<Vec<Option<OffsetMap>>, Error
     Ok(imp::offsets(partitions))
 }
 
+/// Beyond Kafka Connect: tells the host this source task will have no records for `wait`
+/// (source world only). A Java source task blocks in `poll` until it has records; a component's
+/// `poll` must return, and this is how it waits without being called: after a `poll` that
+/// returned no records, the host polls again once `wait` passed, instead of backing off on its
+/// own (50 ms, doubling up to the worker's `source.idle.backoff.max.ms`). A stop, pause or
+/// resume still takes effect at once. [`Duration::MAX`](std::time::Duration::MAX) waits until
+/// one of those. Only the last call during a `poll` counts, and only if that `poll` returns no
+/// records; elsewhere it does nothing.
+///
+/// ```ignore
+/// fn poll(&mut self) -> Result<Vec<SourceRecord>, Error> {
+///     let due = self.last_poll + self.interval;
+///     let now = Instant::now();
+///     if now < due {
+///         host::poll_again_after(due - now)?;
+///         return Ok(Vec::new());
+///     }
+///     // ... read and return the next records
+/// }
+/// ```
+pub fn poll_again_after(wait: std::time::Duration) -> Result<(), Error> {
+    require(World::Source, "poll_again_after")?;
+    imp::poll_again_after(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+    Ok(())
+}
+
 /// Kafka Connect's `SinkTaskContext` (sink world only).
 pub mod sink_context {
     use std::time::Duration;
@@ -278,7 +304,8 @@ mod imp {
         errant_record_reporter as reporter, sink_task_context,
     };
     use wasm_connect_sdk_source_bindings::wasm_connect::connector::{
-        connector_context, logging, network, offset_storage_reader, types as wit,
+        connector_context, logging, network, offset_storage_reader, source_task_context,
+        types as wit,
     };
 
     use super::Level;
@@ -302,6 +329,10 @@ mod imp {
 
     pub(super) fn raise_error(message: &str) {
         connector_context::raise_error(message);
+    }
+
+    pub(super) fn poll_again_after(milliseconds: u64) {
+        source_task_context::poll_again_after(milliseconds);
     }
 
     pub(super) fn resolve_tcp(host: &str, port: u16) -> Result<Vec<String>, String> {
@@ -408,6 +439,19 @@ mod tests {
         let record = SinkRecord::new("t", 1, 5, None);
         errant_record_reporter::report(&record, "nope").unwrap();
         assert_eq!(testing::errant_reports()[0].offset, 5);
+        testing::reset();
+    }
+
+    #[test]
+    fn poll_again_after_reaches_the_double_in_milliseconds_and_only_for_sources() {
+        testing::reset();
+        poll_again_after(std::time::Duration::from_micros(2_500)).unwrap();
+        assert_eq!(testing::take_poll_again_after(), Some(2));
+        poll_again_after(std::time::Duration::MAX).unwrap();
+        assert_eq!(testing::take_poll_again_after(), Some(u64::MAX));
+        testing::set_world(Some(World::Sink));
+        assert!(poll_again_after(std::time::Duration::from_secs(1)).is_err());
+        assert_eq!(testing::take_poll_again_after(), None);
         testing::reset();
     }
 

@@ -42,6 +42,7 @@ struct State {
     offsets: Vec<(OffsetMap, OffsetMap)>,
     logs: Vec<(Level, String)>,
     reconfiguration_requests: usize,
+    poll_again_after: Option<u64>,
     raised_errors: Vec<String>,
     assignment: Vec<TopicPartition>,
     reset_offsets: Vec<TopicPartitionOffset>,
@@ -92,6 +93,12 @@ pub fn logs() -> Vec<(Level, String)> {
 /// How many times `request_task_reconfiguration` was called.
 pub fn reconfiguration_requests() -> usize {
     with(|s| s.reconfiguration_requests)
+}
+
+/// The milliseconds last passed to `poll_again_after`, cleared by reading them (the host reads
+/// them after each `poll`).
+pub fn take_poll_again_after() -> Option<u64> {
+    with(|s| s.poll_again_after.take())
 }
 
 /// The messages passed to `raise_error`.
@@ -153,6 +160,10 @@ pub(crate) mod double {
 
     pub(crate) fn request_task_reconfiguration() {
         with(|s| s.reconfiguration_requests += 1);
+    }
+
+    pub(crate) fn poll_again_after(milliseconds: u64) {
+        with(|s| s.poll_again_after = Some(milliseconds));
     }
 
     /// Natively there is no sandbox: the operating system resolves the name.

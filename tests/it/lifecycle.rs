@@ -314,3 +314,65 @@ async fn an_errant_record_fails_the_task_when_errors_are_not_tolerated() {
     );
     worker.stop().await;
 }
+
+/// How many times task 0 of `connector` was polled, from `GET /metrics`.
+async fn polls(api: &wasm_connect_tests::ServedWorker, connector: &str) -> u64 {
+    let (_, _, text) = api.get_text("/metrics", None).await;
+    let series = format!(
+        "wasm_connect_task_guest_call_duration_seconds_count{{connector=\"{connector}\",task=\"0\",function=\"poll\"}} "
+    );
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits up to 30 s for task 0 of `connector` to have been polled `count` times.
+async fn wait_for_polls(api: &wasm_connect_tests::ServedWorker, connector: &str, count: u64) {
+    let start = std::time::Instant::now();
+    loop {
+        let polled = polls(api, connector).await;
+        if polled >= count {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{connector} was polled {polled} times, not {count}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A source task that says (`poll-again-after`) it has nothing for ten minutes is not polled
+/// again meanwhile, where one that says nothing is polled on the worker's back-off; a pause
+/// and resume polls it again at once, and deleting it does not wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_task_that_says_it_has_nothing_is_not_polled_until_then() {
+    let api = wasm_connect_tests::ServedWorker::start().await;
+    for (name, extra) in [("quiet", Some("600000")), ("backoff", None)] {
+        let mut config = serde_json::json!({
+            "connector.class": "TestSource",
+            "modes": "idle",
+            "topic": name,
+        });
+        if let Some(ms) = extra {
+            config["idle.ms"] = ms.into();
+        }
+        let reply = api
+            .post(
+                "/connectors",
+                &serde_json::json!({"name": name, "config": config}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        api.worker.wait_running(name, 1).await;
+    }
+    // The back-off polls at 0, 50, 150, 350, 750 ms and so on.
+    wait_for_polls(&api, "backoff", 4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(polls(&api, "quiet").await, 1);
+
+    assert_eq!(api.put("/connectors/quiet/pause").await.status, 202);
+    assert_eq!(api.put("/connectors/quiet/resume").await.status, 202);
+    wait_for_polls(&api, "quiet", 2).await;
+    assert_eq!(api.delete("/connectors/quiet").await.status, 204);
+}

@@ -87,7 +87,14 @@ impl SourceTask for DatagenTask {
     }
 
     fn poll(&mut self) -> Result<Vec<SourceRecord>, Error> {
-        let batch = self.generator.next_batch(self.started.elapsed());
+        let elapsed = self.started.elapsed();
+        let batch = self.generator.next_batch(elapsed);
+        if batch.is_empty()
+            && let Some(wait) = self.generator.idle_for(elapsed)
+        {
+            // Not polled again before the rate allows a record, nor at all once done.
+            host::poll_again_after(wait)?;
+        }
         if batch.is_empty() && self.generator.is_done() && !self.logged_done {
             self.logged_done = true;
             host::info(&format!(

@@ -82,6 +82,18 @@ impl Generator {
         self.settings.count.is_some_and(|c| self.next_seq >= c)
     }
 
+    /// How long, `elapsed` after the generator was made, until it has a record again: never
+    /// ([`Duration::MAX`]) once every record was generated, the time to the next record the
+    /// rate allows, or `None` when it has one now.
+    pub fn idle_for(&self, elapsed: Duration) -> Option<Duration> {
+        if self.is_done() {
+            return Some(Duration::MAX);
+        }
+        let rate = self.settings.rate.filter(|rate| *rate > 0.0)?;
+        let due = Duration::try_from_secs_f64((self.emitted + 1) as f64 / rate).ok()?;
+        due.checked_sub(elapsed).filter(|wait| !wait.is_zero())
+    }
+
     /// The next sequence number.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
@@ -212,6 +224,7 @@ mod tests {
         assert_eq!(generator.next_batch(Duration::ZERO).len(), 5);
         assert!(generator.is_done());
         assert!(generator.next_batch(Duration::ZERO).is_empty());
+        assert_eq!(generator.idle_for(Duration::ZERO), Some(Duration::MAX));
         assert_eq!(generator.next_seq(), 25);
     }
 
@@ -222,6 +235,12 @@ mod tests {
         assert_eq!(generator.next_batch(Duration::from_millis(500)).len(), 50);
         assert!(generator.next_batch(Duration::from_millis(505)).is_empty());
         assert_eq!(generator.next_batch(Duration::from_secs(1)).len(), 50);
+        // The next record is due 10 ms after the 100th.
+        assert_eq!(
+            generator.idle_for(Duration::from_millis(1_000)),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(generator.idle_for(Duration::from_millis(1_010)), None);
         // Long idle periods are capped by batch.size, not burst all at once.
         assert_eq!(generator.next_batch(Duration::from_secs(100)).len(), 1000);
     }

@@ -195,7 +195,22 @@ impl SourceTask for HttpSourceTask {
         }
         match failure {
             Some(error) if records.is_empty() => Err(error),
-            _ => Ok(records),
+            _ => {
+                if records.is_empty() {
+                    // Not polled again before the next endpoint is due.
+                    let now = Instant::now();
+                    if let Some(wait) = self
+                        .endpoints
+                        .iter()
+                        .map(|e| e.next_poll.saturating_duration_since(now))
+                        .min()
+                        .filter(|wait| !wait.is_zero())
+                    {
+                        host::poll_again_after(wait)?;
+                    }
+                }
+                Ok(records)
+            }
         }
     }
 }

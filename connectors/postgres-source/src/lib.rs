@@ -216,6 +216,21 @@ impl PostgresSourceTask {
                 Err(error) => return Err(error),
             }
         }
+        if records.is_empty() {
+            // Not polled again before the next table (or the table watch) is due.
+            let now = Instant::now();
+            if let Some(wait) = self
+                .readers
+                .iter()
+                .map(|r| r.next_poll)
+                .chain(self.watch.as_ref().map(|(_, next)| *next))
+                .map(|due| due.saturating_duration_since(now))
+                .min()
+                .filter(|wait| !wait.is_zero())
+            {
+                host::poll_again_after(wait)?;
+            }
+        }
         Ok(records)
     }
 }

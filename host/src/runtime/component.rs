@@ -32,6 +32,7 @@ const HOST_INTERFACES: &[&str] = &[
     "logging",
     "connector-context",
     "offset-storage-reader",
+    "source-task-context",
     "sink-task-context",
     "errant-record-reporter",
     "network",

@@ -175,6 +175,7 @@ fn new_linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     source::logging::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     source::connector_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     source::offset_storage_reader::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+    source::source_task_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     source::network::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     sink::sink_task_context::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
     sink::errant_record_reporter::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;

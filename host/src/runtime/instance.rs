@@ -494,9 +494,15 @@ pub struct SourceTaskInstance {
 instance_common!(SourceTaskInstance);
 
 /// What one `poll` returned, not yet checked or converted.
-pub struct PolledBatch(wit_source::SourceBatch, super::HostLimits);
+pub struct PolledBatch(wit_source::SourceBatch, super::HostLimits, Option<Duration>);
 
 impl PolledBatch {
+    /// How long the task said it will have no records (`source-task-context.poll-again-after`
+    /// during this `poll`), if it returned none and said so.
+    pub fn idle_for(&self) -> Option<Duration> {
+        self.2.filter(|_| self.is_empty())
+    }
+
     /// How many records the guest returned.
     pub fn len(&self) -> usize {
         self.0.records.len()
@@ -550,9 +556,10 @@ impl SourceTaskInstance {
         let task = self.guest.wasm_connect_connector_source_task();
         let result = guest_call!(&mut self.sandbox, "poll", |store| task.call_poll(store))?;
         let limits = self.sandbox.host_limits();
+        let idle_for = self.sandbox.store.data_mut().poll_again_after.take();
         self.sandbox
             .connector_result("poll", result)
-            .map(|batch| PolledBatch(batch, limits))
+            .map(|batch| PolledBatch(batch, limits, idle_for))
     }
 
     pub async fn commit(&mut self) -> Result<(), CallError> {

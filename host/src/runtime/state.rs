@@ -91,6 +91,8 @@ pub struct HostState {
     pub(crate) reconfiguration_requested: bool,
     /// `connector-context.raise-error` was already forwarded by this instance.
     pub(crate) error_raised: bool,
+    /// `source-task-context.poll-again-after` in this call: how long the task has nothing.
+    pub(crate) poll_again_after: Option<Duration>,
 }
 
 /// What the host resources of an instance hold, as last counted.
@@ -177,6 +179,7 @@ impl HostState {
     pub(crate) fn begin_call(&mut self, timeout: Duration) {
         self.clock = CallClock::start(timeout);
         self.reconfiguration_requested = false;
+        self.poll_again_after = None;
         let mut output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
         output.stderr_tail.clear();
     }
@@ -410,6 +413,7 @@ pub(crate) fn new_store(
         resource_refusal: None,
         reconfiguration_requested: false,
         error_raised: false,
+        poll_again_after: None,
     };
     let memory_max_bytes = state.ctx.limits.memory_max_bytes;
     let mut store = Store::new(engine, state);

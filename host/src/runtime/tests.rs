@@ -1233,3 +1233,58 @@ async fn components_that_share_functions_compile_only_what_is_new() {
     task.start(&config).await.expect("start");
     assert_eq!(task.poll().await.expect("poll").len(), 5);
 }
+
+/// `source-task-context.poll-again-after` during a `poll` that returned nothing is what
+/// the worker waits; a `poll` with records, or without the call, leaves the wait to the
+/// worker's back-off, and the value does not carry over to the next `poll`.
+#[tokio::test]
+async fn a_source_task_says_how_long_it_has_nothing() {
+    use super::{InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
+
+    let Some(bytes) = test_source_bytes() else {
+        return;
+    };
+    let cache = tempfile::tempdir().expect("temporary directory");
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let plugin = runtime
+        .load(&bytes, "test_source.wasm")
+        .await
+        .expect("load");
+    let task = |settings: &'static [(&'static str, &'static str)]| {
+        let plugin = plugin.clone();
+        async move {
+            let mut task = plugin
+                .source_task(InstanceContext::detached(
+                    "idle",
+                    Some(0),
+                    SandboxLimits::default(),
+                ))
+                .await
+                .expect("instantiate");
+            let config: super::ConfigMap = [("topic", "t"), ("mode", "idle"), ("task.id", "0")]
+                .iter()
+                .chain(settings)
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            task.start(&config).await.expect("start");
+            task
+        }
+    };
+
+    let mut hinting = task(&[("idle.ms", "1234")]).await;
+    let batch = hinting.poll_batch().await.expect("poll");
+    assert!(batch.is_empty());
+    assert_eq!(batch.idle_for(), Some(Duration::from_millis(1234)));
+
+    let mut silent = task(&[]).await;
+    assert_eq!(silent.poll_batch().await.expect("poll").idle_for(), None);
+
+    let mut busy = task(&[("idle.ms", "1234"), ("idle.with.records", "true")]).await;
+    let batch = busy.poll_batch().await.expect("poll");
+    assert!(!batch.is_empty());
+    assert_eq!(batch.idle_for(), None, "a poll with records is not idle");
+}

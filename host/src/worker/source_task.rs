@@ -50,6 +50,18 @@ const MAX_IN_FLIGHT_RECORDS: usize = 200_000;
 /// `source.idle.backoff.max.ms`.
 const IDLE_BACKOFF: Duration = Duration::from_millis(50);
 
+/// Sleeps for `wait`, or forever when `wait` is beyond any deadline tokio can set (a task
+/// that said it has nothing until it is stopped, paused or reconfigured).
+async fn sleep_at_most(wait: Duration) {
+    match tokio::time::Instant::now().checked_add(wait) {
+        // tokio's timer wheel reaches about two years; beyond it, wait for the other events.
+        Some(deadline) if wait < Duration::from_secs(60 * 60 * 24 * 365) => {
+            tokio::time::sleep_until(deadline).await
+        }
+        _ => std::future::pending().await,
+    }
+}
+
 /// The wait before polling again after polls that returned nothing: idle tasks cost little,
 /// and a task that has data again polls at once.
 #[derive(Debug)]
@@ -731,13 +743,20 @@ async fn run_inner(
         }
         match polled {
             Ok(batch) if batch.is_empty() => {
-                // Wait, but keep taking acknowledgements; a state change ends the wait.
-                let wait = idle.next_wait();
+                // Wait as long as the task said it has nothing (`poll-again-after`), else
+                // back off; keep taking acknowledgements; a state change ends the wait.
+                let wait = match batch.idle_for() {
+                    Some(idle_for) => {
+                        idle.reset();
+                        idle_for
+                    }
+                    None => idle.next_wait(),
+                };
                 let acked = tokio::select! {
                     () = control.shutdown.cancelled() => Ok(()),
                     _ = target.changed() => Ok(()),
                     acked = task.drain_acks(Drain::AtLeastOne) => acked,
-                    () = tokio::time::sleep(wait) => Ok(()),
+                    () = sleep_at_most(wait) => Ok(()),
                 };
                 if let Err(failure) = acked {
                     break Err(failure);

@@ -10,3 +10,4 @@ mod logging;
 mod network;
 mod offset_storage_reader;
 mod sink_task_context;
+mod source_task_context;

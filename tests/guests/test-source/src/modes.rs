@@ -24,7 +24,7 @@ use wasm_connect_sdk::{
 
 use crate::{every_type, hostile};
 
-const MODES: [&str; 26] = [
+const MODES: [&str; 27] = [
     "ok",
     "reconfigure",
     "panic",
@@ -51,6 +51,7 @@ const MODES: [&str; 26] = [
     "leak-config",
     "burn",
     "tcp-connect",
+    "idle",
 ];
 
 /// What a task does when polled.
@@ -120,6 +121,9 @@ pub enum Mode {
     /// `tcp.resolve` is true, else dials the literal address. Returns the outcomes as a fatal
     /// error.
     TcpConnect,
+    /// Returns no records (or `ok` records with `idle.with.records=true`) and, when `idle.ms`
+    /// is set, tells the host it has nothing for that long (`poll_again_after`).
+    Idle,
 }
 
 /// How deep `too-deep` nests: one more level than the host's limit of 64.
@@ -155,6 +159,7 @@ impl Mode {
             "leak-config" => Self::LeakConfig,
             "burn" => Self::Burn,
             "tcp-connect" => Self::TcpConnect,
+            "idle" => Self::Idle,
             other => {
                 return Err(Error::invalid_config(format!(
                     "unknown mode `{other}`; expected one of {}",
@@ -373,6 +378,9 @@ pub struct TestSourceTask {
     config_text: String,
     /// `burn.iterations`, for `burn`.
     burn_iterations: u64,
+    /// `idle.ms` and `idle.with.records`, for `idle`.
+    idle_ms: Option<u64>,
+    idle_with_records: bool,
     /// The schema of the `schema-bloat` mode.
     bloated: Option<Arc<wasm_connect_sdk::Schema>>,
 }
@@ -594,6 +602,12 @@ impl SourceTask for TestSourceTask {
             hostile_size: usize::try_from(config.get_long_or("hostile.size", 1000)?).unwrap_or(0),
             burn_iterations: u64::try_from(config.get_long_or("burn.iterations", 2_000_000)?)
                 .unwrap_or(0),
+            idle_ms: if config.contains("idle.ms") {
+                Some(u64::try_from(config.get_long("idle.ms")?).unwrap_or(u64::MAX))
+            } else {
+                None
+            },
+            idle_with_records: config.get_bool_or("idle.with.records", false)?,
             config_text: config
                 .iter()
                 .map(|(key, value)| format!("{key}={value}"))
@@ -686,6 +700,16 @@ impl SourceTask for TestSourceTask {
                 hostile::bloated_records(&self.topic, &schema, &mut self.next_seq, count)
             }
             Mode::TopicFlood => Ok(hostile::fresh_topics(&mut self.next_seq, self.batch_size)),
+            Mode::Idle => {
+                if let Some(ms) = self.idle_ms {
+                    host::poll_again_after(std::time::Duration::from_millis(ms))?;
+                }
+                Ok(if self.idle_with_records {
+                    self.emit()
+                } else {
+                    Vec::new()
+                })
+            }
             Mode::LogSteady => {
                 hostile::log_lines(self.batch_size, self.hostile_size);
                 Ok(Vec::new())
