@@ -80,13 +80,15 @@ imp() { echo "import $1 from \"wasm-connect:connector/$2@$version\";"; }
   echo "export { preopens };"
   if [[ $world == source ]]; then
     imp offsetStorageReader offset-storage-reader
+    imp sourceTaskContext source-task-context
     echo "export const sinkTaskContext = null;"
     echo "export const errantRecordReporter = null;"
-    echo "export { offsetStorageReader };"
+    echo "export { offsetStorageReader, sourceTaskContext };"
   else
     imp sinkTaskContext sink-task-context
     imp errantRecordReporter errant-record-reporter
     echo "export const offsetStorageReader = null;"
+    echo "export const sourceTaskContext = null;"
     echo "export { sinkTaskContext, errantRecordReporter };"
   fi
   echo "export const world = \"$world\";"

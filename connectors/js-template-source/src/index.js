@@ -13,6 +13,7 @@ import {
   defineSource,
   log,
   offsetStorageReader,
+  sourceContext,
 } from "wasm-connect-sdk";
 import { Generator, compileTemplate, parseSchema } from "./template.js";
 
@@ -93,9 +94,15 @@ class TemplateTask extends SourceTask {
   poll() {
     const { count, batchSize, intervalMs, topic, schema } = this.s;
     const remaining = count < 0 ? batchSize : Math.min(batchSize, count - this.next);
-    if (remaining <= 0) return [];
+    if (remaining <= 0) {
+      sourceContext.pollAgainAfter(null); // every record made: nothing more, ever
+      return [];
+    }
     const now = Date.now();
-    if (intervalMs > 0 && now - this.lastBatch < intervalMs) return [];
+    if (intervalMs > 0 && now - this.lastBatch < intervalMs) {
+      sourceContext.pollAgainAfter(this.lastBatch + intervalMs - now); // not before the next batch
+      return [];
+    }
     this.lastBatch = now;
     const records = [];
     for (let i = 0; i < remaining; i++) {

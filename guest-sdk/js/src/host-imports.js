@@ -6,6 +6,7 @@ export const world = doubles.world;
 export const logging = doubles.logging;
 export const connectorContext = doubles.connectorContext;
 export const offsetStorageReader = doubles.offsetStorageReader;
+export const sourceTaskContext = doubles.sourceTaskContext;
 export const sinkTaskContext = doubles.sinkTaskContext;
 export const errantRecordReporter = doubles.errantRecordReporter;
 // Under Node, `fs` reaches the directories a test granted (`testing.grantDirectory`).

@@ -4,6 +4,6 @@ export { Connector, SourceConnector, SinkConnector, SourceTask, SinkTask, define
 export { Config, ConfigDef, ConfigType, Importance, Width, Validator } from "./config.js";
 export { Schema, SchemaBuilder, Struct, Type, Logical } from "./data.js";
 export { ConnectorError, InvalidConfigError, RetriableError, FatalError, DataError } from "./errors.js";
-export { log, context, offsetStorageReader, sinkContext, errantRecordReporter } from "./host.js";
+export { log, context, offsetStorageReader, sourceContext, sinkContext, errantRecordReporter } from "./host.js";
 export * as fs from "./fs.js";
 export { toPlain } from "./data.js";

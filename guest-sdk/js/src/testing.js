@@ -13,6 +13,7 @@ const state = {
   logs: [],
   offsets: new Map(),
   reconfigurations: 0,
+  pollAgainAfter: [],
   raisedErrors: [],
   sinkCalls: [],
   reports: [],
@@ -32,6 +33,7 @@ export function reset() {
   state.logs = [];
   state.offsets = new Map();
   state.reconfigurations = 0;
+  state.pollAgainAfter = [];
   state.raisedErrors = [];
   state.sinkCalls = [];
   state.reports = [];
@@ -215,6 +217,8 @@ function toWit(object) {
 
 export const logs = () => state.logs;
 export const reconfigurations = () => state.reconfigurations;
+/** Each `sourceContext.pollAgainAfter` as the host got it (milliseconds as a BigInt). */
+export const pollAgainAfter = () => state.pollAgainAfter;
 export const raisedErrors = () => state.raisedErrors;
 export const sinkCalls = () => state.sinkCalls;
 export const reports = () => state.reports;
@@ -232,6 +236,9 @@ export const doubles = {
       state.reconfigurations += 1;
     },
     raiseError: (message) => state.raisedErrors.push(message),
+  },
+  sourceTaskContext: {
+    pollAgainAfter: (milliseconds) => state.pollAgainAfter.push(milliseconds),
   },
   offsetStorageReader: {
     offset: (partition) => state.offsets.get(key(partition)) ?? null,

@@ -22,6 +22,7 @@ import {
   defineSource,
   log,
   offsetStorageReader,
+  sourceContext,
   errantRecordReporter,
 } from "../src/index.js";
 import { exportsFor, decodeSinkBatch } from "../src/connector.js";
@@ -233,6 +234,16 @@ test("committed records are decoded from the batch's tables; a missing entry is 
     () => sourceTask.commitRecords({ schemas: [], topics: [], sourcePartitions: [[]], records: [{ record: record(0, 0), metadata: null }] }),
     (e) => e.tag === "fatal" && /topic 0 does not exist \(the batch has 0 topics\)/.test(e.val),
   );
+});
+
+test("pollAgainAfter reaches the host in whole milliseconds, null as never, and rejects nonsense", () => {
+  testing.reset();
+  sourceContext.pollAgainAfter(2.7);
+  sourceContext.pollAgainAfter(null);
+  assert.deepEqual(testing.pollAgainAfter(), [2n, 2n ** 64n - 1n]);
+  assert.throws(() => sourceContext.pollAgainAfter(-1), /milliseconds >= 0 or null/);
+  assert.throws(() => sourceContext.pollAgainAfter("5"), /milliseconds >= 0 or null/);
+  assert.equal(testing.pollAgainAfter().length, 2);
 });
 
 test("anything thrown becomes a connector-error with the message and stack", () => {

@@ -237,6 +237,10 @@ declare module "wasm-connect-sdk" {
     offset(partition: OffsetObject): OffsetObject | null;
     offsets(partitions: OffsetObject[]): (OffsetObject | null)[];
   };
+  export const sourceContext: {
+    /** Beyond Kafka Connect: no records for `milliseconds` (null: never); see the README. */
+    pollAgainAfter(milliseconds: number | null): void;
+  };
   export const sinkContext: {
     assignment(): TopicPartition[];
     resetOffsets(offsets: TopicPartitionOffset[]): void;

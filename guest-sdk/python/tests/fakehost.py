@@ -42,6 +42,7 @@ class FakeHost:
         self.logs = []
         self.raised = []
         self.reconfigurations = 0
+        self.poll_again_after = []
         self.offsets = {}
         self.assignment = []
         self.resets = []
@@ -59,6 +60,9 @@ class FakeHost:
         logging.log = lambda level, message: self.logs.append((level.name.lower(), message))
         connector_context.raise_error = self.raised.append
         connector_context.request_task_reconfiguration = self._reconfigure
+        source = _world("source_task_context")
+        if source is not None:
+            source.poll_again_after = self.poll_again_after.append
         offsets = _world("offset_storage_reader")
         if offsets is not None:
             offsets.offset = self._offset

@@ -306,6 +306,10 @@ class GlueTest(unittest.TestCase):
         self.assertTrue(self.host.raised[0].startswith("ValueError: bad"))
         with self.assertRaisesRegex(wc.ConnectError, "only available to source connectors"):
             wc.SourceTaskContext().offset_storage_reader().offset({"f": "a"})
+        with self.assertRaisesRegex(wc.ConnectError, "only available to source connectors"):
+            wc.SourceTaskContext().poll_again_after(1.5)
+        with self.assertRaisesRegex(ValueError, "seconds >= 0 or None"):
+            wc.SourceTaskContext().poll_again_after(-1)
 
 
 class CompiledEncoderTest(unittest.TestCase):

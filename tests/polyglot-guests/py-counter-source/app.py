@@ -59,6 +59,8 @@ class CounterTask(wc.SourceTask):
             records.append(wc.SourceRecord(self.partition, {"seq": seq}, self.topic,
                                            key=str(seq), value=value, value_schema=VALUE_SCHEMA))
         self.next = max(self.next, end)
+        if not records:
+            self.context.poll_again_after(None)  # counted to the end: nothing more, ever
         return records
 
 

@@ -35,7 +35,10 @@ class CounterTest(unittest.TestCase):
         self.host.set_offset({"counter": "c"}, {"seq": 8})
         task = self.task(count="10", **{"batch.size": "5"})
         self.assertEqual([r.key for r in task.poll()], ["9"])
+        self.assertEqual(self.host.poll_again_after, [])
         self.assertEqual(task.poll(), [])
+        # Done: the host need not poll it again.
+        self.assertEqual(self.host.poll_again_after, [2**64 - 1])
 
     def test_validation_names_the_missing_topic(self):
         values = {v.name: v for v in CounterSource().validate(wc.Config({}))}

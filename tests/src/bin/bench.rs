@@ -217,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if row('i') {
         let tasks = env_or("BENCH_IDLE_TASKS", 10_000)?;
-        idle_density(tasks).await?;
+        idle_density(tasks, env_or("BENCH_IDLE_BACKOFF", 0)? != 0).await?;
     }
     if row('x') {
         let kills = env_or("BENCH_FAILOVER_KILLS", 10)?;
@@ -608,17 +608,34 @@ async fn polyglot_row(records: u64) -> anyhow::Result<()> {
 /// (i): DatagenSource connectors of 10 tasks with `count=0` (as an operator would try it)
 /// created one after another in a child worker until `tasks` tasks run; prints the growth of
 /// memory mappings, resident memory and `GET /` latency as it fills, then what one instance
-/// costs and the idle CPU of the full worker against its empty baseline.
-async fn idle_density(tasks: usize) -> anyhow::Result<()> {
+/// costs and the idle CPU of the full worker against its empty baseline. A DatagenSource that
+/// made its count tells the host it has nothing more (`poll-again-after`); with `backoff`,
+/// TestSource tasks that return nothing and say nothing (polled on the worker's back-off)
+/// take their place.
+async fn idle_density(tasks: usize, backoff: bool) -> anyhow::Result<()> {
     const TASKS_PER_CONNECTOR: usize = 10;
     let worker = ChildWorker::start(&[]).await;
     let datagen = |name: &str| {
-        serde_json::json!({
-            "name": name,
-            "config": {"connector.class": "DatagenSource", "tasks.max": TASKS_PER_CONNECTOR.to_string(),
-                       "count": "0", "topic": name},
-        })
+        let tasks = TASKS_PER_CONNECTOR.to_string();
+        let config = if backoff {
+            // One task per mode listed.
+            let modes = ["idle"; TASKS_PER_CONNECTOR].join(",");
+            serde_json::json!({"connector.class": "TestSource", "tasks.max": tasks,
+                               "modes": modes, "topic": name})
+        } else {
+            serde_json::json!({"connector.class": "DatagenSource", "tasks.max": tasks,
+                               "count": "0", "topic": name})
+        };
+        serde_json::json!({"name": name, "config": config})
     };
+    println!(
+        "(i) idle tasks: {}",
+        if backoff {
+            "TestSource, silent (polled on the back-off up to source.idle.backoff.max.ms)"
+        } else {
+            "DatagenSource count=0 (says it has nothing more: poll-again-after)"
+        }
+    );
     // The plugin's code mapped and a first connector running: the baseline.
     worker.rest.post("/connectors", &datagen("warm")).await;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -5,7 +5,7 @@
   :func:`log` writes one line directly.
 * Contexts, as Kafka Connect's: every connector, source task and sink task has ``self.context``.
   :class:`ConnectorContext` (request task reconfiguration, raise an error), :class:`SourceTaskContext`
-  (adds the :class:`OffsetStorageReader`) and :class:`SinkTaskContext` (assignment, offset
+  (adds the :class:`OffsetStorageReader`, and ``poll_again_after``) and :class:`SinkTaskContext` (assignment, offset
   resets, pause/resume, request commit, retry timeout, and the :class:`ErrantRecordReporter`).
 
 Interfaces of the other world (offsets in a sink, the sink context in a source) raise
@@ -33,8 +33,10 @@ from .records import OffsetMap, SinkRecord, TopicPartition
 _WORLD_MODULES: Dict[str, Any] = {}
 try:
     from wit_world.imports import offset_storage_reader as _wit_offsets
+    from wit_world.imports import source_task_context as _wit_source_context
 
     _WORLD_MODULES["offset_storage_reader"] = _wit_offsets
+    _WORLD_MODULES["source_task_context"] = _wit_source_context
 except ImportError:
     pass
 try:
@@ -142,6 +144,22 @@ class SourceTaskContext(ConnectorContext):
 
     def offset_storage_reader(self) -> OffsetStorageReader:
         return OffsetStorageReader()
+
+    def poll_again_after(self, seconds: Optional[float]) -> None:
+        """Beyond Kafka Connect: tells the host this task has no records for ``seconds``
+        (``None``: until it is stopped, paused or resumed). A Java source task blocks in
+        ``poll`` until it has records; a component's ``poll`` must return, and this is how it
+        waits without being called: after a ``poll`` that returned no records, the host polls
+        again once ``seconds`` passed, instead of backing off on its own (50 ms, doubling up to
+        the worker's ``source.idle.backoff.max.ms``). Only the last call during a ``poll``
+        counts, and only if that ``poll`` returns no records."""
+        if seconds is None:
+            milliseconds = 2**64 - 1
+        else:
+            if seconds != seconds or seconds < 0:
+                raise ValueError(f"poll_again_after takes seconds >= 0 or None, not {seconds!r}")
+            milliseconds = min(int(seconds * 1000), 2**64 - 1)
+        _world_import("source_task_context", "source").poll_again_after(milliseconds)
 
 
 class ReportHandle:
