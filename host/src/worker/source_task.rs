@@ -168,12 +168,13 @@ struct Acked {
 /// `plugin_transforms` holds the task's transform component instances when the chain has
 /// any (a wasm `Store` is not `Sync`, so it stays out of the shared [`SendStage`]).
 async fn run_sender(
-    mut jobs: mpsc::Receiver<SendJob>,
+    mut jobs: mpsc::Receiver<Box<SendJob>>,
     stage: SendStage,
     mut plugin_transforms: Option<TaskTransforms>,
 ) {
     let mut partitions = PartitionGuard::new(&stage.services.worker.task_limits);
     while let Some(job) = jobs.recv().await {
+        let job = *job;
         if !stage.services.lease.valid() {
             // The worker's membership lapsed: another worker may run this task now.
             break;
@@ -853,8 +854,9 @@ struct SourceLoop<'a> {
     services: &'a Arc<Services>,
     control: &'a TaskControl,
     instance: SourceTaskInstance,
-    /// Batches for [`run_sender`].
-    jobs: mpsc::Sender<SendJob>,
+    /// Batches for [`run_sender`], boxed: tokio allocates a channel's slots 32 at a time,
+    /// which for a `SendJob` itself would be 6 KiB per task, idle or not.
+    jobs: mpsc::Sender<Box<SendJob>>,
     wants_commit_records: bool,
     in_flight: FuturesOrdered<BoxFuture<'static, Result<Acked, TaskFailure>>>,
     in_flight_batches: VecDeque<InFlight>,
@@ -881,11 +883,11 @@ impl SourceLoop<'_> {
         } else {
             JobBatch::Polled(batch)
         };
-        let job = SendJob {
+        let job = Box::new(SendJob {
             batch,
             keep: self.wants_commit_records,
             sent,
-        };
+        });
         if self.jobs.send(job).await.is_err() {
             // The sender stops after a batch fails: report that batch's failure.
             self.drain_acks(Drain::All).await?;
