@@ -621,3 +621,36 @@ async fn a_tenants_tasks_share_its_quota_of_open_connections() {
     assert_eq!(max_in_flight, 1, "the tenant's quota was not applied");
     worker.stop().await;
 }
+
+/// Between polls of its endpoints (`http.poll.interval.ms`), the task tells the worker when
+/// the next is due (`poll-again-after`): it is not called in between, where the worker's
+/// back-off would call it about once a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_source_is_not_called_between_its_poll_intervals() {
+    init_logging();
+    let state: Shared = Arc::default();
+    state.lock().unwrap().items = (0..3).map(item).collect();
+    let address = start_server(state.clone()).await;
+    let url = format!("http://{address}/items");
+    let allow = format!("http://127.0.0.1:{}", address.port());
+    let worker = TestWorker::embedded(PRIVATE_OK).await;
+    let mut settings = source_settings("patient", &url, &allow);
+    for (key, value) in &mut settings {
+        if *key == "http.poll.interval.ms" {
+            *value = "600000";
+        }
+    }
+    worker.create(&settings).await;
+    worker.wait_records("patient", 3).await;
+    let calls = || async {
+        worker.herder.task_metrics("patient").await[0]
+            .guest
+            .calls
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let before = calls().await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(calls().await, before, "polled before its next interval");
+    worker.stop().await;
+}

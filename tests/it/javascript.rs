@@ -103,6 +103,18 @@ async fn a_js_source_moves_typed_records_and_resumes_after_a_restart() {
     // `count` is a total across restarts: nothing more once it is reached.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(worker.records("orders").await, 300);
+    // And the task said so (`sourceContext.pollAgainAfter(null)` through the real bindings):
+    // the worker calls it no more, where its back-off would poll it about once a second.
+    let calls = || async {
+        worker.herder.task_metrics("orders").await[0]
+            .guest
+            .calls
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let before = calls().await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(calls().await, before, "a finished source was polled again");
     let dir = worker.stop().await;
 
     // Restarted with a larger count, the task resumes after the last acknowledged seq.
