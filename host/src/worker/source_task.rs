@@ -62,6 +62,9 @@ async fn sleep_at_most(wait: Duration) {
     }
 }
 
+/// The shortest wait a task's `poll-again-after` gets.
+const MIN_IDLE_WAIT: Duration = Duration::from_millis(1);
+
 /// The wait before polling again after polls that returned nothing: idle tasks cost little,
 /// and a task that has data again polls at once.
 #[derive(Debug)]
@@ -749,7 +752,9 @@ async fn run_inner(
                 let wait = match batch.idle_for() {
                     Some(idle_for) => {
                         idle.reset();
-                        idle_for
+                        // At least a millisecond: empty polls the task asks for cost the host
+                        // too, and none is worth more than a thousand a second.
+                        idle_for.max(MIN_IDLE_WAIT)
                     }
                     None => idle.next_wait(),
                 };

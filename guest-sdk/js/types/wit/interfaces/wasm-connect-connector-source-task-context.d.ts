@@ -6,9 +6,9 @@ declare module 'wasm-connect:connector/source-task-context@0.1.0' {
    * called. After a `poll` that returned no records, the host calls `poll` again once
    * `milliseconds` passed, instead of backing off on its own (50 ms, doubling up to
    * `source.idle.backoff.max.ms`); a stop, pause or resume still takes effect at once.
-   * `18446744073709551615` (the largest value) waits until one of those. Only the last
-   * call during a `poll` counts, and only if that `poll` returned no records; calls
-   * anywhere else do nothing.
+   * `18446744073709551615` (the largest value) waits until one of those; less than 1 ms
+   * counts as 1 ms. Only the last call during a `poll` counts, and only if that `poll`
+   * returned no records; calls anywhere else do nothing.
    */
   export function pollAgainAfter(milliseconds: bigint): void;
 }
