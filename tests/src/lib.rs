@@ -193,6 +193,31 @@ impl TestWorker {
             .sum()
     }
 
+    /// Asserts that the worker calls task 0 of `name` no more although it runs (it said it
+    /// has nothing for longer than the test waits, `poll-again-after`): after 1.5 s for calls
+    /// under way, its guest calls stay the same for 2.5 s, where the worker's back-off would
+    /// poll it about once a second, and it is still RUNNING.
+    pub async fn assert_not_called_again(&self, name: &str) {
+        let calls = || async {
+            self.herder.task_metrics(name).await[0]
+                .guest
+                .calls
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let before = calls().await;
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert_eq!(calls().await, before, "task 0 of {name} was called again");
+        // Not called because it waits, not because it failed.
+        let status = self.herder.status(name).expect("the connector's status");
+        assert_eq!(
+            status.tasks[&0].state,
+            wasm_connect::coordinator::State::Running,
+            "task 0 of {name}: {:?}",
+            status.tasks[&0]
+        );
+    }
+
     /// Records all tasks of a connector skipped under `errors.tolerance=all` so far.
     pub async fn errant_records(&self, name: &str) -> u64 {
         self.herder

@@ -61,8 +61,12 @@ export const offsetStorageReader = Object.freeze({
   },
 });
 
-/** The largest `u64`: "never" for `pollAgainAfter`. */
-const NEVER = 2n ** 64n - 1n;
+/**
+ * "Never" for `pollAgainAfter`: the bindings take a `u64` as a JavaScript number, and the
+ * largest exact one is 285,000 years of milliseconds, beyond which the host waits for a stop,
+ * pause or resume anyway.
+ */
+const NEVER = Number.MAX_SAFE_INTEGER;
 
 /** Kafka Connect's `SourceTaskContext` (source tasks), beyond its offset storage reader. */
 export const sourceContext = Object.freeze({
@@ -83,8 +87,7 @@ export const sourceContext = Object.freeze({
     if (typeof milliseconds !== "number" || !(milliseconds >= 0)) {
       throw new FatalError(`pollAgainAfter takes milliseconds >= 0 or null, not ${String(milliseconds)}`);
     }
-    const whole = BigInt(Math.min(Math.floor(milliseconds), Number.MAX_SAFE_INTEGER));
-    context.pollAgainAfter(whole);
+    context.pollAgainAfter(Math.min(Math.floor(milliseconds), NEVER));
   },
 });
 

@@ -217,7 +217,7 @@ function toWit(object) {
 
 export const logs = () => state.logs;
 export const reconfigurations = () => state.reconfigurations;
-/** Each `sourceContext.pollAgainAfter` as the host got it (milliseconds as a BigInt). */
+/** Each `sourceContext.pollAgainAfter` as the host got it (milliseconds, a number). */
 export const pollAgainAfter = () => state.pollAgainAfter;
 export const raisedErrors = () => state.raisedErrors;
 export const sinkCalls = () => state.sinkCalls;
@@ -238,7 +238,11 @@ export const doubles = {
     raiseError: (message) => state.raisedErrors.push(message),
   },
   sourceTaskContext: {
-    pollAgainAfter: (milliseconds) => state.pollAgainAfter.push(milliseconds),
+    pollAgainAfter: (milliseconds) => {
+      // As the component's bindings do: a u64 must be a number.
+      if (typeof milliseconds !== "number") throw new TypeError(`expected number, got ${typeof milliseconds}`);
+      state.pollAgainAfter.push(milliseconds);
+    },
   },
   offsetStorageReader: {
     offset: (partition) => state.offsets.get(key(partition)) ?? null,
