@@ -3,6 +3,7 @@
 //! parses for any column type ([`TextParam`]).
 
 use std::error::Error as StdError;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use postgres_protocol::types as wire;
@@ -196,16 +197,31 @@ impl std::fmt::Display for Numeric {
 
 /// `unscaled` × 10^-`scale` as decimal text (`-12.50`).
 pub fn decimal_text(unscaled: i128, scale: i32) -> String {
-    let digits = unscaled.unsigned_abs().to_string();
-    let sign = if unscaled < 0 { "-" } else { "" };
+    let mut text = String::new();
+    write_decimal(&mut text, unscaled, scale);
+    text
+}
+
+/// [`decimal_text`], appended to `out`.
+fn write_decimal(out: &mut String, unscaled: i128, scale: i32) {
+    if unscaled < 0 {
+        out.push('-');
+    }
+    let start = out.len();
+    write!(out, "{}", unscaled.unsigned_abs()).expect("writing to a String");
     if scale <= 0 {
-        let zeros = "0".repeat(scale.unsigned_abs() as usize);
-        return format!("{sign}{digits}{zeros}");
+        out.extend(std::iter::repeat_n('0', scale.unsigned_abs() as usize));
+        return;
     }
     let scale = scale as usize;
-    let padded = format!("{digits:0>width$}", width = scale + 1);
-    let (whole, fraction) = padded.split_at(padded.len() - scale);
-    format!("{sign}{whole}.{fraction}")
+    let digits = out.len() - start;
+    if digits <= scale {
+        // Zeros before the digits, so that one is left of the point.
+        let zeros = scale + 1 - digits;
+        out.insert_str(start, &"0".repeat(zeros));
+    }
+    let point = out.len() - scale;
+    out.insert(point, '.');
 }
 
 /// One column's value, decoded from PostgreSQL's binary format.
@@ -305,6 +321,32 @@ impl ToSql for TextParam {
     to_sql_checked!();
 }
 
+/// [`TextParam`] borrowing its text, e.g. from one buffer holding a whole batch's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRef<'a>(pub Option<&'a str>);
+
+impl ToSql for TextRef<'_> {
+    fn to_sql(&self, _ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+        match self.0 {
+            None => Ok(IsNull::Yes),
+            Some(text) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
+        tokio_postgres::types::Format::Text
+    }
+
+    to_sql_checked!();
+}
+
 /// The PostgreSQL column type for a Connect schema (for `auto.create` and `auto.evolve`).
 pub fn column_type(schema: &Schema) -> Result<String, String> {
     if let Some(name) = schema.name.as_deref() {
@@ -343,9 +385,20 @@ pub fn column_type(schema: &Schema) -> Result<String, String> {
 /// A Connect value as the text PostgreSQL parses for a column of the schema's type; None for
 /// null.
 pub fn to_text(value: &Value, schema: Option<&Schema>) -> Result<Option<String>, String> {
+    let mut text = String::new();
+    Ok(write_text(&mut text, value, schema)?.then_some(text))
+}
+
+/// [`to_text`], appended to `out`: false (and nothing appended) for null. On an error, `out`
+/// is as it was.
+pub fn write_text(
+    out: &mut String,
+    value: &Value,
+    schema: Option<&Schema>,
+) -> Result<bool, String> {
     let logical = schema.and_then(|s| s.name.as_deref());
-    Ok(Some(match (value, logical) {
-        (Value::Null, _) => return Ok(None),
+    match (value, logical) {
+        (Value::Null, _) => return Ok(false),
         (Value::Bytes(bytes), Some(logical::DECIMAL)) => {
             let scale: i32 = schema
                 .and_then(|s| s.parameter(logical::DECIMAL_SCALE))
@@ -353,31 +406,30 @@ pub fn to_text(value: &Value, schema: Option<&Schema>) -> Result<Option<String>,
                 .unwrap_or(0);
             let unscaled =
                 logical::decimal_from_bytes(bytes).ok_or("a Decimal of more than 16 bytes")?;
-            decimal_text(unscaled, scale)
+            write_decimal(out, unscaled, scale);
         }
-        (Value::Int32(days), Some(logical::DATE)) => date_text(i64::from(*days)),
-        (Value::Int32(millis), Some(logical::TIME)) => time_text(i64::from(*millis)),
-        (Value::Int64(millis), Some(logical::TIMESTAMP)) => timestamp_text(*millis),
-        (Value::Boolean(v), _) => (if *v { "t" } else { "f" }).into(),
-        (Value::Int8(v), _) => v.to_string(),
-        (Value::Int16(v), _) => v.to_string(),
-        (Value::Int32(v), _) => v.to_string(),
-        (Value::Int64(v), _) => v.to_string(),
-        (Value::Float32(v), _) => float_text(f64::from(*v)),
-        (Value::Float64(v), _) => float_text(*v),
+        (Value::Int32(days), Some(logical::DATE)) => write_date(out, i64::from(*days), ""),
+        (Value::Int32(millis), Some(logical::TIME)) => write_time(out, i64::from(*millis)),
+        (Value::Int64(millis), Some(logical::TIMESTAMP)) => write_timestamp(out, *millis),
+        (Value::Boolean(v), _) => out.push(if *v { 't' } else { 'f' }),
+        (Value::Int8(v), _) => write!(out, "{v}").expect("writing to a String"),
+        (Value::Int16(v), _) => write!(out, "{v}").expect("writing to a String"),
+        (Value::Int32(v), _) => write!(out, "{v}").expect("writing to a String"),
+        (Value::Int64(v), _) => write!(out, "{v}").expect("writing to a String"),
+        (Value::Float32(v), _) => write_float(out, f64::from(*v)),
+        (Value::Float64(v), _) => write_float(out, *v),
         (Value::String(v), _) => {
             if v.contains('\0') {
                 return Err("PostgreSQL text cannot hold a NUL character".into());
             }
-            v.clone()
+            out.push_str(v);
         }
         (Value::Bytes(bytes), _) => {
-            let mut text = String::with_capacity(2 + bytes.len() * 2);
-            text.push_str("\\x");
+            out.reserve(2 + bytes.len() * 2);
+            out.push_str("\\x");
             for byte in bytes {
-                text.push_str(&format!("{byte:02x}"));
+                write!(out, "{byte:02x}").expect("writing to a String");
             }
-            text
         }
         (other, _) => {
             return Err(format!(
@@ -385,17 +437,18 @@ pub fn to_text(value: &Value, schema: Option<&Schema>) -> Result<Option<String>,
                 other.type_name()
             ));
         }
-    }))
+    }
+    Ok(true)
 }
 
-fn float_text(value: f64) -> String {
+fn write_float(out: &mut String, value: f64) {
     if value.is_nan() {
-        "NaN".into()
+        out.push_str("NaN");
     } else if value.is_infinite() {
-        if value > 0.0 { "Infinity" } else { "-Infinity" }.into()
+        out.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
         // Shortest text that reads back as the same float.
-        format!("{value:?}")
+        write!(out, "{value:?}").expect("writing to a String");
     }
 }
 
@@ -413,34 +466,41 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-fn date_text(days: i64) -> String {
+/// The date of `days` since 1970-01-01, then `before_era` and ` BC` for a year before 1.
+fn write_date(out: &mut String, days: i64, before_era: &str) {
     let (year, month, day) = civil_from_days(days);
     if year <= 0 {
-        format!("{:04}-{month:02}-{day:02} BC", 1 - year)
+        write!(out, "{:04}-{month:02}-{day:02}{before_era} BC", 1 - year)
     } else {
-        format!("{year:04}-{month:02}-{day:02}")
+        write!(out, "{year:04}-{month:02}-{day:02}")
     }
+    .expect("writing to a String");
 }
 
-fn time_text(millis: i64) -> String {
+fn write_time(out: &mut String, millis: i64) {
     let millis = millis.rem_euclid(86_400_000);
-    format!(
+    write!(
+        out,
         "{:02}:{:02}:{:02}.{:03}",
         millis / 3_600_000,
         millis / 60_000 % 60,
         millis / 1_000 % 60,
         millis % 1_000
     )
+    .expect("writing to a String");
 }
 
-fn timestamp_text(millis: i64) -> String {
+fn write_timestamp(out: &mut String, millis: i64) {
     let days = millis.div_euclid(86_400_000);
-    let date = date_text(days);
-    let time = time_text(millis.rem_euclid(86_400_000));
+    let mut time = String::with_capacity(16);
+    write_time(&mut time, millis.rem_euclid(86_400_000));
     // A `timestamp` column ignores the offset; a `timestamptz` column reads it as UTC.
-    match date.strip_suffix(" BC") {
-        Some(date) => format!("{date} {time}+00 BC"),
-        None => format!("{date} {time}+00"),
+    let (year, ..) = civil_from_days(days);
+    if year <= 0 {
+        write_date(out, days, &format!(" {time}+00"));
+    } else {
+        write_date(out, days, "");
+        write!(out, " {time}+00").expect("writing to a String");
     }
 }
 
@@ -473,19 +533,70 @@ mod tests {
         assert_eq!(decimal_text(12_345, 0), "12345");
     }
 
+    fn text(value: Value, schema: Arc<Schema>) -> String {
+        to_text(&value, Some(&schema)).unwrap().unwrap()
+    }
+
     #[test]
     fn dates_and_times_print_as_postgres_reads_them() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(date_text(11_016), "2000-02-29");
-        assert_eq!(time_text(45_296_789), "12:34:56.789");
+        let date = || SchemaBuilder::date().build();
+        assert_eq!(text(Value::Int32(11_016), date()), "2000-02-29");
+        // 1 BC is year 0 of the proleptic calendar.
+        assert_eq!(text(Value::Int32(-719_528), date()), "0001-01-01 BC");
+        let time = SchemaBuilder::time().build();
+        assert_eq!(text(Value::Int32(45_296_789), time), "12:34:56.789");
+        let timestamp = || SchemaBuilder::timestamp().build();
         assert_eq!(
-            timestamp_text(1_704_067_200_123),
+            text(Value::Int64(1_704_067_200_123), timestamp()),
             "2024-01-01 00:00:00.123+00"
         );
-        assert_eq!(float_text(1.0), "1.0");
-        assert_eq!(float_text(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(
+            text(Value::Int64(-719_528 * 86_400_000 + 1), timestamp()),
+            "0001-01-01 00:00:00.001+00 BC"
+        );
+        let float = || SchemaBuilder::float64().build();
+        assert_eq!(text(Value::Float64(1.0), float()), "1.0");
+        assert_eq!(
+            text(Value::Float64(f64::NEG_INFINITY), float()),
+            "-Infinity"
+        );
+        assert_eq!(text(Value::Float64(f64::NAN), float()), "NaN");
+    }
+
+    #[test]
+    fn decimals_print_with_their_scale() {
+        let cases: [(i128, i32, &str); 7] = [
+            (-1_250, 2, "-12.50"),
+            (5, 2, "0.05"),
+            (-5, 3, "-0.005"),
+            (0, 2, "0.00"),
+            (12_345, 0, "12345"),
+            (12, -3, "12000"),
+            (i128::MIN + 1, 0, "-170141183460469231731687303715884105727"),
+        ];
+        for (unscaled, scale, expected) in cases {
+            assert_eq!(
+                decimal_text(unscaled, scale),
+                expected,
+                "{unscaled} scale {scale}"
+            );
+        }
+    }
+
+    #[test]
+    fn texts_append_to_what_the_buffer_holds() {
+        let mut out = String::from("id=");
+        assert!(write_text(&mut out, &Value::Int64(-7), None).unwrap());
+        assert!(!write_text(&mut out, &Value::Null, None).unwrap());
+        let decimal = SchemaBuilder::decimal(3).build();
+        let bytes = Value::Bytes(logical::decimal_to_bytes(42));
+        assert!(write_text(&mut out, &bytes, Some(&decimal)).unwrap());
+        assert!(write_text(&mut out, &Value::String("a\0b".into()), None).is_err());
+        assert!(write_text(&mut out, &Value::Boolean(true), None).unwrap());
+        assert_eq!(out, "id=-70.042t");
     }
 
     #[test]
