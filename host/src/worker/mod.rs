@@ -6,6 +6,7 @@ mod convert;
 mod errant;
 mod errors;
 mod grants;
+mod preconvert;
 mod sink_task;
 mod source_task;
 mod topics;

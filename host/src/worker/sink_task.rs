@@ -18,6 +18,7 @@ use super::{
     check_events,
     errant::DlqReporter,
     errors::{ErrorOperator, Outcome},
+    preconvert::Preconverted,
     preopens_for,
     transforms::{TaskTransforms, Transformed},
 };
@@ -29,6 +30,10 @@ use crate::{
     },
     transforms::TransformChain,
 };
+
+/// The shortest conversion of a batch that has the next batch converted ahead, on another
+/// thread: below it the hand-off costs about what it saves.
+const CONVERT_AHEAD_MIN: Duration = Duration::from_micros(250);
 
 /// How long one consumer poll waits for records.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -151,13 +156,16 @@ async fn run_inner(
         interval: services.worker.offset_flush_interval,
         next_commit: Instant::now() + services.worker.offset_flush_interval,
         paused: false,
+        conversion: Duration::ZERO,
     };
     let mut target = control.target.clone();
     control.emit(spec.task, TaskEvent::Running);
     tracing::info!(topics = ?topics, "Task started.");
 
-    // A poll made while the previous batch was put: at most one batch ahead.
+    // A poll made while the previous batch was put: at most one batch ahead, with its
+    // records converted ahead too when the chain has no transform components.
     let mut ahead: Option<Result<Polled, LogError>> = None;
+    let mut ahead_converted: Option<Preconverted> = None;
     let result: Result<(), TaskFailure> = async {
         loop {
             if control.shutdown.is_cancelled() {
@@ -169,6 +177,7 @@ async fn run_inner(
             }
             let wanted = *target.borrow_and_update();
             task.apply_target(wanted, &mut ahead)?;
+            let converted = ahead_converted.take();
             let polled = match ahead.take() {
                 Some(polled) => polled?,
                 None => tokio::select! {
@@ -208,22 +217,36 @@ async fn run_inner(
                     records.iter().map(|r| r.topic.as_str()),
                     usize::MAX,
                 );
-                // The next batch is polled while this one is converted and put: librdkafka
-                // copies records out on a blocking thread, in parallel with the guest.
+                // The next batch is polled while this one is put: librdkafka copies records
+                // out on a blocking thread, and the next batch is converted on another, in
+                // parallel with the guest.
                 let mut consumer = task.consumer.take().expect("the consumer is home");
                 let shutdown = &control.shutdown;
+                let convert_ahead = (task.plugin_transforms.is_none()
+                    && task.conversion >= CONVERT_AHEAD_MIN)
+                    .then(|| (task.converters.clone(), spec.transforms.clone()));
                 let poll_ahead = async move {
-                    let polled = tokio::select! {
+                    let mut polled = tokio::select! {
                         () = shutdown.cancelled() => None,
                         polled = consumer.poll(max_poll_records, POLL_TIMEOUT) => Some(polled),
                     };
-                    (consumer, polled)
+                    let mut converted = None;
+                    if let (Some((converters, transforms)), Some(Ok(polled))) =
+                        (convert_ahead, &mut polled)
+                        && !polled.records.is_empty()
+                    {
+                        let records = std::mem::take(&mut polled.records);
+                        (polled.records, converted) =
+                            Preconverted::spawn(converters, transforms, records).await;
+                    }
+                    (consumer, polled, converted)
                 };
-                let ((consumer, polled), delivered) =
-                    tokio::join!(poll_ahead, task.deliver(records));
+                let ((consumer, polled, converted), delivered) =
+                    tokio::join!(poll_ahead, task.deliver(records, converted));
                 task.consumer = Some(consumer);
                 delivered?;
                 ahead = polled;
+                ahead_converted = converted;
             }
             check_events(&mut events, control, spec.task)?;
             let changes = task.apply_context().await?;
@@ -290,6 +313,9 @@ struct SinkLoop<'a> {
     interval: Duration,
     next_commit: Instant,
     paused: bool,
+    /// How long converting the last batch took (ahead or not): the next batch is converted
+    /// ahead only when that is worth a hand-off to another thread.
+    conversion: Duration,
     /// Whether this worker may run the task now.
     lease: Arc<super::Lease>,
 }
@@ -374,7 +400,12 @@ impl SinkLoop<'_> {
     }
 
     /// Converts and puts one batch, retrying it while the task says `retriable`.
-    async fn deliver(&mut self, raw: Vec<ConsumedRecord>) -> Result<(), TaskFailure> {
+    /// `converted`: the batch's records converted ahead, if they were.
+    async fn deliver(
+        &mut self,
+        raw: Vec<ConsumedRecord>,
+        mut converted: Option<Preconverted>,
+    ) -> Result<(), TaskFailure> {
         let raw = Arc::new(raw);
         self.reporter.set_batch(raw.clone());
         // Per run of one partition's records (a poll returns them so), not per record.
@@ -396,6 +427,10 @@ impl SinkLoop<'_> {
         }
         self.note_active();
         loop {
+            let started = Instant::now();
+            let ahead = converted
+                .as_ref()
+                .map_or(Duration::ZERO, Preconverted::took);
             let records = match self.plugin_transforms.as_mut() {
                 Some(transforms) => {
                     Self::convert_batched(
@@ -408,16 +443,19 @@ impl SinkLoop<'_> {
                     .await?
                 }
                 None => {
+                    // Converted ahead for the first attempt only: a retried put converts again.
                     Self::convert(
                         &self.errors,
                         &self.converters,
                         &self.spec.transforms,
                         &self.reporter,
                         &raw,
+                        converted.take(),
                     )
                     .await?
                 }
             };
+            self.conversion = started.elapsed() + ahead;
             let count = records.len();
             if count == 0 {
                 return Ok(());
@@ -468,9 +506,15 @@ impl SinkLoop<'_> {
         transforms: &TransformChain,
         reporter: &DlqReporter,
         raw: &[ConsumedRecord],
+        mut converted: Option<Preconverted>,
     ) -> Result<Vec<SinkRecord>, TaskFailure> {
         let mut records = Vec::with_capacity(raw.len());
         for record in raw {
+            if let Some(done) = converted.as_mut().and_then(|c| c.take(record)) {
+                // Converted and transformed ahead; None if a transform dropped it.
+                records.extend(done);
+                continue;
+            }
             let outcome = errors
                 .execute(
                     |include| describe_consumed(record, include),
