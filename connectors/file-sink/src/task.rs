@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 
-use wasm_connect_sdk::{Config, Error, SinkRecord, SinkTask, TopicPartitionOffset};
+use wasm_connect_sdk::{Config, Error, SinkRecord, SinkTask, TopicPartitionOffset, Value};
 
 use crate::connector::FILE_CONFIG;
 
@@ -37,10 +37,16 @@ impl SinkTask for FileStreamSinkTask {
 
     fn put(&mut self, records: Vec<SinkRecord>) -> Result<(), Error> {
         for record in &records {
-            let written = match &record.value {
-                Some(data) => writeln!(self.writer, "{}", data.value),
-                None => writeln!(self.writer, "null"),
-            };
+            let written = match record.value.as_ref().map(|data| &data.value) {
+                // Text as it is, without the formatting machinery: most records are this.
+                Some(Value::String(text)) => self.writer.write_all(text.as_bytes()),
+                Some(Value::Bytes(bytes)) if std::str::from_utf8(bytes).is_ok() => {
+                    self.writer.write_all(bytes)
+                }
+                Some(value) => write!(self.writer, "{value}"),
+                None => self.writer.write_all(b"null"),
+            }
+            .and_then(|()| self.writer.write_all(b"\n"));
             written.map_err(|e| Error::fatal(format!("error writing to {}: {e}", self.file)))?;
         }
         Ok(())
@@ -94,13 +100,15 @@ mod tests {
                     Value::Array(vec![Value::Int32(1), Value::Int32(2)]),
                 )]))),
             ),
+            // Bytes that are not UTF-8: the invalid byte becomes U+FFFD.
+            record(6, Some(Data::bytes(vec![b'a', 0xff, b'b']))),
         ])
         .unwrap();
-        let offsets = vec![TopicPartitionOffset::new("t", 0, 6)];
+        let offsets = vec![TopicPartitionOffset::new("t", 0, 7)];
         assert_eq!(task.pre_commit(offsets.clone()).unwrap(), offsets);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            "existing\nline\nraw\nnull\n1.0\nStruct{a=1}\n{k=[1, 2]}\n"
+            "existing\nline\nraw\nnull\n1.0\nStruct{a=1}\n{k=[1, 2]}\na\u{fffd}b\n"
         );
     }
 }

@@ -98,7 +98,11 @@ impl fmt::Display for Value {
             Self::Float32(v) => write!(f, "{v:?}"),
             Self::Float64(v) => write!(f, "{v:?}"),
             Self::String(v) => f.write_str(v),
-            Self::Bytes(v) => f.write_str(&String::from_utf8_lossy(v)),
+            // Valid UTF-8 is checked word by word; only the rest needs the lossy copy.
+            Self::Bytes(v) => match std::str::from_utf8(v) {
+                Ok(text) => f.write_str(text),
+                Err(_) => f.write_str(&String::from_utf8_lossy(v)),
+            },
             Self::Array(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {

@@ -71,6 +71,9 @@ pub struct SchemaTable {
     /// address cannot be reused within the batch.
     by_address: HashMap<usize, u32>,
     keep: Vec<SchemaRef>,
+    /// The address and index of the schema interned last: consecutive records nearly always
+    /// share one `Arc`, and this spares hashing it for each.
+    last: Option<(usize, u32)>,
 }
 
 impl SchemaTable {
@@ -81,7 +84,13 @@ impl SchemaTable {
     /// The index of `schema` in the table, adding it if needed.
     pub fn intern(&mut self, schema: &SchemaRef) -> u32 {
         let address = Arc::as_ptr(schema) as usize;
+        if let Some((last, index)) = self.last
+            && last == address
+        {
+            return index;
+        }
         if let Some(&index) = self.by_address.get(&address) {
+            self.last = Some((address, index));
             return index;
         }
         let index = match self.defined.iter().find(|(s, _)| **s == **schema) {
@@ -94,6 +103,7 @@ impl SchemaTable {
         };
         self.by_address.insert(address, index);
         self.keep.push(schema.clone());
+        self.last = Some((address, index));
         index
     }
 
@@ -1251,5 +1261,28 @@ pub fn config_value_from_wit(value: wit_config::ConfigValue) -> ConfigValue {
         recommended_values: value.recommended_values,
         errors: value.errors,
         visible: value.visible,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_table_defines_each_distinct_schema_once_whatever_the_order() {
+        let a: SchemaRef = Arc::new(Schema::primitive(SchemaType::Int32));
+        let b: SchemaRef = Arc::new(Schema::primitive(SchemaType::String));
+        // Equal to `a`, another allocation.
+        let a_again: SchemaRef = Arc::new(Schema::primitive(SchemaType::Int32));
+        let mut table = SchemaTable::new();
+        let indices: Vec<u32> = [&a, &a, &b, &a, &b, &b, &a_again, &a]
+            .into_iter()
+            .map(|schema| table.intern(schema))
+            .collect();
+        assert_eq!(indices, [0, 0, 1, 0, 1, 1, 0, 0]);
+        let schemas = table.into_schemas();
+        assert_eq!(schemas.len(), 2);
+        assert!(matches!(schemas[0].type_, wit::SchemaType::Int32));
+        assert!(matches!(schemas[1].type_, wit::SchemaType::String));
     }
 }

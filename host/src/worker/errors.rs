@@ -127,13 +127,15 @@ impl ErrorOperator {
     where
         E: StageError,
     {
-        let start = Instant::now();
+        // Read the clock only once something failed: this runs for every record.
+        let mut start = None;
         let mut attempt: u32 = 0;
         let (stage, class, error) = loop {
             let (stage, class, error) = match op() {
                 Ok(value) => return Ok(Outcome::Done(value)),
                 Err(error) => (error.stage(), error.class(), crate::error_chain(&error)),
             };
+            let start = *start.get_or_insert_with(Instant::now);
             self.count_failure();
             attempt += 1;
             let Some(delay) = self.retry_delay(start, attempt) else {
