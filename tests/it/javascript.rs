@@ -246,9 +246,10 @@ async fn a_js_source_feeds_a_js_sink_that_writes_files() {
         ("directory", out_text.clone()),
         ("sandbox.fs.write", out_text.clone()),
         // Structs arrive decoded (`plain` is the value as JSON data); null skips a record.
+        // Text beyond ASCII is written as UTF-8 (QuickJS's built-ins encode it).
         (
             "line",
-            "plain.vip ? `${key} ${plain.user} ${value.get('amount').toFixed(2)}` : null".into(),
+            "plain.vip ? `${key} ${plain.user} ${value.get('amount').toFixed(2)} \u{e9}\u{2713}\u{1f600}` : null".into(),
         ),
         (
             "value.converter",
@@ -280,6 +281,7 @@ async fn a_js_source_feeds_a_js_sink_that_writes_files() {
             fields[2].contains('.') && fields[2].parse::<f64>().is_ok(),
             "{line}"
         );
+        assert_eq!(fields[3], "\u{e9}\u{2713}\u{1f600}", "{line}");
     }
     // After a commit, the sidecar holds the next offset and the file's size.
     wait_until(Duration::from_secs(30), "the offset sidecar", || {

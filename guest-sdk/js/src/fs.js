@@ -6,12 +6,44 @@
 import * as imports from "./host-imports.js";
 import { FatalError } from "./errors.js";
 
+/** Text of ASCII characters only, which is its own UTF-8 (checked by QuickJS's C regex engine). */
+const ASCII = /^[\x00-\x7f]*$/;
+
 /** `text` as UTF-8 bytes. */
 export function utf8Encode(text) {
-  const out = [];
-  for (let i = 0; i < text.length; i++) {
+  // QuickJS interprets every step of a loop over the characters (about 0.2 µs a character), so
+  // the work is left to its built-ins written in C: `encodeURIComponent` makes UTF-8 (as %XX
+  // escapes), `unescape` turns those into one character a byte, `btoa` and
+  // `Uint8Array.fromBase64` into bytes. ASCII skips the first two.
+  // Base64 to bytes in C where the engine has it (QuickJS-ng does; Node only from 22).
+  if (typeof Uint8Array.fromBase64 === "function") {
+    if (ASCII.test(text)) return Uint8Array.fromBase64(btoa(text));
+    try {
+      return Uint8Array.fromBase64(btoa(unescape(encodeURIComponent(text))));
+    } catch {
+      // A lone surrogate (URIError): the loop writes it as U+FFFD.
+    }
+  }
+  return utf8EncodeLoop(text);
+}
+
+/** [`utf8Encode`] a character at a time, for engines without `Uint8Array.fromBase64`. */
+export function utf8EncodeLoop(text) {
+  const length = text.length;
+  if (ASCII.test(text)) {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = text.charCodeAt(i);
+    return out;
+  }
+  const out = new Uint8Array(length * 3);
+  let at = 0;
+  for (let i = 0; i < length; i++) {
     let c = text.charCodeAt(i);
-    if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+    if (c < 0x80) {
+      out[at++] = c;
+      continue;
+    }
+    if (c >= 0xd800 && c < 0xdc00 && i + 1 < length) {
       const d = text.charCodeAt(i + 1);
       if (d >= 0xdc00 && d < 0xe000) {
         c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
@@ -19,12 +51,21 @@ export function utf8Encode(text) {
       }
     }
     if (c >= 0xd800 && c < 0xe000) c = 0xfffd; // a lone surrogate
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    if (c < 0x800) {
+      out[at++] = 0xc0 | (c >> 6);
+      out[at++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      out[at++] = 0xe0 | (c >> 12);
+      out[at++] = 0x80 | ((c >> 6) & 63);
+      out[at++] = 0x80 | (c & 63);
+    } else {
+      out[at++] = 0xf0 | (c >> 18);
+      out[at++] = 0x80 | ((c >> 12) & 63);
+      out[at++] = 0x80 | ((c >> 6) & 63);
+      out[at++] = 0x80 | (c & 63);
+    }
   }
-  return new Uint8Array(out);
+  return out.slice(0, at);
 }
 
 /** UTF-8 bytes as text (malformed sequences become U+FFFD). */

@@ -369,3 +369,33 @@ test("fs works in a granted directory under Node, and replaceFile survives a fai
   assert.deepEqual(fs.list(dir), ["state"]);
   assert.throws(() => fs.readText(`${dir}/../elsewhere`), /no access|not-permitted/);
 });
+
+test("text is written as the same UTF-8 Node writes, lone surrogates as U+FFFD", async () => {
+  const { fs } = await import("../src/index.js");
+  const samples = [
+    "",
+    "plain ASCII, number 000042",
+    "caf\u00e9 \u20ac",
+    "\u{1F600} pair",
+    "lone \ud800 high and \udc00 low",
+    "ends high \ud83d",
+    "\u0000\u007f\u0080\u07ff\u0800\uffff",
+  ];
+  for (const text of samples) {
+    const utf8 = new Uint8Array(Buffer.from(text, "utf8"));
+    assert.deepEqual(fs.utf8Encode(text), utf8, JSON.stringify(text));
+    assert.deepEqual(fs.utf8EncodeLoop(text), utf8, JSON.stringify(text));
+    assert.equal(fs.utf8Decode(fs.utf8Encode(text)), Buffer.from(text, "utf8").toString("utf8"));
+  }
+  // The built-ins' way, as under QuickJS (Node 20 has no `Uint8Array.fromBase64`).
+  const had = Object.getOwnPropertyDescriptor(Uint8Array, "fromBase64");
+  Uint8Array.fromBase64 = (base64) => new Uint8Array(Buffer.from(base64, "base64"));
+  try {
+    for (const text of samples) {
+      assert.deepEqual(fs.utf8Encode(text), new Uint8Array(Buffer.from(text, "utf8")), JSON.stringify(text));
+    }
+  } finally {
+    if (had) Object.defineProperty(Uint8Array, "fromBase64", had);
+    else delete Uint8Array.fromBase64;
+  }
+});
