@@ -300,22 +300,16 @@ impl<'a> FromSql<'a> for PgValue {
 pub struct TextParam(pub Option<String>);
 
 impl ToSql for TextParam {
-    fn to_sql(&self, _ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
-        match &self.0 {
-            None => Ok(IsNull::Yes),
-            Some(text) => {
-                out.extend_from_slice(text.as_bytes());
-                Ok(IsNull::No)
-            }
-        }
+    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+        TextRef(self.0.as_deref()).to_sql(ty, out)
     }
 
-    fn accepts(_: &Type) -> bool {
-        true
+    fn accepts(ty: &Type) -> bool {
+        TextRef::accepts(ty)
     }
 
-    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
-        tokio_postgres::types::Format::Text
+    fn encode_format(&self, ty: &Type) -> tokio_postgres::types::Format {
+        TextRef(self.0.as_deref()).encode_format(ty)
     }
 
     to_sql_checked!();
