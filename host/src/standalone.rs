@@ -95,6 +95,7 @@ pub fn plugin_registry(worker: &WorkerConfig) -> anyhow::Result<PluginRegistry> 
         cache_dir: Some(worker.cache_dir.clone()),
         function_cache_max_bytes: worker.function_cache_max_bytes,
         max_component_bytes: worker.plugin_max_bytes,
+        baseline_min_bytes: worker.baseline_min_bytes,
         metering: worker.metering,
         throttle_after: worker.throttle_after,
         limits: worker.host_limits,

@@ -261,6 +261,7 @@ async fn metrics_count_what_moved_per_connector_and_task() {
         let name = format!("wasm_connect_worker_compile_functions_{counter}_total");
         assert!(value(&text, &name).is_some(), "{name} is exposed");
     }
+    assert!(value(&text, "wasm_connect_worker_compile_baseline_total").is_some());
     // The embedded log appended the five lines and the five dead letters, one fsync at a time.
     assert!(value(&text, "wasm_connect_embedded_log_appended_records_total").unwrap() >= 10.0);
     assert!(value(&text, "wasm_connect_embedded_log_commit_seconds_count").unwrap() >= 1.0);

@@ -73,6 +73,9 @@ pub struct WorkerConfig {
     pub plugin_max_bytes: usize,
     /// `cache.functions.max.bytes`: compiled functions kept for later compiles; 0 = off.
     pub function_cache_max_bytes: u64,
+    /// `plugin.compile.baseline.min.bytes`: components at least this large load with baseline
+    /// code first; None (`-1`) = never.
+    pub baseline_min_bytes: Option<usize>,
     pub offset_file: PathBuf,
     pub offset_flush_interval: Duration,
     pub offset_flush_timeout: Duration,
@@ -764,6 +767,14 @@ impl WorkerConfig {
                 crate::runtime::DEFAULT_FUNCTION_CACHE_MAX_BYTES,
                 "a number of bytes (0 turns the cache off)",
             )?,
+            baseline_min_bytes: {
+                let min: i64 = raw.parse_or(
+                    "plugin.compile.baseline.min.bytes",
+                    crate::runtime::DEFAULT_BASELINE_MIN_BYTES as i64,
+                    "a number of bytes (-1 turns the baseline compiler off)",
+                )?;
+                usize::try_from(min).ok()
+            },
             cache_dir,
             data_dir,
             sandbox,
@@ -1004,6 +1015,21 @@ mod tests {
             let error = layout(&[(key, value)]).unwrap_err().to_string();
             assert!(error.contains(key), "{key}: {error}");
         }
+    }
+
+    #[test]
+    fn the_baseline_compiler_threshold_defaults_to_a_mebibyte_and_minus_one_turns_it_off() {
+        let worker = |pairs: &[(&str, &str)]| {
+            let mut pairs = pairs.to_vec();
+            pairs.push(("data.dir", "/d"));
+            WorkerConfig::from_settings(settings(&pairs))
+        };
+        assert_eq!(worker(&[]).unwrap().baseline_min_bytes, Some(1 << 20));
+        let key = "plugin.compile.baseline.min.bytes";
+        assert_eq!(worker(&[(key, "0")]).unwrap().baseline_min_bytes, Some(0));
+        assert_eq!(worker(&[(key, "-1")]).unwrap().baseline_min_bytes, None);
+        let error = worker(&[(key, "1MB")]).unwrap_err().to_string();
+        assert!(error.contains(key) && error.contains("-1"), "{error}");
     }
 
     #[test]

@@ -351,6 +351,13 @@ impl SnapshotCollector {
         )?;
         counter(
             encoder,
+            "wasm_connect_worker_compile_baseline",
+            "Components compiled by the baseline compiler first, to be ready at once \
+             (plugin.compile.baseline.min.bytes); each is then compiled optimized.",
+            [(Labels::new(), compiles.baseline)],
+        )?;
+        counter(
+            encoder,
             "wasm_connect_worker_compile_functions_reused",
             "Functions compiles took from the compiled-function cache (cache.functions.max.bytes).",
             [(Labels::new(), compiles.functions_reused)],

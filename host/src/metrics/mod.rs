@@ -146,6 +146,7 @@ impl ClientStats {
 pub struct Compiles {
     hits: AtomicU64,
     misses: AtomicU64,
+    baseline: AtomicU64,
     /// Nanoseconds spent compiling.
     nanos: AtomicU64,
 }
@@ -165,10 +166,20 @@ impl Compiles {
         );
     }
 
+    /// A component was compiled by the baseline compiler, taking `took`.
+    pub fn baseline(&self, took: std::time::Duration) {
+        self.baseline.fetch_add(1, Ordering::Relaxed);
+        self.nanos.fetch_add(
+            took.as_nanos().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
     pub fn counts(&self) -> CompileCounts {
         CompileCounts {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
+            baseline: self.baseline.load(Ordering::Relaxed),
             seconds: self.nanos.load(Ordering::Relaxed) as f64 / 1e9,
             ..CompileCounts::default()
         }
@@ -180,6 +191,8 @@ impl Compiles {
 pub struct CompileCounts {
     pub hits: u64,
     pub misses: u64,
+    /// Components compiled by the baseline compiler first (`plugin.compile.baseline.min.bytes`).
+    pub baseline: u64,
     pub seconds: f64,
     /// Functions compiles took from the compiled-function cache (`cache.functions.max.bytes`).
     pub functions_reused: u64,

@@ -2,11 +2,12 @@
 //! it (through the cache), check which world it targets (`source-connector`, `sink-connector`
 //! or `transform`) and that it imports nothing the host does not provide, pre-instantiate it,
 //! and probe a throwaway instance for its [`PluginInfo`]. A [`Plugin`] then makes connector,
-//! task and transform instances.
+//! task and transform instances, from baseline code until its optimized code is ready
+//! ([`CodeTier`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, Weak};
 
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::{Component, InstancePre, Linker};
 
 use super::{
     InstanceContext, PluginInfo, PluginKind, RuntimeError, SandboxLimits,
@@ -56,9 +57,34 @@ pub struct Plugin {
     pub info: PluginInfo,
     origin: String,
     shared: Arc<Shared>,
-    pre: WorldPre,
+    /// The code new instances are made from: baseline code until the optimized code
+    /// replaces it. Instances made earlier keep the code they were made from.
+    pre: RwLock<Arc<WorldPre>>,
+    tier: tokio::sync::watch::Sender<CodeTier>,
     /// Linear memories an instance defines: slots of the worker's capacity it takes.
     memories: usize,
+}
+
+/// Which compiler's code a plugin's new instances run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeTier {
+    /// The optimizing compiler's (Cranelift).
+    Optimized,
+    /// The baseline compiler's (Winch), while the optimized code is compiled in the
+    /// background (`plugin.compile.baseline.min.bytes`).
+    Baseline,
+    /// The baseline compiler's, for good: compiling the optimized code failed (logged).
+    BaselineOnly,
+}
+
+impl CodeTier {
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeTier::Optimized => "optimized",
+            CodeTier::Baseline => "baseline",
+            CodeTier::BaselineOnly => "baseline only",
+        }
+    }
 }
 
 enum WorldPre {
@@ -90,45 +116,51 @@ impl Runtime {
         }
         check_header(bytes, origin)?;
         let digest = sha256_hex(bytes);
-        let component = {
+        let baseline_first = self.shared.baseline.is_some()
+            && (self.shared.config.baseline_min_bytes).is_some_and(|min| bytes.len() >= min);
+        let (component, tier) = {
             let shared = self.shared.clone();
             let bytes = bytes.to_vec();
             let digest = digest.clone();
-            tokio::task::spawn_blocking(move || shared.compile(&bytes, &digest))
-                .await
-                .map_err(|e| RuntimeError::Compile {
-                    origin: origin.to_owned(),
-                    source: anyhow::Error::new(e),
-                })?
-                .map_err(|source| RuntimeError::Compile {
-                    origin: origin.to_owned(),
-                    source,
-                })?
+            let name = origin.to_owned();
+            tokio::task::spawn_blocking(move || {
+                if baseline_first {
+                    if let Some(component) = shared.cached(&digest) {
+                        return Ok((component, CodeTier::Optimized));
+                    }
+                    match shared.compile_baseline(&bytes) {
+                        Ok(component) => return Ok((component, CodeTier::Baseline)),
+                        // Only a limit of the baseline compiler (e.g. an instruction it
+                        // lacks); the optimizing compile says what is wrong, if anything.
+                        Err(error) => tracing::info!(
+                            plugin = %name,
+                            error = %format!("{error:#}"),
+                            "The baseline compiler cannot compile this component; compiling \
+                             it optimized."
+                        ),
+                    }
+                }
+                shared
+                    .compile(&bytes, &digest)
+                    .map(|component| (component, CodeTier::Optimized))
+            })
+            .await
+            .map_err(|e| RuntimeError::Compile {
+                origin: origin.to_owned(),
+                source: anyhow::Error::new(e),
+            })?
+            .map_err(|source| RuntimeError::Compile {
+                origin: origin.to_owned(),
+                source,
+            })?
         };
-        let kind =
-            check_world(self.engine(), &component).map_err(|reason| wrong_world(origin, reason))?;
+        let kind = check_world(component.engine(), &component)
+            .map_err(|reason| wrong_world(origin, reason))?;
         let memories = component
             .resources_required()
             .map_or(1, |r| usize::try_from(r.num_memories).unwrap_or(usize::MAX));
-        let instance_pre: InstancePre<HostState> =
-            self.shared
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| wrong_world(origin, format!("{e:#}")))?;
-        let pre = match kind {
-            PluginKind::Source => WorldPre::Source(
-                SourceConnectorPre::new(instance_pre)
-                    .map_err(|e| wrong_world(origin, format!("{e:#}")))?,
-            ),
-            PluginKind::Sink => WorldPre::Sink(
-                SinkConnectorPre::new(instance_pre)
-                    .map_err(|e| wrong_world(origin, format!("{e:#}")))?,
-            ),
-            PluginKind::Transform => WorldPre::Transform(
-                TransformPre::new(instance_pre)
-                    .map_err(|e| wrong_world(origin, format!("{e:#}")))?,
-            ),
-        };
+        let linker = self.shared.linker_for(component.engine());
+        let pre = world_pre(linker, &component, kind).map_err(|e| wrong_world(origin, e))?;
         let mut plugin = Plugin {
             info: PluginInfo {
                 class_name: String::new(),
@@ -142,11 +174,108 @@ impl Runtime {
             },
             origin: origin.to_owned(),
             shared: self.shared.clone(),
-            pre,
+            pre: RwLock::new(Arc::new(pre)),
+            tier: tokio::sync::watch::Sender::new(tier),
             memories,
         };
         plugin.probe().await?;
-        Ok(Arc::new(plugin))
+        let plugin = Arc::new(plugin);
+        if tier == CodeTier::Baseline {
+            optimize_in_background(&plugin, bytes.to_vec(), digest);
+        }
+        Ok(plugin)
+    }
+}
+
+/// Pre-instantiates `component` for its world with `linker` (of the component's engine).
+fn world_pre(
+    linker: &Linker<HostState>,
+    component: &Component,
+    kind: PluginKind,
+) -> Result<WorldPre, String> {
+    let instance_pre: InstancePre<HostState> = linker
+        .instantiate_pre(component)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(match kind {
+        PluginKind::Source => {
+            WorldPre::Source(SourceConnectorPre::new(instance_pre).map_err(|e| format!("{e:#}"))?)
+        }
+        PluginKind::Sink => {
+            WorldPre::Sink(SinkConnectorPre::new(instance_pre).map_err(|e| format!("{e:#}"))?)
+        }
+        PluginKind::Transform => {
+            WorldPre::Transform(TransformPre::new(instance_pre).map_err(|e| format!("{e:#}"))?)
+        }
+    })
+}
+
+/// Compiles `plugin`'s component optimized on a thread of its own (one such compile at a
+/// time per runtime, through the compile cache) and makes its new instances run that code.
+/// A thread rather than `spawn_blocking`, so a worker shutting down does not wait for it.
+fn optimize_in_background(plugin: &Arc<Plugin>, bytes: Vec<u8>, digest: String) {
+    let weak = Arc::downgrade(plugin);
+    let shared = plugin.shared.clone();
+    let origin = plugin.origin.clone();
+    let kind = plugin.kind();
+    let spawned = std::thread::Builder::new()
+        .name("wasm-optimize".into())
+        .spawn(move || {
+            let _turn = shared
+                .optimizing
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            optimize(&shared, &weak, &bytes, &digest, &origin, kind);
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(
+            plugin = %plugin.origin,
+            %error,
+            "Cannot start compiling optimized code; the plugin keeps its baseline code."
+        );
+        plugin.tier.send_replace(CodeTier::BaselineOnly);
+    }
+}
+
+fn optimize(
+    shared: &Shared,
+    plugin: &Weak<Plugin>,
+    bytes: &[u8],
+    digest: &str,
+    origin: &str,
+    kind: PluginKind,
+) {
+    if plugin.strong_count() == 0 {
+        // Deleted (or replaced) meanwhile: nothing runs it any more.
+        return;
+    }
+    let started = std::time::Instant::now();
+    let pre = shared
+        .compile(bytes, digest)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|component| world_pre(&shared.linker, &component, kind));
+    let Some(plugin) = plugin.upgrade() else {
+        return;
+    };
+    match pre {
+        Ok(pre) => {
+            *plugin.pre.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(pre);
+            plugin.tier.send_replace(CodeTier::Optimized);
+            tracing::info!(
+                plugin = %origin,
+                class = %plugin.info.class_name,
+                seconds = started.elapsed().as_secs_f64(),
+                "Optimized code is ready; instances started from now on run it."
+            );
+        }
+        Err(error) => {
+            plugin.tier.send_replace(CodeTier::BaselineOnly);
+            tracing::warn!(
+                plugin = %origin,
+                class = %plugin.info.class_name,
+                %error,
+                "Compiling optimized code failed; the plugin keeps its baseline code."
+            );
+        }
     }
 }
 
@@ -307,6 +436,24 @@ impl Plugin {
         self.info.kind
     }
 
+    /// Which compiler's code new instances run.
+    pub fn tier(&self) -> CodeTier {
+        *self.tier.borrow()
+    }
+
+    /// Waits until the plugin's code is final: optimized, or baseline for good.
+    pub async fn settled(&self) -> CodeTier {
+        let mut tier = self.tier.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let settled = tier.wait_for(|tier| *tier != CodeTier::Baseline).await;
+        settled.map_or(CodeTier::BaselineOnly, |tier| *tier)
+    }
+
+    /// The code new instances are made from now.
+    fn code(&self) -> Arc<WorldPre> {
+        self.pre.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Where the component came from, as given to [`Runtime::load`].
     pub fn origin(&self) -> &str {
         &self.origin
@@ -314,7 +461,7 @@ impl Plugin {
 
     /// Fills `info` from a throwaway connector (or transform) instance.
     async fn probe(&mut self) -> Result<(), RuntimeError> {
-        if let WorldPre::Transform(_) = &self.pre {
+        if let WorldPre::Transform(_) = &*self.code() {
             let mut instance = self.transform(self.probe_context()).await?;
             let described = instance.describe().await?;
             self.info.class_name = described.class_name;
@@ -357,7 +504,7 @@ impl Plugin {
 
     /// A new instance for the connector itself (either kind of plugin).
     pub async fn connector(&self, ctx: InstanceContext) -> Result<ConnectorInstance, RuntimeError> {
-        Ok(match &self.pre {
+        Ok(match &*self.code() {
             WorldPre::Source(pre) => {
                 let (sandbox, bindings) = self.instantiate_source(pre, ctx).await?;
                 ConnectorInstance::new(sandbox, ConnectorGuest::Source(Box::new(bindings)))
@@ -373,7 +520,8 @@ impl Plugin {
     /// A new instance of a transform plugin, for one task's transform step (or a probe);
     /// fails for a connector plugin. The caller calls `configure` on it.
     pub async fn transform(&self, ctx: InstanceContext) -> Result<TransformInstance, RuntimeError> {
-        let WorldPre::Transform(pre) = &self.pre else {
+        let code = self.code();
+        let WorldPre::Transform(pre) = &*code else {
             return Err(wrong_world(
                 &self.origin,
                 format!(
@@ -383,7 +531,8 @@ impl Plugin {
                 ),
             ));
         };
-        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin, self.memories)?;
+        let mut sandbox =
+            Sandbox::new(&self.shared, pre.engine(), ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
         let outcome =
             tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
@@ -407,7 +556,7 @@ impl Plugin {
         &self,
         ctx: InstanceContext,
     ) -> Result<SourceTaskInstance, RuntimeError> {
-        match &self.pre {
+        match &*self.code() {
             WorldPre::Source(pre) => {
                 let (sandbox, bindings) = self.instantiate_source(pre, ctx).await?;
                 Ok(SourceTaskInstance::new(sandbox, bindings))
@@ -419,7 +568,7 @@ impl Plugin {
 
     /// A new instance for one sink task; fails for a source plugin.
     pub async fn sink_task(&self, ctx: InstanceContext) -> Result<SinkTaskInstance, RuntimeError> {
-        match &self.pre {
+        match &*self.code() {
             WorldPre::Sink(pre) => {
                 let (sandbox, bindings) = self.instantiate_sink(pre, ctx).await?;
                 Ok(SinkTaskInstance::new(sandbox, bindings))
@@ -446,7 +595,8 @@ impl Plugin {
         pre: &SourceConnectorPre<HostState>,
         ctx: InstanceContext,
     ) -> Result<(Sandbox, SourceConnector), RuntimeError> {
-        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin, self.memories)?;
+        let mut sandbox =
+            Sandbox::new(&self.shared, pre.engine(), ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
         let outcome =
             tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
@@ -459,7 +609,8 @@ impl Plugin {
         pre: &SinkConnectorPre<HostState>,
         ctx: InstanceContext,
     ) -> Result<(Sandbox, SinkConnector), RuntimeError> {
-        let mut sandbox = Sandbox::new(&self.shared, ctx, &self.origin, self.memories)?;
+        let mut sandbox =
+            Sandbox::new(&self.shared, pre.engine(), ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
         let outcome =
             tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;

@@ -43,23 +43,24 @@ pub(crate) struct Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox for an instance of code compiled by `engine` (either tier's).
     pub(crate) fn new(
         shared: &Shared,
+        engine: &wasmtime::Engine,
         ctx: InstanceContext,
         origin: &str,
         memories: usize,
     ) -> Result<Self, RuntimeError> {
-        let slot =
-            shared
-                .capacity
-                .acquire(memories)
-                .map_err(|source| RuntimeError::AtCapacity {
-                    origin: origin.to_owned(),
-                    source,
-                })?;
+        let slot = shared
+            .capacity
+            .acquire(shared.capacity_units(engine, memories))
+            .map_err(|source| RuntimeError::AtCapacity {
+                origin: origin.to_owned(),
+                source,
+            })?;
         let limits = ctx.limits;
         let store = new_store(
-            &shared.engine,
+            engine,
             ctx,
             shared.config.metering,
             shared.config.throttle(),

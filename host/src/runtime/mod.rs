@@ -28,7 +28,7 @@ mod tcp;
 mod tests;
 mod transform;
 
-pub use component::Plugin;
+pub use component::{CodeTier, Plugin};
 pub use engine::{MAX_WASM_STACK, Runtime};
 pub use http::EgressPolicy;
 
@@ -62,6 +62,11 @@ use crate::{
 /// Python (about 35 MiB) and JavaScript (about 15 MiB) components and many others.
 pub const DEFAULT_FUNCTION_CACHE_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The default `plugin.compile.baseline.min.bytes`: 1 MiB. Smaller components (most Rust
+/// connectors) compile optimized within a fraction of a second anyway; JavaScript (2 MB) and
+/// Python (about 19 MB) components take seconds.
+pub const DEFAULT_BASELINE_MIN_BYTES: usize = 1024 * 1024;
+
 /// A connector or task configuration.
 pub type ConfigMap = BTreeMap<String, String>;
 
@@ -79,6 +84,12 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// The largest component [`Runtime::load`] accepts, in bytes.
     pub max_component_bytes: usize,
+    /// `plugin.compile.baseline.min.bytes`: a component at least this large that is not in
+    /// the compile cache is first compiled by the baseline compiler (Winch: quick to
+    /// compile, slower code), so [`Runtime::load`] returns at once; the optimizing compiler
+    /// (Cranelift) then compiles it in the background, and instances made after that run
+    /// the optimized code. None: always compile optimized before returning.
+    pub baseline_min_bytes: Option<usize>,
     /// Whether guests run metered: fuel, per-call deadlines, fair yielding and the memory
     /// cap. Always true in a worker; false exists only so the benchmark can measure what the
     /// limits cost. Unmetered guests can hang or exhaust the host.
@@ -112,6 +123,7 @@ impl Default for RuntimeConfig {
             function_cache_max_bytes: DEFAULT_FUNCTION_CACHE_MAX_BYTES,
             epoch_tick: Duration::from_millis(5),
             max_component_bytes: 256 * 1024 * 1024,
+            baseline_min_bytes: Some(DEFAULT_BASELINE_MIN_BYTES),
             metering: true,
             throttle_after: Some(Duration::from_millis(DEFAULT_THROTTLE_AFTER_MS)),
             limits: HostLimits::default(),

@@ -1288,3 +1288,148 @@ async fn a_source_task_says_how_long_it_has_nothing() {
     assert!(!batch.is_empty());
     assert_eq!(batch.idle_for(), None, "a poll with records is not idle");
 }
+
+/// With `plugin.compile.baseline.min.bytes` at or below its size, a component not in the
+/// compile cache loads with baseline code: its instances run and are held to fuel, deadlines,
+/// memory and stack as optimized ones are. The optimized code then replaces it for new
+/// instances (those running keep theirs), lands in the compile cache, and a restart loads it
+/// from there without the baseline compiler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::await_holding_lock,
+    reason = "the test holds the background compile back on purpose; only that thread waits"
+)]
+async fn a_large_component_runs_baseline_code_until_its_optimized_code_is_ready() {
+    use super::{
+        CallError, CodeTier, InstanceContext, Runtime, RuntimeConfig, SandboxLimits, TrapCause,
+    };
+
+    let Some(bytes) = test_source_bytes() else {
+        return;
+    };
+    let cache = tempfile::tempdir().expect("temporary directory");
+    let runtime = |min: Option<usize>| {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(cache.path().to_owned()),
+            baseline_min_bytes: min,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime")
+    };
+    let config = |mode: &str| -> super::ConfigMap {
+        [
+            ("topic", "t"),
+            ("mode", mode),
+            ("task.id", "0"),
+            ("batch.size", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    };
+    let limited = |limits: SandboxLimits| InstanceContext::detached("tiers", Some(0), limits);
+    let context = || limited(SandboxLimits::default());
+
+    let first = runtime(Some(bytes.len()));
+    // Holds the optimizing compile back until the baseline code has been checked.
+    let hold = first.shared.optimizing.lock().expect("optimizing lock");
+    let plugin = first.load(&bytes, "test_source.wasm").await.expect("load");
+    assert_eq!(plugin.tier(), CodeTier::Baseline);
+    let counts = first.compile_counts();
+    assert_eq!((counts.baseline, counts.hits), (1, 0), "{counts:?}");
+
+    let mut early = plugin.source_task(context()).await.expect("instantiate");
+    early.start(&config("ok")).await.expect("start");
+    assert_eq!(early.poll().await.expect("poll").len(), 5);
+    // Mapped copy-on-write, it takes two slots of the capacity (`sandbox.memory.cow.enable`
+    // is off).
+    assert_eq!(first.capacity().report().instances, 2);
+    // The limits hold for baseline code too (the baseline compiler meters fuel and epochs).
+    let traps = [
+        (
+            "loop",
+            SandboxLimits {
+                fuel_per_call: Some(50_000_000),
+                ..SandboxLimits::default()
+            },
+        ),
+        (
+            "loop",
+            SandboxLimits {
+                fuel_per_call: None,
+                timeout: Duration::from_millis(300),
+                ..SandboxLimits::default()
+            },
+        ),
+        (
+            "memory",
+            SandboxLimits {
+                memory_max_bytes: 32 << 20,
+                ..SandboxLimits::default()
+            },
+        ),
+        ("deep", SandboxLimits::default()),
+    ];
+    for (mode, limits) in traps {
+        let mut task = plugin
+            .source_task(limited(limits))
+            .await
+            .expect("instantiate");
+        task.start(&config(mode)).await.expect("start");
+        let cause = match task.poll().await {
+            Err(CallError::Trap { cause, .. }) => cause,
+            other => panic!("{mode} under {limits:?} must trap, got {other:?}"),
+        };
+        let expected = match (mode, limits.fuel_per_call) {
+            ("loop", Some(_)) => matches!(cause, TrapCause::FuelExhausted { .. }),
+            ("loop", None) => matches!(cause, TrapCause::Timeout { .. }),
+            ("memory", _) => matches!(cause, TrapCause::MemoryLimit { .. }),
+            _ => matches!(cause, TrapCause::StackOverflow),
+        };
+        assert!(expected, "{mode} under {limits:?} trapped with {cause:?}");
+    }
+
+    assert_eq!(plugin.tier(), CodeTier::Baseline);
+    drop(hold);
+    assert_eq!(plugin.settled().await, CodeTier::Optimized);
+    assert_eq!(first.compile_counts().misses, 1);
+    let cached = std::fs::read_dir(cache.path())
+        .expect("cache directory")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".cwasm"))
+        .count();
+    assert_eq!(cached, 1, "the optimized code is in the compile cache");
+    // The instance made from baseline code runs on; new ones run the optimized code.
+    assert_eq!(early.poll().await.expect("poll").len(), 5);
+    let mut late = plugin.source_task(context()).await.expect("instantiate");
+    late.start(&config("ok")).await.expect("start");
+    assert_eq!(late.poll().await.expect("poll").len(), 5);
+    assert_eq!(first.capacity().report().instances, 3);
+
+    // A restart finds the optimized code in the cache.
+    let restarted = runtime(Some(0));
+    let again = restarted
+        .load(&bytes, "test_source.wasm")
+        .await
+        .expect("load");
+    assert_eq!(again.tier(), CodeTier::Optimized);
+    let counts = restarted.compile_counts();
+    assert_eq!((counts.baseline, counts.hits), (0, 1), "{counts:?}");
+
+    // Smaller than the threshold, or with it off: optimized before `load` returns.
+    for min in [Some(bytes.len() + 1), None] {
+        let fresh = tempfile::tempdir().expect("temporary directory");
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(fresh.path().to_owned()),
+            baseline_min_bytes: min,
+            ..RuntimeConfig::default()
+        })
+        .expect("runtime");
+        let plugin = runtime
+            .load(&bytes, "test_source.wasm")
+            .await
+            .expect("load");
+        assert_eq!(plugin.tier(), CodeTier::Optimized, "{min:?}");
+        assert_eq!(runtime.compile_counts().baseline, 0);
+    }
+}
