@@ -971,6 +971,19 @@ fn test_source_bytes() -> Option<Vec<u8>> {
     bytes
 }
 
+/// The config of task 0 of `test-source` in `mode`, five records a poll.
+fn test_source_task(mode: &str) -> super::ConfigMap {
+    [
+        ("topic", "t"),
+        ("mode", mode),
+        ("task.id", "0"),
+        ("batch.size", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// Runs `test-source` (built by `cargo build-connectors`) if it is there. The real guest
 /// tests live in `tests/`; this only checks that the runtime and the fixture agree.
 #[tokio::test]
@@ -1004,17 +1017,7 @@ async fn test_source_guest_smoke() {
     assert_eq!(again.info.class_name, plugin.info.class_name);
 
     let context = || InstanceContext::detached("smoke", Some(0), SandboxLimits::default());
-    let config = |mode: &str| -> ConfigMap {
-        [
-            ("topic", "smoke"),
-            ("mode", mode),
-            ("task.id", "0"),
-            ("batch.size", "5"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-    };
+    let config = test_source_task;
 
     let mut connector = plugin.connector(context()).await.expect("instantiate");
     let connector_config: ConfigMap = [("topic".to_owned(), "smoke".to_owned())].into();
@@ -1221,16 +1224,7 @@ async fn components_that_share_functions_compile_only_what_is_new() {
         ))
         .await
         .expect("instantiate");
-    let config: super::ConfigMap = [
-        ("topic", "t"),
-        ("mode", "ok"),
-        ("task.id", "0"),
-        ("batch.size", "5"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    task.start(&config).await.expect("start");
+    task.start(&test_source_task("ok")).await.expect("start");
     assert_eq!(task.poll().await.expect("poll").len(), 5);
 }
 
@@ -1316,17 +1310,7 @@ async fn a_large_component_runs_baseline_code_until_its_optimized_code_is_ready(
         })
         .expect("runtime")
     };
-    let config = |mode: &str| -> super::ConfigMap {
-        [
-            ("topic", "t"),
-            ("mode", mode),
-            ("task.id", "0"),
-            ("batch.size", "5"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-    };
+    let config = test_source_task;
     let limited = |limits: SandboxLimits| InstanceContext::detached("tiers", Some(0), limits);
     let context = || limited(SandboxLimits::default());
 
