@@ -280,12 +280,13 @@ where
     }
 }
 
-/// The plugin of a component file, compiled through the tests' shared cache.
+/// The plugin of a component file, compiled optimized through the tests' shared cache.
 async fn load_cached(
     component: &std::path::Path,
 ) -> anyhow::Result<Arc<wasm_connect::runtime::Plugin>> {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(shared_cache_dir()),
+        baseline_min_bytes: None,
         ..RuntimeConfig::default()
     })?;
     Ok(runtime.load(&std::fs::read(component)?, "bench").await?)
