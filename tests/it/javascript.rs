@@ -498,3 +498,120 @@ fn median(values: &mut [Duration]) -> Duration {
     values.sort();
     values[values.len() / 2]
 }
+
+/// Writes `line <from>` to `line <from + 4>` to the topic `lines` over REST.
+async fn write_lines(worker: &wasm_connect_tests::child::ChildWorker, from: usize) {
+    let records: Vec<Value> = (from..from + 5)
+        .map(|i| serde_json::json!({"value": format!("line {i}")}))
+        .collect();
+    let reply = worker
+        .rest
+        .post(
+            "/topics/lines/records",
+            &serde_json::json!({ "records": records }),
+        )
+        .await;
+    assert_eq!(reply.status, hyper::StatusCode::OK, "{:?}", reply.body);
+}
+
+/// The value of the `/metrics` series `name` (no labels) of `worker`.
+async fn metric(worker: &wasm_connect_tests::child::ChildWorker, name: &str) -> Option<f64> {
+    let (_, _, text) = worker.rest.get_text("/metrics", None).await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// An uploaded JavaScript component (2 MB, above `plugin.compile.baseline.min.bytes`) on a cold
+/// compile cache is compiled by the baseline compiler and runs at once; the optimized code
+/// lands in the compile cache in the background, tasks restarted after that run it, and a
+/// restarted worker loads it from the cache without the baseline compiler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_runs_on_baseline_code_until_its_optimized_code_is_cached() {
+    use wasm_connect_tests::child::ChildWorker;
+
+    let cold = tempfile::tempdir().unwrap();
+    let cache = cold.path().display().to_string();
+    let mut worker = ChildWorker::start_with(&[("cache.dir", cache.as_str())], &[], &[]).await;
+    let bytes = std::fs::read(js_component("js_line_sink")).unwrap();
+    let uploaded = worker.rest.upload(bytes.clone()).await;
+    assert_eq!(
+        uploaded.status,
+        hyper::StatusCode::CREATED,
+        "{:?}",
+        uploaded.body
+    );
+    let digest = uploaded.body["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    // The built-ins are smaller than the threshold: the upload is the one baseline compile.
+    let baseline = "wasm_connect_worker_compile_baseline_total";
+    assert_eq!(metric(&worker, baseline).await, Some(1.0));
+
+    let out = worker.files().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let out_text = out.display().to_string();
+    worker
+        .create(
+            "lines",
+            serde_json::json!({
+                "connector.class": "JsLineSink",
+                "topics": "lines",
+                "directory": out_text,
+                "sandbox.fs.write": out_text,
+            }),
+        )
+        .await;
+    let file = out.join("lines-0.txt");
+    let wait_lines = |count: usize| {
+        let file = file.clone();
+        async move {
+            wait_until(Duration::from_secs(60), &format!("{count} lines"), || {
+                lines(&file).len() >= count
+            })
+            .await;
+        }
+    };
+    write_lines(&worker, 0).await;
+    wait_lines(5).await;
+
+    let started = Instant::now();
+    while !worker.log_text().contains("Optimized code is ready") {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no optimized code after 5 minutes: {}",
+            worker.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cached: Vec<String> = std::fs::read_dir(cold.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(digest) && name.ends_with(".cwasm"))
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    // A task restarted now runs the optimized code, and goes on where it stopped.
+    let restarted = worker
+        .rest
+        .send(
+            hyper::Method::POST,
+            "/connectors/lines/restart?includeTasks=true",
+            None,
+        )
+        .await;
+    assert!(restarted.status.is_success(), "{:?}", restarted.body);
+    write_lines(&worker, 5).await;
+    wait_lines(10).await;
+
+    // After a restart the upload comes from the compile cache.
+    worker.stop();
+    worker.restart().await;
+    write_lines(&worker, 10).await;
+    wait_lines(15).await;
+    assert_eq!(metric(&worker, baseline).await, Some(0.0));
+    assert!(metric(&worker, "wasm_connect_worker_compile_cache_hits_total").await >= Some(1.0));
+    let written: Vec<String> = lines(&file);
+    let expected: Vec<String> = (0..15).map(|i| format!("line {i}")).collect();
+    assert_eq!(written, expected);
+    worker.stop();
+}
