@@ -1302,9 +1302,9 @@ async fn a_large_component_runs_baseline_code_until_its_optimized_code_is_ready(
         return;
     };
     let cache = tempfile::tempdir().expect("temporary directory");
-    let runtime = |min: Option<usize>| {
+    let runtime = |dir: &std::path::Path, min: Option<usize>| {
         Runtime::new(RuntimeConfig {
-            cache_dir: Some(cache.path().to_owned()),
+            cache_dir: Some(dir.to_owned()),
             baseline_min_bytes: min,
             ..RuntimeConfig::default()
         })
@@ -1314,7 +1314,7 @@ async fn a_large_component_runs_baseline_code_until_its_optimized_code_is_ready(
     let limited = |limits: SandboxLimits| InstanceContext::detached("tiers", Some(0), limits);
     let context = || limited(SandboxLimits::default());
 
-    let first = runtime(Some(bytes.len()));
+    let first = runtime(cache.path(), Some(bytes.len()));
     // Holds the optimizing compile back until the baseline code has been checked.
     let hold = first.shared.optimizing.lock().expect("optimizing lock");
     let plugin = first.load(&bytes, "test_source.wasm").await.expect("load");
@@ -1391,7 +1391,7 @@ async fn a_large_component_runs_baseline_code_until_its_optimized_code_is_ready(
     assert_eq!(first.capacity().report().instances, 3);
 
     // A restart finds the optimized code in the cache.
-    let restarted = runtime(Some(0));
+    let restarted = runtime(cache.path(), Some(0));
     let again = restarted
         .load(&bytes, "test_source.wasm")
         .await
@@ -1403,12 +1403,7 @@ async fn a_large_component_runs_baseline_code_until_its_optimized_code_is_ready(
     // Smaller than the threshold, or with it off: optimized before `load` returns.
     for min in [Some(bytes.len() + 1), None] {
         let fresh = tempfile::tempdir().expect("temporary directory");
-        let runtime = Runtime::new(RuntimeConfig {
-            cache_dir: Some(fresh.path().to_owned()),
-            baseline_min_bytes: min,
-            ..RuntimeConfig::default()
-        })
-        .expect("runtime");
+        let runtime = runtime(fresh.path(), min);
         let plugin = runtime
             .load(&bytes, "test_source.wasm")
             .await
