@@ -768,12 +768,20 @@ impl WorkerConfig {
                 "a number of bytes (0 turns the cache off)",
             )?,
             baseline_min_bytes: {
-                let min: i64 = raw.parse_or(
-                    "plugin.compile.baseline.min.bytes",
+                const KEY: &str = "plugin.compile.baseline.min.bytes";
+                const EXPECTED: &str = "a number of bytes (-1 turns the baseline compiler off)";
+                match raw.parse_or(
+                    KEY,
                     crate::runtime::DEFAULT_BASELINE_MIN_BYTES as i64,
-                    "a number of bytes (-1 turns the baseline compiler off)",
-                )?;
-                usize::try_from(min).ok()
+                    EXPECTED,
+                )? {
+                    -1 => None,
+                    min => Some(usize::try_from(min).map_err(|_| ConfigError::Invalid {
+                        key: KEY.to_owned(),
+                        value: min.to_string(),
+                        expected: EXPECTED,
+                    })?),
+                }
             },
             cache_dir,
             data_dir,
@@ -1028,8 +1036,13 @@ mod tests {
         let key = "plugin.compile.baseline.min.bytes";
         assert_eq!(worker(&[(key, "0")]).unwrap().baseline_min_bytes, Some(0));
         assert_eq!(worker(&[(key, "-1")]).unwrap().baseline_min_bytes, None);
-        let error = worker(&[(key, "1MB")]).unwrap_err().to_string();
-        assert!(error.contains(key) && error.contains("-1"), "{error}");
+        for bad in ["1MB", "-2"] {
+            let error = worker(&[(key, bad)]).unwrap_err().to_string();
+            assert!(
+                error.contains(key) && error.contains("-1"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]
