@@ -523,8 +523,9 @@ async fn metric(worker: &wasm_connect_tests::child::ChildWorker, name: &str) -> 
 
 /// An uploaded JavaScript component (2 MB, above `plugin.compile.baseline.min.bytes`) on a cold
 /// compile cache is compiled by the baseline compiler and runs at once; the optimized code
-/// lands in the compile cache in the background, tasks restarted after that run it, and a
-/// restarted worker loads it from the cache without the baseline compiler.
+/// lands in the compile cache in the background, the worker restarts the running task onto
+/// it, and a restarted worker loads it from the cache without the baseline compiler; no line
+/// is lost or written twice along the way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_runs_on_baseline_code_until_its_optimized_code_is_cached() {
     use wasm_connect_tests::child::ChildWorker;
@@ -590,16 +591,20 @@ async fn an_upload_runs_on_baseline_code_until_its_optimized_code_is_cached() {
         .filter(|name| name.starts_with(digest) && name.ends_with(".cwasm"))
         .collect();
     assert_eq!(cached.len(), 1, "{cached:?}");
-    // A task restarted now runs the optimized code, and goes on where it stopped.
-    let restarted = worker
-        .rest
-        .send(
-            hyper::Method::POST,
-            "/connectors/lines/restart?includeTasks=true",
-            None,
-        )
-        .await;
-    assert!(restarted.status.is_success(), "{:?}", restarted.body);
+    // The worker moves the running task onto the optimized code (a restart), and it goes on
+    // where it stopped.
+    let started = Instant::now();
+    while !worker
+        .log_text()
+        .contains("Restarting the tasks that run baseline code onto the plugin's optimized code.")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the task was not moved onto the optimized code: {}",
+            worker.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     write_lines(&worker, 5).await;
     wait_lines(10).await;
 

@@ -16,7 +16,9 @@ use super::desired::DesiredState;
 use crate::storage::{State, StatusBackingStore};
 use crate::{
     config::{ConnectorConfig, connector::RestartPolicy},
-    runtime::{ConfigMap, ConnectorInstance, ContextEvent, InstanceContext, Plugin, PluginKind},
+    runtime::{
+        CodeTier, ConfigMap, ConnectorInstance, ContextEvent, InstanceContext, Plugin, PluginKind,
+    },
     transforms::TransformChain,
     worker::{self, Services, TargetState, TaskControl, TaskEvent, TaskMetrics, TaskSpec},
 };
@@ -170,9 +172,37 @@ impl Actor {
         if let Some(started) = self.started.take() {
             let _ = started.send(());
         }
+        // Tasks started on the plugin's baseline code move to its optimized code once ready.
+        let mut on_baseline = self.plugin.tier() == CodeTier::Baseline;
+        let plugin = self.plugin.clone();
+        let mut optimized = std::pin::pin!(async move { plugin.settled().await });
 
         loop {
             tokio::select! {
+                tier = &mut optimized, if on_baseline => {
+                    on_baseline = false;
+                    let running: Vec<u32> = generation
+                        .tasks
+                        .keys()
+                        .copied()
+                        .filter(|task| generation.ran.contains(task))
+                        .collect();
+                    if tier == CodeTier::Optimized && !running.is_empty() {
+                        tracing::info!(
+                            tasks = running.len(),
+                            "Restarting the tasks that run baseline code onto the plugin's optimized code."
+                        );
+                        self.restart(
+                            &mut instance,
+                            &mut failed,
+                            &mut generation,
+                            (&target_tx, &context_tx),
+                            false,
+                            &running,
+                        )
+                        .await;
+                    }
+                }
                 command = commands.recv() => match command {
                     Some(Command::SetTarget(target)) => {
                         let previous = self.target;
