@@ -532,7 +532,15 @@ async fn an_upload_runs_on_baseline_code_until_its_optimized_code_is_cached() {
 
     let cold = tempfile::tempdir().unwrap();
     let cache = cold.path().display().to_string();
-    let mut worker = ChildWorker::start_with(&[("cache.dir", cache.as_str())], &[], &[]).await;
+    let mut worker = ChildWorker::start_with(
+        &[
+            ("cache.dir", cache.as_str()),
+            ("plugin.compile.baseline.min.bytes", "1048576"),
+        ],
+        &[],
+        &[],
+    )
+    .await;
     let bytes = std::fs::read(js_component("js_line_sink")).unwrap();
     let uploaded = worker.rest.upload(bytes.clone()).await;
     assert_eq!(

@@ -83,6 +83,7 @@ impl ChildWorker {
         let mut properties = format!(
             "data.dir={}\ncache.dir={}\nplugin.path={}\n{listeners}\
              offset.flush.interval.ms=100\n\
+             plugin.compile.baseline.min.bytes=-1\n\
              key.converter=org.apache.kafka.connect.storage.StringConverter\n\
              value.converter=org.apache.kafka.connect.storage.StringConverter\n",
             dir.path().join("data").display(),

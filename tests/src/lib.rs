@@ -396,6 +396,9 @@ pub fn worker_config(dir: &Path, extra: &[(&str, &str)]) -> WorkerConfig {
         ("cache.dir", &shared_cache_dir().display().to_string()),
         ("plugin.path", &plugins.display().to_string()),
         ("offset.flush.interval.ms", "200"),
+        // Optimized code from the start: a task restarted onto it mid-test would make
+        // timing-dependent tests flaky. The baseline tier's tests turn it back on.
+        ("plugin.compile.baseline.min.bytes", "-1"),
         (
             "key.converter",
             "org.apache.kafka.connect.storage.StringConverter",
