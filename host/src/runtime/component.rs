@@ -117,7 +117,11 @@ impl Runtime {
         check_header(bytes, origin)?;
         let digest = sha256_hex(bytes);
         let baseline_first = self.shared.baseline.is_some()
-            && (self.shared.config.baseline_min_bytes).is_some_and(|min| bytes.len() >= min);
+            && self
+                .shared
+                .config
+                .baseline_min_bytes
+                .is_some_and(|min| bytes.len() >= min);
         let (component, tier) = {
             let shared = self.shared.clone();
             let bytes = bytes.to_vec();
