@@ -95,12 +95,7 @@ impl Runtime {
                 .map_err(anyhow::Error::from)
                 .context("failed to enable the compiled-function cache")?;
         }
-        let engine = Engine::new(&wasmtime_config)
-            .map_err(anyhow::Error::from)
-            .context("failed to create the wasm engine")?;
-        let linker = new_linker(&engine)
-            .map_err(anyhow::Error::from)
-            .context("failed to link the host imports")?;
+        let (engine, linker) = engine_with_linker(&wasmtime_config, "wasm engine")?;
         let engine_hash = {
             let mut hasher = Sha256Hasher::default();
             engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -194,14 +189,24 @@ impl Baseline {
         wasmtime_config
             .strategy(wasmtime::Strategy::Winch)
             .memory_init_cow(true);
-        let engine = Engine::new(&wasmtime_config)
-            .map_err(anyhow::Error::from)
-            .context("failed to create the baseline engine")?;
-        let linker = new_linker(&engine)
-            .map_err(anyhow::Error::from)
-            .context("failed to link the host imports")?;
+        let (engine, linker) = engine_with_linker(&wasmtime_config, "baseline engine")?;
         Ok(Self { engine, linker })
     }
+}
+
+/// An engine made with `config` and its linker of every host import; `what` names the
+/// engine in errors.
+fn engine_with_linker(
+    config: &wasmtime::Config,
+    what: &str,
+) -> anyhow::Result<(Engine, Linker<HostState>)> {
+    let engine = Engine::new(config)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("failed to create the {what}"))?;
+    let linker = new_linker(&engine)
+        .map_err(anyhow::Error::from)
+        .context("failed to link the host imports")?;
+    Ok((engine, linker))
 }
 
 /// Lays linear memories out as `layout` says. The guard before each memory stays (wasmtime's
