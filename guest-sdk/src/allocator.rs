@@ -32,8 +32,8 @@ use std::ptr;
 const GRANULE: usize = 16;
 /// The number of size classes: blocks of 16, 32, ..., 496 bytes.
 const CLASSES: usize = 31;
-/// Small blocks are carved from chunks of this size and alignment taken from the system
-/// allocator; `address >> CHUNK_SHIFT` names a pointer's chunk.
+/// Small blocks are carved from chunks of this size and alignment (see [`new_chunk`]);
+/// `address >> CHUNK_SHIFT` names a pointer's chunk.
 const CHUNK_SHIFT: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_SHIFT;
 /// The chunk indices the ownership bitmap covers: all of a 32-bit address space.
@@ -116,6 +116,45 @@ impl State {
     }
 }
 
+/// A fresh `CHUNK`-aligned chunk of `CHUNK` bytes, or null when memory is exhausted.
+///
+/// In a component, one page grown onto linear memory: wasm pages are 64 KiB, so the chunk is
+/// aligned without asking malloc for an aligned block, which would split its free space
+/// around the chunk and write bookkeeping on the pages either side (two to three more
+/// resident pages in every instance, most of them idle). wasi-libc's malloc takes memory the
+/// same way and copes with growth it did not make, starting a new segment after it.
+#[cfg(target_arch = "wasm32")]
+fn new_chunk() -> *mut u8 {
+    const _: () = assert!(CHUNK == 65_536, "a chunk is one wasm page");
+    match core::arch::wasm32::memory_grow(0, 1) {
+        usize::MAX => ptr::null_mut(),
+        page => (page * CHUNK) as *mut u8,
+    }
+}
+
+/// A fresh `CHUNK`-aligned chunk of `CHUNK` bytes from the system allocator, or null.
+#[cfg(not(target_arch = "wasm32"))]
+fn new_chunk() -> *mut u8 {
+    // SAFETY: the layout is non-zero and its alignment a power of two.
+    unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, CHUNK)) }
+}
+
+/// Gives back a chunk [`new_chunk`] made that was never used (one the ownership bitmap cannot
+/// record). A grown wasm page cannot be given back; it stays unused.
+///
+/// # Safety
+///
+/// `chunk` came from [`new_chunk`] and nothing refers into it.
+unsafe fn free_chunk(chunk: *mut u8) {
+    #[cfg(target_arch = "wasm32")]
+    let _ = chunk;
+    #[cfg(not(target_arch = "wasm32"))]
+    // SAFETY: `new_chunk` allocated it with this layout.
+    unsafe {
+        System.dealloc(chunk, Layout::from_size_align_unchecked(CHUNK, CHUNK));
+    }
+}
+
 /// The size class of `layout`, or none if it is for the system allocator.
 fn class(layout: Layout) -> Option<usize> {
     if layout.align() > GRANULE || layout.size() > CLASSES * GRANULE {
@@ -144,16 +183,13 @@ unsafe impl GlobalAlloc for Allocator {
         let size = (class + 1) * GRANULE;
         if (state.end as usize) - (state.next as usize) < size {
             // The rest of the old chunk (less than one block of this class) is left unused.
-            // SAFETY: the layout is non-zero and its alignment a power of two.
-            let chunk_layout = unsafe { Layout::from_size_align_unchecked(CHUNK, CHUNK) };
-            // SAFETY: as above.
-            let chunk = unsafe { System.alloc(chunk_layout) };
+            let chunk = new_chunk();
             if chunk.is_null() {
                 return chunk;
             }
             if !state.adopt(chunk) {
-                // SAFETY: just allocated with this layout.
-                unsafe { System.dealloc(chunk, chunk_layout) };
+                // SAFETY: `new_chunk` made it and nothing else uses it.
+                unsafe { free_chunk(chunk) };
                 // SAFETY: the caller's contract for `layout` is passed on unchanged.
                 return unsafe { System.alloc(layout) };
             }
