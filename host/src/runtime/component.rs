@@ -538,8 +538,8 @@ impl Plugin {
         let mut sandbox =
             Sandbox::new(&self.shared, pre.engine(), ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
-        let outcome =
-            tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
+        let instantiate = sandbox.claimed(|store| pre.instantiate_async(store));
+        let outcome = tokio::time::timeout(deadline, instantiate).await;
         let bindings = sandbox.finish_instantiate(&self.origin, outcome)?;
         Ok(TransformInstance::new(sandbox, bindings))
     }
@@ -602,8 +602,8 @@ impl Plugin {
         let mut sandbox =
             Sandbox::new(&self.shared, pre.engine(), ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
-        let outcome =
-            tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
+        let instantiate = sandbox.claimed(|store| pre.instantiate_async(store));
+        let outcome = tokio::time::timeout(deadline, instantiate).await;
         let bindings = sandbox.finish_instantiate(&self.origin, outcome)?;
         Ok((sandbox, bindings))
     }
@@ -616,8 +616,8 @@ impl Plugin {
         let mut sandbox =
             Sandbox::new(&self.shared, pre.engine(), ctx, &self.origin, self.memories)?;
         let deadline = sandbox.begin("instantiate")?;
-        let outcome =
-            tokio::time::timeout(deadline, pre.instantiate_async(sandbox.store_mut())).await;
+        let instantiate = sandbox.claimed(|store| pre.instantiate_async(store));
+        let outcome = tokio::time::timeout(deadline, instantiate).await;
         let bindings = sandbox.finish_instantiate(&self.origin, outcome)?;
         Ok((sandbox, bindings))
     }

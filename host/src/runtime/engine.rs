@@ -164,7 +164,8 @@ fn engine_config(config: &RuntimeConfig) -> wasmtime::Config {
         .consume_fuel(config.metering)
         .epoch_interruption(config.metering)
         .max_wasm_stack(MAX_WASM_STACK)
-        .async_stack_size(ASYNC_STACK_SIZE);
+        .async_stack_size(ASYNC_STACK_SIZE)
+        .with_host_stack(std::sync::Arc::new(super::stacks::FiberStacks));
     apply_layout(&mut wasmtime_config, &config.layout);
     wasmtime_config
 }

@@ -40,6 +40,12 @@ pub(crate) struct Sandbox {
     metering: bool,
     /// When the call in progress began, for its duration in the task's metrics.
     call_started: Option<std::time::Instant>,
+    /// The store's fiber stack, whose pages [`Self::idle`] gives back.
+    stack: super::stacks::StackClaim,
+    /// Whether a call ran since the stack's pages were last given back.
+    stack_used: bool,
+    /// Give the stack's pages back after every call: a connector instance, called seldom.
+    idle_between_calls: bool,
 }
 
 impl Sandbox {
@@ -59,6 +65,7 @@ impl Sandbox {
                 source,
             })?;
         let limits = ctx.limits;
+        let idle_between_calls = ctx.task.is_none();
         let store = new_store(
             engine,
             ctx,
@@ -79,7 +86,29 @@ impl Sandbox {
             fuel_used: None,
             metering: shared.config.metering,
             call_started: None,
+            stack: super::stacks::StackClaim::default(),
+            stack_used: false,
+            idle_between_calls,
         })
+    }
+
+    /// Runs `call`, a call or instantiation of this sandbox's store, so the fiber stack made
+    /// for it is known (see [`super::stacks`]).
+    pub(crate) fn claimed<'a, F: std::future::Future + 'a>(
+        &'a mut self,
+        call: impl FnOnce(&'a mut Store<HostState>) -> F,
+    ) -> impl std::future::Future<Output = F::Output> + 'a {
+        let claim = self.stack.clone();
+        let call = call(&mut self.store);
+        async move { super::stacks::claimed(&claim, call).await }
+    }
+
+    /// The instance has nothing to do for now: gives back the pages its fiber stack touched
+    /// (the next call faults in what it uses). Cheap when no call ran since the last time.
+    pub(crate) fn idle(&mut self) {
+        if std::mem::take(&mut self.stack_used) && !self.poisoned {
+            self.stack.release();
+        }
     }
 
     /// What `validate` returned, bounded (see [`super::metadata::bound_config_values`]); a
@@ -109,10 +138,6 @@ impl Sandbox {
         self.store.data().limiter.used()
     }
 
-    pub(crate) fn store_mut(&mut self) -> &mut Store<HostState> {
-        &mut self.store
-    }
-
     /// Prepares a call: refuses if poisoned, refuels, restarts the clock. Returns the
     /// timeout for the whole call future.
     pub(crate) fn begin(&mut self, call: &'static str) -> Result<Duration, CallError> {
@@ -134,12 +159,25 @@ impl Sandbox {
         }
         self.store.set_epoch_deadline(1);
         self.store.data_mut().begin_call(self.limits.timeout);
+        self.stack_used = true;
         self.call_started = Some(std::time::Instant::now());
         Ok(self.limits.timeout.saturating_add(self.grace))
     }
 
     /// Ends a call: maps a trap or timeout to its cause and poisons the instance.
     pub(crate) fn finish<R>(
+        &mut self,
+        call: &'static str,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+    ) -> Result<R, CallError> {
+        let result = self.end_call(call, outcome);
+        if self.idle_between_calls {
+            self.idle();
+        }
+        result
+    }
+
+    fn end_call<R>(
         &mut self,
         call: &'static str,
         outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
@@ -327,8 +365,8 @@ macro_rules! guest_call {
         match sandbox.begin($call) {
             Err(error) => Err(error),
             Ok(deadline) => {
-                let $store = sandbox.store_mut();
-                let outcome = tokio::time::timeout(deadline, $body).await;
+                let call = sandbox.claimed(|$store| $body);
+                let outcome = tokio::time::timeout(deadline, call).await;
                 sandbox.finish($call, outcome)
             }
         }
@@ -371,6 +409,19 @@ macro_rules! instance_common {
             /// Bytes of linear memory and tables the instance holds.
             pub fn memory_used(&self) -> usize {
                 self.sandbox.store.data().limiter.used()
+            }
+
+            /// The instance has nothing to do for now: gives back the memory pages its last
+            /// calls' stack touched, which the next call faults in again.
+            pub fn idle(&mut self) {
+                self.sandbox.idle();
+            }
+
+            /// Resident pages of the instance's fiber stack, once a call made one.
+            #[cfg(test)]
+            #[allow(dead_code, reason = "the tests ask only some kinds of instance")]
+            pub(crate) fn stack_resident_pages(&self) -> Option<usize> {
+                self.sandbox.stack.resident_pages()
             }
         }
     };

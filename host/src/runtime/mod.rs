@@ -22,6 +22,7 @@ mod instance;
 mod limits;
 mod log_budget;
 pub mod metadata;
+mod stacks;
 mod state;
 mod tcp;
 #[cfg(test)]

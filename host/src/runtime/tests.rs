@@ -1283,6 +1283,79 @@ async fn a_source_task_says_how_long_it_has_nothing() {
     assert_eq!(batch.idle_for(), None, "a poll with records is not idle");
 }
 
+/// An idle task instance gives back the pages its fiber stack touched, and its next calls run
+/// as on a fresh stack, making the same records as an instance that never idled; a connector
+/// instance gives them back after every call.
+#[tokio::test]
+async fn an_idle_instance_gives_back_its_stack_pages() {
+    use super::{ConfigMap, InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
+
+    let Some(bytes) = test_source_bytes() else {
+        return;
+    };
+    let cache = tempfile::tempdir().expect("temporary directory");
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_owned()),
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let plugin = runtime
+        .load(&bytes, "test_source.wasm")
+        .await
+        .expect("load");
+    let context = || InstanceContext::detached("stack", Some(0), SandboxLimits::default());
+
+    let mut steady = plugin.source_task(context()).await.expect("instantiate");
+    steady.start(&test_source_task("ok")).await.expect("start");
+    let mut idling = plugin.source_task(context()).await.expect("instantiate");
+    idling.start(&test_source_task("ok")).await.expect("start");
+    assert!(
+        idling.stack_resident_pages().expect("the stack is known") > 0,
+        "the calls so far touched the stack"
+    );
+    for round in 0..3 {
+        idling.idle();
+        assert_eq!(idling.stack_resident_pages(), Some(0), "round {round}");
+        let records = idling.poll().await.expect("poll after idle");
+        assert_eq!(records, steady.poll().await.expect("poll"), "round {round}");
+        assert!(idling.stack_resident_pages().unwrap() > 0, "round {round}");
+    }
+    // Idle twice in a row: nothing ran in between, nothing to give back.
+    idling.idle();
+    idling.idle();
+    assert_eq!(idling.stack_resident_pages(), Some(0));
+    idling.stop().await.expect("stop after idle");
+
+    let mut connector = plugin
+        .connector(InstanceContext::detached(
+            "stack",
+            None,
+            SandboxLimits::default(),
+        ))
+        .await
+        .expect("instantiate");
+    assert_eq!(
+        connector.stack_resident_pages(),
+        Some(0),
+        "after instantiation"
+    );
+    let config: ConfigMap = [("topic".to_owned(), "t".to_owned())].into();
+    connector.start(&config).await.expect("connector start");
+    assert_eq!(connector.stack_resident_pages(), Some(0), "after start");
+    assert!(
+        !connector
+            .task_configs(2)
+            .await
+            .expect("task configs")
+            .is_empty()
+    );
+    assert_eq!(
+        connector.stack_resident_pages(),
+        Some(0),
+        "after task-configs"
+    );
+}
+
 /// With `plugin.compile.baseline.min.bytes` at or below its size, a component not in the
 /// compile cache loads with baseline code: its instances run and are held to fuel, deadlines,
 /// memory and stack as optimized ones are. The optimized code then replaces it for new
