@@ -367,7 +367,8 @@ impl Actor {
             {
                 tracing::warn!(error = %error, "Connector stop failed.");
             }
-            match self.start_connector(None, context.clone()).await {
+            // Boxed, as in `start`.
+            match Box::pin(self.start_connector(None, context.clone())).await {
                 Ok(started) => {
                     *instance = Some(started);
                     *failed = false;
@@ -388,7 +389,8 @@ impl Actor {
                 && !generation.tasks.is_empty()
                 && generation.tasks.keys().all(|task| tasks.contains(task));
             if let Some(started) = instance.as_mut()
-                && let Err(trace) = self.reconfigure(started, generation, target, all).await
+                && let Err(trace) =
+                    Box::pin(self.reconfigure(started, generation, target, all)).await
             {
                 self.statuses
                     .set_connector(&name, kind, State::Failed, Some(trace));
@@ -712,7 +714,9 @@ impl Actor {
         target: &watch::Sender<TargetState>,
     ) -> (Option<ConnectorInstance>, bool) {
         let (name, kind) = (&self.config.name, self.plugin.info.kind);
-        let mut instance = match self.start_connector(validated, context.clone()).await {
+        // Boxed: instantiating is among the largest futures the actor awaits, and the actor's
+        // own future would otherwise keep room for it for the connector's life.
+        let mut instance = match Box::pin(self.start_connector(validated, context.clone())).await {
             Ok(instance) => instance,
             Err(trace) => {
                 self.statuses

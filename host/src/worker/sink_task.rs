@@ -116,8 +116,10 @@ async fn run_inner(
         tenant: connector.tenant.clone(),
         counts_memory: true,
     };
-    let mut instance = spec.plugin.sink_task(context).await?;
-    let plugin_transforms = super::task_transforms(spec, &log, &control.metrics).await?;
+    // Boxed: instantiating is the largest future the task awaits, and an idle task's future
+    // would otherwise keep room for it (about 2 KiB more for each task, for the task's life).
+    let mut instance = Box::pin(spec.plugin.sink_task(context)).await?;
+    let plugin_transforms = Box::pin(super::task_transforms(spec, &log, &control.metrics)).await?;
     instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
 
@@ -247,6 +249,9 @@ async fn run_inner(
                 delivered?;
                 ahead = polled;
                 ahead_converted = converted;
+            } else {
+                // Nothing came: the instance gives back its stack's pages while it waits.
+                task.instance.idle();
             }
             check_events(&mut events, control, spec.task)?;
             let changes = task.apply_context().await?;

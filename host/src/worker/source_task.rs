@@ -185,7 +185,9 @@ async fn run_sender(
         // Taking the job may have woken the poll loop (it waits while the queue is full):
         // let it poll the guest on another thread while this one sends.
         super::hand_off().await;
-        let result = async {
+        // Boxed: converting and sending is by far the largest future here, and an idle task's
+        // sender would otherwise keep room for it (about 5 KiB) between batches.
+        let result = Box::pin(async {
             let records = job.batch.into_records()?;
             let offsets = last_offsets(&stage.connector, &records);
             partitions.check(&offsets)?;
@@ -199,7 +201,7 @@ async fn run_sender(
             };
             sent.offsets = offsets;
             Ok(sent)
-        }
+        })
         .await;
         let failed = result.is_err();
         // The loop dropped its end only if it is gone; nothing to report to then.
@@ -633,8 +635,10 @@ async fn run_inner(
     let converters = RecordConverters::for_connector(connector)
         .map_err(|error| TaskFailure::new(crate::error_chain(&error)))?
         .with_record_max_bytes(services.worker.task_limits.record_max_bytes);
-    let mut instance = spec.plugin.source_task(context).await?;
-    let plugin_transforms = super::task_transforms(spec, &log, &control.metrics).await?;
+    // Boxed: instantiating is the largest future the task awaits, and an idle task's future
+    // would otherwise keep room for it (about 2 KiB more for each task, for the task's life).
+    let mut instance = Box::pin(spec.plugin.source_task(context)).await?;
+    let plugin_transforms = Box::pin(super::task_transforms(spec, &log, &control.metrics)).await?;
     let options = instance.start(&config).await?;
     check_events(&mut events, control, spec.task)?;
     let producer = services.log.producer(&format!(
@@ -747,6 +751,7 @@ async fn run_inner(
         }
         match polled {
             Ok(batch) if batch.is_empty() => {
+                task.instance.idle();
                 // Wait as long as the task said it has nothing (`poll-again-after`), else
                 // back off; keep taking acknowledgements; a state change ends the wait.
                 let wait = match batch.idle_for() {
