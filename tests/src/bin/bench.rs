@@ -720,6 +720,14 @@ async fn idle_density(tasks: usize, backoff: bool) -> anyhow::Result<()> {
         mib(rss),
         cpu * 100.0
     );
+    // Memory freed while the connectors were created goes back to the kernel over jemalloc's
+    // 10 s decay: the resident memory again, after that window.
+    let settled = worker.rss();
+    println!(
+        "    {:.0} MiB resident after {:.0?} more idle (what creating them freed given back)",
+        mib(settled),
+        Duration::from_secs(10)
+    );
     println!(
         "    per instance: {:.2} mappings, {:.0} KiB resident; idle CPU per 1,000 tasks: {:.1}% of a core (empty worker {:.1}%)",
         (maps - base_maps) as f64 / instances as f64,
