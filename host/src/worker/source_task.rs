@@ -640,6 +640,8 @@ async fn run_inner(
     let mut instance = Box::pin(spec.plugin.source_task(context)).await?;
     let plugin_transforms = Box::pin(super::task_transforms(spec, &log, &control.metrics)).await?;
     let options = instance.start(&config).await?;
+    // Not needed again: freed now rather than held for the task's life.
+    drop(config);
     check_events(&mut events, control, spec.task)?;
     let producer = services.log.producer(&format!(
         "connector-producer-{}-{}",
