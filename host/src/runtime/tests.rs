@@ -971,6 +971,27 @@ fn test_source_bytes() -> Option<Vec<u8>> {
     bytes
 }
 
+/// `test-source` loaded on a runtime of its own with its own compile cache (both to be kept
+/// while the plugin is used), or None when it was not built.
+async fn load_test_source() -> Option<(
+    tempfile::TempDir,
+    super::Runtime,
+    std::sync::Arc<super::Plugin>,
+)> {
+    let bytes = test_source_bytes()?;
+    let cache = tempfile::tempdir().expect("temporary directory");
+    let runtime = super::Runtime::new(super::RuntimeConfig {
+        cache_dir: Some(cache.path().to_owned()),
+        ..super::RuntimeConfig::default()
+    })
+    .expect("runtime");
+    let plugin = runtime
+        .load(&bytes, "test_source.wasm")
+        .await
+        .expect("load");
+    Some((cache, runtime, plugin))
+}
+
 /// The config of task 0 of `test-source` in `mode`, five records a poll.
 fn test_source_task(mode: &str) -> super::ConfigMap {
     [
@@ -1233,21 +1254,11 @@ async fn components_that_share_functions_compile_only_what_is_new() {
 /// worker's back-off, and the value does not carry over to the next `poll`.
 #[tokio::test]
 async fn a_source_task_says_how_long_it_has_nothing() {
-    use super::{InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
+    use super::{InstanceContext, SandboxLimits};
 
-    let Some(bytes) = test_source_bytes() else {
+    let Some((_cache, _runtime, plugin)) = load_test_source().await else {
         return;
     };
-    let cache = tempfile::tempdir().expect("temporary directory");
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache.path().to_owned()),
-        ..RuntimeConfig::default()
-    })
-    .expect("runtime");
-    let plugin = runtime
-        .load(&bytes, "test_source.wasm")
-        .await
-        .expect("load");
     let task = |settings: &'static [(&'static str, &'static str)]| {
         let plugin = plugin.clone();
         async move {
@@ -1288,21 +1299,11 @@ async fn a_source_task_says_how_long_it_has_nothing() {
 /// instance gives them back after every call.
 #[tokio::test]
 async fn an_idle_instance_gives_back_its_stack_pages() {
-    use super::{ConfigMap, InstanceContext, Runtime, RuntimeConfig, SandboxLimits};
+    use super::{ConfigMap, InstanceContext, SandboxLimits};
 
-    let Some(bytes) = test_source_bytes() else {
+    let Some((_cache, _runtime, plugin)) = load_test_source().await else {
         return;
     };
-    let cache = tempfile::tempdir().expect("temporary directory");
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache.path().to_owned()),
-        ..RuntimeConfig::default()
-    })
-    .expect("runtime");
-    let plugin = runtime
-        .load(&bytes, "test_source.wasm")
-        .await
-        .expect("load");
     let context = || InstanceContext::detached("stack", Some(0), SandboxLimits::default());
 
     let mut steady = plugin.source_task(context()).await.expect("instantiate");
