@@ -147,6 +147,7 @@ pub(crate) fn encode_source_batch(records: Vec<SourceRecord>) -> source_task_wit
         topics,
         source_partitions,
         records,
+        records_json: None,
     }
 }
 

@@ -6,7 +6,7 @@
 
 import { Config, ConfigDef } from "./config.js";
 import { FatalError, describeThrown, toWitError } from "./errors.js";
-import { SchemaReader, SchemaTable, decodeData, encodeData, located } from "./data.js";
+import { SLOW, SchemaReader, SchemaTable, decodeData, encodeData, jsonSchemaless, jsonValue, located } from "./data.js";
 import { fromOffsetMap, toOffsetMap } from "./offsets.js";
 import { log } from "./host.js";
 
@@ -245,6 +245,76 @@ export function encodeSourceRecord(record, table, i, tables = new RecordTables()
   };
 }
 
+/** A source offset as a JSON object, or `SLOW` for anything the WIT form must check. */
+function jsonOffset(offset) {
+  if (offset === null || offset === undefined) return {};
+  if (!isPlainObjectValue(offset)) throw SLOW;
+  for (const key in offset) {
+    const v = offset[key];
+    switch (typeof v) {
+      case "boolean":
+      case "string":
+        continue;
+      case "number":
+        if (Number.isSafeInteger(v) || (Number.isFinite(v) && !Number.isInteger(v))) continue;
+        throw SLOW;
+      case "object":
+        if (v === null) continue;
+    }
+    throw SLOW;
+  }
+  return offset;
+}
+
+function isPlainObjectValue(value) {
+  if (value === null || typeof value !== "object") return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function jsonData(schema, value, table) {
+  if (schema) return [table.index(schema), jsonValue(schema, value, 0)];
+  return [null, jsonSchemaless(value, 0)];
+}
+
+/**
+ * The records of a poll as one JSON text (`source-batch.records-json`), interning schemas,
+ * topics and source partitions in `table` and `tables`; null when any record needs the WIT
+ * form (the caller then encodes the batch as WIT records, with fresh tables, which name what
+ * is wrong).
+ */
+export function jsonRecords(records, table, tables) {
+  const rows = new Array(records.length);
+  try {
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      if (!record || typeof record !== "object") return null;
+      const { topic, key, value, headers, keySchema, valueSchema } = record;
+      if (typeof topic !== "string" || topic === "") return null;
+      let partition = record.partition ?? null;
+      if (partition !== null && !Number.isInteger(partition)) return null;
+      let timestamp = record.timestamp ?? null;
+      if (timestamp instanceof Date) timestamp = timestamp.getTime();
+      if (timestamp !== null && !Number.isSafeInteger(timestamp)) return null;
+      rows[i] = [
+        tables.partition(record.sourcePartition, i),
+        jsonOffset(record.sourceOffset),
+        tables.topic(topic),
+        partition,
+        keySchema || (key !== null && key !== undefined) ? jsonData(keySchema ?? null, key, table) : null,
+        valueSchema || (value !== null && value !== undefined) ? jsonData(valueSchema ?? null, value, table) : null,
+        timestamp,
+        headers && headers.length ? headers.map((h) => [String(h.key), ...jsonData(h.schema ?? null, h.value, table)]) : [],
+      ];
+    }
+    return JSON.stringify(rows);
+  } catch {
+    // `SLOW`, or anything the WIT encoding reports properly (a bad partition, a Schema
+    // that is not one, a bigint JSON cannot write).
+    return null;
+  }
+}
+
 function decodeRecordCommon(r, reader, headers) {
   const key = decodeData(r.key, reader);
   const value = decodeData(r.value, reader);
@@ -282,11 +352,20 @@ function sourceTaskExport(definition) {
       guarded("poll", () => {
         const records = started("poll").poll() ?? [];
         if (!Array.isArray(records)) throw new FatalError(`poll must return an array of records, got ${typeof records}`);
+        if (records.length > 0) {
+          const table = new SchemaTable();
+          const tables = new RecordTables();
+          const text = jsonRecords(records, table, tables);
+          if (text !== null) {
+            return { schemas: table.nodes, topics: tables.topics, sourcePartitions: tables.sourcePartitions, records: [], recordsJson: text };
+          }
+        }
+        // Empty, or something only WIT records carry (their encoding names what is wrong).
         const table = new SchemaTable();
         const tables = new RecordTables();
         const out = new Array(records.length);
         for (let i = 0; i < records.length; i++) out[i] = encodeSourceRecord(records[i], table, i, tables);
-        return { schemas: table.nodes, topics: tables.topics, sourcePartitions: tables.sourcePartitions, records: out };
+        return { schemas: table.nodes, topics: tables.topics, sourcePartitions: tables.sourcePartitions, records: out, recordsJson: null };
       }),
     commit: () => guarded("commit", () => started("commit").commit()),
     commitRecords: (batch) =>

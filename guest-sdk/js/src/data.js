@@ -533,6 +533,136 @@ function encodeSchemaless(value, nodes, depth) {
   return at;
 }
 
+// ---- JSON values (guest → host, `source-batch.records-json`) ----
+//
+// A poll's plain records can cross as one JSON text, written by the engine's native
+// `JSON.stringify` in one call instead of about a dozen binding objects per record (the forms
+// are in wit/source-task.wit). Anything these functions are not sure of throws `SLOW`, and the
+// batch then goes as WIT records, whose encoding checks and names every problem.
+
+/** Thrown when a value needs the WIT form. */
+export const SLOW = Object.freeze({ slow: true });
+
+function toBase64(bytes) {
+  if (typeof bytes.toBase64 === "function") return bytes.toBase64();
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+/** A number or safe-integer bigint as a safe integer, or `SLOW`. */
+function jsonInteger(value) {
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value)) return value;
+  } else if (typeof value === "bigint" && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)) {
+    return Number(value);
+  }
+  throw SLOW;
+}
+
+/** The JSON form of a value of `schema` (the WIT encoding's rules, as `encodeValue`). */
+export function jsonValue(schema, value, depth) {
+  if (depth > MAX_DEPTH) throw SLOW;
+  if (value === undefined || value === null) {
+    if (schema.defaultValue !== undefined && schema.defaultValue !== null) return jsonValue(schema, schema.defaultValue, depth);
+    if (!schema.optional) throw SLOW;
+    return null;
+  }
+  if (schema.name !== null) {
+    if (schema.name === Logical.DECIMAL) return toBase64(decimalBytes(value, Number(schema.parameters.scale)));
+    value = logicalToNumber(schema, value);
+  }
+  switch (schema.type) {
+    case "int8":
+    case "int16":
+    case "int32": {
+      const n = jsonInteger(value);
+      const [min, max] = INT_RANGES[schema.type];
+      if (n < min || n > max) throw SLOW;
+      return n;
+    }
+    case "int64":
+      return jsonInteger(value);
+    case "float32":
+    case "float64":
+      if (typeof value !== "number") throw SLOW;
+      if (Number.isFinite(value)) return value;
+      return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+    case "boolean":
+      if (typeof value !== "boolean") throw SLOW;
+      return value;
+    case "string":
+      if (typeof value !== "string") throw SLOW;
+      return value;
+    case "bytes":
+      if (!(value instanceof Uint8Array)) throw SLOW;
+      return toBase64(value);
+    case "array": {
+      if (!Array.isArray(value)) throw SLOW;
+      const out = new Array(value.length);
+      for (let i = 0; i < value.length; i++) out[i] = jsonValue(schema.valueSchema, value[i], depth + 1);
+      return out;
+    }
+    case "map": {
+      const entries = value instanceof Map ? value : isPlainObject(value) ? Object.entries(value) : null;
+      if (!entries) throw SLOW;
+      const out = [];
+      for (const [k, v] of entries) out.push([jsonValue(schema.keySchema, k, depth + 1), jsonValue(schema.valueSchema, v, depth + 1)]);
+      return out;
+    }
+    case "struct": {
+      const fields = schema.fields;
+      const out = new Array(fields.length);
+      if (value instanceof Struct) {
+        if (value.schema !== schema && !sameFields(value.schema, schema)) throw SLOW;
+        const values = value.values;
+        for (let i = 0; i < fields.length; i++) out[i] = jsonValue(fields[i].schema, values.get(fields[i].name), depth + 1);
+        return out;
+      }
+      if (!isPlainObject(value)) throw SLOW;
+      for (const name in value) if (!schema.fieldIndex.has(name)) throw SLOW;
+      for (let i = 0; i < fields.length; i++) out[i] = jsonValue(fields[i].schema, value[fields[i].name], depth + 1);
+      return out;
+    }
+  }
+  throw SLOW;
+}
+
+/** The JSON form of a schemaless value (the WIT encoding's rules, as `encodeSchemaless`). */
+export function jsonSchemaless(value, depth) {
+  if (depth > MAX_DEPTH) throw SLOW;
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case "boolean":
+    case "string":
+      return value;
+    case "bigint":
+      return jsonInteger(value);
+    case "number":
+      // A safe integer is an int64, any other finite number a float64; JSON writes a
+      // non-integer with a point or an exponent, so the host reads it back as a float.
+      if (Number.isSafeInteger(value) || (Number.isFinite(value) && !Number.isInteger(value))) return value;
+      throw SLOW;
+  }
+  if (value instanceof Uint8Array) return { bytes: toBase64(value) };
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) throw SLOW;
+    return ms;
+  }
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = jsonSchemaless(value[i], depth + 1);
+    return out;
+  }
+  if (value instanceof Map || isPlainObject(value)) {
+    const out = [];
+    for (const [k, v] of value instanceof Map ? value : Object.entries(value)) out.push([jsonSchemaless(k, depth + 1), jsonSchemaless(v, depth + 1)]);
+    return { map: out };
+  }
+  throw SLOW;
+}
+
 // ---- decoding (host → guest) ----
 
 /** Turns a batch's WIT schema table into `Schema` objects (lazily, each index once). */

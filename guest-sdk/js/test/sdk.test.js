@@ -165,14 +165,92 @@ test("source tasks resume from the offset reader and produce WIT batches", () =>
   assert.deepEqual(connector.describe(), { className: "Src", aliases: [], description: "" });
   assert.deepEqual(sourceTask.start([["topic", "t"]]), { wantsCommitRecords: false });
   const batch = sourceTask.poll();
-  assert.deepEqual(batch.records[0].sourceOffset, [["line", { tag: "int", val: 42 }]]);
-  assert.deepEqual(batch.records[0].value, { schema: null, value: { tag: "string", val: "line 42" } });
-  assert.equal(batch.records[0].key, null);
+  // Plain records cross as one JSON text: [source-partition, source-offset, topic, partition,
+  // key, value, timestamp, headers], the tables as WIT.
+  assert.deepEqual(batch.records, []);
+  assert.deepEqual(JSON.parse(batch.recordsJson), [[0, { line: 42 }, 0, null, null, [null, "line 42"], null, []]]);
   assert.deepEqual(batch.topics, ["t"]);
   assert.deepEqual(batch.sourcePartitions, [[["file", { tag: "string", val: "f" }]]]);
-  assert.equal(batch.records[0].topic, 0);
-  assert.equal(batch.records[0].sourcePartition, 0);
   assert.deepEqual(testing.logs(), [{ level: "info", message: 'polled {"next":42}' }]);
+});
+
+test("plain records cross as one JSON text in the documented form", async () => {
+  const { jsonRecords, RecordTables } = await import("../src/connector.js");
+  const inner = SchemaBuilder.struct().name("Inner").field("n", Schema.INT16).build();
+  const row = SchemaBuilder.struct()
+    .name("Row")
+    .field("id", Schema.INT64)
+    .field("name", Schema.OPTIONAL_STRING)
+    .field("ok", Schema.BOOLEAN)
+    .field("ratio", Schema.FLOAT32)
+    .field("raw", Schema.BYTES)
+    .field("tags", SchemaBuilder.array(Schema.INT32).build())
+    .field("scores", SchemaBuilder.map(Schema.STRING, Schema.FLOAT64).build())
+    .field("day", Logical.date().build())
+    .field("at", Logical.timestamp().build())
+    .field("price", Logical.decimal(2).build())
+    .field("small", SchemaBuilder.int8().defaultValue(7).build())
+    .field("inner", inner)
+    .build();
+  const value = new Struct(row, {
+    id: 2n ** 40n,
+    ok: true,
+    ratio: NaN,
+    raw: new Uint8Array([0, 1]),
+    tags: [1, -2, 3],
+    scores: new Map([["a", 0.5], ["b", 2]]),
+    day: new Date(Date.UTC(2024, 1, 29)),
+    at: new Date(Date.UTC(2024, 0, 1, 12, 0, 0, 123)),
+    price: { unscaled: -1234n, scale: 2 },
+    inner: { n: -3 },
+  });
+  const records = [
+    {
+      sourcePartition: { file: "a" }, sourceOffset: { line: 1, f: 0.5, ok: true, x: null }, topic: "t", partition: 2,
+      key: "k1", value, valueSchema: row, timestamp: new Date(5),
+      headers: [{ key: "h", value: new Uint8Array([1]) }, { key: "n", value: 3, schema: Schema.INT16 }],
+    },
+    { sourcePartition: { file: "b" }, topic: "u", value: { m: [1, "two", 3.5, null] } },
+  ];
+  const table = new SchemaTable();
+  const tables = new RecordTables();
+  const rows = JSON.parse(jsonRecords(records, table, tables));
+  const rowIndex = rows[0][5][0];
+  assert.equal(table.nodes[rowIndex].name, "Row");
+  const int16 = rows[0][7][1][1];
+  assert.equal(table.nodes[int16].type, "int16");
+  assert.deepEqual(rows, [
+    [0, { line: 1, f: 0.5, ok: true, x: null }, 0, 2, [null, "k1"],
+      [rowIndex, [2 ** 40, null, true, "NaN", "AAE=", [1, -2, 3], [["a", 0.5], ["b", 2]], 19782, 1704110400123, "+y4=", 7, [-3]]],
+      5, [["h", null, { bytes: "AQ==" }], ["n", int16, 3]]],
+    [1, {}, 1, null, null, [null, { map: [["m", [1, "two", 3.5, null]]] }], null, []],
+  ]);
+  assert.deepEqual(tables.topics, ["t", "u"]);
+});
+
+test("anything JSON cannot carry exactly leaves the batch to the WIT records", async () => {
+  const { jsonRecords, RecordTables } = await import("../src/connector.js");
+  const good = { sourcePartition: { p: 1 }, sourceOffset: { o: 1 }, topic: "t", value: "x" };
+  assert.notEqual(jsonRecords([good], new SchemaTable(), new RecordTables()), null);
+  const bad = {
+    "an unsafe integer offset": { ...good, sourceOffset: { o: 2 ** 60 } },
+    "a NaN offset": { ...good, sourceOffset: { o: NaN } },
+    "an undefined offset value": { ...good, sourceOffset: { o: undefined } },
+    "a schemaless NaN": { ...good, value: NaN },
+    "a schemaless unsafe integer": { ...good, value: 2 ** 60 },
+    "a bigint beyond 2^53": { ...good, value: 2n ** 60n, valueSchema: Schema.INT64 },
+    "an int8 out of range": { ...good, value: 300, valueSchema: Schema.INT8 },
+    "a string for an int": { ...good, value: "1", valueSchema: Schema.INT32 },
+    "an unknown struct field": { ...good, value: { nope: 1 }, valueSchema: SchemaBuilder.struct().field("a", Schema.INT32).build() },
+    "a Struct without schema": { ...good, value: new Struct(SchemaBuilder.struct().field("a", Schema.INT32).build(), { a: 1 }) },
+    "a bad partition": { ...good, sourcePartition: { p: [1] } },
+    "a fractional partition": { ...good, partition: 1.5 },
+    "a missing topic": { ...good, topic: "" },
+    "not a record": 5,
+  };
+  for (const [what, record] of Object.entries(bad)) {
+    assert.equal(jsonRecords([good, record], new SchemaTable(), new RecordTables()), null, what);
+  }
 });
 
 test("a batch lists each topic and source partition once, however the records interleave", async () => {

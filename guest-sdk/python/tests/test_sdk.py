@@ -398,6 +398,77 @@ class CompiledEncoderTest(unittest.TestCase):
         self.assertEqual(encoded["value"].value, wit.DataValue_Int32(5))
 
 
+class JsonRecordsTest(unittest.TestCase):
+    """A poll's plain records cross as one JSON text (``source-batch.records-json``); anything
+    else makes the batch go as WIT records, which name what is wrong."""
+
+    def encode(self, records):
+        table, tables = _codec.SchemaTable(), _glue._RecordTables()
+        text = _codec.json_records(records, table, tables)
+        return text, table, tables
+
+    def test_plain_records_are_one_json_text_in_the_documented_form(self):
+        import json
+
+        plain = CompiledEncoderTest.PLAIN
+        records = [
+            wc.SourceRecord({"file": "a"}, {"line": 1}, "t", key="k1", value=CompiledEncoderTest().plain(),
+                            value_schema=plain, timestamp=5, partition=2,
+                            headers=[wc.Header("h", b"\x01"), wc.Header("n", 3, wc.INT16_SCHEMA)]),
+            wc.SourceRecord({"file": "a"}, {"line": 2, "f": 0.5, "ok": True, "x": None}, "u",
+                            value={"m": [1, "two", 3.5, None]}),
+            wc.SourceRecord({"file": "b"}, None, "t", key=row(), value=None),
+        ]
+        text, table, tables = self.encode(records)
+        self.assertIsNotNone(text)
+        self.assertEqual(tables.topics, ["t", "u"])
+        self.assertEqual(len(tables.source_partitions), 2)
+        rows = json.loads(text)
+        plain_index = rows[0][5][0]
+        self.assertEqual(table.schemas[plain_index].name, "Plain")
+        self.assertEqual(
+            rows[0],
+            [0, {"line": 1}, 0, 2, [None, "k1"],
+             [plain_index, [2**40, None, True, 2.0, "AAE=", [1, -2, 3], [["a", 0.5], ["b", 2.0]],
+                            19782, 1704110400123, 7, [-3]]],
+             5, [["h", None, {"bytes": "AQ=="}], ["n", rows[0][7][1][1], 3]]],
+        )
+        self.assertEqual(table.schemas[rows[0][7][1][1]].type, wit.SchemaType.INT16)
+        self.assertEqual(
+            rows[1], [0, {"line": 2, "f": 0.5, "ok": True, "x": None}, 1, None, None,
+                      [None, {"map": [["m", [1, "two", 3.5, None]]]}], None, []])
+        # A schemaless Struct key takes its own schema; the Decimal is its bytes in base64.
+        key_index, key = rows[2][4]
+        self.assertEqual(table.schemas[key_index].name, "com.example.Row")
+        self.assertEqual(key[4], "+y4=")  # -1234 unscaled, as two's complement bytes
+        self.assertEqual(rows[2][1], {})
+
+    def test_anything_else_leaves_the_batch_to_the_wit_records(self):
+        class Flag(int):
+            pass
+
+        good = wc.SourceRecord({"p": 1}, {"o": 1}, "t", value="x")
+        cases = {
+            "a bytearray": wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=bytearray(b"a")),
+            "NaN": wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=float("nan")),
+            "an int subclass": wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=Flag(1), value_schema=wc.INT32_SCHEMA),
+            "an int out of range": wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=300, value_schema=wc.INT8_SCHEMA),
+            "a non-string offset key": wc.SourceRecord({"p": 1}, {1: 1}, "t", value="x"),
+            "a bad partition": wc.SourceRecord({"p": [1]}, {"o": 1}, "t", value="x"),
+            "too many decimals": wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=decimal.Decimal("1.234"),
+                                                 value_schema=wc.SchemaBuilder.decimal(2).build()),
+            "an object": wc.SourceRecord({"p": 1}, {"o": object()}, "t", value="x"),
+            "a huge int for a float": wc.SourceRecord({"p": 1}, {"o": 1}, "t", value=10**400,
+                                                      value_schema=wc.FLOAT64_SCHEMA),
+            "a string timestamp": wc.SourceRecord({"p": 1}, {"o": 1}, "t", value="x", timestamp="now"),
+        }
+        self.assertIsNotNone(self.encode([good])[0])
+        for what, bad in cases.items():
+            with self.subTest(what):
+                self.assertIsNone(self.encode([good, bad])[0])
+        self.assertIsNone(self.encode([good, "not a record"])[0])
+
+
 class RecordTablesTest(unittest.TestCase):
     """What a source batch lists in its topic and source partition tables."""
 

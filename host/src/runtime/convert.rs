@@ -27,6 +27,7 @@ use std::{collections::HashMap, sync::Arc};
 use super::{
     ConfigMap, ConnectorError, HostLimits,
     bindings::{wit, wit_config, wit_sink, wit_source},
+    records_json,
 };
 use crate::{
     config::def::{ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width},
@@ -1016,19 +1017,49 @@ pub fn offset_map_from_wit(map: wit::OffsetMap) -> OffsetMap {
 
 /// The records of one `poll`.
 pub fn source_batch_from_wit(
-    batch: wit_source::SourceBatch,
+    mut batch: wit_source::SourceBatch,
     limits: &HostLimits,
 ) -> Result<Vec<SourceRecord>, Invalid> {
-    check_batch_records(batch.records.len())?;
+    let json = records_json_from_wit(batch.records_json.take())?;
+    source_batch_with_json(batch, json, limits)
+}
+
+/// The batch's `records-json`, parsed but not yet checked or converted: parsing tells how
+/// many records a batch has.
+pub fn records_json_from_wit(text: Option<String>) -> Result<Vec<serde_json::Value>, Invalid> {
+    match text.as_deref() {
+        None | Some("") => Ok(Vec::new()),
+        Some(text) => records_json::parse(text),
+    }
+}
+
+/// The records of one `poll` whose `records-json` was parsed by [`records_json_from_wit`].
+pub fn source_batch_with_json(
+    batch: wit_source::SourceBatch,
+    json: Vec<serde_json::Value>,
+    limits: &HostLimits,
+) -> Result<Vec<SourceRecord>, Invalid> {
+    let count = batch.records.len() + json.len();
+    check_batch_records(count)?;
     let schemas = schemas_from_wit(batch.schemas, limits)?;
     let (topics, partitions) =
-        record_tables_from_wit(batch.topics, batch.source_partitions, batch.records.len())?;
-    batch
+        record_tables_from_wit(batch.topics, batch.source_partitions, count)?;
+    let first = batch.records.len();
+    let mut records = batch
         .records
         .into_iter()
         .enumerate()
         .map(|(i, r)| source_record_from_wit(r, &schemas, &topics, &partitions, i))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if !json.is_empty() {
+        let tables = records_json::Tables {
+            schemas: &schemas,
+            topics: &topics,
+            partitions: &partitions,
+        };
+        records.extend(records_json::records(json, first, &tables)?);
+    }
+    Ok(records)
 }
 
 /// A batch's topics and source partitions, each shared by the records that refer to it.

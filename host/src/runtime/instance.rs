@@ -545,8 +545,14 @@ pub struct SourceTaskInstance {
 
 instance_common!(SourceTaskInstance);
 
-/// What one `poll` returned, not yet checked or converted.
-pub struct PolledBatch(wit_source::SourceBatch, super::HostLimits, Option<Duration>);
+/// What one `poll` returned, not yet checked or converted (its `records-json` parsed, so
+/// its size is known).
+pub struct PolledBatch(
+    wit_source::SourceBatch,
+    super::HostLimits,
+    Option<Duration>,
+    Vec<serde_json::Value>,
+);
 
 impl PolledBatch {
     /// How long the task said it will have no records (`source-task-context.poll-again-after`
@@ -557,19 +563,21 @@ impl PolledBatch {
 
     /// How many records the guest returned.
     pub fn len(&self) -> usize {
-        self.0.records.len()
+        self.0.records.len() + self.3.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.records.is_empty()
+        self.0.records.is_empty() && self.3.is_empty()
     }
 
     /// Checks the batch against the data contract and converts it; an error is the trap
     /// `poll` would have reported.
     pub fn into_records(self) -> Result<Vec<SourceRecord>, CallError> {
-        convert::source_batch_from_wit(self.0, &self.1).map_err(|message| CallError::Trap {
-            call: "poll",
-            cause: TrapCause::InvalidData(message),
+        convert::source_batch_with_json(self.0, self.3, &self.1).map_err(|message| {
+            CallError::Trap {
+                call: "poll",
+                cause: TrapCause::InvalidData(message),
+            }
         })
     }
 }
@@ -609,9 +617,15 @@ impl SourceTaskInstance {
         let result = guest_call!(&mut self.sandbox, "poll", |store| task.call_poll(store))?;
         let limits = self.sandbox.host_limits();
         let idle_for = self.sandbox.store.data_mut().poll_again_after.take();
-        self.sandbox
-            .connector_result("poll", result)
-            .map(|batch| PolledBatch(batch, limits, idle_for))
+        let mut batch = self.sandbox.connector_result("poll", result)?;
+        let json =
+            convert::records_json_from_wit(batch.records_json.take()).map_err(|message| {
+                CallError::Trap {
+                    call: "poll",
+                    cause: TrapCause::InvalidData(message),
+                }
+            })?;
+        Ok(PolledBatch(batch, limits, idle_for, json))
     }
 
     pub async fn commit(&mut self) -> Result<(), CallError> {

@@ -22,6 +22,7 @@ mod instance;
 mod limits;
 mod log_budget;
 pub mod metadata;
+mod records_json;
 mod stacks;
 mod state;
 mod tcp;

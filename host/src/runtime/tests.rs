@@ -324,6 +324,7 @@ fn as_source_batch(batch: wit_source::CommittedBatch) -> wit_source::SourceBatch
         topics: batch.topics,
         source_partitions: batch.source_partitions,
         records: batch.records.into_iter().map(|c| c.record).collect(),
+        records_json: None,
     }
 }
 
@@ -542,6 +543,7 @@ fn source_batch(schemas: Vec<wit::Schema>, value: wit::Data) -> wit_source::Sour
             record(ok),
             record(value),
         ],
+        records_json: None,
     }
 }
 

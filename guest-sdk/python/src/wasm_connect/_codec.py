@@ -619,3 +619,270 @@ def _encode_value_checked(value: Any, schema: Optional[Schema], what: str) -> Li
 
     push(value, schema, what, 0)
     return nodes
+
+
+# ------------------------------------------------------------------------- JSON source records
+#
+# A poll's records can cross the boundary as one JSON text (`source-batch.records-json`, whose
+# forms wit/source-task.wit defines): CPython's C JSON encoder writes a whole batch in one call,
+# where the WIT objects cost about a dozen bindings objects per record to build and lower. Only
+# plain values take this path (as the compiled WIT encoders above); a batch with anything else
+# is encoded as WIT records, which check and name every problem.
+
+import binascii as _binascii
+import json as _json
+
+_JSON_TEXT = _json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
+_JSON_ENCODERS: Dict[int, Tuple[Schema, Any]] = {}
+_I64_LOW, _I64_HIGH = -(2**63), 2**63 - 1
+
+
+def _base64(value: bytes) -> str:
+    return _binascii.b2a_base64(value, newline=False).decode("ascii")
+
+
+def json_records(records: List[Any], table: "SchemaTable", tables: Any) -> Optional[str]:
+    """The JSON text of ``records`` (``SourceRecord`` objects), interning their schemas, topics
+    and source partitions in ``table`` and ``tables``; None when any record holds something
+    only the WIT form carries (the caller then encodes the batch as WIT records, with fresh
+    tables)."""
+    from .records import SourceRecord  # records imports data only; no cycle at call time
+
+    rows = []
+    append = rows.append
+    partition_of = tables.partition
+    topic_of = tables.topic
+    # The schema of the last value and its (index, encoder): a task's records share one.
+    last_schema: Any = None
+    last_index = 0
+    last_encode: Any = None
+    try:
+        for r in records:
+            if type(r) is not SourceRecord:
+                return None
+            topic, partition, timestamp = r.topic, r.partition, r.timestamp
+            if type(topic) is not str:
+                return None
+            if partition is not None and type(partition) is not int:
+                return None
+            if timestamp is not None and type(timestamp) is not int:
+                return None
+            offset = r.source_offset
+            if offset is None:
+                offset = {}
+            elif type(offset) is not dict:
+                return None
+            for k in offset:
+                if type(k) is not str:
+                    return None
+            key, key_schema = r.key, r.key_schema
+            if key_schema is None and (key is None or type(key) is str):
+                key = None if key is None else [None, key]
+            else:
+                key = _json_data(table, key, key_schema)
+            value, value_schema = r.value, r.value_schema
+            if value_schema is not None and value_schema is last_schema:
+                value = [last_index, last_encode(value)]
+            elif value_schema is not None and type(value_schema) is Schema:
+                last_encode = _json_encoder(value_schema)
+                if last_encode is None:
+                    return None
+                last_schema, last_index = value_schema, table.intern(value_schema)
+                value = [last_index, last_encode(value)]
+            else:
+                value = _json_data(table, value, value_schema)
+            headers = r.headers
+            append(
+                [
+                    partition_of(r.source_partition, ""),
+                    offset,
+                    topic_of(topic),
+                    partition,
+                    key,
+                    value,
+                    timestamp,
+                    [_json_header(table, h) for h in headers] if headers else [],
+                ]
+            )
+        return _JSON_TEXT(rows)
+    except (_Slow, DataError, TypeError, ValueError, OverflowError, RecursionError):
+        return None
+
+
+def _json_header(table: "SchemaTable", h: Any) -> List[Any]:
+    if type(h) is not Header or type(h.key) is not str:
+        raise _Slow
+    data = _json_data(table, h.value, h.schema)
+    return [h.key, None, None] if data is None else [h.key, data[0], data[1]]
+
+
+def _json_data(table: "SchemaTable", value: Any, schema: Optional[Schema]) -> Optional[List[Any]]:
+    if schema is None:
+        if value is None:
+            return None
+        if type(value) is not Struct:
+            return [None, _json_schemaless(value, 0)]
+        schema = value.schema
+    elif type(schema) is not Schema:
+        raise _Slow
+    encode = _json_encoder(schema)
+    if encode is None:
+        raise _Slow
+    return [table.intern(schema), encode(value)]
+
+
+def _json_schemaless(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind is str or kind is bool or kind is float or value is None:
+        return value
+    if kind is int:
+        if _I64_LOW <= value <= _I64_HIGH:
+            return value
+    elif kind is bytes:
+        return {"bytes": _base64(value)}
+    elif depth < 32:
+        if kind is list or kind is tuple:
+            return [_json_schemaless(v, depth + 1) for v in value]
+        if kind is dict:
+            return {
+                "map": [
+                    [_json_schemaless(k, depth + 1), _json_schemaless(v, depth + 1)]
+                    for k, v in value.items()
+                ]
+            }
+    raise _Slow
+
+
+def _json_encoder(schema: Schema) -> Any:
+    """The compiled JSON encoder of ``schema`` (returns its value's JSON form, or raises
+    :class:`_Slow`), or None when it nests too deep to compile."""
+    entry = _JSON_ENCODERS.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry[1]
+    encode = _compile_json(schema, 0)
+    if len(_JSON_ENCODERS) >= _ENCODERS_MAX:
+        _JSON_ENCODERS.clear()
+    _JSON_ENCODERS[id(schema)] = (schema, encode)
+    return encode
+
+
+def _compile_json(schema: Schema, depth: int) -> Any:
+    if depth > 32:
+        return None
+    t = schema.type
+    nullable = schema.optional or schema.default is not None
+    logical = schema.logical
+
+    def null() -> None:
+        if not nullable:
+            raise _Slow
+        return None
+
+    if t in _INT_NODES:
+        low, high = d._INT_RANGES[t]
+        convert = {
+            d.TIMESTAMP: (_dt.datetime, d.timestamp_to_millis),
+            d.DATE: (_dt.date, d.date_to_days),
+            d.TIME: (_dt.time, d.time_to_millis),
+        }.get(logical)
+
+        def integer(value: Any) -> Any:
+            kind = type(value)
+            if kind is not int:
+                if value is None:
+                    return null()
+                if convert is None or kind is not convert[0]:
+                    raise _Slow
+                value = convert[1](value)
+            if not low <= value <= high:
+                raise _Slow
+            return value
+
+        return integer
+    if t is Type.FLOAT32 or t is Type.FLOAT64:
+
+        def floating(value: Any) -> Any:
+            kind = type(value)
+            if kind is not float and kind is not int:
+                if value is None:
+                    return null()
+                raise _Slow
+            return float(value)  # not finite: the encoder refuses it, and WIT carries it
+
+        return floating
+    if t is Type.BOOLEAN or t is Type.STRING:
+        kind = bool if t is Type.BOOLEAN else str
+
+        def exact(value: Any) -> Any:
+            if type(value) is not kind:
+                if value is None:
+                    return null()
+                raise _Slow
+            return value
+
+        return exact
+    if t is Type.BYTES:
+        scale = int(schema.parameter(d.DECIMAL_SCALE) or 0) if logical == d.DECIMAL else None
+
+        def binary(value: Any) -> Any:
+            kind = type(value)
+            if kind is bytes and scale is None:
+                return _base64(value)
+            if value is None:
+                return null()
+            if kind is _decimal.Decimal and scale is not None:
+                return _base64(d.decimal_to_bytes(value, scale))
+            raise _Slow
+
+        return binary
+    if t is Type.ARRAY:
+        element = _compile_json(schema.value_schema, depth + 1) if schema.value_schema else None
+        if element is None:
+            return None
+
+        def array(value: Any) -> Any:
+            kind = type(value)
+            if kind is not list and kind is not tuple:
+                if value is None:
+                    return null()
+                raise _Slow
+            return [element(v) for v in value]
+
+        return array
+    if t is Type.MAP:
+        key = _compile_json(schema.key_schema, depth + 1) if schema.key_schema else None
+        item = _compile_json(schema.value_schema, depth + 1) if schema.value_schema else None
+        if key is None or item is None:
+            return None
+
+        def mapping(value: Any) -> Any:
+            if type(value) is not dict:
+                if value is None:
+                    return null()
+                raise _Slow
+            return [[key(k), item(v)] for k, v in value.items()]
+
+        return mapping
+    fields = []
+    for f in schema.fields:
+        encode = _compile_json(f.schema, depth + 1)
+        if encode is None:
+            return None
+        fields.append((f.name, f.schema.default, encode))
+    own_fields = schema.fields
+
+    def structure(value: Any) -> Any:
+        if type(value) is not Struct:
+            if value is None:
+                return null()
+            raise _Slow
+        if value.schema is not schema and value.schema.fields != own_fields:
+            raise _Slow
+        values = value._values
+        out = []
+        for name, default, encode in fields:
+            v = values.get(name)
+            out.append(encode(default if v is None else v))
+        return out
+
+    return structure

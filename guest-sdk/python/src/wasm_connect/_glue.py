@@ -302,6 +302,13 @@ def _make_source_task_glue(user_class: Type[SourceTask]) -> type:
             wit = _wit_source
             def run() -> Any:
                 records = self._started().poll() or []
+                if records:
+                    table = _codec.SchemaTable()
+                    tables = _RecordTables()
+                    text = _codec.json_records(records, table, tables)
+                    if text is not None:
+                        return wit.SourceBatch(table.schemas, tables.topics, tables.source_partitions, [], text)
+                # Empty, or something only WIT records carry (they also name what is wrong).
                 table = _codec.SchemaTable()
                 tables = _RecordTables()
                 out = []
@@ -311,7 +318,7 @@ def _make_source_task_glue(user_class: Type[SourceTask]) -> type:
                             f"{name}.poll returned a {type(r).__name__} at position {i}; return SourceRecord objects"
                         )
                     out.append(_encode_source_record(wit, table, tables, r, i))
-                return wit.SourceBatch(table.schemas, tables.topics, tables.source_partitions, out)
+                return wit.SourceBatch(table.schemas, tables.topics, tables.source_partitions, out, None)
 
             return _guard(f"{name}.poll", run)
 

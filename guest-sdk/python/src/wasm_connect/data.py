@@ -406,9 +406,19 @@ class Struct:
             raise DataError(f"a Struct needs a STRUCT schema, got {schema!r}")
         self.schema = schema
         self._values: dict = {}
-        for source in (values or {}, kwargs):
+        checks = _field_checks(schema)
+        own = self._values
+        for source in (values, kwargs) if values else (kwargs,):
             for name, value in source.items():
-                self.put(name, value)
+                check = checks.get(name)
+                if check is None:
+                    self._field(name)  # raises, naming the fields
+                # The field's plain Python type in range is the common case: checked inline.
+                kind, low, high = check
+                if type(value) is not kind or (low is not None and not low <= value <= high):
+                    self.put(name, value)
+                else:
+                    own[name] = value
 
     def _field(self, name: str) -> Field:
         f = _fields_by_name(self.schema).get(name)
@@ -473,6 +483,40 @@ def _fields_by_name(schema: Schema) -> dict:
             _FIELDS.clear()
         entry = (schema, {f.name: f for f in schema.fields})
         _FIELDS[id(schema)] = entry
+    return entry[1]
+
+
+# Per struct schema (as _FIELDS): for each field name, the one Python type that certainly
+# fits the field (None for none) and the integer range to check, for Struct's inline check.
+_CHECKS: dict = {}
+_PLAIN_KINDS = {
+    Type.FLOAT32: float,
+    Type.FLOAT64: float,
+    Type.BOOLEAN: bool,
+    Type.STRING: str,
+    Type.BYTES: bytes,
+}
+
+
+def _field_checks(schema: Schema) -> dict:
+    entry = _CHECKS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        checks = {}
+        for f in schema.fields:
+            t = f.schema.type
+            bounds = _INT_RANGES.get(t)
+            if f.schema.logical is not None:
+                # Logical values (datetime, Decimal, ...) go through put's full check.
+                kind = _dt.datetime if f.schema.logical == TIMESTAMP else None
+                checks[f.name] = (kind, None, None)
+            elif bounds is not None:
+                checks[f.name] = (int, bounds[0], bounds[1])
+            else:
+                checks[f.name] = (_PLAIN_KINDS.get(t), None, None)
+        if len(_CHECKS) >= 1024:
+            _CHECKS.clear()
+        entry = (schema, checks)
+        _CHECKS[id(schema)] = entry
     return entry[1]
 
 
@@ -551,11 +595,13 @@ def millis_to_time(millis: int) -> _dt.time:
     return _dt.time(h, m, s, ms * 1000)
 
 
+_ONE_MILLISECOND = _dt.timedelta(milliseconds=1)
+
+
 def timestamp_to_millis(value: _dt.datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.timezone.utc)
-    delta = value - _EPOCH
-    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+    return (value - _EPOCH) // _ONE_MILLISECOND  # floored, as Java's millis
 
 
 def millis_to_timestamp(millis: int) -> _dt.datetime:

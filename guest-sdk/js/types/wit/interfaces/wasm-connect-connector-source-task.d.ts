@@ -91,6 +91,30 @@ declare module 'wasm-connect:connector/source-task@0.1.0' {
      */
     sourcePartitions: Array<OffsetMap>,
     records: Array<SourceRecord>,
+    /**
+     * More records, after those in `records`, as one JSON text. Python and JavaScript
+     * guests write a batch with their runtime's native JSON encoder in one call instead
+     * of building about a dozen binding objects per record. None, or an empty text, adds
+     * nothing.
+     * 
+     * The text is an array with one array per record, the fields of `source-record` in
+     * order: `[source-partition, source-offset, topic, partition, key, value, timestamp,
+     * headers]`. `source-partition` and `topic` index the batch's tables; `source-offset`
+     * is an object of null, boolean, number (an integer is `int`, any other number
+     * `float`) and string values; `partition` and `timestamp` are integers or null; `key`
+     * and `value` are null (none) or `[schema, value]` with `schema` an index into
+     * `schemas` or null; `headers` is an array of `[key, schema, value]`.
+     * 
+     * A value with a schema has the JSON form its type implies: integers and booleans as
+     * themselves, floats as numbers or the strings `"NaN"`, `"Infinity"` and
+     * `"-Infinity"`, strings as strings, bytes (and `Decimal`) as standard base64, an
+     * array as an array, a map as an array of `[key, value]` pairs, a struct as an array
+     * of its field values in field order, and null as null. A schemaless value is null,
+     * a boolean, a number (an integer is `int64`, any other number `float64`), a string,
+     * an array of schemaless values, `{"bytes": base64}` or `{"map": [[key, value], ...]}`.
+     * The host checks every value against its schema, as for `records`.
+     */
+    recordsJson?: string,
   }
   /**
    * Where the log put a record, as Kafka Connect's `RecordMetadata`.
