@@ -6,7 +6,7 @@
 
 import { Config, ConfigDef } from "./config.js";
 import { FatalError, describeThrown, toWitError } from "./errors.js";
-import { SLOW, SchemaReader, SchemaTable, decodeData, encodeData, jsonSchemaless, jsonValue, located } from "./data.js";
+import { SLOW, SchemaReader, SchemaTable, decodeData, encodeData, jsonEncoder, jsonSchemaless, located } from "./data.js";
 import { fromOffsetMap, toOffsetMap } from "./offsets.js";
 import { log } from "./host.js";
 
@@ -273,8 +273,28 @@ function isPlainObjectValue(value) {
 }
 
 function jsonData(schema, value, table) {
-  if (schema) return [table.index(schema), jsonValue(schema, value, 0)];
+  if (schema) return [table.index(schema), jsonEncoder(schema)(value)];
   return [null, jsonSchemaless(value, 0)];
+}
+
+/** A key's or value's JSON form, remembering the last schema's index and encoder: a task's
+ * records nearly always share them. */
+class JsonSlot {
+  constructor(table) {
+    this.table = table;
+    this.schema = null;
+    this.index = 0;
+    this.encode = null;
+  }
+  data(schema, value) {
+    if (!schema) return value === null || value === undefined ? null : [null, jsonSchemaless(value, 0)];
+    if (schema !== this.schema) {
+      this.index = this.table.index(schema);
+      this.encode = jsonEncoder(schema);
+      this.schema = schema;
+    }
+    return [this.index, this.encode(value)];
+  }
 }
 
 /**
@@ -285,6 +305,8 @@ function jsonData(schema, value, table) {
  */
 export function jsonRecords(records, table, tables) {
   const rows = new Array(records.length);
+  const keys = new JsonSlot(table);
+  const values = new JsonSlot(table);
   try {
     for (let i = 0; i < records.length; i++) {
       const record = records[i];
@@ -301,8 +323,8 @@ export function jsonRecords(records, table, tables) {
         jsonOffset(record.sourceOffset),
         tables.topic(topic),
         partition,
-        keySchema || (key !== null && key !== undefined) ? jsonData(keySchema ?? null, key, table) : null,
-        valueSchema || (value !== null && value !== undefined) ? jsonData(valueSchema ?? null, value, table) : null,
+        keys.data(keySchema, key),
+        values.data(valueSchema, value),
         timestamp,
         headers && headers.length ? headers.map((h) => [String(h.key), ...jsonData(h.schema ?? null, h.value, table)]) : [],
       ];

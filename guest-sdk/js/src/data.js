@@ -628,6 +628,90 @@ export function jsonValue(schema, value, depth) {
   throw SLOW;
 }
 
+const JSON_ENCODERS = new WeakMap();
+
+/**
+ * The JSON encoder of `schema`, compiled once per schema object: `jsonValue`'s rules, with a
+ * struct's fields written out as one generated function that checks each field's plain type
+ * inline (a safe integer in range, a string, a boolean, a finite number, a `Date` for a
+ * Timestamp) and calls `jsonValue` only for anything else; a call per field is most of the
+ * cost in QuickJS. Field names are passed as values, never written into the code.
+ */
+export function jsonEncoder(schema) {
+  let encode = JSON_ENCODERS.get(schema);
+  if (encode === undefined) {
+    encode = compileJson(schema);
+    JSON_ENCODERS.set(schema, encode);
+  }
+  return encode;
+}
+
+const INLINE_FIELDS_MAX = 64;
+
+function compileJson(schema) {
+  const fields = schema.fields;
+  const plainStruct = schema.type === "struct" && fields.length <= INLINE_FIELDS_MAX && (schema.defaultValue === undefined || schema.defaultValue === null);
+  if (!plainStruct) return (value) => jsonValue(schema, value, 0);
+  const lines = [];
+  const checks = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i].schema;
+    const v = `v${i}`;
+    lines.push(`let ${v} = get(names[${i}]);`);
+    let fast = null;
+    if (f.name === Logical.TIMESTAMP) fast = `${v} instanceof Date ? ${v}.getTime() : null`;
+    else if (f.name === null) {
+      switch (f.type) {
+        case "int8":
+        case "int16":
+        case "int32":
+          fast = `typeof ${v} === "number" && ${v} >= ${INT_RANGES[f.type][0]} && ${v} <= ${INT_RANGES[f.type][1]} && Number.isInteger(${v}) ? ${v} : null`;
+          break;
+        case "int64":
+          fast = `typeof ${v} === "number" && Number.isSafeInteger(${v}) ? ${v} : null`;
+          break;
+        case "float32":
+        case "float64":
+          fast = `typeof ${v} === "number" && Number.isFinite(${v}) ? ${v} : null`;
+          break;
+        case "string":
+          fast = `typeof ${v} === "string" ? ${v} : null`;
+          break;
+        case "boolean":
+          fast = `typeof ${v} === "boolean" ? ${v} : null`;
+          break;
+      }
+    }
+    // The fast form is null only when it did not apply (a null value takes jsonValue too,
+    // which applies the default or the optional check).
+    // (`j !== j`: an invalid Date's NaN, which jsonValue reports.)
+    if (fast) lines.push(`let j${i} = ${fast}; if (j${i} === null || j${i} !== j${i}) j${i} = jsonValue(schemas[${i}], ${v}, 1);`);
+    else lines.push(`const j${i} = jsonValue(schemas[${i}], ${v}, 1);`);
+    checks.push(`j${i}`);
+  }
+  const body = [
+    "return function structure(value) {",
+    "  let get;",
+    "  if (value instanceof Struct) {",
+    "    if (value.schema !== schema && !sameFields(value.schema, schema)) throw SLOW;",
+    "    const values = value.values;",
+    "    get = (name) => values.get(name);",
+    "  } else if (isPlainObject(value)) {",
+    "    for (const name in value) if (!schema.fieldIndex.has(name)) throw SLOW;",
+    "    get = (name) => value[name];",
+    "  } else if ((value === null || value === undefined) && schema.optional) {",
+    "    return null;",
+    "  } else {",
+    "    throw SLOW;",
+    "  }",
+    ...lines.map((l) => "  " + l),
+    `  return [${checks.join(", ")}];`,
+    "};",
+  ].join("\n");
+  const make = new Function("schema", "names", "schemas", "Struct", "SLOW", "sameFields", "isPlainObject", "jsonValue", body);
+  return make(schema, fields.map((f) => f.name), fields.map((f) => f.schema), Struct, SLOW, sameFields, isPlainObject, jsonValue);
+}
+
 /** The JSON form of a schemaless value (the WIT encoding's rules, as `encodeSchemaless`). */
 export function jsonSchemaless(value, depth) {
   if (depth > MAX_DEPTH) throw SLOW;

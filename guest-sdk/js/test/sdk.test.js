@@ -245,6 +245,8 @@ test("anything JSON cannot carry exactly leaves the batch to the WIT records", a
     "a Struct without schema": { ...good, value: new Struct(SchemaBuilder.struct().field("a", Schema.INT32).build(), { a: 1 }) },
     "a bad partition": { ...good, sourcePartition: { p: [1] } },
     "a fractional partition": { ...good, partition: 1.5 },
+    "an invalid Date": { ...good, value: { at: new Date(NaN) }, valueSchema: SchemaBuilder.struct().field("at", Logical.timestamp().build()).build() },
+    "a fractional int field": { ...good, value: { n: 1.5 }, valueSchema: SchemaBuilder.struct().field("n", Schema.INT32).build() },
     "a missing topic": { ...good, topic: "" },
     "not a record": 5,
   };

@@ -23,6 +23,8 @@ VALUE_SCHEMA = (
     .field("at", wc.SchemaBuilder.timestamp().build())
     .build()
 )
+# Number n is stamped n seconds after this.
+START = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class CounterSource(wc.SourceConnector):
@@ -54,8 +56,7 @@ class CounterTask(wc.SourceTask):
         records = []
         for seq in range(self.next, end):
             value = wc.Struct(VALUE_SCHEMA, seq=seq, text=f"number {seq}",
-                              at=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-                              + datetime.timedelta(seconds=seq))
+                              at=START + datetime.timedelta(seconds=seq))
             records.append(wc.SourceRecord(self.partition, {"seq": seq}, self.topic,
                                            key=str(seq), value=value, value_schema=VALUE_SCHEMA))
         self.next = max(self.next, end)

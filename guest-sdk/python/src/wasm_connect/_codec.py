@@ -753,13 +753,28 @@ def _json_schemaless(value: Any, depth: int) -> Any:
     raise _Slow
 
 
+# The same encoders by schema value, for connectors that build an equal schema per record.
+_JSON_BY_VALUE: Dict[Schema, Any] = {}
+
+
 def _json_encoder(schema: Schema) -> Any:
     """The compiled JSON encoder of ``schema`` (returns its value's JSON form, or raises
     :class:`_Slow`), or None when it nests too deep to compile."""
     entry = _JSON_ENCODERS.get(id(schema))
     if entry is not None and entry[0] is schema:
         return entry[1]
-    encode = _compile_json(schema, 0)
+    try:
+        encode = _JSON_BY_VALUE.get(schema, _Slow)
+    except TypeError:  # an unhashable default value
+        encode = _Slow
+    if encode is _Slow:
+        encode = _compile_json(schema, 0)
+        if len(_JSON_BY_VALUE) >= _ENCODERS_MAX:
+            _JSON_BY_VALUE.clear()
+        try:
+            _JSON_BY_VALUE[schema] = encode
+        except TypeError:
+            pass
     if len(_JSON_ENCODERS) >= _ENCODERS_MAX:
         _JSON_ENCODERS.clear()
     _JSON_ENCODERS[id(schema)] = (schema, encode)
@@ -868,21 +883,81 @@ def _compile_json(schema: Schema, depth: int) -> Any:
         encode = _compile_json(f.schema, depth + 1)
         if encode is None:
             return None
-        fields.append((f.name, f.schema.default, encode))
+        fields.append((f, encode))
+    return _json_struct_encoder(schema, nullable, fields)
+
+
+# Structs of at most this many fields get an encoder written out as Python code.
+_INLINE_FIELDS_MAX = 64
+
+
+def _json_struct_encoder(schema: Schema, nullable: bool, fields: List[Tuple[Any, Any]]) -> Any:
+    """A struct's JSON encoder: its fields' values in field order, each field's default for
+    None. Up to :data:`_INLINE_FIELDS_MAX` fields it is generated as one function whose body
+    checks each field's plain type inline (ints in range, str, bool, float, an aware
+    datetime for a Timestamp) and calls the field's own encoder only for anything else: a
+    call per field is most of the cost in CPython. Field names and defaults are bound as
+    variables, never written into the code."""
     own_fields = schema.fields
+    if len(fields) > _INLINE_FIELDS_MAX:
 
-    def structure(value: Any) -> Any:
-        if type(value) is not Struct:
-            if value is None:
-                return null()
-            raise _Slow
-        if value.schema is not schema and value.schema.fields != own_fields:
-            raise _Slow
-        values = value._values
-        out = []
-        for name, default, encode in fields:
-            v = values.get(name)
-            out.append(encode(default if v is None else v))
-        return out
+        def structure(value: Any) -> Any:
+            if type(value) is not Struct:
+                if value is None and nullable:
+                    return None
+                raise _Slow
+            if value.schema is not schema and value.schema.fields != own_fields:
+                raise _Slow
+            values = value._values
+            out = []
+            for f, encode in fields:
+                v = values.get(f.name)
+                out.append(encode(f.schema.default if v is None else v))
+            return out
 
-    return structure
+        return structure
+    env: Dict[str, Any] = {
+        "Struct": Struct,
+        "_Slow": _Slow,
+        "schema": schema,
+        "own_fields": own_fields,
+        "nullable": nullable,
+        "datetime": _dt.datetime,
+        "EPOCH": d._EPOCH,
+        "MS": d._ONE_MILLISECOND,
+    }
+    lines = [
+        "def structure(value):",
+        "    if type(value) is not Struct:",
+        "        if value is None and nullable:",
+        "            return None",
+        "        raise _Slow",
+        "    if value.schema is not schema and value.schema.fields != own_fields:",
+        "        raise _Slow",
+        "    get = value._values.get",
+    ]
+    for i, (f, encode) in enumerate(fields):
+        env[f"n{i}"], env[f"e{i}"] = f.name, encode
+        v = f"v{i}"
+        lines.append(f"    {v} = get(n{i})")
+        if f.schema.default is not None:
+            env[f"d{i}"] = f.schema.default
+            lines.append(f"    if {v} is None: {v} = d{i}")
+        t, logical = f.schema.type, f.schema.logical
+        bounds = d._INT_RANGES.get(t)
+        if logical == d.TIMESTAMP:
+            lines.append(
+                f"    if type({v}) is datetime and {v}.tzinfo is not None: {v} = ({v} - EPOCH) // MS"
+            )
+            lines.append(f"    elif type({v}) is not int: {v} = e{i}({v})")
+        elif logical is None and bounds is not None:
+            env[f"lo{i}"], env[f"hi{i}"] = bounds
+            lines.append(f"    if type({v}) is not int or not lo{i} <= {v} <= hi{i}: {v} = e{i}({v})")
+        elif logical is None and t in (Type.STRING, Type.BOOLEAN, Type.FLOAT64, Type.FLOAT32):
+            env[f"k{i}"] = {Type.STRING: str, Type.BOOLEAN: bool}.get(t, float)
+            lines.append(f"    if type({v}) is not k{i}: {v} = e{i}({v})")
+        else:
+            lines.append(f"    {v} = e{i}({v})")
+    lines.append("    return [" + "".join(f"v{i}, " for i in range(len(fields))) + "]")
+    exec(compile("\n".join(lines), f"<struct encoder {schema.name or ''}>", "exec"), env)
+    return env["structure"]

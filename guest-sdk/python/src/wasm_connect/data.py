@@ -402,11 +402,12 @@ class Struct:
     __slots__ = ("schema", "_values")
 
     def __init__(self, schema: Schema, values: Optional[Mapping[str, Any]] = None, **kwargs: Any):
-        if not isinstance(schema, Schema) or schema.type is not Type.STRUCT:
+        if type(schema) is not Schema and not isinstance(schema, Schema) or schema.type is not _STRUCT:
             raise DataError(f"a Struct needs a STRUCT schema, got {schema!r}")
         self.schema = schema
         self._values: dict = {}
-        checks = _field_checks(schema)
+        entry = _CHECKS.get(id(schema))
+        checks = entry[1] if entry is not None and entry[0] is schema else _field_checks(schema)
         own = self._values
         for source in (values, kwargs) if values else (kwargs,):
             for name, value in source.items():
@@ -485,6 +486,8 @@ def _fields_by_name(schema: Schema) -> dict:
         _FIELDS[id(schema)] = entry
     return entry[1]
 
+
+_STRUCT = Type.STRUCT  # an Enum member lookup costs more than a global's
 
 # Per struct schema (as _FIELDS): for each field name, the one Python type that certainly
 # fits the field (None for none) and the integer range to check, for Struct's inline check.
