@@ -27,7 +27,7 @@ use std::{collections::HashMap, sync::Arc};
 use super::{
     ConfigMap, ConnectorError, HostLimits,
     bindings::{wit, wit_config, wit_sink, wit_source},
-    records_json,
+    records_json::{self, RecordsJson},
 };
 use crate::{
     config::def::{ConfigKey, ConfigType, ConfigValue, Importance, Validator, Width},
@@ -1020,23 +1020,15 @@ pub fn source_batch_from_wit(
     mut batch: wit_source::SourceBatch,
     limits: &HostLimits,
 ) -> Result<Vec<SourceRecord>, Invalid> {
-    let json = records_json_from_wit(batch.records_json.take())?;
+    let json = RecordsJson::parse(batch.records_json.take())?;
     source_batch_with_json(batch, json, limits)
 }
 
-/// The batch's `records-json`, parsed but not yet checked or converted: parsing tells how
-/// many records a batch has.
-pub fn records_json_from_wit(text: Option<String>) -> Result<Vec<serde_json::Value>, Invalid> {
-    match text.as_deref() {
-        None | Some("") => Ok(Vec::new()),
-        Some(text) => records_json::parse(text),
-    }
-}
-
-/// The records of one `poll` whose `records-json` was parsed by [`records_json_from_wit`].
+/// The records of one `poll` whose `records-json` was taken out and checked by
+/// [`RecordsJson::parse`] (which tells how many records the batch has).
 pub fn source_batch_with_json(
     batch: wit_source::SourceBatch,
-    json: Vec<serde_json::Value>,
+    json: RecordsJson,
     limits: &HostLimits,
 ) -> Result<Vec<SourceRecord>, Invalid> {
     let count = batch.records.len() + json.len();

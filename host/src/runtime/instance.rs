@@ -15,6 +15,7 @@ use super::{
     bindings::{sink::SinkConnector, source::SourceConnector, wit, wit_source},
     convert,
     engine::Shared,
+    records_json::RecordsJson,
     state::{HostState, new_store},
 };
 use crate::{
@@ -551,7 +552,7 @@ pub struct PolledBatch(
     wit_source::SourceBatch,
     super::HostLimits,
     Option<Duration>,
-    Vec<serde_json::Value>,
+    super::records_json::RecordsJson,
 );
 
 impl PolledBatch {
@@ -619,11 +620,9 @@ impl SourceTaskInstance {
         let idle_for = self.sandbox.store.data_mut().poll_again_after.take();
         let mut batch = self.sandbox.connector_result("poll", result)?;
         let json =
-            convert::records_json_from_wit(batch.records_json.take()).map_err(|message| {
-                CallError::Trap {
-                    call: "poll",
-                    cause: TrapCause::InvalidData(message),
-                }
+            RecordsJson::parse(batch.records_json.take()).map_err(|message| CallError::Trap {
+                call: "poll",
+                cause: TrapCause::InvalidData(message),
             })?;
         Ok(PolledBatch(batch, limits, idle_for, json))
     }
