@@ -159,6 +159,57 @@ async fn a_js_source_moves_typed_records_and_resumes_after_a_restart() {
     worker.stop().await;
 }
 
+/// The SDK sends a poll's records as one JSON text, and a batch holding anything JSON cannot
+/// carry exactly (here an integer beyond 2^53) as WIT records: both kinds of batch reach the
+/// log complete, exact and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_and_wit_batches_reach_the_log_exactly_and_in_order() {
+    init_logging();
+    let worker = worker_in(None).await;
+    let config = with(source("30"), "batch.size", "10");
+    let config = with(
+        config,
+        "template",
+        "({ id: seq === 15 ? 2 ** 60 : seq, user: 'u' + seq, amount: seq / 4, vip: seq % 2 === 0 })",
+    );
+    create(&worker, &config).await;
+    worker.wait_records("orders", 30).await;
+    let records = worker.read_topic("orders", 30).await;
+    let ids: Vec<i64> = records
+        .iter()
+        .enumerate()
+        .map(|(seq, record)| {
+            let value: Value =
+                serde_json::from_slice(record.value.as_deref().expect("a value")).expect("JSON");
+            let payload = &value["payload"];
+            assert_eq!(payload["user"], format!("u{seq}"), "{value}");
+            assert_eq!(
+                payload["amount"].as_f64(),
+                Some(seq as f64 / 4.0),
+                "{value}"
+            );
+            assert_eq!(payload["vip"], Value::Bool(seq % 2 == 0), "{value}");
+            let id = payload["id"].as_i64().expect("an integer id");
+            // The key is JavaScript's `String(id)`: 2^60 prints as 1152921504606847000.
+            let key = if id == 1 << 60 {
+                "1152921504606847000".into()
+            } else {
+                id.to_string()
+            };
+            assert_eq!(record.key.as_deref(), Some(key.as_bytes()));
+            id
+        })
+        .collect();
+    let expected: Vec<i64> = (0..30)
+        .map(|seq| if seq == 15 { 1 << 60 } else { seq })
+        .collect();
+    assert_eq!(
+        ids, expected,
+        "every record once, in order, the big id exact"
+    );
+    worker.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exception_thrown_in_js_fails_the_task_with_the_js_message() {
     init_logging();
