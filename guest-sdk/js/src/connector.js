@@ -178,8 +178,20 @@ export class RecordTables {
     this.topicIndex = new Map();
     this.byObject = new Map();
     this.byContent = new Map();
+    this.lastTopic = undefined;
+    this.lastTopicIndex = 0;
+    this.lastPartition = undefined;
+    this.lastPartitionIndex = 0;
   }
   topic(topic) {
+    // A task's records nearly always share one topic and one partition object.
+    if (topic === this.lastTopic) return this.lastTopicIndex;
+    const index = this.topicEntry(topic);
+    this.lastTopic = topic;
+    this.lastTopicIndex = index;
+    return index;
+  }
+  topicEntry(topic) {
     let index = this.topicIndex.get(topic);
     if (index === undefined) {
       index = this.topics.length;
@@ -189,6 +201,13 @@ export class RecordTables {
     return index;
   }
   partition(partition, i) {
+    if (partition === this.lastPartition && partition !== undefined) return this.lastPartitionIndex;
+    const index = this.partitionEntry(partition, i);
+    this.lastPartition = partition;
+    this.lastPartitionIndex = index;
+    return index;
+  }
+  partitionEntry(partition, i) {
     const isObject = partition !== null && typeof partition === "object";
     if (isObject) {
       const index = this.byObject.get(partition);
