@@ -535,7 +535,7 @@ pub fn config_value_to_wit(value: ConfigValue) -> wit_config::ConfigValue {
 // Guest → host
 // ---------------------------------------------------------------------------------------------
 
-fn describe(schema: &Schema) -> String {
+pub(super) fn describe(schema: &Schema) -> String {
     match &schema.name {
         Some(name) => format!("{} `{name}`", schema.ty.name()),
         None => schema.ty.name().to_owned(),

@@ -21,7 +21,7 @@ use serde::de::{
 };
 use serde_json::Number;
 
-use super::convert::{Invalid, MAX_DEPTH, MAX_VALUE_NODES};
+use super::convert::{Invalid, MAX_DEPTH, MAX_VALUE_NODES, describe};
 use crate::data::{
     Data, Header, OffsetMap, Scalar, Schema, SchemaRef, SchemaType, SourceRecord, Struct, Value,
 };
@@ -1101,13 +1101,6 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
     }
 }
 
-fn describe(schema: &Schema) -> String {
-    match &schema.name {
-        Some(name) => format!("{} `{name}`", schema.ty.name()),
-        None => schema.ty.name().to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -1116,13 +1109,12 @@ mod tests {
     use serde_json::{Value as Json, json};
 
     use crate::{
-        data::{
-            Data, Field, Header, Scalar, Schema, SchemaRef, SchemaType, SourceRecord, Struct, Value,
-        },
+        data::{Data, Header, Scalar, Schema, SchemaType, SourceRecord, Struct, Value},
         runtime::{
             HostLimits,
             bindings::{wit, wit_source},
             convert,
+            tests::{field, schema},
         },
     };
 
@@ -1228,17 +1220,6 @@ mod tests {
 
     fn decode(batch: wit_source::SourceBatch) -> Result<Vec<SourceRecord>, String> {
         convert::source_batch_from_wit(batch, &HostLimits::default())
-    }
-
-    fn schema(s: Schema) -> SchemaRef {
-        Arc::new(s)
-    }
-
-    fn field(name: &str, schema: SchemaRef) -> Field {
-        Field {
-            name: name.into(),
-            schema,
-        }
     }
 
     /// A record of every type, logical types, nesting, nulls and non-finite floats.

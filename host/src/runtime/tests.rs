@@ -13,11 +13,11 @@ use crate::data::{
     SinkRecord, SourceRecord, Struct, TimestampType, Value,
 };
 
-fn schema(s: Schema) -> SchemaRef {
+pub(super) fn schema(s: Schema) -> SchemaRef {
     Arc::new(s)
 }
 
-fn field(name: &str, schema: SchemaRef) -> Field {
+pub(super) fn field(name: &str, schema: SchemaRef) -> Field {
     Field {
         name: name.into(),
         schema,
