@@ -755,24 +755,27 @@ impl<'de> Visitor<'de> for Primitive<'_, '_> {
         self.float(v)
     }
 
-    /// A number that is not a 64-bit integer, as `serde_json` hands it over.
+    /// A number that is not a 64-bit integer (a fraction, an exponent or a bigger integer),
+    /// as `serde_json` hands it over.
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
         let n = match Number::deserialize(MapAccessDeserializer::new(map)) {
             Ok(n) => n,
             Err(_) => return self.0.mismatch("an object"),
         };
-        match n.as_f64() {
-            Some(f) if f.is_finite() && n.to_string().contains(['.', 'e', 'E']) => self.float(f),
-            _ => {
-                let ty = self.0.schema().ty;
-                if matches!(ty, SchemaType::Float32 | SchemaType::Float64) {
-                    self.0
+        match self.0.schema().ty {
+            SchemaType::Float32 | SchemaType::Float64 => {
+                match n.as_f64().filter(|f| f.is_finite()) {
+                    Some(f) => self.float(f),
+                    None => self
+                        .0
                         .ctx
-                        .fail(format!("= {n} is not a finite 64-bit float"))
-                } else {
-                    self.0.ctx.fail(format!("= {n} is not an {}", ty.name()))
+                        .fail(format!("= {n} is not a finite 64-bit float")),
                 }
             }
+            ty @ (SchemaType::Int8 | SchemaType::Int16 | SchemaType::Int32 | SchemaType::Int64) => {
+                self.0.ctx.fail(format!("= {n} is not an {}", ty.name()))
+            }
+            _ => self.0.mismatch("a number"),
         }
     }
 
@@ -1358,6 +1361,22 @@ mod tests {
     }
 
     #[test]
+    fn any_finite_number_fits_a_float_field() {
+        let records = vec![every_type(0)];
+        let mut b = batch(&records, 0);
+        let mut rows: Json = serde_json::from_str(b.records_json.as_deref().unwrap()).unwrap();
+        rows[0][5][1][5] = serde_json::from_str("18446744073709551616").unwrap();
+        rows[0][5][1][4] = json!(3);
+        b.records_json = Some(rows.to_string());
+        let decoded = decode(b).unwrap();
+        let Some(Value::Struct(row)) = decoded[0].value.as_ref().map(|d| &d.value) else {
+            panic!("a struct: {decoded:?}");
+        };
+        assert_eq!(row.values[5], Value::Float64(18_446_744_073_709_551_616.0));
+        assert_eq!(row.values[4], Value::Float32(3.0));
+    }
+
+    #[test]
     fn an_empty_text_adds_no_records() {
         let records = vec![every_type(1)];
         let mut b = batch(&records, 1);
@@ -1441,6 +1460,14 @@ mod tests {
             (
                 Box::new(|r| r[1]["id"] = serde_json::from_str("18446744073709551616").unwrap()),
                 "record 1: source offset `id` = 18446744073709551616 does not fit in a 64-bit integer",
+            ),
+            (
+                Box::new(|r| r[5][1][3] = serde_json::from_str("18446744073709551616").unwrap()),
+                "record 1: value: field `i64` = 18446744073709551616 is not an int64",
+            ),
+            (
+                Box::new(|r| r[5][1][8] = json!(1.5)),
+                "record 1: value: field `bool` is a number but its schema is boolean",
             ),
             (
                 Box::new(|r| r[5][1][5] = serde_json::from_str("1e400").unwrap()),
