@@ -7,6 +7,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use wasm_connect_sdk_sink_bindings::exports::wasm_connect::connector::{
     connector as sink_connector_wit, sink_task as sink_task_wit,
@@ -268,6 +269,7 @@ impl<C: SinkConnector, T: SinkTask> sink_connector_wit::Guest for SinkGlue<C, T>
 pub(crate) fn decode_sink_batch(batch: sink_task_wit::SinkBatch) -> Result<Vec<SinkRecord>, Error> {
     let malformed = |e: &dyn std::fmt::Display| Error::fatal(format!("malformed sink batch: {e}"));
     let mut schemas = SchemaResolver::new(&batch.schemas);
+    let topics: Vec<Arc<str>> = batch.topics.into_iter().map(Arc::from).collect();
     // Each record's headers are the next `header-count` of the batch's.
     let total = batch.headers.len();
     let mut headers = batch.headers.into_iter();
@@ -282,7 +284,7 @@ pub(crate) fn decode_sink_batch(batch: sink_task_wit::SinkBatch) -> Result<Vec<S
                     "record {i} has {count} headers, past the end of the batch's {total} headers"
                 )));
             }
-            SinkRecord::from_wit(r, headers.by_ref().take(count), &batch.topics, &mut schemas)
+            SinkRecord::from_wit(r, headers.by_ref().take(count), &topics, &mut schemas)
                 .map_err(|e| malformed(&e))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -580,10 +582,13 @@ mod tests {
         assert_eq!(
             records
                 .iter()
-                .map(|r| (r.topic.as_str(), r.original_topic.as_str()))
+                .map(|r| (&*r.topic, &*r.original_topic))
                 .collect::<Vec<_>>(),
             [("renamed", "orders"), ("orders", "orders")]
         );
+        // One allocation per topic of the batch, shared by every record naming it.
+        assert!(Arc::ptr_eq(&records[0].original_topic, &records[1].topic));
+        assert!(Arc::ptr_eq(&records[1].topic, &records[1].original_topic));
         assert_eq!(records[0].value, Some(Data::schemaless("v")));
         let batch = sink_task_wit::SinkBatch {
             schemas: vec![],

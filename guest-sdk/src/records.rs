@@ -443,10 +443,13 @@ pub enum TimestampType {
 }
 
 /// A record read from the log: Kafka Connect's `SinkRecord`.
+///
+/// The topics are shared like a source record's: the records of one `put` batch hold one
+/// `Arc` per topic, a reference count instead of an allocation and a copy per record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SinkRecord {
     /// The topic, after transforms.
-    pub topic: String,
+    pub topic: Arc<str>,
     /// The partition, after transforms.
     pub partition: i32,
     /// The offset, after transforms.
@@ -462,7 +465,7 @@ pub struct SinkRecord {
     /// The headers.
     pub headers: Vec<Header>,
     /// The topic the record was read from, before any transform.
-    pub original_topic: String,
+    pub original_topic: Arc<str>,
     /// The partition the record was read from.
     pub original_partition: i32,
     /// The offset the record was read from: use it in `pre_commit` bookkeeping.
@@ -472,7 +475,12 @@ pub struct SinkRecord {
 impl SinkRecord {
     /// A record as the host delivers it without transforms (the original coordinates equal
     /// the current ones); handy in tests.
-    pub fn new(topic: impl Into<String>, partition: i32, offset: i64, value: Option<Data>) -> Self {
+    pub fn new(
+        topic: impl Into<Arc<str>>,
+        partition: i32,
+        offset: i64,
+        value: Option<Data>,
+    ) -> Self {
         let topic = topic.into();
         Self {
             original_topic: topic.clone(),
@@ -489,12 +497,12 @@ impl SinkRecord {
         }
     }
 
-    /// A record of a `put` batch, with its topics looked up in the batch's `topics` and its
-    /// `headers` (the batch's next `header-count`, taken by the caller).
+    /// A record of a `put` batch, with its topics looked up in the batch's `topics` (shared)
+    /// and its `headers` (the batch's next `header-count`, taken by the caller).
     pub(crate) fn from_wit(
         record: wit_sink::SinkRecord,
         headers: impl IntoIterator<Item = wit::Header>,
-        topics: &[String],
+        topics: &[Arc<str>],
         schemas: &mut SchemaResolver<'_>,
     ) -> Result<Self, DataError> {
         let topic = |index: u32| {

@@ -221,7 +221,7 @@ impl Writer {
                 continue;
             };
             let table = match &last {
-                Some((topic, table)) if *topic == record.topic => table,
+                Some((topic, table)) if *topic == &*record.topic => table,
                 _ => {
                     &last
                         .insert((&record.topic, settings.table_for(&record.topic)))

@@ -19,6 +19,7 @@
 //!   it two `put`s later: the rewinds and pauses a sink may ask for at any time.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use wasm_connect_sdk::config::{ConfigKey, ConfigType, Validator};
 use wasm_connect_sdk::host::{errant_record_reporter, sink_context};
@@ -146,7 +147,7 @@ pub struct TestSinkTask {
 #[derive(Debug, Default)]
 struct StrictOrder {
     /// The next offset expected per partition.
-    expected: BTreeMap<(String, i32), i64>,
+    expected: BTreeMap<(Arc<str>, i32), i64>,
     /// Where it stands: 0 before the rewind, 1 before the pause, 2 paused, 3 done.
     step: u8,
     paused: Option<TopicPartition>,
@@ -160,7 +161,7 @@ impl StrictOrder {
             if self
                 .paused
                 .as_ref()
-                .is_some_and(|p| p.topic == record.topic && p.partition == record.partition)
+                .is_some_and(|p| *p.topic == *record.topic && p.partition == record.partition)
             {
                 return Err(Error::fatal(format!(
                     "record {}-{}@{} came while its partition was paused",
@@ -183,7 +184,7 @@ impl StrictOrder {
         };
         match self.step {
             0 => {
-                let mut firsts: BTreeMap<(String, i32), i64> = BTreeMap::new();
+                let mut firsts: BTreeMap<(Arc<str>, i32), i64> = BTreeMap::new();
                 for record in records {
                     firsts
                         .entry((record.topic.clone(), record.partition))
@@ -192,7 +193,7 @@ impl StrictOrder {
                 let resets: Vec<TopicPartitionOffset> = firsts
                     .iter()
                     .map(|((topic, partition), &offset)| TopicPartitionOffset {
-                        topic: topic.clone(),
+                        topic: topic.to_string(),
                         partition: *partition,
                         offset,
                     })
@@ -203,7 +204,7 @@ impl StrictOrder {
             }
             1 => {
                 let partition = TopicPartition {
-                    topic: last.topic.clone(),
+                    topic: last.topic.to_string(),
                     partition: last.partition,
                 };
                 sink_context::pause(std::slice::from_ref(&partition))?;
