@@ -77,7 +77,7 @@ pub struct RecordView {
 impl From<ConsumedRecord> for RecordView {
     fn from(record: ConsumedRecord) -> Self {
         Self {
-            topic: record.topic,
+            topic: record.topic.to_string(),
             partition: record.partition,
             offset: record.offset,
             timestamp: record.timestamp,

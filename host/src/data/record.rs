@@ -49,7 +49,8 @@ pub enum TimestampType {
 /// A record delivered to a sink task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SinkRecord {
-    pub topic: String,
+    /// Shared with the other records of its batch and topic.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub key: Option<Data>,
@@ -57,7 +58,7 @@ pub struct SinkRecord {
     pub timestamp: Option<i64>,
     pub timestamp_type: TimestampType,
     pub headers: Vec<Header>,
-    pub original_topic: String,
+    pub original_topic: Arc<str>,
     pub original_partition: i32,
     pub original_offset: i64,
 }

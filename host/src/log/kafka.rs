@@ -440,13 +440,14 @@ impl RecordLog for KafkaLog {
             )?;
             consumer.assign(&assignment)?;
             let deadline = std::time::Instant::now() + timeout;
+            let mut topic = None;
             while records.len() < max {
                 let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) else {
                     return Err(LogError::Timeout(timeout));
                 };
                 match consumer.poll(left.min(Duration::from_millis(200))) {
                     Some(Ok(message)) => {
-                        let record = consumed(&message);
+                        let record = consumed(&message, &mut topic);
                         let last = record.offset + 1 >= until;
                         records.push(record);
                         if last {
@@ -965,14 +966,19 @@ impl RebalanceRecorder {
     }
 }
 
-fn consumed(message: &BorrowedMessage<'_>) -> ConsumedRecord {
+/// `message` as a record; `topic` holds the last topic seen, which the records of a poll share.
+fn consumed(message: &BorrowedMessage<'_>, topic: &mut Option<Arc<str>>) -> ConsumedRecord {
     let (timestamp, timestamp_type) = match message.timestamp() {
         rdkafka::Timestamp::NotAvailable => (None, TimestampType::NoTimestampType),
         rdkafka::Timestamp::CreateTime(ms) => (Some(ms), TimestampType::CreateTime),
         rdkafka::Timestamp::LogAppendTime(ms) => (Some(ms), TimestampType::LogAppendTime),
     };
+    let topic = match topic {
+        Some(last) if **last == *message.topic() => last.clone(),
+        _ => topic.insert(Arc::from(message.topic())).clone(),
+    };
     ConsumedRecord {
-        topic: message.topic().to_owned(),
+        topic,
         partition: message.partition(),
         offset: message.offset(),
         key: message.key().map(<[u8]>::to_vec),
@@ -1034,10 +1040,11 @@ impl LogConsumer for KafkaConsumer {
             let mut records: Vec<ConsumedRecord> = Vec::new();
             let mut error = None;
             let mut wait = timeout;
+            let mut topic = None;
             while records.len() < max {
                 match consumer.poll(wait) {
                     None => break,
-                    Some(Ok(message)) => records.push(consumed(&message)),
+                    Some(Ok(message)) => records.push(consumed(&message, &mut topic)),
                     Some(Err(kafka_error)) => {
                         error = Some(kafka_error);
                         break;
@@ -1050,8 +1057,10 @@ impl LogConsumer for KafkaConsumer {
                     let revoked = events.revoked_since(seen_events);
                     seen_events = events.len();
                     records.retain(|record| {
-                        !revoked
-                            .contains(&TopicPartition::new(record.topic.clone(), record.partition))
+                        !revoked.contains(&TopicPartition::new(
+                            record.topic.to_string(),
+                            record.partition,
+                        ))
                     });
                 }
             }
@@ -1275,6 +1284,12 @@ mod tests {
             ));
         }
         assert_eq!(received, sent);
+        // The records of a poll share one allocation of their topic's name.
+        assert!(
+            records
+                .windows(2)
+                .any(|pair| Arc::ptr_eq(&pair[0].topic, &pair[1].topic))
+        );
         let first = &records[0];
         assert_eq!(first.timestamp, Some(1_700_000_000_000));
         assert_eq!(first.timestamp_type, TimestampType::CreateTime);

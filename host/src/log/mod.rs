@@ -37,7 +37,7 @@ pub struct ProduceRecord {
 /// A record read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumedRecord {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub key: Option<Vec<u8>>,

@@ -1150,7 +1150,7 @@ pub fn sink_batch_from_wit(
     limits: &HostLimits,
 ) -> Result<Vec<SinkRecord>, Invalid> {
     let schemas = schemas_from_wit(batch.schemas, limits)?;
-    let topics = batch.topics;
+    let topics: Vec<Arc<str>> = batch.topics.into_iter().map(Arc::from).collect();
     let total = batch.headers.len();
     let mut headers = batch.headers.into_iter();
     let records = batch

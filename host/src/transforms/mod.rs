@@ -126,7 +126,7 @@ impl ConnectRecord for SinkRecord {
         &self.topic
     }
     fn set_topic(&mut self, topic: String) {
-        self.topic = topic;
+        self.topic = topic.into();
     }
     fn kafka_partition(&self) -> Option<i32> {
         Some(self.partition)

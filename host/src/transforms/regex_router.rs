@@ -140,8 +140,8 @@ mod tests {
         let mut record = sink_record(None, None);
         record.topic = "a".into();
         let record = apply(t.as_ref(), record).unwrap();
-        assert_eq!(record.topic, "b");
-        assert_eq!(record.original_topic, "test");
+        assert_eq!(&*record.topic, "b");
+        assert_eq!(&*record.original_topic, "test");
     }
 
     #[test]

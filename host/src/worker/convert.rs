@@ -253,7 +253,7 @@ impl RecordConverters {
             .key
             .to_connect(topic, record.key.as_deref())
             .map_err(|source| ConversionError::Key {
-                topic: topic.as_str().into(),
+                topic: topic.clone(),
                 classes: self.classes.clone(),
                 source,
             })?;
@@ -261,7 +261,7 @@ impl RecordConverters {
             .value
             .to_connect(topic, record.value.as_deref())
             .map_err(|source| ConversionError::Value {
-                topic: topic.as_str().into(),
+                topic: topic.clone(),
                 classes: self.classes.clone(),
                 source,
             })?;
@@ -276,7 +276,7 @@ impl RecordConverters {
                         value,
                     })
                     .map_err(|source| ConversionError::Header {
-                        topic: topic.as_str().into(),
+                        topic: topic.clone(),
                         classes: self.classes.clone(),
                         header: header.key.clone(),
                         source,

@@ -110,7 +110,7 @@ impl Reportable {
             .get(&(partition, offset))?
             .iter()
             .map(|&position| &records[position])
-            .find(|record| record.topic == topic)
+            .find(|record| *record.topic == *topic)
             .cloned()
     }
 }
@@ -255,7 +255,7 @@ impl DlqReporter {
             _ => "org.apache.kafka.connect.errors.ConnectException",
         };
         vec![
-            header("topic", record.topic.clone()),
+            header("topic", record.topic.to_string()),
             header("partition", record.partition.to_string()),
             header("offset", record.offset.to_string()),
             header("connector.name", self.connector.name.clone()),

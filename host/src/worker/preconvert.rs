@@ -22,7 +22,7 @@ use crate::{
 /// The conversions of one batch, in the batch's order.
 pub(super) struct Preconverted {
     /// The distinct topics of the batch, which entries refer to by index.
-    topics: Vec<String>,
+    topics: Vec<Arc<str>>,
     entries: std::vec::IntoIter<Entry>,
     /// How long converting took.
     took: Duration,
@@ -45,7 +45,7 @@ impl Preconverted {
         records: &[ConsumedRecord],
     ) -> Self {
         let started = Instant::now();
-        let mut topics: Vec<String> = Vec::new();
+        let mut topics: Vec<Arc<str>> = Vec::new();
         let entries = records
             .iter()
             .map(|record| {

@@ -218,7 +218,7 @@ async fn run_inner(
                 // Topics the connector subscribed to, not ones its guest chose: no limit.
                 let _ = services.topics.note(
                     &spec.connector.name,
-                    records.iter().map(|r| r.topic.as_str()),
+                    records.iter().map(|r| &*r.topic),
                     usize::MAX,
                 );
                 // The next batch is polled while this one is put: librdkafka copies records
@@ -423,7 +423,7 @@ impl SinkLoop<'_> {
                 .take_while(|r| r.partition == first.partition && r.topic == first.topic)
                 .count();
             let last = &raw[start + run - 1];
-            let partition = TopicPartition::new(first.topic.clone(), first.partition);
+            let partition = TopicPartition::new(first.topic.to_string(), first.partition);
             if !self.committed.contains_key(&partition) {
                 self.first_read
                     .entry(partition.clone())
@@ -764,7 +764,7 @@ struct ContextChanges {
 
 /// Whether `record` was read from `partition`.
 fn holds(partition: &TopicPartition, record: &ConsumedRecord) -> bool {
-    record.partition == partition.partition && record.topic == partition.topic
+    record.partition == partition.partition && *record.topic == *partition.topic
 }
 
 /// Names the record a failure happened on in its trace.

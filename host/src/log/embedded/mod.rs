@@ -452,7 +452,7 @@ impl EmbeddedConsumer {
         .await
         .map_err(|error| LogError::Other(format!("embedded log read failed: {error}")))??;
         for record in &records {
-            let partition = TopicPartition::new(record.topic.clone(), record.partition);
+            let partition = TopicPartition::new(record.topic.to_string(), record.partition);
             if let Some(position) = self.positions.get_mut(&partition) {
                 *position = record.offset + 1;
             }

@@ -286,6 +286,8 @@ pub fn read(
         .range(first_chunk..end)
         .map_err(|error| storage_error(&context(), error))?;
     let mut taken = 0;
+    // One allocation for the topic, shared by the records read.
+    let topic: Arc<str> = Arc::from(partition.topic.as_str());
     for chunk in chunks {
         let (base_offset, bytes) = chunk.map_err(|error| storage_error(&context(), error))?;
         let base_offset = base_offset.value();
@@ -303,7 +305,7 @@ pub fn read(
             }
             let record = decode(encoded).map_err(corrupt)?;
             out.push(ConsumedRecord {
-                topic: partition.topic.clone(),
+                topic: topic.clone(),
                 partition: partition.partition,
                 offset: offset as i64,
                 key: record.key,

@@ -153,6 +153,12 @@ async fn records_come_back_in_order_with_dense_offsets_per_partition() {
         .unwrap();
     assert_eq!(plain.timestamp_type, TimestampType::LogAppendTime);
     assert!(plain.timestamp.unwrap() > 1_600_000_000_000);
+    // Records read together share one allocation of their topic's name.
+    assert!(
+        records
+            .windows(2)
+            .any(|pair| std::sync::Arc::ptr_eq(&pair[0].topic, &pair[1].topic))
+    );
 }
 
 #[tokio::test]
