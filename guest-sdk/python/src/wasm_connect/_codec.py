@@ -374,6 +374,15 @@ def _encoder(schema: Schema) -> Any:
     return encode
 
 
+# The logical types carried as integers: the Python type each takes and its conversion, shared
+# by the WIT and the JSON encoders.
+_INT_LOGICAL = {
+    d.TIMESTAMP: (_dt.datetime, d.timestamp_to_millis),
+    d.DATE: (_dt.date, d.date_to_days),
+    d.TIME: (_dt.time, d.time_to_millis),
+}
+
+
 def _compile(schema: Schema, depth: int) -> Any:
     if depth > 32:
         return None
@@ -390,11 +399,7 @@ def _compile(schema: Schema, depth: int) -> Any:
     if t in _INT_NODES:
         low, high = d._INT_RANGES[t]
         make = _INT_NODES[t]
-        convert = {
-            d.TIMESTAMP: (_dt.datetime, d.timestamp_to_millis),
-            d.DATE: (_dt.date, d.date_to_days),
-            d.TIME: (_dt.time, d.time_to_millis),
-        }.get(logical)
+        convert = _INT_LOGICAL.get(logical)
 
         def integer(value: Any, nodes: List[Any]) -> int:
             kind = type(value)
@@ -795,11 +800,7 @@ def _compile_json(schema: Schema, depth: int) -> Any:
 
     if t in _INT_NODES:
         low, high = d._INT_RANGES[t]
-        convert = {
-            d.TIMESTAMP: (_dt.datetime, d.timestamp_to_millis),
-            d.DATE: (_dt.date, d.date_to_days),
-            d.TIME: (_dt.time, d.time_to_millis),
-        }.get(logical)
+        convert = _INT_LOGICAL.get(logical)
 
         def integer(value: Any) -> Any:
             kind = type(value)
