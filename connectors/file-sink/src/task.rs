@@ -40,9 +40,7 @@ impl SinkTask for FileStreamSinkTask {
             let written = match record.value.as_ref().map(|data| &data.value) {
                 // Text as it is, without the formatting machinery: most records are this.
                 Some(Value::String(text)) => self.writer.write_all(text.as_bytes()),
-                Some(Value::Bytes(bytes)) if std::str::from_utf8(bytes).is_ok() => {
-                    self.writer.write_all(bytes)
-                }
+                Some(Value::Bytes(bytes)) => write_lossy(&mut self.writer, bytes),
                 Some(value) => write!(self.writer, "{value}"),
                 None => self.writer.write_all(b"null"),
             }
@@ -63,6 +61,18 @@ impl SinkTask for FileStreamSinkTask {
         // Like Kafka's `close()`: push out what is buffered; nothing is committed after this.
         let _ = self.writer.flush();
     }
+}
+
+/// `bytes` as `Value`'s `Display` writes them (`String::from_utf8_lossy`: each invalid
+/// sequence becomes U+FFFD), in one pass and without a copy.
+fn write_lossy(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    for chunk in bytes.utf8_chunks() {
+        out.write_all(chunk.valid().as_bytes())?;
+        if !chunk.invalid().is_empty() {
+            out.write_all("\u{fffd}".as_bytes())?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -100,15 +110,26 @@ mod tests {
                     Value::Array(vec![Value::Int32(1), Value::Int32(2)]),
                 )]))),
             ),
-            // Bytes that are not UTF-8: the invalid byte becomes U+FFFD.
+            // Bytes that are not UTF-8: each invalid sequence becomes one U+FFFD, as in
+            // `String::from_utf8_lossy`.
             record(6, Some(Data::bytes(vec![b'a', 0xff, b'b']))),
+            record(
+                7,
+                Some(Data::bytes(vec![
+                    0xe2, 0x82, b'c', 0xf0, 0x9f, 0x98, 0x80, 0x80,
+                ])),
+            ),
         ])
         .unwrap();
-        let offsets = vec![TopicPartitionOffset::new("t", 0, 7)];
+        let offsets = vec![TopicPartitionOffset::new("t", 0, 8)];
         assert_eq!(task.pre_commit(offsets.clone()).unwrap(), offsets);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            "existing\nline\nraw\nnull\n1.0\nStruct{a=1}\n{k=[1, 2]}\na\u{fffd}b\n"
+            "existing\nline\nraw\nnull\n1.0\nStruct{a=1}\n{k=[1, 2]}\na\u{fffd}b\n\u{fffd}c\u{1f600}\u{fffd}\n"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&[0xe2, 0x82, b'c', 0xf0, 0x9f, 0x98, 0x80, 0x80]),
+            "\u{fffd}c\u{1f600}\u{fffd}"
         );
     }
 }

@@ -98,11 +98,16 @@ impl fmt::Display for Value {
             Self::Float32(v) => write!(f, "{v:?}"),
             Self::Float64(v) => write!(f, "{v:?}"),
             Self::String(v) => f.write_str(v),
-            // Valid UTF-8 is checked word by word; only the rest needs the lossy copy.
-            Self::Bytes(v) => match std::str::from_utf8(v) {
-                Ok(text) => f.write_str(text),
-                Err(_) => f.write_str(&String::from_utf8_lossy(v)),
-            },
+            // Lossy UTF-8, as `String::from_utf8_lossy` makes it, without the copy.
+            Self::Bytes(v) => {
+                for chunk in v.utf8_chunks() {
+                    f.write_str(chunk.valid())?;
+                    if !chunk.invalid().is_empty() {
+                        f.write_str("\u{fffd}")?;
+                    }
+                }
+                Ok(())
+            }
             Self::Array(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {
@@ -372,5 +377,30 @@ impl Data {
 impl From<Struct> for Data {
     fn from(value: Struct) -> Self {
         Self::from_struct(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Value;
+
+    #[test]
+    fn bytes_display_as_lossy_utf8() {
+        let cases: [&[u8]; 6] = [
+            b"",
+            b"plain",
+            b"a\xffb",
+            b"\xe2\x82c",
+            b"\xf0\x9f\x98\x80\x80",
+            b"\xc3\xa9\xed\xa0\x80z",
+        ];
+        for bytes in cases {
+            assert_eq!(
+                Value::Bytes(bytes.to_vec()).to_string(),
+                String::from_utf8_lossy(bytes),
+                "{bytes:?}"
+            );
+        }
+        assert_eq!(Value::Bytes(b"a\xffb".to_vec()).to_string(), "a\u{fffd}b");
     }
 }
