@@ -10,6 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 
+use wasm_connect_sdk::data::lossy_utf8;
 use wasm_connect_sdk::{Config, Error, SinkRecord, SinkTask, TopicPartitionOffset, Value};
 
 use crate::connector::FILE_CONFIG;
@@ -40,7 +41,9 @@ impl SinkTask for FileStreamSinkTask {
             let written = match record.value.as_ref().map(|data| &data.value) {
                 // Text as it is, without the formatting machinery: most records are this.
                 Some(Value::String(text)) => self.writer.write_all(text.as_bytes()),
-                Some(Value::Bytes(bytes)) => write_lossy(&mut self.writer, bytes),
+                Some(Value::Bytes(bytes)) => {
+                    lossy_utf8(bytes).try_for_each(|piece| self.writer.write_all(piece.as_bytes()))
+                }
                 Some(value) => write!(self.writer, "{value}"),
                 None => self.writer.write_all(b"null"),
             }
@@ -61,18 +64,6 @@ impl SinkTask for FileStreamSinkTask {
         // Like Kafka's `close()`: push out what is buffered; nothing is committed after this.
         let _ = self.writer.flush();
     }
-}
-
-/// `bytes` as `Value`'s `Display` writes them (`String::from_utf8_lossy`: each invalid
-/// sequence becomes U+FFFD), in one pass and without a copy.
-fn write_lossy(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
-    for chunk in bytes.utf8_chunks() {
-        out.write_all(chunk.valid().as_bytes())?;
-        if !chunk.invalid().is_empty() {
-            out.write_all("\u{fffd}".as_bytes())?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

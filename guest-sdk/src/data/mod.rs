@@ -7,7 +7,7 @@ mod schema;
 mod value;
 
 pub use schema::{Field, Schema, SchemaBuilder, SchemaType, logical};
-pub use value::{Data, Struct, Value};
+pub use value::{Data, Struct, Value, lossy_utf8};
 
 use std::fmt;
 

@@ -98,16 +98,7 @@ impl fmt::Display for Value {
             Self::Float32(v) => write!(f, "{v:?}"),
             Self::Float64(v) => write!(f, "{v:?}"),
             Self::String(v) => f.write_str(v),
-            // Lossy UTF-8, as `String::from_utf8_lossy` makes it, without the copy.
-            Self::Bytes(v) => {
-                for chunk in v.utf8_chunks() {
-                    f.write_str(chunk.valid())?;
-                    if !chunk.invalid().is_empty() {
-                        f.write_str("\u{fffd}")?;
-                    }
-                }
-                Ok(())
-            }
+            Self::Bytes(v) => lossy_utf8(v).try_for_each(|piece| f.write_str(piece)),
             Self::Array(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {
@@ -378,6 +369,15 @@ impl From<Struct> for Data {
     fn from(value: Struct) -> Self {
         Self::from_struct(value)
     }
+}
+
+/// `bytes` as the pieces of their lossy UTF-8 form, the text `String::from_utf8_lossy` makes
+/// (each invalid sequence one U+FFFD), without copying them into a new `String`.
+pub fn lossy_utf8(bytes: &[u8]) -> impl Iterator<Item = &str> {
+    bytes.utf8_chunks().flat_map(|chunk| {
+        let replacement = (!chunk.invalid().is_empty()).then_some("\u{fffd}");
+        std::iter::once(chunk.valid()).chain(replacement)
+    })
 }
 
 #[cfg(test)]

@@ -451,10 +451,12 @@ impl EmbeddedConsumer {
         })
         .await
         .map_err(|error| LogError::Other(format!("embedded log read failed: {error}")))??;
-        for record in &records {
-            let partition = TopicPartition::new(record.topic.to_string(), record.partition);
+        // A partition's records are one run: its position moves past the run's last one.
+        for run in records.chunk_by(|a, b| a.partition == b.partition && a.topic == b.topic) {
+            let last = &run[run.len() - 1];
+            let partition = TopicPartition::new(last.topic.to_string(), last.partition);
             if let Some(position) = self.positions.get_mut(&partition) {
-                *position = record.offset + 1;
+                *position = last.offset + 1;
             }
         }
         Ok(records)
